@@ -1,0 +1,1 @@
+"""clusterlib: drive Microsoft failover clusters (status, drains, moves, rolling upgrades) over WinRM."""

@@ -1,0 +1,158 @@
+"""The one exception tree every clusterlib failure is translated into.
+
+::
+
+    ClusterError                      anything clusterlib raises on purpose
+    ├── ConnectionFailed              could not talk to the cluster (nothing was changed by us)
+    │   ├── AuthenticationError       the credentials were rejected
+    │   └── TransportTimeout          no answer within connect/operation timeout
+    ├── ClusterRefused                the cluster said no; carries win32_code, message, command
+    │   ├── NotSupported              the cluster lacks the cmdlet/parameter (old OS, no module)
+    │   └── TransientClusterError     busy/moving/locked: worth retrying (codes in win32.TRANSIENT_CODES)
+    ├── NotFound                      a name the cluster does not have; lists the valid names
+    │   ├── NodeNotFound
+    │   └── GroupNotFound
+    ├── PreconditionFailed            refused by clusterlib before anything was sent
+    │   └── UnsafeName                a name cmd.exe quoting cannot carry safely
+    ├── WaitTimeout                   a bounded wait ran out (group not Online on target, node not back)
+    ├── ParseError                    output we do not understand; carries the offending text
+    └── NotSimulated                  the simulator was asked for a cmdlet/parameter it does not model
+
+Messages name the thing and what would be valid. No exception ever carries a password:
+credentials never reach this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from clusterlib import win32
+
+
+class ClusterError(Exception):
+    """Base of everything clusterlib raises on purpose."""
+
+
+class ConnectionFailed(ClusterError):
+    """Could not talk to the cluster: network, TLS, WinRM fault or a dead session."""
+
+
+class AuthenticationError(ConnectionFailed):
+    """The endpoint rejected the credentials (names host and user, never the password)."""
+
+
+class TransportTimeout(ConnectionFailed):
+    """No answer within the connect or operation timeout."""
+
+
+class ClusterRefused(ClusterError):
+    """The cluster (or cluster.exe) refused a command.
+
+    ``win32_code`` is the Win32 error code when the error carried or implied one;
+    ``symbol`` its ERROR_* name; ``command`` a short, secret-free description of what was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        win32_code: int | None = None,
+        command: str | None = None,
+        category: str | None = None,
+        error_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.win32_code = win32_code
+        self.command = command
+        self.category = category
+        self.error_id = error_id
+        super().__init__(self._render())
+
+    @property
+    def symbol(self) -> str | None:
+        return win32.symbol(self.win32_code) if self.win32_code is not None else None
+
+    def _render(self) -> str:
+        text = self.message
+        if self.win32_code is not None:
+            sym = self.symbol
+            text += f" (Win32 {self.win32_code}{' ' + sym if sym else ''})"
+        if self.command:
+            text += f" [command: {self.command}]"
+        return text
+
+
+class NotSupported(ClusterRefused):
+    """The cluster does not offer this cmdlet or parameter (e.g. no FailoverClusters module)."""
+
+
+class TransientClusterError(ClusterRefused):
+    """The cluster is busy with the object (moving, queued, locked): retrying may succeed."""
+
+
+class NotFound(ClusterError):
+    """A name the cluster does not have. ``valid`` lists the names it does have."""
+
+    kind = "object"
+
+    def __init__(self, name: str, valid: Iterable[str]) -> None:
+        self.name = name
+        self.valid = tuple(sorted(valid, key=str.lower))
+        shown = ", ".join(repr(v) for v in self.valid) or "(none)"
+        super().__init__(f"no {self.kind} named {name!r}; valid {self.kind}s: {shown}")
+
+
+class NodeNotFound(NotFound):
+    kind = "node"
+
+
+class GroupNotFound(NotFound):
+    kind = "group"
+
+
+class PreconditionFailed(ClusterError):
+    """clusterlib refused an action before sending anything, because the cluster would reject it
+    or because it would leave the cluster worse off."""
+
+
+class UnsafeName(PreconditionFailed):
+    """A name that cmd.exe quoting cannot carry safely (double quote, %, newline, ...)."""
+
+
+class WaitTimeout(ClusterError):
+    """A bounded wait ran out before the cluster reached the expected state."""
+
+
+class ParseError(ClusterError):
+    """Output clusterlib does not understand. ``text`` holds the offending output."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        self.reason = reason
+        self.text = text
+        shown = text if len(text) <= 2000 else text[:2000] + "...[truncated]"
+        super().__init__(f"{reason}; output was:\n{shown}")
+
+
+class NotSimulated(ClusterError):
+    """The simulator does not model this cmdlet, parameter or command line."""
+
+
+def refused_from(
+    message: str,
+    *,
+    win32_code: int | None = None,
+    command: str | None = None,
+    category: str | None = None,
+    error_id: str | None = None,
+) -> ClusterRefused:
+    """Build the right ClusterRefused subclass for an error the cluster reported.
+
+    The code is taken from the arguments or, failing that, found in the text.
+    """
+    code = win32_code if win32_code is not None else win32.code_from_text(message)
+    cls: type[ClusterRefused] = ClusterRefused
+    if code is not None and code in win32.TRANSIENT_CODES:
+        cls = TransientClusterError
+    elif error_id and error_id.split(",")[0] == "CommandNotFoundException":
+        cls = NotSupported
+    return cls(message, win32_code=code, command=command, category=category, error_id=error_id)

@@ -1,0 +1,305 @@
+"""Frozen snapshot records of a cluster: nodes, groups, resources, versions and their states."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+
+# Words other front ends print for a state, folded to lower case without spaces.
+_ALIASES: dict[str, dict[str, str]] = {
+    "GroupState": {"partiallyonline": "PartialOnline"},
+    "GroupType": {"corecluster": "Cluster"},
+}
+
+
+class _PSEnum(enum.Enum):
+    """An enum whose member names are the strings PowerShell prints and whose values are the
+    integers ConvertTo-Json writes."""
+
+    @classmethod
+    def parse(cls, raw: Any) -> Any:
+        """Accept the PowerShell name, its integer, or a cluster.exe word; unknown -> Unknown."""
+        if isinstance(raw, cls):
+            return raw
+        if isinstance(raw, bool):
+            raise TypeError(f"{cls.__name__}: unexpected boolean {raw!r}")
+        if isinstance(raw, int):
+            for member in cls:
+                if member.value == raw:
+                    return member
+            return cls["Unknown"]
+        if isinstance(raw, str):
+            key = raw.replace(" ", "").replace("_", "").lower()
+            for member in cls:
+                if member.name.lower() == key:
+                    return member
+            aliases = _ALIASES.get(cls.__name__, {})
+            if key in aliases:
+                return cls[aliases[key]]
+            if key.lstrip("-").isdigit():
+                return cls.parse(int(key))
+            return cls["Unknown"]
+        raise TypeError(f"{cls.__name__}: cannot read {raw!r}")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NodeState(_PSEnum):
+    """CLUSTER_NODE_STATE (reference 1.2, verified)."""
+
+    Unknown = -1
+    Up = 0
+    Down = 1
+    Paused = 2
+    Joining = 3
+
+
+class DrainStatus(_PSEnum):
+    """NodeDrainStatus, Windows Server 2012+ (reference 1.2, verified)."""
+
+    NotInitiated = 0
+    InProgress = 1
+    Completed = 2
+    Failed = 3
+    Unknown = -1
+
+
+class GroupState(_PSEnum):
+    """CLUSTER_GROUP_STATE as msclus/ClusResGroup number it (reference 1.3).
+
+    cluster.exe prints "Partially Online" for PartialOnline (documented in the 2003 help, not seen
+    in a real capture).
+    """
+
+    Unknown = -1
+    Online = 0
+    Offline = 1
+    Failed = 2
+    PartialOnline = 3
+    Pending = 4
+
+
+class GroupType(_PSEnum):
+    """CLUSGROUP_TYPE (reference 1.3); the values a maintenance tool cares about."""
+
+    Unknown = 9999
+    Cluster = 1
+    AvailableStorage = 2
+    Temporary = 3
+    ClusterSharedVolume = 4
+    ClusterStoragePool = 5
+    FileServer = 100
+    DhcpServer = 102
+    GenericApplication = 106
+    GenericScript = 107
+    GenericService = 108
+    VirtualMachine = 111
+
+
+class ResourceState(_PSEnum):
+    """Resource states as PowerShell names them."""
+
+    Unknown = -1
+    Online = 2
+    Offline = 3
+    Failed = 4
+    Pending = 128
+    OnlinePending = 129
+    OfflinePending = 130
+
+
+class Priority(enum.IntEnum):
+    """Group Priority values (reference 1.3): drain moves High first."""
+
+    NoAutoStart = 0
+    Low = 1000
+    Medium = 2000
+    High = 3000
+
+
+@frozen(order=True)
+class OSVersion:
+    """The node's Windows version: MajorVersion, MinorVersion, BuildNumber, CSDVersion."""
+
+    major: int
+    minor: int
+    build: int = 0
+    csd: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.build}"
+        return f"{text} {self.csd}" if self.csd else text
+
+
+@frozen(order=True)
+class ServiceVersion:
+    """A cluster-service version DWORD: upper 16 bits major, lower 16 bits minor (build).
+
+    (reference 3.5, verified: Version = (major << 16) | minor)
+    """
+
+    major: int
+    minor: int
+
+    @classmethod
+    def from_dword(cls, value: int) -> ServiceVersion:
+        return cls(major=(value >> 16) & 0xFFFF, minor=value & 0xFFFF)
+
+    @property
+    def dword(self) -> int:
+        return (self.major << 16) | self.minor
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+def _tuple_of_str(value: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+@frozen
+class NodeInfo:
+    name: str
+    state: NodeState
+    id: str = ""
+    drain_status: DrainStatus = DrainStatus.NotInitiated
+    os_version: OSVersion | None = None
+    highest_version: ServiceVersion | None = None
+    lowest_version: ServiceVersion | None = None
+    node_weight: int = 1
+    dynamic_weight: int = 1
+
+    @property
+    def is_up(self) -> bool:
+        return self.state is NodeState.Up
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name!r} {self.state.name}>"
+
+
+@frozen
+class GroupInfo:
+    name: str
+    state: GroupState
+    owner: str | None
+    priority: int = int(Priority.Medium)
+    is_core: bool = False
+    group_type: GroupType = GroupType.Unknown
+    preferred_owners: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    # Nodes that may own the group (from its resources' possible owners). Empty means "any node".
+    possible_owners: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    anti_affinity: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+
+    def can_be_owned_by(self, node: str) -> bool:
+        return not self.possible_owners or node.lower() in {n.lower() for n in self.possible_owners}
+
+    def __repr__(self) -> str:
+        return f"<Group {self.name!r} {self.state.name} on {self.owner}>"
+
+
+@frozen
+class ResourceInfo:
+    name: str
+    group: str
+    state: ResourceState
+    resource_type: str = ""
+    owner: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Resource {self.name!r} {self.state.name} in {self.group!r}>"
+
+
+@frozen
+class Health:
+    """The health verdict of a snapshot: ``ok`` and the reasons it is not."""
+
+    ok: bool
+    problems: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return "healthy" if self.ok else "unhealthy: " + "; ".join(self.problems)
+
+
+def _casefold_lookup(items: Mapping[str, Any], name: str) -> Any:
+    if name in items:
+        return items[name]
+    lowered = name.lower()
+    for key, value in items.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+@frozen
+class ClusterSnapshot:
+    """Everything a decision needs about a cluster at one moment, read in one round trip."""
+
+    name: str
+    nodes: tuple[NodeInfo, ...]
+    groups: tuple[GroupInfo, ...]
+    resources: tuple[ResourceInfo, ...] = ()
+    functional_level: int | None = None
+    dialect: str = ""
+
+    def node(self, name: str) -> NodeInfo:
+        from clusterlib.errors import NodeNotFound
+
+        found = _casefold_lookup({n.name: n for n in self.nodes}, name)
+        if found is None:
+            raise NodeNotFound(name, [n.name for n in self.nodes])
+        return found  # type: ignore[no-any-return]
+
+    def group(self, name: str) -> GroupInfo:
+        from clusterlib.errors import GroupNotFound
+
+        found = _casefold_lookup({g.name: g for g in self.groups}, name)
+        if found is None:
+            raise GroupNotFound(name, [g.name for g in self.groups])
+        return found  # type: ignore[no-any-return]
+
+    def groups_on(self, node: str) -> tuple[GroupInfo, ...]:
+        key = node.lower()
+        return tuple(g for g in self.groups if (g.owner or "").lower() == key)
+
+    def placement(self) -> dict[str, str | None]:
+        """Who owns what: group name -> owner node name."""
+        return {g.name: g.owner for g in self.groups}
+
+    @property
+    def up_nodes(self) -> tuple[NodeInfo, ...]:
+        return tuple(n for n in self.nodes if n.state is NodeState.Up)
+
+    @property
+    def mixed_version(self) -> bool:
+        versions = {n.highest_version for n in self.nodes if n.highest_version is not None}
+        return len(versions) > 1
+
+    def health(self) -> Health:
+        """Healthy: every node Up and not draining, no group Failed, PartialOnline or Pending."""
+        problems: list[str] = []
+        for n in self.nodes:
+            if n.state is not NodeState.Up:
+                problems.append(f"node {n.name} is {n.state.name}")
+            elif n.drain_status is DrainStatus.InProgress:
+                problems.append(f"node {n.name} is draining")
+        for g in self.groups:
+            if g.state in (GroupState.Failed, GroupState.PartialOnline, GroupState.Pending,
+                           GroupState.Unknown):
+                problems.append(f"group {g.name} is {g.state.name}")
+        return Health(ok=not problems, problems=tuple(problems))
+
+    def evolve(self, **changes: Any) -> ClusterSnapshot:
+        return attrs.evolve(self, **changes)
+
+    def __repr__(self) -> str:
+        return (f"<ClusterSnapshot {self.name!r} nodes={len(self.nodes)} groups={len(self.groups)}"
+                f" {'healthy' if self.health().ok else 'unhealthy'}>")

@@ -1,0 +1,867 @@
+"""The simulated cluster's state and rules: nodes, groups, versions, quorum, time and faults.
+
+This module is the simulator's ``models.py`` (compare moto): it knows the rules and nothing about
+PowerShell or cluster.exe syntax. The cmdlet and cluster.exe emulations call its operations, which
+raise ``SimError`` carrying the Win32 code the real cluster would report.
+
+Time: every step has a duration in simulated seconds. The simulated clock runs ``speed`` times
+faster than the wall clock, and scheduled transitions (a move finishing, a node coming back from a
+reboot) are applied lazily whenever the model is touched, so no background thread is needed.
+All public methods take one re-entrant lock, so the WinRM endpoint's worker threads may call in.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from attrs import define, field, frozen
+
+from clusterlib import win32
+from clusterlib.model import (
+    ClusterSnapshot,
+    DrainStatus,
+    GroupInfo,
+    GroupState,
+    GroupType,
+    NodeInfo,
+    NodeState,
+    Priority,
+    ResourceInfo,
+    ResourceState,
+)
+from clusterlib.sim.releases import Release, release
+
+
+class SimError(Exception):
+    """A refusal by the simulated cluster, with the Win32 code a real one would give."""
+
+    def __init__(self, code: int, detail: str | None = None, *, category: str = "NotSpecified",
+                 error_id: str = "") -> None:
+        self.code = code
+        self.detail = detail or win32.message(code) or f"Win32 error {code}"
+        self.category = category
+        self.error_id = error_id
+        super().__init__(self.detail)
+
+
+# --- faults --------------------------------------------------------------------------------------
+
+
+@frozen
+class GroupFailsOnline:
+    """The group cannot come online on ``node``: a move there leaves it Failed (Win32 5018)."""
+
+    group: str
+    node: str
+
+
+@frozen
+class GroupSlow:
+    """Moving the group takes ``extra`` more simulated seconds than its move time."""
+
+    group: str
+    extra: float
+
+
+@frozen
+class GroupLocked:
+    """The next ``times`` moves of the group are refused with 5960 (resource locked status)
+    unless -IgnoreLocked is given."""
+
+    group: str
+    times: int = 1
+
+
+@frozen
+class NodeNeverReturns:
+    """After its next reboot the node stays Down."""
+
+    node: str
+
+
+@frozen
+class NodeReturnsIncompatible:
+    """After its next upgrade the node comes back running ``release`` instead of the target."""
+
+    node: str
+    release: str
+
+
+@frozen
+class NodeCrashesDuringDrain:
+    """The node goes Down after ``after_moves`` groups have left it in a drain, then restarts."""
+
+    node: str
+    after_moves: int = 1
+
+
+Fault = (GroupFailsOnline | GroupSlow | GroupLocked | NodeNeverReturns | NodeReturnsIncompatible
+         | NodeCrashesDuringDrain)
+
+
+# --- entities ------------------------------------------------------------------------------------
+
+
+@frozen
+class SimEvent:
+    """One entry of the simulator's event log. ``kind`` "call" records a command exactly as it
+    was received (cmdlet name and parameter values, or the raw cmd.exe line)."""
+
+    t: float
+    kind: str
+    subject: str
+    detail: Mapping[str, Any] = field(factory=dict)
+
+
+@define
+class SimNode:
+    name: str
+    id: int
+    release: Release
+    state: NodeState = NodeState.Up
+    drain_status: DrainStatus = DrainStatus.NotInitiated
+    drain_target: int = -1
+    node_weight: int = 1
+    reboot_time: float = 60.0
+    join_time: float = 5.0
+    # Groups a drain took away, for Resume-ClusterNode -Failback Immediate.
+    drained_groups: list[str] = field(factory=list)
+    paused_before_down: bool = False
+    rebooting: bool = False
+
+
+@define
+class SimResource:
+    name: str
+    type: str
+    state: ResourceState = ResourceState.Online
+    possible_owners: list[str] = field(factory=list)
+
+
+@define
+class SimGroup:
+    name: str
+    owner: str
+    state: GroupState = GroupState.Online
+    priority: int = int(Priority.Medium)
+    is_core: bool = False
+    group_type: GroupType = GroupType.Unknown
+    preferred_owners: list[str] = field(factory=list)
+    anti_affinity: list[str] = field(factory=list)
+    resources: list[SimResource] = field(factory=list)
+    move_time: float = 2.0
+    # The state the group returns to after a move or failover (what it was before the move).
+    persistent_state: GroupState = GroupState.Online
+    moving_until: float | None = None
+    move_generation: int = 0
+
+    @property
+    def possible_owners(self) -> list[str]:
+        owners: set[str] | None = None
+        for res in self.resources:
+            if res.possible_owners:
+                names = {n.lower() for n in res.possible_owners}
+                owners = names if owners is None else owners & names
+        return sorted(owners) if owners is not None else []
+
+
+# --- the cluster ---------------------------------------------------------------------------------
+
+
+class SimCluster:
+    """A simulated failover cluster.
+
+    ``layout`` maps node names to the names of the groups each owns, e.g.
+    ``SimCluster({"N1": ["a"], "N2": []})``. A core "Cluster Group" is added on the first node
+    unless the layout names one. ``os`` is the Windows release every node runs ("2000" .. "2025");
+    ``upgrade_to`` is the release an upgrade action installs. ``speed`` is how many simulated
+    seconds pass per wall-clock second.
+    """
+
+    def __init__(
+        self,
+        layout: Mapping[str, Sequence[str]],
+        *,
+        name: str = "CLUSTER1",
+        os: str = "2016",
+        upgrade_to: str | None = None,
+        speed: float = 1000.0,
+        quorum: str | None = None,
+        witness: bool = True,
+        dynamic_quorum: bool | None = None,
+        drain_parallelism: int = 4,
+        core_group: bool = True,
+    ) -> None:
+        if not layout:
+            raise ValueError("a simulated cluster needs at least one node")
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        self.name = name
+        self.speed = float(speed)
+        self.initial_release = release(os)
+        self.upgrade_to = release(upgrade_to) if upgrade_to else None
+        self.drain_parallelism = max(1, drain_parallelism)
+        self._lock = threading.RLock()
+        self._t0_wall = time.monotonic()
+        self._t_offset = 0.0
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.events: list[SimEvent] = []
+        self.faults: list[Fault] = []
+        self.private_props: dict[str, Any] = {}
+        self.up = True  # False once quorum is lost: every command then fails like a dead cluster
+        self.nodes: dict[str, SimNode] = {}
+        self.groups: dict[str, SimGroup] = {}
+        legacy = self.initial_release.functional_level is None
+        self.quorum_type = quorum or ("DiskOnly" if legacy and not self.initial_release.powershell
+                                      else "NodeAndFileShareMajority" if witness else "NodeMajority")
+        self.witness = witness and self.quorum_type != "NodeMajority"
+        self.dynamic_quorum = (dynamic_quorum if dynamic_quorum is not None
+                               else self.initial_release.drain)  # dynamic quorum came with 2012
+        self.functional_level = self.initial_release.functional_level
+        # What the endpoint offers is fixed by the OS it was built with, as on a real host.
+        self.powershell = self.initial_release.powershell
+        self.drain_supported = self.initial_release.drain
+        self.cluster_exe = self.initial_release.cluster_exe
+
+        for idx, (node_name, group_names) in enumerate(layout.items(), start=1):
+            self._check_name(node_name, "node")
+            if node_name.lower() in {n.lower() for n in self.nodes}:
+                raise ValueError(f"duplicate node name {node_name!r}")
+            self.nodes[node_name] = SimNode(name=node_name, id=idx, release=self.initial_release)
+            for gname in group_names:
+                self.add_group(gname, owner=node_name)
+        if core_group and not any(g.lower() == "cluster group" for g in self.groups):
+            first = next(iter(self.nodes))
+            self.add_group("Cluster Group", owner=first, is_core=True, group_type=GroupType.Cluster,
+                           priority=int(Priority.High),
+                           resources=[SimResource("Cluster Name", "Network Name"),
+                                      SimResource("Cluster IP Address", "IP Address")])
+
+    # ---- construction helpers ----
+
+    @staticmethod
+    def _check_name(name: str, what: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what} name must be a non-empty string, got {name!r}")
+
+    def add_group(self, name: str, *, owner: str, state: GroupState = GroupState.Online,
+                  priority: int = int(Priority.Medium), is_core: bool = False,
+                  group_type: GroupType = GroupType.GenericService,
+                  preferred_owners: Iterable[str] = (), possible_owners: Iterable[str] = (),
+                  anti_affinity: Iterable[str] = (), move_time: float = 2.0,
+                  resources: list[SimResource] | None = None) -> SimGroup:
+        """Add a group (with one resource unless ``resources`` is given)."""
+        with self._lock:
+            self._check_name(name, "group")
+            if name.lower() in {g.lower() for g in self.groups}:
+                raise ValueError(f"duplicate group name {name!r}")
+            owner_node = self._node(owner)
+            res = resources if resources is not None else [
+                SimResource(f"{name} Resource", "Generic Service")]
+            if possible_owners:
+                for r in res:
+                    r.possible_owners = list(possible_owners)
+            group = SimGroup(name=name, owner=owner_node.name, state=state, priority=priority,
+                             is_core=is_core, group_type=group_type,
+                             preferred_owners=list(preferred_owners),
+                             anti_affinity=list(anti_affinity), resources=res,
+                             move_time=move_time, persistent_state=state)
+            self.groups[name] = group
+            return group
+
+    @classmethod
+    def classic(cls, os: str = "2000", upgrade_to: str | None = None, **kwargs: Any) -> SimCluster:
+        """The two-node cluster of the classic Windows 2000 -> 2003 rolling upgrade.
+
+        NODE1 owns "SQL Group 1" and "SQL Group 2", NODE2 owns "File Group 3" and "File Group 4",
+        and NODE1 holds the core "Cluster Group".
+        """
+        if upgrade_to is None:
+            nxt = {"2000": "2003"}.get(os)
+            upgrade_to = nxt
+        sim = cls({"NODE1": [], "NODE2": []}, os=os, upgrade_to=upgrade_to, **kwargs)
+        for gname, owner in (("SQL Group 1", "NODE1"), ("SQL Group 2", "NODE1"),
+                             ("File Group 3", "NODE2"), ("File Group 4", "NODE2")):
+            gtype = GroupType.GenericService if gname.startswith("SQL") else GroupType.FileServer
+            prio = int(Priority.High) if gname.startswith("SQL") else int(Priority.Medium)
+            sim.add_group(gname, owner=owner, group_type=gtype, priority=prio,
+                          preferred_owners=[owner, "NODE2" if owner == "NODE1" else "NODE1"])
+        return sim
+
+    @classmethod
+    def build(cls, nodes: int, groups: int, *, os: str = "2016", upgrade_to: str | None = None,
+              **kwargs: Any) -> SimCluster:
+        """A larger layout: ``nodes`` nodes NODE01.., ``groups`` groups spread round-robin."""
+        if nodes < 1 or groups < 0:
+            raise ValueError("build() needs nodes >= 1 and groups >= 0")
+        width = max(2, len(str(nodes)))
+        names = [f"NODE{i:0{width}d}" for i in range(1, nodes + 1)]
+        layout: dict[str, list[str]] = {n: [] for n in names}
+        gwidth = max(4, len(str(groups)))
+        for i in range(groups):
+            layout[names[i % nodes]].append(f"Group {i + 1:0{gwidth}d}")
+        sim = cls(layout, os=os, upgrade_to=upgrade_to, **kwargs)
+        prios = (int(Priority.High), int(Priority.Medium), int(Priority.Low))
+        for i, g in enumerate(sim.groups.values()):
+            if not g.is_core:
+                g.priority = prios[i % 3]
+        return sim
+
+    # ---- time ----
+
+    def now(self) -> float:
+        """Simulated seconds since the cluster was created."""
+        return (time.monotonic() - self._t0_wall) * self.speed + self._t_offset
+
+    def sleep(self, sim_seconds: float) -> None:
+        """Sleep for a simulated duration (wall time = sim_seconds / speed)."""
+        if sim_seconds > 0:
+            time.sleep(sim_seconds / self.speed)
+
+    def _schedule(self, delay: float, action: Callable[[], None]) -> float:
+        due = self.now() + max(0.0, delay)
+        heapq.heappush(self._queue, (due, next(self._seq), action))
+        return due
+
+    def advance(self) -> None:
+        """Apply every scheduled transition that is due by now."""
+        with self._lock:
+            while self._queue and self._queue[0][0] <= self.now():
+                _due, _seq, action = heapq.heappop(self._queue)
+                action()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
+        """Block (wall clock, scaled) until ``predicate`` holds or ``timeout`` sim seconds pass."""
+        deadline = None if timeout is None else self.now() + timeout
+        while True:
+            with self._lock:
+                self.advance()
+                if predicate():
+                    return True
+                next_due = self._queue[0][0] if self._queue else None
+            now = self.now()
+            if deadline is not None and now >= deadline:
+                return False
+            if next_due is None and deadline is None:
+                return predicate()
+            target = min(x for x in (next_due, deadline) if x is not None)
+            time.sleep(max(0.0, min(target - now, 5.0)) / self.speed + 0.0002)
+
+    def settle(self, timeout: float = 10_000.0) -> None:
+        """Run until nothing is scheduled (bounded by ``timeout`` simulated seconds)."""
+        self.wait_until(lambda: not self._queue, timeout)
+
+    # ---- log ----
+
+    def log(self, kind: str, subject: str, **detail: Any) -> None:
+        self.events.append(SimEvent(t=round(self.now(), 3), kind=kind, subject=subject,
+                                    detail=detail))
+
+    def calls(self, name: str | None = None) -> list[SimEvent]:
+        """The commands received, optionally only those of one cmdlet (case-insensitive)."""
+        return [e for e in self.events if e.kind == "call"
+                and (name is None or e.subject.lower() == name.lower())]
+
+    def inject(self, *faults: Fault) -> None:
+        with self._lock:
+            for f in faults:
+                if isinstance(f, (GroupFailsOnline, GroupSlow, GroupLocked)):
+                    self._group(f.group)
+                else:
+                    self._node(f.node)
+                self.faults.append(f)
+                self.log("fault", getattr(f, "group", None) or getattr(f, "node", ""),
+                         fault=type(f).__name__)
+
+    def clear_faults(self, subject: str | None = None) -> None:
+        """Remove faults (all, or those of one node/group): "the cause is fixed"."""
+        with self._lock:
+            key = subject.lower() if subject else None
+            self.faults = [f for f in self.faults if key is not None and
+                           (getattr(f, "group", None) or getattr(f, "node", "")).lower() != key]
+
+    def _fault(self, kind: type, **match: str) -> Any:
+        for f in self.faults:
+            if isinstance(f, kind) and all(getattr(f, k).lower() == v.lower()
+                                           for k, v in match.items()):
+                return f
+        return None
+
+    # ---- lookups ----
+
+    def _node(self, name: str) -> SimNode:
+        node = self.nodes.get(name)
+        if node is None:
+            low = name.lower()
+            node = next((n for k, n in self.nodes.items() if k.lower() == low), None)
+        if node is None:
+            raise SimError(5042, error_id="ClusterNodeNotFound", category="ObjectNotFound")
+        return node
+
+    def _group(self, name: str) -> SimGroup:
+        group = self.groups.get(name)
+        if group is None:
+            low = name.lower()
+            group = next((g for k, g in self.groups.items() if k.lower() == low), None)
+        if group is None:
+            raise SimError(5013, f"The cluster group '{name}' was not found.",
+                           category="ObjectNotFound", error_id="ClusterGroupNotFound")
+        return group
+
+    def node(self, name: str) -> SimNode:
+        with self._lock:
+            self.advance()
+            return self._node(name)
+
+    def group(self, name: str) -> SimGroup:
+        with self._lock:
+            self.advance()
+            return self._group(name)
+
+    def _ensure_up(self) -> None:
+        if not self.up:
+            raise SimError(1753, "The cluster service is not running.  Make sure that the service is"
+                           " running on all nodes in the cluster.", category="ConnectionError",
+                           error_id="ClusterEndpointNotRegistered")
+
+    # ---- versions and quorum ----
+
+    def cluster_versions(self) -> tuple[int, int]:
+        """(ClusterHighestVersion, ClusterLowestVersion) over the active nodes (reference 3.5)."""
+        active = [n for n in self.nodes.values() if n.state in (NodeState.Up, NodeState.Paused)]
+        if not active:
+            return (0, 0)
+        highest = min(n.release.highest.dword for n in active)
+        lowest = max(n.release.lowest.dword for n in active)
+        return highest, lowest
+
+    def can_join(self, rel: Release) -> bool:
+        """The join rule: NodeHighest = ClusterHighest, or NodeLowest = ClusterHighest, or
+        NodeHighest = ClusterLowest; plus a node below the functional level never joins."""
+        if self.functional_level is not None and (rel.functional_level or 0) < self.functional_level:
+            return False
+        ch, cl = self.cluster_versions()
+        if ch == 0:
+            return True
+        return rel.highest.dword in (ch, cl) or rel.lowest.dword == ch
+
+    def _votes(self) -> tuple[int, int]:
+        total = sum(n.node_weight for n in self.nodes.values()) + (1 if self.witness else 0)
+        have = sum(n.node_weight for n in self.nodes.values()
+                   if n.state in (NodeState.Up, NodeState.Paused)) + (1 if self.witness else 0)
+        return have, total
+
+    def has_quorum(self) -> bool:
+        active = [n for n in self.nodes.values() if n.state in (NodeState.Up, NodeState.Paused)]
+        if not active:
+            return False
+        if self.quorum_type == "DiskOnly" or self.dynamic_quorum:
+            # Disk-only quorum lives while any node owns the disk; dynamic quorum (2012+) lets a
+            # cluster run down to the last node when nodes leave one at a time.
+            return True
+        have, total = self._votes()
+        return have * 2 > total
+
+    def _check_quorum(self) -> None:
+        if self.up and not self.has_quorum():
+            self.up = False
+            for g in self.groups.values():
+                g.state = GroupState.Offline
+            self.log("quorum-lost", self.name)
+
+    # ---- placement ----
+
+    def _active_up(self, exclude: Iterable[str] = ()) -> list[SimNode]:
+        skip = {e.lower() for e in exclude}
+        return [n for n in self.nodes.values() if n.state is NodeState.Up and n.name.lower() not in skip]
+
+    def _best_node(self, group: SimGroup, exclude: Iterable[str] = (),
+                   allow_paused: bool = False) -> SimNode | None:
+        candidates = self._active_up(exclude)
+        if not candidates and allow_paused:
+            skip = {e.lower() for e in exclude}
+            candidates = [n for n in self.nodes.values()
+                          if n.state is NodeState.Paused and n.name.lower() not in skip]
+        possible = {p.lower() for p in group.possible_owners}
+        if possible:
+            candidates = [n for n in candidates if n.name.lower() in possible]
+        if not candidates:
+            return None
+        preferred = [p.lower() for p in group.preferred_owners]
+        load = {n.name: 0 for n in candidates}
+        conflict = {n.name: 0 for n in candidates}
+        for g in self.groups.values():
+            if g.owner in load and g is not group:
+                load[g.owner] += 1
+                if set(g.anti_affinity) & set(group.anti_affinity):
+                    conflict[g.owner] += 1
+
+        def rank(n: SimNode) -> tuple[int, int, int, int]:
+            pref = preferred.index(n.name.lower()) if n.name.lower() in preferred else len(preferred)
+            return (conflict[n.name], pref, load[n.name], n.id)
+
+        return min(candidates, key=rank)
+
+    # ---- operations: groups ----
+
+    def move_group(self, name: str, to: str | None = None, *, ignore_locked: bool = False,
+                   wait: float | None = None) -> SimGroup:
+        """Move-ClusterGroup / cluster group /moveto. ``wait`` None waits for completion; 0 returns
+        at once (the group shows Pending); n waits at most n simulated seconds."""
+        with self._lock:
+            self.advance()
+            self._ensure_up()
+            group = self._group(name)
+            if group.moving_until is not None:
+                raise SimError(5908)
+            if to is None:
+                target = self._best_node(group, exclude=[group.owner])
+                if target is None:
+                    raise SimError(5005 if self._active_up() else 5050)
+            else:
+                target = self._node(to)
+                if target.state is NodeState.Down or target.state is NodeState.Joining:
+                    raise SimError(5050)
+                if target.state is NodeState.Paused:
+                    raise SimError(5070)
+                if not group_can_be_owned(group, target.name):
+                    raise SimError(5016)
+            locked = self._fault(GroupLocked, group=group.name)
+            if locked is not None and not ignore_locked:
+                self.faults.remove(locked)
+                if locked.times > 1:
+                    self.faults.append(attrs.evolve(locked, times=locked.times - 1))
+                self.log("move-refused", group.name, code=5960)
+                raise SimError(5960)
+            if target.name == group.owner and group.state is not GroupState.Failed:
+                return group
+            self._start_move(group, target, reason="move")
+        if wait == 0:
+            return group
+        done = self.wait_until(lambda: group.moving_until is None, wait)
+        with self._lock:
+            if done and group.state is GroupState.Failed and group.owner == target.name:
+                raise SimError(5018, f"An error occurred while moving the clustered role "
+                               f"'{group.name}'.\n" + (win32.message(5018) or ""))
+            return group
+
+    def _start_move(self, group: SimGroup, target: SimNode, reason: str) -> float:
+        source = group.owner
+        if group.state is not GroupState.Failed and group.state is not GroupState.Pending:
+            group.persistent_state = group.state
+        elif group.state is GroupState.Failed:
+            group.persistent_state = GroupState.Online
+        group.owner = target.name
+        group.state = GroupState.Pending if group.persistent_state is not GroupState.Offline \
+            else GroupState.Offline
+        slow = self._fault(GroupSlow, group=group.name)
+        duration = group.move_time + (slow.extra if slow else 0.0)
+        group.move_generation += 1
+        gen = group.move_generation
+        group.moving_until = self.now() + duration
+        self.log("move-start", group.name, source=source, target=target.name, reason=reason)
+
+        def finish() -> None:
+            if group.move_generation != gen:
+                return
+            group.moving_until = None
+            owner = self.nodes[group.owner]
+            if owner.state is not NodeState.Up and owner.state is not NodeState.Paused:
+                return  # the owner went down meanwhile; its failover already re-placed the group
+            if self._fault(GroupFailsOnline, group=group.name, node=owner.name):
+                group.state = GroupState.Failed
+                for r in group.resources:
+                    r.state = ResourceState.Failed
+                self.log("online-failed", group.name, node=owner.name, code=5018)
+            else:
+                group.state = group.persistent_state
+                for r in group.resources:
+                    r.state = (ResourceState.Online if group.state is GroupState.Online
+                               else ResourceState.Offline)
+                self.log("moved", group.name, node=owner.name, state=group.state.name)
+
+        self._schedule(duration, finish)
+        return group.moving_until
+
+    # ---- operations: nodes ----
+
+    def pause_node(self, name: str, *, drain: bool = False, force_drain: bool = False,
+                   target: str | None = None, wait: bool = False) -> SimNode:
+        """Suspend-ClusterNode [-Drain] [-ForceDrain] [-TargetNode] [-Wait] / cluster node /pause.
+
+        Drain moves every non-core group, highest Priority first, ``drain_parallelism`` at a time.
+        Whether a real drain also moves the core Cluster Group is unverified (reference section 5
+        item 11): the simulator leaves it, so callers must check and move it themselves. A failed
+        drain leaves the node Up with DrainStatus Failed, unless ForceDrain, as PauseClusterNodeEx's
+        flags suggest ([U], same item).
+        """
+        with self._lock:
+            self.advance()
+            self._ensure_up()
+            node = self._node(name)
+            if node.state is NodeState.Down or node.state is NodeState.Joining:
+                raise SimError(5050)
+            if drain and not self.drain_supported:
+                raise SimError(5904)
+            if node.drain_status is DrainStatus.InProgress:
+                raise SimError(5962)
+            tgt: SimNode | None = None
+            if target is not None:
+                tgt = self._node(target)
+                if tgt is node:
+                    raise SimError(114)
+                if tgt.state is not NodeState.Up:
+                    raise SimError(5005)
+            others = self._active_up(exclude=[node.name])
+            if drain and not others:
+                raise SimError(5050, "No other node is Up to take the node's workloads. "
+                               + (win32.message(5050) or ""))
+            if node.state is NodeState.Paused and not drain:
+                return node
+            node.state = NodeState.Paused
+            self.log("paused", node.name, drain=drain)
+            if drain:
+                self._start_drain(node, tgt, force_drain)
+        if drain and wait:
+            self.wait_until(lambda: node.drain_status is not DrainStatus.InProgress, None)
+        return node
+
+    def _start_drain(self, node: SimNode, target: SimNode | None, force: bool) -> None:
+        node.drain_status = DrainStatus.InProgress
+        node.drain_target = target.id if target else -1
+        node.drained_groups = []
+        to_move = sorted((g for g in self.groups.values()
+                          if g.owner == node.name and not g.is_core),
+                         key=lambda g: -g.priority)
+        crash = self._fault(NodeCrashesDuringDrain, node=node.name)
+        batches = [to_move[i:i + self.drain_parallelism]
+                   for i in range(0, len(to_move), self.drain_parallelism)]
+        moved = 0
+
+        def run_batch(index: int) -> None:
+            nonlocal moved
+            if node.drain_status is not DrainStatus.InProgress:
+                return
+            if index >= len(batches):
+                node.drain_status = DrainStatus.Completed
+                self.log("drain-completed", node.name)
+                return
+            longest = 0.0
+            failed = False
+            for group in batches[index]:
+                if group.owner != node.name:
+                    continue
+                if crash is not None and moved >= crash.after_moves:
+                    self.faults.remove(crash)
+                    self._crash(node)
+                    return
+                dest = target if target is not None and group_can_be_owned(group, target.name) \
+                    and target.state is NodeState.Up else self._best_node(group, exclude=[node.name])
+                if dest is None or self._fault(GroupFailsOnline, group=group.name, node=dest.name):
+                    if dest is not None and force:
+                        self._start_move(group, dest, reason="force-drain")
+                    failed = True
+                    self.log("drain-move-failed", group.name, node=node.name)
+                    continue
+                until = self._start_move(group, dest, reason="drain")
+                longest = max(longest, until - self.now())
+                node.drained_groups.append(group.name)
+                moved += 1
+            if failed and not force:
+                node.drain_status = DrainStatus.Failed
+                node.state = NodeState.Up
+                self.log("drain-failed", node.name)
+                return
+            if failed:
+                node.drain_status = DrainStatus.Failed
+                self.log("drain-failed", node.name, forced=True)
+                return
+            self._schedule(longest, lambda: run_batch(index + 1))
+
+        run_batch(0)
+
+    def resume_node(self, name: str, failback: str | None = None) -> SimNode:
+        """Resume-ClusterNode [-Failback NoFailback|Immediate|Policy] / cluster node /resume.
+
+        The cmdlet's default when -Failback is omitted is undocumented ([U]); the simulator then
+        does not fail back.
+        """
+        with self._lock:
+            self.advance()
+            self._ensure_up()
+            node = self._node(name)
+            if node.state is not NodeState.Paused:
+                raise SimError(5058)
+            node.state = NodeState.Up
+            node.drain_status = DrainStatus.NotInitiated
+            node.drain_target = -1
+            self.log("resumed", node.name, failback=failback or "")
+            mode = (failback or "NoFailback").lower()
+            if mode in ("immediate", "policy"):
+                for gname in node.drained_groups:
+                    g = self.groups.get(gname)
+                    if g is None or g.moving_until is not None or not group_can_be_owned(g, node.name):
+                        continue
+                    if mode == "policy" and (not g.preferred_owners
+                                             or g.preferred_owners[0].lower() != node.name.lower()):
+                        continue
+                    self._start_move(g, node, reason="failback")
+            node.drained_groups = []
+            return node
+
+    def _crash(self, node: SimNode) -> None:
+        """The node stops abruptly: its groups fail over, and it restarts after its reboot time."""
+        self.log("crashed", node.name)
+        self._go_down(node)
+        if node.drain_status is DrainStatus.InProgress:
+            node.drain_status = DrainStatus.Failed
+        self._schedule(node.reboot_time, lambda: self._begin_join(node, node.release))
+
+    def _go_down(self, node: SimNode) -> None:
+        node.paused_before_down = node.state is NodeState.Paused or node.paused_before_down
+        node.state = NodeState.Down
+        self._check_quorum()
+        for group in list(self.groups.values()):
+            if group.owner != node.name:
+                continue
+            dest = self._best_node(group, exclude=[node.name], allow_paused=True)
+            if dest is None:
+                group.state = GroupState.Offline
+                group.moving_until = None
+                continue
+            if dest.state is NodeState.Paused:
+                # Groups may land on a paused node when no node is Up, but do not come online.
+                group.owner = dest.name
+                group.state = GroupState.Offline
+                continue
+            self._start_move(group, dest, reason="failover")
+
+    def reboot_node(self, name: str, *, into: str | Release | None = None,
+                    extra_time: float = 0.0) -> SimNode:
+        """Restart a node (optionally into another release, as an upgrade does). It goes Down at
+        once, comes back Joining after ``reboot_time + extra_time``, then Up or Paused (the paused
+        state persists across a reboot), unless the join rule refuses it (Win32 5075)."""
+        with self._lock:
+            self.advance()
+            node = self._node(name)
+            if node.state is NodeState.Down or node.rebooting:
+                raise SimError(5062 if node.state is NodeState.Down else 5023)
+            new_rel: Release = (release(into) if isinstance(into, str) else into) or node.release
+            self.log("reboot", node.name, into=new_rel.key)
+            node.rebooting = True
+            self._go_down(node)
+            self._schedule(node.reboot_time + extra_time, lambda: self._begin_join(node, new_rel))
+            return node
+
+    def upgrade_node(self, name: str, to: str | None = None, *, install_time: float = 120.0) -> SimNode:
+        """What an installer does: reboot the node into ``to`` (default ``upgrade_to``)."""
+        with self._lock:
+            target = release(to) if to else self.upgrade_to
+            if target is None:
+                raise SimError(5023, "no upgrade target: build the simulator with upgrade_to=")
+            node = self._node(name)
+            bad = self._fault(NodeReturnsIncompatible, node=node.name)
+            if bad is not None:
+                self.faults.remove(bad)
+                target = release(bad.release)
+            self.log("upgrade-start", node.name, to=target.key)
+            return self.reboot_node(node.name, into=target, extra_time=install_time)
+
+    def _begin_join(self, node: SimNode, rel: Release) -> None:
+        node.release = rel
+        if self._fault(NodeNeverReturns, node=node.name):
+            node.rebooting = False
+            self.log("never-returned", node.name)
+            return
+        node.state = NodeState.Joining
+        self._schedule(node.join_time, lambda: self._finish_join(node))
+
+    def _finish_join(self, node: SimNode) -> None:
+        node.rebooting = False
+        if not self.can_join(node.release):
+            node.state = NodeState.Down
+            self.log("join-refused", node.name, code=5075, release=node.release.key)
+            return
+        node.state = NodeState.Paused if node.paused_before_down else NodeState.Up
+        node.paused_before_down = False
+        if node.state is NodeState.Up:
+            node.drain_status = DrainStatus.NotInitiated
+        self.log("joined", node.name, release=node.release.key, state=node.state.name)
+        if not self.up and self.has_quorum():
+            self.up = True
+            for g in self.groups.values():
+                g.state = g.persistent_state
+            self.log("quorum-regained", self.name)
+
+    def update_functional_level(self, what_if: bool = False) -> int | None:
+        """Update-ClusterFunctionalLevel: every node Up (not paused, not down) and on one level."""
+        with self._lock:
+            self.advance()
+            self._ensure_up()
+            if any(n.state is not NodeState.Up for n in self.nodes.values()):
+                raise SimError(5037)
+            levels = {n.release.functional_level for n in self.nodes.values()}
+            if None in levels or self.functional_level is None:
+                raise SimError(5904)
+            if len(levels) != 1:
+                raise SimError(5904)
+            level = levels.pop()
+            assert level is not None
+            if not what_if and level != self.functional_level:
+                self.log("functional-level", self.name, old=self.functional_level, new=level)
+                self.functional_level = level
+            return level
+
+    # ---- reading ----
+
+    def snapshot(self) -> ClusterSnapshot:
+        """The model's own view as library records (for tests: the ground truth)."""
+        with self._lock:
+            self.advance()
+            nodes = tuple(NodeInfo(name=n.name, id=str(n.id), state=n.state,
+                                   drain_status=n.drain_status, os_version=n.release.os,
+                                   highest_version=n.release.highest,
+                                   lowest_version=n.release.lowest, node_weight=n.node_weight,
+                                   dynamic_weight=n.node_weight)
+                          for n in self.nodes.values())
+            groups = tuple(GroupInfo(name=g.name, state=g.state, owner=g.owner, priority=g.priority,
+                                     is_core=g.is_core, group_type=g.group_type,
+                                     preferred_owners=g.preferred_owners,
+                                     possible_owners=g.possible_owners,
+                                     anti_affinity=g.anti_affinity)
+                           for g in self.groups.values())
+            resources = tuple(ResourceInfo(name=r.name, group=g.name, state=r.state,
+                                           resource_type=r.type, owner=g.owner)
+                              for g in self.groups.values() for r in g.resources)
+            return ClusterSnapshot(name=self.name, nodes=nodes, groups=groups, resources=resources,
+                                   functional_level=self.functional_level
+                                   if self._has_fl_property() else None)
+
+    def _has_fl_property(self) -> bool:
+        # ClusterFunctionalLevel exists from Windows Server 2016 on (absent in 2012 R2 output).
+        return any((n.release.functional_level or 0) >= 9 for n in self.nodes.values())
+
+    def __repr__(self) -> str:
+        return (f"<SimCluster {self.name!r} nodes={len(self.nodes)} groups={len(self.groups)}"
+                f" os={self.initial_release.key} speed={self.speed:g}>")
+
+
+def group_can_be_owned(group: SimGroup, node: str) -> bool:
+    possible = group.possible_owners
+    return not possible or node.lower() in possible
+
+
+def _serve(sim: SimCluster, **options: Any) -> Any:
+    from clusterlib.sim.endpoint import serve
+
+    return serve(sim, **options)
+
+
+SimCluster.serve = _serve  # type: ignore[attr-defined]

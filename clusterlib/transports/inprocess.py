@@ -1,0 +1,68 @@
+"""The in-process transport: commands go straight to a SimCluster, no wire, same results as WinRM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from clusterlib.transports.base import CmdLine, CmdResult, ErrorRecord, Pipeline, PSResult
+
+if TYPE_CHECKING:
+    from clusterlib.sim.model import SimCluster
+
+
+class InProcessTransport:
+    """Runs pipelines and command lines in the simulator's PowerShell host and cmd shell.
+
+    Output is normalised exactly as the WinRM transport normalises what pypsrp deserializes:
+    strings and primitives pass through, objects become dicts of their properties.
+    """
+
+    def __init__(self, sim: SimCluster) -> None:
+        from clusterlib.sim.powershell import PowerShellHost
+
+        self.sim = sim
+        self.endpoint = f"sim:{sim.name}"
+        self.time_scale = sim.speed
+        self._ps = PowerShellHost(sim)
+        self.closed = False
+
+    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+        self._check_open()
+        result = self._ps.invoke(pipeline)
+        return PSResult(
+            outputs=tuple(tuple(_plain(o) for o in out) for out in result.outputs),
+            errors=tuple(ErrorRecord(message=e.message, category=e.category, error_id=e.error_id,
+                                     target=e.target, win32_code=e.win32_code)
+                         for e in result.errors),
+            warnings=tuple(result.warnings),
+        )
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        self._check_open()
+        from clusterlib.sim.cmdshell import run_command_line
+
+        return run_command_line(self.sim, line.line)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _check_open(self) -> None:
+        if self.closed:
+            from clusterlib.errors import ConnectionFailed
+
+            raise ConnectionFailed(f"{self.endpoint}: the transport is closed")
+
+    def __repr__(self) -> str:
+        return f"<InProcessTransport {self.endpoint}>"
+
+
+def _plain(value: Any) -> Any:
+    from clusterlib.sim.psobjects import PSEnumValue, PSObject
+
+    if isinstance(value, PSObject):
+        return {k: _plain(v) for k, v in value.props.items()}
+    if isinstance(value, PSEnumValue):
+        return value.name
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
