@@ -848,6 +848,13 @@ class SimCluster:
         # ClusterFunctionalLevel exists from Windows Server 2016 on (absent in 2012 R2 output).
         return any((n.release.functional_level or 0) >= 9 for n in self.nodes.values())
 
+    def serve(self, **options: Any) -> Any:
+        """Serve this cluster over a loopback WinRM endpoint: ``with sim.serve() as endpoint:``
+        (see ``clusterlib.sim.endpoint``)."""
+        from clusterlib.sim.endpoint import serve
+
+        return serve(self, **options)
+
     def __repr__(self) -> str:
         return (f"<SimCluster {self.name!r} nodes={len(self.nodes)} groups={len(self.groups)}"
                 f" os={self.initial_release.key} speed={self.speed:g}>")
@@ -857,11 +864,3 @@ def group_can_be_owned(group: SimGroup, node: str) -> bool:
     possible = group.possible_owners
     return not possible or node.lower() in possible
 
-
-def _serve(sim: SimCluster, **options: Any) -> Any:
-    from clusterlib.sim.endpoint import serve
-
-    return serve(sim, **options)
-
-
-SimCluster.serve = _serve  # type: ignore[attr-defined]
