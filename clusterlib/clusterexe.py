@@ -1,0 +1,1114 @@
+"""The text of the cluster.exe dialect: quoting command lines, building them, and reading and
+printing what cluster.exe prints (no I/O, no transport).
+
+Three layers, each usable alone:
+
+* **Quoting** (:func:`quote_arg`, :func:`build_line`, :func:`split_line`): the one place a
+  cmd.exe line is put together. Object names are wrapped in :class:`Name` (or one of its
+  kinds, :class:`NodeName`, :class:`GroupName`, ...) so they are validated and quoted; plain
+  strings are fixed words and switches and are never quoted.
+* **Command builders** (``*_command``): one function per cluster.exe command the library uses.
+* **Parsers and printers** (``parse_*`` / ``format_*``): cluster.exe's tables into the
+  library's records, and the records back into the same layout for the simulator.
+
+Evidence (see ``/work/shared/reference/failover-clusters.md`` section 2 and the samples):
+
+* Captured output: the ``clusterexe_*`` samples (Windows Server 2003 era). Seen in real
+  output: node status ``Up``; group status ``Online``; resource status ``Online``.
+* cluster.exe's own message table and command-line lexer (``cmderror.mc`` and
+  ``cmdline.cpp``, Windows Server 2003 source found in the public code index, ids 8030652365
+  and 8242193298). They give the row formats (``%1!-15s! %2!6s! %3`` for nodes,
+  ``%1!-20s! %2!-15s! %3`` for groups, ``%1!-20s! %2!-20s! %3!-15s! %4`` for resources), the
+  spelling of every status word, the captions, the ``/ver`` and ``/prop`` layouts and the
+  ``System error %1!d! has occurred (0x%1!08.8x!).`` line. None of those has been checked
+  against a live cluster; where this module relies on them alone, the docstring says so.
+* Status words other than Up/Online are spelled as the message table spells them but have
+  never been seen in a capture (reference section 5 item 1). Status words are English only:
+  a localized cluster.exe would print localized words, which the parsers refuse.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+from attrs import frozen
+
+from clusterlib import win32
+from clusterlib.errors import ClusterRefused, ParseError, UnsafeName, refused_from
+from clusterlib.model import (
+    GroupInfo,
+    GroupState,
+    NodeInfo,
+    NodeState,
+    OSVersion,
+    ResourceInfo,
+    ResourceState,
+)
+
+__all__ = [
+    "PROGRAM",
+    "ClusterExeVersion",
+    "ClusterName",
+    "GroupName",
+    "Name",
+    "NodeName",
+    "PropValue",
+    "ResourceName",
+    "SetProp",
+    "Switch",
+    "build_line",
+    "check_name",
+    "cluster_private_props_command",
+    "format_error",
+    "format_group",
+    "format_groups",
+    "format_moving",
+    "format_node",
+    "format_nodes",
+    "format_owners",
+    "format_pausing",
+    "format_props",
+    "format_resources",
+    "format_resuming",
+    "format_version",
+    "group_owners_command",
+    "group_props_command",
+    "group_status_command",
+    "list_groups_command",
+    "list_nodes_command",
+    "list_resources_command",
+    "move_group_command",
+    "node_props_command",
+    "node_status_command",
+    "parse_error",
+    "parse_groups",
+    "parse_nodes",
+    "parse_owners",
+    "parse_props",
+    "parse_resources",
+    "parse_version",
+    "pause_node_command",
+    "quote_arg",
+    "resource_owners_command",
+    "resume_node_command",
+    "set_cluster_private_prop_command",
+    "split_line",
+    "version_command",
+]
+
+# "cluster.exe", not "cluster": cmd.exe tries PATHEXT in order in the current directory first,
+# so a bare "cluster" could run a stray cluster.com or cluster.bat.
+PROGRAM = "cluster.exe"
+
+CRLF = "\r\n"
+
+# ---------------------------------------------------------------------------------------------
+# Quoting
+# ---------------------------------------------------------------------------------------------
+
+# Why each character is refused. A name is always sent inside double quotes, and cluster.exe's
+# own lexer (cmdline.cpp) reads a quoted token up to the next '"', so ':', ',', '=', '/' and
+# spaces are carried fine. What breaks is cmd.exe, which sees the line first:
+_REFUSED: dict[str, str] = {
+    '"': "it would end the quoting early: cmd.exe would then see the rest of the name unquoted,"
+    " and cluster.exe's doubled-quote escape is not understood by cmd.exe",
+    "%": "cmd.exe expands %VARIABLE% even inside double quotes and has no escape for it there",
+    "!": "with delayed expansion on (cmd /V:ON or the DelayedExpansion registry value) cmd.exe"
+    " expands !VARIABLE! even inside double quotes, and the escape differs between modes",
+    # ^ & | < > are literal inside double quotes, but only while cmd.exe's quote state is
+    # "inside". Any layer that re-quotes or strips quotes on the way (cmd /c quote stripping,
+    # PowerShell passing arguments to a native program, a wrapper script) flips that state,
+    # and then these become command separators, pipes and redirections: a name would turn into
+    # a second command. '^' is also eaten inside quotes when delayed expansion is on. Refusing
+    # them keeps the line safe in every context; the PowerShell dialect can carry such names.
+    "^": "cmd.exe's escape character; consumed inside quotes when delayed expansion is on,"
+    " and an escape outside them",
+    "&": "a command separator to cmd.exe whenever the quoting is lost on the way",
+    "|": "a pipe to cmd.exe whenever the quoting is lost on the way",
+    "<": "a redirection to cmd.exe whenever the quoting is lost on the way",
+    ">": "a redirection to cmd.exe whenever the quoting is lost on the way",
+}
+_CONTROL_REASON = (
+    "cmd.exe ends a command line at a newline or carriage return and cannot carry NUL;"
+    " other control characters (tab included) would corrupt the column layout the output is"
+    " read back from"
+)
+_ALLOWED_NOTE = "double quote, %, !, ^, &, |, <, > and control characters are not allowed"
+
+
+def _describe_char(ch: str) -> str:
+    names = {"\n": "newline", "\r": "carriage return", "\t": "tab", "\0": "NUL"}
+    if ch in names:
+        return f"{ch!r} ({names[ch]})"
+    return f"{ch!r} ({unicodedata.name(ch, f'U+{ord(ch):04X}').lower()})"
+
+
+def check_name(value: str, kind: str = "name", *, allow_empty: bool = False) -> str:
+    """Return ``value`` if cmd.exe quoting can carry it to cluster.exe, else raise UnsafeName.
+
+    ``kind`` ("node name", "group name", ...) only shapes the message. Spaces, non-ASCII letters,
+    ``: , = / \\ ( )`` and the like are allowed: they travel inside double quotes.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{kind} must be a str, not {type(value).__name__}")
+    if not value and not allow_empty:
+        raise UnsafeName(f"{kind} is empty: cluster.exe needs a non-empty name")
+    for ch in value:
+        if ch in _REFUSED:
+            reason = _REFUSED[ch]
+        elif unicodedata.category(ch) == "Cc":
+            reason = _CONTROL_REASON
+        else:
+            continue
+        raise UnsafeName(
+            f"{kind} {value!r} cannot be sent through cmd.exe to cluster.exe: it contains"
+            f" {_describe_char(ch)}, which is not allowed because {reason}."
+            f" In names, {_ALLOWED_NOTE}."
+        )
+    return value
+
+
+def quote_arg(value: str) -> str:
+    """Validate a name (see :func:`check_name`) and return it in double quotes.
+
+    Every name is quoted, even ``NODE1``: cluster.exe's lexer treats a token that starts with
+    ``"`` as a plain parameter, never as a ``/switch``, so a name like ``/evict`` stays a name.
+    """
+    return f'"{check_name(value)}"'
+
+
+@frozen
+class Name:
+    """An object name (node, group, resource, cluster) for :func:`build_line`.
+
+    Validated when made (raises :class:`~clusterlib.errors.UnsafeName`) and always quoted on
+    the line. ``"/moveto:" + NodeName("NODE 2")`` gives a :class:`Switch` that renders as
+    ``/moveto:"NODE 2"``, so the natural spelling stays safe.
+    """
+
+    value: str
+    kind = "name"
+
+    def __attrs_post_init__(self) -> None:
+        check_name(self.value, self.kind)
+
+    def render(self) -> str:
+        return f'"{self.value}"'
+
+    def plain(self) -> str:
+        """The token cluster.exe's lexer reads back (quotes removed)."""
+        return self.value
+
+    def __radd__(self, prefix: str) -> Switch:
+        match = _ATTACH.fullmatch(prefix) if isinstance(prefix, str) else None
+        if match is None:
+            return NotImplemented
+        return Switch(match.group(1), self)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class NodeName(Name):
+    kind = "node name"
+
+
+class GroupName(Name):
+    kind = "group name"
+
+
+class ResourceName(Name):
+    kind = "resource name"
+
+
+class ClusterName(Name):
+    kind = "cluster name"
+
+
+@frozen
+class PropValue(Name):
+    """A property value for ``/priv Name="value"``: same rules as names, but may be empty
+    (cluster.exe's help: 'Use "" to specify empty values')."""
+
+    kind = "property value"
+
+    def __attrs_post_init__(self) -> None:
+        check_name(self.value, self.kind, allow_empty=True)
+
+
+_SWITCH_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_ATTACH = re.compile(r"/([A-Za-z][A-Za-z0-9]*):")
+_PROP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL = re.compile(r"[A-Za-z0-9/][A-Za-z0-9._:/=,+-]*")
+
+
+@frozen
+class Switch:
+    """A ``/switch`` with an optional name attached: ``/moveto:"NODE 2"``, ``/wait:60``, ``/prop``.
+
+    A name attached to a switch is quoted after the colon, ``/moveto:"NODE 2"``, not as a
+    whole token (``"/moveto:NODE 2"``). cluster.exe reads its own command line (cmdline.cpp,
+    Windows Server 2003 source): a token is an option only if it *starts* with the option
+    character, and a quoted part anywhere in a token is appended to it (``hel"lo wor"ld`` is
+    ``hello world``). So ``/moveto:"NODE 2"`` is option ``moveto`` with value ``NODE 2``, while
+    ``"/moveto:NODE 2"`` would be read as a plain parameter (a name). This follows the source
+    and the documented ``Name="value"`` property syntax; it has not been run against a live
+    cluster.exe.
+    """
+
+    word: str
+    value: Name | int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not _SWITCH_WORD.fullmatch(self.word):
+            raise ValueError(f"switch word must be letters and digits, got {self.word!r}")
+        if isinstance(self.value, bool) or (isinstance(self.value, int) and self.value < 0):
+            raise ValueError(f"/{self.word} takes a non-negative integer, got {self.value!r}")
+
+    def render(self) -> str:
+        if self.value is None:
+            return f"/{self.word}"
+        if isinstance(self.value, Name):
+            return f"/{self.word}:{self.value.render()}"
+        return f"/{self.word}:{self.value}"
+
+    def plain(self) -> str:
+        if self.value is None:
+            return f"/{self.word}"
+        shown = self.value.plain() if isinstance(self.value, Name) else str(self.value)
+        return f"/{self.word}:{shown}"
+
+
+@frozen
+class SetProp:
+    """``Name="value"`` in a property list (``/priv Name="value"``); ints go as ``Name=5:DWORD``.
+
+    The ``:DWORD`` suffix is cluster.exe's documented format syntax; without it a new property
+    would be created as a string.
+    """
+
+    name: str
+    value: PropValue | int
+
+    def __attrs_post_init__(self) -> None:
+        if not _PROP_NAME.fullmatch(self.name):
+            raise ValueError(f"property name must be an identifier, got {self.name!r}")
+        if isinstance(self.value, bool) or (
+            isinstance(self.value, int) and not 0 <= self.value <= 0xFFFFFFFF
+        ):
+            raise ValueError(f"{self.name}: a DWORD must be 0..4294967295, got {self.value!r}")
+
+    def render(self) -> str:
+        if isinstance(self.value, PropValue):
+            return f"{self.name}={self.value.render()}"
+        return f"{self.name}={self.value}:DWORD"
+
+    def plain(self) -> str:
+        if isinstance(self.value, PropValue):
+            return f"{self.name}={self.value.plain()}"
+        return f"{self.name}={self.value}:DWORD"
+
+
+Part = str | Name | Switch | SetProp
+
+
+def build_line(*parts: Part | None) -> str:
+    """Join parts into one cmd.exe line; the only place such lines are made.
+
+    * :class:`Name` (and kinds): validated when made, always double-quoted.
+    * :class:`Switch` / :class:`SetProp`: ``/word``, ``/word:"name"``, ``/wait:60``,
+      ``Name="value"``.
+    * ``str``: a fixed word written as is (``cluster.exe``, ``group``, ``/status``). It must look
+      like one (letters, digits, ``/ : . _ = , + -``); anything else is refused with ValueError,
+      because a name passed as a plain string is a bug: it would bypass quoting.
+    * ``None`` is skipped, so optional parts can be written inline.
+    """
+    out: list[str] = []
+    for part in parts:
+        if part is None:
+            continue
+        if isinstance(part, (Name, Switch, SetProp)):
+            out.append(part.render())
+        elif isinstance(part, str):
+            if not _LITERAL.fullmatch(part):
+                raise ValueError(
+                    f"fixed word {part!r} is not a plain word; wrap names in Name/NodeName/"
+                    "GroupName/... so they are validated and quoted"
+                )
+            out.append(part)
+        else:
+            raise TypeError(f"cannot put {type(part).__name__} on a cluster.exe line")
+    return " ".join(out)
+
+
+def split_line(line: str) -> list[str]:
+    """Split a line the way cluster.exe's lexer reads it, with quotes removed.
+
+    Tokens are separated by spaces or tabs outside quotes. A ``"`` anywhere starts a quoted
+    part that runs to the next single ``"`` and is appended to the current token; inside it,
+    ``""`` is one literal quote (cmdline.cpp's ReadQuotedToken). So ``/moveto:"NODE 2"`` gives
+    ``/moveto:NODE 2`` and ``"SQL Group 1"`` gives ``SQL Group 1``. An unclosed quote raises
+    ParseError, as cluster.exe refuses it ("Closing quote not found").
+
+    ``split_line(build_line(*parts)) == [part.plain() or the fixed word, ...]`` for every part
+    :func:`build_line` accepts.
+    """
+    tokens: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return tokens
+        token: list[str] = []
+        while i < n and line[i] not in " \t":
+            if line[i] != '"':
+                token.append(line[i])
+                i += 1
+                continue
+            i += 1
+            while True:
+                if i >= n:
+                    raise ParseError("closing quote not found in cluster.exe command line", line)
+                if line[i] == '"':
+                    if i + 1 < n and line[i + 1] == '"':
+                        token.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                token.append(line[i])
+                i += 1
+        tokens.append("".join(token))
+
+
+# ---------------------------------------------------------------------------------------------
+# Command builders
+# ---------------------------------------------------------------------------------------------
+
+
+def _prefix(cluster: str | None) -> tuple[str, Switch | None]:
+    return PROGRAM, (Switch("cluster", ClusterName(cluster)) if cluster is not None else None)
+
+
+def list_nodes_command(*, cluster: str | None = None) -> str:
+    """``cluster.exe [/cluster:"C"] node``: status of every node."""
+    return build_line(*_prefix(cluster), "node")
+
+
+def node_status_command(node: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe node "N" /status``: one node's status row."""
+    return build_line(*_prefix(cluster), "node", NodeName(node), "/status")
+
+
+def node_props_command(node: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe node "N" /prop``: a node's common properties (listing format [U])."""
+    return build_line(*_prefix(cluster), "node", NodeName(node), "/prop")
+
+
+def pause_node_command(node: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe node "N" /pause`` (Exchange DAG scripts, [V])."""
+    return build_line(*_prefix(cluster), "node", NodeName(node), "/pause")
+
+
+def resume_node_command(node: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe node "N" /resume`` (Exchange DAG scripts, [V]); exit code 5058 if the node
+    was not paused."""
+    return build_line(*_prefix(cluster), "node", NodeName(node), "/resume")
+
+
+def list_groups_command(*, cluster: str | None = None) -> str:
+    """``cluster.exe group``: status of every group."""
+    return build_line(*_prefix(cluster), "group")
+
+
+def group_status_command(group: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe group "G" /status``: one group's status row."""
+    return build_line(*_prefix(cluster), "group", GroupName(group), "/status")
+
+
+def group_props_command(group: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe group "G" /prop``: a group's common properties."""
+    return build_line(*_prefix(cluster), "group", GroupName(group), "/prop")
+
+
+def group_owners_command(group: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe group "G" /listowners``: the group's *preferred* owners."""
+    return build_line(*_prefix(cluster), "group", GroupName(group), "/listowners")
+
+
+def move_group_command(
+    group: str, node: str, *, wait_seconds: int | None = None, cluster: str | None = None
+) -> str:
+    """``cluster.exe group "G" /moveto:"N" [/wait:S]``.
+
+    Without ``wait_seconds`` cluster.exe waits 20 s (Win2003 help, [V]); whether a timeout gives
+    a non-zero exit code is unknown, so callers poll the group afterwards regardless.
+    """
+    wait = Switch("wait", wait_seconds) if wait_seconds is not None else None
+    return build_line(
+        *_prefix(cluster), "group", GroupName(group), Switch("moveto", NodeName(node)), wait
+    )
+
+
+def list_resources_command(*, cluster: str | None = None) -> str:
+    """``cluster.exe res``: status of every resource."""
+    return build_line(*_prefix(cluster), "res")
+
+
+def resource_owners_command(resource: str, *, cluster: str | None = None) -> str:
+    """``cluster.exe res "R" /listowners``: the resource's *possible* owners."""
+    return build_line(*_prefix(cluster), "res", ResourceName(resource), "/listowners")
+
+
+def version_command(*, cluster: str | None = None) -> str:
+    """``cluster.exe /ver``."""
+    return build_line(*_prefix(cluster), "/ver")
+
+
+def cluster_private_props_command(*, cluster: str | None = None) -> str:
+    """``cluster.exe /priv``: the cluster's private properties."""
+    return build_line(*_prefix(cluster), "/priv")
+
+
+def set_cluster_private_prop_command(
+    name: str, value: str | int, *, cluster: str | None = None
+) -> str:
+    """``cluster.exe /priv Name="value"`` (or ``Name=5:DWORD``); the value obeys the name rules
+    of :func:`check_name` except that it may be empty."""
+    prop = SetProp(name, value if isinstance(value, int) else PropValue(value))
+    return build_line(*_prefix(cluster), "/priv", prop)
+
+
+# ---------------------------------------------------------------------------------------------
+# Status words
+# ---------------------------------------------------------------------------------------------
+
+# Spelled as cluster.exe's message table spells them (MSG_STATUS_*). Seen in captures: Up,
+# Online. The rest are documented or inferred from CLUSTER_*_STATE (reference section 5).
+NODE_STATUS_WORDS: dict[str, NodeState] = {
+    "Up": NodeState.Up,  # seen
+    "Down": NodeState.Down,
+    "Paused": NodeState.Paused,
+    "Joining": NodeState.Joining,
+    "Unknown": NodeState.Unknown,
+}
+GROUP_STATUS_WORDS: dict[str, GroupState] = {
+    "Online": GroupState.Online,  # seen
+    "Offline": GroupState.Offline,  # documented (help text)
+    "Failed": GroupState.Failed,
+    "Partially Online": GroupState.PartialOnline,  # documented (help text, UCMDB regex)
+    "Pending": GroupState.Pending,
+    "Unknown": GroupState.Unknown,
+}
+RESOURCE_STATUS_WORDS: dict[str, ResourceState] = {
+    "Online": ResourceState.Online,  # seen
+    "Offline": ResourceState.Offline,
+    "Failed": ResourceState.Failed,
+    "Pending": ResourceState.Pending,
+    "Online Pending": ResourceState.OnlinePending,
+    "Offline Pending": ResourceState.OfflinePending,
+    # CLUSTER_RESOURCE_STATE Inherited/Initializing have no ResourceState member yet.
+    "Inherited": ResourceState.Unknown,
+    "Initializing": ResourceState.Unknown,
+    "Unknown": ResourceState.Unknown,
+}
+
+
+def _word_for(state: NodeState | GroupState | ResourceState) -> str:
+    table: Mapping[str, object]
+    if isinstance(state, NodeState):
+        table = NODE_STATUS_WORDS
+    elif isinstance(state, GroupState):
+        table = GROUP_STATUS_WORDS
+    else:
+        table = RESOURCE_STATUS_WORDS
+    for word, member in table.items():
+        if member is state:
+            return word
+    raise ValueError(f"no cluster.exe status word for {state!r}")
+
+
+def _status_patterns(words: Iterable[str]) -> list[tuple[str, str]]:
+    # Longest first, so "Partially Online" is tried before "Online"; words match whole, any case.
+    ordered = sorted(words, key=len, reverse=True)
+    return [(w, r"[ \t]+".join(re.escape(p) for p in w.split(" "))) for w in ordered]
+
+
+def _status_key(found: str, words: Iterable[str]) -> str:
+    flat = " ".join(found.split()).lower()
+    for w in words:
+        if w.lower() == flat:
+            return w
+    raise AssertionError(found)  # the regex only matches known words
+
+
+# ---------------------------------------------------------------------------------------------
+# Table location
+# ---------------------------------------------------------------------------------------------
+
+_DASH_LINE = re.compile(r"-+(?:[ \t]+-+)*")
+
+
+@frozen
+class _Table:
+    widths: tuple[int, ...]
+    rows: tuple[str, ...]  # indentation removed, trailing whitespace kept off
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _find_table(text: str, columns: int | tuple[int, ...], what: str) -> _Table:
+    """Locate the one table in ``text`` by its line of dashes, never by caption words (those
+    are localized). Rows run from the dash line to the first blank line; anything but blank
+    lines after that is refused."""
+    lines = _lines(text)
+    dashes = [i for i, line in enumerate(lines) if _DASH_LINE.fullmatch(line.strip())]
+    if len(dashes) != 1:
+        found = "no line of dashes" if not dashes else f"{len(dashes)} lines of dashes"
+        raise ParseError(f"cluster.exe {what}: expected one table, found {found}", text)
+    dash_line = lines[dashes[0]].rstrip()
+    widths = tuple(len(m.group()) for m in re.finditer("-+", dash_line))
+    allowed = (columns,) if isinstance(columns, int) else columns
+    if len(widths) not in allowed:
+        raise ParseError(
+            f"cluster.exe {what}: expected a table of {' or '.join(map(str, allowed))} columns,"
+            f" the dash line has {len(widths)}",
+            text,
+        )
+    indent = dash_line[: len(dash_line) - len(dash_line.lstrip())]
+    rows: list[str] = []
+    rest = lines[dashes[0] + 1 :]
+    for k, line in enumerate(rest):
+        if not line.strip():
+            extra = [x for x in rest[k:] if x.strip()]
+            if extra:
+                raise ParseError(
+                    f"cluster.exe {what}: unexpected text after the table: {extra[0].strip()!r}",
+                    text,
+                )
+            break
+        row = line[len(indent) :] if line.startswith(indent) else line.lstrip()
+        rows.append(row.rstrip())
+    return _Table(widths=widths, rows=tuple(rows))
+
+
+def _ws_runs(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"[ \t]+", text)]
+
+
+def _choose(
+    row: str, text: str, what: str, exact: list[tuple[str, ...]], loose: list[tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Pick the one reading of a row: one that re-renders to exactly the row wins; failing
+    that (tabs, odd spacing) a reading that is unique under looser rules."""
+    exact = list(dict.fromkeys(exact))
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1:
+        raise ParseError(f"cluster.exe {what}: ambiguous row {row!r}", text)
+    loose = list(dict.fromkeys(loose))
+    if len(loose) == 1:
+        return loose[0]
+    reason = "ambiguous" if loose else "unreadable"
+    raise ParseError(f"cluster.exe {what}: {reason} row {row!r}", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Row layouts (shared by the parsers' consistency check and the printers)
+# ---------------------------------------------------------------------------------------------
+
+# Dash runs as cluster.exe prints them (MSG_*_STATUS_HEADER).
+NODE_DASHES = (14, 7, 21)
+GROUP_DASHES = (20, 15, 6)
+RESOURCE_DASHES = (20, 20, 15, 6)
+
+
+def _node_row(name: str, node_id: str, status: str, dashes: Sequence[int] = NODE_DASHES) -> str:
+    # cluster.exe formats "%1!-15s! %2!6s! %3" under dash runs of 14 and 7: the name field is one
+    # wider than its dashes and the id one narrower. The two agree for names up to 14 chars
+    # (all the samples); for a 15-char name the printf form is what cluster.exe really prints.
+    return f"{name:<{dashes[0] + 1}} {node_id:>{dashes[1] - 1}} {status}"
+
+
+def _group_row(name: str, node: str, status: str, dashes: Sequence[int] = GROUP_DASHES) -> str:
+    return f"{name:<{dashes[0]}} {node:<{dashes[1]}} {status}"
+
+
+def _resource_row(
+    name: str, group: str, node: str, status: str, dashes: Sequence[int] = RESOURCE_DASHES
+) -> str:
+    return f"{name:<{dashes[0]}} {group:<{dashes[1]}} {node:<{dashes[2]}} {status}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsers
+# ---------------------------------------------------------------------------------------------
+
+_NODE_ROW = re.compile(
+    r"(?P<name>.*?\S)[ \t]+(?P<id>\d+)[ \t]+(?P<status>"
+    + "|".join(p for _w, p in _status_patterns(NODE_STATUS_WORDS))
+    + r")",
+    re.IGNORECASE,
+)
+
+
+def parse_nodes(text: str) -> list[NodeInfo]:
+    """Read ``cluster node`` (or ``node N /status``) output into NodeInfo records (name, id,
+    state; other fields keep their defaults).
+
+    The table is found by its dash line. A row is ``name  id  status`` read from the right: the
+    id is digits and the status one of Up/Down/Paused/Joining/Unknown, so a name may contain
+    spaces or run past its column. Only ``Up`` has been seen in real output.
+    """
+    table = _find_table(text, 3, "node listing")
+    nodes: list[NodeInfo] = []
+    for row in table.rows:
+        m = _NODE_ROW.fullmatch(row)
+        if m is None:
+            raise ParseError(f"cluster.exe node listing: unreadable row {row!r}", text)
+        word = _status_key(m.group("status"), NODE_STATUS_WORDS)
+        nodes.append(
+            NodeInfo(name=m.group("name"), state=NODE_STATUS_WORDS[word], id=m.group("id"))
+        )
+    return nodes
+
+
+def _trailing(
+    row: str, words: Iterable[str], *, allow_empty_node: bool
+) -> list[tuple[str, str, str]]:
+    """Every reading of the row's right end as ``<lead> node status``: (lead, node, word)."""
+    out: list[tuple[str, str, str]] = []
+    for word, pattern in _status_patterns(words):
+        m = re.search(r"[ \t]+(\S+)[ \t]+(" + pattern + r")$", row, re.IGNORECASE)
+        if m is not None:
+            out.append((row[: m.start()], m.group(1), word))
+        if allow_empty_node:
+            m = re.search(r"[ \t]+(" + pattern + r")$", row, re.IGNORECASE)
+            if m is not None:
+                out.append((row[: m.start()], "", word))
+    return out
+
+
+def parse_groups(text: str) -> list[GroupInfo]:
+    """Read ``cluster group`` or ``cluster group "G"`` output into GroupInfo records (name,
+    owner from the Node column, state via GroupState.parse; other fields keep defaults).
+
+    Rows are read from the right (node, then status, which may be two words: ``Partially
+    Online``); the group name is the rest, so ``Cluster Group`` and names longer than the
+    column work. Where two readings fit (a node named ``Partially``), the one that re-renders to
+    the row under the dash-line widths wins. Only ``Online`` has been seen in real output;
+    Offline and Partially Online are documented, Failed, Pending and Unknown inferred.
+    """
+    table = _find_table(text, 3, "group listing")
+    groups: list[GroupInfo] = []
+    for row in table.rows:
+        exact: list[tuple[str, ...]] = []
+        loose: list[tuple[str, ...]] = []
+        for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True):
+            name = lead.strip()
+            if not name:
+                continue
+            reading = (name, node, word)
+            if _group_row(name, node, word, table.widths).rstrip() == row:
+                exact.append(reading)
+            elif node:
+                loose.append(reading)
+        name, node, word = _choose(row, text, "group listing", exact, loose)
+        groups.append(
+            GroupInfo(name=name, state=GroupState.parse(word), owner=node or None)
+        )
+    return groups
+
+
+def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[ResourceInfo]:
+    """Read ``cluster res`` output into ResourceInfo records (name, group, state, owner).
+
+    Node and status are read from the right. The rest holds two columns that may both contain
+    spaces (``Disks K:``, ``Disk Group``); they are split where the result re-renders to exactly
+    the row under the dash-line widths, which also handles names longer than their column.
+    When a resource name and a group name both overflow and contain spaces the row can be
+    genuinely ambiguous (cluster.exe prints the same text for two readings); pass the cluster's
+    group names as ``groups`` to settle it, otherwise ParseError. Only ``Online`` has been seen
+    in real output.
+    """
+    table = _find_table(text, 4, "resource listing")
+    known = None if groups is None else {g.lower() for g in groups}
+    out: list[ResourceInfo] = []
+    for row in table.rows:
+        exact: list[tuple[str, ...]] = []
+        loose: list[tuple[str, ...]] = []
+        for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False):
+            lead = lead.rstrip()
+            for a, b in _ws_runs(lead):
+                name, group = lead[:a], lead[b:]
+                if not name.strip() or not group:
+                    continue
+                reading = (name, group, node, word)
+                if _resource_row(name, group, node, word, table.widths).rstrip() == row:
+                    exact.append(reading)
+                elif "\t" in lead[a:b] or b - a >= 2:
+                    loose.append((name.strip(), group, node, word))
+        if known is not None:
+            exact = [r for r in exact if r[1].lower() in known]
+            loose = [r for r in loose if r[1].lower() in known]
+        if len(loose) > 1:
+            # Under loose rules only a single wide gap can separate name and group.
+            loose = [r for r in loose if not re.search(r"\t| {2}", r[0] + "\0" + r[1])]
+        name, group, node, word = _choose(row, text, "resource listing", exact, loose)
+        out.append(
+            ResourceInfo(
+                name=name, group=group, state=RESOURCE_STATUS_WORDS[word], owner=node
+            )
+        )
+    return out
+
+
+def parse_owners(text: str) -> list[str]:
+    """Read ``/listowners`` output (one node name per row under a single dash run).
+
+    Works for ``res "R" /listowners`` (possible owners, seen in a capture) and ``group "G"
+    /listowners`` (preferred owners; layout from the message table only).
+    """
+    table = _find_table(text, 1, "owner listing")
+    owners: list[str] = []
+    for row in table.rows:
+        name = row.strip()
+        if any(ch.isspace() for ch in name):
+            raise ParseError(f"cluster.exe owner listing: unreadable row {row!r}", text)
+        owners.append(name)
+    return owners
+
+
+_INT_VALUE = re.compile(r"(-?\d+) \(0x([0-9a-fA-F]+)\)")
+
+
+def _prop_value(raw: str) -> str | int:
+    # cluster.exe prints numbers as "10 (0xa)" (MSG_PROPERTY_DWORD/LONG/ULARGE_INTEGER). Only a
+    # pair whose halves agree is taken as a number, so a string that merely looks alike stays a
+    # string unless it is exactly that shape.
+    m = _INT_VALUE.fullmatch(raw)
+    if m is not None:
+        dec, hexv = int(m.group(1)), int(m.group(2), 16)
+        if dec == hexv or (dec < 0 and dec & 0xFFFFFFFF == hexv):
+            return dec
+    return raw
+
+
+def parse_props(text: str, *, object_name: str | None = None) -> dict[str, str | int]:
+    """Read a ``/prop`` or ``/priv`` listing into ``{property: value}``.
+
+    The format is unverified [U]. Known from a public script's regex: lines like
+    ``S  SQL Server (TSQ9)    Type                           SQL Server``. cluster.exe's
+    message table gives the full layout: a two-character type column (a format letter such as
+    S, D, M, B, then ``R`` when read-only), the object name (20 wide), the property name (30
+    wide) and the value; the object column may be missing (``T  Name  Value``). Numbers print
+    as ``10 (0xa)`` and are returned as int; everything else as str. A property listed on
+    several lines (multi-string values, [U]) has its values joined with newlines.
+
+    Pass ``object_name`` when it may be longer than its column and contain spaces, so the row
+    can be split exactly.
+    """
+    table = _find_table(text, (3, 4), "property listing")
+    owner_width = table.widths[1] if len(table.widths) == 4 else None
+    props: dict[str, str | int] = {}
+    for row in table.rows:
+        if len(row) < 4 or row[2] != " " or not row[0].isalpha():
+            raise ParseError(f"cluster.exe property listing: unreadable row {row!r}", text)
+        rest = row[3:]
+        if owner_width is not None:
+            if object_name is not None and rest.startswith(object_name):
+                cut = max(len(object_name), owner_width)
+            elif len(rest) > owner_width and rest[owner_width] == " ":
+                cut = owner_width
+            else:
+                gap = re.search(r"[ \t]", rest[owner_width:])
+                if gap is None:
+                    raise ParseError(
+                        f"cluster.exe property listing: unreadable row {row!r}", text
+                    )
+                cut = owner_width + gap.start()
+            rest = rest[cut:]
+        m = re.fullmatch(r"[ \t]*(\S+)(?:[ \t]+(.*))?", rest)
+        if m is None:
+            raise ParseError(f"cluster.exe property listing: unreadable row {row!r}", text)
+        name, value = m.group(1), _prop_value((m.group(2) or "").strip())
+        if name in props:
+            before = props[name]
+            if isinstance(before, int) or isinstance(value, int):
+                raise ParseError(f"cluster.exe property listing: {name} listed twice", text)
+            value = f"{before}\n{value}"
+        props[name] = value
+    return props
+
+
+@frozen
+class ClusterExeVersion:
+    """What ``cluster /ver`` reports: the cluster name, the OS version of the node answering
+    (CLUSTERVERSIONINFO Major/Minor/Build/CSD) and the vendor string."""
+
+    cluster_name: str
+    major: int
+    minor: int
+    build: int
+    csd: str = ""
+    vendor: str = ""
+
+    @property
+    def os_version(self) -> OSVersion:
+        return OSVersion(major=self.major, minor=self.minor, build=self.build, csd=self.csd)
+
+
+_VERSION_VALUE = re.compile(r"(\d+)\.(\d+)\s*\(Build\s+(\d+):\s*(.*?)\)")
+
+
+def parse_version(text: str) -> ClusterExeVersion:
+    """Read ``cluster /ver`` output.
+
+    Lines ``Cluster Name:``, ``Cluster Vendor:`` and ``Cluster Version:`` are known from a
+    third-party parser's regexes [U]; cluster.exe's message table gives the value shape
+    ``5.2 (Build 3790: Service Pack 2)``. English labels only; any order.
+    """
+    fields: dict[str, str] = {}
+    for line in _lines(text):
+        m = re.fullmatch(r"\s*Cluster\s+(Name|Vendor|Version):\s*(.*?)\s*", line, re.IGNORECASE)
+        if m is not None:
+            fields[m.group(1).lower()] = m.group(2)
+    missing = [k for k in ("name", "version", "vendor") if k not in fields]
+    if missing:
+        raise ParseError(f"cluster /ver: no 'Cluster {missing[0].title()}:' line", text)
+    v = _VERSION_VALUE.fullmatch(fields["version"])
+    if v is None:
+        raise ParseError(f"cluster /ver: unreadable version {fields['version']!r}", text)
+    return ClusterExeVersion(
+        cluster_name=fields["name"],
+        major=int(v.group(1)),
+        minor=int(v.group(2)),
+        build=int(v.group(3)),
+        csd=v.group(4),
+        vendor=fields["vendor"],
+    )
+
+
+_SYSTEM_ERROR = re.compile(r"System error (\d+) has occurred \(0x([0-9a-fA-F]+)\)\.")
+
+
+def parse_error(
+    stdout: str, stderr: str, exit_code: int, command: str | None = None
+) -> ClusterRefused | None:
+    """Map a finished cluster.exe run to the exception tree; None when it succeeded.
+
+    cluster.exe's exit code is the Win32 error code ([V], Exchange scripts). The message is the
+    text after ``System error N has occurred (0x...).`` when present (one capture, [V]), else
+    Microsoft's text for the code, else whatever cluster.exe printed. An exit code given as an
+    HRESULT (0x8007xxxx, or negative as a signed int) is reduced to its Win32 code.
+    """
+    if exit_code == 0:
+        return None
+    code = exit_code & 0xFFFFFFFF
+    if code >> 16 == 0x8007:
+        code &= 0xFFFF
+    combined = "\n".join(t for t in (stderr, stdout) if t.strip())
+    message = ""
+    m = _SYSTEM_ERROR.search(combined)
+    if m is not None:
+        after = [ln.strip() for ln in _lines(combined[m.end() :])]
+        paragraph: list[str] = []
+        for ln in after:
+            if ln:
+                paragraph.append(ln)
+            elif paragraph:
+                break
+        message = " ".join(paragraph)
+    if not message:
+        message = win32.message(code) or " ".join(combined.split()) or (
+            f"cluster.exe exited with code {code}"
+        )
+    return refused_from(message, win32_code=code, command=command)
+
+
+# ---------------------------------------------------------------------------------------------
+# Printers (for the simulator): the layout of the samples, CRLF line endings
+# ---------------------------------------------------------------------------------------------
+
+_NODE_HEADER = "Node           Node ID Status"
+_GROUP_HEADER = "Group                Node            Status"
+_RESOURCE_HEADER = "Resource             Group                Node            Status"
+
+
+def _dash_line(dashes: Sequence[int]) -> str:
+    return " ".join("-" * w for w in dashes)
+
+
+def _text(lines: Iterable[str]) -> str:
+    # The blank line after a table matches the resource capture and cluster.exe's
+    # MSG_OPTION_FOOTER; the node capture was trimmed by its author, so this is inferred.
+    return CRLF.join([*lines, ""]) + CRLF
+
+
+def _node_table(nodes: Iterable[NodeInfo]) -> list[str]:
+    rows = [_node_row(n.name, n.id, _word_for(n.state)) for n in nodes]
+    return [_NODE_HEADER, _dash_line(NODE_DASHES), *rows]
+
+
+def _group_table(groups: Iterable[GroupInfo]) -> list[str]:
+    rows = [_group_row(g.name, g.owner or "", _word_for(g.state)) for g in groups]
+    return [_GROUP_HEADER, _dash_line(GROUP_DASHES), *rows]
+
+
+def format_nodes(nodes: Iterable[NodeInfo]) -> str:
+    """``cluster node`` output: caption, blank line, header, dashes, one row per node.
+
+    Rows are ``%-15s %6s %s`` as cluster.exe's message table has them; a long name is printed in
+    full followed by one space.
+    """
+    return _text(["Listing status for all available nodes:", "", *_node_table(nodes)])
+
+
+def format_node(node: NodeInfo) -> str:
+    """``cluster node "N" /status`` output (caption from the message table, not captured)."""
+    return _text([f"Listing status for node '{node.name}':", "", *_node_table([node])])
+
+
+def format_groups(groups: Iterable[GroupInfo]) -> str:
+    """``cluster group`` output; rows ``%-20s %-15s %s``."""
+    return _text(["Listing status for all available resource groups:", "", *_group_table(groups)])
+
+
+def format_group(group: GroupInfo) -> str:
+    """``cluster group "G"`` output: "Listing status for resource group 'G':" then the table."""
+    return _text([f"Listing status for resource group '{group.name}':", "", *_group_table([group])])
+
+
+def format_resources(resources: Iterable[ResourceInfo]) -> str:
+    """``cluster res`` output; rows ``%-20s %-20s %-15s %s``."""
+    rows = [
+        _resource_row(r.name, r.group, r.owner or "", _word_for(r.state)) for r in resources
+    ]
+    return _text(
+        [
+            "Listing status for all available resources:",
+            "",
+            _RESOURCE_HEADER,
+            _dash_line(RESOURCE_DASHES),
+            *rows,
+        ]
+    )
+
+
+def format_moving(group: GroupInfo) -> str:
+    """What ``group "G" /moveto:N`` prints: "Moving resource group 'G'..." and the group's
+    status row. The caption is from the message table; the trailing status table is how
+    cluster.exe reports the result as far as is known [U]."""
+    return _text([f"Moving resource group '{group.name}'...", "", *_group_table([group])])
+
+
+def format_pausing(node: NodeInfo) -> str:
+    """What ``node "N" /pause`` prints ("Pausing node 'N'..." then the node row; [U] as above)."""
+    return _text([f"Pausing node '{node.name}'...", "", *_node_table([node])])
+
+
+def format_resuming(node: NodeInfo) -> str:
+    """What ``node "N" /resume`` prints ("Resuming node 'N'..." then the node row; [U])."""
+    return _text([f"Resuming node '{node.name}'...", "", *_node_table([node])])
+
+
+def format_owners(kind: Literal["resource", "group"], name: str, owners: Iterable[str]) -> str:
+    """``/listowners`` output.
+
+    ``resource``: "Listing possible owners for resource 'R':" directly followed by the
+    "Possible Owner Nodes" header (as in the capture). ``group``: "Listing preferred owners for
+    resource group 'G':", a blank line, "Preferred Owner Nodes" (message table only).
+    """
+    if kind == "resource":
+        head = [f"Listing possible owners for resource '{name}':", "Possible Owner Nodes"]
+    elif kind == "group":
+        head = [
+            f"Listing preferred owners for resource group '{name}':",
+            "",
+            "Preferred Owner Nodes",
+        ]
+    else:
+        raise ValueError(f"kind must be 'resource' or 'group', got {kind!r}")
+    return _text([*head, "-" * len(head[-1]), *owners])
+
+
+_PROP_KIND_TITLES = {
+    "cluster": "Cluster",
+    "node": "Node",
+    "group": "Resource Group",
+    "resource": "Resource",
+}
+
+
+def _prop_cells(value: str | int) -> tuple[str, str]:
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        if 0 <= value <= 0xFFFFFFFF:
+            return "D", f"{value} (0x{value:x})"
+        if -0x80000000 <= value < 0:
+            return "L", f"{value} (0x{value & 0xFFFFFFFF:x})"
+        if 0 <= value <= 0xFFFFFFFFFFFFFFFF:
+            return "U", f"{value} (0x{value:x})"
+        raise ValueError(f"property value {value} does not fit a cluster property")
+    return "S", value
+
+
+def format_props(
+    object_name: str,
+    props: Mapping[str, str | int],
+    *,
+    kind: Literal["cluster", "node", "group", "resource"] = "cluster",
+    private: bool = False,
+) -> str:
+    """A ``/prop`` (or ``/priv`` with ``private=True``) listing of one object.
+
+    Layout from cluster.exe's message table ([U], never captured whole): ``T  <Kind>  Name
+    Value`` with dash runs 2/20/30/23; rows ``<letter>  %-20s %-30s <value>``, numbers as
+    ``10 (0xa)``. Letters used: S string, D dword, L negative long, U 64-bit.
+    """
+    title = _PROP_KIND_TITLES[kind]
+    caption = "Listing private properties for" if private else "Listing properties for"
+    lines = [
+        f"{caption} '{object_name}':",
+        "",
+        f"T  {title:<20} {'Name':<30} Value",
+        _dash_line((2, 20, 30, 23)),
+    ]
+    for name, value in props.items():
+        letter, shown = _prop_cells(value)
+        lines.append(f"{letter}  {object_name:<20} {name:<30} {shown}".rstrip())
+    return _text(lines)
+
+
+def format_version(version: ClusterExeVersion) -> str:
+    """``cluster /ver`` output, in the order of cluster.exe's message table (Name, Version,
+    Vendor). No capture exists [U]; ``Microsoft(R) Cluster service`` as the vendor is a guess
+    left to the caller."""
+    return CRLF.join(
+        [
+            f"Cluster Name:     {version.cluster_name}",
+            f"Cluster Version:  {version.major}.{version.minor}"
+            f" (Build {version.build}: {version.csd})",
+            f"Cluster Vendor:   {version.vendor}",
+        ]
+    ) + CRLF
+
+
+def format_error(code: int) -> str:
+    """What cluster.exe prints when a call fails with Win32 ``code``.
+
+    ``System error 5050 has occurred (0x000013ba).``, a blank line, then the system message
+    (lower-case hex as in cluster.exe's ``0x%1!08.8x!`` and the captured
+    ``System error 5065 has occurred (0x000013c9).``). For a code the table does not know,
+    the message line is what cluster.exe prints when FormatMessage fails (317,
+    ERROR_MR_MID_NOT_FOUND), inferred from its message table.
+    """
+    message = win32.message(code) or f"Error 0x13d formatting string for error code 0x{code:x}"
+    return CRLF.join([f"System error {code} has occurred (0x{code:08x}).", "", message]) + CRLF
