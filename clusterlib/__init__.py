@@ -1,1 +1,77 @@
 """clusterlib: drive Microsoft failover clusters (status, drains, moves, rolling upgrades) over WinRM."""
+
+from clusterlib.cluster import Cluster, Group, Node, connect
+from clusterlib.dialects.base import Capabilities
+from clusterlib.errors import (
+    AuthenticationError,
+    ClusterError,
+    ClusterRefused,
+    ConnectionFailed,
+    GroupNotFound,
+    NodeNotFound,
+    NotFound,
+    NotSimulated,
+    NotSupported,
+    ParseError,
+    PreconditionFailed,
+    TransientClusterError,
+    TransportTimeout,
+    UnsafeName,
+    WaitTimeout,
+)
+from clusterlib.model import (
+    ClusterSnapshot,
+    DrainStatus,
+    GroupInfo,
+    GroupState,
+    GroupType,
+    Health,
+    NodeInfo,
+    NodeState,
+    OSVersion,
+    ResourceInfo,
+    ResourceState,
+    ServiceVersion,
+)
+from clusterlib.retry import Policies, RetryPolicy, WaitPolicy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "Capabilities",
+    "Cluster",
+    "ClusterError",
+    "ClusterRefused",
+    "ClusterSnapshot",
+    "ConnectionFailed",
+    "DrainStatus",
+    "Group",
+    "GroupInfo",
+    "GroupNotFound",
+    "GroupState",
+    "GroupType",
+    "Health",
+    "Node",
+    "NodeInfo",
+    "NodeNotFound",
+    "NodeState",
+    "NotFound",
+    "NotSimulated",
+    "NotSupported",
+    "OSVersion",
+    "ParseError",
+    "Policies",
+    "PreconditionFailed",
+    "ResourceInfo",
+    "ResourceState",
+    "RetryPolicy",
+    "ServiceVersion",
+    "TransientClusterError",
+    "TransportTimeout",
+    "UnsafeName",
+    "WaitPolicy",
+    "WaitTimeout",
+    "__version__",
+    "connect",
+]

@@ -9,7 +9,6 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-
 # Words other front ends print for a state, folded to lower case without spaces.
 _ALIASES: dict[str, dict[str, str]] = {
     "GroupState": {"partiallyonline": "PartialOnline"},
@@ -249,6 +248,9 @@ class ClusterSnapshot:
     resources: tuple[ResourceInfo, ...] = ()
     functional_level: int | None = None
     dialect: str = ""
+    quorum_type: str = ""  # NodeMajority, NodeAndDiskMajority, NodeAndFileShareMajority, DiskOnly
+    dynamic_quorum: bool = False
+    witness: bool = False
 
     def node(self, name: str) -> NodeInfo:
         from clusterlib.errors import NodeNotFound
@@ -282,6 +284,24 @@ class ClusterSnapshot:
     def mixed_version(self) -> bool:
         versions = {n.highest_version for n in self.nodes if n.highest_version is not None}
         return len(versions) > 1
+
+    def keeps_quorum_without(self, node: str) -> bool:
+        """Whether the cluster keeps quorum if ``node`` goes down (reference section 4).
+
+        A paused node still votes; only Down/Joining nodes do not. Disk-only quorum (2000/2003)
+        survives while any node runs; dynamic quorum (2012+) lets the cluster run down to the last
+        node when nodes leave one at a time; otherwise a strict majority of votes must remain.
+        """
+        self.node(node)
+        remaining = [n for n in self.nodes
+                     if n.name.lower() != node.lower() and n.state in (NodeState.Up, NodeState.Paused)]
+        if not remaining:
+            return False
+        if self.quorum_type == "DiskOnly" or self.dynamic_quorum:
+            return True
+        total = sum(n.node_weight for n in self.nodes) + (1 if self.witness else 0)
+        have = sum(n.node_weight for n in remaining) + (1 if self.witness else 0)
+        return have * 2 > total
 
     def health(self) -> Health:
         """Healthy: every node Up and not draining, no group Failed, PartialOnline or Pending."""

@@ -547,7 +547,7 @@ class PowerShellHost:
         return out
 
 
-def PSObjectEnum(type_name: str, name: str, value: int) -> Any:  # noqa: N802 - reads like a type
+def PSObjectEnum(type_name: str, name: str, value: int) -> Any:
     from clusterlib.sim.psobjects import PSEnumValue
 
     return PSEnumValue(type_name=type_name, name=name, value=value)

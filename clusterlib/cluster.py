@@ -1,0 +1,465 @@
+"""Live handles (Cluster, Node, Group) that act on a cluster and answer with fresh snapshots; and connect()."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from clusterlib.dialects.base import Capabilities, Dialect
+from clusterlib.errors import (
+    ClusterError,
+    ClusterRefused,
+    NotSupported,
+    PreconditionFailed,
+    TransientClusterError,
+    WaitTimeout,
+)
+from clusterlib.model import (
+    ClusterSnapshot,
+    DrainStatus,
+    GroupInfo,
+    GroupState,
+    NodeInfo,
+    NodeState,
+)
+from clusterlib.placement import best_node, evacuation_plan
+from clusterlib.retry import DEFAULT_POLICIES, Policies, retry_call, wait_for
+from clusterlib.transports.base import Transport
+
+if TYPE_CHECKING:
+    from clusterlib.sim.model import SimCluster
+
+log = logging.getLogger("clusterlib")
+
+#: Listener signature: (event name, details). Events: "move", "retry", "pause", "resume".
+Listener = Callable[[str, dict[str, Any]], None]
+
+FAILBACK_MODES = ("NoFailback", "Immediate", "Policy")
+
+
+class Cluster:
+    """A connected cluster. Get one with ``clusterlib.connect(...)``."""
+
+    def __init__(self, transport: Transport, dialect: Dialect, *,
+                 policies: Policies = DEFAULT_POLICIES, time_scale: float | None = None) -> None:
+        self.transport = transport
+        self._dialect = dialect
+        self.policies = policies
+        self.time_scale = float(time_scale if time_scale is not None
+                                else getattr(transport, "time_scale", 1.0) or 1.0)
+        self.listeners: list[Listener] = []
+        self._name: str | None = None
+
+    # ---- identity ----
+
+    @property
+    def dialect(self) -> str:
+        """How this cluster is driven: "powershell", "powershell-nodrain" or "clusterexe"."""
+        return self._dialect.capabilities.label
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._dialect.capabilities
+
+    @property
+    def commands(self) -> Dialect:
+        """The dialect object (builds the exact commands; used by plans to show them)."""
+        return self._dialect
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            self._name = self.snapshot().name
+        return self._name
+
+    def __repr__(self) -> str:
+        name = self._name or "?"
+        return f"<Cluster {name!r} via {self.transport.endpoint} ({self.dialect})>"
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- events ----
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, details)`` for moves, retries, pauses and resumes.
+        Returns a function that unsubscribes."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
+
+    def _emit(self, event: str, **details: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event, details)
+            except Exception:  # a broken subscriber must never break an action in flight
+                log.exception("event listener failed on %s", event)
+
+    # ---- reads ----
+
+    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
+        """Nodes, groups, states, owners and versions in one round trip. ``owners=True`` adds
+        preferred and possible owners (still one round trip, a larger one)."""
+        snap = self._dialect.snapshot(owners=owners)
+        self._name = snap.name
+        return snap
+
+    def nodes(self) -> list[Node]:
+        snap = self.snapshot()
+        return [Node(self, n.name, n) for n in snap.nodes]
+
+    def groups(self) -> list[Group]:
+        snap = self.snapshot()
+        return [Group(self, g.name, g) for g in snap.groups]
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (case-insensitive); NodeNotFound lists the valid names."""
+        info = self.snapshot().node(name)
+        return Node(self, info.name, info)
+
+    def group(self, name: str) -> Group:
+        """The group called ``name`` (case-insensitive); GroupNotFound lists the valid names."""
+        info = self.snapshot().group(name)
+        return Group(self, info.name, info)
+
+    # ---- cluster-wide actions ----
+
+    def update_functional_level(self, *, what_if: bool = False) -> ClusterSnapshot:
+        """Update-ClusterFunctionalLevel (irreversible). Refused unless every node is Up (not
+        paused) and all run the same cluster-service version (reference 1.11)."""
+        if not self.capabilities.functional_level:
+            raise NotSupported("this cluster has no functional level to raise (Windows Server"
+                               " 2016 and later only)")
+        snap = self.snapshot()
+        not_up = [f"{n.name} is {n.state.name}" for n in snap.nodes if n.state is not NodeState.Up]
+        if not_up:
+            raise PreconditionFailed("every node must be Up to raise the functional level: "
+                                     + ", ".join(not_up))
+        versions = {str(n.highest_version) for n in snap.nodes}
+        if len(versions) > 1:
+            raise PreconditionFailed("nodes run different cluster-service versions ("
+                                     + ", ".join(sorted(versions)) + "); upgrade them all first")
+        self._dialect.execute(self._dialect.functional_level_command(what_if=what_if))
+        return self.snapshot()
+
+    # ---- shared helpers for the handles ----
+
+    def _wait(self, read: Callable[[], Any], done: Callable[[Any], bool], which: str,
+              what: str, failed: Callable[[Any], str | None] | None = None) -> Any:
+        policy = getattr(self.policies, which)
+        return wait_for(read, done, policy, what=what, scale=self.time_scale, failed=failed)
+
+
+class Node:
+    """A live handle on one node. Actions return a fresh ClusterSnapshot."""
+
+    def __init__(self, cluster: Cluster, name: str, info: NodeInfo | None = None) -> None:
+        self.cluster = cluster
+        self.name = name
+        self._info = info
+
+    def __repr__(self) -> str:
+        state = self._info.state.name if self._info else "?"
+        return f"<Node {self.name!r} {state}>"
+
+    def info(self) -> NodeInfo:
+        """A fresh read of this node."""
+        self._info = self.cluster._dialect.read_node(self.name)
+        return self._info
+
+    @property
+    def state(self) -> NodeState:
+        return self.info().state
+
+    def groups(self) -> list[Group]:
+        snap = self.cluster.snapshot()
+        return [Group(self.cluster, g.name, g) for g in snap.groups_on(self.name)]
+
+    def pause(self, drain: bool = True) -> ClusterSnapshot:
+        """Pause the node; with ``drain`` move every group it owns (core group included) to other
+        nodes first-come by priority. On clusters whose Suspend-ClusterNode has no -Drain
+        (Windows Server 2008 R2, cluster.exe) clusterlib pauses, then moves each group itself.
+
+        Refused before anything is sent when the node is not Up/Paused, when no other node is Up,
+        or when a group on it has no other node that may own it.
+        """
+        c = self.cluster
+        snap = c.snapshot(owners=drain)
+        me = snap.node(self.name)
+        if me.state not in (NodeState.Up, NodeState.Paused):
+            raise PreconditionFailed(f"node {me.name} is {me.state.name}; only an Up node can be"
+                                     " paused")
+        others = [n.name for n in snap.up_nodes if n.name != me.name]
+        if not others:
+            raise PreconditionFailed(
+                f"pausing {me.name} would leave no Up node in cluster {snap.name}"
+                f" (node states: {', '.join(f'{n.name}={n.state.name}' for n in snap.nodes)})")
+        if drain:
+            _targets, stuck = evacuation_plan(snap, me.name)
+            if stuck:
+                raise PreconditionFailed(
+                    f"cannot drain {me.name}: no other Up node may own {', '.join(stuck)}"
+                    f" (Up nodes: {', '.join(others)}); fix the possible owners first")
+        started = time.monotonic()
+        d = c._dialect
+        d.execute(d.pause_command(me.name, drain=drain))
+        c._emit("pause", node=me.name, drain=drain)
+        if drain and c.capabilities.drain:
+            node = c._wait(lambda: d.read_node(me.name),
+                           lambda n: n.drain_status is not DrainStatus.InProgress,
+                           "drain_wait", f"drain of {me.name}")
+            if node.drain_status is DrainStatus.Failed or node.state is not NodeState.Paused:
+                left = [g.name for g in c.snapshot().groups_on(me.name) if not g.is_core]
+                raise ClusterRefused(
+                    f"drain of {me.name} failed (node is {node.state.name}, drain"
+                    f" {node.drain_status.name}); groups still on it: {', '.join(left) or 'none'}")
+        if drain:
+            # Whatever the cluster left (the core group, or every group where the cluster
+            # cannot drain), clusterlib moves itself.
+            self._evacuate()
+        c._emit("paused", node=me.name, seconds=time.monotonic() - started)
+        return c.snapshot()
+
+    def _evacuate(self) -> None:
+        c = self.cluster
+        snap = c.snapshot(owners=True)
+        targets, stuck = evacuation_plan(snap, self.name)
+        if stuck:
+            raise ClusterRefused(f"{self.name} still owns {', '.join(stuck)} and no Up node may"
+                                 " take them")
+        for gname, target in targets.items():
+            Group(c, gname).move(target)
+
+    def resume(self, failback: str = "NoFailback") -> ClusterSnapshot:
+        """Resume a paused node. ``failback``: NoFailback (default: groups stay where they are),
+        Immediate (drained groups come back now) or Policy (per the groups' failback settings).
+        Where the cluster has no -Failback, clusterlib moves back the groups whose first
+        preferred owner is this node."""
+        mode = _failback_mode(failback)
+        c = self.cluster
+        snap = c.snapshot()
+        me = snap.node(self.name)
+        if me.state is not NodeState.Paused:
+            raise PreconditionFailed(f"node {me.name} is {me.state.name}, not Paused; only a paused"
+                                     " node can be resumed")
+        d = c._dialect
+        d.execute(d.resume_command(me.name, failback=mode))
+        c._emit("resume", node=me.name, failback=mode)
+        node = c._wait(lambda: d.read_node(me.name), lambda n: n.state is NodeState.Up,
+                       "node_wait", f"resume of {me.name}")
+        self._info = node
+        if mode != "NoFailback" and not c.capabilities.failback:
+            snap = c.snapshot(owners=True)
+            for g in snap.groups:
+                if (g.preferred_owners and g.preferred_owners[0].lower() == me.name.lower()
+                        and (g.owner or "").lower() != me.name.lower()):
+                    Group(c, g.name).move(me.name)
+        return c.snapshot()
+
+
+class Group:
+    """A live handle on one group. Actions return a fresh ClusterSnapshot."""
+
+    def __init__(self, cluster: Cluster, name: str, info: GroupInfo | None = None) -> None:
+        self.cluster = cluster
+        self.name = name
+        self._info = info
+
+    def __repr__(self) -> str:
+        if self._info is None:
+            return f"<Group {self.name!r}>"
+        return f"<Group {self.name!r} {self._info.state.name} on {self._info.owner}>"
+
+    def info(self) -> GroupInfo:
+        self._info = self.cluster._dialect.read_group(self.name)
+        return self._info
+
+    @property
+    def state(self) -> GroupState:
+        return self.info().state
+
+    @property
+    def owner(self) -> str | None:
+        return self.info().owner
+
+    def move(self, to: Node | str | None = None) -> ClusterSnapshot:
+        """Move the group to ``to`` (a Node or node name; None = the best other node) and wait,
+        bounded, until it is back in its pre-move state there (Online stays Online, Offline stays
+        Offline). Busy/locked/slow groups are retried per ``policies.move_retry``; each retry
+        re-reads the group first, so a move already under way is never sent twice.
+
+        If the group fails to come online on the target, it is moved back to where it was and
+        ClusterRefused says so. Refused before sending when the target is not Up or may not own
+        the group.
+        """
+        c = self.cluster
+        snap = c.snapshot(owners=True)
+        g = snap.group(self.name)
+        source = g.owner
+        target_name = to.name if isinstance(to, Node) else to
+        if target_name is None:
+            target_name = best_node(snap, g, exclude=[source] if source else [])
+            if target_name is None:
+                raise PreconditionFailed(f"no other Up node may own group {g.name}")
+        target = snap.node(target_name)
+        if target.state is not NodeState.Up:
+            why = ("a paused node accepts no groups" if target.state is NodeState.Paused
+                   else "groups can only move to an Up node")
+            raise PreconditionFailed(f"cannot move {g.name} to {target.name}: {target.name} is"
+                                     f" {target.state.name} ({why})")
+        if not g.can_be_owned_by(target.name):
+            raise PreconditionFailed(
+                f"cannot move {g.name} to {target.name}: it is not a possible owner (possible"
+                f" owners: {', '.join(g.possible_owners)})")
+        if (g.owner or "").lower() == target.name.lower() and g.state is not GroupState.Failed:
+            return snap
+        expected = (g.state if g.state in (GroupState.Online, GroupState.Offline,
+                                           GroupState.PartialOnline) else GroupState.Online)
+        started = time.monotonic()
+        attempts = self._move_with_retries(target.name, expected)
+        final = c.snapshot()
+        c._emit("move", group=g.name, source=source, target=target.name,
+                state=final.group(g.name).state.name, attempts=attempts,
+                seconds=time.monotonic() - started)
+        return final
+
+    def _move_with_retries(self, target: str, expected: GroupState) -> int:
+        """Move and wait, retrying transient failures; returns the number of attempts."""
+        c = self.cluster
+        d = c._dialect
+        attempts = 0
+
+        def on_target(info: GroupInfo) -> bool:
+            return (info.owner or "").lower() == target.lower()
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            current = d.read_group(self.name)
+            in_flight = on_target(current) and current.state is GroupState.Pending
+            if not (on_target(current) and current.state is expected) and not in_flight:
+                d.execute(d.move_command(self.name, target,
+                                         wait=int(c.policies.move_wait.timeout)))
+            try:
+                c._wait(lambda: d.read_group(self.name),
+                        lambda i: on_target(i) and i.state is expected, "move_wait",
+                        f"{self.name} {expected.name} on {target}",
+                        failed=lambda i: "Failed" if on_target(i) and i.state is GroupState.Failed
+                        else None)
+            except WaitTimeout as exc:
+                if str(exc).endswith(": Failed"):
+                    raise _OnlineFailed(self.name, target) from exc
+                raise
+
+        def on_retry(n: int, exc: BaseException) -> None:
+            c._emit("retry", group=self.name, target=target, attempt=n, error=str(exc))
+
+        source_before = d.read_group(self.name)
+        try:
+            retry_call(attempt, c.policies.move_retry, what=f"move of {self.name} to {target}",
+                       scale=c.time_scale, on_retry=on_retry,
+                       retry_on=(TransientClusterError, WaitTimeout))
+        except (_OnlineFailed, ClusterRefused) as exc:
+            online_failed = isinstance(exc, _OnlineFailed) or exc.win32_code == 5018
+            if not online_failed:
+                raise
+            where = self._roll_back(source_before, target)
+            raise ClusterRefused(f"group {self.name} failed to come online on {target}; {where}",
+                                 win32_code=5018, command=f"move {self.name} to {target}") from exc
+        return attempts
+
+    def _roll_back(self, before: GroupInfo, target: str) -> str:
+        """The group failed on the target: put it back where it was. Returns what happened."""
+        c = self.cluster
+        d = c._dialect
+        source = before.owner
+        if not source or source.lower() == target.lower():
+            return "it stays where it is"
+        try:
+            d.execute(d.move_command(self.name, source, wait=int(c.policies.move_wait.timeout)))
+            c._wait(lambda: d.read_group(self.name),
+                    lambda i: (i.owner or "").lower() == source.lower()
+                    and i.state is not GroupState.Pending, "move_wait",
+                    f"return of {self.name} to {source}")
+            state = d.read_group(self.name).state.name
+            c._emit("move", group=self.name, source=target, target=source, rollback=True,
+                    state=state, attempts=1, seconds=0.0)
+            return f"it was moved back to {source} and is {state} there"
+        except ClusterError as exc:
+            log.error("could not return %s to %s after it failed on %s: %s", self.name, source,
+                      target, exc)
+            return f"returning it to {source} failed too ({exc}); it needs attention"
+
+
+class _OnlineFailed(ClusterError):
+    """Internal: the group reached the target but went Failed there (not worth retrying)."""
+
+    def __init__(self, group: str, target: str) -> None:
+        super().__init__(f"group {group} failed to come online on {target}")
+
+
+def _failback_mode(value: str) -> str:
+    for mode in FAILBACK_MODES:
+        if mode.lower() == str(value).lower().replace("-", "").replace("_", ""):
+            return mode
+    raise ValueError(f"failback must be one of {', '.join(FAILBACK_MODES)}, not {value!r}")
+
+
+def connect(target: str | SimCluster | Transport, *, dialect: str = "auto",
+            cluster: str | None = None, policies: Policies | None = None,
+            time_scale: float | None = None, **options: Any) -> Cluster:
+    """Connect to a cluster and decide once how to drive it.
+
+    ``target``: a host name (a cluster node or a management host with the tools; WinRM options
+    such as username, password, auth, ssl, port, cert_validation, connect_timeout and
+    operation_timeout go in ``options``), a ``clusterlib.sim.SimCluster`` (in-process), or any
+    object implementing the Transport protocol.
+    ``dialect``: "auto" (detect), "powershell" or "clusterexe".
+    ``cluster``: the cluster to address when it differs from the host's own (-Cluster, /cluster:).
+    """
+    transport = _transport_for(target, cluster=cluster, **options)
+    try:
+        chosen = _choose_dialect(transport, dialect, cluster)
+    except BaseException:
+        transport.close()
+        raise
+    return Cluster(transport, chosen, policies=policies or DEFAULT_POLICIES, time_scale=time_scale)
+
+
+def _transport_for(target: Any, cluster: str | None, **options: Any) -> Transport:
+    from clusterlib.sim.model import SimCluster
+
+    if isinstance(target, SimCluster):
+        if options:
+            raise TypeError(f"options {sorted(options)} do not apply to a simulated cluster")
+        from clusterlib.transports.inprocess import InProcessTransport
+
+        return InProcessTransport(target)
+    if isinstance(target, str):
+        if not target.strip():
+            raise ValueError("connect() needs a host name, a SimCluster or a transport")
+        try:
+            from clusterlib.transports.winrm import WinRMTransport
+        except ImportError as exc:  # pragma: no cover - only without the WinRM transport module
+            raise NotSupported(f"the WinRM transport is not available: {exc}") from exc
+        return WinRMTransport(target, cluster=cluster, **options)  # type: ignore[no-any-return]
+    if isinstance(target, Transport):
+        if options:
+            raise TypeError(f"options {sorted(options)} do not apply to a ready-made transport")
+        return target
+    raise TypeError(f"cannot connect to {type(target).__name__}: give a host name, a SimCluster"
+                    " or a transport")
+
+
+def _choose_dialect(transport: Transport, dialect: str, cluster: str | None) -> Dialect:
+    from clusterlib.dialects import choose
+
+    return choose(transport, dialect, cluster)
+

@@ -1,0 +1,43 @@
+"""How to say each operation to a cluster: the PowerShell and cluster.exe dialects, and choosing one."""
+
+from __future__ import annotations
+
+from clusterlib.dialects.base import Capabilities, Command, Dialect
+from clusterlib.errors import NotSupported
+from clusterlib.transports.base import Transport
+
+DIALECTS = ("auto", "powershell", "clusterexe")
+
+
+def choose(transport: Transport, dialect: str = "auto", cluster: str | None = None) -> Dialect:
+    """Pick the dialect for a connected transport.
+
+    "auto" asks the endpoint whether the FailoverClusters module exists and whether
+    Suspend-ClusterNode has -Drain: PowerShell with drain, PowerShell without drain (2008 R2:
+    clusterlib pauses and moves the groups itself), or cluster.exe when there is no module.
+    """
+    from clusterlib.dialects.powershell import PowerShellDialect, detect_powershell
+
+    wanted = (dialect or "auto").lower().replace(".exe", "exe").replace("-", "")
+    if wanted not in DIALECTS:
+        raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
+    if wanted in ("auto", "powershell"):
+        caps = detect_powershell(transport, cluster)
+        if caps is not None:
+            return PowerShellDialect(transport, caps, cluster)
+        if wanted == "powershell":
+            raise NotSupported(f"{transport.endpoint} has no FailoverClusters PowerShell module;"
+                               " use dialect='clusterexe' for this cluster")
+    return _clusterexe(transport, cluster)
+
+
+def _clusterexe(transport: Transport, cluster: str | None) -> Dialect:
+    try:
+        from clusterlib.dialects.clusterexe import ClusterExeDialect
+    except ImportError as exc:
+        raise NotSupported(f"{transport.endpoint} needs the cluster.exe dialect, which is not"
+                           " available in this build") from exc
+    return ClusterExeDialect(transport, cluster)  # type: ignore[no-any-return]
+
+
+__all__ = ["DIALECTS", "Capabilities", "Command", "Dialect", "choose"]

@@ -1,0 +1,90 @@
+"""What every dialect offers: the operations, the capabilities of the connected cluster, and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from attrs import frozen
+
+from clusterlib.errors import ClusterRefused, NotSimulated, NotSupported, refused_from
+from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
+from clusterlib.transports.base import CmdLine, ErrorRecord, Pipeline, Transport
+
+Command = Pipeline | CmdLine
+
+
+@frozen
+class Capabilities:
+    """What the connected cluster can do, decided once at connect time.
+
+    Every "does this cluster have X" question is answered here and nowhere else, so the 2008 R2
+    case (Suspend-ClusterNode without -Drain: clusterlib moves the groups itself) and the legacy
+    cluster.exe case are one branch each in the handle layer.
+    """
+
+    dialect: str  # "powershell" | "clusterexe"
+    drain: bool  # the cluster drains a paused node itself (Suspend-ClusterNode -Drain)
+    failback: bool  # Resume-ClusterNode -Failback exists
+    functional_level: bool  # Update-ClusterFunctionalLevel exists (Windows Server 2016+)
+    private_properties: bool = True  # cluster private properties can be read and written
+
+    @property
+    def label(self) -> str:
+        if self.dialect == "powershell":
+            return "powershell" if self.drain else "powershell-nodrain"
+        return self.dialect
+
+
+class Dialect(Protocol):
+    """How to say each operation to one cluster, and how to read the answers."""
+
+    capabilities: Capabilities
+    transport: Transport
+    cluster_name: str | None
+
+    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot: ...
+
+    def read_group(self, name: str) -> GroupInfo: ...
+
+    def read_node(self, name: str) -> NodeInfo: ...
+
+    def pause_command(self, node: str, *, drain: bool) -> Command: ...
+
+    def resume_command(self, node: str, *, failback: str | None) -> Command: ...
+
+    def move_command(self, group: str, to: str | None, *, wait: int | None) -> Command: ...
+
+    def functional_level_command(self, *, what_if: bool) -> Command: ...
+
+    def execute(self, command: Command) -> None: ...
+
+    def get_private(self, key: str) -> str | None: ...
+
+    def set_private(self, key: str, value: str) -> None: ...
+
+    def delete_private(self, key: str) -> None: ...
+
+
+def raise_for_errors(errors: Sequence[ErrorRecord], command: str) -> None:
+    """Turn a pipeline's error records into the exception tree (first record wins, the rest are
+    appended to the message so nothing is hidden)."""
+    if not errors:
+        return
+    first = errors[0]
+    ident = first.error_id.split(",")[0]
+    text = first.message
+    if len(errors) > 1:
+        text += " (and: " + "; ".join(e.message for e in errors[1:4]) + ")"
+    if ident == "NotSimulated":
+        raise NotSimulated(f"{text} [command: {command}]")
+    if ident in ("CommandNotFoundException", "NamedParameterNotFound"):
+        raise NotSupported(
+            f"{text} This cluster does not offer that cmdlet or parameter; clusters without the"
+            " FailoverClusters PowerShell module are driven with dialect='clusterexe'.",
+            command=command, category=first.category, error_id=first.error_id)
+    raise refused_from(text, win32_code=first.win32_code, command=command,
+                       category=first.category, error_id=first.error_id)
+
+
+__all__ = ["Capabilities", "ClusterRefused", "Command", "Dialect", "raise_for_errors"]

@@ -1,0 +1,346 @@
+"""The FailoverClusters PowerShell dialect: cmdlet pipelines with named parameters, and reading their output.
+
+Reads end in ``ConvertTo-Csv -NoTypeInformation | Out-String``: one string crosses the wire per
+statement, enums arrive by name and nested objects (OwnerNode) by their ToString(), the node's
+name. Shipping whole objects costs seconds of CLIXML work for thousands of groups (measured in
+benchmarks/bench_snapshot.py); CSV keeps a snapshot one round trip of plain text.
+[P] ConvertTo-Csv's use of ToString() for nested values is documented PowerShell behaviour; it
+was not checked against a real FailoverClusters object.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from clusterlib.dialects.base import Capabilities, Command, raise_for_errors
+from clusterlib.errors import GroupNotFound, NodeNotFound, ParseError
+from clusterlib.model import (
+    ClusterSnapshot,
+    DrainStatus,
+    GroupInfo,
+    GroupState,
+    GroupType,
+    NodeInfo,
+    NodeState,
+    OSVersion,
+    ServiceVersion,
+)
+from clusterlib.transports.base import Cmdlet, CmdLine, Pipeline, Statement, Transport
+
+NODE_PROPS = ("Name", "Id", "State", "DrainStatus", "NodeWeight", "DynamicWeight", "MajorVersion",
+              "MinorVersion", "BuildNumber", "CSDVersion", "NodeHighestVersion", "NodeLowestVersion")
+GROUP_PROPS = ("Name", "OwnerNode", "State", "Priority", "IsCoreGroup", "GroupType")
+CLUSTER_PROPS = ("Name", "ClusterFunctionalLevel", "DynamicQuorum")
+QUORUM_PROPS = ("QuorumType", "QuorumResource")
+
+_CSV = (Cmdlet("ConvertTo-Csv", {"NoTypeInformation": True}), Cmdlet("Out-String"))
+
+
+def _with_cluster(params: dict[str, Any], cluster: str | None) -> dict[str, Any]:
+    if cluster:
+        params["Cluster"] = cluster
+    return params
+
+
+def _read(cmdlet: str, props: Iterable[str], cluster: str | None, **params: Any) -> Statement:
+    return Statement((Cmdlet(cmdlet, _with_cluster(dict(params), cluster)),
+                      Cmdlet("Select-Object", {"Property": list(props)}), *_CSV))
+
+
+def snapshot_pipeline(cluster: str | None = None, *, owners: bool = False) -> Pipeline:
+    """Everything a snapshot needs, in one round trip whatever the cluster's size."""
+    statements = [
+        Statement((Cmdlet("Get-Cluster", {"Name": cluster} if cluster else {}),
+                   Cmdlet("Select-Object", {"Property": list(CLUSTER_PROPS)}), *_CSV)),
+        _read("Get-ClusterQuorum", QUORUM_PROPS, cluster),
+        _read("Get-ClusterNode", NODE_PROPS, cluster),
+        _read("Get-ClusterGroup", GROUP_PROPS, cluster),
+    ]
+    if owners:
+        # Preferred owners per group and possible owners per resource. OwnerNodes is a list of
+        # node objects: at -Depth 1 its items are beyond the depth and become node names.
+        statements += [
+            Statement((Cmdlet("Get-ClusterGroup", _with_cluster({}, cluster)),
+                       Cmdlet("Get-ClusterOwnerNode"),
+                       Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+            Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
+                       Cmdlet("Get-ClusterOwnerNode"),
+                       Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+            Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
+                       Cmdlet("Select-Object", {"Property": ["Name", "OwnerGroup"]}), *_CSV)),
+        ]
+    return Pipeline(statements=tuple(statements), idempotent=True)
+
+
+SNAPSHOT_PIPELINE = snapshot_pipeline()
+
+
+def parse_csv(text: Any, what: str) -> list[dict[str, str]]:
+    """Rows of a ``ConvertTo-Csv -NoTypeInformation | Out-String`` result."""
+    if text is None or text == "":
+        return []
+    if not isinstance(text, str):
+        raise ParseError(f"expected CSV text for {what}", repr(text))
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#TYPE")]
+    if not lines:
+        return []
+    try:
+        rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    except csv.Error as exc:
+        raise ParseError(f"unreadable CSV for {what}: {exc}", text) from exc
+    for row in rows:
+        if None in row or any(v is None for v in row.values()):
+            raise ParseError(f"ragged CSV row for {what}", text)
+    return rows
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1")
+
+
+def node_from_row(row: dict[str, str]) -> NodeInfo:
+    major = _int(row.get("MajorVersion"))
+    hi = _int(row.get("NodeHighestVersion"))
+    lo = _int(row.get("NodeLowestVersion"))
+    drain = row.get("DrainStatus") or ""
+    return NodeInfo(
+        name=row["Name"],
+        id=row.get("Id", "") or "",
+        state=NodeState.parse(row.get("State") or "Unknown"),
+        drain_status=DrainStatus.parse(drain) if drain else DrainStatus.NotInitiated,
+        os_version=OSVersion(major, _int(row.get("MinorVersion"), 0) or 0,
+                             _int(row.get("BuildNumber"), 0) or 0, row.get("CSDVersion") or "")
+        if major is not None else None,
+        highest_version=ServiceVersion.from_dword(hi) if hi else None,
+        lowest_version=ServiceVersion.from_dword(lo) if lo else None,
+        node_weight=_int(row.get("NodeWeight"), 1) or 0,
+        dynamic_weight=_int(row.get("DynamicWeight"), 1) or 0,
+    )
+
+
+def group_from_row(row: dict[str, str], preferred: dict[str, list[str]],
+                   possible: dict[str, list[str]]) -> GroupInfo:
+    name = row["Name"]
+    gtype = row.get("GroupType") or ""
+    return GroupInfo(
+        name=name,
+        owner=row.get("OwnerNode") or None,
+        state=GroupState.parse(row.get("State") or "Unknown"),
+        priority=_int(row.get("Priority"), 2000) or 0,
+        is_core=_bool(row.get("IsCoreGroup")),
+        group_type=GroupType.parse(gtype) if gtype else GroupType.Unknown,
+        preferred_owners=preferred.get(name, ()),
+        possible_owners=possible.get(name, ()),
+    )
+
+
+def _json_items(text: Any, what: str) -> list[dict[str, Any]]:
+    if text is None or text == "":
+        return []
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ParseError(f"unreadable JSON for {what}: {exc}", str(text)) from exc
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) for i in items):
+        raise ParseError(f"unexpected JSON shape for {what}", str(text))
+    return items
+
+
+def _name_of(value: Any) -> str:
+    """A nested cluster object arrives as its ToString() (a name) or, at a shallower depth, as a
+    dict of its properties."""
+    if isinstance(value, dict):
+        return str(value.get("Name", ""))
+    return str(value)
+
+
+class PowerShellDialect:
+    """Drives a cluster through the FailoverClusters cmdlets."""
+
+    def __init__(self, transport: Transport, capabilities: Capabilities,
+                 cluster_name: str | None = None) -> None:
+        self.transport = transport
+        self.capabilities = capabilities
+        self.cluster_name = cluster_name
+
+    # ---- reads ----
+
+    def _run_read(self, pipeline: Pipeline) -> tuple[tuple[Any, ...], ...]:
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, pipeline.describe())
+        return result.outputs
+
+    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
+        pipeline = snapshot_pipeline(self.cluster_name, owners=owners)
+        outs = self._run_read(pipeline)
+        first = [o[0] if o else "" for o in outs]
+        cluster_rows = parse_csv(first[0], "Get-Cluster")
+        if not cluster_rows:
+            raise ParseError("Get-Cluster returned nothing", str(first[0]))
+        crow = cluster_rows[0]
+        quorum_rows = parse_csv(first[1], "Get-ClusterQuorum")
+        qtype = quorum_rows[0].get("QuorumType", "") if quorum_rows else ""
+        qres = quorum_rows[0].get("QuorumResource", "") if quorum_rows else ""
+        nodes = tuple(node_from_row(r) for r in parse_csv(first[2], "Get-ClusterNode"))
+        preferred: dict[str, list[str]] = {}
+        possible: dict[str, list[str]] = {}
+        if owners:
+            for item in _json_items(first[4], "group owners"):
+                preferred[_name_of(item.get("ClusterObject"))] = [
+                    _name_of(n) for n in item.get("OwnerNodes") or []]
+            res_group = {r["Name"]: r.get("OwnerGroup", "")
+                         for r in parse_csv(first[6], "Get-ClusterResource")}
+            for item in _json_items(first[5], "resource owners"):
+                res = _name_of(item.get("ClusterObject"))
+                grp = res_group.get(res)
+                if grp is None:
+                    continue
+                names = [_name_of(n) for n in item.get("OwnerNodes") or []]
+                if grp in possible:
+                    keep = {n.lower() for n in names}
+                    possible[grp] = [n for n in possible[grp] if n.lower() in keep]
+                else:
+                    possible[grp] = names
+            all_nodes = {n.name.lower() for n in nodes}
+            # Every node possible is the same as no restriction; keep the record small.
+            possible = {g: v for g, v in possible.items() if {n.lower() for n in v} != all_nodes}
+        groups = tuple(group_from_row(r, preferred, possible)
+                       for r in parse_csv(first[3], "Get-ClusterGroup"))
+        return ClusterSnapshot(
+            name=crow.get("Name", ""),
+            nodes=nodes,
+            groups=groups,
+            functional_level=_int(crow.get("ClusterFunctionalLevel")),
+            dialect=self.capabilities.label,
+            quorum_type=qtype,
+            dynamic_quorum=_bool(crow.get("DynamicQuorum")),
+            witness=bool(qres) and qtype not in ("NodeMajority", "DiskOnly"),
+        )
+
+    def read_group(self, name: str) -> GroupInfo:
+        pipeline = Pipeline(statements=(_read("Get-ClusterGroup", GROUP_PROPS, self.cluster_name,
+                                              Name=name),), idempotent=True)
+        result = self.transport.run_pipeline(pipeline)
+        if result.errors and result.errors[0].win32_code == 5013:
+            raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
+        raise_for_errors(result.errors, pipeline.describe())
+        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterGroup")
+        if len(rows) != 1:
+            raise ParseError(f"expected one group named {name!r}", str(result.output))
+        return group_from_row(rows[0], {}, {})
+
+    def read_node(self, name: str) -> NodeInfo:
+        pipeline = Pipeline(statements=(_read("Get-ClusterNode", NODE_PROPS, self.cluster_name,
+                                              Name=name),), idempotent=True)
+        result = self.transport.run_pipeline(pipeline)
+        if result.errors and result.errors[0].win32_code == 5042:
+            raise NodeNotFound(name, [n.name for n in self.snapshot().nodes])
+        raise_for_errors(result.errors, pipeline.describe())
+        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterNode")
+        if len(rows) != 1:
+            raise ParseError(f"expected one node named {name!r}", str(result.output))
+        return node_from_row(rows[0])
+
+    # ---- actions (built, then executed) ----
+
+    def _action(self, cmdlet: str, params: dict[str, Any]) -> Pipeline:
+        return Pipeline.of(Cmdlet(cmdlet, _with_cluster(params, self.cluster_name)),
+                           idempotent=False)
+
+    def pause_command(self, node: str, *, drain: bool) -> Command:
+        params: dict[str, Any] = {"Name": node}
+        if drain and self.capabilities.drain:
+            params["Drain"] = True
+            params["Wait"] = True
+        return self._action("Suspend-ClusterNode", params)
+
+    def resume_command(self, node: str, *, failback: str | None) -> Command:
+        params: dict[str, Any] = {"Name": node}
+        if failback is not None and self.capabilities.failback:
+            params["Failback"] = failback
+        return self._action("Resume-ClusterNode", params)
+
+    def move_command(self, group: str, to: str | None, *, wait: int | None) -> Command:
+        params: dict[str, Any] = {"Name": group}
+        if to is not None:
+            params["Node"] = to
+        if wait is not None:
+            params["Wait"] = int(wait)
+        return self._action("Move-ClusterGroup", params)
+
+    def functional_level_command(self, *, what_if: bool) -> Command:
+        return self._action("Update-ClusterFunctionalLevel", {"WhatIf": True} if what_if
+                            else {"Force": True})
+
+    def execute(self, command: Command) -> None:
+        if isinstance(command, CmdLine):
+            raise TypeError("the PowerShell dialect does not send command lines")
+        result = self.transport.run_pipeline(command)
+        raise_for_errors(result.errors, command.describe())
+
+    # ---- private properties of the cluster object (the upgrade lock lives here) ----
+
+    def _cluster_stmt(self) -> Cmdlet:
+        return Cmdlet("Get-Cluster", {"Name": self.cluster_name} if self.cluster_name else {})
+
+    def get_private(self, key: str) -> str | None:
+        pipeline = Pipeline(statements=(Statement((
+            self._cluster_stmt(), Cmdlet("Get-ClusterParameter", {"Name": key}),
+            Cmdlet("Select-Object", {"Property": ["Name", "Value"]}), *_CSV)),), idempotent=True)
+        result = self.transport.run_pipeline(pipeline)
+        if result.errors and "does not exist" in result.errors[0].message:
+            return None
+        raise_for_errors(result.errors, pipeline.describe())
+        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterParameter")
+        return rows[0].get("Value") if rows else None
+
+    def set_private(self, key: str, value: str) -> None:
+        pipeline = Pipeline(statements=(Statement((
+            self._cluster_stmt(),
+            Cmdlet("Set-ClusterParameter", {"Name": key, "Value": value, "Create": True}))),))
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, f"Set-ClusterParameter -Name {key} -Create")
+
+    def delete_private(self, key: str) -> None:
+        pipeline = Pipeline(statements=(Statement((
+            self._cluster_stmt(), Cmdlet("Set-ClusterParameter", {"Name": key, "Delete": True}))),))
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, f"Set-ClusterParameter -Name {key} -Delete")
+
+
+def detect_powershell(transport: Transport, cluster_name: str | None = None) -> Capabilities | None:
+    """Ask the endpoint whether the FailoverClusters module is there and whether
+    Suspend-ClusterNode has -Drain. None means no module (a legacy cluster: use cluster.exe)."""
+    probe = Pipeline(statements=(
+        Statement((Cmdlet("Get-Command", {"Name": "Suspend-ClusterNode"}),
+                   Cmdlet("Select-Object", {"Property": ["Name", "Parameters"]}),
+                   Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+        Statement((Cmdlet("Get-Command", {"Name": "Update-ClusterFunctionalLevel"}),
+                   Cmdlet("Select-Object", {"Property": ["Name"]}),
+                   Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+    ), idempotent=True)
+    result = transport.run_pipeline(probe)
+    outs = [o[0] if o else "" for o in result.outputs]
+    suspend = _json_items(outs[0], "Get-Command Suspend-ClusterNode") if outs else []
+    if not suspend:
+        return None
+    params = suspend[0].get("Parameters") or {}
+    names = {str(k).lower() for k in (params.keys() if isinstance(params, dict) else params)}
+    drain = "drain" in names
+    has_fl = len(outs) > 1 and bool(_json_items(outs[1], "Get-Command Update-ClusterFunctionalLevel"))
+    # -Failback on Resume-ClusterNode arrived with drain (Windows Server 2012).
+    return Capabilities(dialect="powershell", drain=drain, failback=drain, functional_level=has_fl)

@@ -1,0 +1,151 @@
+"""Every retry and bounded wait clusterlib does, declared once (tenacity, used the way stamina uses it).
+
+Only transient failures are retried: a cluster that is busy with the group (moving, queued,
+locked: ``TransientClusterError``) or a group still Pending after its wait (``WaitTimeout``). A
+refusal (paused target, not a possible owner) is never retried. Each retry is logged through
+``before_sleep``; waits are jittered exponential; attempts and total time are both bounded; the
+original error is re-raised.
+
+Durations are in the cluster's seconds. A simulated cluster runs ``time_scale`` times faster than
+the wall clock, so sleeps are divided by it; real clusters have a scale of 1.
+
+Tests turn waiting off with ``clusterlib.retry.testing(wait=False)`` (compare
+``stamina.set_testing``): retries still happen, they just do not sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import tenacity
+from attrs import frozen
+
+from clusterlib.errors import TransientClusterError, WaitTimeout
+
+log = logging.getLogger("clusterlib.retry")
+
+T = TypeVar("T")
+
+_WAITING = True
+
+
+@contextlib.contextmanager
+def testing(*, wait: bool = False) -> Iterator[None]:
+    """Within the block, retry back-offs and poll intervals do not sleep."""
+    global _WAITING
+    old, _WAITING = _WAITING, wait
+    try:
+        yield
+    finally:
+        _WAITING = old
+
+
+def _sleep(seconds: float) -> None:
+    if _WAITING and seconds > 0:
+        time.sleep(seconds)
+
+
+@frozen
+class RetryPolicy:
+    """Bounded, jittered exponential retries of a transient failure."""
+
+    attempts: int = 5
+    initial: float = 2.0  # seconds before the first retry (before jitter)
+    max_wait: float = 30.0
+    total: float = 600.0  # give up after this long, whatever the attempt count
+
+
+@frozen
+class WaitPolicy:
+    """A bounded poll for a state: ``timeout`` overall, one read every ``interval``."""
+
+    timeout: float
+    interval: float
+
+
+@frozen
+class Policies:
+    """The defaults a careful administrator would pick; override per Cluster."""
+
+    move_retry: RetryPolicy = RetryPolicy()
+    move_wait: WaitPolicy = WaitPolicy(timeout=300.0, interval=2.0)  # Online on the target
+    drain_wait: WaitPolicy = WaitPolicy(timeout=1800.0, interval=5.0)
+    node_wait: WaitPolicy = WaitPolicy(timeout=1800.0, interval=5.0)  # reboot/rejoin
+    read_retry: RetryPolicy = RetryPolicy(attempts=3, initial=1.0, max_wait=5.0, total=60.0)
+
+
+DEFAULT_POLICIES = Policies()
+
+TRANSIENT = (TransientClusterError, WaitTimeout)
+
+
+def _log_retry(what: str) -> Callable[[tenacity.RetryCallState], None]:
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("retrying %s (attempt %d failed: %s)", what, state.attempt_number, exc)
+
+    return before_sleep
+
+
+def retry_call(fn: Callable[[], T], policy: RetryPolicy, *, what: str, scale: float = 1.0,
+               on_retry: Callable[[int, BaseException], None] | None = None,
+               retry_on: tuple[type[BaseException], ...] = TRANSIENT) -> T:
+    """Call ``fn``; on a transient error wait and call again, within ``policy``'s bounds."""
+    scale = scale if scale > 0 else 1.0
+    logger = _log_retry(what)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        logger(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if on_retry is not None and exc is not None:
+            on_retry(state.attempt_number, exc)
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts)
+        | tenacity.stop_after_delay(policy.total / scale),
+        wait=tenacity.wait_random_exponential(multiplier=policy.initial / scale,
+                                              max=policy.max_wait / scale),
+        retry=tenacity.retry_if_exception_type(retry_on),
+        before_sleep=before_sleep,
+        sleep=_sleep,
+        reraise=True,
+    )
+    return retrying(fn)
+
+
+def wait_for(read: Callable[[], T], done: Callable[[T], bool], policy: WaitPolicy, *,
+             what: str, scale: float = 1.0,
+             failed: Callable[[T], str | None] | None = None) -> T:
+    """Poll ``read`` until ``done(value)``; raise WaitTimeout naming ``what`` after the timeout.
+
+    ``failed(value)`` may return a reason to stop early (e.g. the group went Failed).
+    """
+    scale = scale if scale > 0 else 1.0
+    deadline = time.monotonic() + policy.timeout / scale
+    polls = 0
+    while True:
+        value = read()
+        polls += 1
+        if done(value):
+            return value
+        if failed is not None:
+            reason = failed(value)
+            if reason:
+                raise WaitTimeout(f"{what}: {reason}")
+        if time.monotonic() >= deadline or (not _WAITING and polls >= _MAX_POLLS_NO_WAIT):
+            raise WaitTimeout(f"{what}: not reached within {policy.timeout:g} s"
+                              f" (last seen: {value!r})")
+        _sleep_poll(policy.interval / scale)
+
+
+# With waiting turned off a poll loop would spin; bound it by count instead of time.
+_MAX_POLLS_NO_WAIT = 200
+
+
+def _sleep_poll(seconds: float) -> None:
+    # Polls always yield the CPU a little, even in testing mode, so a simulated clock can move.
+    time.sleep(seconds if _WAITING else min(seconds, 0.001))
