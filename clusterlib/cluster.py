@@ -1,4 +1,4 @@
-"""Live handles (Cluster, Node, Group) that act on a cluster and answer with fresh snapshots; and connect()."""
+"""Live handles (Cluster, Node, Group) that act and answer with fresh snapshots; and connect()."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def wait_for(read: Callable[[], T], done: Callable[[T], bool], policy: WaitPolic
 
 
 # With waiting turned off a poll loop would spin; bound it by count instead of time.
-_MAX_POLLS_NO_WAIT = 200
+_MAX_POLLS_NO_WAIT = 5000
 
 
 def _sleep_poll(seconds: float) -> None:

@@ -377,15 +377,14 @@ class SimCluster:
                 else:
                     self._node(f.node)
                 self.faults.append(f)
-                self.log("fault", getattr(f, "group", None) or getattr(f, "node", ""),
-                         fault=type(f).__name__)
+                self.log("fault", _fault_subject(f), fault=type(f).__name__)
 
     def clear_faults(self, subject: str | None = None) -> None:
         """Remove faults (all, or those of one node/group): "the cause is fixed"."""
         with self._lock:
             key = subject.lower() if subject else None
-            self.faults = [f for f in self.faults if key is not None and
-                           (getattr(f, "group", None) or getattr(f, "node", "")).lower() != key]
+            self.faults = [f for f in self.faults
+                           if key is not None and _fault_subject(f).lower() != key]
 
     def _fault(self, kind: type, **match: str) -> Any:
         for f in self.faults:
@@ -858,6 +857,12 @@ class SimCluster:
     def __repr__(self) -> str:
         return (f"<SimCluster {self.name!r} nodes={len(self.nodes)} groups={len(self.groups)}"
                 f" os={self.initial_release.key} speed={self.speed:g}>")
+
+
+def _fault_subject(fault: Fault) -> str:
+    if isinstance(fault, (GroupFailsOnline, GroupSlow, GroupLocked)):
+        return fault.group
+    return fault.node
 
 
 def group_can_be_owned(group: SimGroup, node: str) -> bool:

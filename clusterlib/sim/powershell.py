@@ -1,4 +1,4 @@
-"""The simulator's PowerShell surface: FailoverClusters cmdlets and the few core cmdlets clusterlib pipes into.
+"""The simulator's PowerShell surface: FailoverClusters cmdlets and the core cmdlets clusterlib pipes into.
 
 Thin, like moto's ``responses.py``: bind parameters, call the model, shape the output objects the
 way the real cmdlets do. A parameter the real cmdlet does not have fails as PowerShell fails
