@@ -719,6 +719,11 @@ def parse_groups(text: str) -> list[GroupInfo]:
                 exact.append(reading)
             elif node:
                 loose.append(reading)
+        if len(loose) > 1:
+            # Spacing was lost (tabs, collapsed blanks): read "X Partially Online" as the
+            # two-word status, as HP UCMDB's regex does, rather than as a node named Partially.
+            longest = max(len(r[2]) for r in loose)
+            loose = [r for r in loose if len(r[2]) == longest]
         name, node, word = _choose(row, text, "group listing", exact, loose)
         groups.append(
             GroupInfo(name=name, state=GroupState.parse(word), owner=node or None)

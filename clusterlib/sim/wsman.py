@@ -8,6 +8,7 @@ suite (``tests/fixtures/wsman_*``) so a client's parser is exercised as against 
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - parses requests of a loopback test endpoint
@@ -228,8 +229,6 @@ class Chunk:
 def receive_response(chunks: Iterable[Chunk], command_id: str | None,
                      state: tuple[str, int | None] | None) -> str:
     """Body of a ReceiveResponse: one rsp:Stream per chunk, then the CommandState if known."""
-    import base64
-
     cid = f' CommandId="{command_id}"' if command_id else ""
     parts = ["<rsp:ReceiveResponse>"]
     for chunk in chunks:

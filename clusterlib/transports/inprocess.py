@@ -17,11 +17,12 @@ class InProcessTransport:
     strings and primitives pass through, objects become dicts of their properties.
     """
 
-    def __init__(self, sim: SimCluster) -> None:
+    def __init__(self, sim: SimCluster, node: str | None = None) -> None:
         from clusterlib.sim.powershell import PowerShellHost
 
         self.sim = sim
-        self.endpoint = f"sim:{sim.name}"
+        self.node = node
+        self.endpoint = f"sim:{sim.name}" + (f"/{node}" if node else "")
         self.time_scale = sim.speed
         self._ps = PowerShellHost(sim)
         self.closed = False
@@ -41,7 +42,11 @@ class InProcessTransport:
         self._check_open()
         from clusterlib.sim.cmdshell import run_command_line
 
-        return run_command_line(self.sim, line.line)
+        return run_command_line(self.sim, line.line, node=self.node)
+
+    def for_node(self, node: str) -> InProcessTransport:
+        """A shell on one node itself (for upgrade actions that run there)."""
+        return InProcessTransport(self.sim, node=node)
 
     def close(self) -> None:
         self.closed = True
