@@ -608,10 +608,15 @@ def _choose(
     """Pick the one reading of a row: one that re-renders to exactly the row wins; failing
     that (tabs, odd spacing) a reading that is unique under looser rules."""
     exact = list(dict.fromkeys(exact))
-    if len(exact) == 1:
-        return exact[0]
     if len(exact) > 1:
-        raise ParseError(f"cluster.exe {what}: ambiguous row {row!r}", text)
+        # A name that overflows its column can swallow the padding of the one before it
+        # ("IP Address 10.0.0.1  SQL" + "Server (INST01) Group" prints like the right
+        # reading). Names with a run of blanks are rare, padding is not: drop such readings.
+        exact = [r for r in exact if not any("  " in cell for cell in r)] or exact
+        if len(exact) > 1:
+            raise ParseError(f"cluster.exe {what}: ambiguous row {row!r}", text)
+    if exact:
+        return exact[0]
     loose = list(dict.fromkeys(loose))
     if len(loose) == 1:
         return loose[0]
@@ -910,7 +915,7 @@ def parse_error(
 
     cluster.exe's exit code is the Win32 error code ([V], Exchange scripts). The message is the
     text after ``System error N has occurred (0x...).`` when present (one capture, [V]), else
-    Microsoft's text for the code, else whatever cluster.exe printed. An exit code given as an
+    whatever cluster.exe printed, else Microsoft's text for the code. An exit code given as an
     HRESULT (0x8007xxxx, or negative as a signed int) is reduced to its Win32 code.
     """
     if exit_code == 0:
@@ -931,7 +936,8 @@ def parse_error(
                 break
         message = " ".join(paragraph)
     if not message:
-        message = win32.message(code) or " ".join(combined.split()) or (
+        # What cluster.exe printed ("Unexpected token ...") says more than the code's text.
+        message = " ".join(combined.split()) or win32.message(code) or (
             f"cluster.exe exited with code {code}"
         )
     return refused_from(message, win32_code=code, command=command)
