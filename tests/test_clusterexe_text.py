@@ -497,7 +497,7 @@ def test_build_line_marks_names_and_refuses_plain_strings_that_are_not_words() -
         cx.build_line("cluster", 5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         # Only "/switch:" + name means something; any other concatenation is a bug.
-        "group " + node  # noqa: B018
+        "group " + node
 
 
 def test_split_line_follows_cluster_exe_lexer() -> None:
