@@ -49,12 +49,16 @@ from clusterlib.model import (
 )
 
 __all__ = [
+    "GROUP_STATUS_WORDS",
+    "NODE_STATUS_WORDS",
     "PROGRAM",
+    "RESOURCE_STATUS_WORDS",
     "ClusterExeVersion",
     "ClusterName",
     "GroupName",
     "Name",
     "NodeName",
+    "Part",
     "PropValue",
     "ResourceName",
     "SetProp",
