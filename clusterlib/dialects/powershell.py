@@ -80,16 +80,22 @@ SNAPSHOT_PIPELINE = snapshot_pipeline()
 
 
 def parse_csv(text: Any, what: str) -> list[dict[str, str]]:
-    """Rows of a ``ConvertTo-Csv -NoTypeInformation | Out-String`` result."""
+    """Rows of a ``ConvertTo-Csv -NoTypeInformation | Out-String`` result.
+
+    Read as one CSV document, never line by line: a quoted field may hold a line break (names
+    are free text on a cluster).
+    """
     if text is None or text == "":
         return []
     if not isinstance(text, str):
         raise ParseError(f"expected CSV text for {what}", repr(text))
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#TYPE")]
-    if not lines:
+    body = text.lstrip("\ufeff")
+    if body.startswith("#TYPE"):
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+    if not body.strip():
         return []
     try:
-        rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+        rows = list(csv.DictReader(io.StringIO(body, newline=""), strict=True))
     except csv.Error as exc:
         raise ParseError(f"unreadable CSV for {what}: {exc}", text) from exc
     for row in rows:

@@ -1,0 +1,62 @@
+"""Names are data: quotes, $(), backticks, ;, |, &, %, newlines and non-ASCII travel as parameter
+values, arrive byte for byte, and are never executed."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clusterlib import GroupState, NodeState
+from clusterlib.sim import SimCluster
+
+from conftest import ConnectSim
+
+HOSTILE = "\"'`$();|&%<>^!\n\r\t ,=*?[]{}#@~\\/:ÄéßЖ中文🙂"
+name_text = st.text(
+    alphabet=st.one_of(st.sampled_from(list(HOSTILE)),
+                       st.characters(min_codepoint=32, max_codepoint=0x2FFF,
+                                     blacklist_categories=("Cs", "Cc"))),
+    min_size=1, max_size=40,
+).filter(lambda s: s.strip() == s and s.strip() != "")
+
+SPECIALS = ["$(Remove-Item C:\\ -Recurse)", "`whoami`", "a; Stop-Computer", "x | Out-Null",
+            "it's \"quoted\"", "100% & more", "line\nbreak", "Grüße 中文", "'; Invoke-Expression 'x",
+            "a,b,\"c\"", "trailing\\", "@{n=1}", "-Force", "G" * 300]
+
+
+def _check(connect: ConnectSim, node_name: str, group_name: str) -> None:
+    sim = SimCluster({node_name: [group_name], "OTHER": []}, os="2016")
+    cluster = connect(sim)
+    snap = cluster.snapshot()
+    assert snap.node(node_name).name == node_name
+    assert snap.group(group_name).owner == node_name
+    after = cluster.group(group_name).move("OTHER")
+    assert after.group(group_name).owner == "OTHER"
+    assert sim.calls("Move-ClusterGroup")[-1].detail["params"]["Name"] == group_name
+    after = cluster.node(node_name).pause(drain=False)
+    assert after.node(node_name).state is NodeState.Paused
+    assert sim.calls("Suspend-ClusterNode")[-1].detail["params"]["Name"] == node_name
+    after = cluster.node(node_name).resume()
+    assert after.node(node_name).state is NodeState.Up
+    assert sim.calls("Resume-ClusterNode")[-1].detail["params"]["Name"] == node_name
+    assert sim.snapshot().group(group_name).state is GroupState.Online
+    # Nothing but the cmdlets clusterlib sends was ever run.
+    ran = {e.subject for e in sim.calls()}
+    assert ran <= {"Get-Cluster", "Get-ClusterQuorum", "Get-ClusterNode", "Get-ClusterGroup",
+                   "Get-ClusterResource", "Get-ClusterOwnerNode", "Select-Object", "ConvertTo-Csv",
+                   "ConvertTo-Json", "Out-String", "Get-Command", "Move-ClusterGroup",
+                   "Suspend-ClusterNode", "Resume-ClusterNode"}
+
+
+def test_known_hostile_names(connect_sim: ConnectSim) -> None:
+    for i, bad in enumerate(SPECIALS):
+        _check(connect_sim, f"N{i} {bad[:15]}".strip(), bad)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(node_name=name_text, group_name=name_text)
+def test_generated_names_arrive_byte_for_byte(connect_sim: ConnectSim, node_name: str,
+                                              group_name: str) -> None:
+    if node_name.lower() == "other" or group_name.lower() == "cluster group":
+        return
+    _check(connect_sim, node_name, group_name)
