@@ -1,0 +1,384 @@
+"""The PSRP side of the simulator endpoint: a psrpcore server runspace pool per shell, pipelines
+rebuilt from CreatePipeline and run in the simulator, objects and error records serialized as a
+Windows host would.
+
+The psrpcore objects are not thread-safe, so every touch of a pool happens under the shell's
+condition lock; cmdlets themselves run outside it in a worker thread per pipeline, which is how a
+drain with ``-Wait`` taking simulated minutes streams back while Receives time out and retry.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from psrpcore import ServerPipeline, ServerRunspacePool
+from psrpcore.types import (
+    ErrorCategory,
+    ErrorCategoryInfo,
+    NETException,
+    PSEnumBase,
+    PSInvocationState,
+    PSNoteProperty,
+    PSType,
+    PSVersion,
+)
+from psrpcore.types import PSObject as CorePSObject
+from psrpcore.types._enum import PSEnumMeta
+
+from clusterlib.sim.model import SimCluster
+from clusterlib.sim.powershell import PowerShellHost, SimErrorRecord
+from clusterlib.sim.psobjects import PSEnumValue
+from clusterlib.sim.psobjects import PSObject as SimPSObject
+from clusterlib.transports.base import Cmdlet, Pipeline, Statement
+
+_FRAGMENT_HEADER = struct.Struct(">QQBI")  # object id, fragment id, start/end flags, length
+
+# Core cmdlets the endpoint answers itself because the simulator's PowerShell host models only
+# what the FailoverClusters dialect pipes into. Write-Output is what WinRMTransport places between
+# statements to mark where one statement's output ends (PSRP output carries no statement index).
+_NATIVE = {"write-output"}
+
+
+class EndpointPipelineError(Exception):
+    """A pipeline the endpoint refuses before running it (scripts, positional arguments)."""
+
+
+# ---- objects ---------------------------------------------------------------------------------
+
+_ENUM_TYPES: dict[tuple[str, str, int], Any] = {}
+_ENUM_LOCK = threading.Lock()
+
+
+def _enum(value: PSEnumValue) -> PSEnumBase:
+    """A psrpcore enum member carrying the real .NET enum type name, so the client reads
+    ``<ToString>Up</ToString>`` plus the integer, as from a Windows host."""
+    key = (value.type_name, value.name, value.value)
+    with _ENUM_LOCK:
+        cls = _ENUM_TYPES.get(key)
+        if cls is None:
+            # One single-member enum class per (type, member): psrpcore serializes the type
+            # names, the integer and ToString, which is all the wire carries of an enum.
+            short = value.type_name.rsplit(".", 1)[-1]
+            namespace: Any = PSEnumMeta.__prepare__(short, (PSEnumBase,))
+            namespace[value.name] = value.value
+            raw: Any = PSEnumMeta(short, (PSEnumBase,), namespace)
+            cls = PSType([value.type_name], rehydrate=False)(raw)
+            _ENUM_TYPES[key] = cls
+    member: PSEnumBase = cls(value.value)
+    return member
+
+
+def to_clixml(value: Any) -> Any:
+    """Simulator output -> a value psrpcore serializes like PowerShell would.
+
+    Objects keep their .NET type names and carry their properties as adapted properties
+    (``<Props>``), the way a deserialized FailoverClusters object arrives; nested objects
+    (``OwnerNode``) are full objects whose ToString is the node name.
+    """
+    if isinstance(value, SimPSObject):
+        obj = CorePSObject()
+        obj.PSObject.type_names = list(value.type_names)
+        obj.PSObject.to_string = value.to_string
+        obj.PSObject.adapted_properties.extend(
+            PSNoteProperty(name, to_clixml(v)) for name, v in value.props.items())
+        return obj
+    if isinstance(value, PSEnumValue):
+        return _enum(value)
+    if isinstance(value, (list, tuple)):
+        return [to_clixml(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_clixml(v) for k, v in value.items()}
+    return value
+
+
+def _plain_param(value: Any) -> Any:
+    """A deserialized parameter value -> the plain Python value a clusterlib Cmdlet carries."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain_param(v) for v in value]
+    return str(value)
+
+
+def rebuild_pipeline(metadata: Any) -> Pipeline:
+    """CreatePipeline metadata (psrpcore ``PowerShell``) -> a clusterlib Pipeline.
+
+    Statements end at each command flagged end-of-statement (psrpcore reads pypsrp's
+    ``ExtraCmds``). A named parameter sent without a value is a switch; scripts and positional
+    arguments are refused because clusterlib never sends them.
+    """
+    statements: list[Statement] = []
+    current: list[Cmdlet] = []
+    for cmd in metadata.commands:
+        if cmd.is_script:
+            raise EndpointPipelineError("not simulated: script text (clusterlib sends cmdlets only)")
+        params: list[tuple[str, Any]] = []
+        for name, value in cmd.parameters:
+            if name is None:
+                raise EndpointPipelineError(
+                    f"not simulated: positional argument to {cmd.command_text}")
+            params.append((str(name), True if value is None else _plain_param(value)))
+        current.append(Cmdlet(str(cmd.command_text), tuple(params)))
+        if cmd.end_of_statement:
+            statements.append(Statement(tuple(current)))
+            current = []
+    if current:
+        statements.append(Statement(tuple(current)))
+    return Pipeline(statements=tuple(statements))
+
+
+def _win32_hresult(code: int) -> int:
+    """HRESULT_FROM_WIN32 as the signed Int32 .NET exceptions carry in ``HResult``."""
+    hr = 0x80070000 | (code & 0xFFFF)
+    return hr - 0x1_0000_0000
+
+
+def write_error(pipe: ServerPipeline, rec: SimErrorRecord, activity: str) -> None:
+    """An ErrorRecord shaped like a FailoverClusters one: the exception's HResult is
+    0x8007xxxx for a Win32 code, with a Win32Exception inside carrying NativeErrorCode."""
+    short = rec.exception_type.rsplit(".", 1)[-1]
+    inner = None
+    hresult = -2146233087  # COR_E_EXCEPTION, what a plain System.Exception carries
+    if rec.win32_code:
+        hresult = _win32_hresult(rec.win32_code)
+        inner = NETException(Message=rec.message.splitlines()[-1], HResult=-2147467259)
+        inner.PSObject.type_names = ["System.ComponentModel.Win32Exception",
+                                     "System.Runtime.InteropServices.ExternalException",
+                                     "System.SystemException", "System.Exception",
+                                     "System.Object"]
+        inner.PSObject.adapted_properties.append(
+            PSNoteProperty("NativeErrorCode", rec.win32_code))
+    exc = NETException(Message=rec.message, HResult=hresult, InnerException=inner)
+    exc.PSObject.type_names = [rec.exception_type, "System.Exception", "System.Object"]
+    exc.PSObject.to_string = f"{rec.exception_type}: {rec.message}"
+    try:
+        category = ErrorCategory[rec.category]
+    except KeyError:
+        category = ErrorCategory.NotSpecified
+    info = ErrorCategoryInfo(Category=category, Activity=activity, Reason=short,
+                             TargetName=rec.target or "", TargetType="")
+    pipe.write_error(exc, category_info=info, target_object=rec.target or None,
+                     fully_qualified_error_id=rec.error_id)
+
+
+# ---- the shell ---------------------------------------------------------------------------------
+
+
+def split_fragments(data: bytes) -> list[bytes]:
+    """A PSRP payload -> its fragments (header included), so a Receive can stop between them."""
+    out = []
+    offset = 0
+    while offset < len(data):
+        length = _FRAGMENT_HEADER.unpack_from(data, offset)[3]
+        end = offset + _FRAGMENT_HEADER.size + length
+        out.append(data[offset:end])
+        offset = end
+    return out
+
+
+def _message_pipeline_id(fragment: bytes) -> uuid.UUID | None:
+    """The pipeline id in the PSRP message header of a start fragment (MS-PSRP 2.2.1)."""
+    body = fragment[_FRAGMENT_HEADER.size:]
+    if len(body) < 40:
+        return None
+    pid = uuid.UUID(bytes_le=bytes(body[24:40]))
+    return None if pid.int == 0 else pid
+
+
+class _Command:
+    def __init__(self, pipe: ServerPipeline, command_id: str) -> None:
+        self.pipe = pipe
+        self.command_id = command_id
+        self.started = False
+        self.done = False  # the pipeline reached a final state; its last fragments may be queued
+        self.stopped = False
+
+
+class PSRPShell:
+    """One PowerShell shell (= one remote runspace pool) of the endpoint."""
+
+    def __init__(self, sim: SimCluster, shell_id: str, fragment_size: int) -> None:
+        self.sim = sim
+        self.shell_id = shell_id
+        self.fragment_size = fragment_size
+        self.cond = threading.Condition()
+        self.pool = ServerRunspacePool(application_private_data={"PSVersionTable": {
+            "PSVersion": PSVersion("5.1.14393.2248"), "PSEdition": "Desktop",
+            "BuildVersion": PSVersion("10.0.14393.2248"), "CLRVersion": PSVersion("4.0.30319.42000"),
+            "WSManStackVersion": PSVersion("3.0")}})
+        self.queues: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
+        self.commands: dict[str, _Command] = {}
+        self._by_pid: dict[uuid.UUID, _Command] = {}
+        self.closed = False
+
+    # All methods below are called with self.cond held, except the worker body.
+
+    def feed(self, data: bytes, command_id: str | None = None) -> None:
+        """Bytes from creationXml, a Command's Arguments or a Send stream."""
+        from psrpcore._payload import PSRPPayload, StreamType
+        from psrpcore.types import PSRPMessageType
+
+        for fragment in split_fragments(data):
+            flags = fragment[16]
+            if flags & 0x1:  # start fragment: the message header names the pipeline
+                pid = _message_pipeline_id(fragment)
+                if pid is not None and pid not in self.pool.pipeline_table:
+                    cmd = _Command(ServerPipeline(self.pool, pid),
+                                   command_id or str(pid).upper())
+                    self.commands[cmd.command_id] = cmd
+                    self._by_pid[pid] = cmd
+                    self.queues[pid] = deque()
+            self.pool.receive_data(PSRPPayload(fragment, StreamType.default, None))
+            while True:
+                event = self.pool.next_event()
+                if event is None:
+                    break
+                if event.message_type == PSRPMessageType.CreatePipeline:
+                    cmd = self._by_pid[event.pipeline_id]
+                    self._start(cmd)
+        self.flush()
+
+    def flush(self) -> None:
+        """Move what psrpcore queued into per-target fragment queues and wake Receives."""
+        while True:
+            payload = self.pool.data_to_send(self.fragment_size)
+            if payload is None:
+                break
+            self.queues.setdefault(payload.pipeline_id, deque()).extend(
+                split_fragments(payload.data))
+        self.cond.notify_all()
+
+    def command(self, command_id: str) -> _Command | None:
+        return self.commands.get(command_id.upper())
+
+    def _start(self, cmd: _Command) -> None:
+        if cmd.started:
+            return
+        cmd.started = True
+        metadata = cmd.pipe.metadata
+        # No PipelineState(Running) message: a Windows host sends only the final state.
+        cmd.pipe._change_state(PSInvocationState.Running, emit=False)
+        thread = threading.Thread(target=self._run, args=(cmd, metadata),
+                                  name=f"sim-psrp-{cmd.command_id[:8]}", daemon=True)
+        thread.start()
+
+    def _run(self, cmd: _Command, metadata: Any) -> None:
+        """Worker: run the pipeline in the simulator, then serialize everything it produced."""
+        produced: list[tuple[str, Any]] = []
+        try:
+            pipeline = rebuild_pipeline(metadata)
+            for kind, item in self._execute(pipeline):
+                produced.append((kind, item))
+        except EndpointPipelineError as exc:
+            produced.append(("error", (SimErrorRecord(
+                message=str(exc), category="NotImplemented", error_id="NotSimulated",
+                exception_type="clusterlib.NotSimulated"), "")))
+        except Exception as exc:  # a simulator bug must reach the client, not kill the thread
+            produced.append(("error", (SimErrorRecord(
+                message=f"simulator failure: {type(exc).__name__}: {exc}",
+                category="NotSpecified", error_id="SimulatorFailure",
+                exception_type="System.InvalidOperationException"), "")))
+        with self.cond:
+            if cmd.stopped or self.closed:
+                return
+            for kind, item in produced:
+                if kind == "output":
+                    cmd.pipe.write_output(to_clixml(item))
+                else:
+                    record, activity = item
+                    write_error(cmd.pipe, record, activity)
+            cmd.pipe.complete()
+            cmd.done = True
+            self.flush()
+
+    def _execute(self, pipeline: Pipeline) -> list[tuple[str, Any]]:
+        """Run statements in order: runs of simulator statements in one invoke, native
+        statements (Write-Output) answered here."""
+        out: list[tuple[str, Any]] = []
+        batch: list[Statement] = []
+
+        def run_batch() -> None:
+            if not batch:
+                return
+            result = PowerShellHost(self.sim).invoke(Pipeline(statements=tuple(batch)))
+            for items in result.outputs:
+                out.extend(("output", item) for item in items)
+            for rec in result.errors:
+                out.append(("error", (rec, _activity(batch, rec))))
+            batch.clear()
+
+        for statement in pipeline.statements:
+            if len(statement.commands) == 1 and statement.commands[0].name.lower() in _NATIVE:
+                run_batch()
+                value = statement.commands[0].param("InputObject")
+                items = value if isinstance(value, list) else [value]
+                out.extend(("output", v) for v in items if v is not None)
+            else:
+                batch.append(statement)
+        run_batch()
+        return out
+
+    def stop(self, cmd: _Command) -> None:
+        """A PowerShell Ctrl+C: the pipeline ends Stopped; the simulator call, already in
+        flight, finishes in the background and its results are dropped (as its effects are
+        not: a real cluster would also have started the move)."""
+        if cmd.done or cmd.stopped:
+            return
+        cmd.stopped = True
+        cmd.pipe.stop()
+        cmd.done = True
+        self.flush()
+
+    def terminate(self, cmd: _Command) -> None:
+        cmd.stopped = True
+        self.commands.pop(cmd.command_id, None)
+        self._by_pid.pop(cmd.pipe.pipeline_id, None)
+        self.queues.pop(cmd.pipe.pipeline_id, None)
+        self.pool.pipeline_table.pop(cmd.pipe.pipeline_id, None)
+
+    def take(self, pipeline_id: uuid.UUID | None, budget: int,
+             size_of: Callable[[bytes], int]) -> list[bytes]:
+        """Pop whole fragments for one target while they fit ``budget`` (always at least one)."""
+        queue = self.queues.get(pipeline_id)
+        taken: list[bytes] = []
+        used = 0
+        while queue:
+            cost = size_of(queue[0])
+            if taken and used + cost > budget:
+                break
+            taken.append(queue.popleft())
+            used += cost
+        return taken
+
+    def close(self) -> None:
+        self.closed = True
+        for cmd in list(self.commands.values()):
+            cmd.stopped = True
+        self.cond.notify_all()
+
+
+def _activity(batch: list[Statement], rec: SimErrorRecord) -> str:
+    """The cmdlet name a record's CategoryInfo.Activity names (``[Move-ClusterGroup]``)."""
+    head = rec.error_id.split(",")[0].lower()
+    for statement in batch:
+        for cmd in statement.commands:
+            if cmd.name.lower() == head:
+                return cmd.name
+    fq = rec.error_id.split(",")[-1]
+    for statement in batch:
+        for cmd in statement.commands:
+            if cmd.name.replace("-", "").lower() in fq.lower():
+                return cmd.name
+    return ""
+
