@@ -1,0 +1,589 @@
+"""The WinRM transport: pipelines over one reused pypsrp RunspacePool, command lines over WinRS,
+every pypsrp/requests failure translated into clusterlib's ConnectionFailed branch.
+
+Retry rule, declared once here: an ``idempotent`` pipeline or command line is re-sent on a
+transient transport failure (``RETRY``); anything else is sent at most once, because a lost
+answer does not say whether the command ran. Opening the runspace pool is always retryable:
+nothing was sent yet. Back-off sleeps go through ``_sleep`` so tests can switch them off
+(``BACKOFF_SCALE = 0`` or ``clusterlib.retry.testing(wait=False)``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import logging
+import math
+import os
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import tenacity
+from attrs import frozen
+
+from clusterlib import retry as _retry
+from clusterlib.errors import AuthenticationError, ClusterError, ConnectionFailed, TransportTimeout
+from clusterlib.transports.base import (
+    CmdLine,
+    CmdResult,
+    ErrorRecord,
+    Pipeline,
+    PSResult,
+)
+
+if TYPE_CHECKING:
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.shell import WinRS
+    from pypsrp.wsman import WSMan
+
+log = logging.getLogger("clusterlib.transports.winrm")
+
+T = TypeVar("T")
+
+AUTH_CHOICES = ("negotiate", "kerberos", "ntlm", "basic", "credssp", "certificate")
+
+
+@frozen
+class TransportRetry:
+    """How often an idempotent command is re-sent after a transient transport failure."""
+
+    attempts: int = 3
+    initial: float = 0.5  # seconds before the first re-send (jittered, exponential)
+    max_wait: float = 4.0
+
+
+RETRY = TransportRetry()
+
+#: Multiplies every back-off sleep of this module; tests may set it to 0.
+BACKOFF_SCALE = 1.0
+
+# Windows Server's default MaxEnvelopeSizekb is 500: the largest response a listener sends
+# unless an administrator raised it (see docs/connecting.md, "Large clusters").
+DEFAULT_MAX_ENVELOPE_SIZE = 500 * 1024
+
+# Marks the end of a statement's output. PSRP output carries no statement index, so between
+# statements the transport adds ``Write-Output -InputObject <marker>`` (a cmdlet with a parameter,
+# never script text) and splits the flat output on it.
+_MARKER_PREFIX = "clusterlib:end-of-statement:"
+
+
+class _Retryable(Exception):
+    """Internal: a transient ConnectionFailed, wrapped so tenacity can tell. ``unsent`` when the
+    command never left (opening the pool failed): then even a non-idempotent one may go again."""
+
+    def __init__(self, error: ConnectionFailed, unsent: bool = False) -> None:
+        self.error = error
+        self.unsent = unsent
+        super().__init__(str(error))
+
+
+def _sleep(seconds: float) -> None:
+    seconds *= BACKOFF_SCALE
+    if seconds > 0 and _retry._WAITING:  # the library-wide testing switch stops sleeps too
+        time.sleep(seconds)
+
+
+def _retrying(attempts: int) -> tenacity.Retrying:
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("re-sending an idempotent command (attempt %d failed: %s)",
+                    state.attempt_number, exc)
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max(1, attempts)),
+        wait=tenacity.wait_random_exponential(multiplier=RETRY.initial, max=RETRY.max_wait),
+        retry=tenacity.retry_if_exception_type(_Retryable),
+        before_sleep=before_sleep,
+        sleep=_sleep,
+        reraise=True,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class WinRMTransport:
+    """Carries pipelines and command lines to one Windows host over WinRM (pypsrp).
+
+    ``host`` is a cluster node or a management host with the FailoverClusters tools;
+    ``cluster`` names the cluster when it is not the host's own (the dialect adds -Cluster).
+    Credentials come from the arguments or ``CLUSTERLIB_USERNAME``/``CLUSTERLIB_PASSWORD``.
+    ``cert_validation`` is True, False (warns) or the path of a CA bundle.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        auth: str = "negotiate",
+        ssl: bool = True,
+        port: int | None = None,
+        cert_validation: bool | str = True,
+        connect_timeout: float = 30.0,
+        operation_timeout: float = 60.0,
+        cluster: str | None = None,
+        time_scale: float = 1.0,
+        max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
+        encryption: str = "auto",
+        proxy: str | None = None,
+        certificate_pem: str | None = None,
+        certificate_key_pem: str | None = None,
+    ) -> None:
+        if auth not in AUTH_CHOICES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_CHOICES)}, got {auth!r}")
+        self.host = host
+        self.port = int(port) if port is not None else (5986 if ssl else 5985)
+        self.endpoint = f"{host}:{self.port}"
+        self.username = username if username is not None else os.environ.get("CLUSTERLIB_USERNAME")
+        # Name-mangled so neither vars() dumps nor attrs-style reprs pick it up by accident.
+        self.__password = (password if password is not None
+                           else os.environ.get("CLUSTERLIB_PASSWORD"))
+        self.auth = auth
+        self.ssl = ssl
+        self.cert_validation = cert_validation
+        self.connect_timeout = float(connect_timeout)
+        self.operation_timeout = float(operation_timeout)
+        self.cluster = cluster
+        self.time_scale = float(time_scale)
+        self.max_envelope_size = int(max_envelope_size)
+        self.encryption = encryption
+        self.proxy = proxy
+        self._cert = (certificate_pem, certificate_key_pem)
+        self._wsman: WSMan | None = None
+        self._pool: RunspacePool | None = None
+        self._winrs: WinRS | None = None
+        self.closed = False
+
+        _check_extra(auth)
+        if auth in ("basic", "ntlm", "credssp") and (not self.username or self.__password is None):
+            raise AuthenticationError(
+                f"{self.endpoint}: auth={auth} needs a username and a password (arguments, or"
+                " the CLUSTERLIB_USERNAME and CLUSTERLIB_PASSWORD environment variables)")
+        if cert_validation is False and ssl:
+            msg = (f"{self.endpoint}: TLS certificate validation is OFF; anyone on the path can"
+                   " impersonate the host and read the credentials")
+            warnings.warn(msg, stacklevel=2)
+            log.warning(msg)
+        if not ssl and auth in ("basic", "certificate") and not _is_loopback(host):
+            log.warning("%s: auth=%s over plain HTTP sends credentials and data unencrypted"
+                        " (the listener must allow AllowUnencrypted)", self.endpoint, auth)
+
+    # ---- the Transport protocol ----
+
+    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+        self._check_open()
+        log.debug("%s: pipeline %s", self.endpoint, pipeline.describe())
+        return self._with_retry(lambda: self._run_pipeline_once(pipeline), pipeline.idempotent)
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        self._check_open()
+        log.debug("%s: command line %s", self.endpoint, line.describe())
+        return self._with_retry(lambda: self._run_cmd_once(line), line.idempotent)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for closer in (self._close_pool, self._close_winrs):
+            closer()
+        if self._wsman is not None:
+            try:
+                self._wsman.close()
+            except Exception:  # noqa: S110 - closing a dead session has nothing to report
+                pass
+            self._wsman = None
+
+    def for_node(self, node: str) -> WinRMTransport:
+        """A transport to one node's own host (same credentials and options), for actions that
+        must run on the node itself."""
+        return WinRMTransport(
+            node, username=self.username, password=self.__password, auth=self.auth,
+            ssl=self.ssl, port=self.port, cert_validation=self.cert_validation,
+            connect_timeout=self.connect_timeout, operation_timeout=self.operation_timeout,
+            cluster=self.cluster or None, time_scale=self.time_scale,
+            max_envelope_size=self.max_envelope_size, encryption=self.encryption,
+            proxy=self.proxy, certificate_pem=self._cert[0], certificate_key_pem=self._cert[1])
+
+    def __repr__(self) -> str:
+        user = f" user={self.username!r}" if self.username else ""
+        return f"<WinRMTransport {self.endpoint} auth={self.auth}{user}>"
+
+    # ---- retries ----
+
+    def _with_retry(self, once: Callable[[], T], idempotent: bool) -> T:
+        def attempt() -> T:
+            try:
+                return once()
+            except _Retryable as wrapped:
+                if idempotent or wrapped.unsent:
+                    raise
+                raise wrapped.error from wrapped.error.__cause__
+
+        try:
+            return _retrying(RETRY.attempts)(attempt)
+        except _Retryable as wrapped:
+            raise wrapped.error from wrapped.error.__cause__
+
+    def _connection(self) -> WSMan:
+        from pypsrp.wsman import WSMan
+
+        if self._wsman is None:
+            kwargs: dict[str, Any] = {}
+            if self.auth == "certificate":
+                kwargs.update(certificate_pem=self._cert[0], certificate_key_pem=self._cert[1])
+            encryption = self.encryption
+            if encryption == "auto" and not self.ssl and self.auth in ("basic", "certificate"):
+                encryption = "never"  # pypsrp refuses Basic over HTTP otherwise
+            self._wsman = WSMan(
+                self.host, port=self.port, username=self.username, password=self.__password,
+                # pypsrp hands cert_validation to requests' ``verify``: a CA bundle path works
+                # although its annotation says bool.
+                ssl=self.ssl, auth=self.auth,
+                cert_validation=self.cert_validation,  # type: ignore[arg-type]
+                connection_timeout=_secs(self.connect_timeout),
+                # The HTTP read must outlast a Receive the server may hold for the whole
+                # operation timeout before answering "no output yet".
+                read_timeout=_secs(self.operation_timeout) + 10,
+                operation_timeout=_secs(self.operation_timeout),
+                max_envelope_size=self.max_envelope_size, encryption=encryption,
+                proxy=self.proxy, no_proxy=self.proxy is None and _is_loopback(self.host),
+                reconnection_retries=0, **kwargs)
+        return self._wsman
+
+    # ---- PowerShell ----
+
+    def _open_pool(self) -> RunspacePool:
+        """The transport's one runspace pool, opened on first use (several round trips) and
+        kept; any failure here happened before a command was sent, so it is retryable."""
+        if self._pool is not None:
+            return self._pool
+        from pypsrp.powershell import RunspacePool
+
+        try:
+            pool = RunspacePool(self._connection())
+            pool.open()
+        except Exception as exc:
+            self._discard_session()
+            raise self._retryable(exc, unsent=True) from None
+        self._pool = pool
+        return pool
+
+    def _run_pipeline_once(self, pipeline: Pipeline) -> PSResult:
+        pool = self._open_pool()
+        marker = f"{_MARKER_PREFIX}{uuid.uuid4()}"
+        ps = self._build(pool, pipeline, marker)
+        reopened = False
+        while True:
+            try:
+                ps.begin_invoke()
+                break
+            except Exception as exc:
+                # The shell is gone (server restarted, idle timeout): the Command never reached
+                # a runspace, so reopen once and send it again whatever the pipeline is.
+                if not reopened and _shell_missing(exc):
+                    reopened = True
+                    self._discard_pool()
+                    pool = self._open_pool()
+                    ps = self._build(pool, pipeline, marker)
+                    continue
+                self._discard_pool()
+                raise self._retryable(exc) from None
+        try:
+            ps.end_invoke()
+        except Exception as exc:
+            self._discard_pool()
+            raise self._retryable(exc) from None
+        return _result(ps, len(pipeline.statements), marker)
+
+    def _build(self, pool: RunspacePool, pipeline: Pipeline, marker: str) -> PowerShell:
+        from pypsrp.powershell import PowerShell
+
+        ps = PowerShell(pool)
+        for index, statement in enumerate(pipeline.statements):
+            if index:
+                ps.add_statement()
+            for cmd in statement.commands:
+                ps.add_cmdlet(cmd.name)
+                for key, value in cmd.params:
+                    ps.add_parameter(key, _wire_value(value))
+            if index < len(pipeline.statements) - 1:
+                ps.add_statement()
+                ps.add_cmdlet("Write-Output").add_parameter("InputObject", marker)
+        return ps
+
+    def _discard_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            _quietly(pool.close)
+
+    def _close_pool(self) -> None:
+        self._discard_pool()
+
+    def _discard_session(self) -> None:
+        self._pool = None
+        wsman, self._wsman = self._wsman, None
+        if wsman is not None:
+            _quietly(wsman.close)
+
+    # ---- cmd.exe over WinRS ----
+
+    def _open_winrs(self) -> WinRS:
+        if self._winrs is not None:
+            return self._winrs
+        from pypsrp.shell import WinRS
+
+        try:
+            shell = WinRS(self._connection(), codepage=65001)  # UTF-8 console output
+            shell.open()
+        except Exception as exc:
+            self._discard_winrs()
+            raise self._retryable(exc, unsent=True) from None
+        self._winrs = shell
+        return shell
+
+    def _run_cmd_once(self, line: CmdLine) -> CmdResult:
+        from pypsrp.shell import Process, SignalCode
+
+        shell = self._open_winrs()
+        # The whole line is the WinRS Command: the listener hands it to cmd.exe /c unchanged,
+        # so the quoting done by clusterlib.dialects.clusterexe is what cmd.exe parses.
+        proc = Process(shell, line.line)
+        try:
+            proc.begin_invoke()
+        except Exception as exc:
+            self._discard_winrs()
+            raise self._retryable(exc) from None
+        try:
+            proc.end_invoke()
+            _quietly(lambda: proc.signal(SignalCode.TERMINATE))
+        except Exception as exc:
+            self._discard_winrs()
+            raise self._retryable(exc) from None
+        return CmdResult(stdout=proc.stdout.decode("utf-8", errors="replace"),
+                         stderr=proc.stderr.decode("utf-8", errors="replace"),
+                         exit_code=int(proc.rc if proc.rc is not None else -1))
+
+    def _discard_winrs(self) -> None:
+        shell, self._winrs = self._winrs, None
+        if shell is not None:
+            _quietly(shell.close)
+
+    def _close_winrs(self) -> None:
+        self._discard_winrs()
+
+    # ---- errors ----
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConnectionFailed(f"{self.endpoint}: the transport is closed")
+
+    def _retryable(self, exc: BaseException, *, unsent: bool = False) -> BaseException:
+        """Translate, and mark what a blind re-send may fix (not rejected credentials)."""
+        error = self._translate(exc)
+        if isinstance(error, AuthenticationError) or not isinstance(error, ConnectionFailed):
+            return error
+        return _Retryable(error, unsent=unsent)
+
+    def _translate(self, exc: BaseException) -> ClusterError:
+        """pypsrp/requests exception -> clusterlib exception, naming host:port, never the
+        password; the original is chained with its request/response detached."""
+        import requests
+        from pypsrp.exceptions import (
+            AuthenticationError as PypsrpAuthError,
+        )
+        from pypsrp.exceptions import (
+            WinRMTransportError,
+            WSManFaultError,
+        )
+
+        if isinstance(exc, ClusterError):
+            return exc
+        error: ClusterError
+        if isinstance(exc, PypsrpAuthError):
+            error = AuthenticationError(
+                f"{self.endpoint}: the credentials of user {self.username!r} were rejected"
+                f" (auth={self.auth})")
+        elif isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
+            kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
+            limit = self.connect_timeout if kind == "connect" else self.operation_timeout + 10
+            error = TransportTimeout(f"{self.endpoint}: no answer within the {kind} timeout"
+                                     f" ({limit:g} s)")
+        elif isinstance(exc, requests.exceptions.SSLError):
+            error = ConnectionFailed(f"{self.endpoint}: TLS handshake failed: {_reason(exc)}")
+        elif isinstance(exc, requests.exceptions.ConnectionError):
+            error = ConnectionFailed(f"{self.endpoint}: cannot reach the WinRM listener:"
+                                     f" {_reason(exc)}")
+        elif isinstance(exc, WSManFaultError):
+            error = ConnectionFailed(f"{self.endpoint}: WSMan fault {exc.code}: {exc.reason}")
+        elif isinstance(exc, WinRMTransportError):
+            text = (exc.response_text or "").strip().replace("\n", " ")[:300]
+            error = ConnectionFailed(f"{self.endpoint}: HTTP {exc.code} from the WinRM listener"
+                                     + (f": {text}" if text else ""))
+        elif isinstance(exc, requests.exceptions.RequestException):
+            error = ConnectionFailed(f"{self.endpoint}: {type(exc).__name__}: {_reason(exc)}")
+        else:
+            error = ConnectionFailed(f"{self.endpoint}: {type(exc).__name__}: {exc}")
+        if isinstance(exc, requests.exceptions.RequestException):
+            # The request carries the Authorization header; keep it out of reach of loggers.
+            exc.request = None
+            exc.response = None
+        secret = self.__password
+        if secret and secret in str(error):
+            error = type(error)(str(error).replace(secret, "***"))
+        error.__cause__ = exc
+        return error
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _check_extra(auth: str) -> None:
+    """Kerberos and CredSSP need optional packages; say which extra installs them."""
+    needs = {"kerberos": ("gssapi", "krb5"), "credssp": ("requests_credssp",)}.get(auth)
+    if needs is None:
+        return
+    if os.name == "nt" and auth == "kerberos":
+        return  # SSPI, through pyspnego, needs nothing more on Windows
+    if not any(importlib.util.find_spec(mod) is not None for mod in needs):
+        raise ClusterError(f"auth={auth!r} needs the optional {auth} support:"
+                           f" pip install 'clusterlib[{auth}]'")
+
+
+def _secs(value: float) -> int:
+    return max(1, math.ceil(value))
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception as exc:  # best-effort cleanup of a session that may already be dead
+        log.debug("ignored during cleanup: %s", type(exc).__name__)
+
+
+def _reason(exc: BaseException) -> str:
+    # urllib3 buries the useful part ("Connection refused") in nested reasons.
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out",
+                   "Remote end closed connection", "Connection reset", "Connection aborted",
+                   "CERTIFICATE_VERIFY_FAILED", "certificate verify failed",
+                   "No route to host", "Network is unreachable"):
+        if marker in text:
+            return marker
+    return text[:300]
+
+
+def _shell_missing(exc: BaseException) -> bool:
+    from pypsrp.exceptions import WSManFaultError
+
+    return isinstance(exc, WSManFaultError) and exc.code in (0x8033805B, 2150858843)
+
+
+def _wire_value(value: Any) -> Any:
+    # A switch is sent as the boolean True (PowerShell binds -Drain:$true); tuples as lists.
+    if isinstance(value, tuple):
+        return [_wire_value(v) for v in value]
+    return value
+
+
+def _result(ps: PowerShell, statements: int, marker: str) -> PSResult:
+    outputs: list[list[Any]] = [[]]
+    for item in ps.output:
+        if isinstance(item, str) and item == marker:
+            outputs.append([])
+            continue
+        outputs[-1].append(_plain(item))
+    while len(outputs) < statements:
+        outputs.append([])
+    errors = tuple(_error_record(e) for e in ps.streams.error)
+    warns = tuple(str(getattr(w, "message", w)) for w in ps.streams.warning)
+    return PSResult(outputs=tuple(tuple(o) for o in outputs), errors=errors, warnings=warns)
+
+
+def _plain(value: Any) -> Any:
+    """What pypsrp deserialized -> the same shapes InProcessTransport._plain produces: objects
+    become dicts of their (adapted and extended) properties, enums their names."""
+    from pypsrp.complex_objects import ComplexObject, GenericComplexObject
+
+    if isinstance(value, GenericComplexObject):
+        if "System.Enum" in (value.types or []):
+            return str(value)
+        props = dict(value.adapted_properties)
+        props.update(value.extended_properties)
+        if not props and value.to_string is not None:
+            return str(value)
+        return {str(k): _plain(v) for k, v in props.items()}
+    if isinstance(value, ComplexObject):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_CATEGORIES = (
+    "NotSpecified", "OpenError", "CloseError", "DeviceError", "DeadlockDetected",
+    "InvalidArgument", "InvalidData", "InvalidOperation", "InvalidResult", "InvalidType",
+    "MetadataError", "NotImplemented", "NotInstalled", "ObjectNotFound", "OperationStopped",
+    "OperationTimeout", "SyntaxError", "ParserError", "PermissionDenied", "ResourceBusy",
+    "ResourceExists", "ResourceUnavailable", "ReadError", "WriteError", "FromStdErr",
+    "SecurityError", "ProtocolError", "ConnectionError", "AuthenticationError",
+    "LimitsExceeded", "QuotaExceeded", "NotEnabled",
+)  # System.Management.Automation.ErrorCategory, in value order
+
+
+def _props(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    out: dict[str, Any] = {}
+    out.update(getattr(obj, "adapted_properties", {}) or {})
+    out.update(getattr(obj, "extended_properties", {}) or {})
+    return out
+
+
+def _win32_from_exception(exc: Any) -> int | None:
+    """The Win32 code of a .NET exception: an inner Win32Exception's NativeErrorCode, or an
+    HResult of the form 0x8007xxxx (HRESULT_FROM_WIN32)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        props = _props(exc)
+        native = props.get("NativeErrorCode")
+        if isinstance(native, int):
+            return native
+        inner = props.get("InnerException")
+        if inner is not None:
+            inner_code = _win32_from_exception(inner)
+            if inner_code is not None:
+                return inner_code
+        hresult = props.get("HResult")
+        if isinstance(hresult, int) and (hresult & 0xFFFF0000) == 0x80070000:
+            return hresult & 0xFFFF
+        exc = None
+        seen += 1
+    return None
+
+
+def _error_record(rec: Any) -> ErrorRecord:
+    exc = getattr(rec, "exception", None)
+    message = getattr(rec, "details_message", None) or _props(exc).get("Message") or str(rec)
+    category = getattr(rec, "category", None)
+    if isinstance(category, int) and 0 <= category < len(_CATEGORIES):
+        category_name = _CATEGORIES[category]
+    else:
+        category_name = str(getattr(rec, "message", "") or "").split(" ", 1)[0]
+    target = getattr(rec, "target_name", None) or getattr(rec, "target_object", None) or ""
+    return ErrorRecord(message=str(message), category=category_name,
+                       error_id=str(getattr(rec, "fq_error", "") or ""),
+                       target=str(target), win32_code=_win32_from_exception(exc))
+
