@@ -841,7 +841,9 @@ class SimCluster:
                               for g in self.groups.values() for r in g.resources)
             return ClusterSnapshot(name=self.name, nodes=nodes, groups=groups, resources=resources,
                                    functional_level=self.functional_level
-                                   if self._has_fl_property() else None)
+                                   if self._has_fl_property() else None,
+                                   quorum_type=self.quorum_type, dynamic_quorum=self.dynamic_quorum,
+                                   witness=self.witness)
 
     def _has_fl_property(self) -> bool:
         # ClusterFunctionalLevel exists from Windows Server 2016 on (absent in 2012 R2 output).
