@@ -449,7 +449,7 @@ def _transport_for(target: Any, cluster: str | None, **options: Any) -> Transpor
             from clusterlib.transports.winrm import WinRMTransport
         except ImportError as exc:  # pragma: no cover - only without the WinRM transport module
             raise NotSupported(f"the WinRM transport is not available: {exc}") from exc
-        return WinRMTransport(target, cluster=cluster, **options)  # type: ignore[no-any-return]
+        return WinRMTransport(target, cluster=cluster, **options)
     if isinstance(target, Transport):
         if options:
             raise TypeError(f"options {sorted(options)} do not apply to a ready-made transport")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ConnectSim
 
 import clusterlib
 from clusterlib import (
@@ -15,8 +16,6 @@ from clusterlib import (
     PreconditionFailed,
 )
 from clusterlib.sim import GroupFailsOnline, GroupLocked, GroupSlow, NodeCrashesDuringDrain, SimCluster
-
-from conftest import ConnectSim
 
 
 def test_connect_detects_dialect_and_snapshots(connect_sim: ConnectSim, classic_ps: SimCluster) -> None:
@@ -253,4 +252,4 @@ def test_bad_connect_targets() -> None:
     with pytest.raises(ValueError, match="dialect must be one of"):
         clusterlib.connect(SimCluster.classic(os="2016"), dialect="bash")
     with pytest.raises(TypeError, match="do not apply to a simulated cluster"):
-        clusterlib.connect(SimCluster.classic(os="2016"), password="x")  # noqa: S106
+        clusterlib.connect(SimCluster.classic(os="2016"), password="x")

@@ -3,13 +3,12 @@ values, arrive byte for byte, and are never executed."""
 
 from __future__ import annotations
 
+from conftest import ConnectSim
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clusterlib import GroupState, NodeState
 from clusterlib.sim import SimCluster
-
-from conftest import ConnectSim
 
 HOSTILE = "\"'`$();|&%<>^!\n\r\t ,=*?[]{}#@~\\/:ÄéßЖ中文🙂"
 name_text = st.text(
