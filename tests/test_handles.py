@@ -190,7 +190,7 @@ def test_refusals_before_anything_is_sent(connect_sim: ConnectSim, classic_ps: S
     cluster = connect_sim(classic_ps)
     cluster.node("NODE2").pause(drain=False)
     before = classic_ps.snapshot()
-    with pytest.raises(PreconditionFailed, match="NODE2 is Paused .a paused node accepts no groups"):
+    with pytest.raises(PreconditionFailed, match=r"NODE2 is Paused \(a paused node accepts no groups"):
         cluster.group("SQL Group 1").move("NODE2")
     with pytest.raises(PreconditionFailed, match="would leave no Up node"):
         cluster.node("NODE1").pause(drain=True)
