@@ -104,9 +104,13 @@ def retry_call(fn: Callable[[], T], policy: RetryPolicy, *, what: str, scale: fl
         if on_retry is not None and exc is not None:
             on_retry(state.attempt_number, exc)
 
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.attempts)
+    if _WAITING:
+        # In testing mode only the attempt count bounds a retry: without back-off sleeps the
+        # elapsed time measures the test machine, not the policy.
+        stop = stop | tenacity.stop_after_delay(policy.total / scale)
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(policy.attempts)
-        | tenacity.stop_after_delay(policy.total / scale),
+        stop=stop,
         wait=tenacity.wait_random_exponential(multiplier=policy.initial / scale,
                                               max=policy.max_wait / scale),
         retry=tenacity.retry_if_exception_type(retry_on),
