@@ -14,7 +14,10 @@ def choose(transport: Transport, dialect: str = "auto", cluster: str | None = No
 
     "auto" asks the endpoint whether the FailoverClusters module exists and whether
     Suspend-ClusterNode has -Drain: PowerShell with drain, PowerShell without drain (2008 R2:
-    clusterlib pauses and moves the groups itself), or cluster.exe when there is no module.
+    clusterlib pauses and moves the groups itself), or cluster.exe when there is no module
+    and ``cluster.exe /ver`` answers; NotSupported when neither is there. "clusterexe" skips
+    the PowerShell probe (a Windows Server 2008 R2 endpoint offers both) but still checks that
+    cluster.exe answers.
     """
     from clusterlib.dialects.powershell import PowerShellDialect, detect_powershell
 
@@ -32,12 +35,16 @@ def choose(transport: Transport, dialect: str = "auto", cluster: str | None = No
 
 
 def _clusterexe(transport: Transport, cluster: str | None) -> Dialect:
+    """The cluster.exe dialect, after ``cluster.exe /ver`` answered (one round trip): an endpoint
+    without cluster.exe gets a NotSupported that says so, not a failure on the first read."""
+    from clusterlib.dialects.clusterexe import ClusterExeDialect, detect_clusterexe
+
     try:
-        from clusterlib.dialects.clusterexe import ClusterExeDialect
-    except ImportError as exc:
-        raise NotSupported(f"{transport.endpoint} needs the cluster.exe dialect, which is not"
-                           " available in this build") from exc
-    return ClusterExeDialect(transport, cluster)  # type: ignore[no-any-return]
+        detect_clusterexe(transport, cluster)
+    except NotSupported as exc:
+        raise NotSupported(f"{transport.endpoint} offers neither the FailoverClusters PowerShell"
+                           f" module nor cluster.exe: {exc.message}", command=exc.command) from exc
+    return ClusterExeDialect(transport, cluster)
 
 
 __all__ = ["DIALECTS", "Capabilities", "Command", "Dialect", "choose"]

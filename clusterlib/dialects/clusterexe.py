@@ -1,0 +1,414 @@
+"""The cluster.exe dialect: command lines for legacy clusters (Windows 2000-2008) and reading their text.
+
+Every line is made by :mod:`clusterlib.clusterexe` (the one place that quotes), so a name
+cmd.exe quoting cannot carry raises :class:`~clusterlib.errors.UnsafeName` while the command
+is being *built*, before anything reaches the transport. Answers are read with the text layer's
+parsers; output they do not understand raises ParseError with the text, never a half-read
+snapshot. A failed run maps through :func:`clusterlib.clusterexe.parse_error` (the exit code is
+the Win32 code, reference 2.6 [V]).
+
+Round trips. cluster.exe has no "everything" command, so a snapshot needs several commands:
+``/ver`` (cluster name), ``node`` (states), ``node /prop`` (versions of *every* node in one
+table: with no node name cluster.exe lists all nodes, CGenericModuleCmd::AllProperties in the
+Windows Server 2003 source, [P]) and ``group``. They are chained on ONE cmd.exe line with
+``&``, separated by ``echo`` markers, so a snapshot is one round trip whatever the cluster's
+size. Chaining is safe because every name on the line is inside double quotes and the text
+layer refuses ``&``, ``|``, ``<``, ``>``, ``^``, ``%``, ``!`` and ``"`` in names; the chained
+commands are fixed words otherwise. A chained line's exit code is the last command's (an
+``echo``), so errors are read from the ``System error N has occurred`` text on stderr instead.
+``owners=True`` adds ``res`` to the first line and then needs one ``/listowners`` per group
+(preferred owners) and per resource (possible owners): those go on a second chained line,
+split into more lines only when one would pass cmd.exe's 8191-character limit. So:
+
+* ``snapshot()``: 1 round trip; ``snapshot(owners=True)``: 2 (+1 per ~8000 characters of
+  ``/listowners`` commands, about 150 groups and resources).
+* ``read_node``: 1 (status and properties chained); ``read_group``: 1.
+* pause, resume, move, set/delete a private property: 1 each.
+
+What cluster.exe cannot say (and the snapshot therefore leaves at its default): drain status
+(there is no drain), group priority (Windows Server 2012+), node weights, quorum type and the
+functional level. The core group is recognised by its name, "Cluster Group" (the name Windows
+gives it; [P]), because the group listing has no IsCoreGroup column.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Sequence
+
+from clusterlib import clusterexe as cx
+from clusterlib.dialects.base import Capabilities, Command
+from clusterlib.errors import (
+    ClusterRefused,
+    GroupNotFound,
+    NodeNotFound,
+    NotSimulated,
+    NotSupported,
+    ParseError,
+    UnsafeName,
+)
+from clusterlib.model import (
+    ClusterSnapshot,
+    GroupInfo,
+    GroupType,
+    NodeInfo,
+    OSVersion,
+    ResourceInfo,
+    ServiceVersion,
+)
+from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, Transport
+
+log = logging.getLogger("clusterlib")
+
+__all__ = ["CAPABILITIES", "MAX_LINE", "ClusterExeDialect", "detect_clusterexe"]
+
+CAPABILITIES = Capabilities(dialect="clusterexe", drain=False, failback=False,
+                            functional_level=False, private_properties=True)
+
+#: Longest line sent. cmd.exe accepts 8191 characters (Microsoft KB 830473); the margin covers
+#: the ``cmd.exe /c`` WinRS puts in front.
+MAX_LINE = 8000
+
+_MARK = "===clusterlib-part-{}==="
+_MARK_LINE = re.compile(r"===clusterlib-part-(\d+)===")
+_SYSTEM_ERROR = re.compile(r"System error (\d+) has occurred")
+_NOT_FOUND_TEXT = "is not recognized as an internal or external command"
+
+#: The name Windows gives the core group (the one holding the cluster name and quorum).
+CORE_GROUP = "Cluster Group"
+
+# Private property values go as Name="value"; a value cmd.exe quoting cannot carry (JSON with
+# double quotes, say) is stored base64-encoded behind this prefix and decoded on read.
+_ENCODED = "clusterlib-b64:"
+
+
+def _prefix(cluster: str | None) -> tuple[str, cx.Switch | None]:
+    return cx.PROGRAM, (cx.Switch("cluster", cx.ClusterName(cluster)) if cluster else None)
+
+
+def _raise_for(result: CmdResult, command: str, *, chained: bool = False) -> None:
+    """Map a finished run to the exception tree (nothing when it succeeded)."""
+    if "not simulated" in result.stderr:
+        raise NotSimulated(f"{result.stderr.strip()} [command: {command}]")
+    if result.exit_code == 9009 or _NOT_FOUND_TEXT in result.stderr:
+        raise NotSupported("cluster.exe is not installed on this endpoint (Windows Server 2012 and"
+                           " later need the Failover Cluster Command Interface feature)",
+                           win32_code=None, command=command)
+    code = result.exit_code
+    if chained:
+        # The line's exit code is the last echo's: what failed is only in the error text.
+        m = _SYSTEM_ERROR.search(result.stderr)
+        code = int(m.group(1)) if m else (1 if result.stderr.strip() else 0)
+    error = cx.parse_error(result.stdout, result.stderr, code, command=command)
+    if error is not None:
+        raise error
+
+
+class ClusterExeDialect:
+    """Drives a cluster through cluster.exe command lines (see the module docstring)."""
+
+    def __init__(self, transport: Transport, cluster: str | None = None) -> None:
+        self.transport = transport
+        self.capabilities = CAPABILITIES
+        self.cluster_name = cluster
+        if cluster is not None:
+            cx.check_name(cluster, "cluster name")
+
+    def __repr__(self) -> str:
+        return f"<ClusterExeDialect {self.transport.endpoint}>"
+
+    # ---- building ----
+
+    def _line(self, *parts: cx.Part | None) -> str:
+        return cx.build_line(*_prefix(self.cluster_name), *parts)
+
+    def _run(self, line: str, *, idempotent: bool) -> CmdResult:
+        result = self.transport.run_cmd(CmdLine(line, idempotent=idempotent))
+        _raise_for(result, line)
+        return result
+
+    def read_chain(self, commands: Sequence[str]) -> list[str]:
+        """Run read-only commands chained with ``&`` (as few lines as fit), return each one's
+        stdout. Any failure raises; so does output without every marker."""
+        lines: list[tuple[str, list[int]]] = []
+        current = ""
+        members: list[int] = []
+        for i, command in enumerate(commands):
+            piece = f"{command} & echo {_MARK.format(i)}"
+            candidate = f"{current} & {piece}" if current else piece
+            if current and len(candidate) > MAX_LINE:
+                lines.append((current, members))
+                candidate, members = piece, []
+            current = candidate
+            members.append(i)
+        if current:
+            lines.append((current, members))
+        outputs: list[str] = []
+        for line, wanted in lines:
+            result = self.transport.run_cmd(CmdLine(line, idempotent=True))
+            _raise_for(result, line, chained=True)
+            parts = self._split(result.stdout, wanted, line)
+            outputs.extend(parts)
+        return outputs
+
+    @staticmethod
+    def _split(stdout: str, wanted: list[int], line: str) -> list[str]:
+        parts: list[str] = []
+        chunk: list[str] = []
+        expected = iter(wanted)
+        for raw in stdout.replace("\r\n", "\n").split("\n"):
+            m = _MARK_LINE.fullmatch(raw.strip())
+            if m is not None:
+                if int(m.group(1)) != next(expected, None):
+                    raise ParseError(f"cluster.exe output out of order [command: {line}]", stdout)
+                parts.append("\r\n".join(chunk) + "\r\n")
+                chunk = []
+            else:
+                chunk.append(raw)
+        if len(parts) != len(wanted) or any(ln.strip() for ln in chunk):
+            raise ParseError(f"cluster.exe output is missing parts [command: {line}]", stdout)
+        return parts
+
+    # ---- reads ----
+
+    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
+        base = [
+            self._line("/ver"),
+            self._line("node"),
+            self._line("node", "/prop"),
+            self._line("group"),
+        ]
+        if owners:
+            base.append(self._line("res"))
+        outs = self.read_chain(base)
+        version = cx.parse_version(outs[0])
+        nodes = cx.parse_nodes(outs[1])
+        props = props_by_object(outs[2], [n.name for n in nodes])
+        nodes = [_with_versions(n, props.get(n.name.lower(), {})) for n in nodes]
+        groups = cx.parse_groups(outs[3])
+        resources: list[ResourceInfo] = []
+        preferred: dict[str, tuple[str, ...]] = {}
+        possible: dict[str, tuple[str, ...]] = {}
+        if owners:
+            resources = cx.parse_resources(outs[4], groups=[g.name for g in groups])
+            preferred, possible = self._owners(groups, resources, [n.name for n in nodes])
+        return ClusterSnapshot(
+            name=version.cluster_name,
+            nodes=tuple(nodes),
+            groups=tuple(_group(g, preferred.get(g.name.lower(), ()),
+                                possible.get(g.name.lower(), ())) for g in groups),
+            resources=tuple(resources),
+            functional_level=None,
+            dialect=self.capabilities.label,
+        )
+
+    def _owners(self, groups: Sequence[GroupInfo], resources: Sequence[ResourceInfo],
+                node_names: Sequence[str]) -> tuple[dict[str, tuple[str, ...]],
+                                                    dict[str, tuple[str, ...]]]:
+        """Preferred owners per group and possible owners per group (the intersection over its
+        resources), keyed by lower-case group name. Objects whose names cmd.exe quoting cannot
+        carry are skipped with a warning (their owners stay unknown, i.e. unrestricted)."""
+        commands: list[str] = []
+        asks: list[tuple[str, str, str]] = []  # (kind, object name, group name)
+        for g in groups:
+            try:
+                commands.append(self._line("group", cx.GroupName(g.name), "/listowners"))
+            except UnsafeName as exc:
+                log.warning("preferred owners of %r not read: %s", g.name, exc)
+                continue
+            asks.append(("group", g.name, g.name))
+        for r in resources:
+            try:
+                commands.append(self._line("res", cx.ResourceName(r.name), "/listowners"))
+            except UnsafeName as exc:
+                log.warning("possible owners of resource %r not read: %s", r.name, exc)
+                continue
+            asks.append(("resource", r.name, r.group))
+        outs = self.read_chain(commands) if commands else []
+        preferred: dict[str, tuple[str, ...]] = {}
+        possible: dict[str, list[str]] = {}
+        for (kind, _name, group), text in zip(asks, outs, strict=True):
+            listed = cx.parse_owners(text)
+            key = group.lower()
+            if kind == "group":
+                preferred[key] = tuple(listed)
+            elif key in possible:
+                keep = {n.lower() for n in listed}
+                possible[key] = [n for n in possible[key] if n.lower() in keep]
+            else:
+                possible[key] = listed
+        everyone = {n.lower() for n in node_names}
+        # Every node possible is the same as no restriction (as the PowerShell dialect reads it).
+        return preferred, {k: tuple(v) for k, v in possible.items()
+                           if {n.lower() for n in v} != everyone}
+
+    def read_group(self, name: str) -> GroupInfo:
+        line = self._line("group", cx.GroupName(name), "/status")
+        result = self.transport.run_cmd(CmdLine(line, idempotent=True))
+        if result.exit_code == 5013:
+            raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
+        _raise_for(result, line)
+        found = cx.parse_groups(result.stdout)
+        if len(found) != 1:
+            raise ParseError(f"expected one group named {name!r} [command: {line}]",
+                             result.stdout)
+        return _group(found[0], (), ())
+
+    def read_node(self, name: str) -> NodeInfo:
+        node = cx.NodeName(name)
+        lines = [self._line("node", node, "/status"), self._line("node", node, "/prop")]
+        try:
+            status, prop = self.read_chain(lines)
+        except ClusterRefused as exc:
+            if exc.win32_code == 5042:
+                raise NodeNotFound(name, [n.name for n in self.snapshot().nodes]) from exc
+            raise
+        found = cx.parse_nodes(status)
+        if len(found) != 1:
+            raise ParseError(f"expected one node named {name!r} [command: {lines[0]}]", status)
+        return _with_versions(found[0], cx.parse_props(prop, object_name=found[0].name))
+
+    # ---- actions (built, then executed) ----
+
+    def pause_command(self, node: str, *, drain: bool) -> Command:
+        # cluster.exe has no drain: the handle layer moves the groups itself (capabilities).
+        return CmdLine(cx.pause_node_command(node, cluster=self.cluster_name), idempotent=False)
+
+    def resume_command(self, node: str, *, failback: str | None) -> Command:
+        # No -Failback either: the handle layer moves groups back by preferred owner.
+        return CmdLine(cx.resume_node_command(node, cluster=self.cluster_name), idempotent=False)
+
+    def move_command(self, group: str, to: str | None, *, wait: int | None) -> Command:
+        if to is not None:
+            line = cx.move_group_command(group, to, wait_seconds=wait, cluster=self.cluster_name)
+        else:
+            # /move without a node: the cluster picks the destination (Windows Server 2003 help).
+            line = self._line("group", cx.GroupName(group), "/move",
+                              cx.Switch("wait", wait) if wait is not None else None)
+        return CmdLine(line, idempotent=False)
+
+    def functional_level_command(self, *, what_if: bool) -> Command:
+        raise NotSupported("clusters driven through cluster.exe have no functional level"
+                           " (Windows Server 2016 and later only)")
+
+    def execute(self, command: Command) -> None:
+        if isinstance(command, Pipeline):
+            raise TypeError("the cluster.exe dialect does not send PowerShell pipelines")
+        result = self.transport.run_cmd(command)
+        _raise_for(result, command.describe())
+
+    # ---- private properties of the cluster object (the upgrade lock lives here) ----
+
+    def get_private(self, key: str) -> str | None:
+        _check_key(key)
+        result = self._run(self._line("/priv"), idempotent=True)
+        value = cx.parse_props(result.stdout, object_name=None).get(key)
+        if value is None:
+            return None
+        text = str(value)
+        if text.startswith(_ENCODED):
+            try:
+                return base64.urlsafe_b64decode(text[len(_ENCODED):].encode("ascii")).decode()
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ParseError(f"private property {key}: undecodable value", text) from exc
+        return text
+
+    def set_private(self, key: str, value: str) -> None:
+        _check_key(key)
+        try:
+            cx.check_name(value, "property value", allow_empty=True)
+            if value.startswith(_ENCODED):
+                raise UnsafeName("looks encoded")
+            sent = value
+        except UnsafeName:
+            sent = _ENCODED + base64.urlsafe_b64encode(value.encode()).decode("ascii")
+        self._run(cx.set_cluster_private_prop_command(key, sent, cluster=self.cluster_name),
+                  idempotent=False)
+
+    def delete_private(self, key: str) -> None:
+        _check_key(key)
+        # "/priv:Name /usedefault" deletes a private property (TechNet cc776201, [V] for nodes;
+        # for the cluster object by analogy, [P]).
+        line = self._line(cx.Switch("priv", cx.Name(key)), "/usedefault")
+        self._run(line, idempotent=False)
+
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_key(key: str) -> None:
+    if not _KEY.fullmatch(key):
+        raise UnsafeName(f"private property name {key!r} cannot be sent through cluster.exe:"
+                         " use letters, digits and '_' (starting with a letter or '_')")
+
+
+def props_by_object(text: str, names: Sequence[str]) -> dict[str, dict[str, str | int]]:
+    """Split a ``node /prop`` listing of every node into ``{lower-case name: {prop: value}}``.
+
+    Each row's object column is matched against the known names (longest first, followed by
+    blanks), then that object's rows are read by :func:`clusterlib.clusterexe.parse_props`. A
+    row naming no known object raises ParseError.
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    dashes = [i for i, ln in enumerate(lines) if re.fullmatch(r"-+(?:[ \t]+-+)*", ln.strip())]
+    if len(dashes) != 1 or dashes[0] == 0:
+        raise ParseError("cluster.exe property listing: expected one table", text)
+    d = dashes[0]
+    head = lines[d - 1 : d + 1]
+    by_name: dict[str, list[str]] = {}
+    ordered = sorted(names, key=len, reverse=True)
+    for row in lines[d + 1 :]:
+        if not row.strip():
+            break
+        rest = row[3:]
+        owner = next((n for n in ordered if rest.startswith(n)
+                      and (len(rest) == len(n) or rest[len(n)] in " \t")), None)
+        if owner is None:
+            raise ParseError(f"cluster.exe property listing: row for no known node {row!r}", text)
+        by_name.setdefault(owner, []).append(row)
+    return {n.lower(): cx.parse_props("\r\n".join([*head, *rows, ""]), object_name=n)
+            for n, rows in by_name.items()}
+
+
+def _int(props: dict[str, str | int], key: str) -> int | None:
+    value = props.get(key)
+    return value if isinstance(value, int) else None
+
+
+def _with_versions(node: NodeInfo, props: dict[str, str | int]) -> NodeInfo:
+    import attrs
+
+    major, hi, lo = _int(props, "MajorVersion"), _int(props, "NodeHighestVersion"), _int(
+        props, "NodeLowestVersion")
+    os_version = None
+    if major is not None:
+        csd = props.get("CSDVersion", "")
+        os_version = OSVersion(major, _int(props, "MinorVersion") or 0,
+                               _int(props, "BuildNumber") or 0, csd if isinstance(csd, str) else "")
+    return attrs.evolve(node, os_version=os_version,
+                        highest_version=ServiceVersion.from_dword(hi) if hi else None,
+                        lowest_version=ServiceVersion.from_dword(lo) if lo else None)
+
+
+def _group(g: GroupInfo, preferred: tuple[str, ...], possible: tuple[str, ...]) -> GroupInfo:
+    import attrs
+
+    core = g.name.lower() == CORE_GROUP.lower()
+    return attrs.evolve(g, is_core=core, group_type=GroupType.Cluster if core else g.group_type,
+                        preferred_owners=preferred, possible_owners=possible)
+
+
+def detect_clusterexe(transport: Transport, cluster: str | None = None) -> cx.ClusterExeVersion:
+    """Probe ``cluster.exe /ver``: the version when cluster.exe answers; NotSupported when the
+    endpoint has no cluster.exe; the mapped error when the cluster refuses (e.g. 1722 for a
+    cluster name nobody answers to)."""
+    line = cx.build_line(*_prefix(cluster), "/ver")
+    result = transport.run_cmd(CmdLine(line, idempotent=True))
+    if result.exit_code == 1 and "not simulated" in result.stderr and "cluster.exe" in (
+            result.stderr):
+        raise NotSupported(f"{transport.endpoint} does not answer cluster.exe command lines"
+                           f" ({result.stderr.strip()})", command=line)
+    _raise_for(result, line)
+    return cx.parse_version(result.stdout)
