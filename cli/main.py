@@ -1,0 +1,314 @@
+"""The Typer app: each command a typed signature plus one library call; errors -> exit codes in one place.
+
+Where things live: the shared connection options and their validation in ``options``, all output
+and the error -> exit-code mapping in ``render``, the live display in ``progress``, webhooks in
+``notify``. Library modules are imported inside the commands, so ``clusterlib --help`` imports
+neither clusterlib, the simulator, pypsrp nor rich's table machinery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from clusterlib_cli.options import Failback, Target, connection_options
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from clusterlib_cli.progress import Progress
+
+    import clusterlib
+
+
+class _App(TyperGroup):
+    """The one place where exceptions become messages and exit codes (compare twine's main).
+
+    Nested command groups run inside this ``invoke``, so every command of every sub-app is
+    covered; Typer's own usage errors (exit 2) pass through untouched.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            from clusterlib_cli import render
+
+            render.info("interrupted; the last command may or may not have reached the cluster")
+            raise typer.Exit(render.INTERRUPTED) from None
+        except Exception as exc:
+            from clusterlib_cli import render
+
+            raise typer.Exit(render.present_error(exc)) from None
+
+
+def _typer(name: str | None = None, help: str | None = None) -> typer.Typer:
+    return typer.Typer(name=name, help=help, cls=_App, no_args_is_help=True,
+                       pretty_exceptions_show_locals=False, add_completion=False,
+                       rich_markup_mode=None)
+
+
+app = _typer(help="Drive Microsoft failover clusters over WinRM: status, drains, moves and"
+             " rolling upgrades. Without --host every command runs against a fresh embedded"
+             " simulator (--sim LAYOUT).")
+node_app = _typer("node", "Pause (drain) and resume nodes.")
+group_app = _typer("group", "Move groups between nodes.")
+upgrade_app = _typer("upgrade", "Plan, run, resume and report rolling upgrades.")
+lock_app = _typer("lock", "Show or break the cluster's upgrade lock.")
+sim_app = _typer("sim", "The embedded simulator.")
+for _sub in (node_app, group_app, upgrade_app, lock_app, sim_app):
+    app.add_typer(_sub)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document (fields in"
+                                       " docs/cli.md) instead of tables.", rich_help_panel="Output")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before"
+                                      " changing the cluster.")]
+
+
+# --- shared plumbing -------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _connected(target: Target) -> Iterator[clusterlib.Cluster]:
+    from clusterlib_cli.options import open_cluster
+
+    cluster = open_cluster(target)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _progress(cluster: clusterlib.Cluster, title: str) -> Progress:
+    from clusterlib_cli.progress import Progress
+
+    return Progress(title, time_scale=cluster.time_scale)
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+@app.command()
+@connection_options
+def status(target: Target, json: JsonOpt = False) -> None:
+    """Nodes, groups, owners, states, versions, dialect and a health verdict."""
+    from clusterlib_cli import render
+
+    with _connected(target) as cluster:
+        snap = cluster.snapshot(owners=True)
+        if json:
+            render.emit_json(render.status_doc(snap, dialect=cluster.dialect,
+                                               endpoint=cluster.transport.endpoint))
+        else:
+            render.print_status(snap, dialect=cluster.dialect, endpoint=cluster.transport.endpoint)
+
+
+@app.command()
+@connection_options
+def nodes(target: Target, json: JsonOpt = False) -> None:
+    """The nodes: state, drain status, OS and cluster-service versions."""
+    from clusterlib_cli import render
+
+    with _connected(target) as cluster:
+        snap = cluster.snapshot()
+        render.emit_json(render.nodes_doc(snap)) if json else render.print_nodes(snap)
+
+
+@app.command()
+@connection_options
+def groups(target: Target, json: JsonOpt = False) -> None:
+    """The groups: state, owner, type, priority and preferred owners."""
+    from clusterlib_cli import render
+
+    with _connected(target) as cluster:
+        snap = cluster.snapshot(owners=True)
+        render.emit_json(render.groups_doc(snap)) if json else render.print_groups(snap)
+
+
+# --- actions -------------------------------------------------------------------------------------------
+
+def _finish_action(action: str, subject: str, before: clusterlib.ClusterSnapshot,
+                   after: clusterlib.ClusterSnapshot, progress: Progress, summary: str,
+                   json: bool) -> None:
+    from clusterlib_cli import render
+
+    if json:
+        render.emit_json(render.action_doc(action, subject, before, after, progress.events))
+    else:
+        render.print_action(summary, before, after)
+
+
+@node_app.command("pause")
+@connection_options
+def node_pause(
+    name: Annotated[str, typer.Argument(help="The node to pause.")],
+    target: Target,
+    no_drain: Annotated[bool, typer.Option("--no-drain", help="Pause only: leave its groups"
+                                           " where they are.")] = False,
+    yes: YesOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Pause a node, draining its groups to the other nodes first (unless --no-drain)."""
+    from clusterlib_cli import render
+
+    import clusterlib
+
+    with _connected(target) as cluster:
+        before = cluster.snapshot()
+        info = before.node(name)  # an unknown name fails here, listing the valid ones
+        node = clusterlib.Node(cluster, info.name, info)
+        render.confirm(f"Pause {node.name}" + ("" if no_drain else " and move its groups away")
+                       + f" on cluster {cluster.name}?", yes=yes)
+        progress = _progress(cluster, f"Pausing {node.name}")
+        unsubscribe = cluster.subscribe(progress.on_cluster_event)
+        try:
+            with progress:
+                progress.phase(node.name, "pause" if no_drain else "drain",
+                               None if no_drain else cluster.policies.drain_wait.timeout)
+                snap = node.pause(drain=not no_drain)
+                progress.finish()
+        finally:
+            unsubscribe()
+        left = [g.name for g in snap.groups_on(node.name)]
+        _finish_action("pause", node.name, before, snap, progress,
+                       f"{node.name} is {snap.node(node.name).state.name}; groups on it: "
+                       f"{', '.join(left) or 'none'}", json)
+
+
+@node_app.command("resume")
+@connection_options
+def node_resume(
+    name: Annotated[str, typer.Argument(help="The paused node to resume.")],
+    target: Target,
+    failback: Annotated[Failback, typer.Option("--failback", case_sensitive=False,
+                        help="NoFailback: groups stay; Immediate: drained groups come back now;"
+                        " Policy: per each group's failback settings.")] = Failback.NoFailback,
+    yes: YesOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Resume a paused node."""
+    from clusterlib_cli import render
+
+    import clusterlib
+
+    with _connected(target) as cluster:
+        before = cluster.snapshot()
+        info = before.node(name)
+        node = clusterlib.Node(cluster, info.name, info)
+        render.confirm(f"Resume {node.name} (failback {failback.value}) on cluster"
+                       f" {cluster.name}?", yes=yes)
+        progress = _progress(cluster, f"Resuming {node.name}")
+        unsubscribe = cluster.subscribe(progress.on_cluster_event)
+        try:
+            with progress:
+                progress.phase(node.name, "resume", cluster.policies.node_wait.timeout)
+                snap = node.resume(failback=failback.value)
+                progress.finish()
+        finally:
+            unsubscribe()
+        _finish_action("resume", node.name, before, snap, progress,
+                       f"{node.name} is {snap.node(node.name).state.name}", json)
+
+
+@group_app.command("move")
+@connection_options
+def group_move(
+    name: Annotated[str, typer.Argument(help="The group to move.")],
+    target: Target,
+    to: Annotated[str | None, typer.Option("--to", help="The node to move it to (default: the"
+                                           " best other Up node).")] = None,
+    yes: YesOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Move a group to another node and wait until it is back in its state there."""
+    from clusterlib_cli import render
+
+    import clusterlib
+
+    with _connected(target) as cluster:
+        before = cluster.snapshot()
+        ginfo = before.group(name)
+        group = clusterlib.Group(cluster, ginfo.name, ginfo)
+        dest = before.node(to).name if to is not None else None
+        render.confirm(f"Move {group.name} to {dest or 'the best other node'} on cluster"
+                       f" {cluster.name}?", yes=yes)
+        progress = _progress(cluster, f"Moving {group.name}")
+        unsubscribe = cluster.subscribe(progress.on_cluster_event)
+        try:
+            with progress:
+                progress.phase(group.name, f"move to {dest or 'best node'}",
+                               cluster.policies.move_wait.timeout)
+                snap = group.move(dest)
+                progress.finish()
+        finally:
+            unsubscribe()
+        info = snap.group(group.name)
+        _finish_action("move", group.name, before, snap, progress,
+                       f"{info.name} is {info.state.name} on {info.owner}", json)
+
+
+# --- the simulator -------------------------------------------------------------------------------------
+
+@sim_app.command("serve")
+def sim_serve(
+    sim: Annotated[str, typer.Option("--sim", metavar="LAYOUT", help="Simulator layout (see"
+                                     " --help of any command).")] = "classic",
+    speed: Annotated[float | None, typer.Option("--speed", min=0.001, help="Simulated seconds"
+                                                " per wall-clock second.")] = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on"
+                                      " (0: any free port).")] = 0,
+    ssl: Annotated[bool, typer.Option("--ssl/--no-ssl", help="Serve HTTPS with a throw-away"
+                                      " CA (its bundle path is printed).")] = False,
+    user: Annotated[str, typer.Option("--user", help="The user name to accept.")] = "clusterlib",
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", dir_okay=False, help="Write the generated password to this file"
+        " (mode 0600) instead of printing it.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Serve a simulated cluster on a loopback WinRM endpoint until Ctrl-C."""
+    from clusterlib_cli import render
+    from clusterlib_cli.options import build_sim, make_target
+
+    target = make_target(sim=sim, speed=speed, debug=debug)
+    simulated = build_sim(target)
+    try:
+        from clusterlib.sim.endpoint import serve
+    except ImportError as exc:
+        from clusterlib import NotSupported
+
+        raise NotSupported("the loopback WinRM endpoint (clusterlib.sim.endpoint) is not in"
+                           " this build") from exc
+    with serve(simulated, host="127.0.0.1", port=port, username=user, ssl=ssl) as endpoint:
+        render.print_serving(endpoint, layout=target.layout, speed=simulated.speed,
+                             password_file=password_file)
+        # Registered only now: the one deliberate showing above must not be scrubbed.
+        render.add_secret(endpoint.password)
+        try:
+            _wait_forever()
+        except KeyboardInterrupt:
+            render.info("stopped serving")
+
+
+def _wait_forever() -> None:
+    import threading
+
+    threading.Event().wait()
+
+
+# --- upgrades, lock and demo live in their own module (they need the upgrade engine) -------------------
+
+from clusterlib_cli import upgrade_cmds  # noqa: E402  (registers its commands on the sub-apps)
+
+upgrade_cmds.register(app, upgrade_app, lock_app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name="clusterlib")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())  # type: ignore[func-returns-value]

@@ -1,0 +1,455 @@
+"""The options every command shares (where the cluster is, how to log in); turns them into a Cluster.
+
+Commands declare one parameter, ``target: Target``; ``@connection_options`` replaces it in the
+signature Typer reads with the individual ``--host``/``--sim``/... options, so each command stays a
+typed signature plus one library call and the options are spelled (and documented) once.
+
+Passwords never come from a plain option unless the user insists: ``CLUSTERLIB_PASSWORD``,
+``--password-stdin`` or a hidden prompt; ``--password`` works but warns. Every password read is
+registered with ``render.add_secret`` so error presentation can scrub it from any message.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    import clusterlib
+    from clusterlib.sim import SimCluster
+
+PASSWORD_ENV = "CLUSTERLIB_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+PROFILES_ENV = "CLUSTERLIB_PROFILES"
+CONN_PANEL = "Connection"
+SIM_PANEL = "Simulator"
+
+
+class Auth(str, enum.Enum):
+    negotiate = "negotiate"
+    ntlm = "ntlm"
+    kerberos = "kerberos"
+    basic = "basic"
+    credssp = "credssp"
+    certificate = "certificate"
+
+
+class DialectChoice(str, enum.Enum):
+    auto = "auto"
+    powershell = "powershell"
+    clusterexe = "clusterexe"
+
+
+class Failback(str, enum.Enum):
+    NoFailback = "NoFailback"
+    Immediate = "Immediate"
+    Policy = "Policy"
+
+
+SIM_LAYOUTS_HELP = (
+    "classic (Windows 2000 -> 2003, two nodes, driven with cluster.exe), classic-OS (e.g."
+    " classic-2012r2: the same layout on OS, upgrading to the next release), build:NxM[@OS]"
+    " (N nodes, M groups; OS default 2016)"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect and how: the parsed connection options of one invocation."""
+
+    host: str | None = None
+    cluster: str | None = None
+    user: str | None = None
+    auth: Auth | None = None
+    ssl: bool | None = None
+    port: int | None = None
+    ca_bundle: Path | None = None
+    insecure: bool = False
+    dialect: DialectChoice = DialectChoice.auto
+    sim: str | None = None
+    speed: float | None = None
+    time_scale: float | None = None
+    connect_timeout: float = 30.0
+    password_stdin: bool = False
+    # The plain --password option: accepted, warned about, never shown in a repr.
+    password: str | None = field(default=None, repr=False)
+    profile: str | None = None
+    debug: bool = False
+
+    @property
+    def is_sim(self) -> bool:
+        return self.host is None
+
+    @property
+    def layout(self) -> str:
+        return self.sim or "classic"
+
+    def describe(self) -> str:
+        """Where we are going, for messages (never with credentials)."""
+        if self.is_sim:
+            return f"simulator ({self.layout})"
+        port = f":{self.port}" if self.port else ""
+        return f"{self.host}{port}"
+
+    def sim_args(self) -> list[str]:
+        """The options that re-create this target on another command line (for resume hints)."""
+        if not self.is_sim:
+            args = ["--host", self.host or ""]
+            if self.user:
+                args += ["--user", self.user]
+            if self.port:
+                args += ["--port", str(self.port)]
+            if self.ssl is False:
+                args += ["--no-ssl"]
+            if self.auth is not None:
+                args += ["--auth", self.auth.value]
+            if self.time_scale is not None:
+                args += ["--time-scale", f"{self.time_scale:g}"]
+            return args
+        args = ["--sim", self.layout]
+        if self.speed is not None:
+            args += ["--speed", f"{self.speed:g}"]
+        return args
+
+
+# --- the option declarations (one place) ---------------------------------------------------------
+
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="A cluster node or management host reachable over WinRM. Without it, commands"
+    " run against a fresh embedded simulator (see --sim).", rich_help_panel=CONN_PANEL)]
+ClusterOpt = Annotated[str | None, typer.Option(
+    "--cluster", help="The cluster to address when it is not the host's own.",
+    rich_help_panel=CONN_PANEL)]
+UserOpt = Annotated[str | None, typer.Option(
+    "--user", "-u", help="User name (DOMAIN\\user or user@domain). The password comes from"
+    f" ${PASSWORD_ENV}, --password-stdin or a hidden prompt.", rich_help_panel=CONN_PANEL)]
+AuthOpt = Annotated[Auth | None, typer.Option(
+    "--auth", help="WinRM authentication (default negotiate).", case_sensitive=False,
+    rich_help_panel=CONN_PANEL)]
+SslOpt = Annotated[bool | None, typer.Option(
+    "--ssl/--no-ssl", help="WinRM over HTTPS (5986, default) or HTTP (5985, message-encrypted).",
+    show_default=False, rich_help_panel=CONN_PANEL)]
+PortOpt = Annotated[int | None, typer.Option(
+    "--port", min=1, max=65535, help="WinRM port (default 5986 with --ssl, 5985 without).",
+    rich_help_panel=CONN_PANEL)]
+CaBundleOpt = Annotated[Path | None, typer.Option(
+    "--ca-bundle", exists=True, dir_okay=False, help="PEM file of CAs to trust for the WinRM"
+    " certificate.", rich_help_panel=CONN_PANEL)]
+InsecureOpt = Annotated[bool, typer.Option(
+    "--insecure", help="Do not validate the WinRM certificate (warned; for labs only).",
+    rich_help_panel=CONN_PANEL)]
+DialectOpt = Annotated[DialectChoice, typer.Option(
+    "--dialect", case_sensitive=False, help="How to drive the cluster: detect, the"
+    " FailoverClusters PowerShell module, or cluster.exe.", rich_help_panel=CONN_PANEL)]
+ConnectTimeoutOpt = Annotated[float, typer.Option(
+    "--connect-timeout", min=0.1, help="Seconds to wait for the endpoint to answer.",
+    rich_help_panel=CONN_PANEL)]
+PasswordStdinOpt = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from the first line of standard input.",
+    rich_help_panel=CONN_PANEL)]
+PasswordOpt = Annotated[str | None, typer.Option(
+    "--password", help="The password itself (lands in shell history: prefer"
+    f" ${PASSWORD_ENV} or --password-stdin; a warning is printed).", rich_help_panel=CONN_PANEL,
+    show_default=False)]
+ProfileOpt = Annotated[str | None, typer.Option(
+    "--profile", help="A connection profile from ~/.config/clusterlib/profiles.toml (options"
+    " given on the command line win).", rich_help_panel=CONN_PANEL)]
+SimOpt = Annotated[str | None, typer.Option(
+    "--sim", metavar="LAYOUT", help="Target a fresh embedded simulator with this layout (the"
+    f" default when --host is not given is 'classic'). Layouts: {SIM_LAYOUTS_HELP}.",
+    rich_help_panel=SIM_PANEL)]
+SpeedOpt = Annotated[float | None, typer.Option(
+    "--speed", min=0.001, help="Simulated seconds per wall-clock second (simulator default 1000).",
+    rich_help_panel=SIM_PANEL)]
+TimeScaleOpt = Annotated[float | None, typer.Option(
+    "--time-scale", min=0.001, help="With --host on a `clusterlib sim serve` endpoint: its speed,"
+    " so waits and timeouts run in simulated time.", rich_help_panel=SIM_PANEL)]
+DebugOpt = Annotated[bool, typer.Option(
+    "--debug", help="Show tracebacks and library logging on errors.", rich_help_panel="Output")]
+
+_CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
+    "host": (HostOpt, None),
+    "cluster": (ClusterOpt, None),
+    "user": (UserOpt, None),
+    "auth": (AuthOpt, None),
+    "ssl": (SslOpt, None),
+    "port": (PortOpt, None),
+    "ca_bundle": (CaBundleOpt, None),
+    "insecure": (InsecureOpt, False),
+    "dialect": (DialectOpt, DialectChoice.auto),
+    "connect_timeout": (ConnectTimeoutOpt, 30.0),
+    "password_stdin": (PasswordStdinOpt, False),
+    "password": (PasswordOpt, None),
+    "profile": (ProfileOpt, None),
+    "sim": (SimOpt, None),
+    "speed": (SpeedOpt, None),
+    "time_scale": (TimeScaleOpt, None),
+    "debug": (DebugOpt, False),
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def connection_options(fn: F) -> F:
+    """Replace ``fn``'s ``target: Target`` parameter with the shared connection options.
+
+    Typer reads ``__signature__``/``__annotations__``, so the wrapper advertises the command's
+    own parameters followed by the connection options, and builds the Target before calling.
+    Annotations are resolved here to real objects because the wrapper's module is not the
+    command's (string annotations would be looked up in the wrong globals).
+    """
+    import typing
+
+    hints = typing.get_type_hints(fn, include_extras=True)
+    sig = inspect.signature(fn)
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in sig.parameters.values() if p.name != "target"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=annotation)
+             for name, (annotation, default) in _CONNECTION_PARAMS.items()]
+
+    def wrapper(**kwargs: Any) -> Any:
+        conn = {name: kwargs.pop(name) for name in _CONNECTION_PARAMS}
+        target = make_target(**conn)
+        return fn(target=target, **kwargs)
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__module__ = fn.__module__
+    return wrapper  # type: ignore[return-value]
+
+
+def make_target(**conn: Any) -> Target:
+    """Validate option combinations (usage errors, exit 2) and fill in the profile."""
+    from clusterlib_cli import render
+
+    debug = bool(conn.get("debug"))
+    render.set_debug(debug)
+    profile = conn.get("profile")
+    if profile:
+        for key, value in load_profile(profile).items():
+            if conn.get(key) in (None, False) and key in _CONNECTION_PARAMS:
+                conn[key] = _coerce_profile_value(key, value)
+    target = Target(**conn)
+    if target.host is not None and target.sim is not None:
+        raise typer.BadParameter("give either --host (a real cluster) or --sim (the simulator),"
+                                 " not both", param_hint="'--host' / '--sim'")
+    if target.is_sim:
+        host_only = [opt for opt, on in (
+            ("--cluster", target.cluster), ("--user", target.user), ("--auth", target.auth),
+            ("--ssl/--no-ssl", target.ssl is not None), ("--port", target.port),
+            ("--ca-bundle", target.ca_bundle), ("--insecure", target.insecure),
+            ("--password-stdin", target.password_stdin), ("--password", target.password),
+            ("--time-scale", target.time_scale)) if on]
+        if host_only:
+            raise typer.BadParameter(f"{', '.join(host_only)} only apply with --host; the"
+                                     " simulator needs no connection options",
+                                     param_hint="'--host'")
+        parse_layout(target.layout)  # fail fast, as a usage error, on an unknown layout
+    else:
+        if target.speed is not None:
+            raise typer.BadParameter("--speed only applies to the simulator", param_hint="'--speed'")
+        if target.insecure and target.ca_bundle is not None:
+            raise typer.BadParameter("--insecure turns certificate validation off; --ca-bundle"
+                                     " makes no sense with it", param_hint="'--insecure'")
+        if target.password is not None and target.password_stdin:
+            raise typer.BadParameter("give --password or --password-stdin, not both",
+                                     param_hint="'--password'")
+        if target.insecure and target.ssl is False:
+            raise typer.BadParameter("--insecure only concerns HTTPS; it makes no sense with"
+                                     " --no-ssl", param_hint="'--insecure'")
+    return target
+
+
+# --- profiles ------------------------------------------------------------------------------------
+
+def profiles_path() -> Path:
+    explicit = os.environ.get(PROFILES_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "clusterlib" / "profiles.toml"
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    """``[profiles.NAME]`` from the profiles file; passwords are refused there on purpose."""
+    path = profiles_path()
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: tomli is the same parser, when installed
+        try:
+            import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise typer.BadParameter("reading profiles needs Python 3.11 or the tomli package",
+                                     param_hint="'--profile'") from exc
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(f"no profiles file at {path}", param_hint="'--profile'") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise typer.BadParameter(f"{path}: {exc}", param_hint="'--profile'") from exc
+    profiles = data.get("profiles", {})
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "(none)"
+        raise typer.BadParameter(f"no profile {name!r} in {path}; profiles: {known}",
+                                 param_hint="'--profile'")
+    entry = dict(profiles[name])
+    if "password" in entry:
+        raise typer.BadParameter(f"profile {name!r} in {path} holds a password; remove it and use"
+                                 f" ${PASSWORD_ENV} or --password-stdin", param_hint="'--profile'")
+    return {key.replace("-", "_"): value for key, value in entry.items()}
+
+
+def _coerce_profile_value(key: str, value: Any) -> Any:
+    if key == "auth":
+        return Auth(str(value).lower())
+    if key == "dialect":
+        return DialectChoice(str(value).lower())
+    if key == "ca_bundle":
+        return Path(str(value)).expanduser()
+    return value
+
+
+# --- simulator layouts ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layout:
+    kind: str  # "classic" | "build"
+    os: str
+    upgrade_to: str | None
+    nodes: int = 2
+    groups: int = 4
+
+
+def parse_layout(text: str) -> Layout:
+    """``classic``, ``classic-OS``, ``build:NxM`` or ``build:NxM@OS`` (usage error otherwise)."""
+    from clusterlib.sim import RELEASES
+
+    order = list(RELEASES)
+
+    def os_key(raw: str) -> str:
+        for key in order:
+            if key.lower() == raw.lower():
+                return key
+        raise typer.BadParameter(f"unknown Windows release {raw!r} in layout {text!r}; known:"
+                                 f" {', '.join(order)}", param_hint="'--sim'")
+
+    def after(key: str) -> str | None:
+        idx = order.index(key)
+        return order[idx + 1] if idx + 1 < len(order) else None
+
+    low = text.strip().lower()
+    if low in ("classic", "two-node", "classic-2000"):
+        # Exactly SimCluster.classic(): Windows 2000 upgrading to 2003, driven with cluster.exe.
+        return Layout("classic", "2000", "2003")
+    if low.startswith("classic-"):
+        key = os_key(low.removeprefix("classic-"))
+        return Layout("classic", key, after(key))
+    if low.startswith("build:"):
+        spec, _, os_part = low.removeprefix("build:").partition("@")
+        n_text, sep, m_text = spec.partition("x")
+        if not sep or not n_text.isdigit() or not m_text.isdigit() or int(n_text) < 1:
+            raise typer.BadParameter(f"layout {text!r}: expected build:NxM (e.g. build:4x20)",
+                                     param_hint="'--sim'")
+        key = os_key(os_part) if os_part else "2016"
+        return Layout("build", key, after(key), nodes=int(n_text), groups=int(m_text))
+    raise typer.BadParameter(f"unknown simulator layout {text!r}; layouts: {SIM_LAYOUTS_HELP}",
+                             param_hint="'--sim'")
+
+
+def build_sim(target: Target) -> SimCluster:
+    from clusterlib.sim import SimCluster
+
+    layout = parse_layout(target.layout)
+    kw: dict[str, Any] = {}
+    if target.speed is not None:
+        kw["speed"] = target.speed
+    if layout.kind == "classic":
+        if layout.os == "2000":
+            return SimCluster.classic(**kw)
+        return SimCluster.classic(os=layout.os, upgrade_to=layout.upgrade_to, **kw)
+    return SimCluster.build(layout.nodes, layout.groups, os=layout.os,
+                            upgrade_to=layout.upgrade_to, **kw)
+
+
+# --- credentials and connecting ------------------------------------------------------------------
+
+def resolve_password(target: Target) -> str | None:
+    """The password, from the safest source available; registered for scrubbing."""
+    from clusterlib_cli import render
+
+    password: str | None
+    if target.password is not None:
+        render.warn("--password leaves the password in your shell history and process list;"
+                    f" prefer ${PASSWORD_ENV} or --password-stdin")
+        password = target.password
+    elif target.password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise typer.BadParameter("--password-stdin: standard input was empty",
+                                     param_hint="'--password-stdin'")
+    elif os.environ.get(PASSWORD_ENV):
+        password = os.environ[PASSWORD_ENV]
+    elif target.user and (target.auth in (None, Auth.negotiate, Auth.ntlm, Auth.basic,
+                                          Auth.credssp, Auth.kerberos)):
+        if not sys.stdin.isatty():
+            raise typer.BadParameter(f"no password for {target.user}: set ${PASSWORD_ENV}, use"
+                                     " --password-stdin, or run in a terminal to be prompted",
+                                     param_hint="'--user'")
+        password = typer.prompt(f"Password for {target.user}@{target.host}", hide_input=True)
+    else:
+        password = None  # Kerberos ticket or certificate: nothing to ask
+    if password:
+        render.add_secret(password)
+    return password
+
+
+def open_cluster(target: Target, sim: SimCluster | None = None) -> clusterlib.Cluster:
+    """One connection per invocation: a fresh simulator (or ``sim``), or WinRM to --host."""
+    from clusterlib_cli import render
+
+    import clusterlib
+
+    if target.is_sim:
+        return clusterlib.connect(sim if sim is not None else build_sim(target),
+                                  dialect=target.dialect.value)
+    if target.insecure:
+        render.warn(f"--insecure: the certificate of {target.host} is not validated; anyone on the"
+                    " path can read the credentials and commands")
+    options: dict[str, Any] = {"connect_timeout": target.connect_timeout}
+    password = resolve_password(target)
+    if target.user:
+        options["username"] = target.user
+    if password is not None:
+        options["password"] = password
+    if target.auth is not None:
+        options["auth"] = target.auth.value
+    if target.ssl is not None:
+        options["ssl"] = target.ssl
+    if target.port is not None:
+        options["port"] = target.port
+    if target.time_scale is not None:
+        options["time_scale"] = target.time_scale
+    if target.insecure:
+        options["cert_validation"] = False
+    elif target.ca_bundle is not None:
+        options["cert_validation"] = str(target.ca_bundle)
+    assert target.host is not None
+    with warnings.catch_warnings():
+        # The transport warns about --insecure through `warnings`; we already said it, once.
+        warnings.simplefilter("ignore")
+        return clusterlib.connect(target.host, dialect=target.dialect.value,
+                                  cluster=target.cluster, **options)

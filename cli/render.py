@@ -1,0 +1,363 @@
+"""All output of the CLI: tables, JSON documents, warnings, and errors turned into one line and an exit code.
+
+Commands compute; this module presents. The JSON field names written here are a documented
+interface (docs/cli.md): change them only by adding fields, and bump ``schema`` on a break.
+
+Exit codes (``exit_code_for``) are decided here and nowhere else:
+0 ok, 1 the cluster refused or a check failed, 2 usage, 3 could not connect or authenticate,
+4 an upgrade stopped safely and can be resumed, 130 interrupted outside an upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from clusterlib import ClusterSnapshot, GroupInfo, NodeInfo
+
+OK, REFUSED, USAGE, CONNECT, STOPPED, INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+_SECRETS: set[str] = set()
+_DEBUG = False
+_consoles: dict[str, Console] = {}
+
+
+# --- state set by the options layer --------------------------------------------------------------
+
+def set_debug(on: bool) -> None:
+    global _DEBUG
+    _DEBUG = on
+    if on:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def debug_enabled() -> bool:
+    return _DEBUG or bool(os.environ.get("CLUSTERLIB_DEBUG"))
+
+
+def add_secret(secret: str) -> None:
+    """Remember a secret so no message this process prints can contain it."""
+    if secret:
+        _SECRETS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """Remove every known secret from ``text`` (defence in depth: the library never puts a
+    password in a message, but a transport's foreign exception text might)."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "********")
+    return text
+
+
+# --- consoles ------------------------------------------------------------------------------------
+
+def console(stderr: bool = False) -> Console:
+    """Rich consoles, created on first use (rich is not imported for ``--help``). Colour only on
+    a terminal; NO_COLOR is honoured by rich itself."""
+    key = "err" if stderr else "out"
+    con = _consoles.get(key)
+    stream = sys.stderr if stderr else sys.stdout
+    # CliRunner swaps sys.stdout per invocation, so a cached console must follow the stream.
+    if con is None or con.file is not stream:
+        from rich.console import Console
+
+        con = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=False)
+        _consoles[key] = con
+    return con
+
+
+def out(text: str = "") -> None:
+    """Plain text to stdout, no markup interpretation."""
+    sys.stdout.write(scrub(text) + "\n")
+    sys.stdout.flush()
+
+
+def info(text: str) -> None:
+    """A human note on stderr (keeps stdout clean for --json)."""
+    console(stderr=True).print(scrub(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def warn(text: str) -> None:
+    con = console(stderr=True)
+    con.print(f"[bold yellow]warning:[/] {_escape(scrub(text))}", highlight=False, soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def emit_json(doc: Mapping[str, Any]) -> None:
+    sys.stdout.write(scrub(json.dumps(doc, indent=2, default=str)) + "\n")
+    sys.stdout.flush()
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for an exception raised while running a command."""
+    from clusterlib import errors
+
+    if _is_resumable_stop(exc):
+        return STOPPED
+    if isinstance(exc, errors.ConnectionFailed):
+        return CONNECT
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    return REFUSED
+
+
+def _is_resumable_stop(exc: BaseException) -> bool:
+    # The upgrade's "stopped safely, resumable" exception carries its report; matched by that
+    # attribute, so this module need not import the upgrade package to classify errors.
+    return exc.__class__.__name__ in ("UpgradeStopped", "StoppedSafely") or (
+        hasattr(exc, "report") and hasattr(exc, "journal"))
+
+
+def error_line(exc: BaseException) -> str:
+    """One line a person can act on: the kind of failure and the library's message."""
+    from clusterlib import errors
+
+    kind = {
+        errors.AuthenticationError: "authentication failed",
+        errors.TransportTimeout: "timed out",
+        errors.ConnectionFailed: "could not connect",
+        errors.NotFound: "not found",
+        errors.PreconditionFailed: "refused before sending anything",
+        errors.NotSupported: "not supported",
+        errors.ClusterRefused: "the cluster refused",
+        errors.WaitTimeout: "timed out waiting",
+    }
+    label = "error"
+    for cls in type(exc).__mro__:
+        if cls in kind:
+            label = kind[cls]
+            break
+    if not isinstance(exc, errors.ClusterError):
+        label = f"unexpected {type(exc).__name__}"
+    message = str(exc).strip() or type(exc).__name__
+    # Keep it one line: multi-line library messages (ParseError output) are cut at the first line.
+    first, _, rest = message.partition("\n")
+    if rest:
+        first += " (more with --debug)"
+    return scrub(f"{label}: {first}")
+
+
+def present_error(exc: BaseException) -> int:
+    """Print the error (one red line; the traceback too with --debug) and return the exit code."""
+    con = console(stderr=True)
+    if debug_enabled():
+        import traceback
+
+        con.print(scrub("".join(traceback.format_exception(exc))), markup=False,
+                  highlight=False, end="")
+    # soft_wrap: the message stays one line whatever the terminal width (greppable logs).
+    con.print(f"[bold red]error:[/] {_escape(error_line(exc).removeprefix('error: '))}",
+              highlight=False, soft_wrap=True)
+    return exit_code_for(exc)
+
+
+# --- records -> JSON (the documented field names) --------------------------------------------------
+
+def node_doc(n: NodeInfo, snap: ClusterSnapshot | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": n.name,
+        "id": n.id,
+        "state": n.state.name,
+        "drain_status": n.drain_status.name,
+        "os_version": str(n.os_version) if n.os_version else None,
+        "service_version": str(n.highest_version) if n.highest_version else None,
+        "lowest_version": str(n.lowest_version) if n.lowest_version else None,
+        "node_weight": n.node_weight,
+        "dynamic_weight": n.dynamic_weight,
+    }
+    if snap is not None:
+        doc["groups"] = [g.name for g in snap.groups_on(n.name)]
+    return doc
+
+
+def group_doc(g: GroupInfo) -> dict[str, Any]:
+    return {
+        "name": g.name,
+        "state": g.state.name,
+        "owner": g.owner,
+        "type": g.group_type.name,
+        "priority": g.priority,
+        "is_core": g.is_core,
+        "preferred_owners": list(g.preferred_owners),
+        "possible_owners": list(g.possible_owners),
+    }
+
+
+def status_doc(snap: ClusterSnapshot, *, dialect: str, endpoint: str) -> dict[str, Any]:
+    health = snap.health()
+    return {
+        "schema": "clusterlib.status/1",
+        "cluster": snap.name,
+        "endpoint": endpoint,
+        "dialect": dialect,
+        "functional_level": snap.functional_level,
+        "quorum": {"type": snap.quorum_type or None, "dynamic": snap.dynamic_quorum,
+                   "witness": snap.witness},
+        "mixed_version": snap.mixed_version,
+        "health": {"ok": health.ok, "problems": list(health.problems)},
+        "nodes": [node_doc(n, snap) for n in snap.nodes],
+        "groups": [group_doc(g) for g in snap.groups],
+    }
+
+
+def nodes_doc(snap: ClusterSnapshot) -> dict[str, Any]:
+    return {"schema": "clusterlib.nodes/1", "cluster": snap.name,
+            "nodes": [node_doc(n, snap) for n in snap.nodes]}
+
+
+def groups_doc(snap: ClusterSnapshot) -> dict[str, Any]:
+    return {"schema": "clusterlib.groups/1", "cluster": snap.name,
+            "groups": [group_doc(g) for g in snap.groups]}
+
+
+def placement_changes(before: ClusterSnapshot, after: ClusterSnapshot) -> list[dict[str, Any]]:
+    """Every group whose owner changed between two snapshots (moves the cluster made itself,
+    e.g. a drain, emit no clusterlib event, so they are found by comparison)."""
+    old = before.placement()
+    return [{"group": g.name, "source": old.get(g.name), "target": g.owner, "state": g.state.name}
+            for g in after.groups if old.get(g.name) != g.owner]
+
+
+def action_doc(action: str, subject: str, before: ClusterSnapshot, snap: ClusterSnapshot,
+               events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What an action (pause, resume, move) did: placement changes, clusterlib's own moves and
+    retries (from the events), and the resulting state."""
+    moves = [{k: v for k, v in e.items() if k != "event"} for e in events if e.get("event") == "move"]
+    retries = [{k: v for k, v in e.items() if k != "event"} for e in events
+               if e.get("event") == "retry"]
+    return {"schema": "clusterlib.action/1", "action": action, "subject": subject,
+            "placement_changes": placement_changes(before, snap),
+            "moves": moves, "retries": retries,
+            "nodes": [node_doc(n, snap) for n in snap.nodes],
+            "groups": [group_doc(g) for g in snap.groups]}
+
+
+# --- records -> tables -----------------------------------------------------------------------------
+
+_STATE_STYLE = {"Up": "green", "Online": "green", "Paused": "yellow", "Pending": "yellow",
+                "PartialOnline": "yellow", "Joining": "yellow", "Offline": "dim",
+                "Down": "red", "Failed": "red", "Unknown": "red"}
+
+
+def _state(name: str) -> str:
+    style = _STATE_STYLE.get(name)
+    return f"[{style}]{name}[/]" if style else name
+
+
+def nodes_table(snap: ClusterSnapshot) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Nodes of {snap.name}", title_justify="left")
+    for col in ("Node", "State", "Drain", "OS", "Cluster service", "Groups"):
+        table.add_column(col)
+    for n in snap.nodes:
+        table.add_row(_escape(n.name), _state(n.state.name), n.drain_status.name,
+                      str(n.os_version or "?"), str(n.highest_version or "?"),
+                      str(len(snap.groups_on(n.name))))
+    return table
+
+
+def groups_table(snap: ClusterSnapshot) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Groups of {snap.name}", title_justify="left")
+    for col in ("Group", "State", "Owner", "Type", "Priority", "Preferred owners"):
+        table.add_column(col)
+    for g in snap.groups:
+        name = _escape(g.name) + (" [dim](core)[/]" if g.is_core else "")
+        table.add_row(name, _state(g.state.name), _escape(g.owner or "-"), g.group_type.name,
+                      str(g.priority), _escape(", ".join(g.preferred_owners) or "-"))
+    return table
+
+
+def print_status(snap: ClusterSnapshot, *, dialect: str, endpoint: str) -> None:
+    con = console()
+    health = snap.health()
+    verdict = ("[bold green]healthy[/]" if health.ok
+               else "[bold red]unhealthy[/]: " + _escape("; ".join(health.problems)))
+    versions = sorted({str(n.highest_version) for n in snap.nodes if n.highest_version})
+    con.print(f"[bold]{_escape(snap.name)}[/] via {_escape(endpoint)} ({dialect}): {verdict}")
+    level = "" if snap.functional_level is None else f", functional level {snap.functional_level}"
+    mixed = " [yellow](mixed versions)[/]" if snap.mixed_version else ""
+    con.print(f"cluster service {', '.join(versions) or '?'}{mixed}{level}")
+    con.print(nodes_table(snap))
+    con.print(groups_table(snap))
+
+
+def print_nodes(snap: ClusterSnapshot) -> None:
+    console().print(nodes_table(snap))
+
+
+def print_groups(snap: ClusterSnapshot) -> None:
+    console().print(groups_table(snap))
+
+
+def print_action(summary: str, before: ClusterSnapshot, after: ClusterSnapshot) -> None:
+    for change in placement_changes(before, after):
+        out(f"  {change['group']}: {change['source']} -> {change['target']} ({change['state']})")
+    out(summary)
+
+
+# --- confirmation ----------------------------------------------------------------------------------
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask before changing the cluster; ``--yes`` skips. Without a terminal there is no one to
+    ask, so refuse (exit 2) rather than guess."""
+    import typer
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(f"{question} Refusing without confirmation: no terminal to ask"
+                                 " on; pass --yes to proceed", param_hint="'--yes'")
+    if not typer.confirm(question, default=False, err=True):
+        info("Nothing was changed.")
+        raise typer.Exit(REFUSED)
+
+
+# --- sim serve -------------------------------------------------------------------------------------
+
+def print_serving(endpoint: Any, *, layout: str, speed: float, password_file: Any) -> None:
+    """How to reach a ``sim serve`` endpoint. The password is shown exactly once, or only
+    written to a file readable by the owner alone."""
+    import shlex
+
+    if password_file is not None:
+        fd = os.open(str(password_file), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(endpoint.password + "\n")
+        os.chmod(str(password_file), 0o600)  # O_CREAT's mode does not apply to an existing file
+        secret_ref = f"$(cat {shlex.quote(str(password_file))})"
+    else:
+        secret_ref = "'<password above>'"  # noqa: S105 - a placeholder shown to the user
+    args = ["--host", endpoint.host, "--port", str(endpoint.port),
+            "--ssl" if endpoint.ssl else "--no-ssl", "--auth", "basic",
+            "--user", endpoint.username, "--time-scale", f"{speed:g}"]
+    if endpoint.ssl and endpoint.ca_bundle:
+        args += ["--ca-bundle", endpoint.ca_bundle]
+    lines = [f"Serving simulated cluster ({layout}) on {endpoint.url}",
+             f"user:     {endpoint.username}"]
+    if password_file is None:
+        lines.append(f"password: {endpoint.password}   (shown once; not stored anywhere)")
+    else:
+        lines.append(f"password: written to {password_file} (mode 0600)")
+    lines += ["connect with:",
+              f"  CLUSTERLIB_PASSWORD={secret_ref} clusterlib status {shlex.join(args)}",
+              "Ctrl-C stops the endpoint."]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,288 @@
+"""HTML views: `_repr_html_` renderers, live notebook progress, and the self-contained report file.
+
+Everything here returns strings built with the standard library only (``html.escape`` and an
+inline SVG drawn by hand), so notebooks and report files need no network and the install stays
+small. Each renderer wraps its output in ``<div class="clusterlib">`` with one scoped ``<style>``,
+so several objects in one notebook do not fight over CSS.
+
+Records are read through their public attributes (and plans/reports through ``to_json()``), so
+this module never reaches into the upgrade engine's internals.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
+
+__all__ = [
+    "NotebookProgress",
+    "group_html",
+    "groups_html",
+    "node_html",
+    "nodes_html",
+    "plan_html",
+    "report_document",
+    "report_html",
+    "snapshot_html",
+    "timeline_svg",
+]
+
+_CSS = """
+.clusterlib{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;font-size:13px;color:#222}
+.clusterlib table{border-collapse:collapse;margin:4px 0 10px 0}
+.clusterlib th,.clusterlib td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+.clusterlib th{background:#f3f4f6}
+.clusterlib .ok{color:#0a7d28;font-weight:600}.clusterlib .bad{color:#b3261e;font-weight:600}
+.clusterlib .warn{color:#9a6700}.clusterlib .dim{color:#888}
+.clusterlib code{font-family:ui-monospace,Consolas,monospace;font-size:12px}
+.clusterlib h3,.clusterlib h4{margin:6px 0}
+"""
+
+_GOOD = {"Up", "Online", "done", "completed", "ok", "Completed"}
+_WARN = {"Paused", "Pending", "PartialOnline", "Joining", "skipped", "running", "InProgress"}
+_BAD = {"Down", "Failed", "Unknown", "failed", "stopped"}
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _state(name: object) -> str:
+    text = str(name)
+    cls = "ok" if text in _GOOD else "warn" if text in _WARN else "bad" if text in _BAD else ""
+    return f'<span class="{cls}">{_e(text)}</span>' if cls else _e(text)
+
+
+def _wrap(body: str) -> str:
+    return f'<div class="clusterlib"><style>{_CSS}</style>{body}</div>'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Cells are already-escaped HTML."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --- snapshot records ------------------------------------------------------------------------------
+
+def _node_rows(nodes: Iterable[NodeInfo], snap: ClusterSnapshot | None) -> list[list[str]]:
+    rows = []
+    for n in nodes:
+        groups = [g.name for g in snap.groups_on(n.name)] if snap is not None else None
+        row = [f"<b>{_e(n.name)}</b>", _state(n.state.name), _e(n.drain_status.name),
+               _e(n.os_version or "?"), _e(n.highest_version or "?")]
+        if groups is not None:
+            row.append(_e(", ".join(groups)) or '<span class="dim">none</span>')
+        rows.append(row)
+    return rows
+
+
+def _group_rows(groups: Iterable[GroupInfo]) -> list[list[str]]:
+    return [[f"<b>{_e(g.name)}</b>" + (' <span class="dim">(core)</span>' if g.is_core else ""),
+             _state(g.state.name), _e(g.owner or "-"), _e(g.group_type.name), _e(g.priority),
+             _e(", ".join(g.preferred_owners) or "-")] for g in groups]
+
+
+_NODE_HEAD = ["Node", "State", "Drain", "OS", "Cluster service"]
+_GROUP_HEAD = ["Group", "State", "Owner", "Type", "Priority", "Preferred owners"]
+
+
+def nodes_html(nodes: Iterable[NodeInfo], snap: ClusterSnapshot | None = None) -> str:
+    return _wrap(_table(_NODE_HEAD + (["Groups"] if snap is not None else []),
+                        _node_rows(nodes, snap)))
+
+
+def groups_html(groups: Iterable[GroupInfo]) -> str:
+    return _wrap(_table(_GROUP_HEAD, _group_rows(groups)))
+
+
+def node_html(node: NodeInfo) -> str:
+    """One node (``NodeInfo``; for a live ``Node`` handle pass its last-read info)."""
+    return nodes_html([node])
+
+
+def group_html(group: GroupInfo) -> str:
+    """One group (``GroupInfo``; for a live ``Group`` handle pass its last-read info)."""
+    return groups_html([group])
+
+
+def snapshot_html(snap: ClusterSnapshot) -> str:
+    """A cluster snapshot: health verdict, versions, quorum, then nodes and groups."""
+    health = snap.health()
+    verdict = ('<span class="ok">healthy</span>' if health.ok else
+               '<span class="bad">unhealthy</span>: ' + _e("; ".join(health.problems)))
+    versions = sorted({str(n.highest_version) for n in snap.nodes if n.highest_version})
+    facts = [f"cluster service {_e(', '.join(versions) or '?')}"
+             + (' <span class="warn">(mixed versions)</span>' if snap.mixed_version else "")]
+    if snap.functional_level is not None:
+        facts.append(f"functional level {_e(snap.functional_level)}")
+    if snap.quorum_type:
+        facts.append(f"quorum {_e(snap.quorum_type)}" + (" (dynamic)" if snap.dynamic_quorum else ""))
+    if snap.dialect:
+        facts.append(f"dialect {_e(snap.dialect)}")
+    body = (f"<h3>{_e(snap.name)}: {verdict}</h3><div>{' &middot; '.join(facts)}</div>"
+            f"<h4>Nodes</h4>{_table([*_NODE_HEAD, 'Groups'], _node_rows(snap.nodes, snap))}"
+            f"<h4>Groups</h4>{_table(_GROUP_HEAD, _group_rows(snap.groups))}")
+    return _wrap(body)
+
+
+# --- plans and reports (read through their JSON, the documented surface) -----------------------------
+
+def _as_doc(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raw = obj.to_json()
+    return dict(json.loads(raw) if isinstance(raw, (str, bytes)) else raw)
+
+
+def plan_html(plan: Any) -> str:
+    """A rolling-upgrade plan (anything with ``to_json()``): steps in order, with their commands."""
+    doc = _as_doc(plan)
+    return _wrap(_plan_body(doc))
+
+
+def _plan_body(doc: Mapping[str, Any]) -> str:
+    steps = doc.get("steps") or []
+    rows = []
+    for i, step in enumerate(steps, 1):
+        commands = step.get("commands") or []
+        cmd_html = "<br>".join(f"<code>{_e(c)}</code>" for c in commands) or '<span class="dim">-</span>'
+        rows.append([_e(i), _e(step.get("node") or ""), _e(step.get("phase") or step.get("kind")),
+                     _e(step.get("description") or step.get("text") or ""), cmd_html])
+    title = f"Plan for {_e(doc.get('cluster', '?'))}"
+    extra = []
+    for key in ("action", "target_version", "order"):
+        if doc.get(key):
+            extra.append(f"{_e(key.replace('_', ' '))}: {_e(_short(doc[key]))}")
+    return (f"<h3>{title}</h3><div>{' &middot; '.join(extra)}</div>"
+            + _table(["#", "Node", "Phase", "What", "Commands"], rows))
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def report_html(report: Any) -> str:
+    """A run's report (anything with ``to_json()``) for a notebook cell."""
+    return _wrap(_report_body(_as_doc(report)))
+
+
+def report_document(report: Any, *, title: str | None = None) -> str:
+    """A complete, self-contained HTML file for a report: no scripts, no fonts, no network."""
+    doc = _as_doc(report)
+    name = title or f"clusterlib upgrade report: {doc.get('cluster', '')}"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(name)}</title></head><body>{_wrap(_report_body(doc))}</body></html>\n")
+
+
+def _report_body(doc: Mapping[str, Any]) -> str:
+    # Filled in against the report's JSON once the upgrade engine's schema is fixed.
+    return f"<h3>Report</h3><pre>{_e(json.dumps(doc, indent=2, default=str))}</pre>"
+
+
+def timeline_svg(bars: Sequence[Mapping[str, Any]], *, width: int = 900) -> str:
+    """Nodes as rows, phases as bars. ``bars``: dicts with ``node``, ``phase``, ``start`` and
+    ``end`` (seconds from the run's start) and optional ``status``."""
+    if not bars:
+        return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
+    nodes: list[str] = []
+    for b in bars:
+        if str(b["node"]) not in nodes:
+            nodes.append(str(b["node"]))
+    total = max(float(b["end"]) for b in bars) or 1.0
+    label_w, row_h, top = 110, 26, 22
+    plot_w = width - label_w - 10
+    height = top + row_h * len(nodes) + 24
+    palette = ["#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+               "#9c755f", "#bab0ac", "#e15759"]
+    phases: list[str] = []
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
+             ' font-family="sans-serif" font-size="11" role="img" aria-label="timeline">']
+    for i, node in enumerate(nodes):
+        y = top + i * row_h
+        parts.append(f'<text x="4" y="{y + 17}">{_e(node)}</text>')
+        parts.append(f'<line x1="{label_w}" y1="{y + row_h}" x2="{width - 10}" y2="{y + row_h}"'
+                     ' stroke="#eee"/>')
+    for b in bars:
+        phase = str(b.get("phase") or "")
+        if phase not in phases:
+            phases.append(phase)
+        color = "#e15759" if b.get("status") == "failed" else palette[phases.index(phase) % 9]
+        x = label_w + plot_w * float(b["start"]) / total
+        w = max(1.5, plot_w * (float(b["end"]) - float(b["start"])) / total)
+        y = top + nodes.index(str(b["node"])) * row_h + 4
+        tip = f"{b['node']} {phase}: {float(b['end']) - float(b['start']):.1f} s" + (
+            f" ({b['status']})" if b.get("status") else "")
+        parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 8}" rx="2"'
+                     f' fill="{color}"><title>{_e(tip)}</title></rect>')
+    for k in range(5):
+        t = total * k / 4
+        x = label_w + plot_w * k / 4
+        parts.append(f'<text x="{x:.1f}" y="14" fill="#666">{t:.0f}s</text>')
+    lx = label_w
+    for i, phase in enumerate(phases):
+        y = height - 8
+        parts.append(f'<rect x="{lx}" y="{y - 9}" width="10" height="10" fill="{palette[i % 9]}"/>'
+                     f'<text x="{lx + 14}" y="{y}">{_e(phase)}</text>')
+        lx += 20 + 7 * len(phase)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- live progress in a notebook -----------------------------------------------------------------
+
+class NotebookProgress:
+    """An upgrade subscriber that keeps one table (node, phase, status, elapsed) up to date.
+
+    In Jupyter it updates a single ``IPython.display`` handle in place; without IPython it
+    prints one plain line per event, so the same code works in a script.
+    """
+
+    def __init__(self, title: str = "Rolling upgrade") -> None:
+        self.title = title
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.last = ""
+        self._handle: Any = None
+        try:
+            from IPython.display import HTML, display
+        except ImportError:
+            self._display: Any = None
+        else:
+            self._display = (display, HTML)
+            self._handle = display(HTML(self._render()), display_id=True)
+
+    def __call__(self, event: Any) -> None:
+        doc = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+        node, phase = doc.get("node"), doc.get("phase")
+        kind = str(doc.get("type") or doc.get("kind") or "")
+        if node:
+            row = self.rows.setdefault(str(node), {"phase": "", "status": "", "since": time.monotonic()})
+            if phase and phase != row["phase"]:
+                row.update(phase=phase, since=time.monotonic())
+            row["status"] = doc.get("status") or ("running" if "Started" in kind else row["status"])
+        self.last = str(doc.get("text") or "")
+        if self._handle is not None:
+            self._handle.update(self._display[1](self._render()))
+        else:
+            print(self.last)
+
+    def _render(self) -> str:
+        now = time.monotonic()
+        rows = [[f"<b>{_e(n)}</b>", _e(r["phase"]), _state(r["status"] or "-"),
+                 _e(f"{now - r['since']:.0f} s")] for n, r in self.rows.items()]
+        return _wrap(f"<h4>{_e(self.title)}</h4>" + _table(["Node", "Phase", "Status", "In phase"], rows)
+                     + f'<div class="dim">{_e(self.last)}</div>')
+
+    def _repr_html_(self) -> str:
+        return self._render()
