@@ -1,0 +1,108 @@
+"""``--notify``: webhook posts arrive as JSON with a ``text`` field, and a dead webhook never blocks."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+notify = pytest.importorskip(
+    "clusterlib_cli.notify",
+    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
+
+Received = list[dict[str, Any]]
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: Received
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, Received]]:
+    """A webhook on 127.0.0.1 that records every JSON body it is sent."""
+    handler = type("Handler", (_Receiver,), {"received": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Event:
+    def __init__(self, **fields: Any) -> None:
+        self.fields = fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_events_and_summary_are_posted(receiver: tuple[str, Received]) -> None:
+    url, received = receiver
+    with notify.Notifier(url) as n:
+        n.on_upgrade_event(_Event(type="PhaseStarted", node="NODE1", phase="drain",
+                                  text="[NODE1 drain] draining"))
+        n.send("upgrade completed", {"outcome": "completed"})
+    assert [r["text"] for r in received] == ["[NODE1 drain] draining", "upgrade completed"]
+    assert received[0]["clusterlib"]["node"] == "NODE1"
+    assert n.summary() is None
+
+
+def test_dead_webhook_never_blocks_and_is_reported() -> None:
+    n = notify.Notifier(f"http://127.0.0.1:{dead_port()}/hook", timeout=0.5, flush_timeout=2)
+    started = time.monotonic()
+    for i in range(50):
+        n.send(f"event {i}")
+    assert time.monotonic() - started < 0.1  # send() only queues
+    n.close()
+    assert time.monotonic() - started < 3
+    summary = n.summary()
+    assert summary is not None and "failed" in summary
+
+
+def test_a_full_queue_drops_instead_of_blocking() -> None:
+    # A port that accepts but never answers: each post hangs until its timeout.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        n = notify.Notifier(f"http://127.0.0.1:{silent.getsockname()[1]}/", timeout=0.3,
+                            max_queue=3, flush_timeout=0.5)
+        started = time.monotonic()
+        for i in range(20):
+            n.send(f"event {i}")
+        assert time.monotonic() - started < 0.1
+        assert n.dropped >= 15
+        n.close()
+        assert time.monotonic() - started < 2
+    finally:
+        silent.close()
+
+
+def test_only_http_urls() -> None:
+    with pytest.raises(ValueError, match="http"):
+        notify.Notifier("file:///etc/passwd")
