@@ -181,6 +181,11 @@ class NodeInfo:
     def __repr__(self) -> str:
         return f"<Node {self.name!r} {self.state.name}>"
 
+    def _repr_html_(self) -> str:
+        from clusterlib.html import node_html
+
+        return node_html(self)
+
 
 @frozen
 class GroupInfo:
@@ -200,6 +205,11 @@ class GroupInfo:
 
     def __repr__(self) -> str:
         return f"<Group {self.name!r} {self.state.name} on {self.owner}>"
+
+    def _repr_html_(self) -> str:
+        from clusterlib.html import group_html
+
+        return group_html(self)
 
 
 @frozen
@@ -323,3 +333,8 @@ class ClusterSnapshot:
     def __repr__(self) -> str:
         return (f"<ClusterSnapshot {self.name!r} nodes={len(self.nodes)} groups={len(self.groups)}"
                 f" {'healthy' if self.health().ok else 'unhealthy'}>")
+
+    def _repr_html_(self) -> str:
+        from clusterlib.html import snapshot_html
+
+        return snapshot_html(self)
