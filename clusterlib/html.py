@@ -12,6 +12,7 @@ this module never reaches into the upgrade engine's internals.
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "report_document",
     "report_html",
     "snapshot_html",
+    "timeline_bars",
     "timeline_svg",
 ]
 
@@ -186,9 +188,112 @@ def report_document(report: Any, *, title: str | None = None) -> str:
             f"<title>{_e(name)}</title></head><body>{_wrap(_report_body(doc))}</body></html>\n")
 
 
+def _ver(info: Any) -> str:
+    if not info:
+        return "-"
+    if isinstance(info, Mapping):
+        return f"{info.get('highest') or '?'} ({info.get('os') or '?'})"
+    return str(info)
+
+
+def _parse_time(value: Any) -> float | None:
+    import datetime
+
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def timeline_bars(steps: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Bars for ``timeline_svg`` from report steps (their ``started``/``finished`` timestamps);
+    steps that never started are left out, a running one ends at the latest known instant."""
+    timed = [(s, _parse_time(s.get("started")), _parse_time(s.get("finished"))) for s in steps]
+    starts = [t0 for _s, t0, _t1 in timed if t0 is not None]
+    if not starts:
+        return []
+    origin = min(starts)
+    latest = max([t for _s, a, b in timed for t in (a, b) if t is not None])
+    bars = []
+    for step, t0, t1 in timed:
+        if t0 is None:
+            continue
+        bars.append({"node": step.get("node") or "cluster", "phase": step.get("kind") or "",
+                     "start": t0 - origin, "end": (t1 if t1 is not None else latest) - origin,
+                     "status": step.get("status") or ""})
+    return bars
+
+
 def _report_body(doc: Mapping[str, Any]) -> str:
-    # Filled in against the report's JSON once the upgrade engine's schema is fixed.
-    return f"<h3>Report</h3><pre>{_e(json.dumps(doc, indent=2, default=str))}</pre>"
+    outcome = str(doc.get("outcome") or "?")
+    parts = [f"<h3>Rolling upgrade of {_e(doc.get('cluster'))}: {_state(outcome)}</h3>",
+             f"<p>{_e(doc.get('message'))}</p>",
+             f'<div class="dim">run {_e(doc.get("run_id"))}'
+             + (f" &middot; journal <code>{_e(doc.get('journal'))}</code>" if doc.get("journal")
+                else "") + "</div>"]
+    stopped = doc.get("stopped_at")
+    if stopped:
+        parts.append("<p><b>Stopped at:</b> " + _e(_short({k: v for k, v in stopped.items() if v}))
+                     + "</p>")
+    moves = list(doc.get("moves") or [])
+    retries = list(doc.get("retries") or [])
+    misplaced = doc.get("misplaced") or {}
+    phase_seconds = doc.get("phase_seconds") or {}
+    summary = [f"{len(moves)} group moves", f"{len(retries)} retries",
+               f"{len(misplaced)} groups off their original owner"]
+    if phase_seconds:
+        summary.append("phase time: " + ", ".join(f"{k} {float(v):.0f} s"
+                                                   for k, v in phase_seconds.items()))
+    parts.append("<h4>Summary</h4><div>" + " &middot; ".join(_e(x) for x in summary) + "</div>")
+
+    node_rows = []
+    for name, info in (doc.get("nodes") or {}).items():
+        result = ("failed" if info.get("failed") else "done" if info.get("after") else "-")
+        node_rows.append([f"<b>{_e(name)}</b>", _e(_ver(info.get("before"))),
+                          _e(_ver(info.get("after"))), _state(result)])
+    parts.append("<h4>Nodes: versions before and after</h4>"
+                 + _table(["Node", "Before", "After", "Result"], node_rows))
+
+    bars = timeline_bars(doc.get("steps") or [])
+    if bars:
+        parts.append("<h4>Timeline</h4>" + timeline_svg(bars))
+    step_rows = [[_e(s.get("node") or "cluster"), _e(s.get("kind")), _state(s.get("status")),
+                  _e("" if s.get("seconds") is None else f"{float(s['seconds']):.1f}"),
+                  _e(s.get("attempts", "")), _e(s.get("message") or "")]
+                 for s in doc.get("steps") or []]
+    parts.append("<h4>Steps</h4>" + _table(["Node", "Phase", "Status", "Seconds", "Attempts",
+                                            "Note"], step_rows))
+    move_rows = [[_e(m.get("group")), _e(m.get("source")), _e(m.get("target")),
+                  _state(m.get("state") or ""), _e(m.get("purpose") or m.get("phase") or ""),
+                  _e(m.get("attempts", "")),
+                  _e("" if m.get("seconds") is None else f"{float(m['seconds']):.1f}")]
+                 for m in moves]
+    parts.append(f"<h4>Moves ({len(moves)})</h4>" + _table(
+        ["Group", "From", "To", "State", "Why", "Attempts", "Seconds"], move_rows))
+    if retries:
+        retry_rows = [[_e(r.get("node") or ""), _e(r.get("phase") or ""), _e(r.get("group") or ""),
+                       _e(r.get("attempt", "")), _e(r.get("error") or "")] for r in retries]
+        parts.append(f"<h4>Retries ({len(retries)})</h4>"
+                     + _table(["Node", "Phase", "Group", "Attempt", "Error"], retry_rows))
+    if misplaced:
+        rows = [[_e(g), _e(v[0]), _e(v[1])] for g, v in misplaced.items()]
+        parts.append("<h4>Groups not on their original owner</h4>"
+                     + _table(["Group", "Was on", "Now on"], rows))
+    level = doc.get("functional_level") or {}
+    if level:
+        parts.append("<h4>Functional level</h4><div>" + _e(_short(level)) + "</div>")
+    warnings = list(doc.get("warnings") or [])
+    if warnings:
+        parts.append("<h4>Warnings</h4><ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings)
+                     + "</ul>")
+    audit = list(doc.get("audit") or [])
+    if audit:
+        parts.append("<h4>Audit</h4><ul>" + "".join(
+            f"<li>{_e(a.get('text', a) if isinstance(a, Mapping) else a)}</li>" for a in audit)
+            + "</ul>")
+    return "".join(parts)
 
 
 def timeline_svg(bars: Sequence[Mapping[str, Any]], *, width: int = 900) -> str:
@@ -242,6 +347,16 @@ def timeline_svg(bars: Sequence[Mapping[str, Any]], *, width: int = 900) -> str:
 
 # --- live progress in a notebook -----------------------------------------------------------------
 
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (a display handle would print a useless repr elsewhere)."""
+    try:
+        ipython = importlib.import_module("IPython")
+    except ImportError:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 class NotebookProgress:
     """An upgrade subscriber that keeps one table (node, phase, status, elapsed) up to date.
 
@@ -254,13 +369,15 @@ class NotebookProgress:
         self.rows: dict[str, dict[str, Any]] = {}
         self.last = ""
         self._handle: Any = None
+        self._display: Any = None
         try:
-            from IPython.display import HTML, display
+            # Imported by name: IPython is optional and has no place in clusterlib's dependencies.
+            ipy = importlib.import_module("IPython.display")
         except ImportError:
-            self._display: Any = None
-        else:
-            self._display = (display, HTML)
-            self._handle = display(HTML(self._render()), display_id=True)
+            return
+        if _in_notebook():
+            self._display = (ipy.display, ipy.HTML)
+            self._handle = ipy.display(ipy.HTML(self._render()), display_id=True)
 
     def __call__(self, event: Any) -> None:
         doc = event.to_dict() if hasattr(event, "to_dict") else dict(event)
