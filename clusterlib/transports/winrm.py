@@ -68,6 +68,7 @@ DEFAULT_MAX_ENVELOPE_SIZE = 500 * 1024
 # statements the transport adds ``Write-Output -InputObject <marker>`` (a cmdlet with a parameter,
 # never script text) and splits the flat output on it.
 _MARKER_PREFIX = "clusterlib:end-of-statement:"
+_NOT_STARTED = 0  # pypsrp PSInvocationState.NOT_STARTED: begin_invoke's Command did not go out
 
 
 class _Retryable(Exception):
@@ -146,9 +147,8 @@ class WinRMTransport:
         self.port = int(port) if port is not None else (5986 if ssl else 5985)
         self.endpoint = f"{host}:{self.port}"
         self.username = username if username is not None else os.environ.get("CLUSTERLIB_USERNAME")
-        # Name-mangled so neither vars() dumps nor attrs-style reprs pick it up by accident.
-        self.__password = (password if password is not None
-                           else os.environ.get("CLUSTERLIB_PASSWORD"))
+        self.__password = _Secret(password if password is not None
+                                  else os.environ.get("CLUSTERLIB_PASSWORD"))
         self.auth = auth
         self.ssl = ssl
         self.cert_validation = cert_validation
@@ -166,7 +166,8 @@ class WinRMTransport:
         self.closed = False
 
         _check_extra(auth)
-        if auth in ("basic", "ntlm", "credssp") and (not self.username or self.__password is None):
+        if auth in ("basic", "ntlm", "credssp") and (not self.username
+                                                      or self.__password.value is None):
             raise AuthenticationError(
                 f"{self.endpoint}: auth={auth} needs a username and a password (arguments, or"
                 " the CLUSTERLIB_USERNAME and CLUSTERLIB_PASSWORD environment variables)")
@@ -208,7 +209,7 @@ class WinRMTransport:
         """A transport to one node's own host (same credentials and options), for actions that
         must run on the node itself."""
         return WinRMTransport(
-            node, username=self.username, password=self.__password, auth=self.auth,
+            node, username=self.username, password=self.__password.value, auth=self.auth,
             ssl=self.ssl, port=self.port, cert_validation=self.cert_validation,
             connect_timeout=self.connect_timeout, operation_timeout=self.operation_timeout,
             cluster=self.cluster or None, time_scale=self.time_scale,
@@ -246,7 +247,8 @@ class WinRMTransport:
             if encryption == "auto" and not self.ssl and self.auth in ("basic", "certificate"):
                 encryption = "never"  # pypsrp refuses Basic over HTTP otherwise
             self._wsman = WSMan(
-                self.host, port=self.port, username=self.username, password=self.__password,
+                self.host, port=self.port, username=self.username,
+                password=self.__password.value,
                 # pypsrp hands cert_validation to requests' ``verify``: a CA bundle path works
                 # although its annotation says bool.
                 ssl=self.ssl, auth=self.auth,
@@ -287,23 +289,23 @@ class WinRMTransport:
         while True:
             try:
                 ps.begin_invoke()
+                ps.end_invoke()
                 break
             except Exception as exc:
-                # The shell is gone (server restarted, idle timeout): the Command never reached
-                # a runspace, so reopen once and send it again whatever the pipeline is.
-                if not reopened and _shell_missing(exc):
+                pool.pipelines.pop(ps.id, None)
+                # The shell is gone (listener restarted, idle timeout): the Command never
+                # reached a runspace, so reopen once and send it again whatever the pipeline is.
+                if not reopened and ps.state == _NOT_STARTED and _shell_missing(exc):
                     reopened = True
                     self._discard_pool()
                     pool = self._open_pool()
                     ps = self._build(pool, pipeline, marker)
                     continue
-                self._discard_pool()
+                # A lost request or answer leaves the shell alive on the host: keep the pool
+                # (the next call finds out if it is not) and let the caller decide on re-sending.
+                if _shell_missing(exc):
+                    self._discard_pool()
                 raise self._retryable(exc) from None
-        try:
-            ps.end_invoke()
-        except Exception as exc:
-            self._discard_pool()
-            raise self._retryable(exc) from None
         return _result(ps, len(pipeline.statements), marker)
 
     def _build(self, pool: RunspacePool, pipeline: Pipeline, marker: str) -> PowerShell:
@@ -361,15 +363,12 @@ class WinRMTransport:
         proc = Process(shell, line.line)
         try:
             proc.begin_invoke()
-        except Exception as exc:
-            self._discard_winrs()
-            raise self._retryable(exc) from None
-        try:
             proc.end_invoke()
-            _quietly(lambda: proc.signal(SignalCode.TERMINATE))
         except Exception as exc:
-            self._discard_winrs()
+            if _shell_missing(exc):
+                self._discard_winrs()
             raise self._retryable(exc) from None
+        _quietly(lambda: proc.signal(SignalCode.TERMINATE))
         return CmdResult(stdout=proc.stdout.decode("utf-8", errors="replace"),
                          stderr=proc.stderr.decode("utf-8", errors="replace"),
                          exit_code=int(proc.rc if proc.rc is not None else -1))
@@ -438,7 +437,7 @@ class WinRMTransport:
             # The request carries the Authorization header; keep it out of reach of loggers.
             exc.request = None
             exc.response = None
-        secret = self.__password
+        secret = self.__password.value
         if secret and secret in str(error):
             error = type(error)(str(error).replace(secret, "***"))
         error.__cause__ = exc
@@ -446,6 +445,18 @@ class WinRMTransport:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+class _Secret:
+    """Holds the password so that repr(), vars() and debuggers show a placeholder."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
 
 
 def _check_extra(auth: str) -> None:
