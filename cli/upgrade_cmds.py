@@ -1,4 +1,4 @@
-"""Upgrade commands (upgrade plan/run/resume/report, lock show/break, demo): thin calls into clusterlib.upgrade.
+"""Upgrade commands (upgrade plan/run/resume/report, lock show/break, demo): thin calls into the engine.
 
 Ctrl-C during a run asks the engine to stop at the next step boundary (the cluster is never
 left mid-move); a second Ctrl-C interrupts at once. Either way the journal is kept and the exact
