@@ -1,0 +1,1017 @@
+"""The rolling-upgrade engine: runs the plan node by node, journals every phase, stops safely, and resumes.
+
+Per node: drain -> action -> reboot -> verify -> resume -> [failback] -> validate; then
+redistribute and, only when asked, raise the functional level. Every phase is written to the
+journal before it starts and after it ends, and every phase re-reads the live cluster before it
+acts, so a resume never trusts the journal's word about the cluster: a node already upgraded is
+not upgraded again, a node left paused is resumed, a group left on the wrong node is moved back.
+
+Reads are deliberately few. Possible and preferred owners are read once per run (they cost one
+large round trip: Get-ClusterOwnerNode over every group and resource) and merged into the plain
+snapshots the phases take; moves go through the same retrying, rolling-back move the Group handle
+uses, without its two full snapshots per move. That keeps a 400-group redistribution bounded by
+the cluster's own move time, not by reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from clusterlib.cluster import Cluster, Group
+from clusterlib.errors import ClusterError, ClusterRefused, NotFound, WaitTimeout
+from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
+from clusterlib.placement import candidate_nodes, evacuation_plan
+from clusterlib.retry import WaitPolicy, wait_for
+from clusterlib.upgrade import lock as locks
+from clusterlib.upgrade.actions import ActionFailed, ManualAction, UpgradeAction, action_from_dict
+from clusterlib.upgrade.errors import JournalRejected, PreflightFailed, UpgradeStopped
+from clusterlib.upgrade.events import (
+    CheckFinished,
+    EventBus,
+    GroupMoved,
+    PhaseFinished,
+    PhaseStarted,
+    Retry,
+    RunFinished,
+    RunStarted,
+    Subscriber,
+    UpgradeEvent,
+    WaitingForOperator,
+    Warning,
+    utc_now,
+)
+from clusterlib.upgrade.journal import Journal
+from clusterlib.upgrade.options import UpgradeOptions
+from clusterlib.upgrade.plan import Plan, Step, build_steps
+from clusterlib.upgrade.preflight import join_verdict, resolve_order, run_checks
+from clusterlib.upgrade.report import Report
+
+log = logging.getLogger("clusterlib.upgrade")
+
+T = TypeVar("T")
+
+_BACK = (NodeState.Up, NodeState.Paused)
+_OUT = (NodeState.Down, NodeState.Joining, NodeState.Unknown)
+
+
+class _Stop(Exception):
+    """Internal: stop the run here; the cluster is in the state ``message`` describes."""
+
+    def __init__(self, message: str, *, node: str | None = None, group: str | None = None,
+                 phase: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+        self.group = group
+        self.phase = phase
+
+
+class _NodeFailed(Exception):
+    """Internal: this node failed but is back and safe; counts against max_failed_nodes."""
+
+
+class _MoveFailed(Exception):
+    def __init__(self, message: str, group: str) -> None:
+        super().__init__(message)
+        self.group = group
+
+
+def _versions(info: NodeInfo) -> dict[str, Any]:
+    return {"highest": str(info.highest_version) if info.highest_version else None,
+            "lowest": str(info.lowest_version) if info.lowest_version else None,
+            "os": str(info.os_version) if info.os_version else None,
+            "state": info.state.name}
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "").lower() == (b or "").lower()
+
+
+class _Context:
+    """What an action sees of the engine (see actions.ActionContext)."""
+
+    def __init__(self, engine: RollingUpgrade, node: str) -> None:
+        self._engine = engine
+        self._node = node
+
+    def notify(self, message: str) -> None:
+        self._engine._warn(message, node=self._node, phase="action")
+
+    def waiting(self, prompt: str, timeout: float) -> None:
+        self._engine._emit(WaitingForOperator(run_id=self._engine.run_id, node=self._node,
+                                              phase="action", prompt=prompt, timeout=timeout,
+                                              message=f"waiting for the operator: {prompt}"))
+
+
+class RollingUpgrade:
+    """A rolling upgrade of one cluster.
+
+    ``RollingUpgrade(cluster, action=RemoteCommand(r"D:\\setup.exe /unattend"),
+    journal="run.json", target="9.3", raise_functional_level=True)``, then ``.plan()`` (dry run)
+    and ``.run()`` (returns the Report, raises UpgradeStopped with the report when it stops).
+    Policies are keyword arguments of ``UpgradeOptions`` (or ``options=``).
+    """
+
+    def __init__(self, cluster: Cluster, action: UpgradeAction | None = None, *,
+                 journal: str | os.PathLike[str] | None = None,
+                 options: UpgradeOptions | None = None,
+                 on_event: Subscriber | None = None, **policies: Any) -> None:
+        self.cluster = cluster
+        self.action = action
+        if options is None:
+            options = UpgradeOptions(**policies)
+        elif policies:
+            options = options.evolve(**policies)
+        self.options = options
+        self.journal_path = Path(journal) if journal is not None else None
+        self._bus = EventBus()
+        if on_event is not None:
+            self._bus.subscribe(on_event)
+        self._run_id = uuid.uuid4().hex[:12]
+        self._journal: Journal | None = None
+        self._resumed = False
+        self._owners: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+        self._current: tuple[str | None, str | None] = (None, None)
+        self._last_save = 0.0
+        self.round_trips_hint = 0
+
+    def __repr__(self) -> str:
+        return (f"<RollingUpgrade {self._run_id} of {self.cluster!r}"
+                f"{' (resumed)' if self._resumed else ''}>")
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    # ---- events and operator ----
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call ``fn(event)`` for every event; returns an unsubscribe function."""
+        return self._bus.subscribe(fn)
+
+    def confirm(self, node: str, ok: bool = True, reason: str = "") -> None:
+        """Answer a ManualAction waiting on ``node`` (from another thread or a notebook cell)."""
+        if not isinstance(self.action, ManualAction):
+            raise TypeError("confirm() answers a ManualAction; this run's action is "
+                            f"{type(self.action).__name__}")
+        self.action.confirm(node, ok, reason)
+
+    def _emit(self, event: UpgradeEvent) -> None:
+        self._bus.emit(event)
+
+    def _warn(self, message: str, *, node: str | None = None, phase: str | None = None) -> None:
+        if self._journal is not None:
+            self._journal.body["warnings"].append(
+                " ".join(x for x in (node, phase) if x) + (": " if node or phase else "") + message)
+        self._emit(Warning(run_id=self.run_id, node=node, phase=phase, message=message))
+
+    # ---- planning ----
+
+    def plan(self) -> Plan:
+        """The plan and its preflight results, from one snapshot; nothing is changed."""
+        snapshot = self.cluster.snapshot(owners=True)
+        return self._plan_from(snapshot)
+
+    def preflight(self) -> tuple[Any, ...]:
+        return self.plan().checks
+
+    def _plan_from(self, snapshot: ClusterSnapshot, resuming: bool = False) -> Plan:
+        opts = self.options
+        try:
+            order = resolve_order(snapshot, opts)
+            order_error = None
+        except NotFound as exc:
+            order, order_error = (), str(exc)
+        lock_info = None
+        lock_error = None
+        try:
+            lock_info = locks.read_lock(self.cluster)
+        except ClusterError as exc:
+            lock_error = f"cannot read the upgrade lock: {exc}"
+        problem = "no upgrade action given" if self.action is None else self.action.problem(
+            self.cluster)
+        checks = run_checks(snapshot, opts, order=order, lock=lock_info, lock_error=lock_error,
+                            run_id=self._run_id, action_problem=problem,
+                            functional_level_supported=self.cluster.capabilities.functional_level,
+                            resuming=resuming)
+        if order_error is not None:
+            from clusterlib.upgrade.preflight import CheckResult
+
+            checks = [CheckResult("node-order", False, order_error),
+                      *[c for c in checks if c.name != "node-order"]]
+        steps = build_steps(snapshot, opts, order, self.cluster.commands, self.action) \
+            if order else ()
+        return Plan(cluster=snapshot.name, dialect=self.cluster.dialect, order=tuple(order),
+                    steps=steps, checks=tuple(checks), options=opts.to_dict(),
+                    action=self.action.describe("<node>") if self.action else "(none)",
+                    original_placement=snapshot.placement())
+
+    # ---- running ----
+
+    def run(self) -> Report:
+        """Preflight, take the lock, and upgrade node by node. Returns the Report when every
+        step is done; raises PreflightFailed (nothing changed), LockHeld, or UpgradeStopped
+        (carrying the report; the journal resumes it)."""
+        if self._journal is None:
+            self._start()
+        else:
+            self._reopen()
+        return self._drive()
+
+    def _start(self) -> None:
+        if self.action is None:
+            raise ValueError("RollingUpgrade needs an action (RemoteCommand, PowerShellAction,"
+                             " CallableAction or ManualAction)")
+        snapshot = self.cluster.snapshot(owners=True)
+        self._remember_owners(snapshot)
+        plan = self._plan_from(snapshot)
+        for c in plan.checks:
+            self._emit(CheckFinished(run_id=self.run_id, phase="preflight", check=c.name,
+                                     ok=c.ok, message=c.message))
+        if not plan.ok:
+            raise PreflightFailed(plan.failed_checks)
+        if self.journal_path is None:
+            log.warning("rolling upgrade %s runs without a journal: it cannot be resumed",
+                        self.run_id)
+        body: dict[str, Any] = {
+            "run_id": self.run_id, "cluster": snapshot.name, "created": utc_now(),
+            "updated": utc_now(), "owner": locks.whoami(), "pid": os.getpid(),
+            "options": self.options.to_dict(), "action": self.action.to_dict(),
+            "original_placement": snapshot.placement(),
+            "original_states": {g.name: g.state.name for g in snapshot.groups},
+            "nodes_before": {n.name: _versions(n) for n in snapshot.nodes},
+            "nodes_after": {}, "plan": plan.to_dict(),
+            "steps": [{"id": s.id, "kind": s.kind, "node": s.node, "group": s.group,
+                       "status": "pending", "attempts": 0, "started": None, "finished": None,
+                       "seconds": None, "message": ""} for s in plan.steps],
+            "moves": [], "retries": [], "warnings": [], "audit": [], "failed_nodes": [],
+            "outcome": None, "message": "started", "stopped_at": None,
+            "validation_in_flight": None,
+            "functional_level": {"before": snapshot.functional_level},
+            "final_placement": {},
+        }
+        # Journal first, lock second: a crash in between leaves a journal whose resume takes the
+        # lock, never a lock nobody can name.
+        self._journal = Journal.create(self.journal_path, body)
+        if self.journal_path is None:
+            self._warn("no journal file: this run cannot be resumed")
+        try:
+            locks.acquire(self.cluster, self.run_id, snapshot.name)
+        except ClusterError as exc:
+            self._journal.body["outcome"] = "refused"
+            self._journal.body["message"] = str(exc)
+            self._journal.save()
+            raise
+
+    def _reopen(self) -> None:
+        assert self._journal is not None
+        body = self._journal.body
+        snapshot = self.cluster.snapshot(owners=True)
+        self._remember_owners(snapshot)
+        locks.acquire(self.cluster, self.run_id, snapshot.name)
+        if body["outcome"] != "completed":
+            body["outcome"] = None
+            body["stopped_at"] = None
+            body["message"] = "resumed"
+            body["audit"].append({"text": f"resumed by {locks.whoami()} pid {os.getpid()}",
+                                  "at": utc_now()})
+            self._journal.save()
+
+    def _drive(self) -> Report:
+        journal = self._journal
+        assert journal is not None
+        body = journal.body
+        started = time.monotonic()
+        unsubscribe = self.cluster.subscribe(self._on_cluster_event)
+        self._emit(RunStarted(run_id=self.run_id, cluster=body["cluster"],
+                              nodes=tuple(body["plan"]["order"]), resumed=self._resumed,
+                              message=("resuming" if self._resumed else "starting")
+                              + f" rolling upgrade of {body['cluster']}"))
+        try:
+            if body["outcome"] != "completed":
+                for raw in body["plan"]["steps"]:
+                    step = Step.from_dict(raw)
+                    rec = journal.step(step.id)
+                    if rec["status"] in ("done", "skipped"):
+                        continue
+                    if step.node is not None and step.node in body["failed_nodes"]:
+                        self._mark(rec, "skipped", f"{step.node} failed earlier in this run")
+                        continue
+                    self._run_step(step, rec)
+                self._finish("completed", self._completion_message())
+        except _Stop as stop:
+            self._finish("stopped", stop.message, node=stop.node, group=stop.group,
+                         phase=stop.phase)
+            report = self.report()
+            self._emit(RunFinished(run_id=self.run_id, outcome="stopped", node=stop.node,
+                                   phase=stop.phase, seconds=time.monotonic() - started,
+                                   message=stop.message))
+            raise UpgradeStopped(stop.message, report=report, journal=journal.path,
+                                 node=stop.node, group=stop.group, phase=stop.phase) from None
+        except ClusterError as exc:
+            node, phase = self._current
+            message = (f"stopped on an unexpected error at {node or 'cluster'} {phase or ''}:"
+                       f" {exc}")
+            self._finish("stopped", message, node=node, phase=phase)
+            self._emit(RunFinished(run_id=self.run_id, outcome="stopped", node=node, phase=phase,
+                                   seconds=time.monotonic() - started, message=message))
+            raise UpgradeStopped(message, report=self.report(), journal=journal.path, node=node,
+                                 phase=phase) from exc
+        finally:
+            unsubscribe()
+        locks.release(self.cluster, self.run_id)
+        report = self.report()
+        self._emit(RunFinished(run_id=self.run_id, outcome="completed",
+                               seconds=time.monotonic() - started, message=report.message))
+        return report
+
+    def report(self) -> Report:
+        assert self._journal is not None
+        path = str(self._journal.path) if self._journal.path is not None else None
+        return Report.from_body(self._journal.body, path)
+
+    def _completion_message(self) -> str:
+        assert self._journal is not None
+        body = self._journal.body
+        failed = body["failed_nodes"]
+        done = [n for n in body["plan"]["order"] if n not in failed]
+        text = f"upgraded {len(done)} node(s): {', '.join(done)}"
+        if failed:
+            text += f"; FAILED (within max_failed_nodes): {', '.join(failed)}"
+        return text
+
+    def _finish(self, outcome: str, message: str, *, node: str | None = None,
+                group: str | None = None, phase: str | None = None) -> None:
+        assert self._journal is not None
+        body = self._journal.body
+        body["outcome"] = outcome
+        body["message"] = message
+        body["stopped_at"] = ({"node": node, "group": group, "phase": phase}
+                              if outcome == "stopped" else None)
+        try:
+            snap = self.cluster.snapshot()
+            body["final_placement"] = snap.placement()
+            for n in snap.nodes:
+                if n.name in body["nodes_after"] or outcome == "completed":
+                    body["nodes_after"][n.name] = _versions(n)
+            body["functional_level"]["final"] = snap.functional_level
+            offline = [g.name for g in snap.groups
+                       if g.state is not GroupState.Online
+                       and body["original_states"].get(g.name) == "Online"]
+            if offline:
+                self._warn("groups Online at the start are not Online now: " + ", ".join(offline))
+        except ClusterError as exc:
+            self._warn(f"could not read the final state: {exc}")
+        self._journal.save()
+
+    # ---- steps ----
+
+    def _mark(self, rec: dict[str, Any], status: str, message: str) -> None:
+        assert self._journal is not None
+        rec["status"] = status
+        rec["message"] = message
+        rec["finished"] = utc_now()
+        self._journal.save()
+
+    def _run_step(self, step: Step, rec: dict[str, Any]) -> None:
+        assert self._journal is not None
+        handler = getattr(self, "_do_" + step.kind.replace("-", "_"))
+        self._current = (step.node, step.kind)
+        resumed_step = rec["status"] in ("running", "failed")
+        rec["status"] = "running"
+        rec["attempts"] += 1
+        rec["started"] = rec["started"] or utc_now()
+        self._journal.save()  # before
+        self._emit(PhaseStarted(run_id=self.run_id, node=step.node, phase=step.kind, step=step.id,
+                                message=step.description))
+        t0 = time.monotonic()
+
+        def close(status: str, message: str) -> None:
+            seconds = (time.monotonic() - t0) * self.cluster.time_scale
+            rec["seconds"] = round((rec["seconds"] or 0.0) + seconds, 3)
+            self._mark(rec, status, message)  # after
+            self._emit(PhaseFinished(run_id=self.run_id, node=step.node, phase=step.kind,
+                                     step=step.id, status=status, seconds=seconds,
+                                     message=message or status))
+
+        try:
+            status, message = handler(step, resumed_step)
+        except _NodeFailed as exc:
+            close("failed", str(exc))
+            self._node_failed(step, str(exc))
+            return
+        except _Stop as stop:
+            stop.node = stop.node or step.node
+            stop.phase = stop.phase or step.kind
+            close("failed", stop.message)
+            raise
+        except ClusterError as exc:
+            close("failed", str(exc))
+            raise _Stop(f"{step.kind} of {step.node or 'the cluster'} failed: {exc}",
+                        node=step.node, phase=step.kind) from exc
+        close(status, message)
+
+    def _node_failed(self, step: Step, message: str) -> None:
+        """A node failed but came back: count it, and either stop or make it useful again."""
+        assert self._journal is not None and step.node is not None
+        body = self._journal.body
+        failures = len(body["failed_nodes"]) + 1
+        if failures > self.options.max_failed_nodes:
+            raise _Stop(f"{message}. {step.node} is left paused and drained; no further node was"
+                        f" touched (max_failed_nodes={self.options.max_failed_nodes}).",
+                        node=step.node, phase=step.kind)
+        body["failed_nodes"].append(step.node)
+        self._warn(f"{message}; continuing ({failures} of max {self.options.max_failed_nodes}"
+                   " failed nodes)", node=step.node, phase=step.kind)
+        info = self.cluster.commands.read_node(step.node)
+        if info.state is NodeState.Paused:
+            self._resume_node(step.node)
+        for rec in body["steps"]:
+            if rec["node"] == step.node and rec["status"] == "pending":
+                rec["status"] = "skipped"
+                rec["message"] = "node failed"
+        self._journal.save()
+
+    # ---- reads ----
+
+    def _remember_owners(self, snapshot: ClusterSnapshot) -> None:
+        self._owners = {g.name: (g.preferred_owners, g.possible_owners, g.anti_affinity)
+                        for g in snapshot.groups}
+
+    def _snap(self) -> ClusterSnapshot:
+        """A plain snapshot with the owner lists read at the start of the run merged in."""
+        snap = self.cluster.snapshot()
+        groups = []
+        for g in snap.groups:
+            known = self._owners.get(g.name)
+            if known is not None:
+                g = attrs.evolve(g, preferred_owners=known[0], possible_owners=known[1],
+                                 anti_affinity=known[2])
+            groups.append(g)
+        return snap.evolve(groups=tuple(groups))
+
+    def _node(self, name: str) -> NodeInfo:
+        return self.cluster.commands.read_node(name)
+
+    def _wait(self, read: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str,
+              failed: Callable[[T], str | None] | None = None) -> T:
+        policy = WaitPolicy(timeout=timeout, interval=min(self.options.poll_interval, timeout))
+        return wait_for(read, done, policy, what=what, scale=self.cluster.time_scale,
+                        failed=failed)
+
+    def _before(self, node: str) -> dict[str, Any]:
+        assert self._journal is not None
+        return self._journal.body["nodes_before"].get(node) or {}
+
+    def _upgraded(self, node: str, info: NodeInfo) -> bool:
+        """Whether ``info`` shows the node already runs what the action installs."""
+        hi = str(info.highest_version) if info.highest_version else None
+        if self.options.target is not None:
+            return info.highest_version == self.options.target.highest
+        return hi is not None and hi != self._before(node).get("highest")
+
+    # ---- moves ----
+
+    def _on_cluster_event(self, name: str, details: dict[str, Any]) -> None:
+        node, phase = self._current
+        if name == "retry":
+            record = {"node": node, "phase": phase, "group": details.get("group"),
+                      "attempt": details.get("attempt"), "error": str(details.get("error")),
+                      "at": utc_now()}
+            if self._journal is not None:
+                self._journal.body["retries"].append(record)
+            self._emit(Retry(run_id=self.run_id, node=node, phase=phase,
+                             group=details.get("group"), attempt=int(details.get("attempt") or 0),
+                             error=str(details.get("error")),
+                             message=f"retrying the move of {details.get('group')}:"
+                             f" {details.get('error')}"))
+        elif name == "move" and details.get("rollback"):
+            self._record_move(str(details.get("group")), details.get("source"),
+                              str(details.get("target")), str(details.get("state")), 1, 0.0,
+                              "rollback")
+
+    def _record_move(self, group: str, source: str | None, target: str, state: str, attempts: int,
+                     seconds: float, purpose: str) -> None:
+        node, phase = self._current
+        assert self._journal is not None
+        self._journal.body["moves"].append({
+            "group": group, "source": source, "target": target, "state": state,
+            "attempts": attempts, "seconds": round(seconds, 3), "purpose": purpose,
+            "node": node, "phase": phase, "at": utc_now()})
+        self._emit(GroupMoved(run_id=self.run_id, node=node, phase=phase, group=group,
+                              source=source, target=target, state=state, attempts=attempts,
+                              seconds=seconds, purpose=purpose,
+                              message=f"{group}: {source} -> {target} ({state})"))
+
+    def _move(self, group: str, target: str, purpose: str) -> GroupInfo:
+        """Move ``group`` to ``target`` and wait until it is back in its state there. Transient
+        refusals and slow moves are retried; a group that fails to come online is returned to
+        where it was (raises _MoveFailed saying where it is now)."""
+        d = self.cluster.commands
+        before = d.read_group(group)
+        if _same(before.owner, target) and before.state is not GroupState.Failed:
+            return before
+        expected = (before.state if before.state in (GroupState.Online, GroupState.Offline,
+                                                     GroupState.PartialOnline)
+                    else GroupState.Online)
+        t0 = time.monotonic()
+        try:
+            # The Group handle's own retrying, rolling-back move, entered below its
+            # snapshot-reading front door (see the module docstring for why).
+            attempts = Group(self.cluster, group)._move_with_retries(target, expected)
+        except (ClusterRefused, WaitTimeout) as exc:
+            now = d.read_group(group)
+            self._record_move(group, before.owner, target, f"failed; now {now.state.name} on"
+                              f" {now.owner}", 1, (time.monotonic() - t0) * self.cluster.time_scale,
+                              purpose)
+            raise _MoveFailed(f"moving {group} from {before.owner} to {target} failed: {exc}",
+                              group) from exc
+        after = d.read_group(group)
+        self._record_move(group, before.owner, target, after.state.name, attempts,
+                          (time.monotonic() - t0) * self.cluster.time_scale, purpose)
+        return after
+
+    # ---- phase: drain ----
+
+    def _do_drain(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        assert n is not None
+        info = self._node(n)
+        if info.state in _OUT:
+            # Only on a resume or after a crash: wait for the node before draining it.
+            self._wait_back(n, seen_down=True)
+        snap = self._snap()
+        others = [f"{x.name} is {x.state.name}" for x in snap.nodes
+                  if not _same(x.name, n) and x.state is not NodeState.Up]
+        if others:
+            raise _Stop(f"will not pause {n} while another node is not Up ({', '.join(others)}):"
+                        " only one node is ever out at a time; nothing was changed on " + n,
+                        node=n, phase="drain")
+        if not snap.keeps_quorum_without(n):
+            raise _Stop(f"will not pause {n}: taking it down would lose quorum", node=n,
+                        phase="drain")
+        me = snap.node(n)
+        if me.state is NodeState.Paused and not snap.groups_on(n):
+            return "skipped", f"{n} is already paused and owns no group"
+        attempts = 1 + self.options.retries_per_node
+        for attempt in range(1, attempts + 1):
+            try:
+                self._drain_once(n)
+                break
+            except _MoveFailed as exc:
+                trouble: str = str(exc)
+                group: str | None = exc.group
+            except _DrainTrouble as exc:
+                trouble, group = str(exc), exc.group
+            if attempt == attempts:
+                raise _Stop(f"drain of {n} failed: {trouble}. " + self._node_state_text(n),
+                            node=n, group=group, phase="drain")
+            self._note_retry(n, "drain", attempt, trouble, group)
+            if self._node(n).state in _OUT:
+                self._wait_back(n, seen_down=True)
+        snap = self._snap()
+        left = snap.groups_on(n)
+        if left:
+            raise _Stop(f"{n} still owns {', '.join(g.name for g in left)} after the drain; the"
+                        " upgrade action was not started", node=n, group=left[0].name,
+                        phase="drain")
+        if snap.node(n).state is not NodeState.Paused:
+            raise _Stop(f"{n} is {snap.node(n).state.name} after the drain, not Paused", node=n,
+                        phase="drain")
+        return "done", f"{n} paused and empty"
+
+    def _note_retry(self, node: str, phase: str, attempt: int, error: str,
+                    group: str | None = None) -> None:
+        assert self._journal is not None
+        self._journal.body["retries"].append({"node": node, "phase": phase, "group": group,
+                                              "attempt": attempt, "error": error,
+                                              "at": utc_now()})
+        self._journal.save()
+        self._emit(Retry(run_id=self.run_id, node=node, phase=phase, group=group, attempt=attempt,
+                         error=error, message=f"retrying {phase} of {node}: {error}"))
+
+    def _node_state_text(self, node: str) -> str:
+        try:
+            snap = self.cluster.snapshot()
+        except ClusterError:
+            return ""
+        me = snap.node(node)
+        on = [g.name for g in snap.groups_on(node)]
+        return (f"{node} is {me.state.name}" + (f" and still owns {', '.join(on)}" if on else
+                                                " and owns no group") + ".")
+
+    def _drain_once(self, n: str) -> None:
+        d = self.cluster.commands
+        caps = self.cluster.capabilities
+        info = self._node(n)
+        if not (info.state is NodeState.Paused and info.drain_status is DrainStatus.InProgress):
+            try:
+                d.execute(d.pause_command(n, drain=True))
+            except ClusterRefused as exc:
+                raise _DrainTrouble(f"the cluster refused to pause {n}: {exc}") from exc
+        if caps.drain:
+            try:
+                info = self._wait(lambda: self._node(n),
+                                  lambda x: x.drain_status is not DrainStatus.InProgress
+                                  or x.state in _OUT, self.options.drain_timeout,
+                                  f"drain of {n}")
+            except WaitTimeout as exc:
+                raise _DrainTrouble(str(exc)) from exc
+            if info.state in _OUT:
+                raise _DrainTrouble(f"{n} went {info.state.name} during the drain (crashed?);"
+                                    " the cluster failed its groups over")
+            if info.drain_status is DrainStatus.Failed or info.state is not NodeState.Paused:
+                left = [g.name for g in self.cluster.snapshot().groups_on(n) if not g.is_core]
+                raise _DrainTrouble(f"the cluster's drain of {n} failed (node {info.state.name},"
+                                    f" drain {info.drain_status.name}); still on it:"
+                                    f" {', '.join(left) or 'nothing'}",
+                                    group=left[0] if left else None)
+        # Whatever the cluster did not move (the core group; every group where the cluster
+        # cannot drain) clusterlib moves, trying each candidate node in turn.
+        snap = self._snap()
+        targets, stuck = evacuation_plan(snap, n)
+        if stuck:
+            raise _Stop(f"cannot finish draining {n}: no other Up node may own"
+                        f" {', '.join(stuck)}", node=n, group=stuck[0], phase="drain")
+        for gname in targets:
+            self._move_somewhere(gname, n)
+
+    def _move_somewhere(self, gname: str, away_from: str) -> None:
+        tried: list[str] = []
+        last = ""
+        while True:
+            snap = self._snap()
+            g = snap.group(gname)
+            if not _same(g.owner, away_from):
+                return
+            candidates = [c for c in candidate_nodes(snap, g, exclude=[away_from, *tried])]
+            if not candidates:
+                raise _MoveFailed(f"no node would take {gname} off {away_from}"
+                                  + (f" (tried {', '.join(tried)}: {last})" if tried else ""),
+                                  gname)
+            try:
+                self._move(gname, candidates[0], "drain")
+                return
+            except _MoveFailed as exc:
+                tried.append(candidates[0])
+                last = str(exc)
+
+    # ---- phase: action ----
+
+    def _do_action(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        assert n is not None and self.action is not None
+        info = self._node(n)
+        if self._upgraded(n, info):
+            return "skipped", f"{n} already runs {info.highest_version}; not upgraded again"
+        if info.state in _OUT:
+            if resumed:
+                return "done", f"{n} is {info.state.name}: the action is already under way"
+            raise _Stop(f"{n} is {info.state.name} before the upgrade action", node=n,
+                        phase="action")
+        if info.state is NodeState.Up:
+            # Someone (or a crash and rejoin) resumed it since the drain: drain again first.
+            self._warn(f"{n} was Up again before the action; draining it again", node=n,
+                       phase="action")
+            self._do_drain(step, resumed)
+        # The interlock: never start an upgrade on a node that owns a group.
+        owned = self._snap().groups_on(n)
+        if owned:
+            raise _Stop(f"refusing to start the upgrade action on {n}: it still owns"
+                        f" {', '.join(g.name for g in owned)}", node=n, group=owned[0].name,
+                        phase="action")
+        if isinstance(self.action, ManualAction):
+            self.action.timeout = self.options.action_timeout
+        attempts = 1 + self.options.retries_per_node
+        for attempt in range(1, attempts + 1):
+            try:
+                self.action.run(n, self.cluster, _Context(self, n))
+                return "done", self.action.describe(n)
+            except ActionFailed as exc:
+                now = self._node(n)
+                if now.state in _OUT:
+                    self._warn(f"the action reported failure but {n} is restarting: {exc}",
+                               node=n, phase="action")
+                    return "done", f"action reported failure; {n} is restarting"
+                if attempt == attempts:
+                    raise _NodeFailed(f"upgrade action failed on {n} after {attempts} attempt(s):"
+                                      f" {exc}") from exc
+                self._note_retry(n, "action", attempt, str(exc))
+        raise AssertionError("unreachable")
+
+    # ---- phase: reboot ----
+
+    def _do_reboot(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        assert n is not None and self.action is not None
+        info = self._node(n)
+        # On a resume we cannot know whether the node already went down and came back; its
+        # versions (or the target) decide, and a node that is back counts as back.
+        seen_down = (not self.action.reboots) or resumed or self._upgraded(n, info)
+        info = self._wait_back(n, seen_down=seen_down)
+        return "done", f"{n} is back ({info.state.name})"
+
+    def _wait_back(self, n: str, *, seen_down: bool) -> NodeInfo:
+        """Wait, bounded, for ``n`` to go down (unless already seen) and return Paused or Up.
+        Stops early when the node came back with versions the cluster refuses (join refused)."""
+        state: dict[str, Any] = {"down": seen_down, "joining_at": None}
+        failure: list[str] = []
+        scale = self.cluster.time_scale
+
+        def done(info: NodeInfo) -> bool:
+            if info.state in _OUT:
+                state["down"] = True
+            if info.state is NodeState.Joining and state["joining_at"] is None:
+                state["joining_at"] = time.monotonic()
+            return bool(state["down"]) and info.state in _BACK
+
+        def failed(info: NodeInfo) -> str | None:
+            joining_at = state["joining_at"]
+            if isinstance(joining_at, float) and info.state is NodeState.Joining and (
+                    time.monotonic() - joining_at) * scale > self.options.rejoin_timeout:
+                failure.append(f"{n} has been Joining for more than"
+                               f" {self.options.rejoin_timeout:g}s")
+                return failure[-1]
+            if info.state is NodeState.Down and self._incompatible(n, info):
+                failure.append(self._join_refused_text(n, info))
+                return failure[-1]
+            return None
+
+        try:
+            return self._wait(lambda: self._node(n), done, self.options.reboot_timeout,
+                              f"{n} to come back", failed=failed)
+        except WaitTimeout as exc:
+            if failure:
+                raise _Stop(failure[-1], node=n, phase="reboot") from exc
+            last = self._node(n)
+            raise _Stop(f"{n} did not come back within {self.options.reboot_timeout:g}s after"
+                        f" the upgrade action (last seen {last.state.name}"
+                        f"{'' if state['down'] else ', never seen going down'}). It owns no group"
+                        " and every group runs on the other nodes. Once it is back (Paused), run"
+                        " RollingUpgrade.resume with the journal.", node=n,
+                        phase="reboot") from exc
+
+    def _incompatible(self, n: str, info: NodeInfo) -> bool:
+        if info.highest_version is None or str(info.highest_version) == self._before(n).get(
+                "highest"):
+            return False
+        from clusterlib.upgrade.options import TargetVersion
+
+        target = TargetVersion(info.highest_version, info.lowest_version)
+        active = [x for x in self.cluster.snapshot().nodes
+                  if not _same(x.name, n) and x.state in _BACK]
+        ok, _why = join_verdict(target, active)
+        return ok is False
+
+    def _join_refused_text(self, n: str, info: NodeInfo) -> str:
+        from clusterlib.upgrade.options import TargetVersion
+
+        active = [x for x in self.cluster.snapshot().nodes
+                  if not _same(x.name, n) and x.state in _BACK]
+        _ok, why = join_verdict(TargetVersion(info.highest_version or "0.0",
+                                              info.lowest_version), active)
+        return (f"{n} came back running cluster service {info.highest_version} (lowest"
+                f" {info.lowest_version}, OS {info.os_version}) and the cluster refuses its join"
+                f" (Win32 5075 ERROR_CLUSTER_INCOMPATIBLE_VERSIONS; {why}). It owns no group;"
+                " install a compatible version on it, then resume with the journal.")
+
+    # ---- phase: verify ----
+
+    def _do_verify(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        assert n is not None and self._journal is not None
+        info = self._node(n)
+        if info.state not in _BACK:
+            raise _Stop(f"{n} is {info.state.name}; it must be back to verify it", node=n,
+                        phase="verify")
+        after = _versions(info)
+        self._journal.body["nodes_after"][n] = after
+        before = self._before(n)
+        target = self.options.target
+        if target is not None and info.highest_version != target.highest:
+            raise _NodeFailed(f"{n} came back running cluster service {info.highest_version}"
+                              f" (OS {info.os_version}), expected {target}")
+        if target is None and after["highest"] == before.get("highest"):
+            self._warn(f"{n}'s cluster-service version is unchanged ({after['highest']}): a"
+                       " patch, or the action did nothing", node=n, phase="verify")
+        return "done", f"{before.get('highest')} -> {after['highest']} (OS {after['os']})"
+
+    # ---- phase: resume ----
+
+    def _do_resume(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        assert n is not None
+        info = self._node(n)
+        if info.state is NodeState.Up:
+            return "skipped", f"{n} is already Up"
+        if info.state is not NodeState.Paused:
+            raise _Stop(f"{n} is {info.state.name}; cannot resume it", node=n, phase="resume")
+        self._resume_node(n)
+        return "done", f"{n} resumed (no failback)"
+
+    def _resume_node(self, n: str) -> None:
+        d = self.cluster.commands
+        d.execute(d.resume_command(n, failback="NoFailback"))
+        self._wait(lambda: self._node(n), lambda x: x.state is NodeState.Up,
+                   self.options.rejoin_timeout, f"resume of {n}")
+
+    # ---- phase: failback (mode "each") ----
+
+    def _do_failback(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        assert n is not None and self._journal is not None
+        original = self._journal.body["original_placement"]
+        snap = self._snap()
+        moved = 0
+        for g in snap.groups:
+            if _same(original.get(g.name), n) and not _same(g.owner, n) and g.can_be_owned_by(n):
+                try:
+                    self._move(g.name, n, "failback")
+                except _MoveFailed as exc:
+                    raise _Stop(f"failback to {n}: {exc}", node=n, group=exc.group,
+                                phase="failback") from exc
+                moved += 1
+        return "done", f"{moved} group(s) back on {n}"
+
+    # ---- phase: validate ----
+
+    def _do_validate(self, step: Step, resumed: bool) -> tuple[str, str]:
+        n = step.node
+        gname = step.group
+        assert n is not None and gname is not None and self._journal is not None
+        body = self._journal.body
+        d = self.cluster.commands
+        try:
+            g = d.read_group(gname)
+        except NotFound:
+            self._warn(f"validation group {gname} no longer exists; validation skipped", node=n,
+                       phase="validate")
+            return "skipped", "validation group gone"
+        in_flight = body["validation_in_flight"]
+        home = in_flight["home"] if in_flight and in_flight.get("group") == gname else g.owner
+        if home is None:
+            return "skipped", f"{gname} has no owner"
+        if in_flight and _same(g.owner, n) and not _same(home, n):
+            # Resumed mid-validation: it reached the node; take it home, then validate again.
+            self._move(gname, home, "validation")
+        if g.state is not GroupState.Online and not in_flight:
+            self._warn(f"validation group {gname} is {g.state.name}, not Online; validation"
+                       " skipped", node=n, phase="validate")
+            return "skipped", f"{gname} not Online"
+        possible = self._owners.get(gname, ((), (), ()))[1]
+        if possible and n.lower() not in {p.lower() for p in possible}:
+            self._warn(f"{n} may not own {gname}; validation skipped", node=n, phase="validate")
+            return "skipped", f"{n} is not a possible owner of {gname}"
+        if _same(home, n):
+            # It already lives here (failback "each"): validate by moving it away and back.
+            snap = self._snap()
+            other = candidate_nodes(snap, snap.group(gname), exclude=[n])
+            if not other:
+                return "skipped", f"no other node for {gname}"
+            home, n_target = other[0], n
+            first, second = home, n_target
+        else:
+            first, second = n, home
+        body["validation_in_flight"] = {"node": n, "group": gname, "home": g.owner}
+        self._journal.save()
+        try:
+            self._move(gname, first, "validation")
+        except _MoveFailed as exc:
+            body["validation_in_flight"] = None
+            where = d.read_group(gname)
+            raise _Stop(f"validation move of {gname} to {first} failed: {exc}. {gname} is"
+                        f" {where.state.name} on {where.owner}; {n} is upgraded, resumed and"
+                        " owns no validation group. Fix it (or choose another validation group)"
+                        " and resume.", node=n, group=gname, phase="validate") from exc
+        try:
+            self._move(gname, second, "validation")
+        except _MoveFailed as exc:
+            where = d.read_group(gname)
+            raise _Stop(f"validation: {gname} could not return to {second}: {exc}. It is"
+                        f" {where.state.name} on {where.owner}.", node=n, group=gname,
+                        phase="validate") from exc
+        body["validation_in_flight"] = None
+        return "done", f"{gname} moved to {first} and back to {second}"
+
+    # ---- cluster phases ----
+
+    def _do_redistribute(self, step: Step, resumed: bool) -> tuple[str, str]:
+        assert self._journal is not None
+        original: dict[str, str | None] = self._journal.body["original_placement"]
+        snap = self._snap()
+        todo = [g for g in snap.groups
+                if original.get(g.name) is not None and not _same(g.owner, original[g.name])]
+        # Ordinary groups by priority (as a drain moves them), the core group last.
+        todo.sort(key=lambda g: (g.is_core, -g.priority, g.name.lower()))
+        failures: list[tuple[str, str]] = []
+        moved = 0
+        for g in todo:
+            home = original[g.name]
+            assert home is not None
+            try:
+                home_info = snap.node(home)
+            except NotFound:
+                self._warn(f"{g.name}'s original owner {home} is gone; left on {g.owner}")
+                continue
+            if home_info.state is not NodeState.Up:
+                failures.append((g.name, f"its original owner {home} is {home_info.state.name}"))
+                continue
+            if not g.can_be_owned_by(home):
+                self._warn(f"{home} may no longer own {g.name}; left on {g.owner}")
+                continue
+            try:
+                self._move(g.name, home, "redistribute")
+                moved += 1
+            except _MoveFailed as exc:
+                failures.append((g.name, str(exc)))
+            if time.monotonic() - self._last_save > 1.0:
+                # Moves are facts worth keeping, but not worth an fsync each.
+                self._journal.save()
+                self._last_save = time.monotonic()
+        if failures:
+            text = "; ".join(f"{g}: {why}" for g, why in failures)
+            raise _Stop(f"redistribution left {len(failures)} group(s) off their original owner"
+                        f" ({text}). Every other group is back; every node is upgraded.",
+                        group=failures[0][0], phase="redistribute")
+        return "done", f"{moved} group(s) moved back to their original owners"
+
+    def _do_functional_level(self, step: Step, resumed: bool) -> tuple[str, str]:
+        assert self._journal is not None
+        snap = self.cluster.snapshot()
+        fl = self._journal.body["functional_level"]
+        not_up = [f"{n.name} is {n.state.name}" for n in snap.nodes if n.state is not NodeState.Up]
+        versions = {str(n.highest_version) for n in snap.nodes}
+        if not_up or len(versions) > 1:
+            raise _Stop("not raising the functional level: "
+                        + ("; ".join(not_up) if not_up else
+                           f"nodes run different versions ({', '.join(sorted(versions))})"),
+                        phase="functional-level")
+        after = self.cluster.update_functional_level()
+        fl["after"] = after.functional_level
+        if fl.get("before") == after.functional_level:
+            return "skipped", f"functional level already {after.functional_level}"
+        return "done", f"functional level {fl.get('before')} -> {after.functional_level}"
+
+    # ---- resuming ----
+
+    @classmethod
+    def from_journal(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
+                     action: UpgradeAction | None = None,
+                     on_event: Subscriber | None = None) -> RollingUpgrade:
+        """The run recorded in ``journal``, ready to ``run()`` again (refuses a journal from
+        another cluster, or a damaged or edited one)."""
+        j = Journal.load(journal)
+        body = j.body
+        live = cluster.snapshot()
+        if not _same(body["cluster"], live.name):
+            raise JournalRejected(f"{journal}: this journal is for cluster {body['cluster']}, but"
+                                  f" the connection is to cluster {live.name}; nothing was done")
+        live_nodes = {n.name.lower() for n in live.nodes}
+        unknown = [n for n in body["nodes_before"] if n.lower() not in live_nodes]
+        if unknown:
+            raise JournalRejected(f"{journal}: nodes {', '.join(unknown)} of the journal are not in"
+                                  f" cluster {live.name}; nothing was done")
+        try:
+            options = UpgradeOptions.from_dict(body["options"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise JournalRejected(f"{journal}: unreadable options: {exc}") from exc
+        act = action or action_from_dict(body["action"])
+        pending_actions = [s for s in body["steps"]
+                           if s["kind"] == "action" and s["status"] not in ("done", "skipped")]
+        if act is None and pending_actions:
+            raise JournalRejected(
+                f"{journal}: the run's action ({body['action'].get('kind')}) cannot be rebuilt"
+                " from the journal (code, a person, or a secret command line); pass action=")
+        self = cls(cluster, act, journal=j.path, options=options, on_event=on_event)
+        self._run_id = body["run_id"]
+        self._journal = j
+        self._resumed = True
+        return self
+
+    @classmethod
+    def resume(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
+               action: UpgradeAction | None = None,
+               on_event: Subscriber | None = None) -> Report:
+        """Continue the run recorded in ``journal`` from its first unfinished step, re-checking
+        the live cluster at every step. Returns the Report (or raises UpgradeStopped again)."""
+        return cls.from_journal(cluster, journal=journal, action=action, on_event=on_event).run()
+
+
+class _DrainTrouble(Exception):
+    def __init__(self, message: str, group: str | None = None) -> None:
+        super().__init__(message)
+        self.group = group
+
+
+def break_lock(cluster: Cluster, *, reason: str, journal: str | os.PathLike[str] | None = None,
+               on_event: Subscriber | None = None) -> locks.LockInfo | None:
+    """Remove a stale upgrade lock, with an audit trail (see ``clusterlib.upgrade.lock``)."""
+    return locks.break_lock(cluster, reason=reason, journal=journal, on_event=on_event)

@@ -1,0 +1,62 @@
+"""The exceptions a rolling upgrade raises, on top of clusterlib's tree.
+
+::
+
+    ClusterError
+    ├── PreconditionFailed
+    │   ├── PreflightFailed       one or more named checks failed; nothing was changed
+    │   ├── LockHeld              another run holds the cluster's upgrade lock
+    │   └── JournalRejected       the journal is unreadable, corrupt, edited or from another cluster
+    └── UpgradeStopped            the run stopped safely part-way; carries the report and journal path
+
+``UpgradeStopped`` is what a CLI maps to exit code 4: the cluster is in a described, safe state and
+``RollingUpgrade.resume`` continues from the journal once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clusterlib.errors import ClusterError, PreconditionFailed
+
+if TYPE_CHECKING:
+    from clusterlib.upgrade.preflight import CheckResult
+    from clusterlib.upgrade.report import Report
+
+
+class PreflightFailed(PreconditionFailed):
+    """Preflight refused the run. ``failed`` lists every failed check (not only the first)."""
+
+    def __init__(self, failed: Sequence[CheckResult]) -> None:
+        self.failed = tuple(failed)
+        lines = "\n".join(f"  - {c.name}: {c.message}" for c in self.failed)
+        super().__init__(f"preflight failed ({len(self.failed)} check"
+                         f"{'s' if len(self.failed) != 1 else ''}); nothing was changed:\n{lines}")
+
+
+class LockHeld(PreconditionFailed):
+    """The cluster's upgrade lock is held by another run (owner, run id and start time in the
+    message). Resume that run, or remove a stale lock with ``break_lock(cluster, reason=...)``."""
+
+
+class JournalRejected(PreconditionFailed):
+    """The journal cannot be trusted: clusterlib refuses to act on it rather than guess."""
+
+
+class UpgradeStopped(ClusterError):
+    """The run stopped part-way (a failure it would not work around). ``report`` describes where
+    every node and group is; ``journal`` is the file ``RollingUpgrade.resume`` continues from."""
+
+    def __init__(self, message: str, *, report: Report, journal: Path | None,
+                 node: str | None = None, group: str | None = None,
+                 phase: str | None = None) -> None:
+        self.report = report
+        self.journal = journal
+        self.node = node
+        self.group = group
+        self.phase = phase
+        tail = f" Journal: {journal}; resume with RollingUpgrade.resume(cluster, journal=...)." \
+            if journal is not None else ""
+        super().__init__(message + tail)

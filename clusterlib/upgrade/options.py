@@ -1,0 +1,178 @@
+"""The policies of a rolling upgrade (order, budgets, timeouts, failback, validation), and the target."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from clusterlib.model import ServiceVersion
+
+FAILBACK_MODES = ("end", "each")
+#: ``validation_group`` value meaning "the lowest-priority non-core group" (the default).
+AUTO = "auto"
+
+
+def _version(value: Any) -> ServiceVersion:
+    if isinstance(value, ServiceVersion):
+        return value
+    if isinstance(value, int):
+        return ServiceVersion.from_dword(value)
+    match = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", str(value))
+    if not match:
+        raise ValueError(f"a cluster-service version is 'major.minor' (e.g. '9.3'), not {value!r}")
+    return ServiceVersion(int(match.group(1)), int(match.group(2)))
+
+
+def _opt_version(value: Any) -> ServiceVersion | None:
+    return None if value is None else _version(value)
+
+
+@frozen
+class TargetVersion:
+    """The cluster-service version the upgraded nodes must run (reference 3.5).
+
+    ``highest`` is the NodeHighestVersion an upgraded node reports; ``lowest`` its
+    NodeLowestVersion, needed to prove in advance that it may join the current cluster. Without
+    ``lowest`` the join check falls back to "majors differ by at most one" [P].
+    """
+
+    highest: ServiceVersion = field(converter=_version)
+    lowest: ServiceVersion | None = field(default=None, converter=_opt_version)
+    label: str = ""
+
+    @classmethod
+    def parse(cls, value: Any) -> TargetVersion:
+        """Accept a TargetVersion, a ServiceVersion, "9.3", "9.3/8.9600" (highest/lowest), or any
+        object with ``highest``/``lowest`` (and optionally ``label``) attributes, such as a
+        simulator release."""
+        if isinstance(value, TargetVersion):
+            return value
+        if isinstance(value, ServiceVersion):
+            return cls(value)
+        if isinstance(value, str):
+            hi, _, lo = value.partition("/")
+            return cls(_version(hi), _opt_version(lo or None))
+        if hasattr(value, "highest"):
+            return cls(value.highest, getattr(value, "lowest", None),
+                       str(getattr(value, "label", "") or ""))
+        raise TypeError(f"cannot read a target version from {value!r}")
+
+    def __str__(self) -> str:
+        text = str(self.highest) + (f" (lowest {self.lowest})" if self.lowest else "")
+        return f"{self.label} {text}" if self.label else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"highest": str(self.highest),
+                "lowest": str(self.lowest) if self.lowest else None, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TargetVersion:
+        return cls(data["highest"], data.get("lowest"), str(data.get("label") or ""))
+
+
+def _order(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _target(value: Any) -> TargetVersion | None:
+    return None if value is None else TargetVersion.parse(value)
+
+
+def _failback(value: str) -> str:
+    v = str(value).lower()
+    if v not in FAILBACK_MODES:
+        raise ValueError(f"failback must be one of {', '.join(FAILBACK_MODES)}, not {value!r}")
+    return v
+
+
+@frozen
+class Estimates:
+    """Durations used only to print expected times in a plan (cluster seconds). They are
+    guesses a person can override, never used to decide anything."""
+
+    move: float = 30.0
+    drain_parallelism: int = 4
+    install: float = 1800.0
+    reboot: float = 300.0
+    join: float = 30.0
+
+
+@frozen(kw_only=True)
+class UpgradeOptions:
+    """Every policy of a run, with the defaults a careful administrator would pick.
+
+    Durations are cluster seconds (a simulator divides them by its speed).
+
+    ``order``: node names in upgrade order; None = fewest groups first (as CAU does).
+    ``max_failed_nodes``: nodes that may fail (action failed or wrong version, node back and
+    safe) before the run stops; 0 = stop at the first.
+    ``retries_per_node``: extra attempts of a failed drain or action on a node.
+    ``drain_timeout``: pause + drain + moving the leftovers.
+    ``reboot_timeout``: from the action to the node being back in the cluster (Joining or later).
+    ``rejoin_timeout``: from Joining to Paused/Up.
+    ``action_timeout``: how long a ManualAction waits for confirmation.
+    ``failback``: "end" (every group back to its original owner after the last node, as the
+    classic procedure does) or "each" (a node's groups go back as soon as it is resumed).
+    ``validation_group``: "auto" (lowest-priority non-core group), a group name, or None to skip
+    the validation move.
+    ``raise_functional_level``: run Update-ClusterFunctionalLevel at the end (irreversible;
+    only when every node is Up on one version).
+    ``require_all_up``: preflight refuses when any node is not Up.
+    """
+
+    order: tuple[str, ...] | None = field(default=None, converter=_order)
+    target: TargetVersion | None = field(default=None, converter=_target)
+    max_failed_nodes: int = 0
+    retries_per_node: int = 1
+    drain_timeout: float = 1800.0
+    reboot_timeout: float = 3600.0
+    rejoin_timeout: float = 900.0
+    action_timeout: float = 86400.0
+    poll_interval: float = 5.0
+    failback: str = field(default="end", converter=_failback)
+    validation_group: str | None = AUTO
+    raise_functional_level: bool = False
+    require_all_up: bool = True
+    estimates: Estimates = Estimates()
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_failed_nodes < 0 or self.retries_per_node < 0:
+            raise ValueError("max_failed_nodes and retries_per_node must be >= 0")
+        for name in ("drain_timeout", "reboot_timeout", "rejoin_timeout", "action_timeout",
+                     "poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self, recurse=True, value_serializer=_serialize)
+        data["target"] = self.target.to_dict() if self.target else None
+        data["order"] = list(self.order) if self.order is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpgradeOptions:
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown options {sorted(unknown)}")
+        kwargs = dict(data)
+        if kwargs.get("target") is not None:
+            kwargs["target"] = TargetVersion.from_dict(kwargs["target"])
+        if kwargs.get("estimates") is not None:
+            kwargs["estimates"] = Estimates(**kwargs["estimates"])
+        return cls(**kwargs)
+
+    def evolve(self, **changes: Any) -> UpgradeOptions:
+        return attrs.evolve(self, **changes)
+
+
+def _serialize(_inst: Any, _field: Any, value: Any) -> Any:
+    if isinstance(value, ServiceVersion):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,212 @@
+"""The inspectable plan: ordered steps, the exact commands they send, expected durations (= a dry run)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
+
+from clusterlib.model import ClusterSnapshot
+from clusterlib.upgrade.options import UpgradeOptions
+from clusterlib.upgrade.preflight import CheckResult, simulate_run, validation_group
+
+if TYPE_CHECKING:
+    from clusterlib.dialects.base import Dialect
+    from clusterlib.upgrade.actions import UpgradeAction
+
+NODE_PHASES = ("drain", "action", "reboot", "verify", "resume", "failback", "validate")
+CLUSTER_PHASES = ("redistribute", "functional-level")
+
+
+@frozen
+class Step:
+    """One step of the run. ``commands`` are the exact commands (``describe()`` of what the
+    dialect builds); lines in parentheses are waits and reads, not commands."""
+
+    id: str
+    kind: str
+    node: str | None
+    description: str
+    commands: tuple[str, ...] = ()
+    expected_seconds: float = 0.0
+    group: str | None = None
+    predicted_moves: dict[str, str] = field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "node": self.node, "group": self.group,
+                "description": self.description, "commands": list(self.commands),
+                "expected_seconds": self.expected_seconds,
+                "predicted_moves": dict(self.predicted_moves)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Step:
+        return cls(id=data["id"], kind=data["kind"], node=data.get("node"),
+                   description=data.get("description", ""), commands=tuple(data.get("commands", ())),
+                   expected_seconds=float(data.get("expected_seconds", 0.0)),
+                   group=data.get("group"), predicted_moves=dict(data.get("predicted_moves", {})))
+
+
+@frozen
+class Plan:
+    cluster: str
+    dialect: str
+    order: tuple[str, ...]
+    steps: tuple[Step, ...]
+    checks: tuple[CheckResult, ...]
+    options: dict[str, Any]
+    action: str
+    original_placement: dict[str, str | None]
+
+    @property
+    def ok(self) -> bool:
+        """True when no preflight check blocks the run."""
+        return not any(c.blocking for c in self.checks)
+
+    @property
+    def failed_checks(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.blocking)
+
+    @property
+    def expected_seconds(self) -> float:
+        return sum(s.expected_seconds for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cluster": self.cluster, "dialect": self.dialect, "order": list(self.order),
+                "ok": self.ok, "action": self.action, "options": self.options,
+                "expected_seconds": self.expected_seconds,
+                "checks": [c.to_dict() for c in self.checks],
+                "steps": [s.to_dict() for s in self.steps],
+                "original_placement": dict(self.original_placement)}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_text(self) -> str:
+        lines = [f"Rolling upgrade plan for cluster {self.cluster} ({self.dialect})",
+                 f"Order: {' -> '.join(self.order)}",
+                 f"Action: {self.action}",
+                 f"Expected duration: {_dur(self.expected_seconds)} (estimates)",
+                 "", "Preflight:"]
+        for c in self.checks:
+            mark = "ok  " if c.ok else ("FAIL" if c.severity == "error" else "warn")
+            lines.append(f"  [{mark}] {c.name}: {c.message}")
+        lines += ["", "Steps:"]
+        for i, s in enumerate(self.steps, 1):
+            where = s.node or "cluster"
+            lines.append(f"  {i:3d}. {where:<12} {s.kind:<16} ~{_dur(s.expected_seconds):>7}"
+                         f"  {s.description}")
+            for cmd in s.commands:
+                lines.append(f"         {cmd}")
+        if not self.ok:
+            lines += ["", "NOT READY: " + "; ".join(c.name for c in self.failed_checks)]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        checks = "".join(
+            f"<tr><td>{e(c.name)}</td><td>{'✔' if c.ok else ('✖' if c.severity == 'error' else '⚠')}"
+            f"</td><td>{e(c.message)}</td></tr>" for c in self.checks)
+        steps = "".join(
+            f"<tr><td>{i}</td><td>{e(s.node or 'cluster')}</td><td>{e(s.kind)}</td>"
+            f"<td>{e(_dur(s.expected_seconds))}</td><td>{e(s.description)}"
+            + "".join(f"<br><code>{e(c)}</code>" for c in s.commands) + "</td></tr>"
+            for i, s in enumerate(self.steps, 1))
+        return (f"<div><b>Rolling upgrade plan: {e(self.cluster)}</b> ({e(self.dialect)}),"
+                f" order {e(' → '.join(self.order))}, {'ready' if self.ok else '<b>not ready</b>'}"
+                f"<table><tr><th>check</th><th></th><th>result</th></tr>{checks}</table>"
+                f"<table><tr><th>#</th><th>node</th><th>step</th><th>~time</th><th>what</th></tr>"
+                f"{steps}</table></div>")
+
+
+def _dur(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds:.0f}s"
+
+
+def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Sequence[str],
+                dialect: Dialect, action: UpgradeAction | None) -> tuple[Step, ...]:
+    """The steps for ``order`` with the commands ``dialect`` would send."""
+    est = options.estimates
+    caps = dialect.capabilities
+    wait = 300
+    drains, before_redistribution = simulate_run(snapshot, order,
+                                                 failback_each=options.failback == "each")
+    original = snapshot.placement()
+    steps: list[Step] = []
+    for d in drains:
+        n = d.node
+        self_moved = {g: t for g, t in d.targets.items()
+                      if not caps.drain or snapshot.group(g).is_core}
+        batches = math.ceil(max(0, len(d.targets) - len(self_moved)) / max(1, est.drain_parallelism))
+        drain_cmds = [dialect.pause_command(n, drain=True).describe()]
+        drain_cmds += [dialect.move_command(g, t, wait=wait).describe() for g, t in self_moved.items()]
+        drain_cmds.append(f"(confirm: {n} Paused and owns no group)")
+        steps.append(Step(
+            id=f"{n}:drain", kind="drain", node=n,
+            description=f"pause {n} and move its {len(d.targets)} group(s) away"
+            + (" (the cluster drains; clusterlib moves the core group)" if caps.drain
+               else " (clusterlib moves each group)"),
+            commands=tuple(drain_cmds), expected_seconds=(batches + len(self_moved)) * est.move,
+            predicted_moves=dict(d.targets)))
+        steps.append(Step(
+            id=f"{n}:action", kind="action", node=n,
+            description="run the upgrade action (only once the node owns no group)",
+            commands=(action.describe(n),) if action is not None else ("(no action given)",),
+            expected_seconds=est.install))
+        reboots = action.reboots if action is not None else True
+        steps.append(Step(
+            id=f"{n}:reboot", kind="reboot", node=n,
+            description="wait for the node to go Down and rejoin (Joining -> Paused)" if reboots
+            else "wait for the node to be back (Paused or Up)",
+            commands=(f"(wait <= {options.reboot_timeout:g}s for {n} Down then back;"
+                      f" <= {options.rejoin_timeout:g}s Joining -> Paused)",),
+            expected_seconds=est.reboot + est.join if reboots else est.join))
+        want = f"expect NodeHighestVersion {options.target.highest}" if options.target else \
+            "record versions"
+        steps.append(Step(id=f"{n}:verify", kind="verify", node=n,
+                          description=f"read {n}'s versions: {want}",
+                          commands=(f"(read {n} NodeHighestVersion/NodeLowestVersion)",)))
+        steps.append(Step(id=f"{n}:resume", kind="resume", node=n,
+                          description=f"resume {n} without failback",
+                          commands=(dialect.resume_command(n, failback="NoFailback").describe(),),
+                          expected_seconds=5.0))
+        if options.failback == "each":
+            home = [g for g, o in original.items() if (o or "") == n]
+            steps.append(Step(
+                id=f"{n}:failback", kind="failback", node=n,
+                description=f"move {n}'s original groups back to it ({len(home)})",
+                commands=tuple(dialect.move_command(g, n, wait=wait).describe() for g in home),
+                expected_seconds=len(home) * est.move))
+        vg = validation_group(snapshot, options, n) if options.validation_group is not None \
+            else None
+        if vg is not None:
+            steps.append(Step(
+                id=f"{n}:validate", kind="validate", node=n, group=vg.name,
+                description=f"validation move: {vg.name} to {n} and back",
+                commands=(dialect.move_command(vg.name, n, wait=wait).describe(),
+                          f"{dialect.move_command(vg.name, '<where it was>', wait=wait).describe()}"),
+                expected_seconds=2 * est.move))
+    back = {g: o for g, o in original.items()
+            if o is not None and (before_redistribution.get(g) or "") != o}
+    steps.append(Step(
+        id="cluster:redistribute", kind="redistribute", node=None,
+        description=f"move every group back to its original owner ({len(back)} predicted moves)",
+        commands=tuple(dialect.move_command(g, o, wait=wait).describe() for g, o in back.items()),
+        expected_seconds=len(back) * est.move, predicted_moves=dict(back)))
+    if options.raise_functional_level:
+        steps.append(Step(
+            id="cluster:functional-level", kind="functional-level", node=None,
+            description="raise the cluster functional level (irreversible; all nodes Up on one"
+            " version)", commands=(dialect.functional_level_command(what_if=False).describe(),),
+            expected_seconds=10.0))
+    return tuple(steps)

@@ -1,0 +1,152 @@
+"""The run report: versions before/after, phase timings, retries, moves, final placement, outcome."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+
+@frozen
+class Report:
+    """Everything that happened in one run, built from its journal (the single source of truth),
+    so ``Report.from_journal(path)`` gives the same report after the fact."""
+
+    run_id: str
+    cluster: str
+    outcome: str  # "completed", "stopped", "refused" or "running"
+    message: str
+    journal: str | None
+    nodes: dict[str, dict[str, Any]]  # node -> {"before": {...}, "after": {...}, "failed": bool}
+    steps: tuple[dict[str, Any], ...]
+    moves: tuple[dict[str, Any], ...]
+    retries: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...]
+    original_placement: dict[str, str | None]
+    final_placement: dict[str, str | None]
+    stopped_at: dict[str, Any] | None
+    functional_level: dict[str, Any]
+    audit: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], journal: str | None) -> Report:
+        nodes: dict[str, dict[str, Any]] = {}
+        for name, before in body["nodes_before"].items():
+            nodes[name] = {"before": before, "after": body["nodes_after"].get(name),
+                           "failed": name in body["failed_nodes"]}
+        return cls(run_id=body["run_id"], cluster=body["cluster"],
+                   outcome=body["outcome"] or "running", message=body["message"],
+                   journal=journal, nodes=nodes, steps=tuple(dict(s) for s in body["steps"]),
+                   moves=tuple(body["moves"]), retries=tuple(body["retries"]),
+                   warnings=tuple(body["warnings"]),
+                   original_placement=dict(body["original_placement"]),
+                   final_placement=dict(body["final_placement"]),
+                   stopped_at=body["stopped_at"], functional_level=dict(body["functional_level"]),
+                   audit=tuple(body["audit"]))
+
+    @classmethod
+    def from_journal(cls, path: str | os.PathLike[str]) -> Report:
+        """The report of the run recorded in ``path`` (checked like a resume checks it)."""
+        from clusterlib.upgrade.journal import read_body
+
+        return cls.from_body(read_body(Path(path)), str(path))
+
+    # ---- derived ----
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "completed"
+
+    @property
+    def misplaced(self) -> dict[str, tuple[str | None, str | None]]:
+        """Groups not on their original owner: group -> (original, final)."""
+        return {g: (o, self.final_placement.get(g)) for g, o in self.original_placement.items()
+                if self.final_placement and (self.final_placement.get(g) or "").lower()
+                != (o or "").lower()}
+
+    def phase_seconds(self) -> dict[str, float]:
+        """Total seconds per phase kind (drain, action, reboot, ...)."""
+        out: dict[str, float] = {}
+        for s in self.steps:
+            if s.get("seconds") is not None:
+                out[s["kind"]] = out.get(s["kind"], 0.0) + float(s["seconds"])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "cluster": self.cluster, "outcome": self.outcome,
+                "message": self.message, "journal": self.journal, "nodes": self.nodes,
+                "steps": list(self.steps), "moves": list(self.moves),
+                "retries": list(self.retries), "warnings": list(self.warnings),
+                "original_placement": self.original_placement,
+                "final_placement": self.final_placement, "stopped_at": self.stopped_at,
+                "functional_level": self.functional_level, "audit": list(self.audit),
+                "phase_seconds": self.phase_seconds(),
+                "misplaced": {g: list(v) for g, v in self.misplaced.items()}}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_text(self) -> str:
+        lines = [f"Rolling upgrade of {self.cluster} (run {self.run_id}): {self.outcome.upper()}",
+                 self.message]
+        if self.stopped_at:
+            lines.append("Stopped at: " + ", ".join(f"{k} {v}" for k, v in self.stopped_at.items()
+                                                     if v))
+        lines += ["", f"{'node':<12} {'before':<18} {'after':<18} result"]
+        for name, info in self.nodes.items():
+            lines.append(f"{name:<12} {_ver(info['before']):<18} {_ver(info['after']):<18}"
+                         f" {'FAILED' if info['failed'] else ('upgraded' if info['after'] else '-')}")
+        lines += ["", "Phase time (s): " + ", ".join(f"{k} {v:.1f}"
+                                                      for k, v in self.phase_seconds().items())]
+        lines.append(f"Group moves: {len(self.moves)}; retries: {len(self.retries)}")
+        for r in self.retries[:20]:
+            lines.append(f"  retry {r.get('node') or ''} {r.get('phase') or ''}"
+                         f" {r.get('group') or ''}: {r.get('error')}")
+        mis = self.misplaced
+        lines.append("Placement: " + ("every group is on its original owner" if not mis else
+                                      f"{len(mis)} group(s) not on their original owner"))
+        for g, (o, f) in list(mis.items())[:20]:
+            lines.append(f"  {g}: was on {o}, now on {f}")
+        if self.functional_level:
+            lines.append("Functional level: " + ", ".join(f"{k} {v}" for k, v in
+                                                          self.functional_level.items()))
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
+        for a in self.audit:
+            lines.append(f"audit: {a.get('text', a)}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(n)}</td><td>{e(_ver(i['before']))}</td><td>{e(_ver(i['after']))}</td>"
+            f"<td>{'failed' if i['failed'] else ''}</td></tr>" for n, i in self.nodes.items())
+        steps = "".join(
+            f"<tr><td>{e(s.get('node') or 'cluster')}</td><td>{e(s['kind'])}</td>"
+            f"<td>{e(s['status'])}</td><td>{_secs(s)}</td>"
+            f"<td>{e(s.get('message') or '')}</td></tr>" for s in self.steps)
+        return (f"<div><b>Rolling upgrade of {e(self.cluster)}: {e(self.outcome)}</b>"
+                f"<p>{e(self.message)}</p>"
+                f"<table><tr><th>node</th><th>before</th><th>after</th><th></th></tr>{rows}</table>"
+                f"<table><tr><th>node</th><th>step</th><th>status</th><th>s</th><th>note</th></tr>"
+                f"{steps}</table><p>{len(self.moves)} moves, {len(self.retries)} retries,"
+                f" {len(self.misplaced)} groups off their original owner</p></div>")
+
+
+def _secs(step: Mapping[str, Any]) -> str:
+    value = step.get("seconds")
+    return "" if value is None else f"{float(value):.1f}"
+
+
+def _ver(info: Mapping[str, Any] | None) -> str:
+    if not info:
+        return "-"
+    return f"{info.get('highest') or '?'} ({info.get('os') or '?'})"
