@@ -22,7 +22,7 @@ split into more lines only when one would pass cmd.exe's 8191-character limit. S
 
 * ``snapshot()``: 1 round trip; ``snapshot(owners=True)``: 2 (+1 per ~8000 characters of
   ``/listowners`` commands, about 150 groups and resources).
-* ``read_node``: 1 (status and properties chained); ``read_group``: 1.
+* ``read_node``: 1 (status and properties chained); ``read_group``: 1, with owners 2.
 * pause, resume, move, set/delete a private property: 1 each.
 
 What cluster.exe cannot say (and the snapshot therefore leaves at its default): drain status
@@ -244,17 +244,39 @@ class ClusterExeDialect:
         return preferred, {k: tuple(v) for k, v in possible.items()
                            if {n.lower() for n in v} != everyone}
 
-    def read_group(self, name: str) -> GroupInfo:
-        line = self._line("group", cx.GroupName(name), "/status")
-        result = self.transport.run_cmd(CmdLine(line, idempotent=True))
-        if result.exit_code == 5013:
-            raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
-        _raise_for(result, line)
-        found = cx.parse_groups(result.stdout)
+    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
+        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners and the
+        resource listing chained, then one ``/listowners`` per resource of the group)."""
+        group = cx.GroupName(name)
+        lines = [self._line("group", group, "/status")]
+        if owners:
+            lines += [self._line("group", group, "/listowners"), self._line("res")]
+        try:
+            outs = self.read_chain(lines)
+        except ClusterRefused as exc:
+            if exc.win32_code == 5013:
+                raise GroupNotFound(name, [g.name for g in self.snapshot().groups]) from exc
+            raise
+        found = cx.parse_groups(outs[0])
         if len(found) != 1:
-            raise ParseError(f"expected one group named {name!r} [command: {line}]",
-                             result.stdout)
-        return _group(found[0], (), ())
+            raise ParseError(f"expected one group named {name!r} [command: {lines[0]}]", outs[0])
+        if not owners:
+            return _group(found[0], (), ())
+        real = found[0].name
+        preferred = tuple(cx.parse_owners(outs[1]))
+        mine = [r for r in cx.parse_resources(outs[2]) if r.group.lower() == real.lower()]
+        possible: list[str] | None = None
+        asks = []
+        for r in mine:
+            try:
+                asks.append(self._line("res", cx.ResourceName(r.name), "/listowners"))
+            except UnsafeName as exc:
+                log.warning("possible owners of resource %r not read: %s", r.name, exc)
+        for text in self.read_chain(asks) if asks else []:
+            listed = cx.parse_owners(text)
+            keep = {n.lower() for n in listed}
+            possible = listed if possible is None else [n for n in possible if n.lower() in keep]
+        return _group(found[0], preferred, tuple(possible or ()))
 
     def read_node(self, name: str) -> NodeInfo:
         node = cx.NodeName(name)

@@ -104,15 +104,15 @@ def run_cluster_exe(sim: SimCluster, line: str) -> CmdResult:
         sim.log("call", "cmd", line=line, missing="cluster.exe")
         return CmdResult(stdout="", stderr=NOT_RECOGNIZED, exit_code=9009)
     try:
-        tokens = cx.split_line(line)
+        tokens = _lex(line)
     except ParseError:
         sim.log("call", "cluster.exe", argv=[], line=line)
         # cluster.exe's lexer: MSG_MISSING_QUOTE, then the help text; exit code inferred [U].
         return CmdResult(stdout="", stderr="Closing quote not found.\r\n", exit_code=87)
-    argv = tokens[1:]
-    sim.log("call", "cluster.exe", argv=list(argv), line=line)
+    argv = [t.value for t in tokens[1:]]
+    sim.log("call", "cluster.exe", argv=argv, line=line)
     try:
-        return CmdResult(stdout=_dispatch(sim, argv), stderr="", exit_code=0)
+        return CmdResult(stdout=_dispatch(sim, tokens[1:]), stderr="", exit_code=0)
     except _Fail as fail:
         return CmdResult(stdout=fail.stdout, stderr=cx.format_error(fail.code),
                          exit_code=fail.code)
@@ -120,41 +120,81 @@ def run_cluster_exe(sim: SimCluster, line: str) -> CmdResult:
         return CmdResult(stdout="", stderr=f"not simulated: cluster.exe {exc}\r\n", exit_code=1)
 
 
+class _Token(str):
+    """A token as cluster.exe's lexer reads it (quotes removed), remembering whether it was an
+    option: only a token that *starts* with '/' outside quotes is one (cmdline.cpp), so
+    ``"/evict"`` is a name."""
+
+    option: bool
+
+    def __new__(cls, value: str, option: bool) -> _Token:
+        token = super().__new__(cls, value)
+        token.option = option
+        return token
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+def _lex(line: str) -> list[_Token]:
+    raw: list[str] = []
+    current = ""
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        if ch in " \t" and not quoted:
+            if current:
+                raw.append(current)
+            current = ""
+            continue
+        current += ch
+    if current:
+        raw.append(current)
+    # split_line does the unquoting (and refuses an unclosed quote) exactly as cluster.exe.
+    return [_Token(cx.split_line(r)[0] if r != '""' else "", r.startswith("/")) for r in raw]
+
+
 # ---------------------------------------------------------------------------------------------
 # Dispatch
 # ---------------------------------------------------------------------------------------------
 
 _OBJECTS = {"node": "node", "group": "group", "res": "resource", "resource": "resource"}
+# Real cluster.exe commands the dialect never sends: recognised (never taken for a cluster's
+# name), then refused as not simulated.
+_UNSIMULATED = {"network", "net", "netinterface", "netint", "resourcetype", "restype", "type"}
 
 
-def _dispatch(sim: SimCluster, argv: Sequence[str]) -> str:
+def _dispatch(sim: SimCluster, argv: Sequence[_Token]) -> str:
     from clusterlib.sim.model import SimError
 
     args = list(argv)
     cluster_name: str | None = None
     # cluster [[/cluster:]ClusterName] <command> ...: a leading word that is neither a command
     # nor an option is the cluster's name (Windows Server 2003 help).
-    if args and args[0].startswith("/") and _option(args[0][1:].partition(":")[0]) == "cluster":
-        cluster_name = args.pop(0).partition(":")[2]
-    elif args and not args[0].startswith("/") and args[0].lower() not in _OBJECTS:
-        cluster_name = args.pop(0)
+    if args and args[0].option and _option(args[0][1:].partition(":")[0]) == "cluster":
+        cluster_name = args.pop(0).value.partition(":")[2]
+    elif (args and not args[0].option and args[0].lower() not in _OBJECTS
+          and args[0].lower() not in _UNSIMULATED):
+        cluster_name = args.pop(0).value
     try:
         _open_cluster(sim, cluster_name)
         if not args:
             raise _NotSimulated("without a command (prints the help)")
         head = args[0]
-        if head.startswith("/"):
-            return _cluster_command(sim, [_Opt(a) if a.startswith("/") else a for a in args])
+        if head.option:
+            return _cluster_command(sim, [_Opt(a) if a.option else a.value for a in args])
         kind = _OBJECTS.get(head.lower())
         if kind is None:
             raise _NotSimulated(f"command {head!r}")
         rest = args[1:]
         name: str | None = None
-        if rest and not rest[0].startswith("/"):
-            name = rest.pop(0)
+        if rest and not rest[0].option:
+            name = rest.pop(0).value
         opts: list[_Opt] = []
         for a in rest:
-            if not a.startswith("/"):
+            if not a.option:
                 raise _NotSimulated(f"{kind} parameter {a!r} (property lists only follow /priv)")
             opts.append(_Opt(a))
         for o in opts:
