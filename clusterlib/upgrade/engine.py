@@ -141,7 +141,7 @@ class RollingUpgrade:
         self._owners: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
         self._current: tuple[str | None, str | None] = (None, None)
         self._last_save = 0.0
-        self.round_trips_hint = 0
+        self._stop_requested = False
 
     def __repr__(self) -> str:
         return (f"<RollingUpgrade {self._run_id} of {self.cluster!r}"
@@ -163,6 +163,12 @@ class RollingUpgrade:
             raise TypeError("confirm() answers a ManualAction; this run's action is "
                             f"{type(self.action).__name__}")
         self.action.confirm(node, ok, reason)
+
+    def request_stop(self) -> None:
+        """Stop at the next step boundary (thread- and signal-safe: it only sets a flag). The run
+        then raises UpgradeStopped with the cluster in the state that boundary guarantees, and
+        the journal resumes it."""
+        self._stop_requested = True
 
     def _emit(self, event: UpgradeEvent) -> None:
         self._bus.emit(event)
@@ -305,6 +311,9 @@ class RollingUpgrade:
                     if step.node is not None and step.node in body["failed_nodes"]:
                         self._mark(rec, "skipped", f"{step.node} failed earlier in this run")
                         continue
+                    if self._stop_requested:
+                        raise _Stop(f"stopped on request before {step.id}; "
+                                    + self._boundary_text(step), node=step.node, phase=step.kind)
                     self._run_step(step, rec)
                 self._finish("completed", self._completion_message())
         except _Stop as stop:
@@ -332,6 +341,12 @@ class RollingUpgrade:
         self._emit(RunFinished(run_id=self.run_id, outcome="completed",
                                seconds=time.monotonic() - started, message=report.message))
         return report
+
+    def _boundary_text(self, step: Step) -> str:
+        if step.node is None or step.kind == "drain":
+            return "no node is out of the cluster"
+        return (f"{step.node} is drained and owns no group" if step.kind in ("action", "reboot")
+                else f"{step.node} is upgraded")
 
     def report(self) -> Report:
         assert self._journal is not None
@@ -391,6 +406,7 @@ class RollingUpgrade:
         rec["started"] = rec["started"] or utc_now()
         self._journal.save()  # before
         self._emit(PhaseStarted(run_id=self.run_id, node=step.node, phase=step.kind, step=step.id,
+                                timeout=self._phase_timeout(step.kind),
                                 message=step.description))
         t0 = time.monotonic()
 
@@ -418,6 +434,12 @@ class RollingUpgrade:
             raise _Stop(f"{step.kind} of {step.node or 'the cluster'} failed: {exc}",
                         node=step.node, phase=step.kind) from exc
         close(status, message)
+
+    def _phase_timeout(self, kind: str) -> float | None:
+        o = self.options
+        return {"drain": o.drain_timeout, "reboot": o.reboot_timeout, "resume": o.rejoin_timeout,
+                "action": o.action_timeout if isinstance(self.action, ManualAction) else None,
+                }.get(kind)
 
     def _node_failed(self, step: Step, message: str) -> None:
         """A node failed but came back: count it, and either stop or make it useful again."""

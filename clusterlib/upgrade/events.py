@@ -44,7 +44,7 @@ class UpgradeEvent:
 
     def to_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self, recurse=True)
-        data = {"type": type(self).__name__, **data, "text": self.text}
+        data = {"type": type(self).__name__, "kind": self.kind, **data, "text": self.text}
         return data
 
 
@@ -67,8 +67,11 @@ class CheckFinished(UpgradeEvent):
 
 @frozen(kw_only=True)
 class PhaseStarted(UpgradeEvent):
+    """``timeout``: the bound on this phase in cluster seconds (None when unbounded here)."""
+
     kind: ClassVar[str] = "phase-started"
     step: str
+    timeout: float | None = None
 
 
 @frozen(kw_only=True)
