@@ -307,7 +307,7 @@ def upgrade_resume(
         kwargs: dict[str, Any] = {"journal": journal}
         if command:
             kwargs["action"] = api.RemoteCommand(command)
-        upgrade = api.RollingUpgrade.resume(cluster, **kwargs)
+        upgrade = api.RollingUpgrade.from_journal(cluster, **kwargs)
         render.confirm(f"Resume the upgrade of {cluster.name} from {journal}?", yes=yes)
         _drive(upgrade, cluster, target, journal=journal, notify=notify, html=html, json=json,
                resume=True)
