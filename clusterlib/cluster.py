@@ -11,6 +11,7 @@ from clusterlib.dialects.base import Capabilities, Dialect
 from clusterlib.errors import (
     ClusterError,
     ClusterRefused,
+    NodeNotFound,
     NotSupported,
     PreconditionFailed,
     TransientClusterError,
@@ -235,7 +236,7 @@ class Node:
             raise ClusterRefused(f"{self.name} still owns {', '.join(stuck)} and no Up node may"
                                  " take them")
         for gname, target in targets.items():
-            Group(c, gname).move(target)
+            Group(c, gname).move_to(target)
 
     def resume(self, failback: str = "NoFailback") -> ClusterSnapshot:
         """Resume a paused node. ``failback``: NoFailback (default: groups stay where they are),
@@ -260,7 +261,7 @@ class Node:
             for g in snap.groups:
                 if (g.preferred_owners and g.preferred_owners[0].lower() == me.name.lower()
                         and (g.owner or "").lower() != me.name.lower()):
-                    Group(c, g.name).move(me.name)
+                    Group(c, g.name).move_to(me.name)
         return c.snapshot()
 
 
@@ -299,16 +300,28 @@ class Group:
         ClusterRefused says so. Refused before sending when the target is not Up or may not own
         the group.
         """
+        self.move_to(to)
+        return self.cluster.snapshot()
+
+    def move_to(self, to: Node | str | None = None) -> GroupInfo:
+        """``move()`` without the closing snapshot: returns the group as it ends up. For callers
+        that move many groups (a drain, a redistribution) and read the cluster once at the end."""
         c = self.cluster
-        snap = c.snapshot(owners=True)
-        g = snap.group(self.name)
+        d = c._dialect
+        g = d.read_group(self.name, owners=True)
         source = g.owner
         target_name = to.name if isinstance(to, Node) else to
         if target_name is None:
-            target_name = best_node(snap, g, exclude=[source] if source else [])
+            snap = c.snapshot(owners=True)
+            target_name = best_node(snap, snap.group(g.name), exclude=[source] if source else [])
             if target_name is None:
                 raise PreconditionFailed(f"no other Up node may own group {g.name}")
-        target = snap.node(target_name)
+        try:
+            target = d.read_node(target_name)
+        except ClusterRefused as exc:
+            if exc.win32_code == 5042:
+                raise NodeNotFound(target_name, [n.name for n in c.snapshot().nodes]) from exc
+            raise
         if target.state is not NodeState.Up:
             why = ("a paused node accepts no groups" if target.state is NodeState.Paused
                    else "groups can only move to an Up node")
@@ -319,15 +332,15 @@ class Group:
                 f"cannot move {g.name} to {target.name}: it is not a possible owner (possible"
                 f" owners: {', '.join(g.possible_owners)})")
         if (g.owner or "").lower() == target.name.lower() and g.state is not GroupState.Failed:
-            return snap
+            return g
         expected = (g.state if g.state in (GroupState.Online, GroupState.Offline,
                                            GroupState.PartialOnline) else GroupState.Online)
         started = time.monotonic()
         attempts = self._move_with_retries(target.name, expected)
-        final = c.snapshot()
-        c._emit("move", group=g.name, source=source, target=target.name,
-                state=final.group(g.name).state.name, attempts=attempts,
-                seconds=time.monotonic() - started)
+        final = d.read_group(g.name)
+        self._info = final
+        c._emit("move", group=g.name, source=source, target=target.name, state=final.state.name,
+                attempts=attempts, seconds=time.monotonic() - started)
         return final
 
     def _move_with_retries(self, target: str, expected: GroupState) -> int:

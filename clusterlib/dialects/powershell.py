@@ -237,17 +237,40 @@ class PowerShellDialect:
             witness=bool(qres) and qtype not in ("NodeMajority", "DiskOnly"),
         )
 
-    def read_group(self, name: str) -> GroupInfo:
-        pipeline = Pipeline(statements=(_read("Get-ClusterGroup", GROUP_PROPS, self.cluster_name,
-                                              Name=name),), idempotent=True)
+    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
+        """One group, in one round trip; ``owners`` adds its preferred owners and the possible
+        owners of its resources."""
+        statements = [_read("Get-ClusterGroup", GROUP_PROPS, self.cluster_name, Name=name)]
+        if owners:
+            statements += [
+                Statement((Cmdlet("Get-ClusterOwnerNode", _with_cluster({"Group": name},
+                                                                       self.cluster_name)),
+                           Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+                Statement((Cmdlet("Get-ClusterGroup", _with_cluster({"Name": name}, self.cluster_name)),
+                           Cmdlet("Get-ClusterResource"), Cmdlet("Get-ClusterOwnerNode"),
+                           Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+            ]
+        pipeline = Pipeline(statements=tuple(statements), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
         if result.errors and result.errors[0].win32_code == 5013:
             raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
         raise_for_errors(result.errors, pipeline.describe())
-        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterGroup")
+        first = [o[0] if o else "" for o in result.outputs]
+        rows = parse_csv(first[0], "Get-ClusterGroup")
         if len(rows) != 1:
             raise ParseError(f"expected one group named {name!r}", str(result.output))
-        return group_from_row(rows[0], {}, {})
+        preferred: dict[str, list[str]] = {}
+        possible: dict[str, list[str]] = {}
+        if owners:
+            real = rows[0]["Name"]
+            for item in _json_items(first[1], "group owners"):
+                preferred[real] = [_name_of(n) for n in item.get("OwnerNodes") or []]
+            sets = [[_name_of(n) for n in item.get("OwnerNodes") or []]
+                    for item in _json_items(first[2], "resource owners")]
+            if sets:
+                keep = set.intersection(*({n.lower() for n in s} for s in sets))
+                possible[real] = [n for n in sets[0] if n.lower() in keep]
+        return group_from_row(rows[0], preferred, possible)
 
     def read_node(self, name: str) -> NodeInfo:
         pipeline = Pipeline(statements=(_read("Get-ClusterNode", NODE_PROPS, self.cluster_name,

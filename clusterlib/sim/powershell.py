@@ -122,6 +122,10 @@ class PowerShellHost:
 
     def __init__(self, sim: SimCluster) -> None:
         self.sim = sim
+        # Objects built during one cmdlet call: a node appears as OwnerNode of many groups, and
+        # rebuilding it for each made large reads slow. Cleared before every cmdlet so actions
+        # are always followed by fresh objects.
+        self._node_cache: dict[str, PSObject] = {}
         self._handlers: dict[str, Callable[[Cmdlet, list[Any] | None], list[Any]]] = {
             "Get-Cluster": self._get_cluster,
             "Get-ClusterNode": self._get_node,
@@ -159,6 +163,7 @@ class PowerShellHost:
         return result
 
     def _run(self, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+        self._node_cache = {}
         name = self._canonical(cmd.name)
         self.sim.log("call", name, params={k: v for k, v in cmd.params},
                      pipeline_input=items is not None)
@@ -237,6 +242,9 @@ class PowerShellHost:
                         to_string=sim.name)
 
     def node_obj(self, node: SimNode) -> PSObject:
+        cached = self._node_cache.get(node.name)
+        if cached is not None:
+            return cached
         rel = node.release
         props: dict[str, Any] = {
             "Cluster": self.sim.name,
@@ -257,8 +265,10 @@ class PowerShellHost:
         if self.sim.drain_supported:
             props["DrainStatus"] = enum_value(f"{NS}.ClusterNodeDrainStatus", node.drain_status)
             props["DrainTarget"] = node.drain_target
-        return PSObject((f"{NS}.ClusterNode", f"{NS}.ClusterObject", "System.Object"), props,
-                        to_string=node.name)
+        obj = PSObject((f"{NS}.ClusterNode", f"{NS}.ClusterObject", "System.Object"), props,
+                       to_string=node.name)
+        self._node_cache[node.name] = obj
+        return obj
 
     def group_obj(self, group: SimGroup) -> PSObject:
         owner = self.sim.nodes[group.owner]
@@ -298,7 +308,8 @@ class PowerShellHost:
                         to_string=res.name)
 
     def _owner_list(self, obj: PSObject, owners: Sequence[str]) -> PSObject:
-        nodes = [self.node_obj(self.sim._node(n)) for n in owners if _has_node(self.sim, n)]
+        by_name = {k.lower(): n for k, n in self.sim.nodes.items()}
+        nodes = [self.node_obj(by_name[n.lower()]) for n in owners if n.lower() in by_name]
         return PSObject((f"{NS}.ClusterOwnerNodeList", "System.Object"),
                         {"ClusterObject": obj, "OwnerNodes": nodes}, to_string=str(obj))
 
@@ -362,9 +373,13 @@ class PowerShellHost:
         for obj in self._input_of(items, cmd, "ClusterGroup"):
             g = self.sim._group(obj.get("Name"))
             out.append(self._owner_list(self.group_obj(g), g.preferred_owners))
+        index = {r.name.lower(): r for g in self.sim.groups.values() for r in g.resources}
         for obj in self._input_of(items, cmd, "ClusterResource"):
-            g, r = _find_resource(self.sim, obj.get("Name"))
-            out.append(self._owner_list(obj, r.possible_owners or list(self.sim.nodes)))
+            res = index.get(str(obj.get("Name")).lower())
+            if res is None:
+                raise SimError(5007, "The cluster resource could not be found.",
+                               category="ObjectNotFound", error_id="ClusterResourceNotFound")
+            out.append(self._owner_list(obj, res.possible_owners or list(self.sim.nodes)))
         return out
 
     def _get_quorum(self, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
@@ -570,10 +585,6 @@ def _not_recognized(name: str) -> SimErrorRecord:
 def _not_simulated(what: str) -> SimErrorRecord:
     return SimErrorRecord(message=f"not simulated: {what}", category="NotImplemented",
                           error_id="NotSimulated", exception_type="clusterlib.NotSimulated")
-
-
-def _has_node(sim: SimCluster, name: str) -> bool:
-    return any(k.lower() == name.lower() for k in sim.nodes)
 
 
 def _find_resource(sim: SimCluster, name: str) -> tuple[SimGroup, SimResource]:
