@@ -578,8 +578,10 @@ class RollingUpgrade:
                         " only one node is ever out at a time; nothing was changed on " + n,
                         node=n, phase="drain")
         if not snap.keeps_quorum_without(n):
-            raise _Stop(f"will not pause {n}: taking it down would lose quorum", node=n,
-                        phase="drain")
+            if snap.quorum_type:
+                raise _Stop(f"will not pause {n}: taking it down would lose quorum"
+                            f" ({snap.quorum_type})", node=n, phase="drain")
+            # Unknown quorum model: preflight already warned; see preflight's quorum check.
         me = snap.node(n)
         if me.state is NodeState.Paused and not snap.groups_on(n):
             return "skipped", f"{n} is already paused and owns no group"

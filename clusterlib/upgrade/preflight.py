@@ -41,6 +41,7 @@ class NodeDrain:
     node: str
     targets: dict[str, str]  # group -> predicted target
     stuck: tuple[str, ...]  # groups no remaining Up node may own
+    after: dict[str, str | None]  # predicted placement once this node is done
 
 
 def default_order(snapshot: ClusterSnapshot) -> tuple[str, ...]:
@@ -77,13 +78,14 @@ def simulate_run(snapshot: ClusterSnapshot, order: Sequence[str],
     for node in order:
         paused = _with_state(working, node, NodeState.Paused)
         targets, stuck = evacuation_plan(paused, node)
-        drains.append(NodeDrain(node=node, targets=targets, stuck=tuple(stuck)))
         groups = tuple(_with_owner(g, targets[g.name]) if g.name in targets else g
                        for g in working.groups)
         if failback_each:
             groups = tuple(_with_owner(g, node) if (original.get(g.name) or "") == node else g
                            for g in groups)
         working = working.evolve(groups=groups)
+        drains.append(NodeDrain(node=node, targets=targets, stuck=tuple(stuck),
+                                after=working.placement()))
     return drains, working.placement()
 
 
@@ -179,7 +181,16 @@ def run_checks(snapshot: ClusterSnapshot, options: UpgradeOptions, *, order: Seq
     # quorum
     q = [f"taking {n} down would lose quorum ({snapshot.quorum_type or 'unknown quorum type'})"
          for n in order if not snapshot.keeps_quorum_without(n)]
-    add("quorum", q, "quorum holds with any one node down")
+    if q and not snapshot.quorum_type:
+        # The dialect did not report the quorum model (cluster.exe in this build): the
+        # strict-majority arithmetic above is then a guess, not a finding. 2000/2003 clusters
+        # normally run on a quorum disk, which survives one node down [P].
+        out.append(CheckResult("quorum", False, "the cluster did not report its quorum type, so"
+                               " quorum with one node down cannot be proven (a quorum disk"
+                               " survives it; a majority node set of two nodes does not):"
+                               " check it before running", "warning"))
+    else:
+        add("quorum", q, "quorum holds with any one node down")
 
     # capacity (in sequence, the way the run will drain)
     drains, _ = simulate_run(snapshot, order, failback_each=options.failback == "each")
