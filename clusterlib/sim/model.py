@@ -759,6 +759,23 @@ class SimCluster:
             self._schedule(node.reboot_time + extra_time, lambda: self._begin_join(node, new_rel))
             return node
 
+    def boot_node(self, name: str, *, into: str | Release | None = None) -> SimNode:
+        """Power on a node that is Down and not rebooting (it never returned, its join was
+        refused, or someone fixed it by hand, optionally reinstalling ``into`` another release).
+        It comes back Joining after ``reboot_time`` and joins like after any reboot."""
+        with self._lock:
+            self.advance()
+            node = self._node(name)
+            if node.state is not NodeState.Down or node.rebooting:
+                raise SimError(5023, f"node {node.name} is {node.state.name}"
+                               f"{' and rebooting' if node.rebooting else ''}; only a Down node"
+                               " can be powered on")
+            new_rel: Release = (release(into) if isinstance(into, str) else into) or node.release
+            self.log("boot", node.name, into=new_rel.key)
+            node.rebooting = True
+            self._schedule(node.reboot_time, lambda: self._begin_join(node, new_rel))
+            return node
+
     def upgrade_node(self, name: str, to: str | None = None, *, install_time: float = 120.0) -> SimNode:
         """What an installer does: reboot the node into ``to`` (default ``upgrade_to``)."""
         with self._lock:
