@@ -61,6 +61,8 @@ class Progress:
         self._lock = threading.Lock()
         self._live: Any = None
         self._started = time.monotonic()
+        #: phase name -> timeout in cluster seconds, shown next to the elapsed time
+        self.timeouts: dict[str, float] = {}
 
     # ---- lifecycle ----
 
@@ -118,22 +120,24 @@ class Progress:
         self._line(describe_cluster_event(event, details))
 
     def on_upgrade_event(self, event: Any) -> None:
-        """Listener for the upgrade's typed events (anything with ``to_dict()`` holding ``text``)."""
+        """Listener for the upgrade's typed events (``to_dict()`` with ``type``, ``node``,
+        ``phase``, ``status`` and a human ``text``)."""
         doc = event.to_dict() if hasattr(event, "to_dict") else dict(event)
         self.events.append(doc)
-        node, phase = doc.get("node"), doc.get("phase")
-        kind = str(doc.get("kind") or doc.get("event") or doc.get("type") or "")
-        if node and phase:
+        kind = str(doc.get("type") or "")
+        phase = doc.get("phase")
+        node = str(doc.get("node") or "cluster")
+        if kind == "PhaseStarted" and phase:
             with self._lock:
-                finished = any(w in kind.lower() for w in ("done", "finish", "complete", "fail",
-                                                           "end", "skip"))
-                row = self._state.rows.get(str(node))
-                if finished and row is not None and row.phase == phase:
-                    row.done, row.outcome = True, kind
-                elif not finished:
-                    self._start(str(node), str(phase), _timeout_of(doc))
-        text = doc.get("text") or f"{kind} {node or ''} {phase or ''}".strip()
-        self._line(str(text))
+                self._start(node, str(phase), self.timeouts.get(str(phase)))
+        elif kind == "PhaseFinished" and phase:
+            with self._lock:
+                row = self._state.rows.get(node)
+                if row is not None and row.phase == phase:
+                    row.done, row.outcome = True, str(doc.get("status") or "done")
+        if kind == "GroupMoved":
+            return  # the cluster's own "move" event already printed this move
+        self._line(str(doc.get("text") or kind))
 
     def _line(self, text: str) -> None:
         stamp = time.monotonic() - self._started

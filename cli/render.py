@@ -145,10 +145,14 @@ def error_line(exc: BaseException) -> str:
     if not isinstance(exc, errors.ClusterError):
         label = f"unexpected {type(exc).__name__}"
     message = str(exc).strip() or type(exc).__name__
-    # Keep it one line: multi-line library messages (ParseError output) are cut at the first line.
+    # Keep it one line. A ParseError's later lines are raw cluster output: cut them. Other
+    # multi-line messages (a preflight's list of failed checks) are the point: join them.
     first, _, rest = message.partition("\n")
-    if rest:
-        first += " (more with --debug)"
+    if rest and isinstance(exc, errors.ParseError):
+        first += " (the output is shown with --debug)"
+    elif rest:
+        first = " ".join(line.strip().removeprefix("- ") for line in message.splitlines()
+                         if line.strip())
     return scrub(f"{label}: {first}")
 
 
