@@ -25,6 +25,10 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _plain(_inst: Any, _field: Any, value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 @frozen(kw_only=True)
 class UpgradeEvent:
     """Base of all events. ``message`` is the detail; ``text`` the rendered one-liner."""
@@ -43,7 +47,7 @@ class UpgradeEvent:
         return f"[{where}] {self.message}" if where else self.message
 
     def to_dict(self) -> dict[str, Any]:
-        data = attrs.asdict(self, recurse=True)
+        data = attrs.asdict(self, recurse=True, value_serializer=_plain)
         data = {"type": type(self).__name__, "kind": self.kind, **data, "text": self.text}
         return data
 
