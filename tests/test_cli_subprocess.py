@@ -1,4 +1,4 @@
-"""The CLI as a real process: sim serve + --host, `clusterlib demo`, Ctrl-C during `upgrade run` in a pty.
+"""The CLI as a real process: sim serve + --host, `clusterlib demo`, Ctrl-C during `upgrade run` in a pty."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 pytest.importorskip("clusterlib_cli.main",
                     reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
 
-from clusterlib_cli.main import app  # noqa: E402
+from clusterlib_cli.main import app
 
 CLI = [sys.executable, "-m", "clusterlib_cli"]
 
