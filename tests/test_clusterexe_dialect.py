@@ -98,6 +98,7 @@ def test_snapshot_equals_ground_truth_in_one_round_trip(connect_sim: ConnectSim)
     assert cmd_lines(sim) - before == 1
     assert essentials(snap) == essentials(sim.snapshot())
     assert snap.dialect == "clusterexe"
+    assert snap.quorum_type == "DiskOnly" and snap.keeps_quorum_without("NODE1")
     node = snap.node("NODE1")
     assert str(node.os_version) .startswith("5.0.2195") and str(node.highest_version) == "3.2195"
 
@@ -289,7 +290,7 @@ HOSTILE = st.text(
     min_size=1, max_size=24)
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=HOSTILE)
 def test_hostile_group_names_refused_or_carried_byte_for_byte(connect_sim: ConnectSim,
@@ -314,7 +315,7 @@ def test_hostile_group_names_refused_or_carried_byte_for_byte(connect_sim: Conne
     assert info.name == name.strip() or info.name == name
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=HOSTILE)
 def test_hostile_node_names_refused_or_carried_byte_for_byte(connect_sim: ConnectSim,

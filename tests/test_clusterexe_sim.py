@@ -139,7 +139,7 @@ def test_wrong_cluster_name_is_rpc_unavailable(sim: SimCluster) -> None:
 
 def test_unknown_options_fail_loudly(sim: SimCluster) -> None:
     for line in ("cluster.exe node /evict", "cluster.exe group G /bogus", "cluster.exe netint",
-                 "cluster.exe /quorum"):
+                 "cluster.exe /quorum:Other"):
         out = run_cluster_exe(sim, line)
         assert out.exit_code != 0 and "not simulated" in out.stderr, line
 
@@ -173,3 +173,14 @@ def test_dead_cluster_answers_like_one(sim: SimCluster) -> None:
     sim.up = False
     out = run_cluster_exe(sim, "cluster.exe node")
     assert out.exit_code == 1753
+
+
+@pytest.mark.parametrize(("os", "expected"), [("2000", "DiskOnly"), ("2003", "DiskOnly"),
+                                              ("2008R2", "")])
+def test_quorum_listing(os: str, expected: str) -> None:
+    from clusterlib.dialects.clusterexe import quorum_type_of
+
+    out = run_cluster_exe(SimCluster.classic(os=os), "cluster.exe /quorum")
+    assert out.exit_code == 0
+    assert out.stdout.startswith("Quorum Resource Name Device")
+    assert quorum_type_of(out.stdout) == expected

@@ -179,9 +179,11 @@ class ClusterExeDialect:
             self._line("node"),
             self._line("node", "/prop"),
             self._line("group"),
+            self._line("/quorum"),
         ]
         if owners:
             base.append(self._line("res"))
+        quorum = 4
         outs = self.read_chain(base)
         version = cx.parse_version(outs[0])
         nodes = cx.parse_nodes(outs[1])
@@ -191,8 +193,9 @@ class ClusterExeDialect:
         resources: list[ResourceInfo] = []
         preferred: dict[str, tuple[str, ...]] = {}
         possible: dict[str, tuple[str, ...]] = {}
+        quorum_type = quorum_type_of(outs[quorum])
         if owners:
-            resources = cx.parse_resources(outs[4], groups=[g.name for g in groups])
+            resources = cx.parse_resources(outs[5], groups=[g.name for g in groups])
             preferred, possible = self._owners(groups, resources, [n.name for n in nodes])
         return ClusterSnapshot(
             name=version.cluster_name,
@@ -202,6 +205,7 @@ class ClusterExeDialect:
             resources=tuple(resources),
             functional_level=None,
             dialect=self.capabilities.label,
+            quorum_type=quorum_type,
         )
 
     def _owners(self, groups: Sequence[GroupInfo], resources: Sequence[ResourceInfo],
@@ -392,6 +396,31 @@ def props_by_object(text: str, names: Sequence[str]) -> dict[str, dict[str, str 
         by_name.setdefault(owner, []).append(row)
     return {n.lower(): cx.parse_props("\r\n".join([*head, *rows, ""]), object_name=n)
             for n, rows in by_name.items()}
+
+
+_DISK_PATH = re.compile(r"[A-Za-z]:\\")
+
+
+def quorum_type_of(text: str) -> str:
+    """Read ``cluster /quorum`` (MSG_QUORUM_RESOURCE: resource name, device, max log size; layout
+    from cluster.exe's message table, [P]) into a snapshot quorum type.
+
+    Windows 2000/2003 keep the quorum log in a folder on the quorum disk (``Q:\\MSCS\\``), so a
+    device that is a drive path means the standard disk quorum, "DiskOnly" [P]. Anything else
+    (Majority Node Set, a file share witness) is returned as "" (unknown): clusterlib then
+    assumes the strict majority rule, the cautious choice.
+    """
+    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
+    dash = [i for i, ln in enumerate(lines) if re.fullmatch(r"-+(?: +-+)*", ln.strip())]
+    if len(dash) != 1 or len(lines) != dash[0] + 2:
+        raise ParseError("cluster.exe quorum listing: expected one row under one table", text)
+    widths = [len(run) for run in lines[dash[0]].split()]
+    row = lines[dash[0] + 1]
+    m = re.fullmatch(r"(.*?)\s+(\d+)\s*", row)
+    if m is None or len(widths) != 3:
+        raise ParseError(f"cluster.exe quorum listing: unreadable row {row!r}", text)
+    device = m.group(1)[widths[0] + 1 :].strip() if len(m.group(1)) > widths[0] else ""
+    return "DiskOnly" if _DISK_PATH.match(device) else ""
 
 
 def _int(props: dict[str, str | int], key: str) -> int | None:

@@ -72,6 +72,7 @@ _OPTIONS: dict[str, str] = {
     "wait": "wait",
     "usedefault": "usedefault",
     "cluster": "cluster",
+    "quorumresource": "quorum",
 }
 
 
@@ -361,6 +362,8 @@ def _cluster_command(sim: SimCluster, args: list[_Opt | str]) -> str:
     assert isinstance(first, _Opt)
     if first.name == "version" and len(args) == 1 and first.value is None:
         return _version(sim)
+    if first.name == "quorumresource" and len(args) == 1 and first.value is None:
+        return _quorum(sim)
     if first.name == "privproperties":
         rest = args[1:]
         if first.value is None and not rest:
@@ -385,6 +388,25 @@ def _cluster_command(sim: SimCluster, args: list[_Opt | str]) -> str:
             sim.log("private-prop-set", key)
         return ""
     raise _NotSimulated(f"option {first.raw!r}")
+
+
+def _quorum(sim: SimCluster) -> str:
+    """``cluster /quorum``: MSG_QUORUM_RESOURCE from cluster.exe's message table ([P], no
+    capture): header, dashes 20/40/12, one row ``%-20s %-40s %d``. A disk quorum shows the
+    quorum log folder on the quorum disk (Q:\\MSCS\\ by default); the simulator has no quorum
+    resource of its own, so the names are the Windows defaults."""
+    if sim.quorum_type == "DiskOnly":
+        name, device = "Disk Q:", "Q:\\MSCS\\"
+    elif sim.witness:
+        name, device = "File Share Witness", "\\\\WITNESS\\clusterlib"
+    else:
+        name, device = "Majority Node Set", ""
+    return "\r\n".join([
+        "Quorum Resource Name Device                                   Max Log Size",
+        "-------------------- ---------------------------------------- ------------",
+        f"{name:<20} {device:<40} 4096",
+        "",
+    ]) + "\r\n"
 
 
 def _version(sim: SimCluster) -> str:
