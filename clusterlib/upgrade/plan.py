@@ -189,13 +189,13 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
                 expected_seconds=len(home) * est.move))
         vg = validation_group(snapshot, options, n) if options.validation_group is not None \
             else None
-        home = d.after.get(vg.name) if vg is not None else None
-        if vg is not None and home is not None:
+        back_to = d.after.get(vg.name) if vg is not None else None
+        if vg is not None and back_to is not None:
             steps.append(Step(
                 id=f"{n}:validate", kind="validate", node=n, group=vg.name,
                 description=f"validation move: {vg.name} to {n} and back",
                 commands=(dialect.move_command(vg.name, n, wait=wait).describe(),
-                          dialect.move_command(vg.name, home, wait=wait).describe()
+                          dialect.move_command(vg.name, back_to, wait=wait).describe()
                           + "  (back where it is then; predicted)"),
                 expected_seconds=2 * est.move))
     back = {g: o for g, o in original.items()
