@@ -159,9 +159,10 @@ def upgrade_plan(
     from clusterlib_cli import render
 
     api = _upgrade_api()
+    action = _action(api, target, command, manual)  # a usage error needs no connection
     with _connected(target) as cluster:
         upgrade = api.RollingUpgrade(
-            cluster, action=_action(api, target, command, manual),
+            cluster, action=action,
             options=_options(api, cluster, target, order=order, target_version=target_version,
                              failback=failback, max_failed_nodes=max_failed_nodes,
                              validation_group=validation_group,
@@ -297,10 +298,11 @@ def upgrade_run(
     from clusterlib_cli import render
 
     api = _upgrade_api()
+    action = _action(api, target, command, manual)  # a usage error needs no connection
     with _connected(target) as cluster:
         path = journal or _default_journal(cluster.name)
         upgrade = api.RollingUpgrade(
-            cluster, action=_action(api, target, command, manual), journal=path,
+            cluster, action=action, journal=path,
             options=_options(api, cluster, target, order=order, target_version=target_version,
                              failback=failback, max_failed_nodes=max_failed_nodes,
                              validation_group=validation_group,

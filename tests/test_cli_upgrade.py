@@ -1,0 +1,99 @@
+"""Upgrade, lock and report commands on the simulator (CliRunner): plans, runs, safe stops (exit 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("clusterlib_cli.main",
+                    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
+upgrade_api = pytest.importorskip("clusterlib.upgrade")
+if not hasattr(upgrade_api, "RollingUpgrade"):
+    pytest.skip("the upgrade engine has not landed", allow_module_level=True)
+
+from clusterlib_cli import options, render  # noqa: E402
+from clusterlib_cli.main import app  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+import clusterlib  # noqa: E402
+from clusterlib.sim import NodeNeverReturns, SimCluster  # noqa: E402
+
+PS = ["--sim", "classic-2012r2"]
+
+
+def invoke(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": ""})
+    render._SECRETS.clear()
+    return result
+
+
+def test_plan_json_lists_steps_and_commands() -> None:
+    result = invoke("upgrade", "plan", *PS, "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["ok"] is True and plan["order"] == ["NODE2", "NODE1"]
+    commands = [c for s in plan["steps"] for c in s["commands"]]
+    assert "Suspend-ClusterNode -Name 'NODE2' -Drain -Wait" in commands
+
+
+@pytest.mark.xfail(reason="engine: preflight raises IndexError when --order names an unknown"
+                   " node (clusterlib/upgrade/preflight.py join check)", strict=False)
+def test_plan_text_with_an_unknown_node_in_the_order_exit_1() -> None:
+    result = invoke("upgrade", "plan", *PS, "--order", "NODE2,NODE9")
+    assert result.exit_code == 1
+    assert "NODE9" in result.output
+
+
+def test_plan_on_a_real_host_needs_an_action_exit_2() -> None:
+    result = invoke("upgrade", "plan", "--host", "h1", "--auth", "kerberos")
+    assert result.exit_code == 2 and "--command" in result.output
+
+
+def test_run_report_and_html(tmp_path: Path) -> None:
+    journal, page = tmp_path / "j.json", tmp_path / "r.html"
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal), "--html", str(page))
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED" in result.stdout and "[NODE2 drain]" in result.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    report = invoke("upgrade", "report", str(journal), "--json")
+    assert report.exit_code == 0
+    doc = json.loads(report.stdout)
+    assert doc["outcome"] == "completed" and set(doc["nodes"]) == {"NODE1", "NODE2"}
+
+
+def test_stopped_run_exits_4_and_prints_the_resume_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016", speed=5000)
+    sim.faults.append(NodeNeverReturns("NODE2"))
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    journal = tmp_path / "j.json"
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal))
+    assert result.exit_code == 4, result.output
+    assert f"clusterlib upgrade resume {journal}" in result.stderr
+    assert "STOPPED" in result.stdout
+    lock = invoke("lock", "show", *PS, "--json")  # the stopped run keeps the lock for its resume
+    assert lock.exit_code == 0 and json.loads(lock.stdout)["locked"] is True
+
+
+def test_lock_show_and_break(monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016")
+    with clusterlib.connect(sim) as cluster:
+        from clusterlib.upgrade import lock as locks
+
+        locks.acquire(cluster, "run123", "CLUSTER1")
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    shown = invoke("lock", "show", *PS)
+    assert shown.exit_code == 0 and "run run123" in shown.stdout
+    blocked = invoke("upgrade", "run", *PS, "--yes")
+    assert blocked.exit_code == 1 and "lock" in blocked.output
+    broken = invoke("lock", "break", *PS, "--reason", "the run died", "--yes")
+    assert broken.exit_code == 0, broken.output
+    assert json.loads(invoke("lock", "show", *PS, "--json").stdout)["locked"] is False
+
+
+def test_report_of_a_missing_journal_exit_1(tmp_path: Path) -> None:
+    result = invoke("upgrade", "report", str(tmp_path / "nope.json"))
+    assert result.exit_code == 1 and "no such journal" in result.stderr
