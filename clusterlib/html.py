@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
 
 __all__ = [
+    "Html",
     "NotebookProgress",
     "group_html",
     "groups_html",
@@ -70,6 +71,20 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Html:
+    """A ready HTML string that notebooks display as HTML (``Html(report_html(report))``),
+    without importing IPython."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
 
 
 # --- snapshot records ------------------------------------------------------------------------------
