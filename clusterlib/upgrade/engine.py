@@ -233,9 +233,6 @@ class RollingUpgrade:
         return self._drive()
 
     def _start(self) -> None:
-        if self.action is None:
-            raise ValueError("RollingUpgrade needs an action (RemoteCommand, PowerShellAction,"
-                             " CallableAction or ManualAction)")
         snapshot = self.cluster.snapshot(owners=True)
         self._remember_owners(snapshot)
         plan = self._plan_from(snapshot)
@@ -244,6 +241,7 @@ class RollingUpgrade:
                                      ok=c.ok, message=c.message))
         if not plan.ok:
             raise PreflightFailed(plan.failed_checks)
+        assert self.action is not None  # the "action" check refuses a run without one
         if self.journal_path is None:
             log.warning("rolling upgrade %s runs without a journal: it cannot be resumed",
                         self.run_id)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from clusterlib.errors import NotFound
 from clusterlib.model import ClusterSnapshot
 from clusterlib.upgrade.options import UpgradeOptions
 from clusterlib.upgrade.preflight import CheckResult, simulate_run, validation_group
@@ -187,8 +188,10 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
                 description=f"move {n}'s original groups back to it ({len(home)})",
                 commands=tuple(dialect.move_command(g, n, wait=wait).describe() for g in home),
                 expected_seconds=len(home) * est.move))
-        vg = validation_group(snapshot, options, n) if options.validation_group is not None \
-            else None
+        try:
+            vg = validation_group(snapshot, options, n)
+        except NotFound:  # preflight reports it; the plan just has no validation step
+            vg = None
         back_to = d.after.get(vg.name) if vg is not None else None
         if vg is not None and back_to is not None:
             steps.append(Step(

@@ -250,9 +250,17 @@ def run_checks(snapshot: ClusterSnapshot, options: UpgradeOptions, *, order: Seq
 
     # functional-level
     if options.raise_functional_level:
-        add("functional-level", [] if functional_level_supported else
+        # Functional levels exist from Windows Server 2012 R2 (8) and can be raised from 2016
+        # (9) on (reference 3.3). Without a level now, only a target of 9.x or later proves the
+        # upgraded cluster will have one to raise.
+        will_have = (snapshot.functional_level is not None
+                     or (options.target is not None and options.target.highest.major >= 9))
+        add("functional-level", [] if functional_level_supported and will_have else
             ["raising the functional level was requested, but this cluster has none"
-             " (Windows Server 2016 and later only)"],
+             + ("" if functional_level_supported else
+                " (no Update-ClusterFunctionalLevel: Windows Server 2016 and later only)")
+             + ("" if will_have else "; give target= a Windows Server 2016+ version (9.x or"
+                " later) to prove the upgraded cluster will have one")],
             f"will raise the functional level at the end (now {snapshot.functional_level})")
 
     # validation-group
