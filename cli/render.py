@@ -31,9 +31,31 @@ _consoles: dict[str, Console] = {}
 
 # --- state set by the options layer --------------------------------------------------------------
 
+class _WarnHandler(logging.Handler):
+    """Library log records as one ``warning:`` line each (scrubbed), instead of Python's bare
+    last-resort output."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            warn(record.getMessage())
+        except Exception:  # noqa: S110 - a log line must never break a command
+            pass
+
+
+_HANDLER = _WarnHandler()
+
+
 def set_debug(on: bool) -> None:
+    """--debug: every library log record with timestamps. Otherwise only errors, as warnings:
+    routine retry notes would bury the one line that matters."""
     global _DEBUG
     _DEBUG = on
+    lib = logging.getLogger("clusterlib")
+    if _HANDLER not in lib.handlers:
+        lib.addHandler(_HANDLER)
+    lib.propagate = on
+    _HANDLER.setLevel(logging.CRITICAL + 1 if on else logging.ERROR)
+    lib.setLevel(logging.DEBUG if on else logging.ERROR)
     if on:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
