@@ -115,7 +115,7 @@ def read_body(path: Path) -> dict[str, Any]:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise JournalRejected(f"{where}: no such journal") from exc
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise JournalRejected(f"{where}: cannot read the journal: {exc}") from exc
     try:
         outer = json.loads(raw)

@@ -1,0 +1,276 @@
+"""The journal (atomic, 0600, no secrets, written before and after each phase, refused when damaged), resume,
+and the cluster-side lock with its audited break."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from upgrade_helpers import SETUP, all_upgraded, classic_ps, connect, installer
+
+import clusterlib
+from clusterlib.sim import GroupFailsOnline, SimCluster
+from clusterlib.upgrade import (
+    CallableAction,
+    JournalRejected,
+    LockHeld,
+    PreflightFailed,
+    RemoteCommand,
+    Report,
+    RollingUpgrade,
+    UpgradeStopped,
+    break_lock,
+    read_lock,
+)
+from clusterlib.upgrade import journal as journal_mod
+from clusterlib.upgrade.journal import Journal, read_body
+from clusterlib.upgrade.lock import AUDIT_KEY, LOCK_KEY
+
+
+def _stopped_run(tmp_path: Path) -> tuple[SimCluster, clusterlib.Cluster, Path]:
+    sim = classic_ps()
+    sim.inject(GroupFailsOnline("File Group 3", "NODE2"))
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(cluster, action=installer(), journal=path).run()
+    sim.clear_faults()
+    return sim, cluster, path
+
+
+def test_journal_is_0600_valid_json_with_checksum(tmp_path: Path) -> None:
+    sim = classic_ps()
+    path = tmp_path / "j.json"
+    RollingUpgrade(connect(sim), action=installer(), journal=path).run()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    outer = json.loads(path.read_text())
+    assert outer["schema"] == "clusterlib.upgrade.journal" and outer["version"] == 1
+    assert outer["checksum"].startswith("sha256:")
+    body = outer["journal"]
+    assert body["cluster"] == "CLUSTER1" and body["outcome"] == "completed"
+    assert body["original_placement"]["SQL Group 1"] == "NODE1"
+    assert all(s["status"] in ("done", "skipped") for s in body["steps"])
+    assert body["nodes_after"]["NODE1"]["highest"] == "9.3"
+    assert not [p for p in tmp_path.iterdir() if p.name != "j.json"]  # no temp files left
+
+
+def test_written_before_and_after_every_phase(tmp_path: Path) -> None:
+    sim = classic_ps()
+    path = tmp_path / "j.json"
+    seen: list[tuple[str, str, str]] = []
+
+    def look(event: Any) -> None:
+        name = type(event).__name__
+        if name in ("PhaseStarted", "PhaseFinished"):
+            step = Journal.load(path).step(event.step)
+            seen.append((name, event.step, step["status"]))
+
+    RollingUpgrade(connect(sim), action=installer(), journal=path, on_event=look).run()
+    assert seen
+    for name, _step, status in seen:
+        assert status == ("running" if name == "PhaseStarted" else status)
+        if name == "PhaseFinished":
+            assert status in ("done", "skipped")
+    assert len(seen) == 2 * len(read_body(path)["steps"])
+
+
+def test_atomic_write_keeps_the_old_journal_on_failure(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "j.json"
+    journal_mod.atomic_write(path, '{"old": true}')
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(journal_mod.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        journal_mod.atomic_write(path, '{"new": true}')
+    assert json.loads(path.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
+
+
+def test_no_secrets_in_journal_plan_or_events(tmp_path: Path) -> None:
+    sim = classic_ps()
+    path = tmp_path / "j.json"
+    secret = "P@ssw0rd-Hunter2"
+    events: list[str] = []
+    action = RemoteCommand(f"D:\\setup.exe /unattend /pkey:{secret}", secret=True)
+    upgrade = RollingUpgrade(connect(sim), action=action, journal=path,
+                             on_event=lambda e: events.append(json.dumps(e.to_dict())))
+    plan_text = upgrade.plan().to_text() + upgrade.plan().to_json()
+    report = upgrade.run()
+    assert secret in sim.calls("cmd")[0].detail["line"]  # it did reach the node
+    for text in (path.read_text(), plan_text, report.to_json(), report.to_text(), *events):
+        assert secret not in text
+        assert "password" not in text.lower()
+    assert "<redacted>" in path.read_text()
+
+
+def test_secret_action_must_be_given_again_to_resume(tmp_path: Path) -> None:
+    sim = classic_ps()
+    sim.inject(GroupFailsOnline("File Group 3", "NODE2"))
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    action = RemoteCommand(SETUP + " /pkey:XYZ", secret=True)
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(cluster, action=action, journal=path).run()
+    sim.clear_faults()
+    with pytest.raises(JournalRejected, match="pass action="):
+        RollingUpgrade.resume(cluster, journal=path)
+    assert RollingUpgrade.resume(cluster, journal=path, action=action).ok
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "edit", "version", "not-a-journal",
+                                    "missing-field"])
+def test_damaged_journal_is_refused_and_nothing_happens(tmp_path: Path, damage: str) -> None:
+    sim, cluster, path = _stopped_run(tmp_path)
+    text = path.read_text()
+    if damage == "truncate":
+        path.write_text(text[: len(text) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\xff" * 20)
+    elif damage == "edit":
+        path.write_text(text.replace('"status": "failed"', '"status": "done"', 1))
+    elif damage == "version":
+        path.write_text(text.replace('"version": 1', '"version": 2', 1))
+    elif damage == "not-a-journal":
+        path.write_text(json.dumps({"hello": "world"}))
+    else:
+        outer = json.loads(text)
+        del outer["journal"]["original_placement"]
+        text2 = journal_mod._canonical(outer["journal"])
+        outer["checksum"] = journal_mod._digest(text2)
+        path.write_text(json.dumps(outer))
+    before = len(sim.events)
+    with pytest.raises(JournalRejected):
+        RollingUpgrade.resume(cluster, journal=path)
+    assert not [e for e in sim.events[before:] if e.kind == "call"
+                and e.subject not in ("Get-Cluster", "Get-ClusterQuorum", "Get-ClusterNode",
+                                      "Get-ClusterGroup", "Get-ClusterParameter",
+                                      "Get-ClusterResource", "Get-ClusterOwnerNode")]
+    with pytest.raises(JournalRejected):
+        Report.from_journal(path)
+
+
+def test_journal_from_another_cluster_is_refused(tmp_path: Path) -> None:
+    _sim, _cluster, path = _stopped_run(tmp_path)
+    other = SimCluster.classic(os="2012R2", upgrade_to="2016", name="OTHER", speed=5000)
+    with pytest.raises(JournalRejected, match=r"for cluster CLUSTER1.*cluster OTHER"):
+        RollingUpgrade.resume(connect(other), journal=path)
+    assert not other.calls("Suspend-ClusterNode")
+
+
+def test_a_new_run_never_overwrites_an_unfinished_journal(tmp_path: Path) -> None:
+    _sim, cluster, path = _stopped_run(tmp_path)
+    break_lock(cluster, reason="test: starting over")
+    with pytest.raises(JournalRejected, match="already exists"):
+        RollingUpgrade(cluster, action=installer(), journal=path).run()
+
+
+def test_resume_after_the_process_died_mid_action(tmp_path: Path) -> None:
+    sim = classic_ps()
+    original = sim.snapshot().placement()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+
+    def install_then_die(node: str, c: clusterlib.Cluster) -> None:
+        sim.upgrade_node(node)
+        if node == "NODE1":
+            raise KeyboardInterrupt  # the process is gone right after launching the installer
+
+    with pytest.raises(KeyboardInterrupt):
+        RollingUpgrade(cluster, action=CallableAction(install_then_die), journal=path).run()
+    assert Journal.load(path).step("NODE1:action")["status"] == "running"
+    report = RollingUpgrade.resume(cluster, journal=path,
+                                   action=CallableAction(install_then_die))
+    assert report.ok and all_upgraded(sim)
+    assert [e.subject for e in sim.events if e.kind == "upgrade-start"] == ["NODE2", "NODE1"]
+    assert sim.snapshot().placement() == original
+
+
+def test_resume_resumes_a_node_left_paused(tmp_path: Path) -> None:
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    upgrade = RollingUpgrade(cluster, action=installer(), journal=path)
+
+    def stop(event: Any) -> None:
+        if type(event).__name__ == "PhaseFinished" and event.step == "NODE2:verify":
+            upgrade.request_stop()
+
+    upgrade.subscribe(stop)
+    with pytest.raises(UpgradeStopped):
+        upgrade.run()
+    assert sim.nodes["NODE2"].state.name == "Paused"
+    report = RollingUpgrade.resume(cluster, journal=path)
+    assert report.ok and all(n.state.name == "Up" for n in sim.nodes.values())
+    assert len(sim.calls("cmd")) == 2  # each node's installer ran exactly once
+
+
+def test_resume_of_a_completed_run_does_nothing(tmp_path: Path) -> None:
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    RollingUpgrade(cluster, action=installer(), journal=path).run()
+    calls = len(sim.calls())
+    report = RollingUpgrade.resume(cluster, journal=path)
+    assert report.ok
+    assert not [e for e in sim.calls()[calls:] if e.subject in ("Suspend-ClusterNode",
+                                                                 "Move-ClusterGroup", "cmd")]
+
+
+# ---- lock ----------------------------------------------------------------------------------------
+
+
+def test_lock_contention_and_audited_break(tmp_path: Path) -> None:
+    sim, cluster, path = _stopped_run(tmp_path)
+    held = read_lock(cluster)
+    assert held is not None and held.pid == os.getpid() and "@" in held.owner
+    other = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "other.json")
+    with pytest.raises(PreflightFailed) as err:
+        other.run()
+    assert any(c.name == "lock" and held.run_id in c.message for c in err.value.failed)
+    # The lock never expires by itself; breaking it needs a reason and is recorded everywhere.
+    with pytest.raises(ValueError, match="reason"):
+        break_lock(cluster, reason=" ")
+    events: list[Any] = []
+    previous = break_lock(cluster, reason="ticket 42: operator host died", journal=path,
+                          on_event=events.append)
+    assert previous is not None and previous.run_id == held.run_id
+    assert LOCK_KEY not in sim.private_props
+    audit = json.loads(sim.private_props[AUDIT_KEY])
+    assert audit["reason"] == "ticket 42: operator host died"
+    assert audit["previous"]["run_id"] == held.run_id
+    assert [e.subject for e in sim.events if e.kind == "private-prop-deleted"] == [LOCK_KEY]
+    assert type(events[0]).__name__ == "LockBroken" and "ticket 42" in events[0].text
+    assert "ticket 42" in json.dumps(read_body(path)["audit"])
+    assert Report.from_journal(path).audit
+
+
+def test_resume_by_the_same_run_takes_the_lock_back(tmp_path: Path) -> None:
+    _sim, cluster, path = _stopped_run(tmp_path)
+    run_id = read_body(path)["run_id"]
+    assert read_lock(cluster).run_id == run_id  # type: ignore[union-attr]
+    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert read_lock(cluster) is None
+
+
+def test_resume_refused_while_another_run_holds_the_lock(tmp_path: Path) -> None:
+    _sim, cluster, path = _stopped_run(tmp_path)
+    break_lock(cluster, reason="test")
+    from clusterlib.upgrade.lock import acquire
+
+    acquire(cluster, "intruder", "CLUSTER1")
+    with pytest.raises(LockHeld, match="intruder"):
+        RollingUpgrade.resume(cluster, journal=path)
+
+
+def test_unreadable_lock_value_is_still_a_lock() -> None:
+    sim = classic_ps()
+    sim.private_props[LOCK_KEY] = "garbage"
+    lock = read_lock(connect(sim))
+    assert lock is not None and "unreadable" in lock.owner
