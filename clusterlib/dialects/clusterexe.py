@@ -10,7 +10,8 @@ the Win32 code, reference 2.6 [V]).
 Round trips. cluster.exe has no "everything" command, so a snapshot needs several commands:
 ``/ver`` (cluster name), ``node`` (states), ``node /prop`` (versions of *every* node in one
 table: with no node name cluster.exe lists all nodes, CGenericModuleCmd::AllProperties in the
-Windows Server 2003 source, [P]) and ``group``. They are chained on ONE cmd.exe line with
+Windows Server 2003 source, [P]), ``group`` and ``/quorum`` (quorum type, see
+:func:`quorum_type_of`). They are chained on ONE cmd.exe line with
 ``&``, separated by ``echo`` markers, so a snapshot is one round trip whatever the cluster's
 size. Chaining is safe because every name on the line is inside double quotes and the text
 layer refuses ``&``, ``|``, ``<``, ``>``, ``^``, ``%``, ``!`` and ``"`` in names; the chained
@@ -26,9 +27,9 @@ split into more lines only when one would pass cmd.exe's 8191-character limit. S
 * pause, resume, move, set/delete a private property: 1 each.
 
 What cluster.exe cannot say (and the snapshot therefore leaves at its default): drain status
-(there is no drain), group priority (Windows Server 2012+), node weights, quorum type and the
-functional level. The core group is recognised by its name, "Cluster Group" (the name Windows
-gives it; [P]), because the group listing has no IsCoreGroup column.
+(there is no drain), group priority (Windows Server 2012+), node weights and the functional
+level; the quorum type only as "DiskOnly" or unknown. The core group is recognised by its
+name, "Cluster Group" (the name Windows gives it; [P]): the listing has no IsCoreGroup column.
 """
 
 from __future__ import annotations
