@@ -34,10 +34,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clusterlib.sim import SimCluster  # noqa: E402 - after the path set-up above
-from clusterlib.sim.endpoint import Endpoint, serve  # noqa: E402
-from clusterlib.transports.base import Cmdlet, Pipeline, Statement  # noqa: E402
-from clusterlib.transports.winrm import WinRMTransport  # noqa: E402
+from clusterlib.sim import SimCluster
+from clusterlib.sim.endpoint import Endpoint, serve
+from clusterlib.transports.base import Cmdlet, Pipeline, Statement
+from clusterlib.transports.winrm import WinRMTransport
 
 SIZES = [(2, 4), (4, 40), (8, 200), (16, 1000), (32, 4000), (64, 8000)]
 QUICK_SIZES = [(2, 4), (4, 40), (8, 200)]

@@ -368,3 +368,10 @@ def _receive_body(ep: Endpoint, shell_id: str, command_id: str) -> bytes:
     relates = root.find(f"{{{S}}}Header/{{{WSA}}}RelatesTo")
     assert relates is not None and relates.text == "uuid:00000000-0000-0000-0000-000000000001"
     return resp.content
+
+
+def test_session_key_exchange(ep: Endpoint) -> None:
+    """psrpcore answers pypsrp's PublicKey with an EncryptedSessionKey (for SecureStrings)."""
+    with RunspacePool(wsman(ep)) as pool:
+        pool.exchange_keys()
+        assert pool._key_exchanged
