@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from clusterlib_cli.options import Failback, Target, connection_options
 from typer.core import TyperGroup
 
-if TYPE_CHECKING:
-    from clusterlib_cli.progress import Progress
+from clusterlib_cli.options import Failback, Target, connection_options
 
+if TYPE_CHECKING:
     import clusterlib
+    from clusterlib_cli.progress import Progress
 
 
 class _App(TyperGroup):
@@ -152,9 +152,8 @@ def node_pause(
     json: JsonOpt = False,
 ) -> None:
     """Pause a node, draining its groups to the other nodes first (unless --no-drain)."""
-    from clusterlib_cli import render
-
     import clusterlib
+    from clusterlib_cli import render
 
     with _connected(target) as cluster:
         before = cluster.snapshot()
@@ -190,9 +189,8 @@ def node_resume(
     json: JsonOpt = False,
 ) -> None:
     """Resume a paused node."""
-    from clusterlib_cli import render
-
     import clusterlib
+    from clusterlib_cli import render
 
     with _connected(target) as cluster:
         before = cluster.snapshot()
@@ -224,9 +222,8 @@ def group_move(
     json: JsonOpt = False,
 ) -> None:
     """Move a group to another node and wait until it is back in its state there."""
-    from clusterlib_cli import render
-
     import clusterlib
+    from clusterlib_cli import render
 
     with _connected(target) as cluster:
         before = cluster.snapshot()

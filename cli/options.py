@@ -419,9 +419,8 @@ def resolve_password(target: Target) -> str | None:
 
 def open_cluster(target: Target, sim: SimCluster | None = None) -> clusterlib.Cluster:
     """One connection per invocation: a fresh simulator (or ``sim``), or WinRM to --host."""
-    from clusterlib_cli import render
-
     import clusterlib
+    from clusterlib_cli import render
 
     if target.is_sim:
         return clusterlib.connect(sim if sim is not None else build_sim(target),

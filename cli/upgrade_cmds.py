@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
 from clusterlib_cli.options import Target, connection_options
 
 if TYPE_CHECKING:

@@ -18,8 +18,9 @@ from clusterlib.sim import SimCluster
 cli_main = pytest.importorskip(
     "clusterlib_cli.main",
     reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-from clusterlib_cli import options, render  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
+
+from clusterlib_cli import options, render  # noqa: E402
 
 app = cli_main.app
 PS = ["--sim", "classic-2012r2"]

@@ -14,12 +14,12 @@ upgrade_api = pytest.importorskip("clusterlib.upgrade")
 if not hasattr(upgrade_api, "RollingUpgrade"):
     pytest.skip("the upgrade engine has not landed", allow_module_level=True)
 
-from clusterlib_cli import options, render  # noqa: E402
-from clusterlib_cli.main import app  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import clusterlib  # noqa: E402
 from clusterlib.sim import NodeNeverReturns, SimCluster  # noqa: E402
+from clusterlib_cli import options, render  # noqa: E402
+from clusterlib_cli.main import app  # noqa: E402
 
 PS = ["--sim", "classic-2012r2"]
 
