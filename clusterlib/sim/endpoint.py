@@ -111,6 +111,7 @@ class _CmdCommand:
 class _CmdShell:
     shell_id: str
     codepage: str
+    node: str | None = None  # a shell on one node itself (path /wsman/node/NAME), else the host
     cond: threading.Condition = field(factory=threading.Condition)
     commands: dict[str, _CmdCommand] = field(factory=dict)
 
@@ -169,6 +170,7 @@ class Endpoint:
             "ssl": self.ssl,
             "cert_validation": self.ca_bundle if self.ssl else True,
             "time_scale": self.time_scale,
+            "node_path": "wsman/node/{node}",
         }
 
     def __repr__(self) -> str:
@@ -232,6 +234,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    node: str | None = None
+
     protocol_version = "HTTP/1.1"  # keep-alive, as pypsrp's requests session expects
     # Headers and body leave in separate writes; with Nagle on, the client's delayed ACK adds
     # ~40 ms to every round trip.
@@ -252,9 +256,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         srv.counter.add()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if self.path.rstrip("/").lower() != "/wsman":
+        known, node = self._node_of_path()
+        if not known:
             self._send(404, b"", "text/plain")
             return
+        self.node = node
         if not self._authorized():
             self._unauthorized()
             return
@@ -293,6 +299,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, payload, _SOAP)
 
     # ---- HTTP plumbing ----
+
+    def _node_of_path(self) -> tuple[bool, str | None]:
+        """(path known, node): /wsman is the cluster's host (node None); /wsman/node/NAME is a
+        shell on node NAME itself (the simulator serves every node on one port)."""
+        from urllib.parse import unquote
+
+        path = self.path.rstrip("/")
+        if path.lower() == "/wsman":
+            return True, None
+        prefix = "/wsman/node/"
+        if path.lower().startswith(prefix):
+            name = unquote(path[len(prefix):])
+            for known in self.server.sim.nodes:
+                if known.lower() == name.lower():
+                    return True, known
+        return False, None
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization", "")
@@ -485,7 +507,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             page = req.options.get("WINRS_CODEPAGE", "437")
             with srv.lock:
                 srv.cmd_shells[shell_id] = _CmdShell(shell_id, "utf-8" if page == "65001"
-                                                     else "cp437")
+                                                     else "cp437", node=self.node)
             return (f"{wsman.TRANSFER}/CreateResponse",
                     wsman.create_response(self._address(), req.resource_uri, shell_id,
                                           _text(body, "InputStreams") or "stdin",
@@ -528,7 +550,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         from clusterlib.sim.cmdshell import run_command_line
 
         try:
-            result = run_command_line(self.server.sim, command.line)
+            result = run_command_line(self.server.sim, command.line, node=shell.node)
             out, err, code = result.stdout, result.stderr, result.exit_code
         except Exception as exc:  # a simulator bug must reach the client as output
             out, err, code = "", f"simulator failure: {type(exc).__name__}: {exc}\r\n", 1

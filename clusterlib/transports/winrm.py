@@ -140,6 +140,8 @@ class WinRMTransport:
         proxy: str | None = None,
         certificate_pem: str | None = None,
         certificate_key_pem: str | None = None,
+        path: str = "wsman",
+        node_path: str | None = None,
     ) -> None:
         if auth not in AUTH_CHOICES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_CHOICES)}, got {auth!r}")
@@ -160,6 +162,11 @@ class WinRMTransport:
         self.encryption = encryption
         self.proxy = proxy
         self._cert = (certificate_pem, certificate_key_pem)
+        self.path = path
+        # How to reach one node's own shell: None means the node's host name on the same port
+        # (a real cluster); a template such as "wsman/node/{node}" keeps host and port and
+        # changes the URL path (the simulator's endpoint, which serves every node).
+        self.node_path = node_path
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
         self._winrs: WinRS | None = None
@@ -208,8 +215,13 @@ class WinRMTransport:
     def for_node(self, node: str) -> WinRMTransport:
         """A transport to one node's own host (same credentials and options), for actions that
         must run on the node itself."""
+        from urllib.parse import quote
+
+        host, path = node, "wsman"
+        if self.node_path is not None:
+            host, path = self.host, self.node_path.format(node=quote(node, safe=""))
         return WinRMTransport(
-            node, username=self.username, password=self.__password.value, auth=self.auth,
+            host, path=path, node_path=self.node_path, username=self.username, password=self.__password.value, auth=self.auth,
             ssl=self.ssl, port=self.port, cert_validation=self.cert_validation,
             connect_timeout=self.connect_timeout, operation_timeout=self.operation_timeout,
             cluster=self.cluster or None, time_scale=self.time_scale,
@@ -247,7 +259,7 @@ class WinRMTransport:
             if encryption == "auto" and not self.ssl and self.auth in ("basic", "certificate"):
                 encryption = "never"  # pypsrp refuses Basic over HTTP otherwise
             self._wsman = WSMan(
-                self.host, port=self.port, username=self.username,
+                self.host, port=self.port, path=self.path, username=self.username,
                 password=self.__password.value,
                 # pypsrp hands cert_validation to requests' ``verify``: a CA bundle path works
                 # although its annotation says bool.
