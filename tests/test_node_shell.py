@@ -4,13 +4,12 @@ process and over the loopback WinRM endpoint, where every node is served at /wsm
 from __future__ import annotations
 
 import pytest
+from conftest import ConnectSim
 
 import clusterlib
 from clusterlib import NodeState
 from clusterlib.sim import SimCluster
 from clusterlib.transports.base import CmdLine
-
-from conftest import ConnectSim
 
 
 def test_installer_runs_on_the_named_node(connect_sim: ConnectSim) -> None:

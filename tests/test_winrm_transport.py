@@ -277,8 +277,14 @@ def test_scripts_cannot_be_sent() -> None:
 
 
 def test_for_node_keeps_options_but_targets_the_node(t: WinRMTransport) -> None:
-    node = t.for_node("NODE2")
-    assert node.endpoint == f"NODE2:{t.port}" and node.auth == t.auth
+    # A real cluster: the node's own host name on the same port.
+    real = WinRMTransport("clu01.example", username="u", password="p", auth="basic", ssl=False)
+    assert real.for_node("NODE2").endpoint == "NODE2:5985"
+    real.close()
+    # The simulator's endpoint serves every node on one port, under /wsman/node/NAME.
+    node = t.for_node("NODE 2")
+    assert node.endpoint == f"{t.host}:{t.port}" and node.path == "wsman/node/NODE%202"
+    assert node.auth == t.auth
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert "password" not in repr(node)

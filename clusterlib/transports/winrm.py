@@ -221,7 +221,8 @@ class WinRMTransport:
         if self.node_path is not None:
             host, path = self.host, self.node_path.format(node=quote(node, safe=""))
         return WinRMTransport(
-            host, path=path, node_path=self.node_path, username=self.username, password=self.__password.value, auth=self.auth,
+            host, path=path, node_path=self.node_path, username=self.username,
+            password=self.__password.value, auth=self.auth,
             ssl=self.ssl, port=self.port, cert_validation=self.cert_validation,
             connect_timeout=self.connect_timeout, operation_timeout=self.operation_timeout,
             cluster=self.cluster or None, time_scale=self.time_scale,
