@@ -110,9 +110,6 @@ def test_rolling_upgrade_engine_on_classic(connect_sim: ConnectSim, tmp_path: Pa
         pytest.skip("clusterlib.upgrade is not available yet")
     sim = SimCluster.classic()
     cluster = connect_sim(sim)
-    if not cluster.transport.endpoint.startswith("sim:"):
-        pytest.skip("RemoteCommand needs a shell on each node; the loopback WinRM endpoint"
-                    " serves only the cluster")
     original = cluster.snapshot().placement()
     report = RollingUpgrade(cluster, action=RemoteCommand(INSTALLER),
                             journal=tmp_path / "j.json").run()
