@@ -736,8 +736,10 @@ class RollingUpgrade:
         assert n is not None and self.action is not None
         info = self._node(n)
         # On a resume we cannot know whether the node already went down and came back; its
-        # versions (or the target) decide, and a node that is back counts as back.
-        seen_down = (not self.action.reboots) or resumed or self._upgraded(n, info)
+        # versions (or the target) decide, and a node that is back counts as back. A node this
+        # very read sees out counts as seen going down: it may be back before the next poll.
+        seen_down = ((not self.action.reboots) or resumed or info.state in _OUT
+                     or self._upgraded(n, info))
         info = self._wait_back(n, seen_down=seen_down)
         return "done", f"{n} is back ({info.state.name})"
 
