@@ -764,9 +764,18 @@ class RollingUpgrade:
                 failure.append(f"{n} has been Joining for more than"
                                f" {self.options.rejoin_timeout:g}s")
                 return failure[-1]
+            # Down with versions the join rule refuses: refused, once we saw it try to join
+            # (Joining, then Down again), or once that has lasted the rejoin timeout; a node
+            # still rebooting into a fixed install also looks like this for a while.
             if info.state is NodeState.Down and self._incompatible(n, info):
-                failure.append(self._join_refused_text(n, info))
-                return failure[-1]
+                since = state.get("incompatible_at") or time.monotonic()
+                state["incompatible_at"] = since
+                if state["joining_at"] is not None or (
+                        time.monotonic() - since) * scale >= self.options.rejoin_timeout:
+                    failure.append(self._join_refused_text(n, info))
+                    return failure[-1]
+            else:
+                state["incompatible_at"] = None
             return None
 
         try:
