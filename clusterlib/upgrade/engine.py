@@ -173,6 +173,11 @@ class RollingUpgrade:
     def _emit(self, event: UpgradeEvent) -> None:
         self._bus.emit(event)
 
+    def _save(self) -> None:
+        assert self._journal is not None
+        self._journal.save()
+        self._last_save = time.monotonic()
+
     def _warn(self, message: str, *, node: str | None = None, phase: str | None = None) -> None:
         if self._journal is not None:
             self._journal.body["warnings"].append(
@@ -383,16 +388,16 @@ class RollingUpgrade:
                 self._warn("groups Online at the start are not Online now: " + ", ".join(offline))
         except ClusterError as exc:
             self._warn(f"could not read the final state: {exc}")
-        self._journal.save()
+        self._save()
 
     # ---- steps ----
 
-    def _mark(self, rec: dict[str, Any], status: str, message: str) -> None:
-        assert self._journal is not None
+    def _mark(self, rec: dict[str, Any], status: str, message: str, save: bool = True) -> None:
         rec["status"] = status
         rec["message"] = message
         rec["finished"] = utc_now()
-        self._journal.save()
+        if save:
+            self._save()
 
     def _run_step(self, step: Step, rec: dict[str, Any]) -> None:
         assert self._journal is not None
@@ -402,7 +407,7 @@ class RollingUpgrade:
         rec["status"] = "running"
         rec["attempts"] += 1
         rec["started"] = rec["started"] or utc_now()
-        self._journal.save()  # before
+        self._save()  # before (and the previous step's after)
         self._emit(PhaseStarted(run_id=self.run_id, node=step.node, phase=step.kind, step=step.id,
                                 timeout=self._phase_timeout(step.kind),
                                 message=step.description))
@@ -411,7 +416,10 @@ class RollingUpgrade:
         def close(status: str, message: str) -> None:
             seconds = (time.monotonic() - t0) * self.cluster.time_scale
             rec["seconds"] = round((rec["seconds"] or 0.0) + seconds, 3)
-            self._mark(rec, status, message)  # after
+            # "After" is written together with the next step's "before" (or the run's end):
+            # nothing reaches the cluster in between, and a crash before that write only
+            # means this step is checked again on resume.
+            self._mark(rec, status, message, save=False)
             self._emit(PhaseFinished(run_id=self.run_id, node=step.node, phase=step.kind,
                                      step=step.id, status=status, seconds=seconds,
                                      message=message or status))
@@ -458,7 +466,7 @@ class RollingUpgrade:
             if rec["node"] == step.node and rec["status"] == "pending":
                 rec["status"] = "skipped"
                 rec["message"] = "node failed"
-        self._journal.save()
+        self._save()
 
     # ---- reads ----
 
@@ -616,7 +624,7 @@ class RollingUpgrade:
         self._journal.body["retries"].append({"node": node, "phase": phase, "group": group,
                                               "attempt": attempt, "error": error,
                                               "at": utc_now()})
-        self._journal.save()
+        self._save()
         self._emit(Retry(run_id=self.run_id, node=node, phase=phase, group=group, attempt=attempt,
                          error=error, message=f"retrying {phase} of {node}: {error}"))
 
@@ -914,7 +922,7 @@ class RollingUpgrade:
         else:
             first, second = n, home
         body["validation_in_flight"] = {"node": n, "group": gname, "home": g.owner}
-        self._journal.save()
+        self._save()
         try:
             self._move(gname, first, "validation")
         except _MoveFailed as exc:
@@ -967,8 +975,7 @@ class RollingUpgrade:
                 failures.append((g.name, str(exc)))
             if time.monotonic() - self._last_save > 1.0:
                 # Moves are facts worth keeping, but not worth an fsync each.
-                self._journal.save()
-                self._last_save = time.monotonic()
+                self._save()
         if failures:
             text = "; ".join(f"{g}: {why}" for g, why in failures)
             raise _Stop(f"redistribution left {len(failures)} group(s) off their original owner"

@@ -1,9 +1,11 @@
 """The run journal: a JSON file written atomically before and after every phase, from which a run resumes.
 
 Format: ``{"schema": "clusterlib.upgrade.journal", "version": 1, "checksum": "sha256:...",
-"journal": {...}}``. The checksum covers the canonical text of ``journal`` (sorted keys, indent
-1), so truncation, a stray edit or a half-written copy is caught before anything acts on it. It
-detects accidents, not an adversary who can rewrite the file and its checksum.
+"plan": {...}, "journal": {...}}``: one compact line (``python -m json.tool`` shows it indented).
+The checksum covers the canonical text (sorted keys, compact) of ``plan`` and ``journal``, so
+truncation, a stray edit or a half-written copy is caught before anything acts on it. It detects
+accidents, not an adversary who can rewrite the file and its checksum. The plan never changes
+after the start, so it is kept apart and serialised once: a save costs what the run state costs.
 
 Writes are atomic: a temporary file in the same directory, fsync, ``os.replace``, then fsync of
 the directory; a crash at any instant leaves either the previous or the new journal, never a mix.
@@ -44,7 +46,13 @@ _STEP_KEYS: dict[str, tuple[type | None, ...]] = {
 
 
 def _canonical(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def checksum_of(plan_text: str, body_text: str) -> str:
+    """The checksum of a journal file's canonical plan and body texts."""
+    return _digest(plan_text + "\n" + body_text)
 
 
 def _digest(text: str) -> str:
@@ -128,12 +136,16 @@ def read_body(path: Path) -> dict[str, Any]:
         raise JournalRejected(f"{where}: journal version {version!r} is not supported (this"
                               f" clusterlib reads version {VERSION})")
     body = outer.get("journal")
-    if not isinstance(body, dict):
-        raise JournalRejected(f"{where}: the journal body is missing")
-    if outer.get("checksum") != _digest(_canonical(body)):
+    plan = outer.get("plan")
+    if not isinstance(body, dict) or not isinstance(plan, dict):
+        raise JournalRejected(f"{where}: the journal body or plan is missing")
+    if outer.get("checksum") != checksum_of(_canonical(plan), _canonical(body)):
         raise JournalRejected(f"{where}: checksum mismatch: the journal was edited or damaged;"
                               " clusterlib will not act on it")
+    body["plan"] = plan
     validate(body, where)
+    if not isinstance(plan.get("steps"), list) or not isinstance(plan.get("order"), list):
+        raise JournalRejected(f"{where}: the plan has no steps or order")
     return body
 
 
@@ -145,6 +157,8 @@ class Journal:
         self.path = Path(path) if path is not None else None
         self.body = body
         self.saves = 0
+        self._plan_text: str | None = None
+        self._plan_id = 0
 
     @classmethod
     def create(cls, path: str | os.PathLike[str] | None, body: dict[str, Any]) -> Journal:
@@ -180,10 +194,13 @@ class Journal:
         self.body["updated"] = utc_now()
         if self.path is None:  # a run without a journal file (it cannot be resumed)
             return
-        text = _canonical(self.body)
-        outer = ('{\n "schema": ' + json.dumps(SCHEMA) + ',\n "version": ' + str(VERSION)
-                 + ',\n "checksum": ' + json.dumps(_digest(text)) + ',\n "journal": ' + text
-                 + "\n}\n")
+        plan = self.body["plan"]
+        if self._plan_text is None or self._plan_id != id(plan):
+            self._plan_text, self._plan_id = _canonical(plan), id(plan)
+        text = _canonical({k: v for k, v in self.body.items() if k != "plan"})
+        outer = ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
+                 + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
+                 + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")
         atomic_write(self.path, outer)
         self.saves += 1
 
