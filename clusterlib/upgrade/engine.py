@@ -539,14 +539,16 @@ class RollingUpgrade:
                               seconds=seconds, purpose=purpose,
                               message=f"{group}: {source} -> {target} ({state})"))
 
-    def _move(self, group: str, target: str, purpose: str) -> GroupInfo:
-        """Move ``group`` to ``target`` and wait until it is back in its state there. Transient
-        refusals and slow moves are retried; a group that fails to come online is returned to
-        where it was (raises _MoveFailed saying where it is now)."""
+    def _move(self, group: str, target: str, purpose: str,
+              known: GroupInfo | None = None) -> GroupState:
+        """Move ``group`` to ``target`` and wait until it is back in its state there (returned).
+        Transient refusals and slow moves are retried; a group that fails to come online is
+        returned to where it was (raises _MoveFailed saying where it is now). ``known``: the
+        group as a snapshot taken in this phase shows it (saves a read per move)."""
         d = self.cluster.commands
-        before = d.read_group(group)
+        before = known if known is not None else d.read_group(group)
         if _same(before.owner, target) and before.state is not GroupState.Failed:
-            return before
+            return before.state
         expected = (before.state if before.state in (GroupState.Online, GroupState.Offline,
                                                      GroupState.PartialOnline)
                     else GroupState.Online)
@@ -562,10 +564,10 @@ class RollingUpgrade:
                               purpose)
             raise _MoveFailed(f"moving {group} from {before.owner} to {target} failed: {exc}",
                               group) from exc
-        after = d.read_group(group)
-        self._record_move(group, before.owner, target, after.state.name, attempts,
+        # The wait above ended only with the group in ``expected`` on ``target``.
+        self._record_move(group, before.owner, target, expected.name, attempts,
                           (time.monotonic() - t0) * self.cluster.time_scale, purpose)
-        return after
+        return expected
 
     # ---- phase: drain ----
 
@@ -607,14 +609,11 @@ class RollingUpgrade:
             self._note_retry(n, "drain", attempt, trouble, group)
             if self._node(n).state in _OUT:
                 self._wait_back(n, seen_down=True)
-        snap = self._snap()
-        left = snap.groups_on(n)
-        if left:
-            raise _Stop(f"{n} still owns {', '.join(g.name for g in left)} after the drain; the"
-                        " upgrade action was not started", node=n, group=left[0].name,
-                        phase="drain")
-        if snap.node(n).state is not NodeState.Paused:
-            raise _Stop(f"{n} is {snap.node(n).state.name} after the drain, not Paused", node=n,
+        # Emptiness was established by _drain_once from its post-drain snapshot and moves; the
+        # action re-checks it on a fresh snapshot right before it starts (the interlock).
+        state = self._node(n).state
+        if state is not NodeState.Paused:
+            raise _Stop(f"{n} is {state.name} after the drain, not Paused", node=n,
                         phase="drain")
         return "done", f"{n} paused and empty"
 
@@ -639,6 +638,8 @@ class RollingUpgrade:
                                                 " and owns no group") + ".")
 
     def _drain_once(self, n: str) -> None:
+        """Pause and drain ``n``, then move whatever the cluster left there. On return the node
+        is Paused and the snapshot taken after the drain showed nothing else on it."""
         d = self.cluster.commands
         caps = self.cluster.capabilities
         info = self._node(n)
@@ -672,23 +673,21 @@ class RollingUpgrade:
             raise _Stop(f"cannot finish draining {n}: no other Up node may own"
                         f" {', '.join(stuck)}", node=n, group=stuck[0], phase="drain")
         for gname in targets:
-            self._move_somewhere(gname, n)
+            self._move_somewhere(snap, gname, n)
 
-    def _move_somewhere(self, gname: str, away_from: str) -> None:
+    def _move_somewhere(self, snap: ClusterSnapshot, gname: str, away_from: str) -> None:
+        """Move ``gname`` off ``away_from`` to the best candidate in ``snap`` that takes it."""
         tried: list[str] = []
         last = ""
+        g = snap.group(gname)
         while True:
-            snap = self._snap()
-            g = snap.group(gname)
-            if not _same(g.owner, away_from):
-                return
-            candidates = [c for c in candidate_nodes(snap, g, exclude=[away_from, *tried])]
+            candidates = candidate_nodes(snap, g, exclude=[away_from, *tried])
             if not candidates:
                 raise _MoveFailed(f"no node would take {gname} off {away_from}"
                                   + (f" (tried {', '.join(tried)}: {last})" if tried else ""),
                                   gname)
             try:
-                self._move(gname, candidates[0], "drain")
+                self._move(gname, candidates[0], "drain", known=g)
                 return
             except _MoveFailed as exc:
                 tried.append(candidates[0])
@@ -875,7 +874,7 @@ class RollingUpgrade:
         for g in snap.groups:
             if _same(original.get(g.name), n) and not _same(g.owner, n) and g.can_be_owned_by(n):
                 try:
-                    self._move(g.name, n, "failback")
+                    self._move(g.name, n, "failback", known=g)
                 except _MoveFailed as exc:
                     raise _Stop(f"failback to {n}: {exc}", node=n, group=exc.group,
                                 phase="failback") from exc
@@ -969,7 +968,7 @@ class RollingUpgrade:
                 self._warn(f"{home} may no longer own {g.name}; left on {g.owner}")
                 continue
             try:
-                self._move(g.name, home, "redistribute")
+                self._move(g.name, home, "redistribute", known=g)
                 moved += 1
             except _MoveFailed as exc:
                 failures.append((g.name, str(exc)))
