@@ -97,8 +97,8 @@ def recorded_attempts(moves: Sequence[Mapping[str, Any]]) -> collections.Counter
 
 
 def action_calls(sim: SimCluster) -> list[str]:
-    """Every command received that changes the cluster (cmdlet calls, cluster.exe action lines,
-    and the installer), as text for assertion messages."""
+    """Every command received that changes the cluster (cmdlet calls, cluster.exe calls with an
+    action switch, and the installer), as text for assertion messages."""
     found = []
     for e in sim.events:
         if e.kind == "upgrade-start":
@@ -107,8 +107,10 @@ def action_calls(sim: SimCluster) -> list[str]:
             continue
         if e.subject in ACTION_CMDLETS:
             found.append(f"{e.subject} {dict(e.detail.get('params') or {})}")
-        elif e.subject in ("cluster.exe", "cmd"):
-            line = str(e.detail.get("line") or "")
-            if any(s in line.lower() for s in ACTION_SWITCHES):
-                found.append(line)
+        elif e.subject == "cluster.exe":
+            # By token, as cluster.exe parsed the line: a quoted name that merely contains
+            # "/moveto" is one argument, not a switch.
+            argv = [str(a) for a in e.detail.get("argv") or []]
+            if any(a.lower().startswith(ACTION_SWITCHES) for a in argv):
+                found.append(str(e.detail.get("line") or argv))
     return found
