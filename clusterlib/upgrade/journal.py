@@ -88,6 +88,17 @@ def validate(body: Any, where: str) -> None:
         if step["id"] in ids:
             raise JournalRejected(f"{where}: step id {step['id']} appears twice")
         ids.add(step["id"])
+    # The engine runs steps strictly in order, so nothing after a pending step has been started:
+    # a later step marked done (or running, or failed) was edited in, and resuming would skip it.
+    first_pending = None
+    for step in body["steps"]:
+        if step["status"] == "pending":
+            first_pending = first_pending or step["id"]
+        elif first_pending is not None and step["status"] != "skipped":
+            raise JournalRejected(
+                f"{where}: step {step['id']} is {step['status']} but the earlier step"
+                f" {first_pending} is still pending: steps out of order (edited?); clusterlib"
+                " will not act on it")
     if body["outcome"] not in (None, "completed", "stopped", "refused"):
         raise JournalRejected(f"{where}: unknown outcome {body['outcome']!r}")
 
