@@ -374,6 +374,9 @@ def test_powershell_action_sends_typed_parameters() -> None:
     assert cmd.name == "Install-WindowsFeature" and cmd.param("Name") == evil
     rebuilt = action_from_dict(action.to_dict())
     assert isinstance(rebuilt, PowerShellAction) and rebuilt.cmdlet == action.cmdlet
+    hidden = PowerShellAction("Install-Thing", {"ProductKey": "ABCDE-12345"}, secret=True)
+    assert "ABCDE" not in hidden.describe("N1") + json.dumps(hidden.to_dict()) + repr(hidden)
+    assert action_from_dict(hidden.to_dict()) is None  # a resume needs it passed again
 
 
 def test_target_version_parsing() -> None:

@@ -121,15 +121,21 @@ class PowerShellAction:
     kind = "powershell"
 
     def __init__(self, cmdlet: str, params: Mapping[str, Any] | None = None, *,
-                 reboots: bool = True) -> None:
+                 reboots: bool = True, secret: bool = False) -> None:
         self.cmdlet = Cmdlet(cmdlet, dict(params or {}))
         self.reboots = reboots
+        self.secret = secret  # parameter values stay out of plans, events and the journal
+
+    def _shown(self) -> str:
+        if not self.secret:
+            return self.cmdlet.describe()
+        return " ".join([self.cmdlet.name, *(f"-{k} {REDACTED}" for k, _v in self.cmdlet.params)])
 
     def __repr__(self) -> str:
-        return f"PowerShellAction({self.cmdlet.describe()!r})"
+        return f"PowerShellAction({self._shown()!r})"
 
     def describe(self, node: str) -> str:
-        return f"on {node}: {self.cmdlet.describe()}"
+        return f"on {node}: {self._shown()}"
 
     def problem(self, cluster: Cluster) -> str | None:
         if getattr(cluster.transport, "for_node", None) is None:
@@ -154,8 +160,9 @@ class PowerShellAction:
             raise ActionFailed(f"{self.cmdlet.name} on {node} failed: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "cmdlet": self.cmdlet.name,
-                "params": [[k, v] for k, v in self.cmdlet.params], "reboots": self.reboots}
+        return {"kind": self.kind, "cmdlet": self.cmdlet.name, "secret": self.secret,
+                "params": [[k, REDACTED if self.secret else v] for k, v in self.cmdlet.params],
+                "reboots": self.reboots}
 
 
 class CallableAction:
@@ -263,7 +270,7 @@ def action_from_dict(data: Mapping[str, Any]) -> UpgradeAction | None:
     if kind == "remote-command" and not data.get("secret") and data.get("line") != REDACTED:
         return RemoteCommand(str(data["line"]), reboots=bool(data.get("reboots", True)),
                              ok_codes=tuple(int(c) for c in data.get("ok_codes", [0])))
-    if kind == "powershell":
+    if kind == "powershell" and not data.get("secret"):
         return PowerShellAction(str(data["cmdlet"]), {str(k): v for k, v in data.get("params", [])},
                                 reboots=bool(data.get("reboots", True)))
     return None

@@ -346,10 +346,14 @@ class RollingUpgrade:
         return report
 
     def _boundary_text(self, step: Step) -> str:
-        if step.node is None or step.kind == "drain":
+        n = step.node
+        if n is None or step.kind == "drain":
             return "no node is out of the cluster"
-        return (f"{step.node} is drained and owns no group" if step.kind in ("action", "reboot")
-                else f"{step.node} is upgraded")
+        return {"action": f"{n} is paused and owns no group; its upgrade has not started",
+                "reboot": f"{n} is restarting after its upgrade action",
+                "verify": f"{n} is back (paused) and owns no group",
+                "resume": f"{n} is upgraded and still paused",
+                }.get(step.kind, f"{n} is upgraded and resumed")
 
     def report(self) -> Report:
         assert self._journal is not None

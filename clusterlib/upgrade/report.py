@@ -97,9 +97,9 @@ class Report:
         if self.stopped_at:
             lines.append("Stopped at: " + ", ".join(f"{k} {v}" for k, v in self.stopped_at.items()
                                                      if v))
-        lines += ["", f"{'node':<12} {'before':<18} {'after':<18} result"]
+        lines += ["", f"{'node':<12} {'before':<34} {'after':<34} result"]
         for name, info in self.nodes.items():
-            lines.append(f"{name:<12} {_ver(info['before']):<18} {_ver(info['after']):<18}"
+            lines.append(f"{name:<12} {_ver(info['before']):<34} {_ver(info['after']):<34}"
                          f" {'FAILED' if info['failed'] else ('upgraded' if info['after'] else '-')}")
         lines += ["", "Phase time (s): " + ", ".join(f"{k} {v:.1f}"
                                                       for k, v in self.phase_seconds().items())]
