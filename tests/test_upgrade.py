@@ -409,3 +409,51 @@ def test_request_stop_at_a_step_boundary(tmp_path: Path) -> None:
     assert sim.nodes["NODE1"].state is NodeState.Up
     assert RollingUpgrade.resume(cluster, journal=path).ok
     assert all_upgraded(sim)
+
+
+def test_plan_and_run_over_each_transport(connect_sim: Any, tmp_path: Path) -> None:
+    """The same engine over the in-process transport and the real pypsrp client on the loopback
+    WinRM endpoint. The installer is called directly (the endpoint serves the cluster as one
+    host, so a node shell is out of its reach); every cluster command goes over the wire."""
+    sim = classic_ps()
+    cluster = connect_sim(sim)
+    original = sim.snapshot().placement()
+    action = CallableAction(lambda node, c: sim.upgrade_node(node), name="installer")
+    upgrade = RollingUpgrade(cluster, action=action, journal=tmp_path / "j.json",
+                             target=sim.upgrade_to)
+    assert "Suspend-ClusterNode -Name 'NODE2' -Drain -Wait" in upgrade.plan().to_text()
+    assert upgrade.run().ok
+    assert all_upgraded(sim) and sim.snapshot().placement() == original
+
+
+def test_unreachable_node_is_an_action_failure_not_a_reboot(tmp_path: Path) -> None:
+    sim = classic_ps()
+    inner = clusterlib.connect(sim).transport
+
+    class Unreachable:
+        endpoint = "fake:node"
+
+        def run_cmd(self, line: CmdLine) -> CmdResult:
+            raise clusterlib.ConnectionFailed("NODE2:5986: name or service not known")
+
+    class Host:
+        endpoint = "fake:1"
+        time_scale = sim.speed
+
+        def run_pipeline(self, p: Pipeline) -> PSResult:
+            return inner.run_pipeline(p)
+
+        def run_cmd(self, line: CmdLine) -> CmdResult:
+            return inner.run_cmd(line)
+
+        def for_node(self, node: str) -> Unreachable:
+            return Unreachable()
+
+        def close(self) -> None: ...
+
+    cluster = clusterlib.connect(Host())  # type: ignore[arg-type]
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json",
+                       retries_per_node=0).run()
+    assert err.value.phase == "action" and "did not restart" in str(err.value)
+    assert "name or service not known" in str(err.value)

@@ -4,8 +4,8 @@ node, a PowerShell cmdlet on the node, a Python callable, or a person).
 An action is any object with ``kind``, ``reboots``, ``describe(node)``, ``problem(cluster)``,
 ``run(node, cluster, ctx)`` and ``to_dict()``. ``run`` raises ``ActionFailed`` when the action
 reports failure; the engine then retries or stops. A lost connection while the action runs is
-not a failure: an installer that reboots the node drops its own session, so the engine goes on
-to wait for the reboot and judges the outcome by the node's state and versions.
+not a failure if the node goes down soon after: an installer that reboots the node drops its own
+session. A node that stays up was never reached, and that is a failure.
 """
 
 from __future__ import annotations
@@ -53,6 +53,25 @@ class UpgradeAction(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+def _lost_connection(cluster: Cluster, node: str, exc: ConnectionFailed, ctx: ActionContext,
+                     what: str, wait: float = 120.0) -> None:
+    """The connection to ``node`` failed while ``what`` ran. An installer that restarts its host
+    drops its own session, so that is success if the node goes down soon; a node that stays up
+    was never reached (or the command died): ActionFailed."""
+    from clusterlib.model import NodeState
+    from clusterlib.retry import WaitPolicy, wait_for
+
+    try:
+        wait_for(lambda: cluster.commands.read_node(node),
+                 lambda n: n.state in (NodeState.Down, NodeState.Joining),
+                 WaitPolicy(timeout=wait, interval=5.0), what=f"{node} to restart",
+                 scale=cluster.time_scale)
+    except ClusterError as err:
+        raise ActionFailed(f"{what} on {node}: connection failed ({exc}) and the node did not"
+                           f" restart within {wait:g}s ({err})") from exc
+    ctx.notify(f"connection to {node} lost while {what} ran ({exc}); it is restarting")
+
+
 def _node_transport(cluster: Cluster, node: str) -> Any:
     for_node = getattr(cluster.transport, "for_node", None)
     if for_node is None:
@@ -96,8 +115,7 @@ class RemoteCommand:
         try:
             result = transport.run_cmd(CmdLine(self.line))
         except ConnectionFailed as exc:
-            ctx.notify(f"connection to {node} lost while the command ran ({exc}); assuming it"
-                       " is restarting")
+            _lost_connection(cluster, node, exc, ctx, "the command")
             return
         if result.exit_code not in self.ok_codes:
             shown = REDACTED if self.secret else self.line
@@ -151,8 +169,7 @@ class PowerShellAction:
         try:
             result = transport.run_pipeline(pipeline)
         except ConnectionFailed as exc:
-            ctx.notify(f"connection to {node} lost while {self.cmdlet.name} ran ({exc});"
-                       " assuming it is restarting")
+            _lost_connection(cluster, node, exc, ctx, self.cmdlet.name)
             return
         try:
             raise_for_errors(result.errors, pipeline.describe())
