@@ -70,7 +70,7 @@ def run_one(name: str, script: str, takes_json: bool, quick: bool, out_dir: Path
     seconds = time.perf_counter() - t0
     files = [own_json] if takes_json and own_json.exists() else sorted(
         p for p in RESULTS.glob("*.json")
-        if p.stat().st_mtime >= started_wall - 1 and not p.name.startswith("all"))
+        if p.stat().st_mtime >= started_wall and not p.name.startswith("all"))
     results = {}
     for path in files:
         try:
