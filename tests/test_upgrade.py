@@ -457,3 +457,20 @@ def test_unreachable_node_is_an_action_failure_not_a_reboot(tmp_path: Path) -> N
                        retries_per_node=0).run()
     assert err.value.phase == "action" and "did not restart" in str(err.value)
     assert "name or service not known" in str(err.value)
+
+
+def test_exported_names() -> None:
+    import clusterlib.upgrade as api
+
+    assert set(api.__all__) == {
+        "ActionFailed", "CallableAction", "CheckFinished", "CheckResult", "Estimates",
+        "GroupMoved", "Journal", "JournalRejected", "LockBroken", "LockHeld", "LockInfo",
+        "ManualAction", "PhaseFinished", "PhaseStarted", "Plan", "PowerShellAction",
+        "PreflightFailed", "RemoteCommand", "Report", "Retry", "RollingUpgrade", "RunFinished",
+        "RunStarted", "Step", "TargetVersion", "UpgradeAction", "UpgradeEvent", "UpgradeOptions",
+        "UpgradeStopped", "UpgradeWarning", "WaitingForOperator", "break_lock", "events",
+        "read_lock"}
+    assert all(hasattr(api, name) for name in api.__all__)
+    assert issubclass(api.UpgradeStopped, clusterlib.ClusterError)
+    assert issubclass(api.PreflightFailed, clusterlib.PreconditionFailed)
+    assert api.events.Warning is api.UpgradeWarning
