@@ -354,15 +354,19 @@ class Group:
         expected = (g.state if g.state in (GroupState.Online, GroupState.Offline,
                                            GroupState.PartialOnline) else GroupState.Online)
         started = time.monotonic()
-        attempts = self._move_with_retries(target.name, expected)
+        attempts = self.move_prechecked(target.name, expected)
         final = d.read_group(g.name)
         self._info = final
         c._emit("move", group=g.name, source=source, target=target.name, state=final.state.name,
                 attempts=attempts, seconds=time.monotonic() - started)
         return final
 
-    def _move_with_retries(self, target: str, expected: GroupState) -> int:
-        """Move and wait, retrying transient failures; returns the number of attempts."""
+    def move_prechecked(self, target: str, expected: GroupState) -> int:
+        """The retrying, rolling-back move with none of ``move_to``'s reads and checks: for a
+        caller that has already checked the target from its own snapshot (the upgrade engine
+        moves hundreds of groups from one read). Waits until the group is ``expected`` on
+        ``target``; returns the number of attempts. Same retry, no-blind-resend and roll-back
+        guarantees as ``move``."""
         c = self.cluster
         d = c._dialect
         attempts = 0

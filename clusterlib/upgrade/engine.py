@@ -558,9 +558,9 @@ class RollingUpgrade:
                     else GroupState.Online)
         t0 = time.monotonic()
         try:
-            # The Group handle's own retrying, rolling-back move, entered below its
-            # snapshot-reading front door (see the module docstring for why).
-            attempts = Group(self.cluster, group)._move_with_retries(target, expected)
+            # The Group handle's retrying, rolling-back move without its per-move reads: this
+            # phase already checked the target from its own snapshot.
+            attempts = Group(self.cluster, group).move_prechecked(target, expected)
         except (ClusterRefused, WaitTimeout) as exc:
             now = d.read_group(group)
             self._record_move(group, before.owner, target, f"failed; now {now.state.name} on"
