@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
+import pytest
 
 import clusterlib
 from clusterlib.sim import SimCluster
@@ -24,6 +26,14 @@ ACTION_CMDLETS = frozenset({"Move-ClusterGroup", "Suspend-ClusterNode", "Resume-
                             "Set-ClusterParameter", "Stop-ClusterNode", "Start-ClusterNode"})
 # The same verbs on a cluster.exe line (read-only lines carry none of them).
 ACTION_SWITCHES = ("/moveto", "/pause", "/resume", "/online", "/offline", "/stop", "/start")
+
+
+def skip_unless_chaos(request: pytest.FixtureRequest) -> None:
+    """The full chaos set is opt-in: ``pytest -m chaos`` (or CLUSTERLIB_CHAOS=1). A plain
+    ``pytest`` runs the bounded versions, which share every assertion with the full ones."""
+    if "chaos" not in (request.config.getoption("markexpr") or "") and \
+            not os.environ.get("CLUSTERLIB_CHAOS"):
+        pytest.skip("the full chaos set runs with -m chaos (or CLUSTERLIB_CHAOS=1)")
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chaos_helpers import ACTION_SWITCHES, PASSWORD, action_calls
+from chaos_helpers import ACTION_SWITCHES, PASSWORD, action_calls, skip_unless_chaos
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -230,14 +230,19 @@ def test_generated_names_through_the_cli(monkeypatch: pytest.MonkeyPatch, dialec
 
 @pytest.mark.chaos
 @pytest.mark.parametrize("dialect", ["powershell", "clusterexe"])
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(node=name_text, group=name_text)
 def test_generated_names_through_the_cli_chaos(monkeypatch: pytest.MonkeyPatch, dialect: str,
-                                               node: str, group: str) -> None:
-    if node.lower() == group.lower():
-        return
-    _check_names(monkeypatch, dialect, node, group)
+                                               request: pytest.FixtureRequest) -> None:
+    """400 generated pairs per dialect, with shrinking (opt-in: -m chaos)."""
+    skip_unless_chaos(request)
+
+    @settings(max_examples=400, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(node=name_text, group=name_text)
+    def check(node: str, group: str) -> None:
+        if node.lower() != group.lower():
+            _check_names(monkeypatch, dialect, node, group)
+
+    check()
 
 
 @pytest.mark.parametrize(("node", "group"), [SPECIALS[0], SPECIALS[3]])
