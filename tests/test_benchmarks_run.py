@@ -32,11 +32,20 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             path.unlink()
 
 
+def _ran(run: dict[str, Any]) -> bool:
+    """Exit 0, or exit 1 from a performance bar a benchmark judges itself (bench_upgrade's 5 %
+    overhead bar): a busy CI machine may miss a timing bar; it must never crash."""
+    return run["exit"] == 0 or (run["exit"] == 1 and "bar:" in run["stdout"]
+                                and "FAIL" in run["stdout"] and "Traceback" not in run["stderr"])
+
+
 def test_run_all_runs_every_benchmark(quick_run: dict[str, Any]) -> None:
     done = quick_run["proc"]
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     doc = quick_run["doc"]
-    assert doc is not None and doc["mode"] == "quick"
+    assert doc is not None, done.stdout[-3000:] + done.stderr[-3000:]
+    assert doc["mode"] == "quick"
+    assert all(_ran(r) for r in doc["runs"]), [(r["name"], r["exit"]) for r in doc["runs"]]
+    assert done.returncode == (0 if all(r["exit"] == 0 for r in doc["runs"]) else 1)
     scripts = {p.stem for p in BENCH.glob("bench_*.py")}
     ran = {Path(r["argv"][0]).stem for r in doc["runs"]}
     assert ran == scripts, f"not run by run_all.py: {scripts - ran}"
@@ -55,7 +64,7 @@ def test_each_benchmark_prints_a_table_and_writes_results(quick_run: dict[str, A
     if name not in runs:
         pytest.fail(f"{name} did not run")
     run = runs[name]
-    assert run["exit"] == 0, run["stderr"]
+    assert _ran(run), run["stderr"]
     assert "--quick" in run["argv"]
     assert DASHES.search(run["stdout"]) or name == "cli-startup", run["stdout"]
     if name == "cli-startup":
