@@ -39,8 +39,6 @@ def test_plan_json_lists_steps_and_commands() -> None:
     assert "Suspend-ClusterNode -Name 'NODE2' -Drain -Wait" in commands
 
 
-@pytest.mark.xfail(reason="engine: preflight raises IndexError when --order names an unknown"
-                   " node (clusterlib/upgrade/preflight.py join check)", strict=False)
 def test_plan_text_with_an_unknown_node_in_the_order_exit_1() -> None:
     result = invoke("upgrade", "plan", *PS, "--order", "NODE2,NODE9")
     assert result.exit_code == 1

@@ -52,7 +52,7 @@ def test_known_hostile_names(connect_sim: ConnectSim) -> None:
         _check(connect_sim, f"N{i} {bad[:15]}".strip(), bad)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(node_name=name_text, group_name=name_text)
 def test_generated_names_arrive_byte_for_byte(connect_sim: ConnectSim, node_name: str,
                                               group_name: str) -> None:

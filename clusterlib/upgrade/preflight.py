@@ -229,9 +229,14 @@ def run_checks(snapshot: ClusterSnapshot, options: UpgradeOptions, *, order: Seq
             out.append(CheckResult("version-join", False, "cannot check the join rule: the"
                                    " nodes' cluster-service versions are unknown", "warning"))
         else:
-            first = join_verdict(options.target, [n for n in snapshot.nodes if n.name != order[0]])
-            add("version-join", issues, f"target {options.target} can join at every step"
-                f" (first: {first[1]})" if order else "no nodes")
+            if order:
+                first = join_verdict(options.target,
+                                     [n for n in snapshot.nodes if n.name != order[0]])
+                add("version-join", issues, f"target {options.target} can join at every step"
+                    f" (first: {first[1]})")
+            else:
+                # No usable order (e.g. it named an unknown node): node-order says why.
+                add("version-join", issues, "no nodes to check")
     else:
         out.append(CheckResult("version-join", True, "no target version given: versions are"
                                " recorded, not checked", "warning"))
