@@ -77,6 +77,7 @@ class Target:
     sim: str | None = None
     speed: float | None = None
     time_scale: float | None = None
+    node_path: str | None = None
     connect_timeout: float = 30.0
     password_stdin: bool = False
     # The plain --password option: accepted, warned about, never shown in a repr.
@@ -113,6 +114,8 @@ class Target:
                 args += ["--auth", self.auth.value]
             if self.time_scale is not None:
                 args += ["--time-scale", f"{self.time_scale:g}"]
+            if self.node_path is not None:
+                args += ["--node-path", self.node_path]
             return args
         args = ["--sim", self.layout]
         if self.speed is not None:
@@ -172,6 +175,10 @@ SpeedOpt = Annotated[float | None, typer.Option(
 TimeScaleOpt = Annotated[float | None, typer.Option(
     "--time-scale", min=0.001, help="With --host on a `clusterlib sim serve` endpoint: its speed,"
     " so waits and timeouts run in simulated time.", rich_help_panel=SIM_PANEL)]
+NodePathOpt = Annotated[str | None, typer.Option(
+    "--node-path", metavar="TEMPLATE", help="With --host on a `clusterlib sim serve` endpoint:"
+    " the URL path of each node's own shell, e.g. 'wsman/node/{node}' (a real cluster reaches"
+    " each node by its host name instead).", rich_help_panel=SIM_PANEL)]
 DebugOpt = Annotated[bool, typer.Option(
     "--debug", help="Show tracebacks and library logging on errors.", rich_help_panel="Output")]
 
@@ -192,6 +199,7 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "sim": (SimOpt, None),
     "speed": (SpeedOpt, None),
     "time_scale": (TimeScaleOpt, None),
+    "node_path": (NodePathOpt, None),
     "debug": (DebugOpt, False),
 }
 
@@ -252,7 +260,7 @@ def make_target(**conn: Any) -> Target:
             ("--ssl/--no-ssl", target.ssl is not None), ("--port", target.port),
             ("--ca-bundle", target.ca_bundle), ("--insecure", target.insecure),
             ("--password-stdin", target.password_stdin), ("--password", target.password),
-            ("--time-scale", target.time_scale)) if on]
+            ("--time-scale", target.time_scale), ("--node-path", target.node_path)) if on]
         if host_only:
             raise typer.BadParameter(f"{', '.join(host_only)} only apply with --host; the"
                                      " simulator needs no connection options",
@@ -442,6 +450,8 @@ def open_cluster(target: Target, sim: SimCluster | None = None) -> clusterlib.Cl
         options["port"] = target.port
     if target.time_scale is not None:
         options["time_scale"] = target.time_scale
+    if target.node_path is not None:
+        options["node_path"] = target.node_path
     if target.insecure:
         options["cert_validation"] = False
     elif target.ca_bundle is not None:

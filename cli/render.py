@@ -373,7 +373,8 @@ def print_serving(endpoint: Any, *, layout: str, speed: float, password_file: An
         secret_ref = "'<password above>'"  # noqa: S105 - a placeholder shown to the user
     args = ["--host", endpoint.host, "--port", str(endpoint.port),
             "--ssl" if endpoint.ssl else "--no-ssl", "--auth", "basic",
-            "--user", endpoint.username, "--time-scale", f"{speed:g}"]
+            "--user", endpoint.username, "--time-scale", f"{speed:g}",
+            "--node-path", endpoint.connect_options()["node_path"]]
     if endpoint.ssl and endpoint.ca_bundle:
         args += ["--ca-bundle", endpoint.ca_bundle]
     lines = [f"Serving simulated cluster ({layout}) on {endpoint.url}",

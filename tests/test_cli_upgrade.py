@@ -95,3 +95,25 @@ def test_lock_show_and_break(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_report_of_a_missing_journal_exit_1(tmp_path: Path) -> None:
     result = invoke("upgrade", "report", str(tmp_path / "nope.json"))
     assert result.exit_code == 1 and "no such journal" in result.stderr
+
+
+def test_upgrade_run_over_the_wire_reaches_node_shells_with_node_path(tmp_path: Path) -> None:
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016", speed=2000)
+    with sim.serve() as endpoint:
+        result = CliRunner().invoke(app, [
+            "upgrade", "run", "--host", endpoint.host, "--port", str(endpoint.port), "--no-ssl",
+            "--auth", "basic", "--user", endpoint.username, "--time-scale", "2000",
+            "--node-path", "wsman/node/{node}", "--command", "D:\\setup.exe /auto upgrade",
+            "--yes", "--journal", str(tmp_path / "j.json")],
+            env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": endpoint.password})
+        render._SECRETS.clear()
+    assert result.exit_code == 0, result.output
+    installs = [c.detail["node"] for c in sim.calls("cmd")]
+    assert sorted(installs) == ["NODE1", "NODE2"]  # each installer ran on its own node's shell
+    assert {n.release.key for n in sim.nodes.values()} == {"2016"}
+
+
+def test_node_path_is_a_host_option() -> None:
+    result = invoke("status", *PS, "--node-path", "wsman/node/{node}")
+    assert result.exit_code == 2
+    assert "--node-path" in result.output
