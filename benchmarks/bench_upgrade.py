@@ -34,39 +34,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import parser, table, write
+from _common import CountingTransport, parser, table, write
 
 import clusterlib
 from clusterlib.sim import SimCluster
-from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, PSResult
 from clusterlib.transports.inprocess import InProcessTransport
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
 INSTALL_TIME = 120.0  # SimCluster.upgrade_node's default install time (simulated seconds)
-
-
-class CountingTransport:
-    """Counts every call that crosses the transport boundary, per kind."""
-
-    def __init__(self, inner: InProcessTransport, counts: Counter[str]) -> None:
-        self.inner = inner
-        self.counts = counts
-        self.endpoint = inner.endpoint
-        self.time_scale = inner.time_scale
-
-    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
-        self.counts["pipeline"] += 1
-        return self.inner.run_pipeline(pipeline)
-
-    def run_cmd(self, line: CmdLine) -> CmdResult:
-        self.counts["cmd"] += 1
-        return self.inner.run_cmd(line)
-
-    def for_node(self, node: str) -> CountingTransport:
-        return CountingTransport(self.inner.for_node(node), self.counts)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def ideal_seconds(sim: SimCluster, report: Any) -> dict[str, float]:

@@ -37,12 +37,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import parser, table, write
+from _common import CountingTransport, parser, table, write
 
 import clusterlib
 from clusterlib import NodeState, retry
 from clusterlib.sim import SimCluster
-from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, PSResult
+from clusterlib.transports.base import CmdLine
 from clusterlib.transports.inprocess import InProcessTransport
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
@@ -50,30 +50,6 @@ SETUP = r"D:\setup.exe /unattend"
 INSTALL_TIME = 120.0  # SimCluster.upgrade_node's default (simulated seconds)
 GROUPS_PER_NODE = 10
 POLL = 5.0  # the script's fixed polling interval (simulated seconds)
-
-
-class Counting:
-    """Counts every call that crosses the transport boundary (cluster endpoint and node shells)."""
-
-    def __init__(self, inner: InProcessTransport, counts: Counter[str]) -> None:
-        self.inner = inner
-        self.counts = counts
-        self.endpoint = inner.endpoint
-        self.time_scale = inner.time_scale
-
-    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
-        self.counts["calls"] += 1
-        return self.inner.run_pipeline(pipeline)
-
-    def run_cmd(self, line: CmdLine) -> CmdResult:
-        self.counts["calls"] += 1
-        return self.inner.run_cmd(line)
-
-    def for_node(self, node: str) -> Counting:
-        return Counting(self.inner.for_node(node), self.counts)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def layout(nodes: int, speed: float) -> SimCluster:
@@ -98,7 +74,7 @@ def ideal_sim_seconds(sim: SimCluster) -> float:
 
 def _connect(sim: SimCluster) -> tuple[clusterlib.Cluster, Counter[str]]:
     counts: Counter[str] = Counter()
-    cluster = clusterlib.connect(Counting(InProcessTransport(sim), counts))  # type: ignore[arg-type]
+    cluster = clusterlib.connect(CountingTransport(InProcessTransport(sim), counts))  # type: ignore[arg-type]
     counts.clear()  # connect's dialect probe is not part of the job
     return cluster, counts
 
@@ -116,7 +92,7 @@ def run_clusterlib(nodes: int, speed: float) -> dict[str, Any]:
         wall = time.perf_counter() - started
     assert report.ok, report.message
     assert sim.snapshot().placement() == original
-    return _result(sim, wall, speed, ideal, counts["calls"], nodes)
+    return _result(sim, wall, speed, ideal, counts["pipeline"] + counts["cmd"], nodes)
 
 
 def run_script(nodes: int, speed: float) -> dict[str, Any]:
@@ -149,7 +125,7 @@ def run_script(nodes: int, speed: float) -> dict[str, Any]:
     wall = time.perf_counter() - started
     assert all(n.release.key == "2016" for n in sim.nodes.values())
     assert sim.snapshot().placement() == original
-    return _result(sim, wall, speed, ideal, counts["calls"], nodes)
+    return _result(sim, wall, speed, ideal, counts["pipeline"] + counts["cmd"], nodes)
 
 
 def _result(sim: SimCluster, wall: float, speed: float, ideal: float, calls: int,
