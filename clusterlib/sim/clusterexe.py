@@ -235,18 +235,12 @@ def _group_info(sim: SimCluster, name: str) -> GroupInfo:
 
 def _node_props(sim: SimCluster, name: str) -> dict[str, str | int]:
     node = sim.node(name)
-    rel = node.release
     # Node common properties, read-only ones included, in the order of the cluster service's
     # property table (NmpNodeROCommonProperties, Windows Server 2003 source, [P]).
     return {
         "Description": "",
         "NodeName": node.name,
-        "NodeHighestVersion": rel.highest.dword,
-        "NodeLowestVersion": rel.lowest.dword,
-        "MajorVersion": rel.os.major,
-        "MinorVersion": rel.os.minor,
-        "BuildNumber": rel.os.build,
-        "CSDVersion": rel.os.csd,
+        **node.version_props(),
     }
 
 

@@ -135,6 +135,19 @@ class SimNode:
     paused_before_down: bool = False
     rebooting: bool = False
 
+    def version_props(self) -> dict[str, str | int]:
+        """The node's version properties as both front ends (cmdlets, cluster.exe /prop) show
+        them: the OS version and the cluster-service version DWORDs."""
+        rel = self.release
+        return {
+            "NodeHighestVersion": rel.highest.dword,
+            "NodeLowestVersion": rel.lowest.dword,
+            "MajorVersion": rel.os.major,
+            "MinorVersion": rel.os.minor,
+            "BuildNumber": rel.os.build,
+            "CSDVersion": rel.os.csd,
+        }
+
 
 @define
 class SimResource:

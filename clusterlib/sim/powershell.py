@@ -245,19 +245,13 @@ class PowerShellHost:
         cached = self._node_cache.get(node.name)
         if cached is not None:
             return cached
-        rel = node.release
         props: dict[str, Any] = {
             "Cluster": self.sim.name,
             "State": enum_value(f"{NS}.ClusterNodeState", node.state),
             "Id": str(node.id),
             "Name": node.name,
             "NodeName": node.name,
-            "NodeHighestVersion": rel.highest.dword,
-            "NodeLowestVersion": rel.lowest.dword,
-            "MajorVersion": rel.os.major,
-            "MinorVersion": rel.os.minor,
-            "BuildNumber": rel.os.build,
-            "CSDVersion": rel.os.csd,
+            **node.version_props(),
             "NodeWeight": node.node_weight,
             "DynamicWeight": node.node_weight if node.state.name in ("Up", "Paused") else 0,
             "Description": "",
