@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -95,9 +95,11 @@ class GroupType(_PSEnum):
     ClusterStoragePool = 5
     FileServer = 100
     DhcpServer = 102
-    GenericApplication = 106
-    GenericScript = 107
+    # clusapi.h CLUSGROUP_TYPE as published on learn.microsoft.com ("CLUSGROUP_TYPE enumeration").
+    StandAloneDfs = 106
+    GenericApplication = 107
     GenericService = 108
+    GenericScript = 109
     VirtualMachine = 111
 
 
@@ -238,14 +240,32 @@ class Health:
         return "healthy" if self.ok else "unhealthy: " + "; ".join(self.problems)
 
 
-def _casefold_lookup(items: Mapping[str, Any], name: str) -> Any:
-    if name in items:
-        return items[name]
-    lowered = name.lower()
-    for key, value in items.items():
-        if key.lower() == lowered:
-            return value
-    return None
+class _Index:
+    """Name lookups over one snapshot, built once (a plan asks for thousands of groups by name;
+    a dict per call made planning quadratic in groups)."""
+
+    __slots__ = ("groups", "groups_folded", "nodes", "nodes_folded", "owned")
+
+    def __init__(self, nodes: tuple[NodeInfo, ...], groups: tuple[GroupInfo, ...]) -> None:
+        self.nodes: dict[str, NodeInfo] = {}
+        self.nodes_folded: dict[str, NodeInfo] = {}
+        for n in nodes:
+            self.nodes.setdefault(n.name, n)
+            self.nodes_folded.setdefault(n.name.lower(), n)
+        self.groups: dict[str, GroupInfo] = {}
+        self.groups_folded: dict[str, GroupInfo] = {}
+        owned: dict[str, list[GroupInfo]] = {}
+        for g in groups:
+            self.groups.setdefault(g.name, g)
+            self.groups_folded.setdefault(g.name.lower(), g)
+            owned.setdefault((g.owner or "").lower(), []).append(g)
+        self.owned: dict[str, tuple[GroupInfo, ...]] = {k: tuple(v) for k, v in owned.items()}
+
+
+def _node_id_key(item: tuple[int, NodeInfo]) -> tuple[int, int, int]:
+    index, node = item
+    text = node.id.strip()
+    return (0, int(text), index) if text.isdigit() else (1, 0, index)
 
 
 @frozen
@@ -261,26 +281,52 @@ class ClusterSnapshot:
     quorum_type: str = ""  # NodeMajority, NodeAndDiskMajority, NodeAndFileShareMajority, DiskOnly
     dynamic_quorum: bool = False
     witness: bool = False
+    # Built on first lookup and kept on the frozen record; evolve() makes a new record, so a new
+    # index. Not part of equality, hashing or repr.
+    _index: _Index | None = field(default=None, init=False, eq=False, repr=False)
+
+    def _lookup(self) -> _Index:
+        if self._index is None:
+            object.__setattr__(self, "_index", _Index(self.nodes, self.groups))
+        assert self._index is not None
+        return self._index
 
     def node(self, name: str) -> NodeInfo:
+        """The node called ``name`` (exact spelling first, then case-insensitive, as Windows
+        compares names); NodeNotFound lists the valid names."""
         from clusterlib.errors import NodeNotFound
 
-        found = _casefold_lookup({n.name: n for n in self.nodes}, name)
+        index = self._lookup()
+        found = index.nodes.get(name) or index.nodes_folded.get(name.lower())
         if found is None:
             raise NodeNotFound(name, [n.name for n in self.nodes])
-        return found  # type: ignore[no-any-return]
+        return found
 
     def group(self, name: str) -> GroupInfo:
+        """The group called ``name`` (exact spelling first, then case-insensitive);
+        GroupNotFound lists the valid names."""
         from clusterlib.errors import GroupNotFound
 
-        found = _casefold_lookup({g.name: g for g in self.groups}, name)
+        index = self._lookup()
+        found = index.groups.get(name) or index.groups_folded.get(name.lower())
         if found is None:
             raise GroupNotFound(name, [g.name for g in self.groups])
-        return found  # type: ignore[no-any-return]
+        return found
 
     def groups_on(self, node: str) -> tuple[GroupInfo, ...]:
-        key = node.lower()
-        return tuple(g for g in self.groups if (g.owner or "").lower() == key)
+        return self._lookup().owned.get(node.lower(), ())
+
+    @property
+    def core_group(self) -> GroupInfo | None:
+        """The core group (cluster name, IP and, on most clusters, the quorum resource), as the
+        dialect flagged it: IsCoreGroup in PowerShell, the quorum resource's group in cluster.exe.
+        Never found by its name, which Windows localizes."""
+        return next((g for g in self.groups if g.is_core), None)
+
+    def nodes_by_id(self) -> tuple[NodeInfo, ...]:
+        """The nodes in node-ID order, as ``cluster node`` and Get-ClusterNode list them (numeric,
+        so 10 follows 9); nodes without a numeric ID keep their listed order, last."""
+        return tuple(n for _i, n in sorted(enumerate(self.nodes), key=_node_id_key))
 
     def placement(self) -> dict[str, str | None]:
         """Who owns what: group name -> owner node name."""

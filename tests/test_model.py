@@ -122,3 +122,44 @@ def test_possible_owners_restrict_ownership() -> None:
     g = GroupInfo("G", GroupState.Online, "A", possible_owners=("A", "b"))
     assert g.can_be_owned_by("B") and not g.can_be_owned_by("C")
     assert GroupInfo("H", GroupState.Online, "A").can_be_owned_by("anything")
+
+
+def test_lookups_are_indexed_once_and_follow_evolve() -> None:
+    s = snap()
+    assert s.group("SQL Group 1") is s.groups[1]
+    # The index is built once per record and reused: no per-call dict (issue: quadratic plans).
+    assert s._lookup() is s._lookup()
+    moved = s.evolve(groups=(GroupInfo("SQL Group 1", GroupState.Online, "NODE3"),))
+    assert moved.group("sql group 1").owner == "NODE3"  # evolve never reuses a stale index
+    assert [g.name for g in moved.groups_on("node3")] == ["SQL Group 1"]
+    assert moved.groups_on("NODE1") == ()
+    with pytest.raises(GroupNotFound):
+        moved.group("File Group 3")
+    # The cache is not part of equality, hashing or repr.
+    fresh = snap()
+    fresh.node("NODE1")
+    assert fresh == snap() and hash(fresh) == hash(snap())
+    assert "_index" not in repr(fresh)
+
+
+def test_exact_name_beats_a_case_variant() -> None:
+    s = snap(groups=(GroupInfo("web", GroupState.Online, "NODE1"),
+                     GroupInfo("Web", GroupState.Online, "NODE2")))
+    assert s.group("Web").owner == "NODE2" and s.group("web").owner == "NODE1"
+    assert s.group("WEB").owner == "NODE1"  # no exact match: the first case-insensitive one
+
+
+def test_core_group_is_the_flag_not_the_name() -> None:
+    # A localized cluster (pt-BR names its core group "Grupo de Cluster"); a group merely called
+    # "Cluster Group" is not the core group unless the dialect says so.
+    s = snap(groups=(GroupInfo("Grupo de Cluster", GroupState.Online, "NODE1", is_core=True),
+                     GroupInfo("Cluster Group", GroupState.Online, "NODE2")))
+    assert s.core_group is not None and s.core_group.name == "Grupo de Cluster"
+    assert snap(groups=(GroupInfo("Cluster Group", GroupState.Online, "NODE1"),)).core_group is None
+
+
+def test_nodes_in_id_order() -> None:
+    s = snap(nodes=(NodeInfo("B", NodeState.Up, id="2"), NodeInfo("C", NodeState.Up, id="10"),
+                    NodeInfo("A", NodeState.Up, id="1"), NodeInfo("D", NodeState.Up)))
+    # Numeric node IDs (as `cluster node` lists them), not text order; a node without an ID last.
+    assert [n.name for n in s.nodes_by_id()] == ["A", "B", "C", "D"]
