@@ -47,12 +47,14 @@ from clusterlib.model import (
     ResourceInfo,
     ResourceState,
 )
+from clusterlib.transports.base import CmdLine
 
 __all__ = [
     "GROUP_STATUS_WORDS",
     "NODE_STATUS_WORDS",
     "PROGRAM",
     "RESOURCE_STATUS_WORDS",
+    "WMI_CREATE_RESULTS",
     "ClusterExeVersion",
     "ClusterName",
     "GroupName",
@@ -94,6 +96,7 @@ __all__ = [
     "parse_props",
     "parse_resources",
     "parse_version",
+    "parse_wmic_create",
     "pause_node_command",
     "quote_arg",
     "resource_owners_command",
@@ -101,6 +104,7 @@ __all__ = [
     "set_cluster_private_prop_command",
     "split_line",
     "version_command",
+    "wmic_process_create",
 ]
 
 # "cluster.exe", not "cluster": cmd.exe tries PATHEXT in order in the current directory first,
@@ -1127,3 +1131,137 @@ def format_error(code: int) -> str:
     """
     message = win32.message(code) or f"Error 0x13d formatting string for error code 0x{code:x}"
     return CRLF.join([f"System error {code} has occurred (0x{code:08x}).", "", message]) + CRLF
+
+
+# ---------------------------------------------------------------------------------------------
+# wmic: starting a program on a node that has no WinRM (Windows 2000)
+# ---------------------------------------------------------------------------------------------
+
+#: ReturnValue of Win32_Process.Create as documented ("Create method of the Win32_Process class",
+#: learn.microsoft.com/windows/win32/cimwin32prov/create-method-in-class-win32-process [V]).
+WMI_CREATE_RESULTS: dict[int, str] = {
+    0: "Successful completion",
+    2: "Access denied",
+    3: "Insufficient privilege",
+    8: "Unknown failure",
+    9: "Path not found",
+    21: "Invalid parameter",
+}
+
+# Characters refused in a wmic line on top of check_name's (which already refuses '"', '%',
+# '!', '^', '&', '|', '<', '>' and control characters). WMIC reads its own command line and
+# separates method arguments with commas; whether a comma inside the quoted CommandLine reaches
+# Create() whole is not verified [P], so it is refused rather than guessed.
+_WMIC_LINE_REFUSED = {
+    ",": "WMIC separates method arguments with commas and may split the command line there",
+}
+# /node: takes a host name. A leading '@' makes WMIC read a node list from a file and ',' separates
+# several nodes (WMIC's /NODE help, learn.microsoft.com "WMIC" command reference [V]); host names
+# (NetBIOS or DNS) need nothing beyond letters, digits, '-', '.' and '_'.
+_WMIC_NODE = re.compile(r"[^\W_](?:[\w.-]*)")
+
+
+def wmic_process_create(node: str, line: str) -> CmdLine:
+    """``wmic /node:"NODE" process call create "LINE"``: start ``line`` on ``node`` through WMI
+    over DCOM (Win32_Process.Create), the channel a Windows 2000 node has without WinRM.
+
+    Run on a management host (Windows XP / Server 2003 or later ship wmic.exe; Windows 2000 has
+    the WMI service but not the wmic tool [P]). The started program runs detached: ``ProcessId``
+    in the answer says it started, not that it finished (:func:`parse_wmic_create`).
+
+    Quoting, the one place it is decided: ``node`` must be a host name (letters, digits, ``- .
+    _``; no ``@`` list file, no ``,`` list); ``line`` goes inside one pair of double quotes, so it
+    obeys :func:`check_name` (no ``"``, ``%``, ``!``, ``^``, ``&``, ``|``, ``<``, ``>``, control
+    or best-fit look-alike characters) and may not contain ``,``. Anything else raises
+    :class:`~clusterlib.errors.UnsafeName` naming the character. The result is never retried
+    blindly (``idempotent=False``): a second Create() would start a second installer.
+
+    Sources: "Create method of the Win32_Process class" and the "WMIC" command-line reference
+    (learn.microsoft.com). How WMIC itself splits a quoted argument that contains a comma is not
+    verified [P].
+    """
+    if not isinstance(node, str) or not isinstance(line, str):
+        raise TypeError("node and line must be str")
+    if not _WMIC_NODE.fullmatch(node):
+        bad = next((ch for ch in node if not (ch.isalnum() or ch in "-._")), None)
+        what = f"contains {_describe_char(bad)}" if bad else "must start with a letter or digit"
+        raise UnsafeName(
+            f"node name {node!r} cannot be given to wmic /node: it {what}; a host name is"
+            " letters, digits, '-', '.' and '_' (a leading '@' would name a list file, ','"
+            " would start a second node)"
+        )
+    check_name(node, "node name")
+    if not line.strip():
+        raise UnsafeName("command line is empty or blank: wmic needs a program to start")
+    check_name(line, "command line")
+    for ch in line:
+        if ch in _WMIC_LINE_REFUSED:
+            raise UnsafeName(
+                f"command line {line!r} cannot be sent through wmic: it contains"
+                f" {_describe_char(ch)}, which is not allowed because {_WMIC_LINE_REFUSED[ch]}"
+            )
+    text = f'wmic /node:"{node}" process call create "{line}"'
+    if len(text) > _WMIC_MAX_LINE:
+        raise UnsafeName(
+            f"command line is {len(line)} characters; with the wmic prefix the line would pass"
+            f" cmd.exe's limit (8191 characters, KB 830473; {_WMIC_MAX_LINE} kept as margin)"
+        )
+    return CmdLine(text, idempotent=False)
+
+
+_WMIC_MAX_LINE = 8000
+
+# The answer block is MOF text ("instance of __PARAMETERS { Name = value; };"), which WMIC does
+# not translate; the lines around it ("Executing (Win32_Process)->Create()", "Method execution
+# successful.", "Out Parameters:") are localized, so they are not relied on. Layout from WMIC's
+# output as published in many admin guides [P]; not captured from a live system here.
+_WMIC_BLOCK = re.compile(r"instance\s+of\s+__PARAMETERS\s*\{(?P<body>[^{}]*)\}\s*;", re.IGNORECASE)
+_WMIC_FIELD = re.compile(r"\s*(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>[^;]*?)\s*;\s*")
+
+
+def parse_wmic_create(text: str) -> tuple[int, int | None]:
+    """Read what ``wmic ... process call create`` prints: ``(ReturnValue, ProcessId)``.
+
+    Expected (English WMIC; only the ``instance of __PARAMETERS`` block is read)::
+
+        Executing (Win32_Process)->Create()
+        Method execution successful.
+        Out Parameters:
+        instance of __PARAMETERS
+        {
+                ProcessId = 1234;
+                ReturnValue = 0;
+        };
+
+    ``ProcessId`` is None when absent (a failed Create() returns no id). ReturnValue 0 means
+    the process started; other values are in :data:`WMI_CREATE_RESULTS`. Anything without
+    exactly one such block holding a numeric ReturnValue (WMIC's ``ERROR:`` / ``Description =``
+    answer for an unreachable node or denied access, truncated text) raises ParseError with
+    the text.
+    """
+    blocks = list(_WMIC_BLOCK.finditer(text))
+    if len(blocks) != 1:
+        found = "no" if not blocks else str(len(blocks))
+        raise ParseError(
+            f"wmic process call create: expected one 'instance of __PARAMETERS' block, found {found}",
+            text,
+        )
+    body = blocks[0].group("body")
+    fields: dict[str, str] = {}
+    pos = 0
+    for m in _WMIC_FIELD.finditer(body):
+        if m.start() != pos:
+            break
+        fields[m.group("name").lower()] = m.group("value")
+        pos = m.end()
+    if body[pos:].strip():
+        raise ParseError(
+            f"wmic process call create: unreadable out parameters {body[pos:].strip()!r}", text
+        )
+    raw = fields.get("returnvalue")
+    if raw is None or not raw.isdigit():
+        raise ParseError("wmic process call create: no numeric ReturnValue", text)
+    pid_raw = fields.get("processid")
+    if pid_raw is not None and not pid_raw.isdigit():
+        raise ParseError(f"wmic process call create: ProcessId {pid_raw!r} is not a number", text)
+    return int(raw), (int(pid_raw) if pid_raw is not None else None)
