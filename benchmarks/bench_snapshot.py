@@ -71,7 +71,7 @@ def connected(sim: SimCluster, envelope: int) -> Iterator[tuple[Endpoint, WinRMT
     with serve(sim, max_envelope_size=envelope) as ep:
         opts = ep.connect_options()
         opts.pop("time_scale")
-        tr = WinRMTransport(opts.pop("host"), max_envelope_size=envelope, **opts)
+        tr = WinRMTransport(opts.pop("target"), max_envelope_size=envelope, **opts)
         try:
             yield ep, tr
         finally:

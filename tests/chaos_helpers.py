@@ -44,7 +44,7 @@ def wire_cluster(sim: SimCluster, **serve: Any) -> Iterator[tuple[clusterlib.Clu
     with sim.serve(**serve) as ep:
         options = ep.connect_options()
         time_scale = options.pop("time_scale")
-        host = options.pop("host")
+        host = options.pop("target")
         transport = WinRMTransport(host, time_scale=time_scale, **options)
         cluster = clusterlib.connect(transport)
         try:

@@ -37,7 +37,7 @@ def test_unknown_node_shell_is_a_connection_error() -> None:
     with sim.serve() as endpoint:
         opts = endpoint.connect_options()
         opts.pop("time_scale")
-        transport = WinRMTransport(opts.pop("host"), **opts)
+        transport = WinRMTransport(opts.pop("target"), **opts)
         shell = transport.for_node("NODE9")
         try:
             with pytest.raises(clusterlib.ConnectionFailed):

@@ -41,7 +41,7 @@ def ep(sim: SimCluster) -> Iterator[Endpoint]:
 def transport(ep: Endpoint, **kw: Any) -> WinRMTransport:
     options = ep.connect_options() | kw
     options.pop("time_scale")
-    return WinRMTransport(options.pop("host"), time_scale=ep.time_scale, **options)
+    return WinRMTransport(options.pop("target"), time_scale=ep.time_scale, **options)
 
 
 @pytest.fixture

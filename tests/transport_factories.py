@@ -26,7 +26,7 @@ def winrm_factory(sim: SimCluster, **serve_options: Any) -> Iterator[Transport]:
     with sim.serve(**serve_options) as endpoint:
         options = endpoint.connect_options()
         time_scale = options.pop("time_scale")
-        host = options.pop("host")
+        host = options.pop("target")
         transport = WinRMTransport(host, time_scale=time_scale, **options)
         try:
             yield transport

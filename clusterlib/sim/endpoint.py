@@ -160,9 +160,10 @@ class Endpoint:
         self._server.receive_timeout = seconds
 
     def connect_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``clusterlib.connect`` reaching this endpoint."""
+        """Keyword arguments for ``clusterlib.connect`` reaching this endpoint:
+        ``clusterlib.connect(**ep.connect_options())``."""
         return {
-            "host": self.host,
+            "target": self.host,
             "port": self.port,
             "username": self.username,
             "password": self.password,
