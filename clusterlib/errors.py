@@ -5,7 +5,8 @@
     ClusterError                      anything clusterlib raises on purpose
     ├── ConnectionFailed              could not talk to the cluster (nothing was changed by us)
     │   ├── AuthenticationError       the credentials were rejected
-    │   └── TransportTimeout          no answer within connect/operation timeout
+    │   ├── TransportTimeout          no answer within connect/read/call timeout
+    │   └── ResponseTooLarge          an answer over a size or depth bound (hostile/broken host)
     ├── ClusterRefused                the cluster said no; carries win32_code, message, command
     │   ├── NotSupported              the cluster lacks the cmdlet/parameter (old OS, no module)
     │   └── TransientClusterError     busy/moving/locked: worth retrying (codes in win32.TRANSIENT_CODES)
@@ -13,7 +14,8 @@
     │   ├── NodeNotFound
     │   └── GroupNotFound
     ├── PreconditionFailed            refused by clusterlib before anything was sent
-    │   └── UnsafeName                a name cmd.exe quoting cannot carry safely
+    │   ├── UnsafeName                a name cmd.exe quoting cannot carry safely
+    │   └── InsecureConnection        credentials would cross the network in cleartext
     ├── WaitTimeout                   a bounded wait ran out (group not Online on target, node not back)
     ├── ParseError                    output we do not understand; carries the offending text
     └── NotSimulated                  the simulator was asked for a cmdlet/parameter it does not model
@@ -42,7 +44,13 @@ class AuthenticationError(ConnectionFailed):
 
 
 class TransportTimeout(ConnectionFailed):
-    """No answer within the connect or operation timeout."""
+    """No answer within the connect, read or call timeout (the message names which, the time
+    taken and the attempts made)."""
+
+
+class ResponseTooLarge(ConnectionFailed):
+    """The host sent more than a bound allows (bytes per answer or object, XML depth); the
+    message names the host and the bound. Never retried: the same host would send it again."""
 
 
 class ClusterRefused(ClusterError):
@@ -117,6 +125,11 @@ class PreconditionFailed(ClusterError):
 
 class UnsafeName(PreconditionFailed):
     """A name that cmd.exe quoting cannot carry safely (double quote, %, newline, ...)."""
+
+
+class InsecureConnection(PreconditionFailed):
+    """Refused before connecting: the chosen options would send the password in cleartext
+    (Basic authentication over plain HTTP to a host outside the loopback range)."""
 
 
 class WaitTimeout(ClusterError):

@@ -22,11 +22,6 @@ from clusterlib.transports.winrm import WinRMTransport
 NS = "Microsoft.FailoverClusters.PowerShell"
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(winrm, "BACKOFF_SCALE", 0.0)
-
-
 @pytest.fixture
 def sim() -> SimCluster:
     return SimCluster.classic(os="2016")
@@ -238,8 +233,8 @@ def test_idempotent_reads_are_retried_through_500s_and_drops(sim: SimCluster) ->
                 tr.run_pipeline(Pipeline.of(Cmdlet("Get-Cluster"), idempotent=True))
             except ConnectionFailed:
                 pass
-            # Every attempt was faulted: the read was sent RETRY.attempts times, then failed.
-            assert ep.actions["Command"] == winrm.RETRY.attempts
+            # Every attempt was faulted: the read was sent retry.attempts times, then failed.
+            assert ep.actions["Command"] == winrm.DEFAULT_RETRY.attempts == tr.retry.attempts
             ep.set_faults(WireFaults(seed=1, **{kind: 0.2}, actions={"Command", "Receive"}))
             before = ep.actions["Command"]
             for _ in range(6):
@@ -278,8 +273,12 @@ def test_scripts_cannot_be_sent() -> None:
 
 def test_for_node_keeps_options_but_targets_the_node(t: WinRMTransport) -> None:
     # A real cluster: the node's own host name on the same port.
-    real = WinRMTransport("clu01.example", username="u", password="p", auth="basic", ssl=False)
-    assert real.for_node("NODE2").endpoint == "NODE2:5985"
+    with pytest.warns(UserWarning, match="cleartext"):
+        real = WinRMTransport("clu01.example", username="u", password="p", auth="basic",
+                              ssl=False, allow_cleartext_basic=True, read_timeout=9)
+        node2 = real.for_node("NODE2")
+    assert node2.endpoint == "NODE2:5985"
+    assert node2.allow_cleartext_basic and node2.read_timeout == 9  # options travel along
     real.close()
     # The simulator's endpoint serves every node on one port, under /wsman/node/NAME.
     node = t.for_node("NODE 2")

@@ -2,10 +2,13 @@
 every pypsrp/requests failure translated into clusterlib's ConnectionFailed branch.
 
 Retry rule, declared once here: an ``idempotent`` pipeline or command line is re-sent on a
-transient transport failure (``RETRY``); anything else is sent at most once, because a lost
-answer does not say whether the command ran. Opening the runspace pool is always retryable:
-nothing was sent yet. Back-off sleeps go through ``_sleep`` so tests can switch them off
-(``BACKOFF_SCALE = 0`` or ``clusterlib.retry.testing(wait=False)``).
+transient transport failure (the transport's ``retry``, a ``TransportRetry``); anything else is
+sent at most once, because a lost answer does not say whether the command ran. Opening the
+runspace pool is always retryable: nothing was sent yet. Every attempt of a call shares one
+``CallBudget`` (connect_timeout, read_timeout, call_timeout): re-sends never stretch a call
+past its bounds, and the final error states the time taken and the attempts made. Answers are
+bounded in size and depth (``clusterlib.transports.bounded``). Back-off sleeps go through
+``_sleep`` so tests can switch them off (``clusterlib.retry.testing(wait=False)``).
 """
 
 from __future__ import annotations
@@ -25,13 +28,27 @@ import tenacity
 from attrs import frozen
 
 from clusterlib import retry as _retry
-from clusterlib.errors import AuthenticationError, ClusterError, ConnectionFailed, TransportTimeout
+from clusterlib.errors import (
+    AuthenticationError,
+    ClusterError,
+    ConnectionFailed,
+    InsecureConnection,
+    ResponseTooLarge,
+    TransportTimeout,
+)
 from clusterlib.transports.base import (
     CmdLine,
     CmdResult,
     ErrorRecord,
     Pipeline,
     PSResult,
+)
+from clusterlib.transports.bounded import (
+    BoundedDefragmenter,
+    CallBudget,
+    ConnectionRegistry,
+    Limits,
+    bounded_send,
 )
 
 if TYPE_CHECKING:
@@ -48,17 +65,20 @@ AUTH_CHOICES = ("negotiate", "kerberos", "ntlm", "basic", "credssp", "certificat
 
 @frozen
 class TransportRetry:
-    """How often an idempotent command is re-sent after a transient transport failure."""
+    """How often an idempotent command is re-sent after a transient transport failure (always
+    within the call's deadlines: a re-send that cannot finish in time is not made)."""
 
     attempts: int = 3
     initial: float = 0.5  # seconds before the first re-send (jittered, exponential)
     max_wait: float = 4.0
 
 
-RETRY = TransportRetry()
+#: The default of ``WinRMTransport(retry=...)``; immutable, pass another to change it.
+DEFAULT_RETRY = TransportRetry()
 
-#: Multiplies every back-off sleep of this module; tests may set it to 0.
-BACKOFF_SCALE = 1.0
+#: The default bound of one whole call (all attempts): generous enough for a long drain with
+#: -Wait, finite so that no host can hold a call forever.
+DEFAULT_CALL_TIMEOUT = 3600.0
 
 # Windows Server's default MaxEnvelopeSizekb is 500: the largest response a listener sends
 # unless an administrator raised it (see docs/connecting.md, "Large clusters").
@@ -82,28 +102,40 @@ class _Retryable(Exception):
 
 
 def _sleep(seconds: float) -> None:
-    seconds *= BACKOFF_SCALE
     if seconds > 0 and _retry._WAITING:  # the library-wide testing switch stops sleeps too
         time.sleep(seconds)
 
 
-def _retrying(attempts: int) -> tenacity.Retrying:
+class _OutOfTime(tenacity.stop.stop_base):
+    """Stop re-sending once a deadline of the call has passed."""
+
+    def __init__(self, budget: CallBudget) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.budget.expired or self.budget.remaining() <= 0
+
+
+def _retrying(policy: TransportRetry, budget: CallBudget) -> tenacity.Retrying:
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("re-sending an idempotent command (attempt %d failed: %s)",
                     state.attempt_number, exc)
 
     return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max(1, attempts)),
-        wait=tenacity.wait_random_exponential(multiplier=RETRY.initial, max=RETRY.max_wait),
+        stop=tenacity.stop_any(tenacity.stop_after_attempt(max(1, policy.attempts)),
+                               _OutOfTime(budget)),
+        wait=tenacity.wait_random_exponential(multiplier=policy.initial, max=policy.max_wait),
         retry=tenacity.retry_if_exception_type(_Retryable),
         before_sleep=before_sleep,
-        sleep=_sleep,
+        # A back-off never sleeps past the call's deadline.
+        sleep=lambda seconds: _sleep(min(seconds, max(0.0, budget.remaining()))),
         reraise=True,
     )
 
 
 def _is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and the name localhost (RFC 6761 6.3: it always resolves to loopback)."""
     if host.lower() == "localhost":
         return True
     try:
@@ -119,6 +151,15 @@ class WinRMTransport:
     ``cluster`` names the cluster when it is not the host's own (the dialect adds -Cluster).
     Credentials come from the arguments or ``CLUSTERLIB_USERNAME``/``CLUSTERLIB_PASSWORD``.
     ``cert_validation`` is True, False (warns) or the path of a CA bundle.
+
+    Bounds of every call (all attempts included; see docs/connecting.md, "Timeouts and
+    limits"): ``connect_timeout`` for reaching the host and opening a session;
+    ``read_timeout`` for the host's next complete answer (default operation_timeout + 10; the
+    WSMan operation timeout is lowered below it when needed); ``call_timeout`` for the whole
+    call. ``max_response_bytes`` (default 4 x max_envelope_size, at least 1 MiB),
+    ``max_message_bytes`` and ``max_depth`` bound what one answer or object may hold.
+    Basic authentication over plain HTTP to a host outside the loopback range is refused
+    unless ``allow_cleartext_basic=True`` (which warns on every connect).
     """
 
     def __init__(
@@ -142,6 +183,13 @@ class WinRMTransport:
         certificate_key_pem: str | None = None,
         path: str = "wsman",
         node_path: str | None = None,
+        read_timeout: float | None = None,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        max_response_bytes: int | None = None,
+        max_message_bytes: int | None = None,
+        max_depth: int | None = None,
+        retry: TransportRetry = DEFAULT_RETRY,
+        allow_cleartext_basic: bool = False,
     ) -> None:
         if auth not in AUTH_CHOICES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_CHOICES)}, got {auth!r}")
@@ -151,11 +199,22 @@ class WinRMTransport:
         self.username = username if username is not None else os.environ.get("CLUSTERLIB_USERNAME")
         self.__password = _Secret(password if password is not None
                                   else os.environ.get("CLUSTERLIB_PASSWORD"))
+        password = None  # no plain copy left in this frame for tracebacks to show
         self.auth = auth
         self.ssl = ssl
         self.cert_validation = cert_validation
-        self.connect_timeout = float(connect_timeout)
-        self.operation_timeout = float(operation_timeout)
+        self.connect_timeout = _positive("connect_timeout", connect_timeout)
+        self.operation_timeout = _positive("operation_timeout", operation_timeout)
+        self.read_timeout = _positive("read_timeout", read_timeout if read_timeout is not None
+                                      else self.operation_timeout + 10)
+        if self.read_timeout < 2:
+            raise ValueError(f"read_timeout must be at least 2 s (the host may hold each"
+                             f" Receive for a 1 s operation timeout), got {self.read_timeout:g}")
+        self.call_timeout = _positive("call_timeout", call_timeout)
+        self.limits = Limits.for_envelope(max_envelope_size, max_response_bytes=max_response_bytes,
+                                          max_message_bytes=max_message_bytes, max_depth=max_depth)
+        self.retry = retry
+        self.allow_cleartext_basic = bool(allow_cleartext_basic)
         self.cluster = cluster
         self.time_scale = float(time_scale)
         self.max_envelope_size = int(max_envelope_size)
@@ -170,7 +229,12 @@ class WinRMTransport:
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
         self._winrs: WinRS | None = None
+        self._budget: CallBudget | None = None
+        self._registry = ConnectionRegistry()
         self.closed = False
+
+        if not ssl and auth == "basic" and not _is_loopback(host):
+            self._check_cleartext_basic()
 
         _check_extra(auth)
         if auth in ("basic", "ntlm", "credssp") and (not self.username
@@ -183,28 +247,46 @@ class WinRMTransport:
                    " impersonate the host and read the credentials")
             warnings.warn(msg, stacklevel=2)
             log.warning(msg)
-        if not ssl and auth in ("basic", "certificate") and not _is_loopback(host):
-            log.warning("%s: auth=%s over plain HTTP sends credentials and data unencrypted"
-                        " (the listener must allow AllowUnencrypted)", self.endpoint, auth)
+        if not ssl and auth == "certificate" and not _is_loopback(host):
+            log.warning("%s: auth=certificate over plain HTTP sends data unencrypted"
+                        " (the listener must allow AllowUnencrypted)", self.endpoint)
+
+    def _check_cleartext_basic(self) -> None:
+        """Basic sends base64("user:password") in every request: over HTTP anyone on the path
+        reads it. Refused before any connection unless the caller opted in, loudly."""
+        if not self.allow_cleartext_basic:
+            raise InsecureConnection(
+                f"{self.endpoint}: refusing Basic authentication over plain HTTP (the password"
+                " would cross the network in cleartext); use HTTPS (ssl=True, port 5986), or"
+                " auth=kerberos/negotiate, which encrypt the messages over HTTP"
+                " (or allow_cleartext_basic=True to accept the risk)")
+        msg = (f"{self.endpoint}: Basic authentication over plain HTTP: the password crosses"
+               " the network in cleartext (allow_cleartext_basic=True)")
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
 
     # ---- the Transport protocol ----
 
     def run_pipeline(self, pipeline: Pipeline) -> PSResult:
         self._check_open()
         log.debug("%s: pipeline %s", self.endpoint, pipeline.describe())
-        return self._with_retry(lambda: self._run_pipeline_once(pipeline), pipeline.idempotent)
+        return self._call(lambda: self._run_pipeline_once(pipeline), pipeline.idempotent)
 
     def run_cmd(self, line: CmdLine) -> CmdResult:
         self._check_open()
         log.debug("%s: command line %s", self.endpoint, line.describe())
-        return self._with_retry(lambda: self._run_cmd_once(line), line.idempotent)
+        return self._call(lambda: self._run_cmd_once(line), line.idempotent)
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        # Closing sends a request or two: bounded like a call, but short.
+        self._budget = self._new_budget(call_timeout=min(self.call_timeout, self.read_timeout,
+                                                         10.0))
         for closer in (self._close_pool, self._close_winrs):
             closer()
+        self._budget = None
         if self._wsman is not None:
             try:
                 self._wsman.close()
@@ -227,16 +309,42 @@ class WinRMTransport:
             connect_timeout=self.connect_timeout, operation_timeout=self.operation_timeout,
             cluster=self.cluster or None, time_scale=self.time_scale,
             max_envelope_size=self.max_envelope_size, encryption=self.encryption,
-            proxy=self.proxy, certificate_pem=self._cert[0], certificate_key_pem=self._cert[1])
+            proxy=self.proxy, certificate_pem=self._cert[0], certificate_key_pem=self._cert[1],
+            read_timeout=self.read_timeout, call_timeout=self.call_timeout,
+            max_response_bytes=self.limits.max_response_bytes,
+            max_message_bytes=self.limits.max_message_bytes, max_depth=self.limits.max_depth,
+            retry=self.retry, allow_cleartext_basic=self.allow_cleartext_basic)
 
     def __repr__(self) -> str:
         user = f" user={self.username!r}" if self.username else ""
         return f"<WinRMTransport {self.endpoint} auth={self.auth}{user}>"
 
-    # ---- retries ----
+    # ---- deadlines and retries ----
 
-    def _with_retry(self, once: Callable[[], T], idempotent: bool) -> T:
+    def _new_budget(self, call_timeout: float | None = None) -> CallBudget:
+        return CallBudget(self.endpoint, connect_timeout=self.connect_timeout,
+                          read_timeout=self.read_timeout,
+                          call_timeout=self.call_timeout if call_timeout is None else call_timeout)
+
+    def _call(self, once: Callable[[], T], idempotent: bool) -> T:
+        """One call under one budget; a failure's message ends with the real figures."""
+        budget = self._budget = self._new_budget()
+        try:
+            return self._with_retry(once, idempotent, budget)
+        except ConnectionFailed as exc:
+            if budget.expired or isinstance(exc, ResponseTooLarge):
+                # The session is in an unknown state (an answer cut off half-way): start over.
+                self._discard_session()
+            plural = "s" if budget.attempts != 1 else ""
+            exc.args = (f"{exc} (gave up after {budget.elapsed():.2f} s,"
+                        f" {budget.attempts} attempt{plural})",)
+            raise
+        finally:
+            self._budget = None
+
+    def _with_retry(self, once: Callable[[], T], idempotent: bool, budget: CallBudget) -> T:
         def attempt() -> T:
+            budget.attempts += 1
             try:
                 return once()
             except _Retryable as wrapped:
@@ -245,7 +353,7 @@ class WinRMTransport:
                 raise wrapped.error from wrapped.error.__cause__
 
         try:
-            return _retrying(RETRY.attempts)(attempt)
+            return _retrying(self.retry, budget)(attempt)
         except _Retryable as wrapped:
             raise wrapped.error from wrapped.error.__cause__
 
@@ -259,22 +367,53 @@ class WinRMTransport:
             encryption = self.encryption
             if encryption == "auto" and not self.ssl and self.auth in ("basic", "certificate"):
                 encryption = "never"  # pypsrp refuses Basic over HTTP otherwise
-            self._wsman = WSMan(
+            secret = self.__password.value
+            wsman = WSMan(
                 self.host, port=self.port, path=self.path, username=self.username,
-                password=self.__password.value,
+                password=_HiddenStr(secret) if secret is not None else None,
                 # pypsrp hands cert_validation to requests' ``verify``: a CA bundle path works
                 # although its annotation says bool.
                 ssl=self.ssl, auth=self.auth,
                 cert_validation=self.cert_validation,  # type: ignore[arg-type]
                 connection_timeout=_secs(self.connect_timeout),
-                # The HTTP read must outlast a Receive the server may hold for the whole
-                # operation timeout before answering "no output yet".
-                read_timeout=_secs(self.operation_timeout) + 10,
-                operation_timeout=_secs(self.operation_timeout),
+                read_timeout=_secs(self.read_timeout),
+                # The host may hold a Receive for the whole operation timeout before answering
+                # "no output yet": keep that below read_timeout, or every quiet Receive of a
+                # long drain would look like a dead host.
+                operation_timeout=self._wire_operation_timeout(),
                 max_envelope_size=self.max_envelope_size, encryption=encryption,
                 proxy=self.proxy, no_proxy=self.proxy is None and _is_loopback(self.host),
                 reconnection_retries=0, **kwargs)
+            del secret
+            self._bound(wsman)
+            self._wsman = wsman
         return self._wsman
+
+    def _wire_operation_timeout(self) -> int:
+        margin = max(1.0, min(10.0, self.read_timeout / 3))
+        return max(1, math.floor(min(self.operation_timeout, self.read_timeout - margin)))
+
+    def _bound(self, wsman: WSMan) -> None:
+        """Route pypsrp's HTTP sends through ``bounded_send`` under the current call's budget,
+        and drop pypsrp's copy of the password once its session (which needs it for the auth
+        handshake) exists."""
+        http = wsman.transport
+        build = http._build_session
+
+        def build_session() -> Any:
+            session = build()
+            self._registry.instrument(session)
+            http.password = None
+            return session
+
+        def send_request(request: Any, timeout: Any = None) -> bytes:
+            budget = self._budget or self._new_budget()
+            return bounded_send(http, request, budget=budget, limits=self.limits,
+                                registry=self._registry, connect_timeout=self.connect_timeout)
+
+        # Instance attributes shadow the methods pypsrp calls through ``self``.
+        http._build_session = build_session  # type: ignore[method-assign]
+        http._send_request = send_request  # type: ignore[method-assign]
 
     # ---- PowerShell ----
 
@@ -286,13 +425,20 @@ class WinRMTransport:
         from pypsrp.powershell import RunspacePool
 
         try:
-            pool = RunspacePool(self._connection())
-            pool.open()
+            with self._opening():
+                pool = RunspacePool(self._connection())
+                pool._fragmenter.defragment = BoundedDefragmenter(  # type: ignore[method-assign]
+                    pool._fragmenter, self.limits, self.endpoint)
+                pool.open()
         except Exception as exc:
             self._discard_session()
             raise self._retryable(exc, unsent=True) from None
         self._pool = pool
         return pool
+
+    def _opening(self) -> Any:
+        budget = self._budget or self._new_budget()
+        return budget.opening()
 
     def _run_pipeline_once(self, pipeline: Pipeline) -> PSResult:
         pool = self._open_pool()
@@ -319,6 +465,9 @@ class WinRMTransport:
                 if _shell_missing(exc):
                     self._discard_pool()
                 raise self._retryable(exc) from None
+        # pypsrp keeps every PowerShell in pool.pipelines until close() (one more round trip,
+        # a Signal): forget it here, or a long-lived transport grows by one per call.
+        pool.pipelines.pop(ps.id, None)
         return _result(ps, len(pipeline.statements), marker)
 
     def _build(self, pool: RunspacePool, pipeline: Pipeline, marker: str) -> PowerShell:
@@ -359,8 +508,9 @@ class WinRMTransport:
         from pypsrp.shell import WinRS
 
         try:
-            shell = WinRS(self._connection(), codepage=65001)  # UTF-8 console output
-            shell.open()
+            with self._opening():
+                shell = WinRS(self._connection(), codepage=65001)  # UTF-8 console output
+                shell.open()
         except Exception as exc:
             self._discard_winrs()
             raise self._retryable(exc, unsent=True) from None
@@ -403,7 +553,8 @@ class WinRMTransport:
     def _retryable(self, exc: BaseException, *, unsent: bool = False) -> BaseException:
         """Translate, and mark what a blind re-send may fix (not rejected credentials)."""
         error = self._translate(exc)
-        if isinstance(error, AuthenticationError) or not isinstance(error, ConnectionFailed):
+        if isinstance(error, (AuthenticationError, ResponseTooLarge)) or not isinstance(
+                error, ConnectionFailed):
             return error
         return _Retryable(error, unsent=unsent)
 
@@ -428,9 +579,9 @@ class WinRMTransport:
                 f" (auth={self.auth})")
         elif isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
             kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
-            limit = self.connect_timeout if kind == "connect" else self.operation_timeout + 10
-            error = TransportTimeout(f"{self.endpoint}: no answer within the {kind} timeout"
-                                     f" ({limit:g} s)")
+            limit = self.connect_timeout if kind == "connect" else self.read_timeout
+            error = TransportTimeout(f"{self.endpoint}: no answer within {kind}_timeout="
+                                     f"{limit:g} s")
         elif isinstance(exc, requests.exceptions.SSLError):
             error = ConnectionFailed(f"{self.endpoint}: TLS handshake failed: {_reason(exc)}")
         elif isinstance(exc, requests.exceptions.ConnectionError):
@@ -470,6 +621,23 @@ class _Secret:
 
     def __repr__(self) -> str:
         return "<hidden>"
+
+
+class _HiddenStr(str):
+    """The password as handed to pypsrp/requests, which need a real str to build the auth
+    header: its repr (what debuggers and tracebacks that show locals print) is a placeholder."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<hidden>'"
+
+
+def _positive(name: str, value: float) -> float:
+    number = float(value)
+    if not number > 0 or math.isinf(number):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return number
 
 
 def _check_extra(auth: str) -> None:
