@@ -54,8 +54,9 @@ def _typer(name: str | None = None, help: str | None = None) -> typer.Typer:
 
 
 app = _typer(help="Drive Microsoft failover clusters over WinRM: status, drains, moves and"
-             " rolling upgrades. Without --host every command runs against a fresh embedded"
-             " simulator (--sim LAYOUT).")
+             " rolling upgrades. Every command that needs a cluster takes --host (or"
+             " CLUSTERLIB_HOST, or --profile), or --sim LAYOUT for the embedded simulator;"
+             " `clusterlib demo` tries it all on the simulator.")
 node_app = _typer("node", "Pause (drain) and resume nodes.")
 group_app = _typer("group", "Move groups between nodes.")
 upgrade_app = _typer("upgrade", "Plan, run, resume and report rolling upgrades.")
@@ -100,9 +101,11 @@ def status(target: Target, json: JsonOpt = False) -> None:
     with _connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
         if json:
-            render.emit_json(render.status_doc(snap, dialect=cluster.dialect,
-                                               endpoint=cluster.transport.endpoint))
+            render.emit_json(render.mark(render.status_doc(snap, dialect=cluster.dialect,
+                                                           endpoint=cluster.transport.endpoint),
+                                         target))
         else:
+            render.sim_banner(target)
             render.print_status(snap, dialect=cluster.dialect, endpoint=cluster.transport.endpoint)
 
 
@@ -114,7 +117,11 @@ def nodes(target: Target, json: JsonOpt = False) -> None:
 
     with _connected(target) as cluster:
         snap = cluster.snapshot()
-        render.emit_json(render.nodes_doc(snap)) if json else render.print_nodes(snap)
+        if json:
+            render.emit_json(render.mark(render.nodes_doc(snap), target))
+        else:
+            render.sim_banner(target)
+            render.print_nodes(snap)
 
 
 @app.command()
@@ -125,19 +132,25 @@ def groups(target: Target, json: JsonOpt = False) -> None:
 
     with _connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        render.emit_json(render.groups_doc(snap)) if json else render.print_groups(snap)
+        if json:
+            render.emit_json(render.mark(render.groups_doc(snap), target))
+        else:
+            render.sim_banner(target)
+            render.print_groups(snap)
 
 
 # --- actions -------------------------------------------------------------------------------------------
 
 def _finish_action(action: str, subject: str, before: clusterlib.ClusterSnapshot,
                    after: clusterlib.ClusterSnapshot, progress: Progress, summary: str,
-                   json: bool) -> None:
+                   json: bool, target: Target) -> None:
     from clusterlib_cli import render
 
     if json:
-        render.emit_json(render.action_doc(action, subject, before, after, progress.events))
+        render.emit_json(render.mark(render.action_doc(action, subject, before, after,
+                                                       progress.events), target))
     else:
+        render.sim_banner(target)
         render.print_action(summary, before, after)
 
 
@@ -174,7 +187,7 @@ def node_pause(
         left = [g.name for g in snap.groups_on(node.name)]
         _finish_action("pause", node.name, before, snap, progress,
                        f"{node.name} is {snap.node(node.name).state.name}; groups on it: "
-                       f"{', '.join(left) or 'none'}", json)
+                       f"{', '.join(left) or 'none'}", json, target)
 
 
 @node_app.command("resume")
@@ -208,7 +221,7 @@ def node_resume(
         finally:
             unsubscribe()
         _finish_action("resume", node.name, before, snap, progress,
-                       f"{node.name} is {snap.node(node.name).state.name}", json)
+                       f"{node.name} is {snap.node(node.name).state.name}", json, target)
 
 
 @group_app.command("move")
@@ -244,7 +257,7 @@ def group_move(
             unsubscribe()
         info = snap.group(group.name)
         _finish_action("move", group.name, before, snap, progress,
-                       f"{info.name} is {info.state.name} on {info.owner}", json)
+                       f"{info.name} is {info.state.name} on {info.owner}", json, target)
 
 
 # --- the simulator -------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 PASSWORD_ENV = "CLUSTERLIB_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 PROFILES_ENV = "CLUSTERLIB_PROFILES"
+DEFAULT_CONNECT_TIMEOUT = 30.0
 CONN_PANEL = "Connection"
 SIM_PANEL = "Simulator"
 
@@ -78,7 +79,7 @@ class Target:
     speed: float | None = None
     time_scale: float | None = None
     node_path: str | None = None
-    connect_timeout: float = 30.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     password_stdin: bool = False
     # The plain --password option: accepted, warned about, never shown in a repr.
     password: str | None = field(default=None, repr=False)
@@ -87,7 +88,9 @@ class Target:
 
     @property
     def is_sim(self) -> bool:
-        return self.host is None
+        """An embedded simulator, chosen explicitly (--sim, CLUSTERLIB_SIM or a profile):
+        there is no implicit one any more."""
+        return self.sim is not None
 
     @property
     def layout(self) -> str:
@@ -100,87 +103,121 @@ class Target:
         port = f":{self.port}" if self.port else ""
         return f"{self.host}{port}"
 
-    def sim_args(self) -> list[str]:
-        """The options that re-create this target on another command line (for resume hints)."""
-        if not self.is_sim:
-            args = ["--host", self.host or ""]
-            if self.user:
-                args += ["--user", self.user]
-            if self.port:
-                args += ["--port", str(self.port)]
-            if self.ssl is False:
-                args += ["--no-ssl"]
-            if self.auth is not None:
-                args += ["--auth", self.auth.value]
-            if self.time_scale is not None:
-                args += ["--time-scale", f"{self.time_scale:g}"]
-            if self.node_path is not None:
-                args += ["--node-path", self.node_path]
+    def connection_args(self) -> list[str]:
+        """Every option that re-creates this target on another command line, secrets excepted
+        (the password comes back from $CLUSTERLIB_PASSWORD, --password-stdin or the prompt).
+
+        Values are spelled out even when a profile gave them, so the command still works if
+        the profile is edited later; --profile is kept too, for the reader. Paths are made
+        absolute: a resume may run from another folder.
+        """
+        if self.is_sim:
+            args = ["--sim", self.layout]
+            if self.speed is not None:
+                args += ["--speed", f"{self.speed:g}"]
             return args
-        args = ["--sim", self.layout]
-        if self.speed is not None:
-            args += ["--speed", f"{self.speed:g}"]
+        args = ["--host", self.host or ""]
+        if self.profile:
+            args += ["--profile", self.profile]
+        if self.cluster:
+            args += ["--cluster", self.cluster]
+        if self.port:
+            args += ["--port", str(self.port)]
+        if self.ssl is not None:
+            args += ["--ssl" if self.ssl else "--no-ssl"]
+        if self.ca_bundle is not None:
+            args += ["--ca-bundle", str(Path(self.ca_bundle).expanduser().resolve())]
+        if self.insecure:
+            args += ["--insecure"]
+        if self.auth is not None:
+            args += ["--auth", self.auth.value]
+        if self.user:
+            args += ["--user", self.user]
+        if self.password_stdin:
+            args += ["--password-stdin"]
+        if self.dialect is not DialectChoice.auto:
+            args += ["--dialect", self.dialect.value]
+        if self.connect_timeout != DEFAULT_CONNECT_TIMEOUT:
+            args += ["--connect-timeout", f"{self.connect_timeout:g}"]
+        if self.time_scale is not None:
+            args += ["--time-scale", f"{self.time_scale:g}"]
+        if self.node_path is not None:
+            args += ["--node-path", self.node_path]
         return args
+
+    # The earlier name, kept for callers outside the CLI package.
+    sim_args = connection_args
 
 
 # --- the option declarations (one place) ---------------------------------------------------------
+# Every connection option also reads a CLUSTERLIB_* variable (Typer shows it in --help); the
+# command line wins over the variable, and both win over a --profile.
 
 HostOpt = Annotated[str | None, typer.Option(
-    "--host", help="A cluster node or management host reachable over WinRM. Without it, commands"
-    " run against a fresh embedded simulator (see --sim).", rich_help_panel=CONN_PANEL)]
+    "--host", envvar="CLUSTERLIB_HOST", help="A cluster node or management host reachable over"
+    " WinRM. A command needs --host (or a --profile naming one) or --sim.",
+    rich_help_panel=CONN_PANEL)]
 ClusterOpt = Annotated[str | None, typer.Option(
-    "--cluster", help="The cluster to address when it is not the host's own.",
-    rich_help_panel=CONN_PANEL)]
+    "--cluster", envvar="CLUSTERLIB_CLUSTER",
+    help="The cluster to address when it is not the host's own.", rich_help_panel=CONN_PANEL)]
 UserOpt = Annotated[str | None, typer.Option(
-    "--user", "-u", help="User name (DOMAIN\\user or user@domain). The password comes from"
-    f" ${PASSWORD_ENV}, --password-stdin or a hidden prompt.", rich_help_panel=CONN_PANEL)]
+    "--user", "-u", envvar="CLUSTERLIB_USER", help="User name (DOMAIN\\user or user@domain). The"
+    f" password comes from ${PASSWORD_ENV}, --password-stdin or a hidden prompt.",
+    rich_help_panel=CONN_PANEL)]
 AuthOpt = Annotated[Auth | None, typer.Option(
-    "--auth", help="WinRM authentication (default negotiate).", case_sensitive=False,
-    rich_help_panel=CONN_PANEL)]
+    "--auth", envvar="CLUSTERLIB_AUTH", help="WinRM authentication (default negotiate).",
+    case_sensitive=False, rich_help_panel=CONN_PANEL)]
 SslOpt = Annotated[bool | None, typer.Option(
-    "--ssl/--no-ssl", help="WinRM over HTTPS (5986, default) or HTTP (5985, message-encrypted).",
-    show_default=False, rich_help_panel=CONN_PANEL)]
+    "--ssl/--no-ssl", envvar="CLUSTERLIB_SSL", help="WinRM over HTTPS (5986, default) or HTTP"
+    " (5985, message-encrypted).", show_default=False, rich_help_panel=CONN_PANEL)]
 PortOpt = Annotated[int | None, typer.Option(
-    "--port", min=1, max=65535, help="WinRM port (default 5986 with --ssl, 5985 without).",
-    rich_help_panel=CONN_PANEL)]
+    "--port", envvar="CLUSTERLIB_PORT", min=1, max=65535,
+    help="WinRM port (default 5986 with --ssl, 5985 without).", rich_help_panel=CONN_PANEL)]
 CaBundleOpt = Annotated[Path | None, typer.Option(
-    "--ca-bundle", exists=True, dir_okay=False, help="PEM file of CAs to trust for the WinRM"
-    " certificate.", rich_help_panel=CONN_PANEL)]
+    "--ca-bundle", envvar="CLUSTERLIB_CA_BUNDLE", exists=True, dir_okay=False,
+    help="PEM file of CAs to trust for the WinRM certificate.", rich_help_panel=CONN_PANEL)]
 InsecureOpt = Annotated[bool, typer.Option(
-    "--insecure", help="Do not validate the WinRM certificate (warned; for labs only).",
-    rich_help_panel=CONN_PANEL)]
-DialectOpt = Annotated[DialectChoice, typer.Option(
-    "--dialect", case_sensitive=False, help="How to drive the cluster: detect, the"
-    " FailoverClusters PowerShell module, or cluster.exe.", rich_help_panel=CONN_PANEL)]
-ConnectTimeoutOpt = Annotated[float, typer.Option(
-    "--connect-timeout", min=0.1, help="Seconds to wait for the endpoint to answer.",
+    "--insecure", envvar="CLUSTERLIB_INSECURE", help="Do not validate the WinRM certificate"
+    " (warned; for labs only).", rich_help_panel=CONN_PANEL)]
+DialectOpt = Annotated[DialectChoice | None, typer.Option(
+    "--dialect", envvar="CLUSTERLIB_DIALECT", case_sensitive=False, help="How to drive the"
+    " cluster: auto (detect; the default), the FailoverClusters PowerShell module, or"
+    " cluster.exe.", show_default=False, rich_help_panel=CONN_PANEL)]
+ConnectTimeoutOpt = Annotated[float | None, typer.Option(
+    "--connect-timeout", envvar="CLUSTERLIB_CONNECT_TIMEOUT", min=0.1, help="Seconds to wait"
+    f" for the endpoint to answer (default {DEFAULT_CONNECT_TIMEOUT:g}).", show_default=False,
     rich_help_panel=CONN_PANEL)]
 PasswordStdinOpt = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from the first line of standard input.",
-    rich_help_panel=CONN_PANEL)]
+    "--password-stdin", envvar="CLUSTERLIB_PASSWORD_STDIN",
+    help="Read the password from the first line of standard input.", rich_help_panel=CONN_PANEL)]
 PasswordOpt = Annotated[str | None, typer.Option(
     "--password", help="The password itself (lands in shell history: prefer"
     f" ${PASSWORD_ENV} or --password-stdin; a warning is printed).", rich_help_panel=CONN_PANEL,
     show_default=False)]
 ProfileOpt = Annotated[str | None, typer.Option(
-    "--profile", help="A connection profile from ~/.config/clusterlib/profiles.toml (options"
-    " given on the command line win).", rich_help_panel=CONN_PANEL)]
+    "--profile", envvar="CLUSTERLIB_PROFILE", help="A connection profile from"
+    f" ~/.config/clusterlib/profiles.toml (or ${PROFILES_ENV}); options given on the command"
+    " line or in the environment win.", rich_help_panel=CONN_PANEL)]
 SimOpt = Annotated[str | None, typer.Option(
-    "--sim", metavar="LAYOUT", help="Target a fresh embedded simulator with this layout (the"
-    f" default when --host is not given is 'classic'). Layouts: {SIM_LAYOUTS_HELP}.",
+    "--sim", envvar="CLUSTERLIB_SIM", metavar="LAYOUT", help="Target a fresh embedded simulator"
+    f" (nothing real is touched; every output says SIMULATED). Layouts: {SIM_LAYOUTS_HELP}.",
     rich_help_panel=SIM_PANEL)]
 SpeedOpt = Annotated[float | None, typer.Option(
-    "--speed", min=0.001, help="Simulated seconds per wall-clock second (simulator default 1000).",
+    "--speed", envvar="CLUSTERLIB_SPEED", min=0.001,
+    help="Simulated seconds per wall-clock second (simulator default 1000).",
     rich_help_panel=SIM_PANEL)]
 TimeScaleOpt = Annotated[float | None, typer.Option(
-    "--time-scale", min=0.001, help="With --host on a `clusterlib sim serve` endpoint: its speed,"
-    " so waits and timeouts run in simulated time.", rich_help_panel=SIM_PANEL)]
+    "--time-scale", envvar="CLUSTERLIB_TIME_SCALE", min=0.001, help="With --host on a"
+    " `clusterlib sim serve` endpoint: its speed, so waits and timeouts run in simulated time.",
+    rich_help_panel=SIM_PANEL)]
 NodePathOpt = Annotated[str | None, typer.Option(
-    "--node-path", metavar="TEMPLATE", help="With --host on a `clusterlib sim serve` endpoint:"
-    " the URL path of each node's own shell, e.g. 'wsman/node/{node}' (a real cluster reaches"
-    " each node by its host name instead).", rich_help_panel=SIM_PANEL)]
+    "--node-path", envvar="CLUSTERLIB_NODE_PATH", metavar="TEMPLATE", help="With --host on a"
+    " `clusterlib sim serve` endpoint: the URL path of each node's own shell, e.g."
+    " 'wsman/node/{node}' (a real cluster reaches each node by its host name instead).",
+    rich_help_panel=SIM_PANEL)]
 DebugOpt = Annotated[bool, typer.Option(
-    "--debug", help="Show tracebacks and library logging on errors.", rich_help_panel="Output")]
+    "--debug", envvar="CLUSTERLIB_DEBUG", help="Show tracebacks and library logging on errors.",
+    rich_help_panel="Output")]
 
 _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "host": (HostOpt, None),
@@ -191,8 +228,8 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "port": (PortOpt, None),
     "ca_bundle": (CaBundleOpt, None),
     "insecure": (InsecureOpt, False),
-    "dialect": (DialectOpt, DialectChoice.auto),
-    "connect_timeout": (ConnectTimeoutOpt, 30.0),
+    "dialect": (DialectOpt, None),
+    "connect_timeout": (ConnectTimeoutOpt, None),
     "password_stdin": (PasswordStdinOpt, False),
     "password": (PasswordOpt, None),
     "profile": (ProfileOpt, None),
@@ -203,7 +240,13 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "debug": (DebugOpt, False),
 }
 
+#: What a profile may set (TOML keys, '-' or '_'): the connection options, never a secret.
+PROFILE_KEYS = ("host", "cluster", "user", "auth", "ssl", "port", "ca_bundle", "insecure",
+                "dialect", "connect_timeout", "time_scale", "node_path", "sim", "speed")
+
+
 F = TypeVar("F", bound=Callable[..., Any])
+_CTX_PARAM = "clusterlib_ctx"
 
 
 def connection_options(fn: F) -> F:
@@ -225,11 +268,16 @@ def connection_options(fn: F) -> F:
              for name, (annotation, default) in _CONNECTION_PARAMS.items()]
 
     def wrapper(**kwargs: Any) -> Any:
+        ctx = kwargs.pop(_CTX_PARAM, None)
         conn = {name: kwargs.pop(name) for name in _CONNECTION_PARAMS}
-        target = make_target(**conn)
+        target = make_target(sources=_parameter_sources(ctx), **conn)
         return fn(target=target, **kwargs)
 
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
+    # Typer hands a parameter annotated typer.Context the command's context: it tells where
+    # each option's value came from (command line, environment or default).
+    ctx_param = inspect.Parameter(_CTX_PARAM, inspect.Parameter.KEYWORD_ONLY,
+                                  annotation=typer.Context)
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra + [ctx_param]
     wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     wrapper.__name__ = fn.__name__
@@ -239,21 +287,73 @@ def connection_options(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def make_target(**conn: Any) -> Target:
-    """Validate option combinations (usage errors, exit 2) and fill in the profile."""
+NO_TARGET_MESSAGE = (
+    "no cluster chosen: give --host HOST (or set CLUSTERLIB_HOST, or --profile NAME with a host),"
+    " or --sim classic to try the simulator")
+
+# Where a value came from, strongest first: the command line beats the environment, which
+# beats a profile, which beats the option's default.
+_RANK = {"COMMANDLINE": 3, "ENVIRONMENT": 2, "PROFILE": 1, "DEFAULT": 0, "DEFAULT_MAP": 0,
+         "PROMPT": 3}
+
+
+def _parameter_sources(ctx: typer.Context | None) -> dict[str, str]:
+    """Click's record of where each connection option's value came from (empty without one)."""
+    if ctx is None:
+        return {}
+    sources: dict[str, str] = {}
+    for name in _CONNECTION_PARAMS:
+        source = ctx.get_parameter_source(name)
+        if source is not None:
+            sources[name] = source.name
+    return sources
+
+
+def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target:
+    """Validate option combinations (usage errors, exit 2) and fill in the profile.
+
+    ``sources`` (option name -> Click's ParameterSource name) lets the command line win over
+    CLUSTERLIB_* variables and both win over a profile, also between --host and --sim: a
+    ``--sim`` typed on the command line overrides a host from the environment or a profile.
+    Called without sources (e.g. by ``sim serve`` or ``demo``), every given value counts as typed.
+    """
     from clusterlib_cli import render
 
-    debug = bool(conn.get("debug"))
-    render.set_debug(debug)
+    render.set_debug(bool(conn.get("debug")))
+    src = dict(sources or {})
+    for name, value in conn.items():
+        if name not in src:
+            src[name] = "DEFAULT" if value in (None, False) else "COMMANDLINE"
     profile = conn.get("profile")
     if profile:
         for key, value in load_profile(profile).items():
-            if conn.get(key) in (None, False) and key in _CONNECTION_PARAMS:
+            if _RANK.get(src.get(key, "DEFAULT"), 0) == 0 or conn.get(key) in (None, False):
                 conn[key] = _coerce_profile_value(key, value)
+                src[key] = "PROFILE"
+    if conn.get("host") is not None and conn.get("sim") is not None:
+        host_rank, sim_rank = _RANK.get(src.get("host", ""), 3), _RANK.get(src.get("sim", ""), 3)
+        if host_rank == sim_rank:
+            raise typer.BadParameter("give either --host (a real cluster) or --sim (the"
+                                     " simulator), not both", param_hint="'--host' / '--sim'")
+        loser = "sim" if host_rank > sim_rank else "host"
+        conn[loser] = None
+        if loser == "sim" and _RANK.get(src.get("speed", ""), 0) < host_rank:
+            conn["speed"] = None
+        if loser == "host":
+            # The host's companions from the same weaker source go with it (a profile's user
+            # and port mean nothing to the simulator); typed ones stay and are refused below.
+            for key in PROFILE_KEYS:
+                if key not in ("sim", "speed") and _RANK.get(src.get(key, ""), 0) <= host_rank \
+                        and _RANK.get(src.get(key, ""), 0) > 0:
+                    conn[key] = None if key not in ("insecure",) else False
+    if conn.get("host") is None and conn.get("sim") is None:
+        render.usage_line(NO_TARGET_MESSAGE)
+        raise typer.Exit(render.USAGE)
+    if conn.get("dialect") is None:
+        conn["dialect"] = DialectChoice.auto
+    if conn.get("connect_timeout") is None:
+        conn["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
     target = Target(**conn)
-    if target.host is not None and target.sim is not None:
-        raise typer.BadParameter("give either --host (a real cluster) or --sim (the simulator),"
-                                 " not both", param_hint="'--host' / '--sim'")
     if target.is_sim:
         host_only = [opt for opt, on in (
             ("--cluster", target.cluster), ("--user", target.user), ("--auth", target.auth),
@@ -317,16 +417,36 @@ def load_profile(name: str) -> dict[str, Any]:
     if "password" in entry:
         raise typer.BadParameter(f"profile {name!r} in {path} holds a password; remove it and use"
                                  f" ${PASSWORD_ENV} or --password-stdin", param_hint="'--profile'")
+    # A misspelt key (``hots = ...``) must not silently drop the host and fall back to anything.
+    unknown = sorted(k for k in entry if k.replace("-", "_") not in PROFILE_KEYS)
+    if unknown:
+        valid = ", ".join(k.replace("_", "-") for k in PROFILE_KEYS)
+        raise typer.BadParameter(f"profile {name!r} in {path}: unknown key"
+                                 f"{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))};"
+                                 f" valid keys: {valid}", param_hint="'--profile'")
     return {key.replace("-", "_"): value for key, value in entry.items()}
 
 
 def _coerce_profile_value(key: str, value: Any) -> Any:
-    if key == "auth":
-        return Auth(str(value).lower())
-    if key == "dialect":
-        return DialectChoice(str(value).lower())
+    """A profile value as the option would have parsed it; a bad one is a usage error naming
+    the key and what is valid."""
+    choices: dict[str, type[enum.Enum]] = {"auth": Auth, "dialect": DialectChoice}
+    if key in choices:
+        valid = [m.value for m in choices[key]]
+        if str(value).lower() not in valid:
+            raise typer.BadParameter(f"profile key {key!r}: {value!r} is not one of"
+                                     f" {', '.join(valid)}", param_hint="'--profile'")
+        return choices[key](str(value).lower())
     if key == "ca_bundle":
         return Path(str(value)).expanduser()
+    expected: dict[str, tuple[type, ...]] = {
+        "ssl": (bool,), "insecure": (bool,), "port": (int,), "connect_timeout": (int, float),
+        "time_scale": (int, float), "speed": (int, float)}
+    types = expected.get(key, (str,))
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        kind = " or ".join(t.__name__ for t in types)
+        raise typer.BadParameter(f"profile key {key!r}: expected a {kind}, got {value!r}",
+                                 param_hint="'--profile'")
     return value
 
 

@@ -141,7 +141,8 @@ class Progress:
 
     def _line(self, text: str) -> None:
         stamp = time.monotonic() - self._started
-        line = f"[{stamp:6.1f}s] {text}"
+        # Names in event text come from the cluster: shown, never interpreted by the terminal.
+        line = f"[{stamp:6.1f}s] {render.visible(render.scrub(text))}"
         if self.live_mode:
             with self._lock:
                 self._state.lines.append(line)
@@ -162,16 +163,18 @@ class Progress:
         with self._lock:
             rows = list(self._state.rows.values())
             lines = list(self._state.lines)
-        table = Table(title=self.title, title_justify="left", expand=False)
+        table = Table(title=Text(render.visible(self.title)), title_justify="left",
+                      expand=False)
         for col in ("Node", "Phase", "Elapsed", "Timeout", ""):
             table.add_column(col)
         now = time.monotonic()
         for ph in rows:
             elapsed = (now - ph.started) * self.scale
             timeout = f"{ph.timeout:g} s" if ph.timeout else "-"
-            mark: Any = (Text(ph.outcome or "done", style="green") if ph.done
+            mark: Any = (Text(render.visible(ph.outcome or "done"), style="green") if ph.done
                          else Spinner("dots", style="cyan"))
-            table.add_row(ph.node, ph.phase, f"{elapsed:.0f} s", timeout, mark)
+            table.add_row(Text(render.visible(ph.node)), Text(render.visible(ph.phase)),
+                          f"{elapsed:.0f} s", timeout, mark)
         footer = Text("\n".join(lines), style="dim")
         note = Text(f"(simulated time, x{self.scale:g})", style="dim") if self.scale != 1 else Text("")
         return Group(table, note, footer)

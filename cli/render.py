@@ -96,26 +96,122 @@ def console(stderr: bool = False) -> Console:
     return con
 
 
+# --- terminal safety -------------------------------------------------------------------------------
+# Names come from the cluster, and a hostile or broken one can hold ESC sequences (recolour,
+# retitle or rewrite the terminal), other control characters, or Unicode bidi overrides that
+# display text in another order than it is stored (CVE-2021-42574, "Trojan Source"). Every
+# piece of text the CLI sends to a terminal goes through ``visible`` (``out``, ``info``,
+# ``warn``, errors, table cells, progress lines), which shows such characters as escapes
+# instead of letting the terminal act on them. JSON needs nothing: json.dumps writes them as
+# \uXXXX escapes (ensure_ascii).
+
+#: Invisible format characters that reorder or hide text: bidi embeddings, overrides and
+#: isolates, directional marks, zero-width characters, the line and paragraph separators and
+#: the byte order mark.
+_INVISIBLE = frozenset([0x061C, 0x180E, *range(0x200B, 0x2010), 0x2028, 0x2029,
+                        *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF])
+
+
+def _shown(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if code in _INVISIBLE:
+        return f"\\u{code:04x}"
+    return ch
+
+
+def visible(text: object) -> str:
+    """``text`` with every control character (C0, DEL, C1; ESC becomes ``\\x1b``) and every
+    invisible bidi/zero-width format character (``\\u202e``) written out as an escape."""
+    raw = str(text)
+    if raw.isprintable() and raw.isascii():
+        return raw  # the common case, kept cheap
+    return "".join(_shown(ch) for ch in raw)
+
+
+def visible_lines(text: str) -> str:
+    """Multi-line text made safe line by line (the line breaks stay; a carriage return,
+    which would let a line overwrite itself, is shown)."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
 def out(text: str = "") -> None:
-    """Plain text to stdout, no markup interpretation."""
-    sys.stdout.write(scrub(text) + "\n")
+    """Plain text to stdout, no markup interpretation, control characters shown."""
+    sys.stdout.write(visible_lines(scrub(text)) + "\n")
     sys.stdout.flush()
 
 
 def info(text: str) -> None:
     """A human note on stderr (keeps stdout clean for --json)."""
-    console(stderr=True).print(scrub(text), markup=False, highlight=False, soft_wrap=True)
+    console(stderr=True).print(visible_lines(scrub(text)), markup=False, highlight=False,
+                               soft_wrap=True)
 
 
 def warn(text: str) -> None:
     con = console(stderr=True)
-    con.print(f"[bold yellow]warning:[/] {_escape(scrub(text))}", highlight=False, soft_wrap=True)
+    con.print(f"[bold yellow]warning:[/] {_escape(visible_lines(scrub(text)))}", highlight=False,
+              soft_wrap=True)
+
+
+def cell(text: object) -> str:
+    """A cluster-supplied value for a rich table cell or markup string: shown, then escaped."""
+    return _escape(visible(text))
+
+
+# --- simulated outputs say so ---------------------------------------------------------------------
+
+def is_simulated(target: Any) -> bool:
+    return bool(getattr(target, "is_sim", False))
+
+
+def sim_banner(target: Any) -> None:
+    """The SIMULATED line of every text output against the embedded simulator."""
+    if is_simulated(target):
+        out(f"SIMULATED: embedded simulator ({target.layout}); no real cluster was read or"
+            " changed")
+
+
+def mark(doc: dict[str, Any], target: Any) -> dict[str, Any]:
+    """A JSON document with ``"simulated": true|false`` (documented in docs/cli.md)."""
+    doc["simulated"] = is_simulated(target)
+    return doc
+
+
+def mark_json_text(text: str, target: Any) -> str:
+    """The same for a library's ready-made JSON text (plan, report)."""
+    doc = json.loads(text)
+    if isinstance(doc, dict):
+        return json.dumps(mark(doc, target), indent=2, default=str)
+    return text
+
+
+SIM_HTML_BANNER = ('<p style="background:#fde68a;border:2px solid #b45309;padding:8px;'
+                   'font-weight:bold">SIMULATED: this report comes from the embedded simulator;'
+                   ' no real cluster was changed.</p>')
+
+
+def html_report(report: Any, target: Any) -> str:
+    """The self-contained HTML report, with a SIMULATED banner at the top of the body for a
+    simulated run (the banner is fixed text: nothing cluster-supplied goes into it)."""
+    from clusterlib.html import report_document
+
+    page = str(report_document(report))
+    if is_simulated(target):
+        page = page.replace("<body>", "<body>" + SIM_HTML_BANNER, 1)
+    return page
 
 
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def usage_line(text: str) -> None:
+    """A usage problem as one line on stderr (the caller exits 2): no usage box, no traceback."""
+    console(stderr=True).print(f"[bold red]error:[/] {_escape(scrub(text))}", highlight=False,
+                               soft_wrap=True)
 
 
 def emit_json(doc: Mapping[str, Any]) -> None:
@@ -187,7 +283,7 @@ def present_error(exc: BaseException) -> int:
         con.print(scrub("".join(traceback.format_exception(exc))), markup=False,
                   highlight=False, end="")
     # soft_wrap: the message stays one line whatever the terminal width (greppable logs).
-    con.print(f"[bold red]error:[/] {_escape(error_line(exc).removeprefix('error: '))}",
+    con.print(f"[bold red]error:[/] {cell(error_line(exc).removeprefix('error: '))}",
               highlight=False, soft_wrap=True)
     return exit_code_for(exc)
 
@@ -288,12 +384,12 @@ def _state(name: str) -> str:
 def nodes_table(snap: ClusterSnapshot) -> Any:
     from rich.table import Table
 
-    table = Table(title=f"Nodes of {snap.name}", title_justify="left")
+    table = Table(title=f"Nodes of {cell(snap.name)}", title_justify="left")
     for col in ("Node", "State", "Drain", "OS", "Cluster service", "Groups"):
         table.add_column(col)
     for n in snap.nodes:
-        table.add_row(_escape(n.name), _state(n.state.name), n.drain_status.name,
-                      str(n.os_version or "?"), str(n.highest_version or "?"),
+        table.add_row(cell(n.name), _state(n.state.name), n.drain_status.name,
+                      cell(n.os_version or "?"), cell(n.highest_version or "?"),
                       str(len(snap.groups_on(n.name))))
     return table
 
@@ -301,13 +397,13 @@ def nodes_table(snap: ClusterSnapshot) -> Any:
 def groups_table(snap: ClusterSnapshot) -> Any:
     from rich.table import Table
 
-    table = Table(title=f"Groups of {snap.name}", title_justify="left")
+    table = Table(title=f"Groups of {cell(snap.name)}", title_justify="left")
     for col in ("Group", "State", "Owner", "Type", "Priority", "Preferred owners"):
         table.add_column(col)
     for g in snap.groups:
-        name = _escape(g.name) + (" [dim](core)[/]" if g.is_core else "")
-        table.add_row(name, _state(g.state.name), _escape(g.owner or "-"), g.group_type.name,
-                      str(g.priority), _escape(", ".join(g.preferred_owners) or "-"))
+        name = cell(g.name) + (" [dim](core)[/]" if g.is_core else "")
+        table.add_row(name, _state(g.state.name), cell(g.owner or "-"), g.group_type.name,
+                      str(g.priority), cell(", ".join(g.preferred_owners) or "-"))
     return table
 
 
@@ -315,12 +411,12 @@ def print_status(snap: ClusterSnapshot, *, dialect: str, endpoint: str) -> None:
     con = console()
     health = snap.health()
     verdict = ("[bold green]healthy[/]" if health.ok
-               else "[bold red]unhealthy[/]: " + _escape("; ".join(health.problems)))
+               else "[bold red]unhealthy[/]: " + cell("; ".join(health.problems)))
     versions = sorted({str(n.highest_version) for n in snap.nodes if n.highest_version})
-    con.print(f"[bold]{_escape(snap.name)}[/] via {_escape(endpoint)} ({dialect}): {verdict}")
+    con.print(f"[bold]{cell(snap.name)}[/] via {cell(endpoint)} ({cell(dialect)}): {verdict}")
     level = "" if snap.functional_level is None else f", functional level {snap.functional_level}"
     mixed = " [yellow](mixed versions)[/]" if snap.mixed_version else ""
-    con.print(f"cluster service {', '.join(versions) or '?'}{mixed}{level}")
+    con.print(f"cluster service {cell(', '.join(versions) or '?')}{mixed}{level}")
     con.print(nodes_table(snap))
     con.print(groups_table(snap))
 

@@ -155,7 +155,8 @@ def _assert_refused_and_idle(sim: SimCluster, journal: Path, expect: str,
     assert expect in message, message
     # The CLI: the same refusal, one line, exit 1, for resume and for report.
     monkeypatch.setattr(options, "build_sim", lambda target: sim)
-    env = {"NO_COLOR": "1", "COLUMNS": "400", "CLUSTERLIB_PASSWORD": ""}
+    env = {"NO_COLOR": "1", "COLUMNS": "400", "CLUSTERLIB_PASSWORD": "",
+           "CLUSTERLIB_SIM": "classic"}  # the CLI needs --sim (or --host) to pick the simulator
     commands = [["upgrade", "resume", "--yes", str(journal)]]
     if file_level:
         commands.append(["upgrade", "report", str(journal)])

@@ -68,7 +68,8 @@ def _fresh_render_state() -> Iterator[None]:
 def _cli(monkeypatch: pytest.MonkeyPatch, sim: SimCluster, *args: str) -> Any:
     """One CLI invocation against ``sim`` (see the module docstring for the seam)."""
     monkeypatch.setattr(options, "build_sim", lambda target: sim)
-    env = {"CLUSTERLIB_PASSWORD": "", "CLUSTERLIB_DEBUG": "", "NO_COLOR": "1", "COLUMNS": "400"}
+    env = {"CLUSTERLIB_PASSWORD": "", "CLUSTERLIB_DEBUG": "", "NO_COLOR": "1", "COLUMNS": "400",
+           "CLUSTERLIB_SIM": "classic"}  # the CLI needs --sim (or --host) to pick the simulator
     return CliRunner().invoke(cli_main.app, list(args), env=env)
 
 
