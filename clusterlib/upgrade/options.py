@@ -89,6 +89,17 @@ def _failback(value: str) -> str:
     return v
 
 
+#: ``order_policy`` values: node ID order (the default), or CAU's fewest groups first.
+ORDER_POLICIES = ("node-id", "fewest-groups-first")
+
+
+def _order_policy(value: str) -> str:
+    v = str(value).lower()
+    if v not in ORDER_POLICIES:
+        raise ValueError(f"order_policy must be one of {', '.join(ORDER_POLICIES)}, not {value!r}")
+    return v
+
+
 @frozen
 class Estimates:
     """Durations used only to print expected times in a plan (cluster seconds). They are
@@ -107,7 +118,7 @@ class UpgradeOptions:
 
     Durations are cluster seconds (a simulator divides them by its speed).
 
-    ``order``: node names in upgrade order; None = fewest groups first (as CAU does).
+    ``order``: node names in upgrade order; None = as ``order_policy`` says.
     ``max_failed_nodes``: nodes that may fail (action failed or wrong version, node back and
     safe) before the run stops; 0 = stop at the first.
     ``retries_per_node``: extra attempts of a failed drain or action on a node.
@@ -138,6 +149,9 @@ class UpgradeOptions:
     raise_functional_level: bool = False
     require_all_up: bool = True
     estimates: Estimates = Estimates()
+    #: How the order is chosen when ``order`` is None: "node-id" (node 1 first, as ``cluster
+    #: node`` lists them) or "fewest-groups-first" (CAU's default). clusterlib.upgrade.preflight.
+    order_policy: str = field(default="node-id", converter=_order_policy)
 
     def __attrs_post_init__(self) -> None:
         if self.max_failed_nodes < 0 or self.retries_per_node < 0:

@@ -13,15 +13,16 @@ from attrs import field, frozen
 from clusterlib.errors import NotFound
 from clusterlib.model import ClusterSnapshot
 from clusterlib.upgrade.options import UpgradeOptions
-from clusterlib.upgrade.preflight import CheckResult, simulate_run, validation_group
+from clusterlib.upgrade.preflight import (
+    CheckResult,
+    core_follows_upgraded,
+    simulate_run,
+    validation_group,
+)
 
 if TYPE_CHECKING:
     from clusterlib.dialects.base import Dialect
     from clusterlib.upgrade.actions import UpgradeAction
-
-NODE_PHASES = ("drain", "action", "reboot", "verify", "resume", "failback", "validate")
-CLUSTER_PHASES = ("redistribute", "functional-level")
-
 
 @frozen
 class Step:
@@ -75,9 +76,17 @@ class Plan:
     def expected_seconds(self) -> float:
         return sum(s.expected_seconds for s in self.steps)
 
+    @property
+    def order_policy(self) -> str:
+        """How the order was chosen: "given" (``order=``), "node-id" or "fewest-groups-first"."""
+        if self.options.get("order") is not None:
+            return "given"
+        return str(self.options.get("order_policy") or "node-id")
+
     def to_dict(self) -> dict[str, Any]:
         return {"cluster": self.cluster, "dialect": self.dialect, "order": list(self.order),
-                "ok": self.ok, "action": self.action, "options": self.options,
+                "order_policy": self.order_policy, "ok": self.ok, "action": self.action,
+                "options": self.options,
                 "expected_seconds": self.expected_seconds,
                 "checks": [c.to_dict() for c in self.checks],
                 "steps": [s.to_dict() for s in self.steps],
@@ -87,8 +96,9 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent)
 
     def to_text(self) -> str:
+        how = _ORDER_TEXT.get(self.order_policy, self.order_policy)
         lines = [f"Rolling upgrade plan for cluster {self.cluster} ({self.dialect})",
-                 f"Order: {' -> '.join(self.order)}",
+                 f"Order: {' -> '.join(self.order)} ({how})",
                  f"Action: {self.action}",
                  f"Expected duration: {_dur(self.expected_seconds)} (estimates)",
                  "", "Preflight:"]
@@ -126,6 +136,10 @@ class Plan:
                 f"{steps}</table></div>")
 
 
+_ORDER_TEXT = {"given": "as given", "node-id": "order_policy node-id: node 1 first",
+               "fewest-groups-first": "order_policy fewest-groups-first, as CAU does"}
+
+
 def _dur(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f}h"
@@ -140,8 +154,11 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
     est = options.estimates
     caps = dialect.capabilities
     wait = 300
+    core_moves = core_follows_upgraded(snapshot, options.target)
     drains, before_redistribution = simulate_run(snapshot, order,
-                                                 failback_each=options.failback == "each")
+                                                 failback_each=options.failback == "each",
+                                                 core_to_first_upgraded=core_moves)
+    core = snapshot.core_group
     original = snapshot.placement()
     steps: list[Step] = []
     for d in drains:
@@ -165,10 +182,13 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
             commands=(action.describe(n),) if action is not None else ("(no action given)",),
             expected_seconds=est.install))
         reboots = action.reboots if action is not None else True
+        mixed_os = (f"; mixed-OS mode: the cluster moves its core group {core.name} to {n}"
+                    " (expected, not a failure)") if core_moves and core is not None \
+            and n == order[0] else ""
         steps.append(Step(
             id=f"{n}:reboot", kind="reboot", node=n,
-            description="wait for the node to go Down and rejoin (Joining -> Paused)" if reboots
-            else "wait for the node to be back (Paused or Up)",
+            description=("wait for the node to go Down and rejoin (Joining -> Paused)" if reboots
+                         else "wait for the node to be back (Paused or Up)") + mixed_os,
             commands=(f"(wait <= {options.reboot_timeout:g}s for {n} Down then back;"
                       f" <= {options.rejoin_timeout:g}s Joining -> Paused)",),
             expected_seconds=est.reboot + est.join if reboots else est.join))
