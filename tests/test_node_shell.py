@@ -22,10 +22,16 @@ def test_installer_runs_on_the_named_node(connect_sim: ConnectSim) -> None:
         shell.close()
     assert result.exit_code == 0, result.stderr
     assert "NODE2" in result.stdout
-    assert sim.node("NODE2").state is NodeState.Down  # rebooting into the new release
+    # The host stays Up, unchanged, while the installer copies files (the install window) ...
+    node2 = sim.node("NODE2")
+    assert node2.state is NodeState.Up and node2.release.key == "2012R2"
+    assert node2.install is not None and node2.install.state == "running"
     assert sim.node("NODE1").state is NodeState.Up
+    # ... then restarts and joins on the new release.
+    assert sim.wait_until(lambda: sim.nodes["NODE2"].state is NodeState.Down, 1000)
     sim.settle()
     assert sim.node("NODE2").release.key == "2016"
+    assert sim.node("NODE2").install.state == "done"  # type: ignore[union-attr]
     call = sim.calls("cmd")[-1]
     assert call.detail == {"line": "D:\\setup.exe /auto upgrade /quiet", "node": "NODE2"}
 

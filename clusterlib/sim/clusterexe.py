@@ -102,8 +102,12 @@ class _Opt:
 def run_cluster_exe(sim: SimCluster, line: str) -> CmdResult:
     """Run one cluster.exe command line against ``sim``; stdout/stderr/exit code as cluster.exe."""
     if not sim.cluster_exe:
+        from clusterlib.sim.cmdshell import _first_word, not_recognized
+
         sim.log("call", "cmd", line=line, missing="cluster.exe")
-        return CmdResult(stdout="", stderr=NOT_RECOGNIZED, exit_code=9009)
+        # cmd.exe names the word as typed: 'cluster' for "cluster ...", 'cluster.exe' for
+        # "cluster.exe ...".
+        return not_recognized(_first_word(line)[0])
     try:
         tokens = _lex(line)
     except ParseError:

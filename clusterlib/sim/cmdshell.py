@@ -1,33 +1,80 @@
-"""The simulator's cmd shell: answers command lines (cluster.exe, an installer) from the same model."""
+"""The simulator's cmd shell: the commands a host runs (hostname, echo, exit, ver, wmic, cluster.exe,
+the installer), answered from the same model as the PowerShell host.
+
+A node's shell (``node="NODE1"``) is that host's cmd.exe: ``hostname``, ``echo``, ``exit N``,
+``cmd /c <line>``, ``ver``, ``&`` chains, cluster.exe, and the installer (only a line matching the
+simulator's ``installer=`` pattern upgrades the node). The shell with ``node=None`` is the host
+that serves the cluster endpoint: a node itself on releases with WinRM, a management host
+(:data:`~clusterlib.sim.model.MANAGEMENT_HOST`) for Windows 2000/2003 clusters, whose nodes have
+no WinRM listener; it also answers ``wmic /node:"NODE" process call create "<line>"``, which
+starts ``<line>`` on that node through WMI over DCOM (Win32_Process.Create).
+
+Any other program is what cmd.exe says about a program it cannot find:
+``'x' is not recognized as an internal or external command,`` / ``operable program or batch
+file.`` with exit code 9009, naming the word typed (cmd.exe's text [V]). Commands that exist on
+Windows but are not modelled here do not exist in the simulator either; they get that same answer.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from clusterlib.transports.base import CmdResult
 
 if TYPE_CHECKING:
     from clusterlib.sim.model import SimCluster
+    from clusterlib.sim.releases import Release
+
+__all__ = ["not_recognized", "run_command_line", "wmic_answer"]
+
+#: cmd.exe's exit code for a program it cannot find.
+NOT_FOUND_EXIT = 9009
+
+# The management host of a Windows 2000/2003 cluster: a Windows Server 2003 machine with the
+# cluster administration tools and wmic (reference section 7 [P]).
+_MANAGEMENT_VER = "Microsoft Windows [Version 5.2.3790]"
+
+
+def not_recognized(word: str) -> CmdResult:
+    """cmd.exe's answer for a program it cannot find: names the word as typed, exit 9009."""
+    return CmdResult(stdout="", stderr=f"'{word}' is not recognized as an internal or external"
+                     " command,\r\noperable program or batch file.\r\n", exit_code=NOT_FOUND_EXIT)
 
 
 def run_command_line(sim: SimCluster, line: str, node: str | None = None) -> CmdResult:
     """Run one cmd.exe line as a shell on ``node`` (None: the host serving the cluster endpoint).
 
-    On a node shell, with the simulator built with ``upgrade_to=``, any line that is not
-    cluster.exe is taken to be the upgrade installer: the node reboots into the target release
-    (``SimCluster.upgrade_node``). cluster.exe lines are answered by the cluster.exe emulation.
-    Anything else fails loudly as not simulated. Commands chained with ``&`` run in turn (the
-    exit code is the last one's), and ``echo`` prints its text, as cmd.exe does.
+    Commands chained with ``&`` run in turn (the exit code is the last one's); ``exit N`` ends the
+    line there with code N. A node that is Down cannot be reached: raises
+    :class:`~clusterlib.sim.model.SimHostDown` (the transports report a failed connection).
+    An installer whose answer is lost raises :class:`~clusterlib.sim.model.SimAnswerLost`.
     """
+    from clusterlib.model import NodeState
+    from clusterlib.sim.model import SimHostDown
+
     sim.log("call", "cmd", line=line, node=node or "")
-    parts = _split_chain(line)
-    if len(parts) > 1:
-        # cmd.exe runs "a & b" one after the other; the exit code is the last one's.
-        results = [_run_one(sim, part, node) for part in parts]
-        return CmdResult(stdout="".join(r.stdout for r in results),
-                         stderr="".join(r.stderr for r in results),
-                         exit_code=results[-1].exit_code)
-    return _run_one(sim, line, node)
+    if node is not None:
+        host = sim.node(node)
+        if host.state is NodeState.Down:
+            raise SimHostDown(host.name, f"{host.name} is not reachable (the host is down)")
+    return _run_chain(sim, line, node)
+
+
+def _run_chain(sim: SimCluster, line: str, node: str | None) -> CmdResult:
+    out: list[str] = []
+    err: list[str] = []
+    code = 0
+    for part in _split_chain(line):
+        if not part:
+            continue
+        result, stop = _run_one(sim, part, node)
+        out.append(result.stdout)
+        err.append(result.stderr)
+        code = result.exit_code
+        if stop:
+            break
+    return CmdResult(stdout="".join(out), stderr="".join(err), exit_code=code)
 
 
 def _split_chain(line: str) -> list[str]:
@@ -47,24 +94,189 @@ def _split_chain(line: str) -> list[str]:
     return parts
 
 
-def _run_one(sim: SimCluster, line: str, node: str | None) -> CmdResult:
-    head = line.strip().split(" ", 1)[0].strip('"').lower()
-    if head == "echo":
-        # cmd.exe's echo prints the rest of the command as written.
-        return CmdResult(stdout=line.strip()[5:] + "\r\n", stderr="", exit_code=0)
-    if head in ("cluster", "cluster.exe") or head.endswith("\\cluster.exe"):
-        try:
-            from clusterlib.sim.clusterexe import run_cluster_exe
-        except ImportError:
-            return CmdResult(stdout="", stderr="not simulated: cluster.exe\r\n", exit_code=1)
-        return run_cluster_exe(sim, line)
-    if node is not None and sim.upgrade_to is not None:
-        from clusterlib.sim.model import SimError
+def _first_word(line: str) -> tuple[str, str]:
+    """The program word as typed (quotes kept, as cmd.exe echoes it back) and the rest."""
+    text = line.strip()
+    if text.startswith('"'):
+        end = text.find('"', 1)
+        if end == -1:
+            return text, ""
+        return text[: end + 1], text[end + 1 :].strip()
+    # cmd.exe ends the program word at a blank or at a switch character glued to it ("ver/?").
+    m = re.match(r"[^\s/]+|/\S*", text)
+    word = m.group(0) if m else text
+    return word, text[len(word) :].strip()
 
+
+def _program(word: str) -> str:
+    """The program a word names: quotes and directory dropped, lower case, without ``.exe``."""
+    name = word.strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
+    return name[:-4] if name.endswith(".exe") else name
+
+
+def _run_one(sim: SimCluster, line: str, node: str | None) -> tuple[CmdResult, bool]:
+    """One command; the flag says the line stops here (``exit``)."""
+    word, rest = _first_word(line)
+    prog = _program(word)
+    if node is not None and sim.is_installer(line):
+        return _installer(sim, node, line), False
+    if prog == "echo" and not word.startswith('"'):
+        # cmd.exe's echo prints the rest as written; "echo." prints an empty line.
+        return CmdResult(stdout=rest + "\r\n", stderr="", exit_code=0), False
+    if prog.startswith("echo.") and not word.startswith('"'):
+        return CmdResult(stdout=line.strip()[5:] + "\r\n", stderr="", exit_code=0), False
+    if prog == "exit" and not word.startswith('"'):
+        return _exit(rest), True
+    if prog == "cmd":
+        return _cmd(sim, rest, node), False
+    if prog == "hostname":
+        return CmdResult(stdout=_host_name(sim, node) + "\r\n", stderr="", exit_code=0), False
+    if prog == "ver" and not word.startswith('"'):
+        return CmdResult(stdout=f"\r\n{_ver(sim, node)}\r\n", stderr="", exit_code=0), False
+    if prog == "cluster":
+        from clusterlib.sim.clusterexe import run_cluster_exe
+
+        return run_cluster_exe(sim, line), False
+    if prog == "wmic" and _has_wmic(sim, node):
+        return wmic_answer(sim, rest), False
+    return not_recognized(word), False
+
+
+def _exit(rest: str) -> CmdResult:
+    """``exit [/b] [N]``: the shell ends with code N (0 without one; cmd.exe reads a leading
+    number and ignores what follows it)."""
+    args = rest.split()
+    if args and args[0].lower() == "/b":
+        args = args[1:]
+    code = 0
+    if args:
+        m = re.match(r"[+-]?\d+", args[0])
+        code = int(m.group(0)) if m else 0
+    return CmdResult(stdout="", stderr="", exit_code=code)
+
+
+def _cmd(sim: SimCluster, rest: str, node: str | None) -> CmdResult:
+    """``cmd /c LINE`` (and ``/k``, which in a non-interactive shell also ends): run LINE in a
+    child shell; its exit code is the child's (``cmd /c exit 3`` is 3)."""
+    m = re.match(r"(?i)/[ck]\s*(.*)$", rest.strip(), re.DOTALL)
+    if m is None:
+        # An interactive cmd.exe with no command waits for input the simulator never sends.
+        return CmdResult(stdout="", stderr="not simulated: cmd without /c\r\n", exit_code=1)
+    inner = m.group(1).strip()
+    if len(inner) >= 2 and inner.startswith('"') and inner.endswith('"') and inner.count('"') == 2:
+        inner = inner[1:-1]  # cmd /c "a b": the outer quotes are stripped (cmd /? rules)
+    return _run_chain(sim, inner, node)
+
+
+def _installer(sim: SimCluster, node: str, line: str) -> CmdResult:
+    from clusterlib.sim.model import SimError
+
+    try:
+        code, stdout = sim.start_installer(node, line)
+    except SimError as err:
+        return CmdResult(stdout="", stderr=err.detail + "\r\n", exit_code=err.code)
+    return CmdResult(stdout=stdout, stderr="", exit_code=code)
+
+
+def _serving_node_release(sim: SimCluster) -> tuple[str, Release]:
+    from clusterlib.model import NodeState
+
+    nodes = list(sim.nodes.values())
+    answering = next((n for n in nodes if n.state in (NodeState.Up, NodeState.Paused)), nodes[0])
+    return answering.name, answering.release
+
+
+def _host_name(sim: SimCluster, node: str | None) -> str:
+    if node is not None:
+        return sim.node(node).name
+    if not sim.initial_release.winrm:
+        from clusterlib.sim.model import MANAGEMENT_HOST
+
+        return MANAGEMENT_HOST
+    return _serving_node_release(sim)[0]
+
+
+def _ver(sim: SimCluster, node: str | None) -> str:
+    if node is not None:
+        return sim.node(node).release.ver
+    if not sim.initial_release.winrm:
+        return _MANAGEMENT_VER
+    return _serving_node_release(sim)[1].ver
+
+
+def _has_wmic(sim: SimCluster, node: str | None) -> bool:
+    """wmic.exe ships with Windows XP / Server 2003 and later, not with Windows 2000 [P]."""
+    if node is None:
+        return True
+    return sim.node(node).release.key != "2000"
+
+
+# --- wmic ----------------------------------------------------------------------------------------
+
+_WMIC_CREATE = re.compile(
+    r'(?i)^/node:(?P<node>"[^"]*"|[^\s"]+)\s+process\s+call\s+create\s+"(?P<line>[^"]*)"\s*$')
+
+# What WMIC prints when the node cannot be reached over DCOM (0x800706BA, "The RPC server is
+# unavailable."): "Node - NAME", "ERROR:", then the error's fields [P]: the exact field set
+# varies between WMIC versions (XP/2003 print Code, Description and Facility).
+_RPC_UNAVAILABLE = 0x800706BA
+
+
+def wmic_answer(sim: SimCluster, rest: str) -> CmdResult:
+    """``wmic /node:"NODE" process call create "LINE"`` on the management host.
+
+    Win32_Process.Create starts LINE on NODE and answers at once (the program runs detached; its
+    exit code is never reported): ``ReturnValue = 0`` and a ``ProcessId`` for any program that
+    exists, ``ReturnValue = 9`` (Path Not Found, no ProcessId) for one that does not ("Create
+    method of the Win32_Process class", learn.microsoft.com [V]). The installer started this way
+    runs as from the node's own shell (window, restarts, faults); a lost answer raises
+    SimAnswerLost. A node that is unknown or Down: WMIC's error for an unreachable host
+    (0x800706BA, "The RPC server is unavailable."). Anything other than this one form is not
+    simulated (exit 1, saying so).
+    """
+    from clusterlib.model import NodeState
+    from clusterlib.sim.model import SimAnswerLost
+
+    m = _WMIC_CREATE.match(rest.strip())
+    if m is None:
+        return CmdResult(stdout="", stderr=f"not simulated: wmic {rest}\r\n", exit_code=1)
+    target = m.group("node").strip('"')
+    line = m.group("line")
+    found = next((n for n in sim.nodes.values() if n.name.lower() == target.lower()), None)
+    sim.log("call", "wmic", node=target, line=line)
+    if found is None or found.state is NodeState.Down:
+        return CmdResult(
+            stdout=f"Node - {target}\r\n",
+            stderr=("ERROR:\r\nCode = 0x800706ba\r\nDescription = The RPC server is unavailable."
+                    "\r\nFacility = Win32\r\n\r\n"),
+            exit_code=_RPC_UNAVAILABLE - (1 << 32))  # cmd.exe's ERRORLEVEL is a signed int [U]
+    head = "Executing (Win32_Process)->Create()\r\nMethod execution successful.\r\nOut Parameters:\r\n"
+    word, _rest = _first_word(line)
+    if sim.is_installer(line):
         try:
-            sim.upgrade_node(node)
-        except SimError as err:
-            return CmdResult(stdout="", stderr=err.detail + "\r\n", exit_code=err.code)
-        return CmdResult(stdout=f"Installing {sim.upgrade_to.label} on {node}; the computer will"
-                         " restart.\r\n", stderr="", exit_code=0)
-    return CmdResult(stdout="", stderr=f"not simulated: command line {line!r}\r\n", exit_code=1)
+            code, _stdout = sim.start_installer(found.name, line)
+        except SimAnswerLost:
+            raise
+        except Exception as exc:  # a SimError: the process still started and then failed
+            from clusterlib.sim.model import SimError
+
+            if not isinstance(exc, SimError):
+                raise
+            code = exc.code
+        run = found.install
+        pid = run.pid if run is not None else 0
+        sim.log("wmic-started", found.name, pid=pid, exit_code=code)
+        return CmdResult(stdout=head + _parameters(pid, 0), stderr="", exit_code=0)
+    prog = _program(word)
+    if prog in ("cmd", "hostname", "ver", "echo", "exit", "cluster", "wmic"):
+        # The program exists and runs detached on the node; what it does there is not visible.
+        pid = sim.next_pid()
+        sim.log("wmic-started", found.name, pid=pid, program=prog)
+        return CmdResult(stdout=head + _parameters(pid, 0), stderr="", exit_code=0)
+    return CmdResult(stdout=head + _parameters(None, 9), stderr="", exit_code=0)
+
+
+def _parameters(pid: int | None, value: int) -> str:
+    fields = ([f"        ProcessId = {pid};"] if pid is not None else []) + [
+        f"        ReturnValue = {value};"]
+    return "\r\n".join(["instance of __PARAMETERS", "{", *fields, "};", "", ""])

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import attrs
 from attrs import define, field, frozen
 
-from clusterlib import win32
+from clusterlib import versions, win32
 from clusterlib.model import (
     ClusterSnapshot,
     DrainStatus,
@@ -48,6 +50,22 @@ class SimError(Exception):
         self.category = category
         self.error_id = error_id
         super().__init__(self.detail)
+
+
+class SimAnswerLost(Exception):
+    """The simulated host did what it was asked (or started to), but the answer never reaches the
+    caller: the connection dropped after the request arrived. The in-process transport turns this
+    into ``ConnectionFailed``; the WinRM endpoint drops the connection without answering."""
+
+    def __init__(self, node: str, detail: str) -> None:
+        self.node = node
+        self.detail = detail
+        super().__init__(detail)
+
+
+class SimHostDown(SimAnswerLost):
+    """The host cannot be reached at all (it is Down): nothing was done. A subclass of
+    SimAnswerLost so a front end that drops the connection for one does so for both."""
 
 
 # --- faults --------------------------------------------------------------------------------------
@@ -101,8 +119,74 @@ class NodeCrashesDuringDrain:
     after_moves: int = 1
 
 
+@frozen
+class InstallerFails:
+    """The installer run on ``node`` exits with ``exit_code`` (1603, ERROR_INSTALL_FAILURE, by
+    default) without changing anything; every later run fails too, until the fault is cleared."""
+
+    node: str
+    exit_code: int = 1603
+
+
+@frozen
+class InstallerHangs:
+    """The installer on ``node`` starts and never finishes: the node stays Up on its old release
+    and never restarts. The call that started it gets no answer: it blocks ``answer_after``
+    simulated seconds (the caller's read timeout, as a WinRM client polling a process that never
+    exits would see it), then the answer is lost (:class:`SimAnswerLost`)."""
+
+    node: str
+    answer_after: float = 300.0
+
+
+@frozen
+class InstallerAnswerLost:
+    """The next installer call on ``node`` starts the installer (which then runs its course:
+    window, restarts, new release), but its answer is lost (:class:`SimAnswerLost`). Fires once."""
+
+    node: str
+
+
 Fault = (GroupFailsOnline | GroupSlow | GroupLocked | NodeNeverReturns | NodeReturnsIncompatible
-         | NodeCrashesDuringDrain)
+         | NodeCrashesDuringDrain | InstallerFails | InstallerHangs | InstallerAnswerLost)
+
+
+# --- defaults ------------------------------------------------------------------------------------
+
+#: The programs taken for an installer when ``SimCluster(installer=)`` is not given: ``setup.exe``
+#: (Windows Server 2008 and later media; ``setup`` without ``.exe`` too, as cmd.exe finds it),
+#: ``winnt32.exe`` (Windows 2000/2003 media, ``D:\i386\winnt32.exe /unattend``), ``wusa.exe`` or
+#: an ``.msu`` package (Windows Update Standalone Installer, 2008 and later), ``update.exe`` and
+#: hotfix/service-pack packages named ``...KB<number>...exe`` (2000/2003), with or without a path
+#: or quotes, optionally after ``cmd /c``. Matched at the start of the line, so ``echo setup.exe``
+#: is not an installer.
+DEFAULT_INSTALLER = (
+    r'^\s*(?:cmd(?:\.exe)?\s+/c\s+)?'
+    r'(?:"(?:[^"]*[\\/])?(?:(?:setup|winnt32|update|wusa)(?:\.exe)?|[^"\\/]*\.msu'
+    r'|[^"\\/]*KB\d+[^"\\/]*\.exe)"'
+    r'|(?:[^\s"]*[\\/])?(?:(?:setup|winnt32|update|wusa)(?:\.exe)?|[^\s"\\/]*\.msu'
+    r'|[^\s"\\/]*KB\d+[^\s"\\/]*\.exe))(?=\s|$)'
+)
+
+#: Simulated seconds the host stays Up after the installer starts, before its first restart.
+#: A real OS upgrade copies files for tens of minutes first; two simulated minutes keep the
+#: default test run fast (0.12 s of wall time at the default speed of 1000) while still giving
+#: a caller a window in which the node is Up, unchanged, with the installer running.
+DEFAULT_INSTALL_WINDOW = 120.0
+
+#: Entries kept in ``SimCluster.events`` by default (a ring buffer: the newest are kept). Large
+#: enough for a full 64-node rolling upgrade's audit; a long-running ``sim serve`` stays bounded
+#: (about 16 entries per snapshot would otherwise grow without end).
+DEFAULT_EVENT_LOG_SIZE = 200_000
+
+#: The host that serves a cluster whose nodes have no WinRM (Windows 2000/2003): a management
+#: host with the cluster tools and wmic, where ``cluster.exe /cluster:NAME`` speaks RPC to the
+#: cluster (reference section 7, [P]).
+MANAGEMENT_HOST = "MGMT01"
+
+# Resource types whose data is upgraded in place when they come online on a newer node, so they
+# cannot fail back to an older one (KB 293302: DHCP and WINS, Windows 2000 / 2003 mixed cluster).
+DATA_UPGRADED_TYPES = frozenset({"dhcp service", "wins service"})
 
 
 # --- entities ------------------------------------------------------------------------------------
@@ -117,6 +201,59 @@ class SimEvent:
     kind: str
     subject: str
     detail: Mapping[str, Any] = field(factory=dict)
+
+
+class EventLog(Sequence[SimEvent]):
+    """The simulator's event log: a ring buffer keeping the newest ``maxlen`` entries.
+
+    Indexes are absolute, so code that remembers ``before = len(sim.events)`` and later reads
+    ``sim.events[before:]`` keeps working: ``len()`` counts every entry ever logged, an index or
+    slice reaches only entries still kept (older ones were dropped; a slice starting before the
+    oldest kept entry starts there), iteration yields the kept entries, oldest first.
+    ``dropped`` says how many were let go. ``maxlen=None`` keeps everything.
+    """
+
+    def __init__(self, maxlen: int | None) -> None:
+        if maxlen is not None and maxlen < 1:
+            raise ValueError(f"event_log_size must be a positive number of entries or None,"
+                             f" got {maxlen!r}")
+        self.maxlen = maxlen
+        self._items: deque[SimEvent] = deque(maxlen=maxlen)
+        self._total = 0
+
+    def append(self, event: SimEvent) -> None:
+        self._items.append(event)
+        self._total += 1
+
+    @property
+    def dropped(self) -> int:
+        return self._total - len(self._items)
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __iter__(self) -> Iterator[SimEvent]:
+        return iter(list(self._items))
+
+    @overload
+    def __getitem__(self, index: int) -> SimEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SimEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> SimEvent | list[SimEvent]:
+        first = self.dropped
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._total)
+            kept = list(self._items)
+            return [kept[i - first] for i in range(start, stop, step) if i >= first]
+        i = index + self._total if index < 0 else index
+        if not first <= i < self._total:
+            raise IndexError(f"event {index} is not kept (kept: {first}..{self._total - 1})")
+        return self._items[i - first]
+
+    def __repr__(self) -> str:
+        return f"<EventLog {len(self._items)} kept of {self._total} (maxlen={self.maxlen})>"
 
 
 @define
@@ -134,6 +271,8 @@ class SimNode:
     drained_groups: list[str] = field(factory=list)
     paused_before_down: bool = False
     rebooting: bool = False
+    # The installer last started on this node (None: never), for tests and the shell.
+    install: InstallRun | None = None
 
     def version_props(self) -> dict[str, str | int]:
         """The node's version properties as both front ends (cmdlets, cluster.exe /prop) show
@@ -150,11 +289,27 @@ class SimNode:
 
 
 @define
+class InstallRun:
+    """One installer started on a node: ``state`` is "running" (the host is still Up, copying
+    files), "restarting", "done" (joined on ``target``), "failed" or "hung"."""
+
+    line: str
+    target: Release
+    started: float
+    pid: int
+    state: str = "running"
+    restarts: int = 1
+
+
+@define
 class SimResource:
     name: str
     type: str
     state: ResourceState = ResourceState.Online
     possible_owners: list[str] = field(factory=list)
+    # For resource types whose data is upgraded in place (DHCP, WINS): the newest cluster-service
+    # major the resource has been online on (KB 293302: it cannot go back to an older node).
+    data_major: int = 0
 
 
 @define
@@ -195,6 +350,18 @@ class SimCluster:
     unless the layout names one. ``os`` is the Windows release every node runs ("2000" .. "2025");
     ``upgrade_to`` is the release an upgrade action installs. ``speed`` is how many simulated
     seconds pass per wall-clock second.
+
+    The installer: a command line run on a node's shell that matches ``installer`` (a regular
+    expression searched case-insensitively; default :data:`DEFAULT_INSTALLER`: ``setup.exe``,
+    ``winnt32.exe``, ``wusa.exe`` or an ``.msu`` package, ``update.exe``) starts the upgrade to
+    ``upgrade_to``. The host stays Up for ``install_window`` simulated seconds (default
+    :data:`DEFAULT_INSTALL_WINDOW`), then restarts ``restarts`` times and joins on the new
+    release. Any other program is not an installer and changes nothing.
+
+    Limits: a layout with more nodes than the release's edition allows is refused (``edition``
+    picks it where editions differ: Windows 2000 Advanced Server 2 nodes, the default, Datacenter
+    Server 4; KB 288778). ``event_log_size`` bounds :attr:`events` (a ring buffer; None keeps
+    everything; default :data:`DEFAULT_EVENT_LOG_SIZE`).
     """
 
     def __init__(
@@ -210,6 +377,11 @@ class SimCluster:
         dynamic_quorum: bool | None = None,
         drain_parallelism: int = 4,
         core_group: bool = True,
+        installer: str | re.Pattern[str] | None = None,
+        install_window: float | None = None,
+        restarts: int = 1,
+        edition: str | None = None,
+        event_log_size: int | None = DEFAULT_EVENT_LOG_SIZE,
     ) -> None:
         if not layout:
             raise ValueError("a simulated cluster needs at least one node")
@@ -219,13 +391,35 @@ class SimCluster:
         self.speed = float(speed)
         self.initial_release = release(os)
         self.upgrade_to = release(upgrade_to) if upgrade_to else None
+        try:
+            self.installer = (installer if isinstance(installer, re.Pattern)
+                              else re.compile(installer or DEFAULT_INSTALLER, re.IGNORECASE))
+        except re.error as exc:
+            raise ValueError(f"installer pattern {installer!r} is not a valid regular expression:"
+                             f" {exc}") from None
+        self.install_window = (DEFAULT_INSTALL_WINDOW if install_window is None
+                               else float(install_window))
+        if self.install_window < 0:
+            raise ValueError(f"install_window must be >= 0 simulated seconds, got {install_window!r}")
+        if not isinstance(restarts, int) or restarts < 1:
+            raise ValueError(f"restarts must be a whole number >= 1, got {restarts!r}")
+        self.restarts = restarts
+        self.edition = edition
+        self.max_nodes = (self.initial_release.max_nodes if edition is None
+                          else versions.max_nodes(self.initial_release.highest.major, edition))
+        if len(layout) > self.max_nodes:
+            raise ValueError(self._too_many(len(layout)))
+        self._pids = itertools.count(1000, 4)
+        # Moves away from a paused node per node, for NodeCrashesDuringDrain on clusters drained
+        # by pause + moves (cluster.exe has no drain).
+        self._moves_off_paused: dict[str, int] = {}
         self.drain_parallelism = max(1, drain_parallelism)
         self._lock = threading.RLock()
         self._t0_wall = time.monotonic()
         self._t_offset = 0.0
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self.events: list[SimEvent] = []
+        self.events: EventLog = EventLog(event_log_size)
         self.faults: list[Fault] = []
         self.private_props: dict[str, Any] = {}
         self.up = True  # False once quorum is lost: every command then fails like a dead cluster
@@ -258,6 +452,42 @@ class SimCluster:
                                       SimResource("Cluster IP Address", "IP Address")])
 
     # ---- construction helpers ----
+
+    def _too_many(self, count: int) -> str:
+        rel = self.initial_release
+        facts = rel.facts
+        editions = "; ".join(f"{n} {limit}" for n, limit in facts.editions)
+        return (f"{count} nodes: a {rel.label}{f' ({self.edition})' if self.edition else ''}"
+                f" cluster has at most {self.max_nodes} nodes"
+                + (f" (per edition: {editions}; pass edition= to choose)" if editions else "")
+                + " (KB 288778; 64 from Windows Server 2012 on)")
+
+    def add_node(self, name: str, *, os: str | None = None) -> SimNode:
+        """Add-ClusterNode: a new node (running ``os``, default the cluster's first release) joins.
+
+        Refused with ValueError beyond the release's node limit (KB 288778), for a duplicate name,
+        and with SimError 5075 (ERROR_CLUSTER_INCOMPATIBLE_VERSIONS) when the join rule refuses
+        its release."""
+        with self._lock:
+            self.advance()
+            self._check_name(name, "node")
+            if name.lower() in {n.lower() for n in self.nodes}:
+                raise ValueError(f"duplicate node name {name!r}")
+            if len(self.nodes) + 1 > self.max_nodes:
+                raise ValueError(self._too_many(len(self.nodes) + 1))
+            rel = release(os) if os else self.initial_release
+            if not self.can_join(rel):
+                raise SimError(5075, f"{name} runs {rel.label} and cannot join a cluster of"
+                               f" {self._member_labels()}. " + (win32.message(5075) or ""))
+            node = SimNode(name=name, id=max(n.id for n in self.nodes.values()) + 1, release=rel)
+            self.nodes[name] = node
+            self.log("node-added", name, release=rel.key)
+            return node
+
+    def _member_labels(self) -> str:
+        labels = sorted({n.release.label for n in self.nodes.values()
+                         if n.state in (NodeState.Up, NodeState.Paused)})
+        return " and ".join(labels) or "no active node"
 
     @staticmethod
     def _check_name(name: str, what: str) -> None:
@@ -802,6 +1032,94 @@ class SimCluster:
                 target = release(bad.release)
             self.log("upgrade-start", node.name, to=target.key)
             return self.reboot_node(node.name, into=target, extra_time=install_time)
+
+    def next_pid(self) -> int:
+        """A process id for a program the simulator starts (the wmic channel reports one)."""
+        with self._lock:
+            return next(self._pids)
+
+    def is_installer(self, line: str) -> bool:
+        """Whether ``line`` is this simulator's installer (the ``installer=`` pattern)."""
+        return self.installer.search(line) is not None
+
+    def start_installer(self, name: str, line: str) -> tuple[int, str]:
+        """What a node does when its shell runs the installer ``line``: ``(exit code, stdout)``.
+
+        The installer starts (logged ``upgrade-start``; ``node.install`` tracks it) and the host
+        stays Up, unchanged, for ``install_window`` simulated seconds; then it restarts
+        ``restarts`` times (Down throughout: the cluster service does not run during setup's
+        offline phases [P]) and joins on ``upgrade_to``. A second start while one runs exits
+        1618 (ERROR_INSTALL_ALREADY_RUNNING) and changes nothing. Faults: InstallerFails (exit
+        code, nothing changes), InstallerHangs (never restarts; the answer is lost after a while),
+        InstallerAnswerLost (runs normally; the answer is lost), NodeReturnsIncompatible."""
+        hang: InstallerHangs | None = None
+        lost: InstallerAnswerLost | None = None
+        with self._lock:
+            self.advance()
+            node = self._node(name)
+            run = node.install
+            if run is not None and run.state in ("running", "hung"):
+                self.log("installer-refused", node.name, code=1618, pid=run.pid)
+                return 1618, ""
+            if self.upgrade_to is None:
+                raise SimError(5023, "no upgrade target: build the simulator with upgrade_to=")
+            target = self.upgrade_to
+            fails = self._fault(InstallerFails, node=node.name)
+            pid = next(self._pids)
+            if fails is not None:
+                node.install = InstallRun(line, target, self.now(), pid, state="failed")
+                self.log("installer-failed", node.name, code=fails.exit_code, pid=pid)
+                return int(fails.exit_code), ""
+            bad = self._fault(NodeReturnsIncompatible, node=node.name)
+            if bad is not None:
+                self.faults.remove(bad)
+                target = release(bad.release)
+            hang = self._fault(InstallerHangs, node=node.name)
+            run = InstallRun(line, target, self.now(), pid, state="hung" if hang else "running",
+                             restarts=self.restarts)
+            node.install = run
+            self.log("upgrade-start", node.name, to=target.key, pid=pid,
+                     window=self.install_window)
+            if hang is None:
+                started = run
+                self._schedule(self.install_window, lambda: self._installer_restart(node, started))
+            lost = self._fault(InstallerAnswerLost, node=node.name)
+            if lost is not None:
+                self.faults.remove(lost)
+        if hang is not None:
+            self.sleep(hang.answer_after)
+            raise SimAnswerLost(node.name, f"{node.name}: the installer (process {pid}) is still"
+                                f" running after {hang.answer_after:g}s; no answer")
+        if lost is not None:
+            self.log("answer-lost", node.name, pid=pid)
+            raise SimAnswerLost(node.name, f"{node.name}: the connection dropped before the answer"
+                                " to the installer call arrived")
+        return 0, (f"Installing {target.label} on {node.name}; the computer will restart in"
+                   f" {self.install_window:g}s.\r\n")
+
+    def _installer_restart(self, node: SimNode, run: InstallRun) -> None:
+        if node.install is not run or run.state != "running":
+            return
+        if node.state is NodeState.Down:
+            # The host went down by itself meanwhile (a crash); setup resumes when it boots.
+            self.log("installer-interrupted", node.name, pid=run.pid)
+        else:
+            node.rebooting = True
+            self._go_down(node)
+        run.state = "restarting"
+        self.log("reboot", node.name, into=run.target.key, installer=run.pid)
+        self._schedule(node.reboot_time, lambda: self._installer_boot(node, run, run.restarts - 1))
+
+    def _installer_boot(self, node: SimNode, run: InstallRun, remaining: int) -> None:
+        if node.install is not run:
+            return
+        if remaining > 0:
+            self.log("restart", node.name, installer=run.pid, remaining=remaining)
+            self._schedule(node.reboot_time,
+                           lambda: self._installer_boot(node, run, remaining - 1))
+            return
+        run.state = "done"
+        self._begin_join(node, run.target)
 
     def _begin_join(self, node: SimNode, rel: Release) -> None:
         node.release = rel

@@ -1,21 +1,31 @@
-"""Windows releases the simulator knows: OS version, cluster-service versions, functional level, tools."""
+"""Windows releases the simulator knows: its view of clusterlib.versions plus simulator-only fields."""
 
 from __future__ import annotations
 
 from attrs import frozen
 
+from clusterlib import versions
 from clusterlib.model import OSVersion, ServiceVersion
+from clusterlib.versions import WindowsRelease
 
 
 @frozen
 class Release:
-    """One Windows release as a cluster node sees it.
+    """One Windows release as a simulated cluster node runs it.
 
-    Cluster-service majors 3..8 are inferred from the MS-CMRP version constants whose low words
-    are the releases' build numbers (reference 3.5, marked [U]: Microsoft does not state the
-    mapping); majors 9..12 follow the functional levels 9..12 that Microsoft documents [V].
-    ``lowest`` is set to the previous release's ``highest``, which is what makes "one release at
-    a time" fall out of the join rule as the reference describes it [P].
+    The facts (cluster-service major and minor, OS version, node limits, which tools exist) come
+    from :mod:`clusterlib.versions`, one source with their citations. Added here, for the
+    simulator only: ``os`` as the node reports it (the service pack the simulated nodes run), the
+    ``highest``/``lowest`` version pair the join rule compares, and ``ver`` (what cmd.exe's
+    ``ver`` prints).
+
+    ``lowest`` (NodeLowestVersion, "the earliest version with which the currently installed version
+    is compatible", version-compatibility page [V]) is the previous release's ``highest`` exactly
+    where Microsoft supports a mixed cluster during a rolling upgrade (NT4 SP4 -> 2000 -> 2003;
+    2012 R2 -> 2016 -> ... -> 2025), and the release's own ``highest`` elsewhere, so the join rule
+    refuses 2003 -> 2008, 2008 -> 2008 R2, 2008 R2 -> 2012 and 2012 -> 2012 R2 (KB 935197; TechNet
+    dn486833: migrations, no mixed cluster) with 5075. The real NodeLowestVersion values of those
+    releases are not published [P]; the resulting join verdicts are what the sources state.
     """
 
     key: str
@@ -27,34 +37,75 @@ class Release:
     powershell: bool  # FailoverClusters module present (Windows Server 2008 R2 and later)
     drain: bool  # Suspend-ClusterNode -Drain (Windows Server 2012 and later)
     cluster_exe: bool  # cluster.exe present (deprecated from 2012; optional feature up to 2016)
+    winrm: bool = True  # a WinRM listener exists by default (none on Windows 2000/2003)
+    max_nodes: int = 64  # the most nodes the simulated edition allows
+    ver: str = ""  # cmd.exe's ``ver`` line
+
+    @property
+    def facts(self) -> WindowsRelease:
+        """The public facts this release is built from (sources and certainty there)."""
+        return versions.release_for_key(self.key)
 
 
-def _r(key: str, label: str, os: tuple[int, int, int, str], hi: tuple[int, int], lo: tuple[int, int],
-       fl: int | None, ps: bool, drain: bool, cexe: bool) -> Release:
-    return Release(key, label, OSVersion(*os), ServiceVersion(*hi), ServiceVersion(*lo), fl, ps, drain,
-                   cexe)
-
-
-RELEASES: dict[str, Release] = {
-    r.key: r
-    for r in (
-        _r("2000", "Windows 2000 Advanced Server", (5, 0, 2195, "Service Pack 4"), (3, 2195), (2, 224),
-           None, False, False, True),
-        _r("2003", "Windows Server 2003 Enterprise", (5, 2, 3790, "Service Pack 2"), (4, 3790),
-           (3, 2195), None, False, False, True),
-        _r("2008", "Windows Server 2008 Enterprise", (6, 0, 6001, "Service Pack 1"), (5, 6001),
-           (4, 3790), None, False, False, True),
-        _r("2008R2", "Windows Server 2008 R2 Enterprise", (6, 1, 7601, "Service Pack 1"), (6, 7601),
-           (5, 6001), None, True, False, True),
-        _r("2012", "Windows Server 2012", (6, 2, 9200, ""), (7, 9200), (6, 7601), None, True, True, False),
-        _r("2012R2", "Windows Server 2012 R2", (6, 3, 9600, ""), (8, 9600), (7, 9200), 8, True, True,
-           False),
-        _r("2016", "Windows Server 2016", (10, 0, 14393, ""), (9, 3), (8, 9600), 9, True, True, False),
-        _r("2019", "Windows Server 2019", (10, 0, 17763, ""), (10, 3), (9, 3), 10, True, True, False),
-        _r("2022", "Windows Server 2022", (10, 0, 20348, ""), (11, 3), (10, 3), 11, True, True, False),
-        _r("2025", "Windows Server 2025", (10, 0, 26100, ""), (12, 4), (11, 3), 12, True, True, False),
-    )
+# The OS each simulated release reports: the service pack a cluster of its day ran (2008 SP1 is
+# build 6001; 2008 R2 SP1 is build 7601).
+_SIM_OS: dict[str, tuple[int, str]] = {
+    "2000": (2195, "Service Pack 4"),
+    "2003": (3790, "Service Pack 2"),
+    "2008": (6001, "Service Pack 1"),
+    "2008R2": (7601, "Service Pack 1"),
 }
+
+# cmd.exe's ``ver`` per release. 2000 and 2003 as printed on those systems ("Microsoft Windows 2000
+# [Version 5.00.2195]", "Microsoft Windows [Version 5.2.3790]", quoted in many public tools that
+# parse ver [V]); from Vista/2008 on "Microsoft Windows [Version M.m.B]". Updated 10.0 systems
+# append the update revision (10.0.17763.xxxx); the simulator prints the build only [P].
+_VER_2000 = "Microsoft Windows 2000 [Version 5.00.2195]"
+
+# Releases whose cluster accepts nodes of the previous release during a rolling upgrade
+# (clusterlib.versions.upgrade_path is ok for previous -> this one).
+_ROLLING_FROM_PREVIOUS = {
+    key for key, rel in versions.RELEASES.items()
+    if rel.cluster_major > 1 and versions.upgrade_path(rel.cluster_major - 1, rel.cluster_major).ok
+}
+
+
+def _from_facts() -> dict[str, Release]:
+    out: dict[str, Release] = {}
+    previous: WindowsRelease | None = None
+    for key, facts in versions.RELEASES.items():
+        if key in ("NT4", "NT4SP4"):
+            previous = facts
+            continue  # the simulator's clusters start at Windows 2000
+        build, csd = _SIM_OS.get(key, (facts.build, ""))
+        highest = ServiceVersion(facts.cluster_major, facts.cluster_minor)
+        lowest = (ServiceVersion(previous.cluster_major, previous.cluster_minor)
+                  if previous is not None and key in _ROLLING_FROM_PREVIOUS else highest)
+        if key == "2000":
+            ver = _VER_2000
+        else:
+            ver = f"Microsoft Windows [Version {facts.os_major}.{facts.os_minor}.{build}]"
+        out[key] = Release(
+            key=key, label=facts.label, os=OSVersion(facts.os_major, facts.os_minor, build, csd),
+            highest=highest, lowest=lowest, functional_level=facts.functional_level,
+            powershell=facts.powershell, drain=facts.drain, cluster_exe=facts.cluster_exe,
+            winrm=facts.winrm, max_nodes=versions.max_nodes(facts.cluster_major,
+                                                           _sim_edition(facts)),
+            ver=ver)
+        previous = facts
+    return out
+
+
+def _sim_edition(facts: WindowsRelease) -> str | None:
+    """The edition the simulated nodes run: the one in the label (Windows 2000 *Advanced Server*,
+    2 nodes), else the release's largest."""
+    for name, _limit in facts.editions:
+        if name.lower() in facts.label.lower():
+            return name
+    return None
+
+
+RELEASES: dict[str, Release] = _from_facts()
 
 ORDER: tuple[str, ...] = tuple(RELEASES)
 

@@ -39,10 +39,21 @@ class InProcessTransport:
         )
 
     def run_cmd(self, line: CmdLine) -> CmdResult:
+        """Run a cmd.exe line in the simulated host's shell. A host that is down, or an answer
+        the simulator loses (an installer's, under InstallerAnswerLost / InstallerHangs), is a
+        ConnectionFailed, as over the wire: the caller cannot tell whether the command ran."""
         self._check_open()
+        from clusterlib.errors import ConnectionFailed
         from clusterlib.sim.cmdshell import run_command_line
+        from clusterlib.sim.model import SimAnswerLost, SimHostDown
 
-        return run_command_line(self.sim, line.line, node=self.node)
+        try:
+            return run_command_line(self.sim, line.line, node=self.node)
+        except SimHostDown as exc:
+            raise ConnectionFailed(f"{self.endpoint}: {exc.detail}") from None
+        except SimAnswerLost as exc:
+            raise ConnectionFailed(f"{self.endpoint}: the connection was lost before the answer"
+                                   f" arrived ({exc.detail})") from None
 
     def for_node(self, node: str) -> InProcessTransport:
         """A shell on one node itself (for upgrade actions that run there)."""
