@@ -65,6 +65,8 @@ class Dialect(Protocol):
 
     def delete_private(self, key: str) -> None: ...
 
+    def list_private(self) -> dict[str, str]: ...
+
 
 def raise_for_errors(errors: Sequence[ErrorRecord], command: str) -> None:
     """Turn a pipeline's error records into the exception tree (first record wins, the rest are

@@ -334,6 +334,16 @@ class ClusterExeDialect:
         value = cx.parse_props(result.stdout, object_name=None).get(key)
         if value is None:
             return None
+        return self._decode_private(key, value)
+
+    def list_private(self) -> dict[str, str]:
+        """Every private property of the cluster object from one ``cluster /priv`` listing."""
+        result = self._run(self._line("/priv"), idempotent=True)
+        props = cx.parse_props(result.stdout, object_name=None)
+        return {k: self._decode_private(k, v) for k, v in props.items()}
+
+    @staticmethod
+    def _decode_private(key: str, value: object) -> str:
         text = str(value)
         if text.startswith(_ENCODED):
             try:

@@ -327,15 +327,19 @@ class PowerShellDialect:
         return Cmdlet("Get-Cluster", {"Name": self.cluster_name} if self.cluster_name else {})
 
     def get_private(self, key: str) -> str | None:
+        return self.list_private().get(key)
+
+    def list_private(self) -> dict[str, str]:
+        """Every private property of the cluster object, from one listing. Asking for one name
+        fails when it is absent with a message in the cluster's UI language, so absence is
+        read from the list of names, never from an error's wording."""
         pipeline = Pipeline(statements=(Statement((
-            self._cluster_stmt(), Cmdlet("Get-ClusterParameter", {"Name": key}),
+            self._cluster_stmt(), Cmdlet("Get-ClusterParameter"),
             Cmdlet("Select-Object", {"Property": ["Name", "Value"]}), *_CSV)),), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
-        if result.errors and "does not exist" in result.errors[0].message:
-            return None
         raise_for_errors(result.errors, pipeline.describe())
         rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterParameter")
-        return rows[0].get("Value") if rows else None
+        return {r["Name"]: r.get("Value") or "" for r in rows if r.get("Name")}
 
     def set_private(self, key: str, value: str) -> None:
         pipeline = Pipeline(statements=(Statement((

@@ -452,16 +452,19 @@ class PowerShellHost:
         self._check_cluster(cmd)
         owner = self._param_owner(items, cmd)
         names = self._names(cmd.param("Name"))
-        keys = names or list(self.sim.private_props)
+        # One consistent copy: the cluster database answers a listing from one state, even while
+        # other clients add and remove parameters (the upgrade lock's claims do).
+        props = dict(self.sim.private_props)
+        keys = names or list(props)
         out = []
         for key in keys:
-            if key not in self.sim.private_props:
+            if key not in props:
                 raise SimError(13, f"Parameter '{key}' does not exist on the cluster object"
                                f" '{owner}'.", category="ObjectNotFound",
                                error_id="InvalidOperation")
             out.append(PSObject((f"{NS}.ClusterParameter", "System.Object"),
                                 {"ClusterObject": owner, "Name": key, "IsReadOnly": False,
-                                 "ParameterType": "String", "Value": self.sim.private_props[key]},
+                                 "ParameterType": "String", "Value": props[key]},
                                 to_string=key))
         return out
 

@@ -32,7 +32,12 @@ from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.retry import WaitPolicy, wait_for
 from clusterlib.upgrade import lock as locks
 from clusterlib.upgrade.actions import ActionFailed, ManualAction, UpgradeAction, action_from_dict
-from clusterlib.upgrade.errors import JournalRejected, PreflightFailed, UpgradeStopped
+from clusterlib.upgrade.errors import (
+    JournalRejected,
+    LockLost,
+    PreflightFailed,
+    UpgradeStopped,
+)
 from clusterlib.upgrade.events import (
     CheckFinished,
     EventBus,
@@ -142,6 +147,8 @@ class RollingUpgrade:
         self._current: tuple[str | None, str | None] = (None, None)
         self._last_save = 0.0
         self._stop_requested = False
+        self._lock: locks.LockInfo | None = None  # this holder's lock (token), for fencing
+        self._fenced_at = 0.0
 
     def __repr__(self) -> str:
         return (f"<RollingUpgrade {self._run_id} of {self.cluster!r}"
@@ -273,7 +280,7 @@ class RollingUpgrade:
         if self.journal_path is None:
             self._warn("no journal file: this run cannot be resumed")
         try:
-            locks.acquire(self.cluster, self.run_id, snapshot.name)
+            self._lock = locks.acquire(self.cluster, self.run_id, snapshot.name)
         except ClusterError as exc:
             self._journal.body["outcome"] = "refused"
             self._journal.body["message"] = str(exc)
@@ -285,7 +292,7 @@ class RollingUpgrade:
         body = self._journal.body
         snapshot = self.cluster.snapshot(owners=True)
         self._remember_owners(snapshot)
-        locks.acquire(self.cluster, self.run_id, snapshot.name)
+        self._lock = locks.acquire(self.cluster, self.run_id, snapshot.name)
         if body["outcome"] != "completed":
             body["outcome"] = None
             body["stopped_at"] = None
@@ -319,6 +326,8 @@ class RollingUpgrade:
                                     + self._boundary_text(step), node=step.node, phase=step.kind)
                     self._run_step(step, rec)
                 self._finish("completed", self._completion_message())
+        except LockLost:
+            raise  # fenced out: write nothing (another holder owns the cluster and journal)
         except _Stop as stop:
             self._finish("stopped", stop.message, node=stop.node, group=stop.group,
                          phase=stop.phase)
@@ -339,7 +348,9 @@ class RollingUpgrade:
                                  phase=phase) from exc
         finally:
             unsubscribe()
-        locks.release(self.cluster, self.run_id)
+            if self._lock is not None:
+                locks.dormant(self._lock)  # a stopped run's resume in this process may take over
+        locks.release(self.cluster, self._lock or self.run_id)
         report = self.report()
         self._emit(RunFinished(run_id=self.run_id, outcome="completed",
                                seconds=time.monotonic() - started, message=report.message))
@@ -403,8 +414,26 @@ class RollingUpgrade:
         if save:
             self._save()
 
+    def _fence(self, *, before_move: bool = False) -> None:
+        """Fencing (``lock.check``): stop with LockLost, changing nothing, unless this holder's
+        token still holds the lock. At every step start; before a move unless the last check
+        was less than ``lock.FENCE_INTERVAL`` seconds ago (a frozen run always re-checks)."""
+        if self._lock is None:
+            return
+        if before_move and time.monotonic() - self._fenced_at < locks.FENCE_INTERVAL:
+            return
+        try:
+            locks.check(self.cluster, self._lock)
+        except LockLost as lost:
+            node, phase = self._current
+            raise LockLost(str(lost), holder=lost.holder, report=self.report(),
+                           journal=self._journal.path if self._journal else None, node=node,
+                           phase=phase) from None
+        self._fenced_at = time.monotonic()
+
     def _run_step(self, step: Step, rec: dict[str, Any]) -> None:
         assert self._journal is not None
+        self._fence()
         handler = getattr(self, "_do_" + step.kind.replace("-", "_"))
         self._current = (step.node, step.kind)
         resumed_step = rec["status"] in ("running", "failed")
@@ -438,6 +467,8 @@ class RollingUpgrade:
             stop.node = stop.node or step.node
             stop.phase = stop.phase or step.kind
             close("failed", stop.message)
+            raise
+        except LockLost:
             raise
         except ClusterError as exc:
             close("failed", str(exc))
@@ -560,6 +591,7 @@ class RollingUpgrade:
         try:
             # The Group handle's retrying, rolling-back move without its per-move reads: this
             # phase already checked the target from its own snapshot.
+            self._fence(before_move=True)
             attempts = Group(self.cluster, group).move_prechecked(target, expected)
         except (ClusterRefused, WaitTimeout) as exc:
             now = d.read_group(group)

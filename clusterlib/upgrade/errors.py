@@ -60,3 +60,37 @@ class UpgradeStopped(ClusterError):
         tail = f" Journal: {journal}; resume with RollingUpgrade.resume(cluster, journal=...)." \
             if journal is not None else ""
         super().__init__(message + tail)
+
+
+class LockLost(UpgradeStopped):
+    """Fencing: this run no longer holds the cluster's upgrade lock (another holder took it over,
+    e.g. a resume while this process was frozen, or the lock was broken). The run stopped
+    without changing anything more and without writing its journal (the new holder owns it).
+    ``holder`` is the lock now on the cluster (None: the lock was removed)."""
+
+    def __init__(self, message: str, *, holder: object = None, report: Report | None = None,
+                 journal: Path | None = None, node: str | None = None,
+                 phase: str | None = None) -> None:
+        self.holder = holder
+        self.report = report  # type: ignore[assignment]
+        self.journal = journal
+        self.node = node
+        self.group = None
+        self.phase = phase
+        ClusterError.__init__(self, message)
+
+
+class JournalWriteFailed(ClusterError):
+    """A journal write failed (disk full, permissions, the file replaced under the run...).
+    ``path`` names the journal; ``errno`` is the OS error number when there is one. The run
+    stops safely on it; resume once the cause is fixed."""
+
+    def __init__(self, message: str, *, path: Path | None, errno: int | None = None) -> None:
+        self.path = path
+        self.errno = errno
+        super().__init__(message)
+
+
+class JournalTakenOver(JournalWriteFailed):
+    """The journal file changed on disk since this run last wrote it: another process (a resume
+    of the same run) writes it now, or someone replaced it. This run does not overwrite it."""

@@ -1,19 +1,41 @@
-"""The cluster-side upgrade lock: one private property on the cluster object naming the run that holds it.
+"""The cluster-side upgrade lock: claim-then-list on cluster private properties, a token per holder, fencing.
 
-The lock lives on the cluster (``Get-Cluster | Set-ClusterParameter -Name ClusterlibUpgradeLock
--Value <json> -Create``; ``cluster /priv`` for cluster.exe) so every operator, from any machine,
-sees it. It records owner (user@host), pid, run id and start time; never a credential.
+The lock lives on the cluster object as private properties (``Get-Cluster |
+Set-ClusterParameter -Name N -Value V -Create``; ``cluster /priv N="V"`` for cluster.exe), so every
+operator, from any machine, sees it. It records owner (user@host), pid, run id, start time and
+the holder's token; never a credential.
 
-It never expires on its own: a node may legitimately be Down for an hour mid-upgrade, and a lock
-that lapses then invites a second run onto a half-upgraded cluster (the kured "ghost lock"/TTL
-trade-off and CAU's one-hour auto-expiry, reference peers.md section 8). A stale lock is removed
-only by ``break_lock(cluster, reason=...)``, which is audited: a Python warning, an event, the
-journal when given, and a second private property on the cluster (ClusterlibUpgradeLockAudit)
-recording who broke which lock and why.
+Taking it (``acquire``), with no timing assumption:
 
-Private properties have no compare-and-set, so acquiring is write-then-read-back: two runs
-starting in the same instant could both write; the read-back makes the loser see the winner's
-run id and stop before changing anything. A narrow window remains and is documented [P].
+1. write a claim under a name only this attempt uses (``ClusterlibUpgradeClaim_<token>``);
+2. list the cluster's private property *names* (``Get-ClusterParameter`` without ``-Name``;
+   ``cluster /priv``), never asking for one name and matching an error's wording, which is
+   localized;
+3. if the listing shows the lock held by another run, or any other claim, withdraw the claim and
+   refuse (another claim: back off a random while and try again, a bounded number of times);
+4. otherwise write the lock (``ClusterlibUpgradeLock``) with this holder's token and withdraw the
+   claim.
+
+Why at most one contender gets past step 3: each writes its claim *before* it lists. If P saw no
+other claim, P's listing came before Q's claim was written, so Q's listing (after Q's claim) comes
+after P's claim was written and shows it: Q backs off. This holds on any store where a write that
+has returned is seen by every read issued afterwards; the cluster database is one (see
+docs/rolling-upgrade.md, "The upgrade lock", for the sources and the one configuration where it
+is not). Contention can make every contender back off; the random back-off makes one win.
+
+Every holder has its own token, also when it resumes a journal whose run id the lock already
+names (two resumes of one journal are two holders: the later one takes the lock over, and the
+earlier one is fenced out). ``check`` (fencing) is one listing read, made at every step start
+and before moves: a run whose token no longer stands (frozen and woken after another holder took
+over, or its lock broken) raises ``LockLost`` naming the current holder and changes nothing more.
+
+The lock never expires on its own: a node may legitimately be Down for an hour mid-upgrade, and a
+lock that lapses then invites a second run onto a half-upgraded cluster (the kured "ghost
+lock"/TTL trade-off and CAU's one-hour auto-expiry, reference peers.md section 8). A stale lock
+(or a claim left by a start killed in the middle of step 1-4) is removed only by
+``break_lock(cluster, reason=...)``, which is audited: a Python warning, an event, the journal
+when given, and a private property on the cluster (ClusterlibUpgradeLockAudit) recording who
+broke which lock and why.
 """
 
 from __future__ import annotations
@@ -22,9 +44,15 @@ import getpass
 import json
 import logging
 import os
+import random
+import secrets
 import socket
+import threading
+import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from attrs import frozen
 
 from clusterlib.errors import ClusterError, NotSupported
@@ -38,6 +66,17 @@ log = logging.getLogger("clusterlib.upgrade")
 
 LOCK_KEY = "ClusterlibUpgradeLock"
 AUDIT_KEY = "ClusterlibUpgradeLockAudit"
+CLAIM_PREFIX = "ClusterlibUpgradeClaim_"
+
+# Contention handling (wall seconds: contention is between clients, whatever the cluster's clock).
+# A contender that saw another claim withdraws and tries again after a random wait of up to
+# BACKOFF * 2**attempt (capped at BACKOFF_MAX), at most ATTEMPTS times.
+ATTEMPTS = 8
+BACKOFF = 0.02
+BACKOFF_MAX = 1.0
+# A move re-checks the lock unless the last check was less than this many (wall) seconds ago;
+# every step start checks regardless. A frozen process's clock keeps running, so it re-checks.
+FENCE_INTERVAL = 0.5
 
 
 def whoami() -> str:
@@ -49,17 +88,27 @@ def whoami() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def new_token() -> str:
+    """A holder token: unique per acquire, usable in a private property name."""
+    return secrets.token_hex(8)
+
+
 @frozen
 class LockInfo:
+    """A lock (or claim) value. ``token`` names the holder: unique per acquire, not per run."""
+
     run_id: str
     owner: str
     pid: int
     started: str
     cluster: str = ""
+    token: str = ""
+    proc_start: str = ""  # the holder process's start (see _proc_start): tells a reused pid
 
     def to_json(self) -> str:
         return json.dumps({"run_id": self.run_id, "owner": self.owner, "pid": self.pid,
-                           "started": self.started, "cluster": self.cluster}, sort_keys=True)
+                           "started": self.started, "cluster": self.cluster,
+                           "token": self.token, "proc_start": self.proc_start}, sort_keys=True)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.to_json())  # type: ignore[no-any-return]
@@ -71,7 +120,8 @@ class LockInfo:
             data = json.loads(raw)
             return cls(run_id=str(data["run_id"]), owner=str(data.get("owner", "?")),
                        pid=int(data.get("pid", 0)), started=str(data.get("started", "?")),
-                       cluster=str(data.get("cluster", "")))
+                       cluster=str(data.get("cluster", "")), token=str(data.get("token", "")),
+                       proc_start=str(data.get("proc_start", "")))
         except (ValueError, KeyError, TypeError):
             return cls(run_id="?", owner=f"unreadable lock value {raw[:80]!r}", pid=0, started="?")
 
@@ -79,44 +129,191 @@ class LockInfo:
         return f"run {self.run_id} by {self.owner} (pid {self.pid}) since {self.started}"
 
 
-def read_lock(cluster: Cluster) -> LockInfo | None:
-    """The lock on ``cluster``, or None when it is free."""
+@frozen
+class LockState:
+    """One listing of the cluster's private properties, as far as the lock is concerned."""
+
+    lock: LockInfo | None
+    claims: Mapping[str, LockInfo]  # token -> claim
+
+
+def _list(cluster: Cluster) -> dict[str, str]:
     if not cluster.capabilities.private_properties:
         raise NotSupported(f"{cluster.name}: this dialect cannot read cluster private properties,"
                            " so the upgrade lock cannot be held")
-    raw = cluster.commands.get_private(LOCK_KEY)
-    if raw is None or raw == "":
-        return None
-    return LockInfo.parse(raw)
+    return cluster.commands.list_private()
+
+
+def read_state(cluster: Cluster) -> LockState:
+    """The lock and every pending claim, from one listing of the private property names."""
+    props = _list(cluster)
+    raw = props.get(LOCK_KEY)
+    claims = {k[len(CLAIM_PREFIX):]: LockInfo.parse(v) for k, v in props.items()
+              if k.startswith(CLAIM_PREFIX)}
+    return LockState(lock=LockInfo.parse(raw) if raw else None, claims=claims)
+
+
+def read_lock(cluster: Cluster) -> LockInfo | None:
+    """The lock on ``cluster``, or None when it is free (one listing; see the module doc)."""
+    return read_state(cluster).lock
 
 
 def acquire(cluster: Cluster, run_id: str, cluster_name: str) -> LockInfo:
-    """Take the lock for ``run_id`` (or take it back when that run already holds it, as a
-    resume does). Raises LockHeld naming the holder otherwise."""
-    current = read_lock(cluster)
-    if current is not None and current.run_id != run_id:
-        raise LockHeld(f"cluster {cluster_name} is locked by another upgrade: {current.describe()}."
-                       f" Resume that run, or if it is dead, remove the lock with"
-                       f" clusterlib.upgrade.break_lock(cluster, reason=...)")
-    mine = LockInfo(run_id=run_id, owner=whoami(), pid=os.getpid(),
-                    started=current.started if current is not None else utc_now(),
-                    cluster=cluster_name)
-    cluster.commands.set_private(LOCK_KEY, mine.to_json())
-    back = read_lock(cluster)
-    if back is None or back.run_id != run_id:
-        raise LockHeld(f"cluster {cluster_name}: another run took the upgrade lock at the same"
-                       f" moment ({back.describe() if back else 'now free'}); not starting")
-    return back
+    """Take the lock for ``run_id`` with a fresh holder token (see the module docstring).
+
+    A lock already naming ``run_id`` (a resume of that run's journal) is taken over only when
+    its holder is not running: on this host, its process is gone (or is this process, and that
+    run has stopped); from another host clusterlib cannot look, takes it over, and the previous
+    holder, if it is still alive, is fenced out at its next check. Raises LockHeld naming the
+    holder (or the contending claims) otherwise; a refused attempt changes nothing but its own
+    claim, which it withdraws.
+    """
+    token = new_token()
+    claimed_by: list[LockInfo] = []
+    mine = LockInfo(run_id=run_id, owner=whoami(), pid=os.getpid(), started=utc_now(),
+                    cluster=cluster_name, token=token, proc_start=_proc_start(os.getpid()))
+    claim_key = CLAIM_PREFIX + token
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(BACKOFF * 2 ** attempt, BACKOFF_MAX)))
+        cluster.commands.set_private(claim_key, mine.to_json())
+        try:
+            state = read_state(cluster)
+            held = state.lock
+            if held is not None and held.run_id != run_id:
+                raise LockHeld(_held_text(cluster_name, held))
+            claimed_by = [c for t, c in state.claims.items() if t != token]
+            if claimed_by:
+                continue  # someone else is starting at this very moment: back off, then retry
+            if held is not None:
+                running = _running(held)
+                if running:
+                    raise LockHeld(f"cluster {cluster_name}: run {run_id} is still running"
+                                   f" ({held.describe()}; {running}); not resuming it twice."
+                                   " Stop that process first (if it is frozen, end it), or if"
+                                   " it is not clusterlib, remove the lock with"
+                                   " clusterlib.upgrade.break_lock(cluster, reason=...)")
+                # The new holder keeps the run's start time; the previous token is fenced out.
+                mine = attrs.evolve(mine, started=held.started)
+                log.info("taking over the upgrade lock of %s (previous holder %s)",
+                         held.describe(), held.token or "without a token")
+            with _ACTIVE_GUARD:
+                _ACTIVE.add(token)
+            try:
+                cluster.commands.set_private(LOCK_KEY, mine.to_json())
+            except BaseException:
+                dormant(mine)
+                raise
+            return mine
+        finally:
+            _withdraw(cluster, claim_key)
+    who = "; ".join(c.describe() for c in claimed_by) or "unknown"
+    raise LockHeld(f"cluster {cluster_name}: other upgrades tried to take the lock at the same"
+                   f" moment ({who}) and none could be told apart in {ATTEMPTS} tries; not"
+                   " starting. Try again; if a claim stays, its start was killed half-way: remove"
+                   " it with clusterlib.upgrade.break_lock(cluster, reason=...)")
 
 
-def release(cluster: Cluster, run_id: str) -> bool:
-    """Remove the lock if ``run_id`` holds it. Returns whether it was removed."""
+# Tokens of the holders in this process whose run is under way (acquired, neither released nor
+# stopped): a resume in this process of a run that stopped may take its lock over; one of a run
+# still going may not.
+_ACTIVE: set[str] = set()
+_ACTIVE_GUARD = threading.Lock()
+
+
+def dormant(held: LockInfo) -> None:
+    """Tell the lock that ``held``'s run is no longer under way in this process (it stopped and
+    keeps the lock for its resume)."""
+    with _ACTIVE_GUARD:
+        _ACTIVE.discard(held.token)
+
+
+def _proc_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux ``/proc/PID/stat`` field 22),
+    so a pid reused by another process is not taken for the holder; "" where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return fields[19] if len(fields) > 19 else ""
+    except OSError:
+        return ""
+
+
+def _running(held: LockInfo) -> str:
+    """Why ``held``'s process is known to be running ("" when it is gone or cannot be seen)."""
+    host = held.owner.rpartition("@")[2]
+    if host != socket.gethostname() or held.pid <= 0:
+        return ""  # another host: clusterlib cannot look; fencing covers a live holder there
+    if held.pid == os.getpid():
+        with _ACTIVE_GUARD:
+            return "in this process" if held.token in _ACTIVE else ""
+    try:
+        os.kill(held.pid, 0)
+    except ProcessLookupError:
+        return ""
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return ""
+    try:
+        with open(f"/proc/{held.pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rpartition(")")[2].split()
+        if state and state[0] in ("Z", "X"):
+            return ""  # killed, not yet reaped by its parent
+        if held.proc_start and len(state) > 19 and state[19] != held.proc_start:
+            return ""  # the pid now belongs to another process
+        if state and state[0] == "T":
+            return f"pid {held.pid} on this host is alive but stopped (SIGSTOP?)"
+    except OSError:
+        pass
+    return f"pid {held.pid} on this host is alive"
+
+
+def _withdraw(cluster: Cluster, claim_key: str) -> None:
+    try:
+        cluster.commands.delete_private(claim_key)
+    except ClusterError as exc:
+        # A claim left behind blocks later starts (they back off, then name it), never lets
+        # two through: worth a warning, not a failure of the attempt.
+        log.warning("could not withdraw lock claim %s: %s", claim_key, exc)
+
+
+def _held_text(cluster_name: str, held: LockInfo) -> str:
+    return (f"cluster {cluster_name} is locked by another upgrade: {held.describe()}. Resume"
+            " that run, or if it is dead, remove the lock with"
+            " clusterlib.upgrade.break_lock(cluster, reason=...)")
+
+
+def check(cluster: Cluster, held: LockInfo) -> None:
+    """Fencing: raise LockLost unless ``held`` (this holder's token) still holds the lock. One
+    listing read."""
+    from clusterlib.upgrade.errors import LockLost
+
+    now = read_lock(cluster)
+    if now is not None and now.token == held.token and now.run_id == held.run_id:
+        return
+    who = now.describe() if now is not None else "nobody (the lock was removed)"
+    raise LockLost(f"this run ({held.run_id}, holder {held.token}) no longer holds the upgrade"
+                   f" lock of {held.cluster or cluster.name}: it is now held by {who}. Stopping"
+                   " without changing anything more", holder=now)
+
+
+def release(cluster: Cluster, held: LockInfo | str) -> bool:
+    """Remove the lock if ``held`` (a LockInfo from ``acquire``; or a run id, for callers that
+    kept none) still holds it. Returns whether it was removed."""
     try:
         current = read_lock(cluster)
     except ClusterError as exc:
         log.warning("could not read the upgrade lock to release it: %s", exc)
         return False
-    if current is None or current.run_id != run_id:
+    if isinstance(held, LockInfo):
+        dormant(held)
+    if current is None:
+        return False
+    if isinstance(held, LockInfo):
+        if current.token != held.token:
+            return False
+    elif current.run_id != held:
         return False
     cluster.commands.delete_private(LOCK_KEY)
     return True
@@ -124,23 +321,28 @@ def release(cluster: Cluster, run_id: str) -> bool:
 
 def break_lock(cluster: Cluster, *, reason: str, journal: Any = None,
                on_event: Any = None) -> LockInfo | None:
-    """Remove the upgrade lock whoever holds it, and record that you did.
+    """Remove the upgrade lock whoever holds it (and any claim a killed start left), and record
+    that you did.
 
     ``reason`` is mandatory and goes into the audit record on the cluster
     (ClusterlibUpgradeLockAudit), the Python log, the event stream (``on_event``) and, when
     ``journal`` (a path) is given, that run's journal. Returns the lock that was removed (None if
-    there was none). Breaking a lock does not stop a run that is still alive: make sure it is
-    dead first.
+    there was none). Breaking a lock does not stop a run that is still alive at once: its next
+    fencing check (every step start, before moves) stops it with LockLost.
     """
     if not reason or not reason.strip():
         raise ValueError("break_lock needs a reason (it is recorded on the cluster)")
-    current = read_lock(cluster)
+    state = read_state(cluster)
+    current = state.lock
     by = whoami()
     audit = {"broken_at": utc_now(), "by": by, "pid": os.getpid(), "reason": reason,
-             "previous": current.to_dict() if current else None}
+             "previous": current.to_dict() if current else None,
+             "claims": [c.to_dict() for c in state.claims.values()]}
     cluster.commands.set_private(AUDIT_KEY, json.dumps(audit, sort_keys=True))
     if current is not None:
         cluster.commands.delete_private(LOCK_KEY)
+    for token in state.claims:
+        cluster.commands.delete_private(CLAIM_PREFIX + token)
     log.warning("upgrade lock on %s broken by %s: %s (was: %s)", cluster.name, by, reason,
                 current.describe() if current else "no lock")
     from clusterlib.upgrade.events import LockBroken
