@@ -549,10 +549,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _run_cmd(self, shell: _CmdShell, command: _CmdCommand) -> None:
         from clusterlib.sim.cmdshell import run_command_line
+        from clusterlib.sim.powershell import run_powershell_exe
 
         try:
-            result = run_command_line(self.server.sim, command.line, node=shell.node)
-            out, err, code = result.stdout, result.stderr, result.exit_code
+            word, _, rest = command.line.strip().partition(" ")
+            program = word.strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
+            if program in ("powershell", "powershell.exe"):
+                # powershell.exe exists on every release the endpoint serves (pywinrm's run_ps).
+                out, err, code = run_powershell_exe(self.server.sim, rest)
+            else:
+                result = run_command_line(self.server.sim, command.line, node=shell.node)
+                out, err, code = result.stdout, result.stderr, result.exit_code
         except Exception as exc:  # a simulator bug must reach the client as output
             out, err, code = "", f"simulator failure: {type(exc).__name__}: {exc}\r\n", 1
         with shell.cond:

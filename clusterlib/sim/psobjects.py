@@ -62,11 +62,12 @@ def select_object(items: Iterable[Any], properties: Sequence[str]) -> list[PSObj
         if isinstance(item, PSObject):
             props = {p: item.get(p) for p in properties}
             base = item.type_names[0] if item.type_names else "System.Object"
-            out.append(PSObject(("Selected." + base, "System.Management.Automation.PSCustomObject"),
+            out.append(PSObject(("Selected." + base, "System.Management.Automation.PSCustomObject",
+                                 "System.Object"),
                                 props, to_string="@{" + "; ".join(f"{k}={_ps_str(v)}"
                                                                   for k, v in props.items()) + "}"))
         else:
-            out.append(PSObject(("System.Management.Automation.PSCustomObject",),
+            out.append(PSObject(("System.Management.Automation.PSCustomObject", "System.Object"),
                                 {p: None for p in properties}))
     return out
 

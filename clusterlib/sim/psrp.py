@@ -20,6 +20,7 @@ from psrpcore import ServerPipeline, ServerRunspacePool
 from psrpcore.types import (
     ErrorCategory,
     ErrorCategoryInfo,
+    ErrorRecord,
     NETException,
     PSEnumBase,
     PSInvocationState,
@@ -31,7 +32,7 @@ from psrpcore.types import PSObject as CorePSObject
 from psrpcore.types._enum import PSEnumMeta
 
 from clusterlib.sim.model import SimCluster
-from clusterlib.sim.powershell import PowerShellHost, SimErrorRecord
+from clusterlib.sim.powershell import PowerShellHost, SimErrorRecord, script_pipeline
 from clusterlib.sim.psobjects import PSEnumValue
 from clusterlib.sim.psobjects import PSObject as SimPSObject
 from clusterlib.transports.base import Cmdlet, Pipeline, Statement
@@ -42,6 +43,7 @@ _FRAGMENT_HEADER = struct.Struct(">QQBI")  # object id, fragment id, start/end f
 # what the FailoverClusters dialect pipes into. Write-Output is what WinRMTransport places between
 # statements to mark where one statement's output ends (PSRP output carries no statement index).
 _NATIVE = {"write-output"}
+_CUSTOM = "System.Management.Automation.PSCustomObject"
 
 
 class EndpointPipelineError(Exception):
@@ -84,8 +86,11 @@ def to_clixml(value: Any) -> Any:
         obj = CorePSObject()
         obj.PSObject.type_names = list(value.type_names)
         obj.PSObject.to_string = value.to_string
-        obj.PSObject.adapted_properties.extend(
-            PSNoteProperty(name, to_clixml(v)) for name, v in value.props.items())
+        # A PSCustomObject (Select-Object's output) has only note properties, which PowerShell
+        # serializes as <MS>; a .NET object's properties are adapted ones (<Props>).
+        props = (obj.PSObject.extended_properties if _CUSTOM in value.type_names
+                 else obj.PSObject.adapted_properties)
+        props.extend(PSNoteProperty(name, to_clixml(v)) for name, v in value.props.items())
         return obj
     if isinstance(value, PSEnumValue):
         return _enum(value)
@@ -115,14 +120,28 @@ def rebuild_pipeline(metadata: Any) -> Pipeline:
     """CreatePipeline metadata (psrpcore ``PowerShell``) -> a clusterlib Pipeline.
 
     Statements end at each command flagged end-of-statement (psrpcore reads pypsrp's
-    ``ExtraCmds``). A named parameter sent without a value is a switch; scripts and positional
-    arguments are refused because clusterlib never sends them.
+    ``ExtraCmds``). A named parameter sent without a value is a switch. A script command
+    (pypsrp's ``add_script``) runs when its text is in the subset clusterlib.sim.psscript
+    accepts and it has no arguments; positional arguments to cmdlets are refused.
     """
     statements: list[Statement] = []
     current: list[Cmdlet] = []
     for cmd in metadata.commands:
         if cmd.is_script:
-            raise EndpointPipelineError("not simulated: script text (clusterlib sends cmdlets only)")
+            if cmd.parameters:
+                raise EndpointPipelineError("not simulated: arguments to a script command")
+            try:
+                script = script_pipeline(str(cmd.command_text))
+            except Exception as exc:  # _Stop: the script is outside the subset
+                record = getattr(exc, "record", None)
+                raise EndpointPipelineError(record.message if record else str(exc)) from exc
+            if len(script.statements) != 1:
+                raise EndpointPipelineError("not simulated: a script command of several statements")
+            current.extend(script.statements[0].commands)
+            if cmd.end_of_statement:
+                statements.append(Statement(tuple(current)))
+                current = []
+            continue
         params: list[tuple[str, Any]] = []
         for name, value in cmd.parameters:
             if name is None:
@@ -145,8 +164,20 @@ def _win32_hresult(code: int) -> int:
 
 
 def write_error(pipe: ServerPipeline, rec: SimErrorRecord, activity: str) -> None:
+    """Write ``rec`` to the pipeline's error stream (see error_record for its shape)."""
+    pipe.write_error(**_error_parts(rec, activity))
+
+
+def error_record(rec: SimErrorRecord, activity: str) -> ErrorRecord:
     """An ErrorRecord shaped like a FailoverClusters one: the exception's HResult is
     0x8007xxxx for a Win32 code, with a Win32Exception inside carrying NativeErrorCode."""
+    parts = _error_parts(rec, activity)
+    return ErrorRecord(Exception=parts["exception"], CategoryInfo=parts["category_info"],
+                       TargetObject=parts["target_object"],
+                       FullyQualifiedErrorId=parts["fully_qualified_error_id"])
+
+
+def _error_parts(rec: SimErrorRecord, activity: str) -> dict[str, Any]:
     short = rec.exception_type.rsplit(".", 1)[-1]
     inner = None
     hresult = -2146233087  # COR_E_EXCEPTION, what a plain System.Exception carries
@@ -168,8 +199,8 @@ def write_error(pipe: ServerPipeline, rec: SimErrorRecord, activity: str) -> Non
         category = ErrorCategory.NotSpecified
     info = ErrorCategoryInfo(Category=category, Activity=activity, Reason=short,
                              TargetName=rec.target or "", TargetType="")
-    pipe.write_error(exc, category_info=info, target_object=rec.target or None,
-                     fully_qualified_error_id=rec.error_id)
+    return {"exception": exc, "category_info": info, "target_object": rec.target or None,
+            "fully_qualified_error_id": rec.error_id}
 
 
 # ---- the shell ---------------------------------------------------------------------------------
@@ -283,7 +314,7 @@ class PSRPShell:
         except EndpointPipelineError as exc:
             produced.append(("error", (SimErrorRecord(
                 message=str(exc), category="NotImplemented", error_id="NotSimulated",
-                exception_type="clusterlib.NotSimulated"), "")))
+                exception_type="clusterlib.NotSimulated", terminating=True), "")))
         except Exception as exc:  # a simulator bug must reach the client, not kill the thread
             produced.append(("error", (SimErrorRecord(
                 message=f"simulator failure: {type(exc).__name__}: {exc}",
@@ -292,13 +323,19 @@ class PSRPShell:
         with self.cond:
             if cmd.stopped or self.closed:
                 return
+            fatal = None
             for kind, item in produced:
                 if kind == "output":
                     cmd.pipe.write_output(to_clixml(item))
+                elif item[0].terminating:
+                    fatal = item  # ends the pipeline: carried by PipelineState(Failed)
                 else:
                     record, activity = item
                     write_error(cmd.pipe, record, activity)
-            cmd.pipe.complete()
+            if fatal is not None:
+                cmd.pipe._change_state(PSInvocationState.Failed, error=error_record(*fatal))
+            else:
+                cmd.pipe.complete()
             cmd.done = True
             self.flush()
 
