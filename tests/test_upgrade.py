@@ -54,7 +54,7 @@ def test_classic_two_node_2012r2_to_2016(tmp_path: Path) -> None:
     assert_safe(sim, online)
     # The installer ran once per node, on that node, only when it owned nothing.
     runs = [e for e in sim.calls("cmd") if e.detail["line"] == SETUP]
-    assert [e.detail["node"] for e in runs] == ["NODE2", "NODE1"]
+    assert [e.detail["node"] for e in runs] == ["NODE1", "NODE2"]  # node 1 first (node ID)
     for e in runs:
         assert not any(ev.kind == "moved" and ev.detail.get("node") == e.detail["node"]
                        and ev.t == e.t for ev in sim.events)
@@ -78,7 +78,7 @@ def test_no_group_owned_when_the_action_starts(tmp_path: Path) -> None:
 
     RollingUpgrade(cluster, action=CallableAction(upgrade_node), journal=tmp_path / "j.json",
                    target="9.3").run()
-    assert seen == [("NODE2", []), ("NODE1", [])]
+    assert seen == [("NODE1", []), ("NODE2", [])]
 
 
 def test_classic_2000_to_2003_over_cluster_exe(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_failback_each_and_fewest_groups_first(tmp_path: Path) -> None:
     original = sim.snapshot().placement()
     cluster = connect(sim)
     upgrade = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json",
-                             failback="each")
+                             failback="each", order_policy="fewest-groups-first")
     plan = upgrade.plan()
     assert plan.order == ("C", "B", "A")  # A also holds the core group
     assert any(s.kind == "failback" for s in plan.steps)
@@ -203,7 +203,7 @@ def test_events_are_json_serialisable(tmp_path: Path) -> None:
     assert json.loads(text) == docs
     assert all(d["text"] and d["run_id"] and d["at"] for d in docs)
     started = [d for d in docs if d["type"] == "PhaseStarted"]
-    assert started[0]["node"] == "NODE2" and started[0]["phase"] == "drain"
+    assert started[0]["node"] == "NODE1" and started[0]["phase"] == "drain"
     assert started[0]["timeout"] == UpgradeOptions().drain_timeout
 
 
@@ -246,10 +246,10 @@ def test_manual_action_with_ask_and_refusal(tmp_path: Path) -> None:
     with pytest.raises(UpgradeStopped) as err:
         RollingUpgrade(connect(sim), action=ManualAction("Upgrade {node} now.", ask=ask),
                        journal=tmp_path / "j.json", retries_per_node=0).run()
-    assert asked == ["Upgrade NODE2 now."]
-    assert "operator declined" in str(err.value) and err.value.node == "NODE2"
-    assert sim.nodes["NODE2"].state is NodeState.Paused  # left drained, safe, resumable
-    assert not sim.snapshot().groups_on("NODE2")
+    assert asked == ["Upgrade NODE1 now."]
+    assert "operator declined" in str(err.value) and err.value.node == "NODE1"
+    assert sim.nodes["NODE1"].state is NodeState.Paused  # left drained, safe, resumable
+    assert not sim.snapshot().groups_on("NODE1")
 
 
 def test_manual_action_times_out() -> None:
@@ -277,7 +277,7 @@ def test_action_failure_is_retried_then_stops(tmp_path: Path) -> None:
 
     report = RollingUpgrade(connect(sim), action=CallableAction(flaky),
                             journal=tmp_path / "j.json", retries_per_node=1).run()
-    assert report.ok and calls == ["NODE2", "NODE2", "NODE1"]
+    assert report.ok and calls == ["NODE1", "NODE1", "NODE2"]
     assert any(r["phase"] == "action" for r in report.retries)
 
 
@@ -400,13 +400,13 @@ def test_request_stop_at_a_step_boundary(tmp_path: Path) -> None:
     upgrade = RollingUpgrade(cluster, action=installer(), journal=path)
 
     def stop_after_first_node(event: Any) -> None:
-        if type(event).__name__ == "PhaseFinished" and event.step == "NODE2:validate":
+        if type(event).__name__ == "PhaseFinished" and event.step == "NODE1:validate":
             upgrade.request_stop()
 
     upgrade.subscribe(stop_after_first_node)
-    with pytest.raises(UpgradeStopped, match="stopped on request before NODE1:drain"):
+    with pytest.raises(UpgradeStopped, match="stopped on request before NODE2:drain"):
         upgrade.run()
-    assert sim.nodes["NODE1"].state is NodeState.Up
+    assert sim.nodes["NODE2"].state is NodeState.Up
     assert RollingUpgrade.resume(cluster, journal=path).ok
     assert all_upgraded(sim)
 

@@ -152,8 +152,9 @@ def test_group_fails_online_in_validation_stops_then_resumes(tmp_path: Path) -> 
     sim.inject(GroupFailsOnline("File Group 3", "NODE2"))
     cluster = connect(sim)
     path = tmp_path / "j.json"
-    with pytest.raises(UpgradeStopped) as err:
-        RollingUpgrade(cluster, action=installer(), journal=path, target="9.3").run()
+    with pytest.raises(UpgradeStopped) as err:  # NODE2 first: the fault is in its validation
+        RollingUpgrade(cluster, action=installer(), journal=path, target="9.3",
+                       order=["NODE2", "NODE1"]).run()
     stop = err.value
     assert (stop.node, stop.group, stop.phase) == ("NODE2", "File Group 3", "validate")
     assert "validation move of File Group 3 to NODE2 failed" in str(stop)
@@ -177,8 +178,8 @@ def test_group_fails_online_in_redistribution(tmp_path: Path) -> None:
     sim.inject(GroupFailsOnline("SQL Group 1", "NODE1"))
     cluster = connect(sim)
     path = tmp_path / "j.json"
-    with pytest.raises(UpgradeStopped) as err:
-        RollingUpgrade(cluster, action=installer(), journal=path).run()
+    with pytest.raises(UpgradeStopped) as err:  # NODE1 last: SQL Group 1 fails only coming home
+        RollingUpgrade(cluster, action=installer(), journal=path, order=["NODE2", "NODE1"]).run()
     assert err.value.phase == "redistribute" and err.value.group == "SQL Group 1"
     assert "SQL Group 1" in str(err.value) and "every node is upgraded" in str(err.value)
     assert all_upgraded(sim)
@@ -237,8 +238,9 @@ def test_node_returns_incompatible_join_refused(tmp_path: Path) -> None:
     sim.inject(NodeReturnsIncompatible("NODE2", "2019"))
     cluster = connect(sim)
     path = tmp_path / "j.json"
-    with pytest.raises(UpgradeStopped) as err:
-        RollingUpgrade(cluster, action=installer(), journal=path, target="9.3").run()
+    with pytest.raises(UpgradeStopped) as err:  # NODE2 first: it returns on the wrong release
+        RollingUpgrade(cluster, action=installer(), journal=path, target="9.3",
+                       order=["NODE2", "NODE1"]).run()
     text = str(err.value)
     assert err.value.node == "NODE2" and err.value.phase == "reboot"
     assert "NODE2 came back running cluster service 10.3" in text
@@ -283,8 +285,9 @@ def test_node_crashes_during_drain_without_retries_stops_safely(tmp_path: Path) 
     sim.inject(NodeCrashesDuringDrain("NODE2", after_moves=1))
     cluster = connect(sim)
     path = tmp_path / "j.json"
-    with pytest.raises(UpgradeStopped) as err:
-        RollingUpgrade(cluster, action=installer(), journal=path, retries_per_node=0).run()
+    with pytest.raises(UpgradeStopped) as err:  # NODE2 first: it crashes in its drain
+        RollingUpgrade(cluster, action=installer(), journal=path, retries_per_node=0,
+                       order=["NODE2", "NODE1"]).run()
     assert err.value.phase == "drain" and err.value.node == "NODE2"
     assert "crashed" in str(err.value)
     assert not sim.calls("cmd")  # the installer never ran
