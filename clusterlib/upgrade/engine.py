@@ -53,7 +53,7 @@ from clusterlib.upgrade.events import (
     Warning,
     utc_now,
 )
-from clusterlib.upgrade.journal import Journal
+from clusterlib.upgrade.journal import Journal, check_action
 from clusterlib.upgrade.options import UpgradeOptions
 from clusterlib.upgrade.plan import Plan, Step, build_steps
 from clusterlib.upgrade.preflight import join_verdict, resolve_order, run_checks
@@ -1058,6 +1058,9 @@ class RollingUpgrade:
             options = UpgradeOptions.from_dict(body["options"])
         except (TypeError, ValueError, KeyError) as exc:
             raise JournalRejected(f"{journal}: unreadable options: {exc}") from exc
+        if action is not None:
+            # The action a resume runs is the one the caller means, never just what the file says.
+            check_action(body["action"], action.to_dict(), str(journal))
         act = action or action_from_dict(body["action"])
         pending_actions = [s for s in body["steps"]
                            if s["kind"] == "action" and s["status"] not in ("done", "skipped")]

@@ -11,6 +11,17 @@ Writes are atomic: a temporary file in the same directory, fsync, ``os.replace``
 the directory; a crash at any instant leaves either the previous or the new journal, never a mix.
 The file is mode 0600. Nothing secret is ever stored: no credentials reach the upgrade engine,
 and secret action lines are redacted before they get here.
+
+Trust (POSIX): a journal is acted on only when the file is a regular file (not a symbolic link)
+owned by the running user and not writable by group or others, in a directory that no other user
+can write (world-writable, or group-writable for a group other than the user's own, only with the
+sticky bit) and that belongs to the user or root. Otherwise another local user could replace it
+with a re-sealed copy whose action line is theirs (the checksum detects accidents, not an
+adversary). Every refusal is a JournalRejected naming the file and the command that fixes it.
+A save never follows or replaces a symbolic link, and never overwrites a journal that changed on
+disk since this process last wrote it (another resume of the same run writes it now):
+JournalTakenOver. A write that fails (disk full...) raises JournalWriteFailed naming the file.
+On Windows these ownership checks are skipped (the file is still written atomically).
 """
 
 from __future__ import annotations
@@ -19,12 +30,13 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clusterlib.upgrade.errors import JournalRejected
+from clusterlib.upgrade.errors import JournalRejected, JournalTakenOver, JournalWriteFailed
 
 SCHEMA = "clusterlib.upgrade.journal"
 VERSION = 1
@@ -99,13 +111,123 @@ def validate(body: Any, where: str) -> None:
                 f"{where}: step {step['id']} is {step['status']} but the earlier step"
                 f" {first_pending} is still pending: steps out of order (edited?); clusterlib"
                 " will not act on it")
-    if body["outcome"] not in (None, "completed", "stopped", "refused"):
+    if body["outcome"] not in (None, "completed", "stopped", "refused", "degraded"):
         raise JournalRejected(f"{where}: unknown outcome {body['outcome']!r}")
 
 
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def check_directory(directory: Path) -> None:
+    """Refuse a journal directory another user can write into (see the module docstring)."""
+    if not hasattr(os, "geteuid"):
+        return
+    me = os.geteuid()
+    try:
+        st = os.stat(directory)
+    except OSError as exc:
+        raise JournalRejected(f"{directory}: cannot inspect the journal directory: {exc}") from exc
+    sticky = bool(st.st_mode & stat.S_ISVTX)
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid not in (me, 0):
+        raise JournalRejected(
+            f"{directory}: the journal directory belongs to {_user(st.st_uid)}, who can replace"
+            " any journal in it; keep journals in a directory you own (e.g. mkdir -m 700"
+            " ~/clusterlib-journals) and move the journal there")
+    other_group = st.st_gid != os.getegid()
+    if not sticky and (mode & stat.S_IWOTH or (mode & stat.S_IWGRP and other_group)):
+        who = "every user" if mode & stat.S_IWOTH else f"group {st.st_gid}"
+        raise JournalRejected(
+            f"{directory}: the journal directory is writable by {who} (mode {mode:04o}) without"
+            f" the sticky bit, so another user could replace the journal; run chmod"
+            f" {'o' if mode & stat.S_IWOTH else 'g'}-w {directory} (or +t), or move the journal"
+            " to a directory only you can write")
+
+
+def check_trusted(path: Path) -> None:
+    """Refuse a journal another user could have written (see the module docstring): a symbolic
+    link, a file not owned by you, a file writable by group or others, or one in a directory
+    others can write. The message names the file and the fix."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise JournalRejected(f"{path}: no such journal") from exc
+    except OSError as exc:
+        raise JournalRejected(f"{path}: cannot inspect the journal: {exc}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise JournalRejected(
+            f"{path} is a symbolic link (to {os.readlink(path)!r}); clusterlib neither follows"
+            " nor replaces a linked journal. Pass the real file's path instead, or replace the"
+            f" link by the file: mv {os.path.realpath(path)} {path}")
+    if not stat.S_ISREG(st.st_mode):
+        raise JournalRejected(f"{path} is not a regular file; pass the journal file itself")
+    if hasattr(os, "geteuid"):
+        me = os.geteuid()
+        if st.st_uid != me:
+            raise JournalRejected(
+                f"{path} belongs to {_user(st.st_uid)}, not to you ({_user(me)}): another user"
+                " could have written the action it runs. Check its content (clusterlib upgrade"
+                f" report {path}), then take it over: chown {me} {path}")
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise JournalRejected(
+                f"{path} is writable by {'others' if mode & stat.S_IWOTH else 'its group'}"
+                f" (mode {mode:04o}), so someone else could have changed it; check its content,"
+                f" then run chmod go-w {path}")
+    check_directory(path.parent)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def recorded_action(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The action the journal at ``path`` recorded (``UpgradeAction.to_dict()`` form, secret
+    lines redacted), from a trusted, checked journal: what a resume would run. Show it and ask
+    (or compare it with the caller's) before resuming."""
+    action = Journal.load(path).body["action"]
+    return dict(action)
+
+
+def describe_action(record: Mapping[str, Any]) -> str:
+    """One line for a recorded action (``recorded_action`` form)."""
+    kind = str(record.get("kind") or "unknown")
+    if record.get("secret"):
+        return f"{kind}: a secret command line (not recorded; pass action= to resume)"
+    if record.get("line") is not None:
+        return f"{kind}: {record['line']}"
+    if kind == "powershell":
+        params = " ".join(f"-{k} {v!r}" for k, v in record.get("params") or [])
+        return f"powershell: {record.get('cmdlet')} {params}".rstrip()
+    return kind
+
+
+def check_action(recorded: Mapping[str, Any], given: Mapping[str, Any], where: str) -> None:
+    """Refuse a resume whose ``action=`` differs from the action the journal recorded (both in
+    ``to_dict()`` form; a secret line is redacted the same way in both, so a secret action
+    matches when kind, secrecy and everything not secret agree)."""
+    if dict(recorded) == dict(given):
+        return
+    raise JournalRejected(
+        f"{where}: the journal records the action {describe_action(recorded)!r}, but action= is"
+        f" {describe_action(given)!r}; nothing was done. Pass the recorded action to resume this"
+        " run, or start a new run (new journal) with the other action")
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (see the module docstring)."""
+    """Write ``text`` to ``path`` atomically with mode 0600 (see the module docstring). A
+    symbolic link at ``path`` is refused, never replaced or followed."""
     directory = path.parent
+    if path.is_symlink():
+        raise JournalRejected(
+            f"{path} is a symbolic link (to {os.readlink(path)!r}); clusterlib does not write"
+            " through or over a link. Pass the real file's path instead")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -136,6 +258,11 @@ def read_body(path: Path) -> dict[str, Any]:
         raise JournalRejected(f"{where}: no such journal") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise JournalRejected(f"{where}: cannot read the journal: {exc}") from exc
+    return parse_body(raw, where)
+
+
+def parse_body(raw: str, where: str) -> dict[str, Any]:
+    """Check a journal file's text; JournalRejected says exactly why one is refused."""
     try:
         outer = json.loads(raw)
     except ValueError as exc:
@@ -170,6 +297,9 @@ class Journal:
         self.saves = 0
         self._plan_text: str | None = None
         self._plan_id = 0
+        # What the file looked like after this process last read or wrote it: a save refuses
+        # to overwrite a file that changed since (another holder of the same run writes it).
+        self._identity: tuple[int, int, int, int, int] | None = None
 
     @classmethod
     def create(cls, path: str | os.PathLike[str] | None, body: dict[str, Any]) -> Journal:
@@ -178,6 +308,9 @@ class Journal:
             validate(body, "<memory>")
             return cls(None, body)
         p = Path(path)
+        check_directory(p.parent)
+        if p.is_symlink():
+            check_trusted(p)  # refuses, naming the link and the fix
         if p.exists():
             try:
                 old = read_body(p)
@@ -196,8 +329,25 @@ class Journal:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Journal:
+        """Open a journal to act on it: trusted (``check_trusted``) and checked (``read_body``)."""
         p = Path(path)
-        return cls(p, read_body(p))
+        check_trusted(p)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(p, flags)
+        except OSError as exc:
+            raise JournalRejected(f"{p}: cannot open the journal: {exc}") from exc
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+                raise JournalRejected(f"{p} changed owner while being opened; check it")
+            try:
+                raw = fh.read().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise JournalRejected(f"{p}: cannot read the journal: {exc}") from exc
+        journal = cls(p, parse_body(raw, str(p)))
+        journal._identity = _identity(st)
+        return journal
 
     def save(self) -> None:
         from clusterlib.upgrade.events import utc_now
@@ -212,7 +362,30 @@ class Journal:
         outer = ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
                  + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
                  + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")
-        atomic_write(self.path, outer)
+        if self._identity is not None:
+            try:
+                now: tuple[int, int, int, int, int] | None = _identity(os.lstat(self.path))
+            except FileNotFoundError:
+                now = None
+            except OSError as exc:
+                raise JournalWriteFailed(f"{self.path}: cannot inspect the journal before"
+                                         f" writing it: {exc}", path=self.path,
+                                         errno=exc.errno) from exc
+            if now != self._identity:
+                raise JournalTakenOver(
+                    f"{self.path} changed on disk since this run last wrote it (another resume"
+                    " of this run writes it now, or it was replaced); not overwriting it",
+                    path=self.path)
+        try:
+            atomic_write(self.path, outer)
+        except OSError as exc:
+            raise JournalWriteFailed(
+                f"cannot write the journal {self.path}: {exc.strerror or exc} (errno"
+                f" {exc.errno}); the run's state is kept in memory; once the cause is fixed,"
+                " resume from this journal (it holds the last step that was written)",
+                path=self.path, errno=exc.errno) from exc
+        with contextlib.suppress(OSError):
+            self._identity = _identity(os.lstat(self.path))
         self.saves += 1
 
     # ---- steps ----
