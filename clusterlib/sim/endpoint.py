@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 # What a Windows Server listener is configured with unless an admin raised it
 # (winrm/config MaxEnvelopeSizekb = 500). Responses never exceed min(this, the client's ask).
 DEFAULT_MAX_ENVELOPE_SIZE = 500 * 1024
+# winrm/config/Winrs IdleTimeout, 7,200,000 ms by default: a shell no request touched for this
+# long is deleted (learn.microsoft.com "Installation and configuration for Windows Remote
+# Management", WinRS settings).
+DEFAULT_IDLE_TIMEOUT = 7200.0
+# How long a connection may sit without sending a byte: http.sys's IdleConnectionTimeout and
+# HeaderWaitTimeout default to 120 s (learn.microsoft.com "Http.sys registry settings for Windows").
+DEFAULT_READ_TIMEOUT = 120.0
 
 
 @frozen
@@ -142,6 +149,17 @@ class Endpoint:
             return collections.Counter(self._server.counter.actions)
 
     @property
+    def shells(self) -> int:
+        """Shells open now (PowerShell and cmd)."""
+        with self._server.lock:
+            return len(self._server.ps_shells) + len(self._server.cmd_shells)
+
+    @property
+    def shells_expired(self) -> int:
+        """Shells deleted so far by the idle timeout."""
+        return self._server.shells_expired
+
+    @property
     def url(self) -> str:
         return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}/wsman"
 
@@ -200,8 +218,13 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def __init__(self, sim: SimCluster, address: tuple[str, int], *, username: str,
                  password: str, faults: WireFaults | None, max_envelope_size: int,
-                 receive_timeout: float | None, record: bool) -> None:
+                 receive_timeout: float | None, record: bool, idle_timeout: float,
+                 read_timeout: float) -> None:
         super().__init__(address, _Handler)
+        self.idle_timeout = idle_timeout
+        self.read_timeout = read_timeout
+        self.last_used: dict[str, float] = {}  # shell id -> monotonic time of its last request
+        self.shells_expired = 0
         self.sim = sim
         self.username = username
         self.password = password
@@ -223,6 +246,39 @@ class _Server(http.server.ThreadingHTTPServer):
             # Handshake lazily in the handler thread so a slow client cannot stall accept().
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished, spoke plain HTTP to the TLS port or failed its handshake is
+        the client's problem: one DEBUG line, never a traceback in the ``sim serve`` terminal."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        log.debug("endpoint: connection from %s ended: %s: %s", client_address[0],
+                  type(exc).__name__, exc)
+
+    def touch(self, shell_id: str) -> None:
+        with self.lock:
+            if shell_id in self.ps_shells or shell_id in self.cmd_shells:
+                self.last_used[shell_id] = time.monotonic()
+
+    def expire_idle_shells(self) -> int:
+        """Delete shells no request touched for ``idle_timeout`` seconds (as WinRS does for a
+        client that vanished without deleting its shell). Returns how many were deleted."""
+        now = time.monotonic()
+        with self.lock:
+            stale = [sid for sid, used in self.last_used.items()
+                     if now - used >= self.idle_timeout]
+            ps = [self.ps_shells.pop(sid) for sid in stale if sid in self.ps_shells]
+            for sid in stale:
+                self.cmd_shells.pop(sid, None)
+                self.last_used.pop(sid, None)
+            self.shells_expired += len(stale)
+        for shell in ps:
+            with shell.cond:
+                shell.close()
+        if stale:
+            log.debug("endpoint: %d idle shell(s) deleted after %gs", len(stale), self.idle_timeout)
+        return len(stale)
 
     def close_shells(self) -> None:
         with self.lock:
@@ -247,6 +303,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("endpoint: " + format, *args)
+
+    def setup(self) -> None:
+        # A read timeout on the socket: a client that sends half a request, or keeps an idle
+        # keep-alive connection, does not hold this thread forever (BaseHTTPRequestHandler
+        # answers a timed-out read by closing the connection).
+        self.timeout = self.server.read_timeout
+        super().setup()
 
     def do_GET(self) -> None:
         self.server.counter.add()
@@ -365,6 +428,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _route(self, req: Request) -> tuple[str, str]:
         uri = req.resource_uri
+        if req.shell_id:
+            self.server.touch(req.shell_id)
         if req.action == wsman.GET and uri == wsman.SHELL_URI:
             shell_id = req.shell_id
             if shell_id not in self.server.ps_shells and shell_id not in self.server.cmd_shells:
@@ -406,15 +471,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 shell.feed(base64.b64decode(creation.text))
             with srv.lock:
                 srv.ps_shells[shell_id] = shell
+                srv.last_used[shell_id] = time.monotonic()
             return (f"{wsman.TRANSFER}/CreateResponse",
                     wsman.create_response(self._address(), req.resource_uri, shell_id,
                                           _text(body, "InputStreams") or "stdin pr",
                                           _text(body, "OutputStreams") or "stdout",
-                                          srv.username, self.client_address[0]))
+                                          srv.username, self.client_address[0],
+                                          srv.idle_timeout))
         if req.action == wsman.DELETE:
             shell = self._ps_shell(req)
             with srv.lock:
                 srv.ps_shells.pop(shell.shell_id, None)
+                srv.last_used.pop(shell.shell_id, None)
             with shell.cond:
                 shell.close()
             return f"{wsman.TRANSFER}/DeleteResponse", ""
@@ -470,8 +538,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with shell.cond:
             cmd = shell.command(cid) if cid else None
             if cid and cmd is None:
-                raise WSManError(wsman.INVALID_SELECTORS, "w:InvalidParameter",
-                                 f"The command {cid} was not found in shell {shell.shell_id}.")
+                raise wsman.unknown_command(shell.shell_id, cid)
             target = cmd.pipe.pipeline_id if cmd is not None else None
             while not shell.queues.get(target) and not (cmd is not None and cmd.done):
                 if shell.closed:
@@ -509,17 +576,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with srv.lock:
                 srv.cmd_shells[shell_id] = _CmdShell(shell_id, "utf-8" if page == "65001"
                                                      else "cp437", node=self.node)
+                srv.last_used[shell_id] = time.monotonic()
             return (f"{wsman.TRANSFER}/CreateResponse",
                     wsman.create_response(self._address(), req.resource_uri, shell_id,
                                           _text(body, "InputStreams") or "stdin",
                                           _text(body, "OutputStreams") or "stdout stderr",
-                                          srv.username, self.client_address[0]))
+                                          srv.username, self.client_address[0],
+                                          srv.idle_timeout))
         shell = srv.cmd_shells.get(req.shell_id or "")
         if shell is None:
             raise wsman.unknown_shell(req.shell_id)
         if req.action == wsman.DELETE:
             with srv.lock:
                 srv.cmd_shells.pop(shell.shell_id, None)
+                srv.last_used.pop(shell.shell_id, None)
             return f"{wsman.TRANSFER}/DeleteResponse", ""
         if req.action == wsman.COMMAND:
             if body is None:
@@ -577,8 +647,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with shell.cond:
             command = shell.commands.get(cid)
             if command is None:
-                raise WSManError(wsman.INVALID_SELECTORS, "w:InvalidParameter",
-                                 f"The command {cid} was not found in shell {shell.shell_id}.")
+                raise wsman.unknown_command(shell.shell_id, cid)
             while not command.done:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -688,6 +757,8 @@ def serve(
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
     receive_timeout: float | None = None,
     record: bool = False,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> Iterator[Endpoint]:
     """Serve ``sim`` on a loopback WinRM endpoint for the duration of the ``with`` block.
 
@@ -696,11 +767,14 @@ def serve(
     nor the client's MaxEnvelopeSize). ``receive_timeout`` caps how long a Receive waits
     before answering the OperationTimeout fault (default: the client's OperationTimeout).
     ``record`` keeps every (request, response) body in ``Endpoint.exchanges``.
+    ``idle_timeout`` (seconds, WinRS IdleTimeout: 7200 by default) deletes shells of clients
+    that vanished; ``read_timeout`` (seconds, http.sys's 120 by default) closes connections that
+    stay silent or send half a request.
     """
     secret = password if password is not None else secrets.token_urlsafe(18)
     server = _Server(sim, (host, port), username=username, password=secret, faults=faults,
                      max_envelope_size=max_envelope_size, receive_timeout=receive_timeout,
-                     record=record)
+                     record=record, idle_timeout=idle_timeout, read_timeout=read_timeout)
     bound_port = int(server.server_address[1])
     server.address = f"{host}:{bound_port}"
     tmp: str | None = None
@@ -716,6 +790,17 @@ def serve(
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name=f"sim-endpoint-{bound_port}", daemon=True)
         thread.start()
+        stop_reaper = threading.Event()
+
+        def reap() -> None:
+            # Checks a few times per idle period, at most once a second.
+            interval = min(1.0, max(0.01, idle_timeout / 4))
+            while not stop_reaper.wait(interval):
+                server.expire_idle_shells()
+
+        reaper = threading.Thread(target=reap, name=f"sim-endpoint-reaper-{bound_port}",
+                                  daemon=True)
+        reaper.start()
         endpoint = Endpoint(host=host, port=bound_port, username=username, password=secret,
                             ssl=ssl, ca_bundle=ca_bundle, time_scale=sim.speed,
                             max_envelope_size=max_envelope_size, server=server)
@@ -723,8 +808,10 @@ def serve(
         try:
             yield endpoint
         finally:
+            stop_reaper.set()
             server.shutdown()
             thread.join(timeout=5)
+            reaper.join(timeout=5)
     finally:
         server.close_shells()
         server.server_close()

@@ -70,12 +70,21 @@ STREAM_OVERHEAD = 160  # one <rsp:Stream Name=".." CommandId="..">..</rsp:Stream
 
 
 class WSManError(Exception):
-    """A request the endpoint answers with a WSMan fault (HTTP 500, like a real listener)."""
+    """A request the endpoint answers with a WSMan fault (HTTP 500, like a real listener).
 
-    def __init__(self, code: int, subcode: str, reason: str) -> None:
+    ``reason`` is the f:Message of the WSManFault; ``sender`` makes the SOAP code s:Sender (the
+    client's request is at fault) instead of s:Receiver; ``detail`` adds a w:FaultDetail URI and
+    ``text`` replaces the s:Reason text (Windows words the Reason generically for some faults).
+    """
+
+    def __init__(self, code: int, subcode: str, reason: str, *, sender: bool = False,
+                 detail: str | None = None, text: str | None = None) -> None:
         self.code = code
         self.subcode = subcode
         self.reason = reason
+        self.sender = sender
+        self.detail = detail
+        self.text = text
         super().__init__(reason)
 
 
@@ -164,10 +173,13 @@ def envelope(action: str, relates_to: str, body: str) -> bytes:
 def fault(relates_to: str, err: WSManError, machine: str) -> bytes:
     """A WSMan fault as a Windows listener writes it (w:TimedOut and friends)."""
     reason = escape(err.reason)
+    text = escape(err.text) if err.text is not None else reason
+    role = "s:Sender" if err.sender else "s:Receiver"
+    detail = f"<w:FaultDetail>{escape(err.detail)}</w:FaultDetail>" if err.detail else ""
     body = (
-        f'<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>{err.subcode}'
-        f'</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{reason}</s:Text>'
-        f'</s:Reason><s:Detail><f:WSManFault xmlns:f="{WSMANFAULT}" Code="{err.code}"'
+        f'<s:Fault><s:Code><s:Value>{role}</s:Value><s:Subcode><s:Value>{err.subcode}'
+        f'</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{text}</s:Text>'
+        f'</s:Reason><s:Detail>{detail}<f:WSManFault xmlns:f="{WSMANFAULT}" Code="{err.code}"'
         f' Machine={quoteattr(machine)}><f:Message>{reason}</f:Message></f:WSManFault>'
         f"</s:Detail></s:Fault>"
     )
@@ -179,17 +191,35 @@ def timed_out() -> WSManError:
                       " operation within the time specified in OperationTimeout.  ")
 
 
+UNEXPECTED_SELECTORS = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors"
+_INVALID_SELECTORS_TEXT = ("The WS-Management service cannot process the request because the request"
+                           " contained invalid selectors for the resource. ")
+
+
 def unknown_shell(shell_id: str | None) -> WSManError:
+    """A ShellId the listener does not know (never created, deleted, or freed by the idle
+    timeout): s:Sender, w:InvalidSelectors, FaultDetail UnexpectedSelectors, as a Windows
+    listener answers (fault recorded from a Windows host in public WinRM client test suites)."""
     return WSManError(INVALID_SELECTORS, "w:InvalidSelectors",
                       f"The request for the Windows Remote Shell with ShellId {shell_id} failed"
                       " because the shell was not found on the server. Possible causes are: the"
                       " specified ShellId is incorrect or the shell no longer exists on the"
                       " server. Provide the correct ShellId or create a new shell and retry"
-                      " the operation. ")
+                      " the operation. ", sender=True, detail=UNEXPECTED_SELECTORS,
+                      text=_INVALID_SELECTORS_TEXT)
+
+
+def unknown_command(shell_id: str, command_id: str) -> WSManError:
+    """A CommandId the shell does not know: the same w:InvalidSelectors subcode as an unknown
+    shell. The f:Message wording for this case is not in a public recording ([P])."""
+    return WSManError(INVALID_SELECTORS, "w:InvalidSelectors",
+                      f"The command {command_id} was not found in shell {shell_id}.", sender=True,
+                      detail=UNEXPECTED_SELECTORS, text=_INVALID_SELECTORS_TEXT)
 
 
 def create_response(address: str, resource_uri: str, shell_id: str, input_streams: str,
-                    output_streams: str, owner: str, client_ip: str) -> str:
+                    output_streams: str, owner: str, client_ip: str,
+                    idle_timeout: float = 7200.0) -> str:
     """Body of a CreateResponse: ResourceCreated with the ShellId selector, then rsp:Shell."""
     return (
         f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
@@ -199,7 +229,7 @@ def create_response(address: str, resource_uri: str, shell_id: str, input_stream
         f'<rsp:Shell xmlns:rsp="{RSP}"><rsp:ShellId>{shell_id}</rsp:ShellId>'
         f"<rsp:ResourceUri>{resource_uri}</rsp:ResourceUri><rsp:Owner>{escape(owner)}</rsp:Owner>"
         f"<rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP>"
-        f"<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
+        f"<rsp:IdleTimeOut>PT{idle_timeout:.3f}S</rsp:IdleTimeOut>"
         f"<rsp:InputStreams>{escape(input_streams)}</rsp:InputStreams>"
         f"<rsp:OutputStreams>{escape(output_streams)}</rsp:OutputStreams>"
         f"<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>"

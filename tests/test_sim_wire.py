@@ -1,0 +1,148 @@
+"""The simulator endpoint's wire behaviour towards clients that misbehave or vanish: fault
+envelopes as Windows writes them, idle shells deleted, silent connections closed, no tracebacks."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import pytest
+import requests
+from pypsrp.powershell import RunspacePool
+from pypsrp.shell import Process, WinRS
+from pypsrp.wsman import WSMan
+
+from clusterlib.sim import SimCluster
+from clusterlib.sim.endpoint import Endpoint, serve
+
+S = "http://www.w3.org/2003/05/soap-envelope"
+W = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+F = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"
+CMD = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+
+
+@pytest.fixture
+def sim() -> SimCluster:
+    return SimCluster.classic(os="2016")
+
+
+@pytest.fixture
+def ep(sim: SimCluster) -> Iterator[Endpoint]:
+    with serve(sim, receive_timeout=0.05, idle_timeout=0.3, read_timeout=0.3) as endpoint:
+        yield endpoint
+
+
+def wsman(ep: Endpoint) -> WSMan:
+    return WSMan(ep.host, port=ep.port, username=ep.username, password=ep.password, ssl=False,
+                 auth="basic", encryption="never", no_proxy=True, operation_timeout=5)
+
+
+def _receive(ep: Endpoint, shell_id: str, command_id: str) -> ET.Element:
+    envelope = (
+        f'<s:Envelope xmlns:s="{S}" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"'
+        f' xmlns:wsman="{W}" xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell">'
+        "<s:Header><wsa:Action>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
+        "</wsa:Action><wsa:MessageID>uuid:00000000-0000-0000-0000-000000000002</wsa:MessageID>"
+        f"<wsman:ResourceURI>{CMD}</wsman:ResourceURI>"
+        "<wsman:OperationTimeout>PT1S</wsman:OperationTimeout><wsman:SelectorSet>"
+        f'<wsman:Selector Name="ShellId">{shell_id}</wsman:Selector></wsman:SelectorSet>'
+        "</s:Header><s:Body><rsp:Receive>"
+        f'<rsp:DesiredStream CommandId="{command_id}">stdout stderr</rsp:DesiredStream>'
+        "</rsp:Receive></s:Body></s:Envelope>")
+    resp = requests.post(ep.url, data=envelope.encode(), auth=(ep.username, ep.password),
+                         timeout=5)
+    assert resp.status_code == 500
+    fault = ET.fromstring(resp.content).find(f"{{{S}}}Body/{{{S}}}Fault")  # noqa: S314
+    assert fault is not None
+    return fault
+
+
+def _fault_parts(fault: ET.Element) -> tuple[str | None, ...]:
+    def text(path: str) -> str | None:
+        el = fault.find(path)
+        return el.text if el is not None else None
+
+    return (text(f"{{{S}}}Code/{{{S}}}Value"), text(f"{{{S}}}Code/{{{S}}}Subcode/{{{S}}}Value"),
+            text(f"{{{S}}}Detail/{{{W}}}FaultDetail"),
+            (fault.find(f"{{{S}}}Detail/{{{F}}}WSManFault") or ET.Element("x")).get("Code"))
+
+
+def test_unknown_shell_fault_is_a_sender_fault_with_unexpected_selectors(ep: Endpoint) -> None:
+    fault = _receive(ep, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
+    assert _fault_parts(fault) == (
+        "s:Sender", "w:InvalidSelectors",
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors", "2150858843")
+    reason = fault.find(f"{{{S}}}Reason/{{{S}}}Text")
+    assert reason is not None and (reason.text or "").startswith(
+        "The WS-Management service cannot process the request because the request contained"
+        " invalid selectors")
+
+
+def test_unknown_command_id_is_invalid_selectors(ep: Endpoint) -> None:
+    with WinRS(wsman(ep)) as shell:
+        fault = _receive(ep, shell.id or "", "22222222-2222-2222-2222-222222222222")
+    code, subcode, _detail, _num = _fault_parts(fault)
+    assert (code, subcode) == ("s:Sender", "w:InvalidSelectors")
+
+
+def test_idle_shells_of_vanished_clients_are_deleted(ep: Endpoint) -> None:
+    for _ in range(3):  # clients that open a pool or a cmd shell and vanish without a Delete
+        RunspacePool(wsman(ep)).open()
+    WinRS(wsman(ep)).open()
+    assert ep.shells == 4
+    deadline = time.monotonic() + 5
+    while ep.shells and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (ep.shells, ep.shells_expired) == (0, 4)
+
+
+def test_a_shell_in_use_is_not_idle(ep: Endpoint) -> None:
+    with WinRS(wsman(ep)) as shell:
+        for _ in range(8):  # 0.8 s of activity, idle timeout 0.3 s
+            proc = Process(shell, "hostname")
+            proc.invoke()
+            assert proc.rc == 0
+            time.sleep(0.1)
+    assert ep.shells_expired == 0
+
+
+def test_silent_and_half_sent_connections_are_closed(ep: Endpoint) -> None:
+    silent = socket.create_connection((ep.host, ep.port), timeout=5)
+    half = socket.create_connection((ep.host, ep.port), timeout=5)
+    half.sendall(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n<s:Env")
+    start = time.monotonic()
+    for sock in (silent, half):
+        with sock:
+            data = sock.recv(4096)  # the server closes after its read timeout (0.3 s)
+            assert data == b"" or data.startswith(b"HTTP/1.")
+    assert time.monotonic() - start < 4
+
+
+def test_no_traceback_for_dead_or_confused_clients(sim: SimCluster,
+                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    with serve(sim, ssl=True, read_timeout=0.3) as ep:
+        # Connects and closes; sends half a request and resets; speaks plain HTTP to TLS.
+        socket.create_connection((ep.host, ep.port), timeout=5).close()
+        sock = socket.create_connection((ep.host, ep.port), timeout=5)
+        sock.sendall(b"\x16\x03\x01\x00")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.post(f"http://{ep.host}:{ep.port}/wsman", data=b"x", timeout=5)
+        # A TLS client that does not trust the CA aborts its handshake.
+        with pytest.raises(ssl.SSLError):
+            ctx = ssl.create_default_context()
+            with socket.create_connection((ep.host, ep.port), timeout=5) as raw, \
+                    ctx.wrap_socket(raw, server_hostname="localhost"):
+                pass
+        time.sleep(0.2)
+        # The endpoint still serves a good client.
+        with RunspacePool(WSMan(ep.host, port=ep.port, username=ep.username, password=ep.password,
+                                ssl=True, auth="basic", cert_validation=ep.ca_bundle,
+                                no_proxy=True)):
+            pass
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err + captured.out
