@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
 from attrs import frozen
@@ -68,6 +68,7 @@ __all__ = [
     "build_line",
     "check_name",
     "cluster_private_props_command",
+    "error_codes",
     "format_error",
     "format_group",
     "format_groups",
@@ -667,8 +668,55 @@ _NODE_ROW = re.compile(
     r"(?P<name>.*?\S)[ \t]+(?P<id>\d+)[ \t]+(?P<status>"
     + "|".join(p for _w, p in _status_patterns(NODE_STATUS_WORDS))
     + r")",
-    re.IGNORECASE,
+    re.IGNORECASE | re.DOTALL,
 )
+
+Reading = tuple[str, ...]
+_RowReader = Callable[[str, _Table], tuple[list[Reading], list[Reading]]]
+
+
+def _read_rows(table: _Table, text: str, what: str, read: _RowReader) -> list[Reading]:
+    """Read every row with ``read`` (which returns exact and loose readings of one row).
+
+    A name holding a line break (cluster.exe prints names raw) splits its row over several
+    lines: the first lines have no status word and no reading at all. Such a fragment is joined
+    to the following line(s) with a newline, and the joined row is accepted only if it re-renders
+    to exactly those lines (printf pads by the whole name's length, line break included), so an
+    unreadable row is never silently merged into its neighbour. A name read this way contains a
+    newline, which :func:`check_name` refuses: the snapshot reads it, no command can name it.
+    """
+    out: list[Reading] = []
+    pending: str | None = None
+    for row in table.rows:
+        if pending is not None:
+            joined = f"{pending}\n{row}"
+            exact, loose = read(joined, table)
+            if exact:
+                out.append(_choose(joined, text, what, exact, []))
+                pending = None
+            elif loose:
+                raise ParseError(f"cluster.exe {what}: unreadable row {pending!r}", text)
+            else:
+                pending = joined
+            continue
+        exact, loose = read(row, table)
+        if not exact and not loose:
+            pending = row
+            continue
+        out.append(_choose(row, text, what, exact, loose))
+    if pending is not None:
+        raise ParseError(f"cluster.exe {what}: unreadable row {pending!r}", text)
+    return out
+
+
+def _node_readings(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
+    m = _NODE_ROW.fullmatch(row)
+    if m is None:
+        return [], []
+    reading = (m.group("name"), m.group("id"), _status_key(m.group("status"), NODE_STATUS_WORDS))
+    if _node_row(*reading, dashes=table.widths) == row:
+        return [reading], []
+    return [], [reading]
 
 
 def parse_nodes(text: str) -> list[NodeInfo]:
@@ -677,19 +725,14 @@ def parse_nodes(text: str) -> list[NodeInfo]:
 
     The table is found by its dash line. A row is ``name  id  status`` read from the right: the
     id is digits and the status one of Up/Down/Paused/Joining/Unknown, so a name may contain
-    spaces or run past its column. Only ``Up`` has been seen in real output.
+    spaces or run past its column. Only ``Up`` has been seen in real output. A name with a line
+    break is read whole (see :func:`_read_rows`).
     """
     table = _find_table(text, 3, "node listing")
-    nodes: list[NodeInfo] = []
-    for row in table.rows:
-        m = _NODE_ROW.fullmatch(row)
-        if m is None:
-            raise ParseError(f"cluster.exe node listing: unreadable row {row!r}", text)
-        word = _status_key(m.group("status"), NODE_STATUS_WORDS)
-        nodes.append(
-            NodeInfo(name=m.group("name"), state=NODE_STATUS_WORDS[word], id=m.group("id"))
-        )
-    return nodes
+    return [
+        NodeInfo(name=name, state=NODE_STATUS_WORDS[word], id=node_id)
+        for name, node_id, word in _read_rows(table, text, "node listing", _node_readings)
+    ]
 
 
 def _trailing(
@@ -708,6 +751,26 @@ def _trailing(
     return out
 
 
+def _group_readings(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
+    exact: list[Reading] = []
+    loose: list[Reading] = []
+    for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True):
+        name = lead.strip(" \t")
+        if not name.strip():
+            continue
+        reading = (name, node, word)
+        if _group_row(name, node, word, table.widths).rstrip() == row:
+            exact.append(reading)
+        elif node and "\n" not in row:
+            loose.append(reading)
+    if len(loose) > 1:
+        # Spacing was lost (tabs, collapsed blanks): read "X Partially Online" as the
+        # two-word status, as HP UCMDB's regex does, rather than as a node named Partially.
+        longest = max(len(r[2]) for r in loose)
+        loose = [r for r in loose if len(r[2]) == longest]
+    return exact, loose
+
+
 def parse_groups(text: str) -> list[GroupInfo]:
     """Read ``cluster group`` or ``cluster group "G"`` output into GroupInfo records (name,
     owner from the Node column, state via GroupState.parse; other fields keep defaults).
@@ -715,33 +778,16 @@ def parse_groups(text: str) -> list[GroupInfo]:
     Rows are read from the right (node, then status, which may be two words: ``Partially
     Online``); the group name is the rest, so ``Cluster Group`` and names longer than the
     column work. Where two readings fit (a node named ``Partially``), the one that re-renders to
-    the row under the dash-line widths wins. Only ``Online`` has been seen in real output;
+    the row under the dash-line widths wins. A name with a line break is read whole (see
+    :func:`_read_rows`). Leading and trailing blanks of a name cannot be told from the column
+    padding: the name is returned without them. Only ``Online`` has been seen in real output;
     Offline and Partially Online are documented, Failed, Pending and Unknown inferred.
     """
     table = _find_table(text, 3, "group listing")
-    groups: list[GroupInfo] = []
-    for row in table.rows:
-        exact: list[tuple[str, ...]] = []
-        loose: list[tuple[str, ...]] = []
-        for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True):
-            name = lead.strip()
-            if not name:
-                continue
-            reading = (name, node, word)
-            if _group_row(name, node, word, table.widths).rstrip() == row:
-                exact.append(reading)
-            elif node:
-                loose.append(reading)
-        if len(loose) > 1:
-            # Spacing was lost (tabs, collapsed blanks): read "X Partially Online" as the
-            # two-word status, as HP UCMDB's regex does, rather than as a node named Partially.
-            longest = max(len(r[2]) for r in loose)
-            loose = [r for r in loose if len(r[2]) == longest]
-        name, node, word = _choose(row, text, "group listing", exact, loose)
-        groups.append(
-            GroupInfo(name=name, state=GroupState.parse(word), owner=node or None)
-        )
-    return groups
+    return [
+        GroupInfo(name=name, state=GroupState.parse(word), owner=node or None)
+        for name, node, word in _read_rows(table, text, "group listing", _group_readings)
+    ]
 
 
 def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[ResourceInfo]:
@@ -756,11 +802,11 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
     in real output.
     """
     table = _find_table(text, 4, "resource listing")
-    known = None if groups is None else {g.lower() for g in groups}
-    out: list[ResourceInfo] = []
-    for row in table.rows:
-        exact: list[tuple[str, ...]] = []
-        loose: list[tuple[str, ...]] = []
+    known = None if groups is None else {g.strip().lower() for g in groups}
+
+    def read(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
+        exact: list[Reading] = []
+        loose: list[Reading] = []
         for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False):
             lead = lead.rstrip()
             for a, b in _ws_runs(lead):
@@ -770,7 +816,7 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
                 reading = (name, group, node, word)
                 if _resource_row(name, group, node, word, table.widths).rstrip() == row:
                     exact.append(reading)
-                elif "\t" in lead[a:b] or b - a >= 2:
+                elif ("\t" in lead[a:b] or b - a >= 2) and "\n" not in row:
                     loose.append((name.strip(), group, node, word))
         if known is not None:
             exact = [r for r in exact if r[1].lower() in known]
@@ -778,13 +824,12 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
         if len(loose) > 1:
             # Under loose rules only a single wide gap can separate name and group.
             loose = [r for r in loose if not re.search(r"\t| {2}", r[0] + "\0" + r[1])]
-        name, group, node, word = _choose(row, text, "resource listing", exact, loose)
-        out.append(
-            ResourceInfo(
-                name=name, group=group, state=RESOURCE_STATUS_WORDS[word], owner=node
-            )
-        )
-    return out
+        return exact, loose
+
+    return [
+        ResourceInfo(name=name, group=group, state=RESOURCE_STATUS_WORDS[word], owner=node)
+        for name, group, node, word in _read_rows(table, text, "resource listing", read)
+    ]
 
 
 def parse_owners(text: str) -> list[str]:
@@ -914,6 +959,16 @@ def parse_version(text: str) -> ClusterExeVersion:
 
 
 _SYSTEM_ERROR = re.compile(r"System error (\d+) has occurred \(0x([0-9a-fA-F]+)\)\.")
+# Language-neutral: the "(0x%1!08.8x!)" insert of MSG_SYSTEM_ERROR, on a line of its own text.
+_ERROR_HEX = re.compile(r"\(0x([0-9a-fA-F]{8})\)\.?[ \t]*(?=\r?\n|$)")
+
+
+def error_codes(stderr: str) -> list[int]:
+    """Every Win32 code cluster.exe reported in ``stderr`` ("System error 5013 has occurred
+    (0x00001395)."), read from the ``(0x........)`` insert, which a localized cluster.exe keeps
+    while translating the words around it. For chained lines, whose exit code is the last
+    command's."""
+    return [int(m.group(1), 16) for m in _ERROR_HEX.finditer(stderr)]
 
 
 def parse_error(
@@ -933,7 +988,9 @@ def parse_error(
         code &= 0xFFFF
     combined = "\n".join(t for t in (stderr, stdout) if t.strip())
     message = ""
-    m = _SYSTEM_ERROR.search(combined)
+    # The English words are not relied on: a localized cluster.exe translates "System error N
+    # has occurred" but keeps the "(0x%08x)." insert, so that ends the line the message follows.
+    m = _SYSTEM_ERROR.search(combined) or _ERROR_HEX.search(combined)
     if m is not None:
         after = [ln.strip() for ln in _lines(combined[m.end() :])]
         paragraph: list[str] = []

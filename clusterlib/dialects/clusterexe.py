@@ -38,6 +38,9 @@ import base64
 import logging
 import re
 from collections.abc import Sequence
+from typing import NoReturn
+
+from attrs import frozen
 
 from clusterlib import clusterexe as cx
 from clusterlib.dialects.base import Capabilities, Command
@@ -63,7 +66,8 @@ from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, Transport
 
 log = logging.getLogger("clusterlib")
 
-__all__ = ["CAPABILITIES", "MAX_LINE", "ClusterExeDialect", "detect_clusterexe"]
+__all__ = ["CAPABILITIES", "CORE_GROUP", "MAX_LINE", "ClusterExeDialect", "PauseLine",
+           "detect_clusterexe", "quorum_resource_of"]
 
 CAPABILITIES = Capabilities(dialect="clusterexe", drain=False, failback=False,
                             functional_level=False, private_properties=True)
@@ -74,8 +78,6 @@ MAX_LINE = 8000
 
 _MARK = "===clusterlib-part-{}==="
 _MARK_LINE = re.compile(r"===clusterlib-part-(\d+)===")
-_SYSTEM_ERROR = re.compile(r"System error (\d+) has occurred")
-_NOT_FOUND_TEXT = "is not recognized as an internal or external command"
 
 #: The name Windows gives the core group (the one holding the cluster name and quorum).
 CORE_GROUP = "Cluster Group"
@@ -83,6 +85,15 @@ CORE_GROUP = "Cluster Group"
 # Private property values go as Name="value"; a value cmd.exe quoting cannot carry (JSON with
 # double quotes, say) is stored base64-encoded behind this prefix and decoded on read.
 _ENCODED = "clusterlib-b64:"
+
+
+@frozen
+class PauseLine(CmdLine):
+    """``node "N" /pause`` with what it is for: with ``drain``, :meth:`ClusterExeDialect.execute`
+    checks every name the drain's moves will need before the line is sent."""
+
+    node: str = ""
+    drain: bool = False
 
 
 def _prefix(cluster: str | None) -> tuple[str, cx.Switch | None]:
@@ -93,15 +104,18 @@ def _raise_for(result: CmdResult, command: str, *, chained: bool = False) -> Non
     """Map a finished run to the exception tree (nothing when it succeeded)."""
     if "not simulated" in result.stderr:
         raise NotSimulated(f"{result.stderr.strip()} [command: {command}]")
-    if result.exit_code == 9009 or _NOT_FOUND_TEXT in result.stderr:
+    # cmd.exe's exit code for "not recognized" (9009) is the same in every language; its words
+    # are not.
+    if result.exit_code == 9009:
         raise NotSupported("cluster.exe is not installed on this endpoint (Windows Server 2012 and"
                            " later need the Failover Cluster Command Interface feature)",
                            win32_code=None, command=command)
     code = result.exit_code
     if chained:
-        # The line's exit code is the last echo's: what failed is only in the error text.
-        m = _SYSTEM_ERROR.search(result.stderr)
-        code = int(m.group(1)) if m else (1 if result.stderr.strip() else 0)
+        # The line's exit code is the last echo's: what failed is only in the error text, read
+        # from its language-neutral "(0x........)" insert.
+        codes = cx.error_codes(result.stderr)
+        code = codes[0] if codes else (1 if result.stderr.strip() else 0)
     error = cx.parse_error(result.stdout, result.stderr, code, command=command)
     if error is not None:
         raise error
@@ -116,6 +130,7 @@ class ClusterExeDialect:
         self.cluster_name = cluster
         if cluster is not None:
             cx.check_name(cluster, "cluster name")
+        self._last: ClusterSnapshot | None = None
 
     def __repr__(self) -> str:
         return f"<ClusterExeDialect {self.transport.endpoint}>"
@@ -181,33 +196,40 @@ class ClusterExeDialect:
             self._line("node", "/prop"),
             self._line("group"),
             self._line("/quorum"),
+            self._line("res"),
         ]
-        if owners:
-            base.append(self._line("res"))
-        quorum = 4
         outs = self.read_chain(base)
         version = cx.parse_version(outs[0])
         nodes = cx.parse_nodes(outs[1])
         props = props_by_object(outs[2], [n.name for n in nodes])
         nodes = [_with_versions(n, props.get(n.name.lower(), {})) for n in nodes]
         groups = cx.parse_groups(outs[3])
+        group_names = [g.name for g in groups]
         resources: list[ResourceInfo] = []
+        try:
+            resources = cx.parse_resources(outs[5], groups=group_names)
+        except ParseError:
+            if owners:
+                raise
+            # Only the core group needs the resources here: fall back to its default name.
+            log.warning("cluster.exe resource listing unreadable; core group found by name")
+        quorum_type, core = _quorum_and_core(outs[4], resources, group_names)
         preferred: dict[str, tuple[str, ...]] = {}
         possible: dict[str, tuple[str, ...]] = {}
-        quorum_type = quorum_type_of(outs[quorum])
         if owners:
-            resources = cx.parse_resources(outs[5], groups=[g.name for g in groups])
             preferred, possible = self._owners(groups, resources, [n.name for n in nodes])
-        return ClusterSnapshot(
+        snap = ClusterSnapshot(
             name=version.cluster_name,
             nodes=tuple(nodes),
             groups=tuple(_group(g, preferred.get(g.name.lower(), ()),
-                                possible.get(g.name.lower(), ())) for g in groups),
-            resources=tuple(resources),
+                                possible.get(g.name.lower(), ()), core) for g in groups),
+            resources=tuple(resources) if owners else (),
             functional_level=None,
             dialect=self.capabilities.label,
             quorum_type=quorum_type,
         )
+        self._last = snap
+        return snap
 
     def _owners(self, groups: Sequence[GroupInfo], resources: Sequence[ResourceInfo],
                 node_names: Sequence[str]) -> tuple[dict[str, tuple[str, ...]],
@@ -250,12 +272,18 @@ class ClusterExeDialect:
                            if {n.lower() for n in v} != everyone}
 
     def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
-        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners and the
-        resource listing chained, then one ``/listowners`` per resource of the group)."""
+        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners, the group
+        listing and the resource listing chained, then one ``/listowners`` per resource of the
+        group). The group listing settles resource rows whose name and group both overflow.
+
+        cluster.exe finds the group by exactly the name given; its listing cannot show leading
+        or trailing blanks, so the name returned keeps the caller's blanks when the row shows the
+        same name without them (``"Data "`` stays ``"Data "``, never becomes ``"Data"``)."""
         group = cx.GroupName(name)
         lines = [self._line("group", group, "/status")]
         if owners:
-            lines += [self._line("group", group, "/listowners"), self._line("res")]
+            lines += [self._line("group", group, "/listowners"), self._line("group"),
+                      self._line("res")]
         try:
             outs = self.read_chain(lines)
         except ClusterRefused as exc:
@@ -265,11 +293,13 @@ class ClusterExeDialect:
         found = cx.parse_groups(outs[0])
         if len(found) != 1:
             raise ParseError(f"expected one group named {name!r} [command: {lines[0]}]", outs[0])
+        info = _as_asked(found[0], name)
         if not owners:
-            return _group(found[0], (), ())
-        real = found[0].name
+            return _group(info, (), ())
         preferred = tuple(cx.parse_owners(outs[1]))
-        mine = [r for r in cx.parse_resources(outs[2]) if r.group.lower() == real.lower()]
+        listed = [g.name for g in cx.parse_groups(outs[2])]
+        mine = [r for r in cx.parse_resources(outs[3], groups=listed)
+                if r.group.lower() == info.name.strip().lower()]
         possible: list[str] | None = None
         asks = []
         for r in mine:
@@ -278,10 +308,11 @@ class ClusterExeDialect:
             except UnsafeName as exc:
                 log.warning("possible owners of resource %r not read: %s", r.name, exc)
         for text in self.read_chain(asks) if asks else []:
-            listed = cx.parse_owners(text)
-            keep = {n.lower() for n in listed}
-            possible = listed if possible is None else [n for n in possible if n.lower() in keep]
-        return _group(found[0], preferred, tuple(possible or ()))
+            owners_listed = cx.parse_owners(text)
+            keep = {n.lower() for n in owners_listed}
+            possible = (owners_listed if possible is None
+                        else [n for n in possible if n.lower() in keep])
+        return _group(info, preferred, tuple(possible or ()))
 
     def read_node(self, name: str) -> NodeInfo:
         node = cx.NodeName(name)
@@ -301,7 +332,9 @@ class ClusterExeDialect:
 
     def pause_command(self, node: str, *, drain: bool) -> Command:
         # cluster.exe has no drain: the handle layer moves the groups itself (capabilities).
-        return CmdLine(cx.pause_node_command(node, cluster=self.cluster_name), idempotent=False)
+        # With drain, execute() first checks every name those moves will need (see there).
+        return PauseLine(cx.pause_node_command(node, cluster=self.cluster_name),
+                         idempotent=False, node=node, drain=drain)
 
     def resume_command(self, node: str, *, failback: str | None) -> Command:
         # No -Failback either: the handle layer moves groups back by preferred owner.
@@ -316,6 +349,119 @@ class ClusterExeDialect:
                               cx.Switch("wait", wait) if wait is not None else None)
         return CmdLine(line, idempotent=False)
 
+    def check_drain(self, node: str) -> None:
+        """Refuse, before anything changes, a drain whose moves cluster.exe could not make.
+
+        A drain through cluster.exe is a pause followed by one ``/moveto`` per group (there is
+        no drain of its own), so every group on ``node`` must be nameable, and named exactly, or
+        the node would be left Paused still owning groups. Read-only, 1 round trip (2 when a
+        group arrived since the last snapshot): a fresh group and resource listing plus
+        ``group "G" /status`` for each group on the node. Refused with UnsafeName (a
+        PreconditionFailed) naming the group when
+
+        * its name holds a character cmd.exe quoting cannot carry (:func:`~clusterlib.clusterexe.check_name`);
+        * two groups list under the same name (names that differ only in leading or trailing
+          blanks, or in case: the fixed-width listing shows ``Data`` and ``Data `` alike);
+        * ``group "G"`` does not answer for that name, or answers with another owner (the real
+          name has blanks the listing does not show: moving by the listed name would move
+          another group, or none);
+        * the resource listing cannot be read (the moves read it), or an Up node that could
+          receive the groups has a name cmd.exe quoting cannot carry.
+        """
+        cx.check_name(node, "node name")
+        key = node.lower()
+
+        def refuse(what: str) -> NoReturn:
+            raise UnsafeName(f"cannot drain node {node!r} through cluster.exe: {what}. Nothing was"
+                             " sent; the node was not paused")
+
+        def names_on(groups: Sequence[GroupInfo]) -> list[str]:
+            counts: dict[str, int] = {}
+            for g in groups:
+                counts[g.name.strip().lower()] = counts.get(g.name.strip().lower(), 0) + 1
+            mine = [g.name for g in groups if (g.owner or "").lower() == key]
+            for name in mine:
+                try:
+                    cx.check_name(name, "group name")
+                except UnsafeName as exc:
+                    refuse(f"group {name!r} on it cannot be moved by cluster.exe ({exc})")
+                if counts[name.strip().lower()] > 1:
+                    refuse(f"{counts[name.strip().lower()]} groups are listed as {name!r} (their"
+                           " names differ only in blanks or case, which cluster.exe's listing"
+                           " does not show), so clusterlib cannot tell which one to move")
+            return mine
+
+        last = self._last
+        if last is not None:
+            for n in last.nodes:
+                if n.name.lower() != key and n.state.name == "Up":
+                    try:
+                        cx.check_name(n.name, "node name")
+                    except UnsafeName as exc:
+                        refuse(f"node {n.name!r}, which could receive its groups, cannot be named"
+                               f" on a cluster.exe line ({exc})")
+        expected = names_on(last.groups) if last is not None else []
+        probed: dict[str, str] = {}
+        for round_trip in range(2):
+            asks = [n for n in expected if n.lower() not in probed]
+            commands = [self._line("group"), self._line("res")] if round_trip == 0 else []
+            commands += [self._line("group", cx.GroupName(n), "/status") for n in asks]
+            if not commands:
+                break
+            parts, codes = self._read_tolerant(commands)
+            if round_trip == 0:
+                listed = cx.parse_groups(parts[0])
+                try:
+                    cx.parse_resources(parts[1], groups=[g.name for g in listed])
+                except ParseError as exc:
+                    refuse(f"the resource listing cannot be read ({exc.reason})")
+                answers = parts[2:]
+            else:
+                answers = parts
+            for name, text in zip(asks, answers, strict=True):
+                probed[name.lower()] = text
+            if any(c != 5013 for c in codes):
+                bad = next(c for c in codes if c != 5013)
+                error = cx.parse_error("", cx.format_error(bad), bad)
+                assert error is not None
+                raise error
+            if round_trip == 0:
+                expected = names_on(listed)
+        for name in expected:
+            text = probed.get(name.lower(), "")
+            try:
+                found = cx.parse_groups(text) if text.strip() else []
+            except ParseError:
+                found = []
+            if (len(found) != 1 or found[0].name.lower() != name.lower()
+                    or (found[0].owner or "").lower() != key):
+                refuse(f"the group listed as {name!r} on it does not answer to that name"
+                       " (its real name has leading or trailing blanks that cluster.exe's"
+                       " listing does not show), so clusterlib cannot move it")
+
+    def _read_tolerant(self, commands: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Like :meth:`read_chain` on one line, but a command that fails leaves its part empty
+        instead of raising; returns the parts and the Win32 codes reported on stderr."""
+        lines: list[tuple[str, list[int]]] = []
+        for i, command in enumerate(commands):
+            piece = f"{command} & echo {_MARK.format(i)}"
+            if lines and len(lines[-1][0]) + 3 + len(piece) <= MAX_LINE:
+                lines[-1] = (f"{lines[-1][0]} & {piece}", [*lines[-1][1], i])
+            else:
+                lines.append((piece, [i]))
+        parts: list[str] = []
+        codes: list[int] = []
+        for line, wanted in lines:
+            result = self.transport.run_cmd(CmdLine(line, idempotent=True))
+            found = cx.error_codes(result.stderr)
+            if result.stderr.strip() and not found:
+                _raise_for(result, line)
+                raise ParseError(f"cluster.exe: unreadable error output [command: {line}]",
+                                 result.stderr)
+            codes += found
+            parts += self._split(result.stdout, wanted, line)
+        return parts, codes
+
     def functional_level_command(self, *, what_if: bool) -> Command:
         raise NotSupported("clusters driven through cluster.exe have no functional level"
                            " (Windows Server 2016 and later only)")
@@ -323,6 +469,8 @@ class ClusterExeDialect:
     def execute(self, command: Command) -> None:
         if isinstance(command, Pipeline):
             raise TypeError("the cluster.exe dialect does not send PowerShell pipelines")
+        if isinstance(command, PauseLine) and command.drain:
+            self.check_drain(command.node)
         result = self.transport.run_cmd(command)
         _raise_for(result, command.describe())
 
@@ -454,10 +602,11 @@ def _with_versions(node: NodeInfo, props: dict[str, str | int]) -> NodeInfo:
                         lowest_version=ServiceVersion.from_dword(lo) if lo else None)
 
 
-def _group(g: GroupInfo, preferred: tuple[str, ...], possible: tuple[str, ...]) -> GroupInfo:
+def _group(g: GroupInfo, preferred: tuple[str, ...], possible: tuple[str, ...],
+           core_name: str | None = None) -> GroupInfo:
     import attrs
 
-    core = g.name.lower() == CORE_GROUP.lower()
+    core = g.name.lower() == (core_name if core_name is not None else CORE_GROUP).lower()
     return attrs.evolve(g, is_core=core, group_type=GroupType.Cluster if core else g.group_type,
                         preferred_owners=preferred, possible_owners=possible)
 
@@ -474,3 +623,57 @@ def detect_clusterexe(transport: Transport, cluster: str | None = None) -> cx.Cl
                            f" ({result.stderr.strip()})", command=line)
     _raise_for(result, line)
     return cx.parse_version(result.stdout)
+
+
+def _as_asked(found: GroupInfo, asked: str) -> GroupInfo:
+    """The row cluster.exe printed for ``group "asked"``, with the caller's leading/trailing
+    blanks kept: the listing pads names with blanks, so it cannot show them, while cluster.exe
+    found the group by exactly ``asked``."""
+    import attrs
+
+    if found.name.lower() == asked.strip(" \t").lower() and found.name != asked:
+        lead = asked[: len(asked) - len(asked.lstrip(" \t"))]
+        trail = asked[len(asked.rstrip(" \t")):]
+        return attrs.evolve(found, name=f"{lead}{found.name}{trail}")
+    return found
+
+
+def quorum_resource_of(text: str, resources: Sequence[str]) -> str | None:
+    """The quorum resource named by ``cluster /quorum`` (MSG_QUORUM_RESOURCE: resource name
+    ``%-20s``, device, max log size; layout from cluster.exe's message table, [P]), matched
+    against the cluster's resource names (longest first, so a name that overflows its column
+    or contains blanks is read whole). None when the row names no known resource."""
+    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
+    dash = [i for i, ln in enumerate(lines) if re.fullmatch(r"-+(?: +-+)*", ln.strip())]
+    if len(dash) != 1 or len(lines) != dash[0] + 2:
+        return None
+    row = lines[dash[0] + 1]
+    for name in sorted(resources, key=len, reverse=True):
+        if row.lower().startswith(name.lower()) and row[len(name):len(name) + 1] in (" ", "\t"):
+            return name
+    return None
+
+
+def _quorum_and_core(text: str, resources: Sequence[ResourceInfo],
+                     groups: Sequence[str]) -> tuple[str, str]:
+    """(quorum type, core group name) from ``cluster /quorum`` and the resource listing.
+
+    The core group is the group of the quorum resource (reference section 7 [P]): Windows
+    names it "Cluster Group" in English only, a localized cluster names it in its language.
+    Fallback, when ``/quorum`` is unreadable or names a resource the listing does not show: the
+    group named "Cluster Group" (the English default, [P]), with a warning in the log.
+    """
+    try:
+        quorum_type = quorum_type_of(text)
+    except ParseError:
+        log.warning("cluster /quorum unreadable; quorum type unknown")
+        quorum_type = ""
+    name = quorum_resource_of(text, [r.name for r in resources])
+    if name is not None:
+        group = next(r.group for r in resources if r.name == name)
+        real = next((g for g in groups if g.lower() == group.strip().lower()), None)
+        if real is not None:
+            return quorum_type, real
+    log.debug("quorum resource not in the resource listing; core group found by the name %r",
+              CORE_GROUP)
+    return quorum_type, CORE_GROUP
