@@ -3,11 +3,17 @@ envelopes as Windows writes them, idle shells deleted, silent connections closed
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -146,3 +152,30 @@ def test_no_traceback_for_dead_or_confused_clients(sim: SimCluster,
             pass
     captured = capfd.readouterr()
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_sigkilled_sim_serve_ssl_leaves_no_key_and_its_directory_goes_next_start(
+        tmp_path: Path, sim: SimCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "clusterlib_cli.main", "sim", "serve", "--ssl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(tmp_path.glob("clusterlib-endpoint-*/ca.pem")):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.05)
+        (run_dir,) = tmp_path.glob("clusterlib-endpoint-*")
+        time.sleep(0.2)  # serving: the key was read into memory and unlinked
+        assert sorted(p.name for p in run_dir.iterdir()) == ["ca.pem"]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+    assert run_dir.exists()  # SIGKILL runs no cleanup...
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with serve(sim, ssl=True) as ep:  # ...the next start removes it
+        assert not run_dir.exists()
+        assert ep.ca_bundle and Path(ep.ca_bundle).parent.exists()
+        assert not list(Path(ep.ca_bundle).parent.glob("*.key"))
+    assert list(tmp_path.iterdir()) == []

@@ -687,6 +687,54 @@ def _text(body: Any, name: str) -> str | None:
 # ---- TLS ---------------------------------------------------------------------------------------
 
 
+_RUN_PREFIX = "clusterlib-endpoint-"
+
+
+def _clean_stale_run_dirs() -> None:
+    """Delete the per-run TLS directories of endpoints whose process is gone (one SIGKILLed
+    leaves its directory; it holds only the public CA certificate: the key never stays on disk).
+    Directory names carry the owner's pid; another live process's directory is left alone."""
+    import os
+
+    base = Path(tempfile.gettempdir())
+    for path in base.glob(f"{_RUN_PREFIX}*"):
+        pid_text = path.name[len(_RUN_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            if path.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue  # an endpoint of this process still serving: its serve() removes it
+        try:
+            os.kill(pid, 0)
+            continue  # alive: leave it
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
+def _load_tls(directory: Path) -> tuple[str, ssl_module.SSLContext]:
+    """The CA bundle path clients need, and a server context whose key was on disk only for
+    the instant load_cert_chain read it (written 0600, then unlinked)."""
+    import os
+
+    ca_bundle, cert, key = _make_tls(directory)
+    try:
+        ctx = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl_module.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(cert, key)
+    finally:
+        for path in (key, cert):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return ca_bundle, ctx
+
+
 def _make_tls(directory: Path) -> tuple[str, str, str]:
     """A throwaway CA and a server certificate for 127.0.0.1/localhost signed by it."""
     from cryptography import x509
@@ -735,9 +783,12 @@ def _make_tls(directory: Path) -> tuple[str, str, str]:
     key_path = directory / "server.key"
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    import os
+
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
     return str(ca_path), str(cert_path), str(key_path)
 
 
@@ -781,12 +832,11 @@ def serve(
     ca_bundle = None
     try:
         if ssl:
-            tmp = tempfile.mkdtemp(prefix="clusterlib-endpoint-")
-            ca_bundle, cert, key = _make_tls(Path(tmp))
-            ctx = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_SERVER)
-            ctx.minimum_version = ssl_module.TLSVersion.TLSv1_2
-            ctx.load_cert_chain(cert, key)
-            server.tls = ctx
+            import os
+
+            _clean_stale_run_dirs()
+            tmp = tempfile.mkdtemp(prefix=f"{_RUN_PREFIX}{os.getpid()}-")
+            ca_bundle, server.tls = _load_tls(Path(tmp))
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name=f"sim-endpoint-{bound_port}", daemon=True)
         thread.start()
