@@ -108,7 +108,10 @@ class CallBudget:
     def opening(self) -> Iterator[None]:
         """While the session is being opened, connect_timeout applies (all tries included)."""
         if self._session_started is None:
-            self._session_started = self.clock()
+            # Counted from the start of the call when nothing has been answered yet (setting
+            # up the client is part of reaching the host); from now on a later reopen.
+            fresh = self.last_answer == self.started
+            self._session_started = self.started if fresh else self.clock()
         self._opening = True
         try:
             yield
@@ -280,16 +283,16 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
         response = transport.session.send(
             request, stream=True, timeout=(min(connect_timeout, remaining), remaining))
         body = _read_body(response, limits, budget.endpoint)
-    except (requests.exceptions.RequestException, OSError, ValueError) as exc:
+    except ResponseTooLarge:
+        with contextlib.suppress(Exception):
+            response.raw.close()  # type: ignore[union-attr]  # set before the body is read
+        raise
+    except Exception as exc:  # requests', urllib3's, socket or TLS errors of a cut connection
         if response is not None:
             with contextlib.suppress(Exception):
                 response.raw.close()
         if budget.clock() >= deadline - 0.01 or isinstance(exc, requests.exceptions.Timeout):
             raise budget.expire(bound) from None
-        raise
-    except ResponseTooLarge:
-        with contextlib.suppress(Exception):
-            response.raw.close()  # type: ignore[union-attr]  # set before the body is read
         raise
     finally:
         watchdog.cancel()

@@ -1,0 +1,245 @@
+"""WinRMTransport against hostile or broken listeners on 127.0.0.1: every call ends within its
+configured bound (+10 %), holds bounded memory, and fails with a message naming host:port, the
+bound, the real time taken and the attempts made."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fixtures.hostile_server import DEEP_CMDLET, deep_clixml_endpoint, hostile
+
+from clusterlib.errors import ConnectionFailed, ResponseTooLarge, TransportTimeout
+from clusterlib.sim import SimCluster
+from clusterlib.sim.endpoint import Endpoint, WireFaults, serve
+from clusterlib.transports.base import Cmdlet, CmdLine, Pipeline
+from clusterlib.transports.bounded import BoundedDefragmenter, DepthScanner, Limits
+from clusterlib.transports.winrm import WinRMTransport
+
+READ = Pipeline.of(Cmdlet("Get-ClusterNode"), idempotent=True)
+SLACK = 1.10  # the brief: each failure within the configured bound + 10 %
+
+
+def raw(port: int, **kw: Any) -> WinRMTransport:
+    return WinRMTransport("127.0.0.1", port=port, username="u", password="Hostile-Pw-1",
+                          auth="basic", ssl=False, **kw)
+
+
+def over_wire(ep: Endpoint, **kw: Any) -> WinRMTransport:
+    options = ep.connect_options() | kw
+    options.pop("time_scale")
+    host = options.pop("target", None) or options.pop("host")
+    return WinRMTransport(host, time_scale=ep.time_scale, **options)
+
+
+def timed_failure(tr: WinRMTransport, call: Any = None) -> tuple[ConnectionFailed, float]:
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailed) as info:
+        try:
+            (call or (lambda: tr.run_pipeline(READ)))()
+        finally:
+            took = time.monotonic() - started
+            tr.close()
+    return info.value, took
+
+
+# ---- time ---------------------------------------------------------------------------------------
+
+
+def test_black_hole_fails_within_connect_timeout() -> None:
+    with hostile("blackhole") as srv:
+        err, took = timed_failure(raw(srv.port, connect_timeout=1.5, read_timeout=30))
+    assert isinstance(err, TransportTimeout)
+    assert took <= 1.5 * SLACK, took
+    text = str(err)
+    assert f"127.0.0.1:{srv.port}" in text and "connect_timeout=1.5 s" in text
+    assert "gave up after 1.5" in text and "1 attempt)" in text
+
+
+def test_dropping_host_fails_fast_after_the_allowed_attempts() -> None:
+    with hostile("drop") as srv:
+        err, took = timed_failure(raw(srv.port, connect_timeout=2, read_timeout=30))
+    assert took <= 2 * SLACK, took
+    assert srv.connections == 3  # opening the pool is retried: nothing was sent yet
+    assert f"127.0.0.1:{srv.port}" in str(err) and "3 attempts)" in str(err)
+
+
+def test_trickled_headers_are_cut_off_at_the_bound() -> None:
+    # One byte every 0.4 s: no socket read ever times out; only an overall deadline stops it.
+    with hostile("trickle", interval=0.4) as srv:
+        err, took = timed_failure(raw(srv.port, connect_timeout=2, read_timeout=30))
+    assert isinstance(err, TransportTimeout)
+    assert 2 <= took <= 2 * SLACK, took
+    assert srv.bytes_sent >= 3  # it did trickle
+    assert "connect_timeout=2 s" in str(err)
+
+
+def test_trickled_body_is_cut_off_at_the_bound() -> None:
+    with hostile("trickle_body", interval=0.3) as srv:
+        err, took = timed_failure(raw(srv.port, connect_timeout=30, read_timeout=2,
+                                      operation_timeout=1))
+    assert isinstance(err, TransportTimeout)
+    assert 2 <= took <= 2 * SLACK, took
+    assert "read_timeout=2 s" in str(err)
+
+
+@pytest.fixture
+def sim() -> SimCluster:
+    return SimCluster.classic(os="2016")
+
+
+def test_silent_host_after_the_session_fails_within_read_timeout(sim: SimCluster) -> None:
+    with serve(sim, receive_timeout=0.05) as ep:
+        tr = over_wire(ep, read_timeout=2, operation_timeout=1)
+        tr.run_pipeline(READ)  # the pool is open; now the host stops answering commands
+        ep.set_faults(WireFaults(seed=1, delay=1.0, delay_seconds=6.0, actions={"Command"}))
+        err, took = timed_failure(tr)
+    assert isinstance(err, TransportTimeout)
+    assert took <= 2 * SLACK, took
+    assert "read_timeout=2 s" in str(err) and "1 attempt)" in str(err)  # no re-send: no time
+
+
+def test_call_timeout_bounds_a_call_that_keeps_answering(sim: SimCluster) -> None:
+    # A slow drain: the host answers every Receive ("no output yet"), so only the overall
+    # deadline of the call can end it.
+    slow = SimCluster.build(3, 30, speed=0.5)
+    with serve(slow, receive_timeout=0.05) as ep:
+        tr = over_wire(ep, call_timeout=1.5)
+        drain = Pipeline.of(Cmdlet("Suspend-ClusterNode", {
+            "Name": "NODE01", "Drain": True, "Wait": True}))
+        err, took = timed_failure(tr, lambda: tr.run_pipeline(drain))
+        receives = ep.actions["Receive"]
+    assert isinstance(err, TransportTimeout)
+    assert took <= 1.5 * SLACK, took
+    assert receives >= 5 and "call_timeout=1.5 s" in str(err)
+
+
+def test_the_transport_works_again_after_a_timeout(sim: SimCluster) -> None:
+    with serve(sim, receive_timeout=0.05) as ep:
+        tr = over_wire(ep, read_timeout=2, operation_timeout=1)
+        ep.set_faults(WireFaults(seed=1, delay=1.0, delay_seconds=3.0, actions={"Command"}))
+        with pytest.raises(TransportTimeout):
+            tr.run_pipeline(READ)
+        ep.set_faults(None)
+        assert len(tr.run_pipeline(READ).outputs[0]) == 2
+        tr.close()
+
+
+def test_timeouts_are_validated() -> None:
+    for bad in ({"read_timeout": 0}, {"connect_timeout": -1}, {"call_timeout": float("inf")},
+                {"read_timeout": 1.5}):
+        with pytest.raises(ValueError, match="timeout"):
+            WinRMTransport("127.0.0.1", username="u", password="p", auth="basic", ssl=False,
+                           **bad)  # type: ignore[arg-type]
+    tr = WinRMTransport("127.0.0.1", username="u", password="p", auth="basic", ssl=False,
+                        read_timeout=3)
+    assert tr._wire_operation_timeout() == 2  # a quiet Receive ends before the read bound
+    assert WinRMTransport("127.0.0.1", username="u", password="p", auth="basic", ssl=False
+                          )._wire_operation_timeout() == 60
+
+
+# ---- size and depth -----------------------------------------------------------------------------
+
+
+def test_endless_body_is_refused_at_max_response_bytes_with_little_memory() -> None:
+    with hostile("endless") as srv:
+        tr = raw(srv.port, connect_timeout=10, max_response_bytes=2_000_000)
+        tracemalloc.start()
+        try:
+            err, took = timed_failure(tr)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(err, ResponseTooLarge)
+    assert "max_response_bytes=2000000" in str(err) and f"127.0.0.1:{srv.port}" in str(err)
+    assert "1 attempt)" in str(err)  # never retried: the same host would send it again
+    assert peak < 12_000_000, peak
+    assert took < 5
+
+
+def test_declared_huge_answer_is_refused_before_reading() -> None:
+    with hostile("huge_declared") as srv:
+        err, took = timed_failure(raw(srv.port, connect_timeout=10))
+    assert isinstance(err, ResponseTooLarge) and "10737418240 bytes" in str(err)
+    assert took < 2
+
+
+def test_deep_envelope_is_refused_by_the_depth_scan() -> None:
+    with hostile("deep_envelope", depth=200_000) as srv:
+        tracemalloc.start()
+        try:
+            err, _ = timed_failure(raw(srv.port, connect_timeout=10))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(err, ResponseTooLarge) and "max_depth=100" in str(err)
+    assert peak < 20_000_000, peak  # ElementTree would have built 200 000 elements
+
+
+def test_million_deep_clixml_object_fails_fast_with_little_memory(sim: SimCluster) -> None:
+    depth = 1_000_000  # ~22 MB of CLIXML, in about 60 Receives of 500 kB
+    with deep_clixml_endpoint(sim, depth, receive_timeout=0.05) as ep:
+        tr = over_wire(ep)
+        tr.run_pipeline(READ)  # a normal object first: the same pool, the same scan
+        deep = Pipeline.of(Cmdlet(DEEP_CMDLET), idempotent=True)
+        before = ep.actions["Receive"]
+        tracemalloc.start()
+        try:
+            err, took = timed_failure(tr, lambda: tr.run_pipeline(deep))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        receives = ep.actions["Receive"] - before
+    assert isinstance(err, ResponseTooLarge)
+    assert "PowerShell object" in str(err) and "max_depth=100" in str(err)
+    assert f"127.0.0.1:{ep.port}" in str(err)
+    assert receives == 1, receives  # refused on its first fragment, not after all 60
+    assert peak < 16_000_000, peak
+    assert took < 5
+
+
+def test_depth_scanner_and_defragmenter_bounds() -> None:
+    ok = DepthScanner(3)
+    assert ok.feed(b"<a><b><c/></b>") is None and ok.feed(b"</a>", final=True) is None
+    assert "max_depth=3" in (DepthScanner(3).feed(b"<a><b><c><d>") or "")
+    assert "DOCTYPE" in (DepthScanner(9).feed(b'<!DOCTYPE a [<!ENTITY x "y">]><a/>') or "")
+
+    class Fake:
+        serializer = None
+
+    import uuid
+
+    from fixtures.hostile_server import PIPELINE_OUTPUT, psrp_fragments
+
+    big = psrp_fragments(b"<S>" + b"x" * 5000 + b"</S>", PIPELINE_OUTPUT, uuid.uuid4(),
+                         uuid.uuid4(), 7, 1000)
+    defrag = BoundedDefragmenter(Fake(), Limits(max_response_bytes=10**6,
+                                                max_message_bytes=4000), "h:1")
+    with pytest.raises(ResponseTooLarge, match="max_message_bytes=4000"):
+        defrag(b"".join(big))
+    with pytest.raises(ValueError, match="max_depth"):
+        Limits.for_envelope(512000, max_depth=0)
+    assert Limits.for_envelope(512000).max_response_bytes == 2048000
+    assert Limits.for_envelope(1000).max_response_bytes == 1024 * 1024
+
+
+# ---- leaks --------------------------------------------------------------------------------------
+
+
+def test_pipelines_are_freed_after_use(sim: SimCluster) -> None:
+    with serve(sim, receive_timeout=0.05) as ep:
+        tr = over_wire(ep)
+        for _ in range(20):
+            tr.run_pipeline(READ)
+        tr.run_cmd(CmdLine("cluster node /status", idempotent=True))
+        assert tr._pool is not None and len(tr._pool.pipelines) == 0
+        tr.close()
+
+
+@pytest.fixture
+def ep(sim: SimCluster) -> Iterator[Endpoint]:
+    with serve(sim, receive_timeout=0.05) as endpoint:
+        yield endpoint
