@@ -124,8 +124,9 @@ def _user(uid: int) -> str:
         return f"uid {uid}"
 
 
-def check_directory(directory: Path) -> None:
+def check_directory(directory: Path, journal: Path | None = None) -> None:
     """Refuse a journal directory another user can write into (see the module docstring)."""
+    name = f"{journal}: " if journal is not None else ""
     if not hasattr(os, "geteuid"):
         return
     me = os.geteuid()
@@ -137,14 +138,14 @@ def check_directory(directory: Path) -> None:
     mode = stat.S_IMODE(st.st_mode)
     if st.st_uid not in (me, 0):
         raise JournalRejected(
-            f"{directory}: the journal directory belongs to {_user(st.st_uid)}, who can replace"
+            f"{name}the journal directory {directory} belongs to {_user(st.st_uid)}, who can replace"
             " any journal in it; keep journals in a directory you own (e.g. mkdir -m 700"
             " ~/clusterlib-journals) and move the journal there")
     other_group = st.st_gid != os.getegid()
     if not sticky and (mode & stat.S_IWOTH or (mode & stat.S_IWGRP and other_group)):
         who = "every user" if mode & stat.S_IWOTH else f"group {st.st_gid}"
         raise JournalRejected(
-            f"{directory}: the journal directory is writable by {who} (mode {mode:04o}) without"
+            f"{name}the journal directory {directory} is writable by {who} (mode {mode:04o}) without"
             f" the sticky bit, so another user could replace the journal; run chmod"
             f" {'o' if mode & stat.S_IWOTH else 'g'}-w {directory} (or +t), or move the journal"
             " to a directory only you can write")
@@ -180,7 +181,7 @@ def check_trusted(path: Path) -> None:
                 f"{path} is writable by {'others' if mode & stat.S_IWOTH else 'its group'}"
                 f" (mode {mode:04o}), so someone else could have changed it; check its content,"
                 f" then run chmod go-w {path}")
-    check_directory(path.parent)
+    check_directory(path.parent, path)
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
@@ -215,8 +216,8 @@ def check_action(recorded: Mapping[str, Any], given: Mapping[str, Any], where: s
     if dict(recorded) == dict(given):
         return
     raise JournalRejected(
-        f"{where}: the journal records the action {describe_action(recorded)!r}, but action= is"
-        f" {describe_action(given)!r}; nothing was done. Pass the recorded action to resume this"
+        f"{where}: the journal records the action <{describe_action(recorded)}>, but action= is"
+        f" <{describe_action(given)}>; nothing was done. Pass the recorded action to resume this"
         " run, or start a new run (new journal) with the other action")
 
 
@@ -308,7 +309,7 @@ class Journal:
             validate(body, "<memory>")
             return cls(None, body)
         p = Path(path)
-        check_directory(p.parent)
+        check_directory(p.parent, p)
         if p.is_symlink():
             check_trusted(p)  # refuses, naming the link and the fix
         if p.exists():
@@ -362,6 +363,8 @@ class Journal:
         outer = ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
                  + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
                  + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")
+        if self.path.is_symlink():
+            atomic_write(self.path, outer)  # refuses, naming the link
         if self._identity is not None:
             try:
                 now: tuple[int, int, int, int, int] | None = _identity(os.lstat(self.path))
