@@ -1062,7 +1062,9 @@ class SimCluster:
                 self.log("installer-refused", node.name, code=1618, pid=run.pid)
                 return 1618, ""
             if self.upgrade_to is None:
-                raise SimError(5023, "no upgrade target: build the simulator with upgrade_to=")
+                # Nothing to install: fail loudly as not simulated, never pretend.
+                raise SimError(1, "not simulated: the installer has no upgrade target (build the"
+                               " simulator with upgrade_to=)")
             target = self.upgrade_to
             fails = self._fault(InstallerFails, node=node.name)
             pid = next(self._pids)
