@@ -1,8 +1,12 @@
 """Upgrade commands (upgrade plan/run/resume/report, lock show/break, demo): thin calls into the engine.
 
-Ctrl-C during a run asks the engine to stop at the next step boundary (the cluster is never
-left mid-move); a second Ctrl-C interrupts at once. Either way the journal is kept and the exact
-``clusterlib upgrade resume`` command is printed; a safe stop exits 4.
+Ctrl-C or SIGTERM during a run asks the engine to stop at the next step boundary (the cluster is
+never left mid-move); a second one interrupts at once, and the engine journals the step's real
+end. Either way the report is printed with the exact ``clusterlib upgrade resume`` command that
+works (every connection option but the secrets), and a safe stop exits 4. A run on a fresh
+embedded simulator cannot be resumed (its cluster lived in the process): the CLI says so and
+how to rehearse a resume against ``clusterlib sim serve`` instead of printing a command that
+would resume against a different, fresh cluster.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clusterlib_cli.options import Target, connection_options
+from clusterlib_cli.options import PASSWORD_ENV, Target, connection_options
 
 if TYPE_CHECKING:
     import clusterlib
 
 UPGRADE_PANEL = "Upgrade"
-SIM_DEFAULT_COMMAND = r"D:\setup.exe /unattend"  # the simulator's node shell runs any line as the installer
+#: The stand-in installers of a simulated run (the simulator's default installer pattern takes
+#: both): Windows 2000/2003 media start winnt32.exe from i386, later media setup.exe.
+SIM_DEFAULT_COMMAND = r"D:\setup.exe /unattend"
+SIM_LEGACY_COMMAND = r"D:\i386\winnt32.exe /unattend"
 
 CommandOpt = Annotated[str | None, typer.Option(
     "--command", help="The installer command line run on each drained node (cmd.exe, on the"
@@ -63,6 +70,33 @@ HtmlOpt = Annotated[Path | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.",
                                        rich_help_panel="Output")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Print what would be done (the exact commands) and change nothing.")]
+POLICY_PANEL = "Run policies"
+RetriesOpt = Annotated[int | None, typer.Option(
+    "--max-retries-per-node", min=0, help="Retries of a node's failed step before the node"
+    " counts as failed (CAU MaxRetriesPerNode; library default 1).", rich_help_panel=POLICY_PANEL)]
+DrainTimeoutOpt = Annotated[float | None, typer.Option(
+    "--drain-timeout", min=1, help="Seconds a node's drain may take (library default 1800).",
+    rich_help_panel=POLICY_PANEL)]
+RebootTimeoutOpt = Annotated[float | None, typer.Option(
+    "--reboot-timeout", min=1, help="Seconds a node may take to go down and come back after its"
+    " installer (library default 3600).", rich_help_panel=POLICY_PANEL)]
+RequireAllOpt = Annotated[bool, typer.Option(
+    "--require-all-nodes-online/--allow-nodes-offline", help="Refuse to start unless every node"
+    " is Up (the default; CAU RequireAllNodesOnline).", rich_help_panel=POLICY_PANEL)]
+StopAfterOpt = Annotated[float | None, typer.Option(
+    "--stop-after", min=1, metavar="SECONDS", help="Stop safely at the next step boundary once"
+    " the run has taken this long (CAU StopAfter); resume later.", rich_help_panel=POLICY_PANEL)]
+WarnAfterOpt = Annotated[float | None, typer.Option(
+    "--warn-after", min=1, metavar="SECONDS", help="Warn once the run has taken this long (CAU"
+    " WarnAfter).", rich_help_panel=POLICY_PANEL)]
+PreUpdateOpt = Annotated[str | None, typer.Option(
+    "--pre-update", metavar="LINE", help="A command run on each drained node before its installer"
+    " (CAU PreUpdateScript); a failure stops the run safely.", rich_help_panel=POLICY_PANEL)]
+VerifyOpt = Annotated[str | None, typer.Option(
+    "--verify", metavar="LINE", help="A command run on each upgraded node before groups return"
+    " to it (CAU PostUpdateScript); a failure stops the run safely.", rich_help_panel=POLICY_PANEL)]
 
 
 def _upgrade_api() -> Any:
@@ -91,28 +125,57 @@ def _connected(target: Target, sim: Any = None) -> Iterator[clusterlib.Cluster]:
         cluster.close()
 
 
-def _action(api: Any, target: Target, command: str | None, manual: bool) -> Any:
+def _check_action_options(target: Target, command: str | None, manual: bool) -> None:
+    """Usage errors that need no connection."""
     if manual and command:
         raise typer.BadParameter("give --command or --manual, not both", param_hint="'--manual'")
+    if not manual and not command and not target.is_sim:
+        raise typer.BadParameter("say how to upgrade each node: --command LINE or --manual",
+                                 param_hint="'--command'")
+
+
+def sim_command(sim: Any) -> str:
+    """The stand-in installer line for a simulated cluster (by the release it upgrades to)."""
+    release = getattr(getattr(sim, "upgrade_to", None), "key", None) or str(
+        getattr(sim, "upgrade_to", "") or "")
+    return SIM_LEGACY_COMMAND if str(release).upper() in ("2000", "2003") else SIM_DEFAULT_COMMAND
+
+
+def _command_action(api: Any, cluster: Any, line: str) -> Any:
+    """The action for an installer line: the library's choice for this cluster (WMI from the
+    management host for nodes without WinRM, e.g. Windows 2000; WinRM on the node otherwise)."""
+    factory = getattr(api, "default_action", None)
+    if factory is None:
+        return api.RemoteCommand(line)
+    return factory(line, cluster.snapshot())
+
+
+def _action(api: Any, target: Target, cluster: Any, command: str | None, manual: bool) -> Any:
+    _check_action_options(target, command, manual)
     if manual:
         def ask(node: str, prompt: str) -> bool:
             if not sys.stdin.isatty():
                 return False
-            return typer.confirm(f"{prompt} Done, and did it succeed?", default=False, err=True)
+            return typer.confirm(f"{render_visible(prompt)} Done, and did it succeed?",
+                                 default=False, err=True)
 
         return api.ManualAction("Upgrade {node} now (it is drained and paused), then confirm.",
                                 ask=ask)
     if command:
-        return api.RemoteCommand(command)
-    if target.is_sim:
-        return api.RemoteCommand(SIM_DEFAULT_COMMAND)
-    raise typer.BadParameter("say how to upgrade each node: --command LINE or --manual",
-                             param_hint="'--command'")
+        return _command_action(api, cluster, command)
+    return _command_action(api, cluster, sim_command(getattr(cluster.transport, "sim", None)))
+
+
+def render_visible(text: str) -> str:
+    from clusterlib_cli import render
+
+    return render.visible(text)
 
 
 def _options(api: Any, cluster: Any, target: Target, *, order: str | None,
              target_version: str | None, failback: str, max_failed_nodes: int,
-             validation_group: str | None, raise_functional_level: bool) -> Any:
+             validation_group: str | None, raise_functional_level: bool,
+             policies: dict[str, Any] | None = None) -> Any:
     if failback not in ("end", "each"):
         raise typer.BadParameter("--failback is 'end' or 'each'", param_hint="'--failback'")
     version: Any = target_version
@@ -127,6 +190,9 @@ def _options(api: Any, cluster: Any, target: Target, *, order: str | None,
         kwargs["target"] = version
     if validation_group is not None:
         kwargs["validation_group"] = None if validation_group.lower() == "none" else validation_group
+    for name, value in (policies or {}).items():
+        if value is not None:
+            kwargs[name] = value
     return api.UpgradeOptions(**kwargs)
 
 
@@ -135,10 +201,43 @@ def _default_journal(cluster_name: str) -> Path:
     return Path.cwd() / f"clusterlib-upgrade-{cluster_name}-{stamp}.json"
 
 
-def _resume_hint(journal: Path | str, target: Target) -> str:
+def action_line(action: Any) -> str | None:
+    """The installer line a resume must be given (None: no command line, or a secret one)."""
+    doc = action.to_dict() if hasattr(action, "to_dict") else {}
+    if doc.get("kind") in ("remote-command", "wmic") and not doc.get("secret"):
+        line = doc.get("line")
+        return str(line) if line else None
+    return None
+
+
+def resume_command(journal: Path | str, target: Target, line: str | None = None) -> str:
+    """The exact command that resumes this run (never with a secret in it): the journal's
+    absolute path, every connection option, and the installer line the resume must match."""
     import shlex
 
-    return shlex.join(["clusterlib", "upgrade", "resume", str(journal), *target.sim_args()])
+    path = Path(journal).expanduser().absolute()
+    args = ["clusterlib", "upgrade", "resume", str(path), *target.connection_args()]
+    if line is not None:
+        args += ["--command", line]
+    return shlex.join(args)
+
+
+def resume_lines(journal: Path | str, target: Target, line: str | None = None) -> list[str]:
+    """What to print after a stop: the command that works, or why there is none."""
+    import shlex
+
+    if target.is_sim:
+        serve = shlex.join(["clusterlib", "sim", "serve", "--sim", target.layout, "--ssl"])
+        return [f"This run was on a fresh embedded simulator (--sim {target.layout}): its cluster"
+                " lived in this process and is gone, so it cannot be resumed (a new --sim would"
+                " be a different, unchanged cluster).",
+                f"To rehearse stop and resume, serve a simulator ({serve}), run the upgrade"
+                " against it with the --host options it prints, and resume with the same"
+                " options: clusterlib upgrade resume JOURNAL --host ..."]
+    text = f"Resume with: {resume_command(journal, target, line)}"
+    if target.user and not target.password_stdin:
+        text += f"   (password from ${PASSWORD_ENV}, or asked at the prompt)"
+    return [text]
 
 
 # --- plan ------------------------------------------------------------------------------------------
@@ -160,16 +259,20 @@ def upgrade_plan(
     from clusterlib_cli import render
 
     api = _upgrade_api()
-    action = _action(api, target, command, manual)  # a usage error needs no connection
+    _check_action_options(target, command, manual)  # a usage error needs no connection
     with _connected(target) as cluster:
         upgrade = api.RollingUpgrade(
-            cluster, action=action,
+            cluster, action=_action(api, target, cluster, command, manual),
             options=_options(api, cluster, target, order=order, target_version=target_version,
                              failback=failback, max_failed_nodes=max_failed_nodes,
                              validation_group=validation_group,
                              raise_functional_level=raise_functional_level))
         plan = upgrade.plan()
-        render.out(plan.to_json() if json else plan.to_text())
+        if json:
+            render.out(render.mark_json_text(plan.to_json(), target))
+        else:
+            render.sim_banner(target)
+            render.out(plan.to_text())
         if not plan.ok:
             raise typer.Exit(render.REFUSED)  # a preflight check failed: documented exit 1
 
@@ -177,39 +280,57 @@ def upgrade_plan(
 # --- run / resume ------------------------------------------------------------------------------------
 
 class StopAtBoundary(BaseException):
-    """Raised from our PhaseFinished subscriber after Ctrl-C: the engine has just journaled the
-    step as finished, so the run ends exactly between two steps. A BaseException on purpose:
-    the engine's event bus contains a subscriber's ordinary exceptions, and this one must get
-    through it to end the run."""
+    """Raised from our PhaseFinished subscriber after Ctrl-C when the engine has no
+    ``request_stop``: the engine has just journaled the step as finished, so the run ends
+    exactly between two steps. A BaseException on purpose: the engine's event bus contains a
+    subscriber's ordinary exceptions, and this one must get through it to end the run."""
+
+
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class _StopOnInterrupt:
-    """First Ctrl-C: stop at the next step boundary. Second: interrupt at once (the journal
-    still resumes it: every step is journaled before it starts)."""
+    """First Ctrl-C or SIGTERM: stop at the next step boundary. Second: interrupt at once (the
+    engine journals the interrupted step's real end; resume re-checks it).
 
-    def __init__(self) -> None:
+    SIGTERM (what ``kill``, systemd and container runtimes send) is handled exactly like Ctrl-C:
+    its default action would end the process mid-step without a journal entry or a report.
+    """
+
+    def __init__(self, upgrade: Any = None) -> None:
         self.requested = False
-        self._previous: Any = None
+        self.by: str | None = None
+        self._upgrade = upgrade
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopOnInterrupt:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
 
     def _handle(self, signum: int, frame: Any) -> None:
         from clusterlib_cli import render
 
+        name = _SIGNAL_NAMES.get(signal.Signals(signum), f"signal {signum}")
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        render.warn("Ctrl-C: stopping after the current step (Ctrl-C again to interrupt now)")
+        self.by = name
+        stop = getattr(self._upgrade, "request_stop", None)
+        if stop is not None:
+            stop()
+        render.warn(f"{name}: stopping after the current step ({name} again to interrupt now)")
 
     def on_upgrade_event(self, event: Any) -> None:
-        if self.requested and type(event).__name__ in ("PhaseFinished", "RunStarted"):
+        if not self.requested or hasattr(self._upgrade, "request_stop"):
+            return  # the engine stops itself at its next boundary
+        if type(event).__name__ in ("PhaseFinished", "RunStarted"):
             raise StopAtBoundary
 
 
@@ -218,9 +339,54 @@ def _phase_timeouts(options: Any) -> dict[str, float]:
             "reboot": options.reboot_timeout, "verify": options.rejoin_timeout}
 
 
+def journal_failure(exc: BaseException | None) -> tuple[str, str] | None:
+    """(file, reason) when ``exc`` or its cause is a failed journal write, else None.
+
+    The engine reports it as ``JournalWriteFailed`` (with ``path``), or as a stop caused by an
+    ``OSError``; a bare ``OSError`` naming a file is recognised too, so a full disk is never
+    presented as an "unexpected OSError"."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in ("JournalWriteFailed", "JournalTakenOver"):
+            reason = str(exc)
+            if exc.__cause__ is not None and isinstance(exc.__cause__, OSError):
+                reason = exc.__cause__.strerror or str(exc.__cause__)
+            return str(getattr(exc, "path", None) or "the journal"), reason
+        if isinstance(exc, OSError) and (exc.filename or type(exc) is OSError):
+            return str(exc.filename or "the journal"), exc.strerror or str(exc)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _write_html(html: Path, report: Any, target: Target | None) -> None:
+    import os
+
+    from clusterlib_cli import render
+
+    # 0600 like the journal: a report names nodes, groups and command lines.
+    fd = os.open(str(html), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(render.html_report(report, target))
+    render.info(f"HTML report written to {html}")
+
+
+def _print_report(report: Any, target: Target, json: bool) -> None:
+    from clusterlib_cli import render
+
+    render.out("")
+    if json:
+        render.out(render.mark_json_text(report.to_json(), target))
+    else:
+        render.sim_banner(target)
+        render.out(report.to_text())
+
+
 def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify: str | None,
-           html: Path | None, json: bool, resume: bool) -> None:
-    """Run (or resume) with progress, webhook and safe Ctrl-C, then present the report."""
+           html: Path | None, json: bool, resume: bool, stop_after: float | None = None,
+           warn_after: float | None = None) -> None:
+    """Run (or resume) with progress, webhook and safe Ctrl-C/SIGTERM, then present the truth:
+    the report (whatever the outcome), where the run stopped, and the resume command."""
     from clusterlib_cli import render
     from clusterlib_cli.notify import Notifier
     from clusterlib_cli.progress import Progress
@@ -229,53 +395,138 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
                         time_scale=cluster.time_scale)
     progress.timeouts = _phase_timeouts(upgrade.options)
     notifier = Notifier(notify) if notify else None
-    stopper = _StopOnInterrupt()
+    stopper = _StopOnInterrupt(upgrade)
     unsubscribe = [upgrade.subscribe(progress.on_upgrade_event),
                    cluster.subscribe(progress.on_cluster_event)]
     if notifier is not None:
         unsubscribe.append(upgrade.subscribe(notifier.on_upgrade_event))
     unsubscribe.append(upgrade.subscribe(stopper.on_upgrade_event))  # last: others see the event
+    timers = _deadline_timers(upgrade, stopper, stop_after=stop_after, warn_after=warn_after)
     report: Any = None
     failure: BaseException | None = None
-    hint = _resume_hint(journal, target)
     try:
         with stopper, progress:
             report = upgrade.run()
-    except StopAtBoundary:
+    except StopAtBoundary as exc:
         report = upgrade.report()
-        failure = StopAtBoundary()
-    except KeyboardInterrupt:
-        render.info(f"interrupted mid-step; the journal is kept. Resume with: {hint}")
-        raise
-    except Exception as exc:
-        report = getattr(exc, "report", None)
         failure = exc
-        raise
+    except KeyboardInterrupt as exc:
+        failure = exc
+        report = _safe_report(upgrade)
+    except Exception as exc:
+        report = getattr(exc, "report", None) or _safe_report(upgrade)
+        failure = exc
     finally:
+        for timer in timers:
+            timer.cancel()
         for stop in unsubscribe:
             stop()
-        if notifier is not None:
-            outcome = ("stopped (Ctrl-C)" if isinstance(failure, StopAtBoundary)
-                       else getattr(report, "outcome", "failed"))
-            notifier.send(f"clusterlib: upgrade of {cluster.name}: {outcome}",
-                          {"outcome": outcome, "journal": str(journal)})
-            notifier.close()
-            problem = notifier.summary()
-            if problem:
-                render.warn(problem)
-        if html is not None and report is not None:
-            from clusterlib.html import report_document
+    written = journal_failure(failure)
+    stopped_by_us = stopper.requested and (
+        isinstance(failure, StopAtBoundary) or _is_stop(failure))
+    if notifier is not None:
+        outcome = (f"stopped ({stopper.by})" if stopped_by_us
+                   else getattr(report, "outcome", None) or "failed")
+        notifier.send(f"clusterlib: upgrade of {cluster.name}: {outcome}",
+                      {"outcome": outcome, "journal": str(journal)})
+        notifier.close()
+        problem = notifier.summary()
+        if problem:
+            render.warn(problem)
+    if html is not None and report is not None:
+        try:
+            _write_html(html, report, target)
+        except OSError as exc:
+            render.warn(f"could not write the HTML report {html}: {exc.strerror or exc}")
+    if report is not None:
+        _print_report(report, target, json)
+    if failure is None:
+        return
+    outcome = str(getattr(report, "outcome", "") or "")
+    if outcome != "completed":
+        for text in resume_lines(journal, target, action_line(upgrade.action)):
+            render.info(text)
+    if written is not None:
+        path, reason = written
+        render.usage_line(f"the run's journal {path} could not be written ({reason}).")
+        if _is_stop(failure):
+            render.info("The run stopped safely before its next change: the cluster is as the"
+                        " report above shows. Free space or fix the file system, then resume"
+                        " with the command above.")
+        else:
+            render.info("The run stopped at once. See where every node and group is with: "
+                        + _status_command(target) + "; free space or fix the file system, then"
+                        " resume with the command above.")
+        raise typer.Exit(render.STOPPED)
+    if stopped_by_us or isinstance(failure, KeyboardInterrupt):
+        how = ("between two steps at your request" if stopped_by_us
+               else "mid-step (interrupted twice); the journal records the step's real end and"
+               " resume re-checks it")
+        render.info(f"stopped safely {how} ({stopper.by or 'Ctrl-C'}); exit 4")
+        raise typer.Exit(render.STOPPED)
+    raise failure
 
-            html.write_text(report_document(report), encoding="utf-8")
-            render.info(f"HTML report written to {html}")
-        if report is not None:
-            render.out("")
-            render.out(report.to_json() if json else report.to_text())
-        if failure is not None and report is not None and getattr(report, "outcome", "") != "completed":
-            render.info(f"Resume with: {hint}")
-    if isinstance(failure, StopAtBoundary):
-        render.info("stopped safely between two steps at your request")
-        raise typer.Exit(4)
+
+def _is_stop(exc: BaseException | None) -> bool:
+    from clusterlib_cli import render
+
+    return exc is not None and render._is_resumable_stop(exc)
+
+
+def _safe_report(upgrade: Any) -> Any:
+    try:
+        return upgrade.report()
+    except Exception:  # no journal yet: nothing to report
+        return None
+
+
+def _status_command(target: Target) -> str:
+    import shlex
+
+    return shlex.join(["clusterlib", "status", *target.connection_args()])
+
+
+def _deadline_timers(upgrade: Any, stopper: _StopOnInterrupt, *, stop_after: float | None,
+                     warn_after: float | None) -> list[threading.Timer]:
+    """--stop-after: stop at the next boundary once the run has taken that long (wall seconds,
+    as CAU's StopAfter); --warn-after: say so once (CAU's WarnAfter)."""
+    from clusterlib_cli import render
+
+    timers: list[threading.Timer] = []
+    if stop_after is not None:
+        def stop() -> None:
+            render.warn(f"--stop-after {stop_after:g} s reached: stopping after the current step")
+            stopper.requested, stopper.by = True, "--stop-after"
+            request = getattr(upgrade, "request_stop", None)
+            if request is not None:
+                request()
+
+        timers.append(threading.Timer(stop_after, stop))
+    if warn_after is not None:
+        timers.append(threading.Timer(warn_after, render.warn, args=(
+            f"--warn-after {warn_after:g} s: the run is taking longer than expected",)))
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
+    return timers
+
+
+def _run_kwargs(api: Any, *, pre_update: str | None, verify: str | None) -> dict[str, Any]:
+    """--pre-update/--verify as the engine's hooks, when this build has them."""
+    import inspect
+
+    wanted = {"pre_update": pre_update, "verify": verify}
+    wanted = {k: v for k, v in wanted.items() if v is not None}
+    if not wanted:
+        return {}
+    params = inspect.signature(api.RollingUpgrade).parameters
+    missing = [k for k in wanted if k not in params]
+    if missing:
+        from clusterlib import NotSupported
+
+        raise NotSupported(f"{', '.join('--' + m.replace('_', '-') for m in missing)}: this"
+                           " build's upgrade engine has no such hook")
+    return wanted
 
 
 @connection_options
@@ -289,9 +540,18 @@ def upgrade_run(
     max_failed_nodes: MaxFailedOpt = 0,
     validation_group: ValidationOpt = None,
     raise_functional_level: LevelOpt = False,
+    max_retries_per_node: RetriesOpt = None,
+    drain_timeout: DrainTimeoutOpt = None,
+    reboot_timeout: RebootTimeoutOpt = None,
+    require_all_nodes_online: RequireAllOpt = True,
+    stop_after: StopAfterOpt = None,
+    warn_after: WarnAfterOpt = None,
+    pre_update: PreUpdateOpt = None,
+    verify: VerifyOpt = None,
     journal: JournalOpt = None,
     notify: NotifyOpt = None,
     html: HtmlOpt = None,
+    dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -299,15 +559,32 @@ def upgrade_run(
     from clusterlib_cli import render
 
     api = _upgrade_api()
-    action = _action(api, target, command, manual)  # a usage error needs no connection
+    _check_action_options(target, command, manual)  # usage errors need no connection
+    _check_notify(notify)
+    hooks = _run_kwargs(api, pre_update=pre_update, verify=verify)
     with _connected(target) as cluster:
         path = journal or _default_journal(cluster.name)
-        upgrade = api.RollingUpgrade(
-            cluster, action=action, journal=path,
-            options=_options(api, cluster, target, order=order, target_version=target_version,
-                             failback=failback, max_failed_nodes=max_failed_nodes,
-                             validation_group=validation_group,
-                             raise_functional_level=raise_functional_level))
+        options = _options(api, cluster, target, order=order, target_version=target_version,
+                           failback=failback, max_failed_nodes=max_failed_nodes,
+                           validation_group=validation_group,
+                           raise_functional_level=raise_functional_level,
+                           policies={"retries_per_node": max_retries_per_node,
+                                     "drain_timeout": drain_timeout,
+                                     "reboot_timeout": reboot_timeout,
+                                     "require_all_up": require_all_nodes_online})
+        action = _action(api, target, cluster, command, manual)
+        if dry_run:
+            upgrade = api.RollingUpgrade(cluster, action=action, options=options, **hooks)
+            plan = upgrade.plan()
+            render.sim_banner(target)
+            render.out(plan.to_text())
+            render.info("--dry-run: nothing was changed (no lock, no journal); the commands above"
+                        " are what a run would send")
+            if not plan.ok:
+                raise typer.Exit(render.REFUSED)
+            return
+        upgrade = api.RollingUpgrade(cluster, action=action, journal=path, options=options,
+                                     **hooks)
         plan = upgrade.plan()
         if not plan.ok:
             render.out(plan.to_text())
@@ -315,14 +592,83 @@ def upgrade_run(
         render.confirm(f"Upgrade every node of {cluster.name} ({' -> '.join(plan.order)}),"
                        f" journal {path}?", yes=yes)
         _drive(upgrade, cluster, target, journal=path, notify=notify, html=html, json=json,
-               resume=False)
+               resume=False, stop_after=stop_after, warn_after=warn_after)
+
+
+def _check_notify(notify: str | None) -> None:
+    if notify is not None and not notify.lower().startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{notify!r} is not an http(s) URL (e.g."
+                                 " https://hooks.example.com/...)", param_hint="'--notify'")
+
+
+def describe_action(doc: Any) -> str:
+    """One line for a journal's recorded action (``to_dict()`` form)."""
+    if not isinstance(doc, dict):
+        return "unknown"
+    kind = str(doc.get("kind") or "unknown")
+    if doc.get("secret"):
+        return f"{kind}: a secret command line (not recorded)"
+    if kind in ("remote-command", "wmic"):
+        where = "on each node over WinRM" if kind == "remote-command" else \
+            "started on each node through WMI from the management host"
+        return f"command {doc.get('line')!r} ({where})"
+    if kind == "powershell":
+        params = " ".join(f"-{k} {v!r}" for k, v in doc.get("params") or [])
+        return f"PowerShell {doc.get('cmdlet')} {params}".rstrip()
+    return kind
+
+
+def recorded_action(api: Any, journal: Path) -> Any:
+    """The action the journal recorded (the journal module's own reader when it has one)."""
+    reader = getattr(api, "recorded_action", None)
+    if reader is not None:
+        return reader(journal)
+    return api.Journal.load(journal).body.get("action")
+
+
+def _confirm_recorded_action(api: Any, journal: Path, command: str | None) -> None:
+    """Never run what a journal file says without the caller agreeing to exactly that: the
+    file may have been edited and re-sealed by someone else. --command must match the recorded
+    line, or a person confirms it at the terminal."""
+    from clusterlib_cli import render
+
+    doc = recorded_action(api, journal)
+    shown = describe_action(doc)
+    render.info(f"The journal's recorded action: {shown}")
+    line = doc.get("line") if isinstance(doc, dict) else None
+    if command is not None:
+        if line is not None and not (isinstance(doc, dict) and doc.get("secret")) \
+                and line != command:
+            raise typer.BadParameter(
+                f"the journal {journal} records the action {line!r}, not {command!r}; nothing"
+                " was done. Pass the recorded line if it is the one you mean, or start a new run",
+                param_hint="'--command'")
+        return  # matches (or a secret line only the caller knows: theirs is the one used)
+    if not sys.stdin.isatty():
+        hint = f"--command {shlex_quote(line)}" if isinstance(line, str) and line else "--command"
+        raise typer.BadParameter(
+            f"the journal {journal} records the action {shown}; to run it, pass {hint} (it must"
+            " match) or resume at a terminal to confirm it", param_hint="'--command'")
+    if not typer.confirm(f"Run {render.visible(shown)} on the remaining nodes?", default=False,
+                         err=True):
+        render.info("Nothing was changed.")
+        raise typer.Exit(render.REFUSED)
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 @connection_options
 def upgrade_resume(
     journal: Annotated[Path, typer.Argument(dir_okay=False, help="The run's journal file.")],
     target: Target,
-    command: CommandOpt = None,
+    command: Annotated[str | None, typer.Option(
+        "--command", help="The installer command line: must match the one the journal recorded"
+        " (shown before anything runs); without it you are asked to confirm the recorded one.",
+        rich_help_panel=UPGRADE_PANEL)] = None,
     notify: NotifyOpt = None,
     html: HtmlOpt = None,
     yes: YesOpt = False,
@@ -332,11 +678,15 @@ def upgrade_resume(
     from clusterlib_cli import render
 
     api = _upgrade_api()
+    _check_notify(notify)
+    if not journal.exists():
+        raise typer.BadParameter(f"{journal}: no such journal file", param_hint="'JOURNAL'")
     with _connected(target) as cluster:
         kwargs: dict[str, Any] = {"journal": journal}
         if command:
-            kwargs["action"] = api.RemoteCommand(command)
+            kwargs["action"] = _command_action(api, cluster, command)
         upgrade = api.RollingUpgrade.from_journal(cluster, **kwargs)
+        _confirm_recorded_action(api, journal, command)
         render.confirm(f"Resume the upgrade of {cluster.name} from {journal}?", yes=yes)
         _drive(upgrade, cluster, target, journal=journal, notify=notify, html=html, json=json,
                resume=True)
@@ -351,12 +701,11 @@ def upgrade_report(
     from clusterlib_cli import render
 
     api = _upgrade_api()
+    if not journal.exists():
+        raise typer.BadParameter(f"{journal}: no such journal file", param_hint="'JOURNAL'")
     report = api.Report.from_journal(journal)
     if html is not None:
-        from clusterlib.html import report_document
-
-        html.write_text(report_document(report), encoding="utf-8")
-        render.info(f"HTML report written to {html}")
+        _write_html(html, report, None)
     render.out(report.to_json() if json else report.to_text())
 
 
@@ -371,10 +720,12 @@ def lock_show(target: Target, json: JsonOpt = False) -> None:
     with _connected(target) as cluster:
         lock = api.read_lock(cluster)
         if json:
-            render.emit_json({"schema": "clusterlib.lock/1", "cluster": cluster.name,
-                              "locked": lock is not None,
-                              "lock": lock.to_dict() if lock is not None else None})
+            render.emit_json(render.mark({"schema": "clusterlib.lock/1", "cluster": cluster.name,
+                                          "locked": lock is not None,
+                                          "lock": lock.to_dict() if lock is not None else None},
+                                         target))
         else:
+            render.sim_banner(target)
             render.out(f"{cluster.name}: " + (f"locked by {lock.describe()}" if lock else "not locked"))
 
 
@@ -384,6 +735,7 @@ def lock_break(
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the cluster).")],
     journal: Annotated[Path | None, typer.Option("--journal", dir_okay=False,
                        help="Also record the break in this run's journal.")] = None,
+    dry_run: DryRunOpt = False,
     yes: YesOpt = False,
 ) -> None:
     """Remove a stale upgrade lock (audited). Make sure the run that holds it is dead first."""
@@ -393,9 +745,14 @@ def lock_break(
         raise typer.BadParameter("--reason must say why", param_hint="'--reason'")
     api = _upgrade_api()
     with _connected(target) as cluster:
+        render.sim_banner(target)
         lock = api.read_lock(cluster)
         if lock is None:
             render.out(f"{cluster.name}: not locked; nothing to break")
+            return
+        if dry_run:
+            render.out(f"would break the lock of {lock.describe()} on {cluster.name} (reason:"
+                       f" {reason}); --dry-run: nothing was changed")
             return
         render.confirm(f"Break the upgrade lock of {lock.describe()}?", yes=yes)
         api.break_lock(cluster, reason=reason, journal=journal)
@@ -408,48 +765,59 @@ def demo(
     speed: Annotated[float, typer.Option("--speed", min=0.001, help="Simulated seconds per"
                                          " wall-clock second.")] = 150.0,
     html: HtmlOpt = None,
-    journal: JournalOpt = None,
+    journal: Annotated[Path | None, typer.Option(
+        "--journal", dir_okay=False, help="Keep the run's journal at this path. Without it the"
+        " journal goes to a temporary folder that the demo names and removes at the end.",
+        rich_help_panel=UPGRADE_PANEL)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
-    """The classic two-node Windows 2000 -> 2003 rolling upgrade, on the embedded simulator."""
-    import importlib.util
+    """The seed's classic rolling upgrade on the embedded simulator: two Windows 2000 nodes to
+    Windows Server 2003, node 1 first, the installer started on each node through WMI from the
+    management host (Windows 2000 has no WinRM). Nothing real is touched."""
+    import shutil
     import tempfile
 
     from clusterlib_cli import render
     from clusterlib_cli.options import build_sim, make_target, open_cluster
 
     api = _upgrade_api()
-    path = journal or Path(tempfile.mkdtemp(prefix="clusterlib-demo-")) / "journal.json"
-    layouts = ["classic", "classic-2012r2"]
-    if importlib.util.find_spec("clusterlib.dialects.clusterexe") is None:
-        layouts.pop(0)  # the cluster.exe dialect is what drives Windows 2000
-        render.warn("this build has no cluster.exe dialect; the demo uses the classic layout on"
-                    " Windows Server 2012 R2 instead")
-    for layout in layouts:
-        target = make_target(sim=layout, speed=speed, debug=debug)
+    scratch: Path | None = None
+    if journal is None:
+        scratch = Path(tempfile.mkdtemp(prefix="clusterlib-demo-"))
+        path = scratch / "journal.json"
+        render.info(f"journal: {path} (a temporary folder, removed when the demo ends; pass"
+                    " --journal PATH to keep it)")
+    else:
+        path = journal
+    try:
+        target = make_target(sim="classic", speed=speed, debug=debug)
         sim = build_sim(target)
         cluster = open_cluster(target, sim)
-        upgrade = api.RollingUpgrade(cluster, action=api.RemoteCommand(SIM_DEFAULT_COMMAND),
-                                     journal=path, options=api.UpgradeOptions(target=sim.upgrade_to))
-        plan = upgrade.plan()
-        if plan.ok or layout == layouts[-1]:
-            break
-        # Say so rather than hide it: the Windows 2000 layout should run; this build refuses it.
-        render.warn("the Windows 2000 classic layout does not pass preflight in this build ("
-                    + "; ".join(f"{c.name}: {c.message}" for c in plan.failed_checks)
-                    + "); the demo uses the same layout on Windows Server 2012 R2 instead")
-        cluster.close()
-    with contextlib.closing(cluster):
-        render.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect,
-                            endpoint=cluster.transport.endpoint)
-        render.out("")
-        render.out(plan.to_text())
-        render.out("")
-        _drive(upgrade, cluster, target, journal=path, notify=None, html=html, json=False,
-               resume=False)
-        render.out("")
-        render.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect,
-                            endpoint=cluster.transport.endpoint)
+        with contextlib.closing(cluster):
+            snap = cluster.snapshot(owners=True)
+            order = tuple(sorted(n.name for n in snap.nodes))  # NODE1 first, as the seed does
+            action = _command_action(api, cluster, sim_command(sim))
+            upgrade = api.RollingUpgrade(cluster, action=action, journal=path,
+                                         options=api.UpgradeOptions(target=sim.upgrade_to,
+                                                                    order=order))
+            plan = upgrade.plan()
+            render.sim_banner(target)
+            render.print_status(snap, dialect=cluster.dialect,
+                                endpoint=cluster.transport.endpoint)
+            render.out("")
+            render.out(plan.to_text())
+            render.out("")
+            if not plan.ok:
+                raise api.PreflightFailed(plan.failed_checks)
+            _drive(upgrade, cluster, target, journal=path, notify=None, html=html, json=False,
+                   resume=False)
+            render.out("")
+            render.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect,
+                                endpoint=cluster.transport.endpoint)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+            render.info(f"removed the demo's temporary folder {scratch}")
 
 
 def register(app: typer.Typer, upgrade_app: typer.Typer, lock_app: typer.Typer) -> None:

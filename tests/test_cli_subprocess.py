@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -110,29 +111,37 @@ def test_demo_runs_the_classic_upgrade(tmp_path: Path) -> None:
     done = subprocess.run([*CLI, "demo", "--speed", "2000", "--html", str(html)],
                           capture_output=True, text=True, env=_env(), timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "COMPLETED" in done.stdout
+    assert "COMPLETED" in done.stdout and "SIMULATED" in done.stdout
     assert "NODE1" in done.stdout and "NODE2" in done.stdout
-    assert html.read_text().startswith("<!DOCTYPE html>")
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "SIMULATED" in page
+    # The journal went to a temporary folder the demo named, and removed.
+    named = re.search(r"journal: (\S+) \(a temporary folder", done.stderr)
+    assert named is not None, done.stderr
+    assert not Path(named.group(1)).parent.exists()
+    assert f"removed the demo's temporary folder {Path(named.group(1)).parent}" in done.stderr
+    # Node 1 first, as the seed's procedure, its installer started through WMI when the
+    # library offers it (Windows 2000 has no WinRM).
+    assert done.stderr.index("[NODE1 drain]") < done.stderr.index("[NODE2 drain]")
+    import clusterlib.upgrade
+
+    if hasattr(clusterlib.upgrade, "WmiCommand"):
+        assert 'wmic /node:"NODE1" process call create' in done.stdout
 
 
-@needs_engine
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
-def test_ctrl_c_during_upgrade_run_leaves_a_resumable_journal(tmp_path: Path) -> None:
+def _pty_run(argv: list[str], env: dict[str, str], *, deadline: float,
+             on_output: Any) -> tuple[int, str]:
+    """Run ``argv`` on a pseudo-terminal (stdin, stdout and stderr): ``on_output(text, proc)``
+    sees everything printed so far after every read. Returns (exit code, output)."""
     import pty
 
-    journal = tmp_path / "journal.json"
     primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", "25", "--yes",
-         "--journal", str(journal)],
-        stdin=secondary, stdout=secondary, stderr=secondary, env=_env(TERM="xterm"),
-        start_new_session=False)
+    proc = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary, env=env)
     os.close(secondary)
     seen = b""
-    interrupted = False
-    deadline = time.monotonic() + 45
+    end = time.monotonic() + deadline
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < end:
             ready, _, _ = select.select([primary], [], [], 0.2)
             if ready:
                 try:
@@ -142,26 +151,112 @@ def test_ctrl_c_during_upgrade_run_leaves_a_resumable_journal(tmp_path: Path) ->
                 if not chunk:
                     break
                 seen += chunk
-            if not interrupted and re.search(rb"NODE\d", seen) and b"drain" in seen \
-                    and journal.exists():
-                proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
-                interrupted = True
+                on_output(seen.decode("utf-8", "replace"), proc, primary)
             if proc.poll() is not None and not ready:
                 break
         code = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
         os.close(primary)
-    text = seen.decode("utf-8", "replace")
-    assert interrupted, text
+    return code, seen.decode("utf-8", "replace")
+
+
+@pytest.fixture
+def served_https(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
+    """``clusterlib sim serve --ssl`` in the background: (its printed connect options, password)."""
+    pw_file = tmp_path / "pw"
+    proc = subprocess.Popen([*CLI, "sim", "serve", "--sim", "classic-2012r2", "--ssl",
+                             "--speed", "40", "--password-file", str(pw_file)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.strip().startswith("CLUSTERLIB_PASSWORD="):
+                break
+        else:
+            pytest.fail("sim serve printed no connect line: " + "".join(lines))
+        command = shlex.split(lines[-1].strip())
+        args = command[command.index("status") + 1:]
+        assert "--ca-bundle" in args and "--ssl" in args
+        yield args, pw_file.read_text().strip()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@needs_engine
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_ctrl_c_then_the_printed_resume_command_verbatim_over_https(
+        tmp_path: Path, served_https: tuple[list[str], str]) -> None:
+    """Ctrl-C in a terminal stops at a step boundary (exit 4) and prints a resume command with
+    every connection option (--ca-bundle included); that exact command, run as printed (a person
+    answers its confirmation at the terminal), finishes the run."""
+    args, password = served_https
+    journal = tmp_path / "journal.json"
+    env = _env(TERM="xterm", CLUSTERLIB_PASSWORD=password)
+    state = {"sent": False}
+
+    def interrupt(text: str, proc: subprocess.Popen[bytes], fd: int) -> None:
+        if not state["sent"] and re.search(r"NODE\d drain", text) and journal.exists():
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+            state["sent"] = True
+
+    code, text = _pty_run([*CLI, "upgrade", "run", *args, "--yes", "--journal", str(journal),
+                           "--command", r"D:\setup.exe /unattend"], env, deadline=90,
+                          on_output=interrupt)
+    assert state["sent"], text
     assert code == 4, text
-    assert "clusterlib upgrade resume" in text
-    assert journal.exists()
-    resume = re.search(r"clusterlib upgrade resume (.+)", text)
-    assert resume is not None
-    args = shlex.split(resume.group(1).strip())
-    done = subprocess.run([*CLI, "upgrade", "resume", *args, "--yes"], capture_output=True,
-                          text=True, env=_env(), timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "COMPLETED" in done.stdout
+    assert "stopped safely between two steps at your request (Ctrl-C)" in text
+    assert "STOPPED" in text
+    found = re.search(r"Resume with: (clusterlib upgrade resume .+?)(?:   \(password|\r?\n)", text)
+    assert found is not None, text
+    printed = shlex.split(found.group(1))
+    assert printed[:3] == ["clusterlib", "upgrade", "resume"]
+    assert "--ca-bundle" in printed and "--ssl" in printed and password not in found.group(1)
+    state2 = {"answered": False}
+
+    def answer(text: str, proc: subprocess.Popen[bytes], fd: int) -> None:
+        if not state2["answered"] and "[y/N]" in text:
+            os.write(fd, b"y\n")
+            state2["answered"] = True
+
+    code, text = _pty_run([*CLI, *printed[1:]], env, deadline=120, on_output=answer)
+    assert code == 0, text
+    assert "COMPLETED" in text
+
+
+@needs_engine
+def test_sigterm_stops_at_a_boundary_and_says_a_fresh_simulator_cannot_resume(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "journal.json"
+    proc = subprocess.Popen([*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", "25",
+                             "--yes", "--journal", str(journal)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env())
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not journal.exists():
+            time.sleep(0.05)
+        assert journal.exists()
+        proc.send_signal(signal.SIGTERM)  # what kill, systemd and container runtimes send
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = (out + err).decode("utf-8", "replace")
+    assert proc.returncode == 4, text
+    assert "SIGTERM: stopping after the current step" in text
+    assert "stopped safely between two steps at your request (SIGTERM)" in text
+    assert "cannot be resumed" in text and "clusterlib sim serve --sim classic-2012r2" in text
+    assert "Resume with:" not in text  # no command that would resume a fresh, unchanged cluster
+    assert "SIMULATED" in out.decode()

@@ -34,7 +34,8 @@ def test_plan_json_lists_steps_and_commands() -> None:
     result = invoke("upgrade", "plan", *PS, "--json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert plan["ok"] is True and plan["order"] == ["NODE2", "NODE1"]
+    assert plan["ok"] is True and sorted(plan["order"]) == ["NODE1", "NODE2"]
+    assert plan["simulated"] is True
     commands = [c for s in plan["steps"] for c in s["commands"]]
     assert "Suspend-ClusterNode -Name 'NODE2' -Drain -Wait" in commands
 
@@ -70,7 +71,10 @@ def test_stopped_run_exits_4_and_prints_the_resume_command(
     journal = tmp_path / "j.json"
     result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal))
     assert result.exit_code == 4, result.output
-    assert f"clusterlib upgrade resume {journal}" in result.stderr
+    # A fresh --sim cannot resume this run: the CLI says so instead of printing a command that
+    # would resume against a different, unchanged simulator.
+    assert "cannot be resumed" in result.stderr and "clusterlib sim serve" in result.stderr
+    assert f"clusterlib upgrade resume {journal}" not in result.stderr
     assert "STOPPED" in result.stdout
     lock = invoke("lock", "show", *PS, "--json")  # the stopped run keeps the lock for its resume
     assert lock.exit_code == 0 and json.loads(lock.stdout)["locked"] is True
@@ -92,9 +96,10 @@ def test_lock_show_and_break(monkeypatch: pytest.MonkeyPatch) -> None:
     assert json.loads(invoke("lock", "show", *PS, "--json").stdout)["locked"] is False
 
 
-def test_report_of_a_missing_journal_exit_1(tmp_path: Path) -> None:
+def test_report_of_a_missing_journal_says_so_exit_2(tmp_path: Path) -> None:
     result = invoke("upgrade", "report", str(tmp_path / "nope.json"))
-    assert result.exit_code == 1 and "no such journal" in result.stderr
+    assert result.exit_code == 2 and "no such journal file" in result.output
+    assert "refused before sending anything" not in result.output
 
 
 def test_upgrade_run_over_the_wire_reaches_node_shells_with_node_path(tmp_path: Path) -> None:
