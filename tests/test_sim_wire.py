@@ -179,3 +179,58 @@ def test_sigkilled_sim_serve_ssl_leaves_no_key_and_its_directory_goes_next_start
         assert ep.ca_bundle and Path(ep.ca_bundle).parent.exists()
         assert not list(Path(ep.ca_bundle).parent.glob("*.key"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_installer_answer_lost_drops_the_connection() -> None:
+    from clusterlib.sim.model import InstallerAnswerLost
+
+    sim = SimCluster.classic(os="2016", upgrade_to="2019")
+    sim.inject(InstallerAnswerLost(node="NODE1"))
+    with serve(sim, receive_timeout=0.05) as ep:
+        _run_lost_installer(ep, sim)
+
+
+def _run_lost_installer(ep: Endpoint, sim: SimCluster) -> None:
+    line = _installer_line(sim)
+    conn = WSMan(ep.host, port=ep.port, path="wsman/node/NODE1", username=ep.username,
+                 password=ep.password, ssl=False, auth="basic", encryption="never", no_proxy=True,
+                 operation_timeout=5)
+    shell = WinRS(conn)
+    shell.open()
+    kinds_before = [e.kind for e in sim.events]
+    with pytest.raises(requests.exceptions.ConnectionError):
+        Process(shell, line).invoke()
+    # The installer ran (the model logged it) though the client got no answer.
+    new = [e.kind for e in sim.events][len(kinds_before):]
+    assert "upgrade-start" in new and "answer-lost" in new, new
+
+
+def _installer_line(sim: SimCluster) -> str:
+    pattern = sim.installer.pattern
+    # The default pattern names setup.exe-like installers; build a line it matches.
+    for candidate in ("setup.exe /upgrade", "C:\\install\\setup.exe /auto upgrade",
+                      "upgrade.cmd", "install.cmd"):
+        if sim.is_installer(candidate):
+            return candidate
+    raise AssertionError(f"no sample line matches the installer pattern {pattern!r}")
+
+
+def test_a_node_without_winrm_has_no_listener() -> None:
+    from clusterlib.errors import ConnectionFailed
+    from clusterlib.transports.base import CmdLine
+    from clusterlib.transports.winrm import WinRMTransport
+
+    sim = SimCluster.classic(os="2000")
+    with serve(sim, receive_timeout=0.05) as ep:
+        conn = WSMan(ep.host, port=ep.port, path="wsman/node/NODE1", username=ep.username,
+                     password=ep.password, ssl=False, auth="basic", encryption="never",
+                     no_proxy=True, operation_timeout=5)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            WinRS(conn).open()
+        transport = WinRMTransport(ep.host, port=ep.port, username=ep.username,
+                                   password=ep.password, auth="basic", ssl=False,
+                                   node_path="wsman/node/{node}", allow_cleartext_basic=True)
+        with pytest.raises(ConnectionFailed) as info:
+            transport.for_node("NODE1").run_cmd(CmdLine("hostname"))
+        # The failure is a connection failure (no listener), not a shell or an HTTP error.
+        assert "cannot reach the WinRM listener" in str(info.value)

@@ -112,6 +112,7 @@ class _CmdCommand:
     stderr: bytes = b""
     exit_code: int | None = None
     done: bool = False
+    lost: bool = False  # SimAnswerLost: it ran, but the connection drops instead of the answer
 
 
 @define
@@ -324,6 +325,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not known:
             self._send(404, b"", "text/plain")
             return
+        if node is not None and not self.server.sim.nodes[node].release.winrm:
+            # Windows 2000 has no WinRM (reference section 7): nothing listens on that node, so
+            # a client gets no answer at all (the connection closes), never an HTTP status.
+            log.debug("endpoint: %s runs %s, which has no WinRM listener", node,
+                      self.server.sim.nodes[node].release.label)
+            self._drop()
+            return
         self.node = node
         if not self._authorized():
             self._unauthorized()
@@ -348,7 +356,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not after and roll.http500:
             self._send(500, b"Internal Server Error", "text/plain")
             return
-        status, payload = self._dispatch(req, body)
+        try:
+            status, payload = self._dispatch(req, body)
+        except _AnswerLost:
+            self._drop()
+            return
         if roll.delay and dice.faults is not None:
             time.sleep(dice.faults.delay_seconds)
         if roll.drop:
@@ -619,6 +631,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _run_cmd(self, shell: _CmdShell, command: _CmdCommand) -> None:
         from clusterlib.sim.cmdshell import run_command_line
+        from clusterlib.sim.model import SimAnswerLost
         from clusterlib.sim.powershell import run_powershell_exe
 
         try:
@@ -630,6 +643,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 result = run_command_line(self.server.sim, command.line, node=shell.node)
                 out, err, code = result.stdout, result.stderr, result.exit_code
+        except SimAnswerLost as exc:
+            log.debug("endpoint: answer lost: %s", exc)
+            with shell.cond:
+                command.lost = True
+                command.done = True
+                shell.cond.notify_all()
+            return
         except Exception as exc:  # a simulator bug must reach the client as output
             out, err, code = "", f"simulator failure: {type(exc).__name__}: {exc}\r\n", 1
         with shell.cond:
@@ -653,6 +673,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if remaining <= 0:
                     raise wsman.timed_out()
                 shell.cond.wait(remaining)
+            if command.lost:
+                shell.commands.pop(cid, None)
+                raise _AnswerLost
             # As WinRS: data chunks first, then an empty End chunk per stream and the exit code.
             out = command.stdout[:budget]
             err = command.stderr[:max(0, budget - len(out))]
@@ -670,6 +693,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 _SOAP = "application/soap+xml;charset=UTF-8"
+
+
+class _AnswerLost(Exception):
+    """The command ran but its answer is lost: the connection drops without a response."""
 
 
 def _schema(what: str) -> WSManError:
