@@ -274,7 +274,8 @@ def _report_body(doc: Mapping[str, Any]) -> str:
     bars = timeline_bars(doc.get("steps") or [])
     if bars:
         parts.append("<h4>Timeline</h4>" + timeline_svg(bars))
-    step_rows = [[_e(s.get("node") or "cluster"), _e(s.get("kind")), _state(s.get("status")),
+    step_rows = [[_e(s.get("node") or "cluster"), _e(s.get("kind")),
+                  _state(s.get("result_text") or s.get("status")),
                   _e("" if s.get("seconds") is None else f"{float(s['seconds']):.1f}"),
                   _e(s.get("attempts", "")), _e(s.get("message") or "")]
                  for s in doc.get("steps") or []]
@@ -292,6 +293,17 @@ def _report_body(doc: Mapping[str, Any]) -> str:
                        _e(r.get("attempt", "")), _e(r.get("error") or "")] for r in retries]
         parts.append(f"<h4>Retries ({len(retries)})</h4>"
                      + _table(["Node", "Phase", "Group", "Attempt", "Error"], retry_rows))
+    availability = doc.get("availability") or {}
+    if availability:
+        rows = [[_e(g), _e(f"{float(a['seconds']):.1f}"), _e(f"{float(a['moves']):.1f}"),
+                 _state("outage" if float(a["excess"]) > 0 else "ok"),
+                 _e(f"{float(a['excess']):.1f}"),
+                 _e(", ".join(f"{k} {float(v):.1f}" for k, v in a["by_phase"].items()))]
+                for g, a in availability.items()]
+        parts.append("<h4>Availability (seconds not Online)</h4>" + _table(
+            ["Group", "Down", "Moves needed", "", "Beyond moves", "By phase"], rows))
+    if not doc.get("final_placement") and doc.get("outcome") != "running":
+        parts.append("<p><b>Placement:</b> not read at the end of the run; see the warnings</p>")
     if misplaced:
         rows = [[_e(g), _e(v[0]), _e(v[1])] for g, v in misplaced.items()]
         parts.append("<h4>Groups not on their original owner</h4>"

@@ -463,6 +463,8 @@ def test_exported_names() -> None:
     import clusterlib.upgrade as api
 
     assert set(api.__all__) == {
+        "ActionUnconfirmed", "WmiCommand", "default_action", "LockLost", "JournalWriteFailed",
+        "JournalTakenOver",
         "ActionFailed", "CallableAction", "CheckFinished", "CheckResult", "Estimates",
         "GroupMoved", "Journal", "JournalRejected", "LockBroken", "LockHeld", "LockInfo",
         "ManualAction", "PhaseFinished", "PhaseStarted", "Plan", "PowerShellAction",

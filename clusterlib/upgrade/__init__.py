@@ -10,20 +10,35 @@
     report = upgrade.run()               # UpgradeStopped (with .report) if it stops safely
     RollingUpgrade.resume(cluster, journal="upgrade.json")
 
+A run says "completed" only when every node is proven on the target version, every group is
+back on its original owner in its original state, and no group was down longer than its moves
+needed ("degraded" otherwise; see Report.availability).
+
 See docs/rolling-upgrade.md.
 """
 
 from clusterlib.upgrade import events
 from clusterlib.upgrade.actions import (
     ActionFailed,
+    ActionUnconfirmed,
     CallableAction,
     ManualAction,
     PowerShellAction,
     RemoteCommand,
     UpgradeAction,
+    WmiCommand,
+    default_action,
 )
 from clusterlib.upgrade.engine import RollingUpgrade, break_lock
-from clusterlib.upgrade.errors import JournalRejected, LockHeld, PreflightFailed, UpgradeStopped
+from clusterlib.upgrade.errors import (
+    JournalRejected,
+    JournalTakenOver,
+    JournalWriteFailed,
+    LockHeld,
+    LockLost,
+    PreflightFailed,
+    UpgradeStopped,
+)
 from clusterlib.upgrade.events import (
     CheckFinished,
     GroupMoved,
@@ -46,6 +61,7 @@ from clusterlib.upgrade.report import Report
 
 __all__ = [
     "ActionFailed",
+    "ActionUnconfirmed",
     "CallableAction",
     "CheckFinished",
     "CheckResult",
@@ -53,9 +69,12 @@ __all__ = [
     "GroupMoved",
     "Journal",
     "JournalRejected",
+    "JournalTakenOver",
+    "JournalWriteFailed",
     "LockBroken",
     "LockHeld",
     "LockInfo",
+    "LockLost",
     "ManualAction",
     "PhaseFinished",
     "PhaseStarted",
@@ -76,7 +95,9 @@ __all__ = [
     "UpgradeStopped",
     "UpgradeWarning",
     "WaitingForOperator",
+    "WmiCommand",
     "break_lock",
+    "default_action",
     "events",
     "read_lock",
 ]

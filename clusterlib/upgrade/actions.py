@@ -3,9 +3,11 @@ node, a PowerShell cmdlet on the node, a Python callable, or a person).
 
 An action is any object with ``kind``, ``reboots``, ``describe(node)``, ``problem(cluster)``,
 ``run(node, cluster, ctx)`` and ``to_dict()``. ``run`` raises ``ActionFailed`` when the action
-reports failure; the engine then retries or stops. A lost connection while the action runs is
-not a failure if the node goes down soon after: an installer that reboots the node drops its own
-session. A node that stays up was never reached, and that is a failure.
+reports failure; the engine then retries or stops. A lost connection while the action runs raises
+``ActionUnconfirmed``: the installer may or may not have started (an installer that restarts its
+host drops its own session; so does a network fault after the request left). The engine never
+sends it again: it waits, bounded by ``reboot_timeout``, for evidence (the node going down, its
+version changing) and otherwise stops for an operator.
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ from clusterlib.transports.base import Cmdlet, CmdLine, Pipeline
 
 if TYPE_CHECKING:
     from clusterlib.cluster import Cluster
+    from clusterlib.model import ClusterSnapshot
 
 REDACTED = "<redacted>"
 
 
 class ActionFailed(ClusterError):
     """The action ran and reported failure (exit code, error record, exception, operator said no)."""
+
+
+class ActionUnconfirmed(ActionFailed):
+    """The action was sent but its answer was lost: whether it started cannot be ruled out, so
+    it must never be sent again blindly (a second installer on a node mid-upgrade)."""
 
 
 class ActionContext(Protocol):
@@ -54,22 +62,12 @@ class UpgradeAction(Protocol):
 
 
 def _lost_connection(cluster: Cluster, node: str, exc: ConnectionFailed, ctx: ActionContext,
-                     what: str, wait: float = 120.0) -> None:
-    """The connection to ``node`` failed while ``what`` ran. An installer that restarts its host
-    drops its own session, so that is success if the node goes down soon; a node that stays up
-    was never reached (or the command died): ActionFailed."""
-    from clusterlib.model import NodeState
-    from clusterlib.retry import WaitPolicy, wait_for
-
-    try:
-        wait_for(lambda: cluster.commands.read_node(node),
-                 lambda n: n.state in (NodeState.Down, NodeState.Joining),
-                 WaitPolicy(timeout=wait, interval=5.0), what=f"{node} to restart",
-                 scale=cluster.time_scale)
-    except ClusterError as err:
-        raise ActionFailed(f"{what} on {node}: connection failed ({exc}) and the node did not"
-                           f" restart within {wait:g}s ({err})") from exc
-    ctx.notify(f"connection to {node} lost while {what} ran ({exc}); it is restarting")
+                     what: str) -> None:
+    """The connection failed while ``what`` was sent to ``node``: it may have started (an
+    installer that restarts its host drops its own session) or not. Never re-sent: the engine
+    waits for evidence, bounded by its reboot timeout (see RollingUpgrade)."""
+    raise ActionUnconfirmed(f"{what} on {node}: the connection failed ({exc}) after the request"
+                            " was sent; whether it started cannot be ruled out") from exc
 
 
 def _node_transport(cluster: Cluster, node: str) -> Any:
@@ -280,6 +278,116 @@ class ManualAction:
         return {"kind": self.kind, "prompt": self.prompt, "reboots": self.reboots}
 
 
+class WmiCommand:
+    """A command line started on the node through WMI from the management host:
+    ``wmic /node:"NODE" process call create "LINE"`` run through the cluster's own transport
+    (``cluster.transport.run_cmd``). For nodes without WinRM (Windows 2000; Windows Server 2003
+    without WMF/KB968930), e.g. ``WmiCommand(r"D:\\i386\\winnt32.exe /unattend")``.
+
+    Win32_Process.Create only starts the process: its ReturnValue (0 = started; 2 access denied,
+    3 insufficient privilege, 8 unknown failure, 9 path not found, 21 invalid parameter) says
+    nothing about how the installer ends ("Create method of the Win32_Process class",
+    learn.microsoft.com/windows/win32/cimwin32prov/create-method-in-class-win32-process). So
+    ReturnValue != 0 is ``ActionFailed``; after 0 the only evidence of success is the node going
+    down and coming back on the target version, which the engine's reboot and verify phases
+    check. The line is built and quoted by ``clusterlib.clusterexe.wmic_process_create`` (it
+    refuses characters it cannot pass safely). ``secret=True`` keeps the line out of the plan,
+    events and journal.
+    """
+
+    kind = "wmic"
+
+    def __init__(self, line: str, *, secret: bool = False) -> None:
+        if not line.strip():
+            raise ValueError("WmiCommand needs a command line")
+        self.line = line
+        self.secret = secret
+        self.reboots = True
+
+    def __repr__(self) -> str:
+        return f"WmiCommand({REDACTED if self.secret else self.line!r})"
+
+    def describe(self, node: str) -> str:
+        shown = REDACTED if self.secret else self.line
+        return f'wmic /node:"{node}" process call create "{shown}" (from the management host)'
+
+    def problem(self, cluster: Cluster) -> str | None:
+        from clusterlib.clusterexe import wmic_process_create
+
+        try:
+            wmic_process_create("NODE", self.line)
+        except ClusterError as exc:
+            return f"WmiCommand cannot send this command line: {exc}" if not self.secret else (
+                "WmiCommand cannot send this (secret) command line: it holds a character wmic"
+                " cannot pass")
+        return None
+
+    def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
+        from clusterlib.clusterexe import parse_wmic_create, wmic_process_create
+        from clusterlib.errors import ParseError
+
+        shown = REDACTED if self.secret else self.line
+        line = wmic_process_create(node, self.line)
+        try:
+            result = cluster.transport.run_cmd(line)
+        except ConnectionFailed as exc:
+            _lost_connection(cluster, node, exc, ctx, "wmic process call create")
+            return
+        text = result.stdout or ""
+        try:
+            code, pid = parse_wmic_create(text)
+        except ParseError as exc:
+            if result.exit_code != 0:
+                # WMIC's own ERROR answer (node unreachable, access denied): nothing started.
+                detail = (result.stderr or result.stdout).strip()
+                raise ActionFailed(f"wmic could not start {shown} on {node} (exit"
+                                   f" {result.exit_code}): {detail}") from exc
+            raise ActionUnconfirmed(f"wmic's answer about {shown} on {node} is unreadable;"
+                                    " whether it started cannot be ruled out") from exc
+        if code != 0:
+            from clusterlib.clusterexe import WMI_CREATE_RESULTS
+
+            raise ActionFailed(f"wmic could not start {shown} on {node}: Win32_Process.Create"
+                               f" returned {code} ({WMI_CREATE_RESULTS.get(code, 'unknown')})")
+        ctx.notify(f"started on {node} through WMI (process {pid}); its exit code cannot be read:"
+                   " the node going down and returning on the target version is the proof")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "line": REDACTED if self.secret else self.line,
+                "secret": self.secret, "reboots": True}
+
+
+def _pre_2008(snapshot: ClusterSnapshot) -> list[str]:
+    return [n.name for n in snapshot.nodes if n.os_version is not None
+            and (n.os_version.major, n.os_version.minor) < (6, 0)]
+
+
+def default_action(line: str, snapshot: ClusterSnapshot) -> UpgradeAction:
+    """The action for an installer ``line``: ``WmiCommand`` when any node runs an OS older than
+    Windows Server 2008 (6.0), whose nodes have no WinRM listener by default (WS-Management
+    ships with Windows Server 2003 R2 and, for Windows Server 2003, with WMF / KB968930; Windows
+    2000 has none), else ``RemoteCommand`` (run on the node over WinRM)."""
+    return WmiCommand(line) if _pre_2008(snapshot) else RemoteCommand(line)
+
+
+def as_hook(value: Any, what: str) -> UpgradeAction | None:
+    """A verification or pre-update hook as an action that does not reboot: a command line
+    (str: run on the node with cmd.exe, as ``RemoteCommand``), a ``RemoteCommand``,
+    ``PowerShellAction`` or other action, or a callable ``fn(node, cluster)`` that raises to fail."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return RemoteCommand(value, reboots=False)
+    if isinstance(value, (RemoteCommand, PowerShellAction, CallableAction, WmiCommand)):
+        return value
+    if isinstance(value, UpgradeAction):
+        return value
+    if callable(value):
+        return CallableAction(value, reboots=False)
+    raise TypeError(f"{what} must be a command line, a RemoteCommand, a PowerShellAction or a"
+                    f" callable fn(node, cluster); got {type(value).__name__}")
+
+
 def action_from_dict(data: Mapping[str, Any]) -> UpgradeAction | None:
     """Rebuild an action from the journal when that is possible without secrets or code
     (a non-secret RemoteCommand, a PowerShellAction); None otherwise."""
@@ -287,6 +395,8 @@ def action_from_dict(data: Mapping[str, Any]) -> UpgradeAction | None:
     if kind == "remote-command" and not data.get("secret") and data.get("line") != REDACTED:
         return RemoteCommand(str(data["line"]), reboots=bool(data.get("reboots", True)),
                              ok_codes=tuple(int(c) for c in data.get("ok_codes", [0])))
+    if kind == "wmic" and not data.get("secret") and data.get("line") != REDACTED:
+        return WmiCommand(str(data["line"]))
     if kind == "powershell" and not data.get("secret"):
         return PowerShellAction(str(data["cmdlet"]), {str(k): v for k, v in data.get("params", [])},
                                 reboots=bool(data.get("reboots", True)))

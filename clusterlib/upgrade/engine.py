@@ -31,9 +31,17 @@ from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.retry import WaitPolicy, wait_for
 from clusterlib.upgrade import lock as locks
-from clusterlib.upgrade.actions import ActionFailed, ManualAction, UpgradeAction, action_from_dict
+from clusterlib.upgrade.actions import (
+    ActionFailed,
+    ActionUnconfirmed,
+    ManualAction,
+    UpgradeAction,
+    action_from_dict,
+    as_hook,
+)
 from clusterlib.upgrade.errors import (
     JournalRejected,
+    JournalWriteFailed,
     LockLost,
     PreflightFailed,
     UpgradeStopped,
@@ -77,6 +85,18 @@ class _Stop(Exception):
         self.node = node
         self.group = group
         self.phase = phase
+
+
+class _JournalFailed(_Stop):
+    """Internal: the journal could not be written (ENOSPC, a read-only disk, ...): stop before
+    anything else changes, since a step the journal cannot record must not run."""
+
+    def __init__(self, path: Path | None, exc: OSError | JournalWriteFailed) -> None:
+        super().__init__(f"cannot write the journal {path}: {exc}. Stopped safely before the"
+                         " next change; the journal file keeps the state of its last successful"
+                         " write (the step after it is re-checked on resume). Free space or fix"
+                         " the file system, then resume.")
+        self.path = path
 
 
 class _NodeFailed(Exception):
@@ -128,9 +148,17 @@ class RollingUpgrade:
     def __init__(self, cluster: Cluster, action: UpgradeAction | None = None, *,
                  journal: str | os.PathLike[str] | None = None,
                  options: UpgradeOptions | None = None,
-                 on_event: Subscriber | None = None, **policies: Any) -> None:
+                 on_event: Subscriber | None = None, pre_update: Any = None,
+                 verify: Any = None, **policies: Any) -> None:
         self.cluster = cluster
         self.action = action
+        # Hooks (CAU's pre-/post-update scripts): a command line, a RemoteCommand, a
+        # PowerShellAction or fn(node, cluster) raising to fail. pre_update runs on the drained
+        # node right before the action; verify after the version check, before the node is
+        # resumed and the validation move. Either failing stops with the node paused and empty.
+        self._pre_update = as_hook(pre_update, "pre_update")
+        self._verify = as_hook(verify, "verify")
+        self._resend: set[str] = set()
         if options is None:
             options = UpgradeOptions(**policies)
         elif policies:
@@ -149,6 +177,8 @@ class RollingUpgrade:
         self._stop_requested = False
         self._lock: locks.LockInfo | None = None  # this holder's lock (token), for fencing
         self._fenced_at = 0.0
+        self._label = "start"  # the step whose time is passing (for the availability section)
+        self._recoveries: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return (f"<RollingUpgrade {self._run_id} of {self.cluster!r}"
@@ -182,7 +212,10 @@ class RollingUpgrade:
 
     def _save(self) -> None:
         assert self._journal is not None
-        self._journal.save()
+        try:
+            self._journal.save()
+        except (OSError, JournalWriteFailed) as exc:
+            raise _JournalFailed(self._journal.path, exc) from exc
         self._last_save = time.monotonic()
 
     def _warn(self, message: str, *, node: str | None = None, phase: str | None = None) -> None:
@@ -273,6 +306,12 @@ class RollingUpgrade:
             "validation_in_flight": None,
             "functional_level": {"before": snapshot.functional_level},
             "final_placement": {},
+            # Downtime of each group Online at the start (see _check_availability), the target
+            # adopted from the first upgraded node when none was given, steps added on resume.
+            "availability": {}, "adopted_target": None, "extra_steps": [],
+            "action_unconfirmed": {},
+            "hooks": {"pre_update": self._pre_update.to_dict() if self._pre_update else None,
+                      "verify": self._verify.to_dict() if self._verify else None},
         }
         # Journal first, lock second: a crash in between leaves a journal whose resume takes the
         # lock, never a lock nobody can name.
@@ -312,20 +351,42 @@ class RollingUpgrade:
                               message=("resuming" if self._resumed else "starting")
                               + f" rolling upgrade of {body['cluster']}"))
         try:
-            if body["outcome"] != "completed":
-                for raw in body["plan"]["steps"]:
+            if body["outcome"] not in ("completed", "degraded"):
+                for raw in [*body["plan"]["steps"], *body.setdefault("extra_steps", [])]:
                     step = Step.from_dict(raw)
                     rec = journal.step(step.id)
                     if rec["status"] in ("done", "skipped"):
                         continue
                     if step.node is not None and step.node in body["failed_nodes"]:
                         self._mark(rec, "skipped", f"{step.node} failed earlier in this run")
+                        rec["result"] = "skipped"
                         continue
                     if self._stop_requested:
                         raise _Stop(f"stopped on request before {step.id}; "
                                     + self._boundary_text(step), node=step.node, phase=step.kind)
+                    # The availability invariant, at every step boundary (see _check_availability).
+                    self._check_availability(step)
                     self._run_step(step, rec)
-                self._finish("completed", self._completion_message())
+                self._check_availability(None)
+                self._final_check()
+                excess = self._excess_downtime()
+                if excess:
+                    text = "; ".join(f"{g} {s:.0f}s" for g, s in excess.items())
+                    self._warn(f"groups were down longer than their moves needed: {text}")
+                    self._finish("degraded", self._completion_message()
+                                 + f"; OUTAGE: groups were down beyond their moves ({text})")
+                else:
+                    self._finish("completed", self._completion_message())
+        except KeyboardInterrupt:
+            # Ctrl-C (or SIGTERM turned into one) mid-step: the journal records the step's real
+            # end before the interrupt leaves run(); the resume re-checks that step.
+            node, phase = self._current
+            message = (f"interrupted (Ctrl-C) during {phase or 'the run'}"
+                       f"{' of ' + node if node else ''}; resume re-checks that step")
+            self._interrupted(message, node, phase)
+            self._emit(RunFinished(run_id=self.run_id, outcome="stopped", node=node, phase=phase,
+                                   seconds=time.monotonic() - started, message=message))
+            raise
         except LockLost:
             raise  # fenced out: write nothing (another holder owns the cluster and journal)
         except _Stop as stop:
@@ -352,7 +413,7 @@ class RollingUpgrade:
                 locks.dormant(self._lock)  # a stopped run's resume in this process may take over
         locks.release(self.cluster, self._lock or self.run_id)
         report = self.report()
-        self._emit(RunFinished(run_id=self.run_id, outcome="completed",
+        self._emit(RunFinished(run_id=self.run_id, outcome=report.outcome,
                                seconds=time.monotonic() - started, message=report.message))
         return report
 
@@ -403,7 +464,230 @@ class RollingUpgrade:
                 self._warn("groups Online at the start are not Online now: " + ", ".join(offline))
         except ClusterError as exc:
             self._warn(f"could not read the final state: {exc}")
-        self._save()
+        try:
+            self._save()
+        except _JournalFailed as exc:
+            # The in-memory report still tells the truth; the message names the journal.
+            if exc.message not in body["message"]:
+                body["message"] = f"{body['message']} ({exc.message})"
+
+    def _interrupted(self, message: str, node: str | None, phase: str | None) -> None:
+        """Write the real end of the step a KeyboardInterrupt cut short, then the stop."""
+        assert self._journal is not None
+        for rec in self._journal.body["steps"]:
+            if rec["status"] == "running":
+                rec["status"] = "failed"
+                rec["result"] = "interrupted"
+                rec["message"] = message
+                rec["finished"] = utc_now()
+        try:
+            self._finish("stopped", message, node=node, phase=phase)
+        except Exception as exc:  # never mask the interrupt itself
+            log.warning("could not record the interrupted run: %s", exc)
+
+    # ---- the availability invariant ----
+
+    def _avail(self, group: str) -> dict[str, Any]:
+        assert self._journal is not None
+        avail: dict[str, Any] = self._journal.body.setdefault("availability", {})
+        rec: dict[str, Any] = avail.setdefault(group, {
+            "down_since": None, "counted_until": None, "down_phase": None, "excess": 0.0,
+            "by_phase": {}, "episodes": []})
+        return rec
+
+    def _down(self, group: str, since: float, label: str, state: str, on: str | None) -> None:
+        """Note ``group`` as down since ``since`` (wall clock), if not already."""
+        assert self._journal is not None
+        if self._journal.body["original_states"].get(group) != "Online":
+            return  # the invariant covers the groups Online at the start
+        rec = self._avail(group)
+        if rec["down_since"] is None:
+            rec["down_since"] = rec["counted_until"] = since
+            rec["down_phase"] = label
+            rec["episodes"].append({"from": utc_now(), "to": None, "seconds": 0.0,
+                                    "phase": label, "state": state, "on": on})
+        else:
+            rec["episodes"][-1].update(state=state, on=on)
+
+    def _account(self, group: str, now: float, label: str, up: bool) -> None:
+        """Add the downtime since the last count to ``label``; close the episode when ``up``."""
+        rec = self._avail(group)
+        if rec["down_since"] is None:
+            return
+        seconds = max(0.0, now - float(rec["counted_until"])) * self.cluster.time_scale
+        rec["excess"] = round(float(rec["excess"]) + seconds, 3)
+        rec["by_phase"][label] = round(float(rec["by_phase"].get(label, 0.0)) + seconds, 3)
+        rec["episodes"][-1]["seconds"] = round(rec["episodes"][-1]["seconds"] + seconds, 3)
+        rec["counted_until"] = now
+        if up:
+            rec["episodes"][-1]["to"] = utc_now()
+            rec["down_since"] = rec["counted_until"] = None
+
+    def _down_for(self, group: str, now: float) -> float:
+        rec = self._avail(group)
+        since = rec["down_since"]
+        return 0.0 if since is None else max(0.0, now - float(since)) * self.cluster.time_scale
+
+    def _check_availability(self, step: Step | None, snap: ClusterSnapshot | None = None) -> None:
+        """The invariant: every group Online when the run started is Online (or Pending: moving)
+        now. A group that is not is moved back to a node where it was Online (bounded by the move
+        retry policy and ``retries_per_node``); otherwise the run stops, naming the group, where
+        it is, the phase it went down in and for how long. Downtime is measured between the
+        engine's own reads (an upper bound, exact to one step) and from failed moves' start."""
+        assert self._journal is not None
+        body = self._journal.body
+        online0 = {g for g, st in body["original_states"].items() if st == "Online"}
+        if not online0:
+            return
+        snap = snap if snap is not None else self._snap()
+        now = time.time()
+        label = self._label
+        down: list[GroupInfo] = []
+        for g in snap.groups:
+            if g.name not in online0:
+                continue
+            self._avail(g.name)
+            if g.state in (GroupState.Online, GroupState.Pending):
+                self._account(g.name, now, label, up=True)
+                continue
+            self._down(g.name, now, label, g.state.name, g.owner)
+            self._account(g.name, now, label, up=False)
+            down.append(g)
+        for g in down:
+            self._recover(g, snap, step)
+
+    def _online_places(self, group: str) -> list[str]:
+        """Nodes where ``group`` was Online during this run, newest first."""
+        assert self._journal is not None
+        body = self._journal.body
+        places: list[str] = []
+        for m in reversed(body["moves"]):
+            if m["group"] == group and m["state"] == "Online" and m["target"] not in places:
+                places.append(m["target"])
+        home = body["original_placement"].get(group)
+        if home and home not in places:
+            places.append(home)
+        return places
+
+    def _recover(self, g: GroupInfo, snap: ClusterSnapshot, step: Step | None) -> None:
+        """The documented recovery of a group that should be Online: move it back to an Up node
+        where it was Online. When the only such node is the one this run drained and has not yet
+        upgraded, that node is resumed (it is unchanged) and the group goes back there; the run
+        then stops, since draining it again would fail the group again."""
+        assert self._journal is not None
+        rec = self._avail(g.name)
+        tries = self._recoveries.get(g.name, 0)
+        label = rec["down_phase"] or self._label
+        lnode, _, lphase = label.rpartition(" ")
+        why: list[str] = []
+        if tries <= self.options.retries_per_node:
+            self._recoveries[g.name] = tries + 1
+            pending = self._drained_not_started()
+            for place in self._online_places(g.name):
+                if _same(place, g.owner) and g.state is not GroupState.Failed:
+                    continue
+                try:
+                    info = snap.node(place)
+                except NotFound:
+                    continue
+                resumed = False
+                if info.state is NodeState.Paused and pending is not None and _same(place, pending):
+                    self._resume_node(place)
+                    resumed = True
+                elif info.state is not NodeState.Up:
+                    why.append(f"{place} is {info.state.name}")
+                    continue
+                try:
+                    self._move(g.name, place, "recovery", known=g)
+                except _MoveFailed as exc:
+                    why.append(str(exc))
+                    continue
+                now = time.time()
+                downtime = self._down_for(g.name, now)
+                self._account(g.name, now, self._label, up=True)
+                text = (f"{g.name} was {g.state.name} on {g.owner} (down {downtime:.0f}s since"
+                        f" {label}); moved back to {place}, where it was Online")
+                if resumed:
+                    raise _Stop(f"{text}, and {place} was resumed without being upgraded."
+                                f" {g.name} cannot stay Online on {g.owner}: fix it there (or its"
+                                " possible owners), then resume; the drain of"
+                                f" {place} is repeated first.", node=lnode or place,
+                                group=g.name, phase=lphase or "drain")
+                self._warn(text, node=lnode or None, phase=lphase or None)
+                return
+        down = self._down_for(g.name, time.time())
+        raise _Stop(f"{g.name} is {g.state.name} on {g.owner} (Online when the run started) and"
+                    f" has been down {down:.0f}s, since {label}; moving it back to a node where"
+                    f" it was Online did not work ({'; '.join(why) or 'no such node is Up'})."
+                    " Stopped before anything else changes; bring it Online, then resume.",
+                    node=lnode or None, group=g.name, phase=lphase or None)
+
+    def _drained_not_started(self) -> str | None:
+        """The node this run drained whose upgrade action has not started (at most one)."""
+        assert self._journal is not None
+        drained: dict[str, bool] = {}
+        for rec in self._journal.body["steps"]:
+            if rec["node"] is None:
+                continue
+            if rec["kind"] == "drain" and rec["status"] == "done":
+                drained[rec["node"]] = True
+            elif rec["kind"] == "action":
+                if rec["status"] == "pending" and drained.get(rec["node"]):
+                    return str(rec["node"])
+                drained.pop(rec["node"], None)
+        return None
+
+    def _final_check(self) -> None:
+        """Before a run may say "completed": every node that did not fail runs the target (or,
+        without one, a version other than its old one), is Up, and every group is on its original
+        owner in its original state (groups the redistribution deliberately left are excepted
+        with their warning). Any difference stops the run, listing them all."""
+        assert self._journal is not None
+        body = self._journal.body
+        snap = self._snap()
+        diffs: list[str] = []
+        for n in body["plan"]["order"]:
+            if n in body["failed_nodes"]:
+                continue
+            try:
+                info = snap.node(n)
+            except NotFound:
+                diffs.append(f"{n} is no longer in the cluster")
+                continue
+            if not self._upgraded(n, info):
+                diffs.append(f"{n} runs cluster service {info.highest_version} (OS"
+                             f" {info.os_version}), not {self._target_text(n)}")
+            if info.state is not NodeState.Up:
+                diffs.append(f"{n} is {info.state.name}, not Up")
+        original: dict[str, str | None] = body["original_placement"]
+        left = body.get("left_in_place", {})
+        for g in snap.groups:
+            home = original.get(g.name)
+            if home and not _same(g.owner, home) and g.name not in left:
+                diffs.append(f"{g.name} is on {g.owner}, not on its original owner {home}")
+            was = body["original_states"].get(g.name)
+            if was is not None and was != g.state.name and not (
+                    was == "Online" and g.state is GroupState.Pending):
+                diffs.append(f"{g.name} is {g.state.name}, was {was}")
+        if diffs:
+            raise _Stop(f"final check: {len(diffs)} difference(s) from the target state, so the"
+                        " run is not complete: " + "; ".join(diffs) + ". Resume re-checks and"
+                        " redoes what the live cluster contradicts.", phase="final-check")
+
+    def _target_text(self, n: str) -> str:
+        if self.options.target is not None:
+            return f"the target {self.options.target}"
+        assert self._journal is not None
+        adopted = self._journal.body.get("adopted_target")
+        if adopted:
+            return f"the target {adopted['highest']} (OS {adopted['os']}) adopted from" \
+                   f" {adopted['from']}"
+        return f"a version other than {self._before(n).get('highest')}"
+
+    def _excess_downtime(self) -> dict[str, float]:
+        assert self._journal is not None
+        avail = self._journal.body.get("availability", {})
+        return {g: float(r["excess"]) for g, r in avail.items() if float(r["excess"]) > 0}
 
     # ---- steps ----
 
@@ -437,16 +721,30 @@ class RollingUpgrade:
         handler = getattr(self, "_do_" + step.kind.replace("-", "_"))
         self._current = (step.node, step.kind)
         resumed_step = rec["status"] in ("running", "failed")
+        prior = (rec["status"], rec["attempts"], rec["started"])
         rec["status"] = "running"
         rec["attempts"] += 1
         rec["started"] = rec["started"] or utc_now()
-        self._save()  # before (and the previous step's after)
+        self._label = f"{step.node} {step.kind}" if step.node else step.kind
+        try:
+            self._save()  # before (and the previous step's after)
+        except _JournalFailed:
+            # The step never started: the report must not say it ran.
+            rec["status"], rec["attempts"], rec["started"] = prior
+            raise
         self._emit(PhaseStarted(run_id=self.run_id, node=step.node, phase=step.kind, step=step.id,
                                 timeout=self._phase_timeout(step.kind),
                                 message=step.description))
         t0 = time.monotonic()
 
         def close(status: str, message: str) -> None:
+            # "already": the live cluster shows the step's work done. If an earlier session
+            # started this step, it ran there; otherwise it was skipped as already done.
+            if status == "already":
+                status, rec["result"] = (("done", "ran") if resumed_step
+                                         else ("skipped", "already done"))
+            else:
+                rec["result"] = {"done": "ran"}.get(status, status)
             seconds = (time.monotonic() - t0) * self.cluster.time_scale
             rec["seconds"] = round((rec["seconds"] or 0.0) + seconds, 3)
             # "After" is written together with the next step's "before" (or the run's end):
@@ -534,12 +832,26 @@ class RollingUpgrade:
         assert self._journal is not None
         return self._journal.body["nodes_before"].get(node) or {}
 
+    def _changed(self, node: str, info: NodeInfo) -> bool:
+        """Whether ``node`` runs another version than at the start (cluster service, or the OS
+        build and service pack: a service-pack roll changes only those)."""
+        v = _versions(info)
+        before = self._before(node)
+        return v["highest"] is not None and (v["highest"], v["os"]) != (before.get("highest"),
+                                                                        before.get("os"))
+
     def _upgraded(self, node: str, info: NodeInfo) -> bool:
-        """Whether ``info`` shows the node already runs what the action installs."""
-        hi = str(info.highest_version) if info.highest_version else None
+        """Whether ``info`` proves the node runs what the action installs: the target's
+        cluster-service version when one was given; else the version the first upgraded node
+        came back with (adopted as the target, see _do_verify); else any change from before."""
         if self.options.target is not None:
             return info.highest_version == self.options.target.highest
-        return hi is not None and hi != self._before(node).get("highest")
+        assert self._journal is not None
+        adopted = self._journal.body.get("adopted_target")
+        if adopted:
+            v = _versions(info)
+            return (v["highest"], v["os"]) == (adopted["highest"], adopted["os"])
+        return self._changed(node, info)
 
     # ---- moves ----
 
@@ -595,6 +907,10 @@ class RollingUpgrade:
             attempts = Group(self.cluster, group).move_prechecked(target, expected)
         except (ClusterRefused, WaitTimeout) as exc:
             now = d.read_group(group)
+            if now.state not in (GroupState.Online, GroupState.Pending):
+                # Down since this move began (the availability section counts from here).
+                self._down(group, time.time() - (time.monotonic() - t0), self._label,
+                           now.state.name, now.owner)
             self._record_move(group, before.owner, target, f"failed; now {now.state.name} on"
                               f" {now.owner}", 1, (time.monotonic() - t0) * self.cluster.time_scale,
                               purpose)
@@ -628,7 +944,7 @@ class RollingUpgrade:
             # Unknown quorum model: preflight already warned; see preflight's quorum check.
         me = snap.node(n)
         if me.state is NodeState.Paused and not snap.groups_on(n):
-            return "skipped", f"{n} is already paused and owns no group"
+            return "already", f"{n} is already paused and owns no group"
         attempts = 1 + self.options.retries_per_node
         for attempt in range(1, attempts + 1):
             try:
@@ -733,10 +1049,19 @@ class RollingUpgrade:
 
     def _do_action(self, step: Step, resumed: bool) -> tuple[str, str]:
         n = step.node
-        assert n is not None and self.action is not None
+        assert n is not None and self.action is not None and self._journal is not None
         info = self._node(n)
         if self._upgraded(n, info):
-            return "skipped", f"{n} already runs {info.highest_version}; not upgraded again"
+            return "already", f"{n} already runs {info.highest_version}; not upgraded again"
+        unconfirmed = self._journal.body.setdefault("action_unconfirmed", {})
+        if n in unconfirmed:
+            if n.lower() not in self._resend:
+                # An earlier attempt may have started the installer: never send it again.
+                return self._await_evidence(n, unconfirmed[n]["error"])
+            self._journal.body["audit"].append({
+                "text": f"upgrade action sent again on {n} at the operator's word (resend_action)",
+                "at": utc_now()})
+            del unconfirmed[n]
         if info.state in _OUT:
             if resumed:
                 return "done", f"{n} is {info.state.name}: the action is already under way"
@@ -747,19 +1072,28 @@ class RollingUpgrade:
             self._warn(f"{n} was Up again before the action; draining it again", node=n,
                        phase="action")
             self._do_drain(step, resumed)
-        # The interlock: never start an upgrade on a node that owns a group.
-        owned = self._snap().groups_on(n)
+        # The interlock: never start an upgrade on a node that owns a group, nor while a group
+        # Online at the start is down (its recovery may need this node).
+        snap = self._snap()
+        self._check_availability(step, snap)
+        owned = snap.groups_on(n)
         if owned:
             raise _Stop(f"refusing to start the upgrade action on {n}: it still owns"
                         f" {', '.join(g.name for g in owned)}", node=n, group=owned[0].name,
                         phase="action")
         if isinstance(self.action, ManualAction):
             self.action.timeout = self.options.action_timeout
+        if self._pre_update is not None:
+            self._run_hook(self._pre_update, n, "action")
         attempts = 1 + self.options.retries_per_node
         for attempt in range(1, attempts + 1):
             try:
                 self.action.run(n, self.cluster, _Context(self, n))
                 return "done", self.action.describe(n)
+            except ActionUnconfirmed as exc:
+                unconfirmed[n] = {"at": utc_now(), "error": str(exc)}
+                self._save()
+                return self._await_evidence(n, str(exc))
             except ActionFailed as exc:
                 now = self._node(n)
                 if now.state in _OUT:
@@ -772,17 +1106,39 @@ class RollingUpgrade:
                 self._note_retry(n, "action", attempt, str(exc))
         raise AssertionError("unreachable")
 
+    def _await_evidence(self, n: str, why: str) -> tuple[str, str]:
+        """The action's start on ``n`` can be neither confirmed nor ruled out. Wait, bounded by
+        ``reboot_timeout``, for evidence that it started (``n`` going down, or already on a new
+        version); without it, stop for an operator. Never send the action again."""
+        try:
+            info = self._wait(lambda: self._node(n),
+                              lambda x: x.state in _OUT or self._changed(n, x),
+                              self.options.reboot_timeout, f"evidence that the upgrade of {n}"
+                              " started")
+        except WaitTimeout as exc:
+            raise _Stop(f"{why}. {n} did not restart and runs the same version"
+                        f" {self.options.reboot_timeout:g}s later. The upgrade action was NOT"
+                        " sent again: a second installer on a node mid-upgrade can break it."
+                        f" {n} is paused and owns no group. Check {n}: if the installer runs,"
+                        " let it finish and resume; if it never started, resume with"
+                        f" resend_action=[{n!r}].", node=n, phase="action") from exc
+        return "done", (f"start unconfirmed ({why}), but {n} is"
+                        f" {info.state.name} on {info.highest_version}: it started")
+
     # ---- phase: reboot ----
 
     def _do_reboot(self, step: Step, resumed: bool) -> tuple[str, str]:
         n = step.node
         assert n is not None and self.action is not None
         info = self._node(n)
-        # On a resume we cannot know whether the node already went down and came back; its
-        # versions (or the target) decide, and a node that is back counts as back. A node this
-        # very read sees out counts as seen going down: it may be back before the next poll.
-        seen_down = ((not self.action.reboots) or resumed or info.state in _OUT
-                     or self._upgraded(n, info))
+        # Only evidence counts as "went down": the node out now, or already on a new version.
+        # A resumed step is not evidence: after a crash the installer may still be copying
+        # files with the node Up (its install window), and its restart is yet to come. Setup's
+        # own restarts keep the node Down (the cluster service does not run), so a node seen
+        # down and back is at the end of the install; verify then checks its version. A node
+        # this very read sees out counts as seen going down: it may be back before the next poll.
+        seen_down = ((not self.action.reboots) or info.state in _OUT
+                     or self._changed(n, info))
         info = self._wait_back(n, seen_down=seen_down)
         return "done", f"{n} is back ({info.state.name})"
 
@@ -875,10 +1231,41 @@ class RollingUpgrade:
         if target is not None and info.highest_version != target.highest:
             raise _NodeFailed(f"{n} came back running cluster service {info.highest_version}"
                               f" (OS {info.os_version}), expected {target}")
-        if target is None and after["highest"] == before.get("highest"):
-            self._warn(f"{n}'s cluster-service version is unchanged ({after['highest']}): a"
-                       " patch, or the action did nothing", node=n, phase="verify")
+        if not self._changed(n, info):
+            raise _Stop(f"{n} is back but still runs cluster service {after['highest']} (OS"
+                        f" {after['os']}), as before the upgrade action: it is not upgraded, so"
+                        " it is not resumed and no group moves onto it. It is paused and owns"
+                        " no group. Check the installer, then resume with the journal.",
+                        node=n, phase="verify")
+        body = self._journal.body
+        if target is None:
+            adopted = body.get("adopted_target")
+            if adopted is None:
+                # Without an explicit target the first upgraded node sets it for the rest.
+                body["adopted_target"] = {"highest": after["highest"], "lowest": after["lowest"],
+                                          "os": after["os"], "from": n}
+                self._warn(f"no target version was given: {n}'s new version {after['highest']}"
+                           f" (OS {after['os']}) is the target for every other node", node=n,
+                           phase="verify")
+            elif (after["highest"], after["os"]) != (adopted["highest"], adopted["os"]):
+                raise _NodeFailed(f"{n} came back running cluster service {after['highest']}"
+                                  f" (OS {after['os']}), but {adopted['from']} was upgraded to"
+                                  f" {adopted['highest']} (OS {adopted['os']}), the target of"
+                                  " this run")
+        if self._verify is not None:
+            self._run_hook(self._verify, n, "verify")
         return "done", f"{before.get('highest')} -> {after['highest']} (OS {after['os']})"
+
+    def _run_hook(self, hook: UpgradeAction, n: str, phase: str) -> None:
+        """A pre-update or verification hook: a failure stops the run with ``n`` paused and
+        drained (resumable: the hook runs again)."""
+        try:
+            hook.run(n, self.cluster, _Context(self, n))
+        except ClusterError as exc:
+            what = "pre-update command" if phase == "action" else "verification"
+            raise _Stop(f"the {what} failed on {n}: {exc}. {n} is paused and owns no group;"
+                        " fix it, then resume with the journal (the"
+                        f" {what} runs again).", node=n, phase=phase) from exc
 
     # ---- phase: resume ----
 
@@ -887,7 +1274,7 @@ class RollingUpgrade:
         assert n is not None
         info = self._node(n)
         if info.state is NodeState.Up:
-            return "skipped", f"{n} is already Up"
+            return "already", f"{n} is already Up"
         if info.state is not NodeState.Paused:
             raise _Stop(f"{n} is {info.state.name}; cannot resume it", node=n, phase="resume")
         self._resume_node(n)
@@ -996,12 +1383,14 @@ class RollingUpgrade:
                 home_info = snap.node(home)
             except NotFound:
                 self._warn(f"{g.name}'s original owner {home} is gone; left on {g.owner}")
+                self._journal.body.setdefault("left_in_place", {})[g.name] = g.owner
                 continue
             if home_info.state is not NodeState.Up:
                 failures.append((g.name, f"its original owner {home} is {home_info.state.name}"))
                 continue
             if not g.can_be_owned_by(home):
                 self._warn(f"{home} may no longer own {g.name}; left on {g.owner}")
+                self._journal.body.setdefault("left_in_place", {})[g.name] = g.owner
                 continue
             try:
                 self._move(g.name, home, "redistribute", known=g)
@@ -1032,7 +1421,7 @@ class RollingUpgrade:
         after = self.cluster.update_functional_level()
         fl["after"] = after.functional_level
         if fl.get("before") == after.functional_level:
-            return "skipped", f"functional level already {after.functional_level}"
+            return "already", f"functional level already {after.functional_level}"
         return "done", f"functional level {fl.get('before')} -> {after.functional_level}"
 
     # ---- resuming ----
@@ -1040,9 +1429,13 @@ class RollingUpgrade:
     @classmethod
     def from_journal(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
                      action: UpgradeAction | None = None,
-                     on_event: Subscriber | None = None) -> RollingUpgrade:
+                     on_event: Subscriber | None = None, pre_update: Any = None,
+                     verify: Any = None, resend_action: Any = ()) -> RollingUpgrade:
         """The run recorded in ``journal``, ready to ``run()`` again (refuses a journal from
-        another cluster, or a damaged or edited one)."""
+        another cluster, or a damaged or edited one). ``pre_update``/``verify``: the run's hooks
+        when the journal cannot rebuild them (a callable). ``resend_action``: nodes on which you
+        have checked that an unconfirmed upgrade action never started; only there is it sent
+        again."""
         j = Journal.load(journal)
         body = j.body
         live = cluster.snapshot()
@@ -1068,7 +1461,20 @@ class RollingUpgrade:
             raise JournalRejected(
                 f"{journal}: the run's action ({body['action'].get('kind')}) cannot be rebuilt"
                 " from the journal (code, a person, or a secret command line); pass action=")
-        self = cls(cluster, act, journal=j.path, options=options, on_event=on_event)
+        hooks = body.get("hooks") or {}
+        rebuilt: dict[str, Any] = {"pre_update": pre_update, "verify": verify}
+        for name, given in rebuilt.items():
+            saved = hooks.get(name)
+            if given is None and saved:
+                rebuilt[name] = action_from_dict(saved)
+                if rebuilt[name] is None:
+                    raise JournalRejected(
+                        f"{journal}: the run's {name} hook ({saved.get('kind')}"
+                        f" {saved.get('name') or ''}) cannot be rebuilt from the journal (code or"
+                        f" a secret); pass {name}= to resume")
+        self = cls(cluster, act, journal=j.path, options=options, on_event=on_event,
+                   pre_update=rebuilt["pre_update"], verify=rebuilt["verify"])
+        self._resend = {str(n).lower() for n in resend_action}
         self._run_id = body["run_id"]
         self._journal = j
         self._resumed = True
@@ -1077,10 +1483,14 @@ class RollingUpgrade:
     @classmethod
     def resume(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
                action: UpgradeAction | None = None,
-               on_event: Subscriber | None = None) -> Report:
+               on_event: Subscriber | None = None, pre_update: Any = None,
+               verify: Any = None, resend_action: Any = ()) -> Report:
         """Continue the run recorded in ``journal`` from its first unfinished step, re-checking
-        the live cluster at every step. Returns the Report (or raises UpgradeStopped again)."""
-        return cls.from_journal(cluster, journal=journal, action=action, on_event=on_event).run()
+        the live cluster at every step (and redoing a node whose recorded upgrade the live
+        versions contradict). Returns the Report (or raises UpgradeStopped again)."""
+        return cls.from_journal(cluster, journal=journal, action=action, on_event=on_event,
+                                pre_update=pre_update, verify=verify,
+                                resend_action=resend_action).run()
 
 
 class _DrainTrouble(Exception):

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 
 @frozen
@@ -19,7 +19,10 @@ class Report:
 
     run_id: str
     cluster: str
-    outcome: str  # "completed", "stopped", "refused" or "running"
+    #: "completed" (every node proven on the target, every group home in its state, no group
+    #: down beyond its moves), "degraded" (every step done, but a group was down longer than its
+    #: moves needed), "stopped", "refused" or "running".
+    outcome: str
     message: str
     journal: str | None
     nodes: dict[str, dict[str, Any]]  # node -> {"before": {...}, "after": {...}, "failed": bool}
@@ -32,6 +35,10 @@ class Report:
     stopped_at: dict[str, Any] | None
     functional_level: dict[str, Any]
     audit: tuple[dict[str, Any], ...] = ()
+    #: group -> {"seconds", "moves", "excess", "by_phase", "episodes"}: see availability_of().
+    availability: dict[str, dict[str, Any]] = field(factory=dict)
+    #: The target adopted from the first upgraded node when the run had none (or None).
+    adopted_target: dict[str, Any] | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], journal: str | None) -> Report:
@@ -47,7 +54,8 @@ class Report:
                    original_placement=dict(body["original_placement"]),
                    final_placement=dict(body["final_placement"]),
                    stopped_at=body["stopped_at"], functional_level=dict(body["functional_level"]),
-                   audit=tuple(body["audit"]))
+                   audit=tuple(body["audit"]), availability=availability_of(body),
+                   adopted_target=body.get("adopted_target"))
 
     @classmethod
     def from_journal(cls, path: str | os.PathLike[str]) -> Report:
@@ -80,11 +88,13 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "cluster": self.cluster, "outcome": self.outcome,
                 "message": self.message, "journal": self.journal, "nodes": self.nodes,
-                "steps": list(self.steps), "moves": list(self.moves),
+                "steps": [{**st, "result_text": self.step_result(st)} for st in self.steps],
+                "moves": list(self.moves),
                 "retries": list(self.retries), "warnings": list(self.warnings),
                 "original_placement": self.original_placement,
                 "final_placement": self.final_placement, "stopped_at": self.stopped_at,
                 "functional_level": self.functional_level, "audit": list(self.audit),
+                "availability": self.availability, "adopted_target": self.adopted_target,
                 "phase_seconds": self.phase_seconds(),
                 "misplaced": {g: list(v) for g, v in self.misplaced.items()}}
 
@@ -108,10 +118,16 @@ class Report:
             lines.append(f"  retry {r.get('node') or ''} {r.get('phase') or ''}"
                          f" {r.get('group') or ''}: {r.get('error')}")
         mis = self.misplaced
-        lines.append("Placement: " + ("every group is on its original owner" if not mis else
-                                      f"{len(mis)} group(s) not on their original owner"))
+        if not self.final_placement:
+            lines.append("Placement: not read at the end of the run (see the warnings);"
+                         " nothing is known about where the groups are")
+        else:
+            lines.append("Placement" + (" (read at the stop)" if self.outcome == "stopped" else "")
+                         + ": " + ("every group is on its original owner" if not mis else
+                                   f"{len(mis)} group(s) not on their original owner"))
         for g, (o, f) in list(mis.items())[:20]:
             lines.append(f"  {g}: was on {o}, now on {f}")
+        lines += self._availability_lines()
         if self.functional_level:
             lines.append("Functional level: " + ", ".join(f"{k} {v}" for k, v in
                                                           self.functional_level.items()))
@@ -124,6 +140,30 @@ class Report:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _availability_lines(self) -> list[str]:
+        if not self.availability:
+            return []
+        out = ["Availability (cluster seconds each group was not Online; moves = the time its"
+               " own moves needed):"]
+        for g, a in self.availability.items():
+            flag = "  OUTAGE" if a["excess"] > 0 else ""
+            phases = ", ".join(f"{k} {v:.1f}" for k, v in a["by_phase"].items())
+            out.append(f"  {g}: {a['seconds']:.1f}s (moves {a['moves']:.1f}s, beyond moves"
+                       f" {a['excess']:.1f}s){flag}" + (f"; by phase: {phases}" if phases else ""))
+        return out
+
+    def step_result(self, step: Mapping[str, Any]) -> str:
+        """"ran" (in this or an earlier session), "skipped: already done", "skipped: <why>",
+        "failed", "interrupted" or "pending"."""
+        result = step.get("result")
+        if result == "already done":
+            return "skipped: already done"
+        if result == "skipped" or (result is None and step["status"] == "skipped"):
+            return f"skipped: {step.get('message') or 'no reason recorded'}"
+        if result is None:
+            return "ran" if step["status"] == "done" else str(step["status"])
+        return str(result)
+
     def _repr_html_(self) -> str:
         e = html.escape
         rows = "".join(
@@ -131,7 +171,7 @@ class Report:
             f"<td>{'failed' if i['failed'] else ''}</td></tr>" for n, i in self.nodes.items())
         steps = "".join(
             f"<tr><td>{e(s.get('node') or 'cluster')}</td><td>{e(s['kind'])}</td>"
-            f"<td>{e(s['status'])}</td><td>{_secs(s)}</td>"
+            f"<td>{e(self.step_result(s))}</td><td>{_secs(s)}</td>"
             f"<td>{e(s.get('message') or '')}</td></tr>" for s in self.steps)
         return (f"<div><b>Rolling upgrade of {e(self.cluster)}: {e(self.outcome)}</b>"
                 f"<p>{e(self.message)}</p>"
@@ -139,6 +179,35 @@ class Report:
                 f"<table><tr><th>node</th><th>step</th><th>status</th><th>s</th><th>note</th></tr>"
                 f"{steps}</table><p>{len(self.moves)} moves, {len(self.retries)} retries,"
                 f" {len(self.misplaced)} groups off their original owner</p></div>")
+
+
+def availability_of(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each group Online at the start: ``moves`` (cluster seconds of its successful moves: the
+    downtime a move needs), ``excess`` (seconds it was seen down beyond that, between the engine's
+    reads or from a failed move's start), ``seconds`` (their sum), ``by_phase`` ("NODE phase" ->
+    seconds) and ``episodes`` (each time it was down beyond a move)."""
+    raw = body.get("availability") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for g, state in body["original_states"].items():
+        if state != "Online":
+            continue
+        rec = raw.get(g) or {}
+        by_phase: dict[str, float] = {}
+        moves = 0.0
+        for m in body["moves"]:
+            if m["group"] != g or m["state"] != "Online" or m["purpose"] in ("recovery",
+                                                                              "rollback"):
+                continue
+            label = " ".join(x for x in (m.get("node"), m.get("phase")) if x) or "run"
+            by_phase[label] = round(by_phase.get(label, 0.0) + float(m["seconds"]), 3)
+            moves += float(m["seconds"])
+        for label, secs in (rec.get("by_phase") or {}).items():
+            by_phase[label] = round(by_phase.get(label, 0.0) + float(secs), 3)
+        excess = float(rec.get("excess") or 0.0)
+        out[g] = {"seconds": round(moves + excess, 3), "moves": round(moves, 3),
+                  "excess": round(excess, 3), "by_phase": by_phase,
+                  "episodes": list(rec.get("episodes") or [])}
+    return out
 
 
 def _secs(step: Mapping[str, Any]) -> str:
