@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import attrs
 from attrs import field, frozen
+
+_T = TypeVar("_T")
 
 # Words other front ends print for a state, folded to lower case without spaces.
 _ALIASES: dict[str, dict[str, str]] = {
@@ -244,7 +246,7 @@ class _Index:
     """Name lookups over one snapshot, built once (a plan asks for thousands of groups by name;
     a dict per call made planning quadratic in groups)."""
 
-    __slots__ = ("groups", "groups_folded", "nodes", "nodes_folded", "owned")
+    __slots__ = ("groups", "groups_folded", "nodes", "nodes_folded")
 
     def __init__(self, nodes: tuple[NodeInfo, ...], groups: tuple[GroupInfo, ...]) -> None:
         self.nodes: dict[str, NodeInfo] = {}
@@ -254,12 +256,16 @@ class _Index:
             self.nodes_folded.setdefault(n.name.lower(), n)
         self.groups: dict[str, GroupInfo] = {}
         self.groups_folded: dict[str, GroupInfo] = {}
-        owned: dict[str, list[GroupInfo]] = {}
         for g in groups:
             self.groups.setdefault(g.name, g)
             self.groups_folded.setdefault(g.name.lower(), g)
-            owned.setdefault((g.owner or "").lower(), []).append(g)
-        self.owned: dict[str, tuple[GroupInfo, ...]] = {k: tuple(v) for k, v in owned.items()}
+
+
+def _owned(groups: tuple[GroupInfo, ...]) -> dict[str, tuple[GroupInfo, ...]]:
+    owned: dict[str, list[GroupInfo]] = {}
+    for g in groups:
+        owned.setdefault((g.owner or "").lower(), []).append(g)
+    return {k: tuple(v) for k, v in owned.items()}
 
 
 def _node_id_key(item: tuple[int, NodeInfo]) -> tuple[int, int, int]:
@@ -281,15 +287,22 @@ class ClusterSnapshot:
     quorum_type: str = ""  # NodeMajority, NodeAndDiskMajority, NodeAndFileShareMajority, DiskOnly
     dynamic_quorum: bool = False
     witness: bool = False
-    # Built on first lookup and kept on the frozen record; evolve() makes a new record, so a new
-    # index. Not part of equality, hashing or repr.
-    _index: _Index | None = field(default=None, init=False, eq=False, repr=False)
+    # Indexes and derived answers, each built on first use and kept with the frozen record;
+    # evolve() makes a new record, so a fresh cache. Not part of equality, hashing or repr.
+    _index: dict[str, Any] = field(factory=dict, init=False, eq=False, repr=False)
+
+    def cached(self, key: str, build: Callable[[], _T]) -> _T:
+        """``build()`` once per snapshot under ``key`` (for answers derived only from this
+        snapshot, such as a planner's predicted sequence); later calls return the same object,
+        which callers must treat as read-only."""
+        try:
+            return self._index[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._index[key] = build()
+            return value
 
     def _lookup(self) -> _Index:
-        if self._index is None:
-            object.__setattr__(self, "_index", _Index(self.nodes, self.groups))
-        assert self._index is not None
-        return self._index
+        return self.cached("names", lambda: _Index(self.nodes, self.groups))
 
     def node(self, name: str) -> NodeInfo:
         """The node called ``name`` (exact spelling first, then case-insensitive, as Windows
@@ -314,7 +327,7 @@ class ClusterSnapshot:
         return found
 
     def groups_on(self, node: str) -> tuple[GroupInfo, ...]:
-        return self._lookup().owned.get(node.lower(), ())
+        return self.cached("owned", lambda: _owned(self.groups)).get(node.lower(), ())
 
     @property
     def core_group(self) -> GroupInfo | None:

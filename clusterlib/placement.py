@@ -20,21 +20,27 @@ def _load(snapshot: ClusterSnapshot) -> tuple[dict[str, int], dict[str, dict[str
     return load, classes
 
 
+def _order(snapshot: ClusterSnapshot) -> dict[str, int]:
+    return {n.name.lower(): i for i, n in enumerate(snapshot.nodes)}
+
+
 def _rank(snapshot: ClusterSnapshot, group: GroupInfo, exclude: Iterable[str],
-          load: dict[str, int], classes: dict[str, dict[str, int]]) -> list[str]:
+          load: dict[str, int], classes: dict[str, dict[str, int]],
+          order: dict[str, int] | None = None) -> list[str]:
     skip = {e.lower() for e in exclude}
     preferred = [p.lower() for p in group.preferred_owners]
     own = (group.owner or "").lower()
-    order = {n.name.lower(): i for i, n in enumerate(snapshot.nodes)}
+    where = order if order is not None else _order(snapshot)
+    affinity = group.anti_affinity
 
     def rank(name: str) -> tuple[int, int, int, int]:
         key = name.lower()
         # The group itself is counted on its current owner; do not hold that against the owner.
         mine = 1 if key == own else 0
-        conflict = sum(classes[key].get(c, 0) for c in group.anti_affinity) - (
-            mine * len(group.anti_affinity))
+        conflict = (sum(classes[key].get(c, 0) for c in affinity) - mine * len(affinity)
+                    if affinity else 0)
         pref = preferred.index(key) if key in preferred else len(preferred)
-        return (conflict, pref, load[key] - mine, order[key])
+        return (conflict, pref, load[key] - mine, where[key])
 
     ups = [n.name for n in snapshot.nodes if n.state is NodeState.Up and n.name.lower() not in skip
            and group.can_be_owned_by(n.name)]
@@ -71,8 +77,9 @@ def evacuation_plan(snapshot: ClusterSnapshot, node: str) -> tuple[dict[str, str
     load, classes = _load(snapshot)
     source = node.lower()
     groups = sorted(snapshot.groups_on(node), key=lambda g: (g.is_core, -g.priority, g.name))
+    order = _order(snapshot)
     for g in groups:
-        ranked = _rank(snapshot, g, [node], load, classes)
+        ranked = _rank(snapshot, g, [node], load, classes, order)
         if not ranked:
             stuck.append(g.name)
             continue

@@ -388,3 +388,9 @@ def test_mixed_os_core_move_is_predicted_not_a_failure() -> None:
     # 2000 -> 2003 has no such move.
     plain = one(check_core_group(ctx(legacy(), target="4.3790")))
     assert "expected to move" not in plain.message
+
+
+def test_anti_affinity_only_for_a_shared_class() -> None:
+    s = snap(groups=(GroupInfo("SQL1", GroupState.Online, "NODE1", anti_affinity=("sql",)),
+                     GroupInfo("Web", GroupState.Online, "NODE2", anti_affinity=("web",))))
+    assert check_anti_affinity(ctx(s)) == []

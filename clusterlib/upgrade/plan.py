@@ -12,7 +12,7 @@ from attrs import field, frozen
 
 from clusterlib.errors import NotFound
 from clusterlib.model import ClusterSnapshot
-from clusterlib.upgrade.options import UpgradeOptions
+from clusterlib.upgrade.options import AUTO, UpgradeOptions
 from clusterlib.upgrade.preflight import (
     CheckResult,
     core_follows_upgraded,
@@ -159,6 +159,12 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
                                                  failback_each=options.failback == "each",
                                                  core_to_first_upgraded=core_moves)
     core = snapshot.core_group
+    # The cluster-wide choice serves every node that may own it (the best group overall is the
+    # best among those a node may own); only other nodes need their own, O(groups), choice.
+    try:
+        base_vg = validation_group(snapshot, options)
+    except NotFound:  # preflight reports it; the plan just has no validation step
+        base_vg = None
     original = snapshot.placement()
     steps: list[Step] = []
     for d in drains:
@@ -208,10 +214,9 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
                 description=f"move {n}'s original groups back to it ({len(home)})",
                 commands=tuple(dialect.move_command(g, n, wait=wait).describe() for g in home),
                 expected_seconds=len(home) * est.move))
-        try:
-            vg = validation_group(snapshot, options, n)
-        except NotFound:  # preflight reports it; the plan just has no validation step
-            vg = None
+        vg = base_vg
+        if vg is not None and options.validation_group == AUTO and not vg.can_be_owned_by(n):
+            vg = validation_group(snapshot, options, n)  # the best group this node may own
         back_to = d.after.get(vg.name) if vg is not None else None
         if vg is not None and back_to is not None:
             steps.append(Step(

@@ -146,7 +146,16 @@ def simulate_run(snapshot: ClusterSnapshot, order: Sequence[str], failback_each:
 
     ``core_to_first_upgraded``: once the first node is back, the core group is predicted on it
     (2016+ mixed-OS mode), so the later drains and the redistribution expect it there.
-    One evacuation per node over the snapshot's index: O(nodes x groups)."""
+    One evacuation per node over the snapshot's index: O(nodes x groups); computed once per
+    snapshot and arguments (preflight and the plan both ask)."""
+    key = f"simulate_run:{tuple(order)!r}:{failback_each}:{core_to_first_upgraded}"
+    drains, before = snapshot.cached(key, lambda: _simulate(snapshot, tuple(order), failback_each,
+                                                            core_to_first_upgraded))
+    return list(drains), dict(before)
+
+
+def _simulate(snapshot: ClusterSnapshot, order: tuple[str, ...], failback_each: bool,
+              core_to_first_upgraded: bool) -> tuple[list[NodeDrain], dict[str, str | None]]:
     original = snapshot.placement()
     working = snapshot
     drains: list[NodeDrain] = []
@@ -520,15 +529,23 @@ def check_capacity(ctx: CheckContext) -> list[CheckResult]:
 def check_anti_affinity(ctx: CheckContext) -> list[CheckResult]:
     """``anti-affinity`` (warning, only when found): a predicted target already hosts a partner."""
     snap = ctx.snapshot
+    # Per node, how many of its groups (as the snapshot places them) carry each class: one pass,
+    # so the check stays linear however many groups share a class.
+    classes: dict[str, dict[str, int]] = {}
+    for o in snap.groups:
+        if o.anti_affinity:
+            per = classes.setdefault((o.owner or "").lower(), {})
+            for c in set(o.anti_affinity):
+                per[c] = per.get(c, 0) + 1
     conflicts = []
     for d in ctx.drains:
         for gname, target in d.targets.items():
             g = snap.group(gname)
             if not g.anti_affinity:
                 continue
-            mine = set(g.anti_affinity)
-            if any(mine & set(o.anti_affinity) for o in snap.groups_on(target)
-                   if o.name != g.name):
+            there = classes.get(target.lower(), {})
+            itself = 1 if (g.owner or "").lower() == target.lower() else 0
+            if any(there.get(c, 0) - itself > 0 for c in set(g.anti_affinity)):
                 conflicts.append(f"{gname} -> {target} while {d.node} is out")
     if not conflicts:
         return []
