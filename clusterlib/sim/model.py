@@ -511,6 +511,9 @@ class SimCluster:
             if possible_owners:
                 for r in res:
                     r.possible_owners = list(possible_owners)
+            for r in res:
+                if r.type.lower() in DATA_UPGRADED_TYPES and state is GroupState.Online:
+                    r.data_major = max(r.data_major, owner_node.release.highest.major)
             group = SimGroup(name=name, owner=owner_node.name, state=state, priority=priority,
                              is_core=is_core, group_type=group_type,
                              preferred_owners=list(preferred_owners),
@@ -686,9 +689,18 @@ class SimCluster:
 
     def can_join(self, rel: Release) -> bool:
         """The join rule: NodeHighest = ClusterHighest, or NodeLowest = ClusterHighest, or
-        NodeHighest = ClusterLowest; plus a node below the functional level never joins."""
+        NodeHighest = ClusterLowest (version-compatibility page [V]); plus a node below the
+        functional level never joins (rolling-upgrade page [V]); plus a mixed cluster exists only
+        on a supported rolling path (``clusterlib.versions.upgrade_path``: KB 935197, TechNet
+        dn486833), which the releases' ``lowest`` values already encode; checked again here so
+        the two can never disagree. Refused joins are Win32 5075."""
         if self.functional_level is not None and (rel.functional_level or 0) < self.functional_level:
             return False
+        active = [n for n in self.nodes.values() if n.state in (NodeState.Up, NodeState.Paused)]
+        for major in {n.release.highest.major for n in active} - {rel.highest.major}:
+            low, high = sorted((major, rel.highest.major))
+            if not versions.upgrade_path(low, high).ok:
+                return False
         ch, cl = self.cluster_versions()
         if ch == 0:
             return True
@@ -734,6 +746,7 @@ class SimCluster:
         possible = {p.lower() for p in group.possible_owners}
         if possible:
             candidates = [n for n in candidates if n.name.lower() in possible]
+        candidates = [n for n in candidates if self._data_newer_than(group, n) is None]
         if not candidates:
             return None
         preferred = [p.lower() for p in group.preferred_owners]
@@ -761,6 +774,11 @@ class SimCluster:
             self.advance()
             self._ensure_up()
             group = self._group(name)
+            source = self.nodes.get(group.owner)
+            if source is not None and source.state is NodeState.Paused:
+                # Draining by pause + moves (cluster.exe has no drain): NodeCrashesDuringDrain
+                # fires here too. The crashed node's groups are failing over now.
+                self._crash_if_due(source)
             if group.moving_until is not None:
                 raise SimError(5908)
             if to is None:
@@ -775,6 +793,15 @@ class SimCluster:
                     raise SimError(5070)
                 if not group_can_be_owned(group, target.name):
                     raise SimError(5016)
+                blocked = self._data_newer_than(group, target)
+                if blocked is not None:
+                    self.log("move-refused", group.name, code=5018, node=target.name,
+                             resource=blocked.name)
+                    raise SimError(5018, f"The {blocked.type} resource '{blocked.name}' of group"
+                                   f" '{group.name}' cannot come online on {target.name}"
+                                   f" ({target.release.label}): its database was upgraded on a"
+                                   " newer node and cannot go back (KB 293302). "
+                                   + (win32.message(5018) or ""))
             locked = self._fault(GroupLocked, group=group.name)
             if locked is not None and not ignore_locked:
                 self.faults.remove(locked)
@@ -784,6 +811,8 @@ class SimCluster:
                 raise SimError(5960)
             if target.name == group.owner and group.state is not GroupState.Failed:
                 return group
+            if source is not None and source.state is NodeState.Paused:
+                self._moves_off_paused[source.name] = self._moves_off_paused.get(source.name, 0) + 1
             self._start_move(group, target, reason="move")
         if wait == 0:
             return group
@@ -793,6 +822,24 @@ class SimCluster:
                 raise SimError(5018, f"An error occurred while moving the clustered role "
                                f"'{group.name}'.\n" + (win32.message(5018) or ""))
             return group
+
+    def _crash_if_due(self, node: SimNode) -> bool:
+        """NodeCrashesDuringDrain on a paused node drained by explicit moves: after
+        ``after_moves`` groups have left it, the next move away from it crashes it."""
+        crash = self._fault(NodeCrashesDuringDrain, node=node.name)
+        if crash is None or self._moves_off_paused.get(node.name, 0) < crash.after_moves:
+            return False
+        self.faults.remove(crash)
+        self._crash(node)
+        return True
+
+    def _data_newer_than(self, group: SimGroup, node: SimNode) -> SimResource | None:
+        """A DHCP or WINS resource of ``group`` whose database a newer release already upgraded
+        (KB 293302: no failback from a Windows Server 2003 node to a Windows 2000 node)."""
+        for res in group.resources:
+            if res.type.lower() in DATA_UPGRADED_TYPES and res.data_major > node.release.highest.major:
+                return res
+        return None
 
     def _start_move(self, group: SimGroup, target: SimNode, reason: str) -> float:
         source = group.owner
@@ -827,6 +874,8 @@ class SimCluster:
                 for r in group.resources:
                     r.state = (ResourceState.Online if group.state is GroupState.Online
                                else ResourceState.Offline)
+                    if r.state is ResourceState.Online and r.type.lower() in DATA_UPGRADED_TYPES:
+                        r.data_major = max(r.data_major, owner.release.highest.major)
                 self.log("moved", group.name, node=owner.name, state=group.state.name)
 
         self._schedule(duration, finish)
@@ -905,7 +954,9 @@ class SimCluster:
                     self._crash(node)
                     return
                 dest = target if target is not None and group_can_be_owned(group, target.name) \
-                    and target.state is NodeState.Up else self._best_node(group, exclude=[node.name])
+                    and target.state is NodeState.Up \
+                    and self._data_newer_than(group, target) is None \
+                    else self._best_node(group, exclude=[node.name])
                 if dest is None or self._fault(GroupFailsOnline, group=group.name, node=dest.name):
                     if dest is not None and force:
                         self._start_move(group, dest, reason="force-drain")
@@ -944,12 +995,15 @@ class SimCluster:
             node.state = NodeState.Up
             node.drain_status = DrainStatus.NotInitiated
             node.drain_target = -1
+            self._moves_off_paused.pop(node.name, None)
             self.log("resumed", node.name, failback=failback or "")
             mode = (failback or "NoFailback").lower()
             if mode in ("immediate", "policy"):
                 for gname in node.drained_groups:
                     g = self.groups.get(gname)
-                    if g is None or g.moving_until is not None or not group_can_be_owned(g, node.name):
+                    if (g is None or g.moving_until is not None
+                            or not group_can_be_owned(g, node.name)
+                            or self._data_newer_than(g, node) is not None):
                         continue
                     if mode == "policy" and (not g.preferred_owners
                                              or g.preferred_owners[0].lower() != node.name.lower()):
@@ -961,6 +1015,7 @@ class SimCluster:
     def _crash(self, node: SimNode) -> None:
         """The node stops abruptly: its groups fail over, and it restarts after its reboot time."""
         self.log("crashed", node.name)
+        self._moves_off_paused.pop(node.name, None)
         self._go_down(node)
         if node.drain_status is DrainStatus.InProgress:
             node.drain_status = DrainStatus.Failed
