@@ -69,6 +69,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document (fi
                                        " docs/cli.md) instead of tables.", rich_help_panel="Output")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before"
                                       " changing the cluster.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the exact commands that would"
+                                         " be sent and change nothing.")]
 
 
 # --- shared plumbing -------------------------------------------------------------------------------
@@ -141,6 +143,40 @@ def groups(target: Target, json: JsonOpt = False) -> None:
 
 # --- actions -------------------------------------------------------------------------------------------
 
+def _dry_run(target: Target, what: str, commands: list[str], json: bool) -> None:
+    """--dry-run: the exact commands (as the dialect builds them), nothing sent."""
+    from clusterlib_cli import render
+
+    if json:
+        render.emit_json(render.mark({"schema": "clusterlib.dry-run/1", "action": what,
+                                      "commands": commands, "changed": False}, target))
+        return
+    render.sim_banner(target)
+    render.out(f"--dry-run: {what} would send:")
+    for line in commands:
+        render.out(f"  {line}")
+    render.out("Nothing was changed.")
+
+
+def _pause_commands(cluster: clusterlib.Cluster, snap: clusterlib.ClusterSnapshot, node: str,
+                    drain: bool) -> list[str]:
+    """What ``Node.pause`` sends, in order: the pause, then the moves clusterlib makes itself
+    (every group where the cluster cannot drain, else only the core group), to the nodes the
+    placement rules pick now; a later move may pick differently if the cluster changed."""
+    from clusterlib.placement import evacuation_plan
+
+    d = cluster.commands
+    lines = [d.pause_command(node, drain=drain).describe()]
+    if not drain:
+        return lines
+    targets, stuck = evacuation_plan(snap, node)
+    wait = int(cluster.policies.move_wait.timeout)
+    for group, dest in targets.items():
+        if not cluster.capabilities.drain or snap.group(group).is_core:
+            lines.append(d.move_command(group, dest, wait=wait).describe())
+    lines += [f"(refused at run time: no Up node may own {g})" for g in stuck]
+    return lines
+
 def _finish_action(action: str, subject: str, before: clusterlib.ClusterSnapshot,
                    after: clusterlib.ClusterSnapshot, progress: Progress, summary: str,
                    json: bool, target: Target) -> None:
@@ -161,6 +197,7 @@ def node_pause(
     target: Target,
     no_drain: Annotated[bool, typer.Option("--no-drain", help="Pause only: leave its groups"
                                            " where they are.")] = False,
+    dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -169,8 +206,12 @@ def node_pause(
     from clusterlib_cli import render
 
     with _connected(target) as cluster:
-        before = cluster.snapshot()
+        before = cluster.snapshot(owners=dry_run)
         info = before.node(name)  # an unknown name fails here, listing the valid ones
+        if dry_run:
+            _dry_run(target, f"pause {info.name}", _pause_commands(cluster, before, info.name,
+                                                                   not no_drain), json)
+            return
         node = clusterlib.Node(cluster, info.name, info)
         render.confirm(f"Pause {node.name}" + ("" if no_drain else " and move its groups away")
                        + f" on cluster {cluster.name}?", yes=yes)
@@ -198,6 +239,7 @@ def node_resume(
     failback: Annotated[Failback, typer.Option("--failback", case_sensitive=False,
                         help="NoFailback: groups stay; Immediate: drained groups come back now;"
                         " Policy: per each group's failback settings.")] = Failback.NoFailback,
+    dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -208,6 +250,10 @@ def node_resume(
     with _connected(target) as cluster:
         before = cluster.snapshot()
         info = before.node(name)
+        if dry_run:
+            line = cluster.commands.resume_command(info.name, failback=failback.value).describe()
+            _dry_run(target, f"resume {info.name}", [line], json)
+            return
         node = clusterlib.Node(cluster, info.name, info)
         render.confirm(f"Resume {node.name} (failback {failback.value}) on cluster"
                        f" {cluster.name}?", yes=yes)
@@ -231,6 +277,7 @@ def group_move(
     target: Target,
     to: Annotated[str | None, typer.Option("--to", help="The node to move it to (default: the"
                                            " best other Up node).")] = None,
+    dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -243,6 +290,11 @@ def group_move(
         ginfo = before.group(name)
         group = clusterlib.Group(cluster, ginfo.name, ginfo)
         dest = before.node(to).name if to is not None else None
+        if dry_run:
+            line = cluster.commands.move_command(
+                ginfo.name, dest, wait=int(cluster.policies.move_wait.timeout)).describe()
+            _dry_run(target, f"move {ginfo.name}", [line], json)
+            return
         render.confirm(f"Move {group.name} to {dest or 'the best other node'} on cluster"
                        f" {cluster.name}?", yes=yes)
         progress = _progress(cluster, f"Moving {group.name}")

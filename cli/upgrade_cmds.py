@@ -196,6 +196,13 @@ def _options(api: Any, cluster: Any, target: Target, *, order: str | None,
     return api.UpgradeOptions(**kwargs)
 
 
+def _policies(retries: int | None, drain_timeout: float | None, reboot_timeout: float | None,
+              require_all: bool) -> dict[str, Any]:
+    """The run-policy options under the library's UpgradeOptions field names."""
+    return {"retries_per_node": retries, "drain_timeout": drain_timeout,
+            "reboot_timeout": reboot_timeout, "require_all_up": require_all}
+
+
 def _default_journal(cluster_name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path.cwd() / f"clusterlib-upgrade-{cluster_name}-{stamp}.json"
@@ -253,6 +260,10 @@ def upgrade_plan(
     max_failed_nodes: MaxFailedOpt = 0,
     validation_group: ValidationOpt = None,
     raise_functional_level: LevelOpt = False,
+    max_retries_per_node: RetriesOpt = None,
+    drain_timeout: DrainTimeoutOpt = None,
+    reboot_timeout: RebootTimeoutOpt = None,
+    require_all_nodes_online: RequireAllOpt = True,
     json: JsonOpt = False,
 ) -> None:
     """Dry run: the preflight checks, the steps in order and the exact commands. Changes nothing."""
@@ -266,7 +277,9 @@ def upgrade_plan(
             options=_options(api, cluster, target, order=order, target_version=target_version,
                              failback=failback, max_failed_nodes=max_failed_nodes,
                              validation_group=validation_group,
-                             raise_functional_level=raise_functional_level))
+                             raise_functional_level=raise_functional_level,
+                             policies=_policies(max_retries_per_node, drain_timeout,
+                                                reboot_timeout, require_all_nodes_online)))
         plan = upgrade.plan()
         if json:
             render.out(render.mark_json_text(plan.to_json(), target))
@@ -449,14 +462,14 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
     if written is not None:
         path, reason = written
         render.usage_line(f"the run's journal {path} could not be written ({reason}).")
+        then = ("then resume with the command above" if not target.is_sim
+                else "(a run on a fresh simulator cannot be resumed, see above)")
         if _is_stop(failure):
             render.info("The run stopped safely before its next change: the cluster is as the"
-                        " report above shows. Free space or fix the file system, then resume"
-                        " with the command above.")
+                        f" report above shows. Free space or fix the file system, {then}.")
         else:
             render.info("The run stopped at once. See where every node and group is with: "
-                        + _status_command(target) + "; free space or fix the file system, then"
-                        " resume with the command above.")
+                        + _status_command(target) + f"; free space or fix the file system, {then}.")
         raise typer.Exit(render.STOPPED)
     if stopped_by_us or isinstance(failure, KeyboardInterrupt):
         how = ("between two steps at your request" if stopped_by_us
@@ -568,16 +581,17 @@ def upgrade_run(
                            failback=failback, max_failed_nodes=max_failed_nodes,
                            validation_group=validation_group,
                            raise_functional_level=raise_functional_level,
-                           policies={"retries_per_node": max_retries_per_node,
-                                     "drain_timeout": drain_timeout,
-                                     "reboot_timeout": reboot_timeout,
-                                     "require_all_up": require_all_nodes_online})
+                           policies=_policies(max_retries_per_node, drain_timeout,
+                                              reboot_timeout, require_all_nodes_online))
         action = _action(api, target, cluster, command, manual)
         if dry_run:
             upgrade = api.RollingUpgrade(cluster, action=action, options=options, **hooks)
             plan = upgrade.plan()
-            render.sim_banner(target)
-            render.out(plan.to_text())
+            if json:
+                render.out(render.mark_json_text(plan.to_json(), target))
+            else:
+                render.sim_banner(target)
+                render.out(plan.to_text())
             render.info("--dry-run: nothing was changed (no lock, no journal); the commands above"
                         " are what a run would send")
             if not plan.ok:

@@ -236,3 +236,19 @@ def test_visible_escapes_every_kind() -> None:
     assert render.visible("\x00\x7f\x85\t\n") == "\\x00\\x7f\\x85\\x09\\x0a"
     assert render.visible("Zürich Ω データ") == "Zürich Ω データ"  # printable Unicode stays
     assert render.visible_lines("one\x1b\ntwo") == "one\\x1b\ntwo"
+
+
+def test_hostile_names_through_an_upgrade_run_and_its_text_report(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sim = _hostile_sim()
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    journal = tmp_path / "j.json"
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal))
+    _assert_visible(result.stdout)
+    _assert_visible(result.stderr)
+    assert "N\\x1b]0;pwned\\x07X" in result.stderr  # the progress lines name the node, shown
+    assert "N\\x1b]0;pwned\\x07X" in result.stdout  # and so does the report
+    report = invoke("upgrade", "report", str(journal))
+    assert report.exit_code == 0, report.output
+    _assert_visible(report.stdout)
+    assert "\\x1b" in report.stdout
