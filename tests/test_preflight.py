@@ -394,3 +394,18 @@ def test_anti_affinity_only_for_a_shared_class() -> None:
     s = snap(groups=(GroupInfo("SQL1", GroupState.Online, "NODE1", anti_affinity=("sql",)),
                      GroupInfo("Web", GroupState.Online, "NODE2", anti_affinity=("web",))))
     assert check_anti_affinity(ctx(s)) == []
+
+
+def test_unknown_resource_types_on_a_legacy_run_are_a_warning() -> None:
+    # cluster.exe's `cluster res` listing has names, groups, owners and states, but no types.
+    s = legacy()
+    s = s.evolve(resources=tuple(ResourceInfo(r.name, r.group, r.state) for r in s.resources))
+    results = check_validation_group(ctx(s, target="4.3790"))
+    assert [r.name for r in results] == ["validation-group", "validation-group-types"]
+    assert results[1].severity == "warning" and "KB 293302" in results[1].message
+    assert results[0].ok
+    # With the types read, no warning.
+    assert len(check_validation_group(ctx(legacy(), target="4.3790"))) == 1
+    # Not a 2000/2003 run: no warning either.
+    modern = snap(resources=[ResourceInfo("x", "File Group 3", ResourceState.Online)])
+    assert len(check_validation_group(ctx(modern, target="9.3"))) == 1

@@ -646,11 +646,21 @@ def check_validation_group(ctx: CheckContext) -> list[CheckResult]:
     if skipped:
         text += ". Excluded: " + skipped
     out = [_result("validation-group", [], text)]
-    if legacy_mix(ctx.snapshot, opts.target) and not ctx.snapshot.resources:
-        out.append(CheckResult("validation-group-types", False, "the snapshot has no resource"
-                               " types, so the DHCP/WINS rule (KB 293302) could not be applied:"
-                               " make sure the validation group holds neither", "warning"))
+    if legacy_mix(ctx.snapshot, opts.target) and not _types_known(ctx.snapshot, vg.name):
+        out.append(CheckResult("validation-group-types", False, f"the resource types of {vg.name}"
+                               " were not read (cluster.exe's resource listing has no type"
+                               " column), so the DHCP/WINS rule (KB 293302) could not be"
+                               f" applied to it: make sure {vg.name} holds no DHCP or WINS"
+                               " resource, or name another group with validation_group=",
+                               "warning"))
     return out
+
+
+def _types_known(snapshot: ClusterSnapshot, group: str) -> bool:
+    """Whether every resource of ``group`` came with its type (and the group has any)."""
+    key = group.lower()
+    mine = [r for r in snapshot.resources if r.group.lower() == key]
+    return bool(mine) and all(r.resource_type for r in mine)
 
 
 def check_core_group(ctx: CheckContext) -> list[CheckResult]:
