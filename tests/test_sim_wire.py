@@ -232,5 +232,6 @@ def test_a_node_without_winrm_has_no_listener() -> None:
                                    node_path="wsman/node/{node}", allow_cleartext_basic=True)
         with pytest.raises(ConnectionFailed) as info:
             transport.for_node("NODE1").run_cmd(CmdLine("hostname"))
-        # The failure is a connection failure (no listener), not a shell or an HTTP error.
-        assert "cannot reach the WinRM listener" in str(info.value)
+        # A connection failure (no listener) naming the node, not a shell or an HTTP error.
+        assert str(info.value).startswith(f"{ep.host}:{ep.port}/wsman/node/NODE1: cannot reach"
+                                          " the WinRM listener: ")

@@ -585,7 +585,9 @@ class WinRMTransport:
         elif isinstance(exc, requests.exceptions.SSLError):
             error = ConnectionFailed(f"{self.endpoint}: TLS handshake failed: {_reason(exc)}")
         elif isinstance(exc, requests.exceptions.ConnectionError):
-            error = ConnectionFailed(f"{self.endpoint}: cannot reach the WinRM listener:"
+            # Behind one host:port (node_path), only the path says which node has no listener.
+            where = self.endpoint if self.path == "wsman" else f"{self.endpoint}/{self.path}"
+            error = ConnectionFailed(f"{where}: cannot reach the WinRM listener:"
                                      f" {_reason(exc)}")
         elif isinstance(exc, WSManFaultError):
             error = ConnectionFailed(f"{self.endpoint}: WSMan fault {exc.code}: {exc.reason}")
