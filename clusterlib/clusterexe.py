@@ -50,6 +50,7 @@ from clusterlib.model import (
 from clusterlib.transports.base import CmdLine
 
 __all__ = [
+    "BEST_FIT",
     "GROUP_STATUS_WORDS",
     "NODE_STATUS_WORDS",
     "PROGRAM",
@@ -145,7 +146,114 @@ _CONTROL_REASON = (
     " other control characters (tab included) would corrupt the column layout the output is"
     " read back from"
 )
-_ALLOWED_NOTE = "double quote, %, !, ^, &, |, <, > and control characters are not allowed"
+_ALLOWED_NOTE = (
+    "double quote, %, !, ^, &, |, <, >, control characters and the Unicode look-alikes Windows"
+    " may convert into them (clusterlib.clusterexe.BEST_FIT) are not allowed"
+)
+
+
+# Unicode characters Windows may turn into one of the characters above. A program that reads
+# its command line as ANSI (GetCommandLineA, an ANSI main(), or any layer that converts with
+# WideCharToMultiByte without WC_NO_BEST_FIT_CHARS) gets the system code page's "best fit" for
+# characters the code page lacks: U+FF02 FULLWIDTH QUOTATION MARK becomes '"', U+FF05 '%',
+# U+FF3C '\\'. A name that passed the rules above as Unicode could then end the quoting or
+# expand a variable after the conversion.
+#
+# Source: Microsoft's best-fit tables published by unicode.org, Public/MAPPINGS/VENDORS/MICSFT/
+# WindowsBestFit/bestfit<CP>.txt (WCTABLE section: Unicode -> code page byte), for every
+# "ANSI" code page there: 874, 932, 936, 949, 950 and 1250-1258. Listed: every character from
+# U+0080 up whose best fit in at least one of them is a refused ASCII character or a control
+# character (0x00-0x1F, 0x7F), with the code pages after the '#'. The cluster's code page is not
+# known in advance, so the union is refused where the best fit is one of the refused characters
+# or a newline, carriage return or NUL (see _best_fit_refusal). The OEM code pages (437, 850:
+# the console's) have no such published table; they are not the ones an ANSI command line is
+# converted with [P].
+# A best fit to '\\' (yen sign in 932, won sign in 949) is listed for completeness: '\\' is
+# allowed in names, so it only matters where '\\' is refused (the end of a wmic command line).
+BEST_FIT: dict[str, str] = {
+    "\u00a1": "!",  # inverted exclamation mark: 932 950 1250
+    "\u00a5": "\\",  # yen sign: 932
+    "\u00a6": "|",  # broken bar: 932 936 949 950
+    "\u00a7": "\x15",  # section sign: 874
+    "\u00b6": "\x14",  # pilcrow sign: 874
+    "\u01c0": "|",  # latin letter dental click: 1250 1252 1254
+    "\u01c3": "!",  # latin letter retroflex click: 1250 1252 1254
+    "\u02ba": "\"",  # modifier letter double prime: 1250 1252 1254
+    "\u02c4": "^",  # modifier letter up arrowhead: 1250 1252 1254
+    "\u02c6": "^",  # modifier letter circumflex accent: 1250
+    "\u02c7": "^",  # caron: 1254
+    "\u02d8": "^",  # breve: 1254
+    "\u0302": "^",  # combining circumflex accent: 1250 1252 1254
+    "\u030e": "\"",  # combining double vertical line above: 1250 1252
+    "\u066a": "%",  # arabic percent sign: 1250 1252 1254
+    "\u203c": "!",  # double exclamation mark: 1250 1251 1253 1254; also '\x13' in 874
+    "\u20a9": "\\",  # won sign: 949
+    "\u2190": "<",  # leftwards arrow: 1251 1253; also '\x1b' in 874
+    "\u2191": "^",  # upwards arrow: 1250 1251 1253 1254; also '\x18' in 874
+    "\u2192": ">",  # rightwards arrow: 1251 1253; also '\x1a' in 874
+    "\u2193": "\x19",  # downwards arrow: 874
+    "\u2194": "\x1d",  # left right arrow: 874
+    "\u2195": "|",  # up down arrow: 1250 1254; also '\x12' in 874
+    "\u21a8": "|",  # up down arrow with base: 1250 1254; also '\x17' in 874
+    "\u2216": "\\",  # set minus: 1250 1252 1254
+    "\u221f": "\x1c",  # right angle: 874
+    "\u2223": "|",  # divides: 1250 1252 1254
+    "\u2302": "\x7f",  # house: 874
+    "\u2303": "^",  # up arrowhead: 1250 1252 1254
+    "\u2329": "<",  # left-pointing angle bracket: 1250 1252 1254
+    "\u232a": ">",  # right-pointing angle bracket: 1250 1252 1254
+    "\u25ac": "\x16",  # black rectangle: 874
+    "\u25b2": "^",  # black up-pointing triangle: 1250 1251 1253 1254; also '\x1e' in 874
+    "\u25ba": ">",  # black right-pointing pointer: 1250 1251 1253 1254; also '\x10' in 874
+    "\u25bc": "\x1f",  # black down-pointing triangle: 874
+    "\u25c4": "<",  # black left-pointing pointer: 1250 1251 1253 1254; also '\x11' in 874
+    "\u25cb": "\x09",  # white circle: 874
+    "\u25d8": "\x08",  # inverse bullet: 874
+    "\u25d9": "\x0a",  # inverse white circle: 874
+    "\u263a": "\x01",  # white smiling face: 874
+    "\u263b": "\x02",  # black smiling face: 874
+    "\u263c": "\x0f",  # white sun with rays: 874
+    "\u2640": "\x0c",  # female sign: 874
+    "\u2642": ">",  # male sign: 1250 1251 1253 1254; also '\x0b' in 874
+    "\u2660": "\x06",  # black spade suit: 874
+    "\u2663": "\x05",  # black club suit: 874
+    "\u2665": "\x03",  # black heart suit: 874
+    "\u2666": "\x04",  # black diamond suit: 874
+    "\u266a": "\x0d",  # eighth note: 874
+    "\u266b": "\x0e",  # beamed eighth notes: 874
+    "\u2758": "|",  # light vertical bar: 1250 1252 1254
+    "\u3008": "<",  # left angle bracket: 1250 1252 1254
+    "\u3009": ">",  # right angle bracket: 1250 1252 1254
+    "\u301d": "\"",  # reversed double prime quotation mark: 1254
+    "\u301e": "\"",  # double prime quotation mark: 1254
+    "\uff01": "!",  # fullwidth exclamation mark: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff02": "\"",  # fullwidth quotation mark: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff05": "%",  # fullwidth percent sign: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff06": "&",  # fullwidth ampersand: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff1c": "<",  # fullwidth less-than sign: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff1e": ">",  # fullwidth greater-than sign: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff3c": "\\",  # fullwidth reverse solidus: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff3e": "^",  # fullwidth circumflex accent: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+    "\uff5c": "|",  # fullwidth vertical line: 874 1250 1251 1252 1253 1254 1255 1256 1257 1258
+}
+
+
+_LINE_BREAKERS = "\n\r\0"
+
+
+def _best_fit_refusal(ch: str) -> str | None:
+    target = BEST_FIT.get(ch)
+    # Only the control characters that end or cut a command line count: a best fit to another
+    # control character (the Thai code page 874 maps the section and pilcrow signs, common in
+    # names, to 0x15 and 0x14) cannot split or inject anything.
+    if target is None or not (target in _REFUSED or target in _LINE_BREAKERS):
+        return None
+    shown = _describe_char(target)
+    return (
+        f"Windows' best-fit conversion to an ANSI code page (WideCharToMultiByte without"
+        f" WC_NO_BEST_FIT_CHARS) may turn it into {shown}, which cmd.exe or the program would"
+        " then read as that character"
+    )
 
 
 def _describe_char(ch: str) -> str:
@@ -170,6 +278,8 @@ def check_name(value: str, kind: str = "name", *, allow_empty: bool = False) -> 
             reason = _REFUSED[ch]
         elif unicodedata.category(ch) == "Cc":
             reason = _CONTROL_REASON
+        elif (best_fit := _best_fit_refusal(ch)) is not None:
+            reason = best_fit
         else:
             continue
         raise UnsafeName(
@@ -808,7 +918,7 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
         exact: list[Reading] = []
         loose: list[Reading] = []
         for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False):
-            lead = lead.rstrip()
+            lead = lead.rstrip(" \t")
             for a, b in _ws_runs(lead):
                 name, group = lead[:a], lead[b:]
                 if not name.strip() or not group:
@@ -819,8 +929,8 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
                 elif ("\t" in lead[a:b] or b - a >= 2) and "\n" not in row:
                     loose.append((name.strip(), group, node, word))
         if known is not None:
-            exact = [r for r in exact if r[1].lower() in known]
-            loose = [r for r in loose if r[1].lower() in known]
+            exact = [r for r in exact if r[1].strip().lower() in known]
+            loose = [r for r in loose if r[1].strip().lower() in known]
         if len(loose) > 1:
             # Under loose rules only a single wide gap can separate name and group.
             loose = [r for r in loose if not re.search(r"\t| {2}", r[0] + "\0" + r[1])]
@@ -1257,6 +1367,14 @@ def wmic_process_create(node: str, line: str) -> CmdLine:
                 f"command line {line!r} cannot be sent through wmic: it contains"
                 f" {_describe_char(ch)}, which is not allowed because {_WMIC_LINE_REFUSED[ch]}"
             )
+    last = line[-1:]
+    if last == "\\" or BEST_FIT.get(last) == "\\":
+        raise UnsafeName(
+            f"command line {line!r} cannot be sent through wmic: it ends with"
+            f" {_describe_char(last)}; before the closing double quote a backslash (or a"
+            " character Windows may best-fit into one) can escape the quote for programs that"
+            " split their command line with the C runtime's rules. Add a trailing space or drop it"
+        )
     text = f'wmic /node:"{node}" process call create "{line}"'
     if len(text) > _WMIC_MAX_LINE:
         raise UnsafeName(

@@ -516,8 +516,14 @@ def test_split_line_follows_cluster_exe_lexer() -> None:
 _REFUSED = set('"%!^&|<>')
 
 
+def _best_fit_refused(ch: str) -> bool:
+    # The documented rule: a best fit to a refused character, newline, carriage return or NUL.
+    return ch in cx.BEST_FIT and (cx.BEST_FIT[ch] in _REFUSED or cx.BEST_FIT[ch] in "\n\r\0")
+
+
 def _name_char(ch: str) -> bool:
-    return ch not in _REFUSED and unicodedata.category(ch) not in {"Cc", "Cs"}
+    return (ch not in _REFUSED and unicodedata.category(ch) not in {"Cc", "Cs"}
+            and not _best_fit_refused(ch))
 
 
 _CHARS = st.characters(min_codepoint=32, max_codepoint=0x2FFF).filter(_name_char)
@@ -560,7 +566,8 @@ def test_any_name_check_name_accepts_is_free_of_refused_characters(name: str) ->
 
 @given(st.text(min_size=1, max_size=10))
 def test_check_name_refuses_exactly_the_documented_characters(name: str) -> None:
-    bad = [c for c in name if c in _REFUSED or unicodedata.category(c) == "Cc"]
+    bad = [c for c in name if c in _REFUSED or unicodedata.category(c) == "Cc"
+           or _best_fit_refused(c)]
     if bad:
         with pytest.raises(UnsafeName) as info:
             cx.check_name(name)

@@ -253,10 +253,21 @@ class ClusterExeDialect:
                 log.warning("possible owners of resource %r not read: %s", r.name, exc)
                 continue
             asks.append(("resource", r.name, r.group))
-        outs = self.read_chain(commands) if commands else []
+        outs, codes = self._read_tolerant(commands) if commands else ([], [])
+        # A name as listed that cluster.exe does not find (the real one has blanks the listing
+        # cannot show) leaves that object's owners unknown; any other failure is raised.
+        other = [c for c in codes if c not in (5007, 5013)]
+        if other:
+            error = cx.parse_error("", cx.format_error(other[0]), other[0])
+            assert error is not None
+            raise error
         preferred: dict[str, tuple[str, ...]] = {}
         possible: dict[str, list[str]] = {}
-        for (kind, _name, group), text in zip(asks, outs, strict=True):
+        for (kind, name, group), text in zip(asks, outs, strict=True):
+            if not text.strip():
+                log.warning("owners of %s %r not read: cluster.exe does not find it by its"
+                            " listed name", kind, name)
+                continue
             listed = cx.parse_owners(text)
             key = group.lower()
             if kind == "group":

@@ -1,0 +1,227 @@
+"""Realistic and hostile names on cluster.exe clusters: every handle operation works for the names
+cluster.exe can carry, the rest are refused before anything changes, and snapshots never fail
+because of one odd name."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ConnectSim
+
+import clusterlib
+from clusterlib import clusterexe as cx
+from clusterlib.cluster import Group
+from clusterlib.dialects.clusterexe import ClusterExeDialect, quorum_resource_of
+from clusterlib.errors import GroupNotFound, PreconditionFailed, UnsafeName
+from clusterlib.model import GroupState, NodeState
+from clusterlib.sim import SimCluster
+from clusterlib.sim.model import SimResource
+from clusterlib.transports.base import CmdLine, CmdResult
+from clusterlib.transports.inprocess import InProcessTransport
+
+REALISTIC = ["SQL Server (INSTANCE01) Group", "Exchange Virtual Server 1",
+             "File Server - Finance Department Shares", "MSDTC Group (Clustered DTC)"]
+
+
+def changes(sim: SimCluster) -> list[list[str]]:
+    """cluster.exe calls that change something (pause, resume, moves)."""
+    out = []
+    for call in sim.calls("cluster.exe"):
+        argv = [a.lower() for a in call.detail["argv"]]
+        if any(a in ("/pause", "/resume", "/move") or a.startswith("/moveto") for a in argv):
+            out.append(call.detail["argv"])
+    return out
+
+
+# ---- realistic names: everything works ----------------------------------------------------------
+
+
+def test_realistic_names_move_drain_resume_and_snapshot(connect_sim: ConnectSim) -> None:
+    sim = SimCluster({"NODE1": REALISTIC, "NODE2": []}, os="2003")
+    cluster = connect_sim(sim)
+    snap = cluster.snapshot(owners=True)
+    assert {g.name for g in snap.groups} == {*REALISTIC, "Cluster Group"}
+    assert {r.name for r in snap.resources} >= {f"{g} Resource" for g in REALISTIC}
+
+    after = cluster.group(REALISTIC[0]).move("NODE2")
+    assert after.group(REALISTIC[0]).owner == "NODE2"
+    assert sim.group(REALISTIC[0]).owner == "NODE2"
+
+    after = cluster.node("NODE1").pause(drain=True)
+    assert after.node("NODE1").state is NodeState.Paused
+    assert all(sim.group(g).owner == "NODE2" for g in REALISTIC)
+    assert all(g.state is GroupState.Online for g in after.groups)
+
+    after = cluster.node("NODE1").resume()
+    assert after.node("NODE1").state is NodeState.Up
+    # The very names were sent, byte for byte.
+    moved = {c[1] for c in changes(sim) if c[0] == "group"}
+    assert moved == set(REALISTIC) | {"Cluster Group"}
+
+
+def test_read_group_with_owners_settles_overflowing_resource_rows() -> None:
+    # Both the resource and the group name overflow their columns and contain blanks: the row
+    # reads two ways unless the group names are known. read_group(owners=True) knows them.
+    sim = SimCluster({"NODE1": [REALISTIC[0], "Exchange Virtual"], "NODE2": []}, os="2003")
+    sim.group("Exchange Virtual").resources = [
+        SimResource("SQL Server (INSTANCE01) Group Resource Exchange", "Generic Service",
+                    possible_owners=["NODE1"])]
+    d = ClusterExeDialect(InProcessTransport(sim))
+    info = d.read_group(REALISTIC[0], owners=True)
+    assert info.name == REALISTIC[0] and info.owner == "NODE1"
+    other = d.read_group("Exchange Virtual", owners=True)
+    assert other.possible_owners == ("NODE1",)
+
+
+# ---- names cluster.exe cannot carry: refused before anything is sent ----------------------------
+
+
+@pytest.mark.parametrize("bad", ["R&D Share", "100% Uptime", "Line\nBreak", 'Say "hi"',
+                                 "Fullwidth \uff02quote"])
+def test_drain_refuses_before_the_pause(connect_sim: ConnectSim, bad: str) -> None:
+    sim = SimCluster({"NODE1": ["Good", bad], "NODE2": []}, os="2003")
+    cluster = connect_sim(sim)
+    with pytest.raises(UnsafeName) as err:
+        cluster.node("NODE1").pause(drain=True)
+    assert isinstance(err.value, PreconditionFailed)
+    assert repr(bad) in str(err.value) or repr(bad.split("\n")[0]) in str(err.value)
+    assert "Nothing was sent" in str(err.value)
+    assert changes(sim) == []  # the simulator's event log: no pause, no move
+    assert sim.node("NODE1").state is NodeState.Up
+    assert sim.group("Good").owner == "NODE1" and sim.group(bad).owner == "NODE1"
+
+
+def test_drain_of_another_node_still_works(connect_sim: ConnectSim) -> None:
+    sim = SimCluster({"NODE1": ["R&D Share"], "NODE2": ["Good"]}, os="2003")
+    cluster = connect_sim(sim)
+    after = cluster.node("NODE2").pause(drain=True)
+    assert after.node("NODE2").state is NodeState.Paused
+    assert sim.group("Good").owner == "NODE1"
+
+
+def test_pause_without_drain_needs_no_group_names() -> None:
+    sim = SimCluster({"NODE1": ["R&D Share"], "NODE2": []}, os="2003")
+    cluster = clusterlib.connect(sim)
+    assert cluster.node("NODE1").pause(drain=False).node("NODE1").state is NodeState.Paused
+
+
+def test_snapshot_survives_a_group_name_with_a_newline(connect_sim: ConnectSim) -> None:
+    sim = SimCluster({"NODE1": ["A\nB", "Good", "tail\n"], "NODE2": []}, os="2003")
+    cluster = connect_sim(sim)
+    for owners in (False, True):
+        snap = cluster.snapshot(owners=owners)
+        assert {g.name for g in snap.groups} == {"A\nB", "Good", "tail\n", "Cluster Group"}
+    # Everything else works; the odd group is refused with its name, before sending.
+    assert cluster.group("Good").move("NODE2").group("Good").owner == "NODE2"
+    sent = len(sim.calls("cluster.exe"))
+    with pytest.raises(UnsafeName, match=r"'A\\nB'"):
+        Group(cluster, "A\nB").move_to("NODE2")
+    assert len(sim.calls("cluster.exe")) == sent
+
+
+# ---- names that differ only by blanks -----------------------------------------------------------
+
+
+def test_trailing_blank_twins_are_refused_not_confused(connect_sim: ConnectSim) -> None:
+    sim = SimCluster({"NODE1": ["Data "], "NODE2": ["Data"], "NODE3": []}, os="2003")
+    cluster = connect_sim(sim)
+    for node in ("NODE1", "NODE2"):
+        with pytest.raises(UnsafeName, match="2 groups are listed as 'Data'"):
+            cluster.node(node).pause(drain=True)
+    assert changes(sim) == []
+    assert sim.group("Data ").owner == "NODE1" and sim.group("Data").owner == "NODE2"
+    # Named exactly, each one moves, and only that one.
+    Group(cluster, "Data ").move_to("NODE3")
+    assert sim.group("Data ").owner == "NODE3" and sim.group("Data").owner == "NODE2"
+    Group(cluster, "Data").move_to("NODE3")
+    assert sim.group("Data").owner == "NODE3"
+
+
+def test_a_lone_trailing_blank_name_is_kept_exactly() -> None:
+    sim = SimCluster({"NODE1": ["Data "], "NODE2": []}, os="2003")
+    cluster = clusterlib.connect(sim)
+    d = cluster.commands
+    assert isinstance(d, ClusterExeDialect)
+    assert d.read_group("Data ").name == "Data "  # not "Data": that one does not exist
+    assert Group(cluster, "Data ").move_to("NODE2").name == "Data "
+    assert sim.group("Data ").owner == "NODE2"
+    # The listing shows it as "Data", which names no group: a drain refuses, not GroupNotFound
+    # half way.
+    Group(cluster, "Data ").move_to("NODE1")
+    with pytest.raises(UnsafeName, match="does not answer to that name"):
+        cluster.node("NODE1").pause(drain=True)
+    assert sim.node("NODE1").state is NodeState.Up
+    with pytest.raises(GroupNotFound):
+        d.read_group("Data")
+
+
+# ---- core group: the quorum resource's group ----------------------------------------------------
+
+
+def test_core_group_found_from_the_quorum_resource_not_its_name() -> None:
+    # A German cluster: the core group is "Clustergruppe"; its quorum disk is "Disk Q:".
+    sim = SimCluster({"KNOTEN1": [], "KNOTEN2": ["Cluster Group"]}, os="2003", core_group=False)
+    sim.add_group("Clustergruppe", owner="KNOTEN1", is_core=True,
+                  resources=[SimResource("Disk Q:", "Physical Disk"),
+                             SimResource("Clustername", "Network Name")])
+    snap = ClusterExeDialect(InProcessTransport(sim)).snapshot()
+    assert snap.core_group is not None and snap.core_group.name == "Clustergruppe"
+    assert not snap.group("Cluster Group").is_core
+
+
+def test_core_group_falls_back_to_its_english_name() -> None:
+    # The simulator's /quorum names a resource no group holds here: documented fallback.
+    sim = SimCluster({"NODE1": [], "NODE2": []}, os="2003")
+    snap = ClusterExeDialect(InProcessTransport(sim)).snapshot()
+    assert snap.core_group is not None and snap.core_group.name == "Cluster Group"
+
+
+def test_quorum_resource_with_blanks_and_overflow() -> None:
+    text = ("Quorum Resource Name Device                                   Max Log Size\r\n"
+            "-------------------- ---------------------------------------- ------------\r\n"
+            "Quorum Disk (Shared SAN LUN 0) Q:\\MSCS\\ 4096\r\n")
+    names = ["Quorum Disk", "Quorum Disk (Shared SAN LUN 0)", "Cluster Name"]
+    assert quorum_resource_of(text, names) == "Quorum Disk (Shared SAN LUN 0)"
+    assert quorum_resource_of(text, ["Other"]) is None
+    assert quorum_resource_of("garbage", names) is None
+
+
+# ---- errors by code, never by English words -----------------------------------------------------
+
+
+class _GermanShell:
+    """A transport whose cluster.exe speaks German: errors are recognised by their codes."""
+
+    endpoint = "german"
+
+    def __init__(self, sim: SimCluster) -> None:
+        self.inner = InProcessTransport(sim)
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        result = self.inner.run_cmd(line)
+        stderr = result.stderr
+        for code in cx.error_codes(stderr):
+            stderr = stderr.replace(f"System error {code} has occurred",
+                                    f"Systemfehler {code} aufgetreten")
+        stderr = stderr.replace("The group specified was not found.",
+                                "Die Gruppe wurde nicht gefunden.")
+        return CmdResult(stdout=result.stdout, stderr=stderr, exit_code=result.exit_code)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_localized_error_text_keeps_its_code() -> None:
+    sim = SimCluster({"NODE1": ["G1"], "NODE2": []}, os="2003")
+    d = ClusterExeDialect(_GermanShell(sim))  # type: ignore[arg-type]
+    with pytest.raises(GroupNotFound):  # chained read: the code comes from "(0x00001395)"
+        d.read_group("missing")
+    with pytest.raises(clusterlib.ClusterRefused) as err:
+        d.execute(d.move_command("missing", "NODE2", wait=5))
+    assert err.value.win32_code == 5013
+    assert "Systemfehler" not in str(err.value) or "5013" in str(err.value)
+
+
+def test_error_codes_are_read_from_the_hex_insert() -> None:
+    assert cx.error_codes(cx.format_error(5013) + cx.format_error(5042)) == [5013, 5042]
+    assert cx.error_codes("Systemfehler 5013 aufgetreten (0x00001395).\r\n") == [5013]
+    assert cx.error_codes("no code here (0x1).\r\n") == []
