@@ -322,6 +322,15 @@ class ClusterSnapshot:
 
         index = self._lookup()
         found = index.groups.get(name) or index.groups_folded.get(name.lower())
+        if found is None and self.dialect == "clusterexe" and name.strip(" \t") != name:
+            # cluster.exe's fixed-width listing cannot show a name's leading or trailing blanks
+            # ("Data " lists as "Data"): a name that differs from exactly one listed group only
+            # by those blanks is that group, under the caller's exact name, which cluster.exe
+            # commands then use as given.
+            bare = name.strip(" \t").lower()
+            same = [g for g in self.groups if g.name.lower() == bare]
+            if len(same) == 1:
+                return attrs.evolve(same[0], name=name)
         if found is None:
             raise GroupNotFound(name, [g.name for g in self.groups])
         return found

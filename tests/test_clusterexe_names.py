@@ -154,6 +154,21 @@ def test_a_lone_trailing_blank_name_is_kept_exactly() -> None:
         d.read_group("Data")
 
 
+def test_cluster_group_by_its_exact_name_with_a_trailing_blank(connect_sim: ConnectSim) -> None:
+    sim = SimCluster({"NODE1": ["Data "], "NODE2": []}, os="2003")
+    cluster = connect_sim(sim)
+    group = cluster.group("Data ")  # listed as "Data": the exact name is the caller's
+    assert group.name == "Data "
+    group.move("NODE2")
+    assert sim.group("Data ").owner == "NODE2"
+    moved = [c for c in changes(sim) if c[0] == "group"]
+    assert moved and all(c[1] == "Data " for c in moved)
+    # With twins, neither is guessed.
+    sim.add_group("Data", owner="NODE1")
+    with pytest.raises(GroupNotFound):
+        cluster.group("Data  ")
+
+
 # ---- core group: the quorum resource's group ----------------------------------------------------
 
 
