@@ -9,6 +9,7 @@ neither clusterlib, the simulator, pypsrp nor rich's table machinery.
 from __future__ import annotations
 
 import contextlib
+import enum
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,27 @@ sim_app = _typer("sim", "The embedded simulator.")
 for _sub in (node_app, group_app, upgrade_app, lock_app, sim_app):
     app.add_typer(_sub)
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("clusterlib")
+        except PackageNotFoundError:  # run from a source tree without installing
+            text = "unknown (not installed)"
+        typer.echo(f"clusterlib {text} (Python {sys.version.split()[0]})")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print the clusterlib version and exit.")] = False) -> None:
+    """Drive Microsoft failover clusters over WinRM: status, drains, moves and rolling upgrades.
+    Every command that needs a cluster takes --host (or CLUSTERLIB_HOST, or --profile), or --sim
+    LAYOUT for the embedded simulator; `clusterlib demo` tries it all on the simulator."""
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document (fields in"
                                        " docs/cli.md) instead of tables.", rich_help_panel="Output")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before"
@@ -94,15 +116,39 @@ def _progress(cluster: clusterlib.Cluster, title: str) -> Progress:
 
 # --- reads -------------------------------------------------------------------------------------------
 
+class Output(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+OutputOpt = Annotated[Output | None, typer.Option(
+    "--output", "-o", case_sensitive=False, help="table (for people), json (the documented"
+    " fields) or csv (one row per record, the JSON field names as the header).",
+    rich_help_panel="Output")]
+
+
+def _format(json: bool, output: Output | None) -> Output:
+    if json and output not in (None, Output.json):
+        raise typer.BadParameter("--json means --output json; give one of them",
+                                 param_hint="'--output'")
+    return Output.json if json else (output or Output.table)
+
+
 @app.command()
 @connection_options
-def status(target: Target, json: JsonOpt = False) -> None:
+def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
     """Nodes, groups, owners, states, versions, dialect and a health verdict."""
     from clusterlib_cli import render
 
+    fmt = _format(json, output)
+    if fmt is Output.csv:
+        raise typer.BadParameter("status is nodes and groups together; for CSV use `clusterlib"
+                                 " nodes -o csv` or `clusterlib groups -o csv`",
+                                 param_hint="'--output'")
     with _connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if json:
+        if fmt is Output.json:
             render.emit_json(render.mark(render.status_doc(snap, dialect=cluster.dialect,
                                                            endpoint=cluster.transport.endpoint),
                                          target))
@@ -113,14 +159,17 @@ def status(target: Target, json: JsonOpt = False) -> None:
 
 @app.command()
 @connection_options
-def nodes(target: Target, json: JsonOpt = False) -> None:
+def nodes(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
     """The nodes: state, drain status, OS and cluster-service versions."""
     from clusterlib_cli import render
 
+    fmt = _format(json, output)
     with _connected(target) as cluster:
         snap = cluster.snapshot()
-        if json:
+        if fmt is Output.json:
             render.emit_json(render.mark(render.nodes_doc(snap), target))
+        elif fmt is Output.csv:
+            render.emit_csv([render.node_doc(n, snap) for n in snap.nodes], target)
         else:
             render.sim_banner(target)
             render.print_nodes(snap)
@@ -128,14 +177,17 @@ def nodes(target: Target, json: JsonOpt = False) -> None:
 
 @app.command()
 @connection_options
-def groups(target: Target, json: JsonOpt = False) -> None:
+def groups(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
     """The groups: state, owner, type, priority and preferred owners."""
     from clusterlib_cli import render
 
+    fmt = _format(json, output)
     with _connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if json:
+        if fmt is Output.json:
             render.emit_json(render.mark(render.groups_doc(snap), target))
+        elif fmt is Output.csv:
+            render.emit_csv([render.group_doc(g) for g in snap.groups], target)
         else:
             render.sim_banner(target)
             render.print_groups(snap)

@@ -354,6 +354,7 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
     if conn.get("connect_timeout") is None:
         conn["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
     target = Target(**conn)
+    render.set_target(target)
     if target.is_sim:
         host_only = [opt for opt, on in (
             ("--cluster", target.cluster), ("--user", target.user), ("--auth", target.auth),

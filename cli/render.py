@@ -214,6 +214,31 @@ def usage_line(text: str) -> None:
                                soft_wrap=True)
 
 
+def emit_csv(rows: Sequence[Mapping[str, Any]], target: Any = None) -> None:
+    """Records as CSV: the JSON field names as the header (plus ``simulated``), lists joined
+    with ';', null as an empty cell. A cell that a spreadsheet would run as a formula (starting
+    with = + - @, tab or CR: OWASP "CSV injection") gets a leading apostrophe."""
+    import csv
+
+    if not rows:
+        return
+    fields = [*rows[0].keys(), "simulated"]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        cells = []
+        for key in fields:
+            value = is_simulated(target) if key == "simulated" else row.get(key)
+            text = ("" if value is None else ";".join(map(str, value))
+                    if isinstance(value, (list, tuple)) else str(value).lower()
+                    if isinstance(value, bool) else str(value))
+            if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                text = "'" + text
+            cells.append(scrub(text))
+        writer.writerow(cells)
+    sys.stdout.flush()
+
+
 def emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.write(scrub(json.dumps(doc, indent=2, default=str)) + "\n")
     sys.stdout.flush()
@@ -274,6 +299,55 @@ def error_line(exc: BaseException) -> str:
     return scrub(f"{label}: {first}")
 
 
+_TARGET: Any = None
+
+
+def set_target(target: Any) -> None:
+    """The invocation's connection options, so errors can say which option to change."""
+    global _TARGET
+    _TARGET = target
+
+
+def _answers_tls(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether host:port completes a TLS handshake (no certificate check, nothing sent after
+    it): tells an HTTPS listener from a plain one when --no-ssl got its connection closed."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # a probe of the protocol only; no data is exchanged
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def connection_hint(exc: BaseException, target: Any = None) -> str | None:
+    """What to change when a connection failed for a reason the options explain."""
+    from clusterlib import errors
+
+    target = target if target is not None else _TARGET
+    if not isinstance(exc, errors.ConnectionFailed) or isinstance(exc, errors.AuthenticationError):
+        return None
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return ("the server's certificate is not trusted: give its CA with --ca-bundle FILE"
+                " (PEM), or for a lab only turn validation off with --insecure")
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return "the port does not speak TLS: if it is an HTTP listener (WinRM 5985), use --no-ssl"
+    host = getattr(target, "host", None)
+    if getattr(target, "ssl", None) is False and host and any(
+            m in text for m in ("Remote end closed", "Connection reset", "Connection aborted")):
+        port = getattr(target, "port", None) or 5985
+        if _answers_tls(host, port):
+            return (f"--no-ssl, but {host}:{port} is an HTTPS listener (it answered a TLS"
+                    " handshake): use --ssl")
+    return None
+
+
 def present_error(exc: BaseException) -> int:
     """Print the error (one red line; the traceback too with --debug) and return the exit code."""
     con = console(stderr=True)
@@ -283,7 +357,25 @@ def present_error(exc: BaseException) -> int:
         con.print(scrub("".join(traceback.format_exception(exc))), markup=False,
                   highlight=False, end="")
     # soft_wrap: the message stays one line whatever the terminal width (greppable logs).
-    con.print(f"[bold red]error:[/] {cell(error_line(exc).removeprefix('error: '))}",
+    failed = getattr(exc, "failed", None)
+    if type(exc).__name__ == "PreflightFailed" and failed:
+        # One failed check per line: the point of a preflight is the list.
+        con.print(f"[bold red]error:[/] preflight failed ({len(failed)} check"
+                  f"{'s' if len(failed) != 1 else ''}); nothing was changed:", highlight=False,
+                  soft_wrap=True)
+        for check in failed:
+            con.print(f"  - {cell(getattr(check, 'name', '?'))}:"
+                      f" {cell(getattr(check, 'message', check))}", highlight=False,
+                      soft_wrap=True)
+        return exit_code_for(exc)
+    line = error_line(exc).removeprefix("error: ")
+    try:
+        hint = connection_hint(exc)
+    except Exception:  # a hint must never hide the error itself
+        hint = None
+    if hint:
+        line += f"; {hint}"
+    con.print(f"[bold red]error:[/] {cell(line)}",
               highlight=False, soft_wrap=True)
     return exit_code_for(exc)
 
@@ -444,6 +536,7 @@ def confirm(question: str, *, yes: bool) -> None:
 
     if yes:
         return
+    question = visible(question)  # it names cluster-supplied nodes and groups
     if not sys.stdin.isatty():
         raise typer.BadParameter(f"{question} Refusing without confirmation: no terminal to ask"
                                  " on; pass --yes to proceed", param_hint="'--yes'")

@@ -1,0 +1,123 @@
+"""Admin-grade CLI details (CliRunner): --version, --output csv, errors that say what to do
+(TLS trust, --no-ssl against HTTPS, --ssl against HTTP, a failed preflight one check per line)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+cli_main = pytest.importorskip(
+    "clusterlib_cli.main",
+    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
+from typer.testing import CliRunner  # noqa: E402
+
+import clusterlib  # noqa: E402
+from clusterlib.sim import SimCluster  # noqa: E402
+from clusterlib_cli import options, render  # noqa: E402
+
+app = cli_main.app
+PS = ["--sim", "classic-2012r2"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_render_state() -> Iterator[None]:
+    yield
+    render._SECRETS.clear()
+    render.set_debug(False)
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    base = {"CLUSTERLIB_PASSWORD": "", "NO_COLOR": "1", "COLUMNS": "300", "CLUSTERLIB_HOST": "",
+            "CLUSTERLIB_SIM": ""}
+    return CliRunner().invoke(app, list(args), env={**base, **(env or {})})
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("clusterlib ") and "Python" in result.stdout
+
+
+def test_csv_uses_the_json_field_names() -> None:
+    doc = json.loads(invoke("groups", *PS, "--json").stdout)
+    result = invoke("groups", *PS, "-o", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [*doc["groups"][0].keys(), "simulated"]
+    sql = next(r for r in rows if r["name"] == "SQL Group 1")
+    assert sql["owner"] == "NODE1" and sql["preferred_owners"] == "NODE1;NODE2"
+    assert sql["simulated"] == "true"
+    nodes = list(csv.DictReader(io.StringIO(invoke("nodes", *PS, "-o", "csv").stdout)))
+    assert [n["name"] for n in nodes] == ["NODE1", "NODE2"]
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas(monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = SimCluster({"N1": ["=HYPERLINK(\"http://x\")", "ok"], "N2": []}, os="2012R2")
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    rows = list(csv.DictReader(io.StringIO(invoke("groups", *PS, "-o", "csv").stdout)))
+    assert "'=HYPERLINK(\"http://x\")" in [r["name"] for r in rows]
+
+
+def test_output_json_equals_json_flag_and_status_csv_is_refused() -> None:
+    a = json.loads(invoke("nodes", *PS, "-o", "json").stdout)
+    b = json.loads(invoke("nodes", *PS, "--json").stdout)
+    assert a == b
+    refused = invoke("status", *PS, "-o", "csv")
+    assert refused.exit_code == 2 and "nodes -o csv" in refused.output
+
+
+@pytest.fixture(scope="module")
+def both_listeners() -> Iterator[tuple[Any, Any]]:
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016")
+    with sim.serve(ssl=True) as https, sim.serve(ssl=False) as http:
+        yield https, http
+
+
+def _host(ep: Any, *extra: str) -> list[str]:
+    return ["nodes", "--host", ep.host, "--port", str(ep.port), "--auth", "basic", "--user",
+            ep.username, "--connect-timeout", "3", *extra]
+
+
+def test_untrusted_certificate_names_ca_bundle_and_insecure(both_listeners: tuple[Any, Any]) -> None:
+    https, _ = both_listeners
+    result = invoke(*_host(https, "--ssl"), env={"CLUSTERLIB_PASSWORD": https.password})
+    assert result.exit_code == 3
+    assert "--ca-bundle" in result.stderr and "--insecure" in result.stderr
+    assert https.password not in result.output
+    trusted = invoke(*_host(https, "--ssl", "--ca-bundle", str(https.ca_bundle)),
+                     env={"CLUSTERLIB_PASSWORD": https.password})
+    assert trusted.exit_code == 0, trusted.output
+
+
+def test_no_ssl_against_https_says_use_ssl(both_listeners: tuple[Any, Any]) -> None:
+    https, _ = both_listeners
+    result = invoke(*_host(https, "--no-ssl"), env={"CLUSTERLIB_PASSWORD": https.password})
+    assert result.exit_code == 3
+    assert "is an HTTPS listener" in result.stderr and "use --ssl" in result.stderr
+
+
+def test_ssl_against_http_says_use_no_ssl(both_listeners: tuple[Any, Any]) -> None:
+    _, http = both_listeners
+    result = invoke(*_host(http, "--ssl", "--insecure"), env={"CLUSTERLIB_PASSWORD": http.password})
+    assert result.exit_code == 3
+    assert "--no-ssl" in result.stderr
+
+
+def test_failed_preflight_prints_one_check_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("clusterlib.upgrade")
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016")
+    with clusterlib.connect(sim) as cluster:
+        cluster.node("NODE1").pause(drain=False)
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    result = invoke("upgrade", "run", *PS, "--yes", "--order", "NODE1,NODE9")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("error: preflight failed"))
+    checks = lines[start + 1:]
+    assert len(checks) >= 2 and all(line.startswith("  - ") for line in checks), lines
+    assert "nothing was changed" in lines[start]
