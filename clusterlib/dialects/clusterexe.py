@@ -14,22 +14,31 @@ Windows Server 2003 source, [P]), ``group`` and ``/quorum`` (quorum type, see
 :func:`quorum_type_of`). They are chained on ONE cmd.exe line with
 ``&``, separated by ``echo`` markers, so a snapshot is one round trip whatever the cluster's
 size. Chaining is safe because every name on the line is inside double quotes and the text
-layer refuses ``&``, ``|``, ``<``, ``>``, ``^``, ``%``, ``!`` and ``"`` in names; the chained
-commands are fixed words otherwise. A chained line's exit code is the last command's (an
-``echo``), so errors are read from the ``System error N has occurred`` text on stderr instead.
-``owners=True`` adds ``res`` to the first line and then needs one ``/listowners`` per group
+layer refuses ``&``, ``|``, ``<``, ``>``, ``^``, ``%``, ``!`` and ``"`` in names (and their
+best-fit look-alikes); the chained commands are fixed words otherwise. A chained line's exit
+code is the last command's (an ``echo``), so errors are read from stderr instead, by the
+``(0x........)`` insert of ``System error N has occurred (0x...).``, which a localized
+cluster.exe keeps: errors are classified by number only, never by English words (reference 2.6
+and section 7). ``owners=True`` then needs one ``/listowners`` per group
 (preferred owners) and per resource (possible owners): those go on a second chained line,
 split into more lines only when one would pass cmd.exe's 8191-character limit. So:
 
 * ``snapshot()``: 1 round trip; ``snapshot(owners=True)``: 2 (+1 per ~8000 characters of
   ``/listowners`` commands, about 150 groups and resources).
 * ``read_node``: 1 (status and properties chained); ``read_group``: 1, with owners 2.
-* pause, resume, move, set/delete a private property: 1 each.
+* pause, resume, move, set/delete a private property: 1 each; a pause with drain first checks
+  every name the drain's moves need (1 more, see :meth:`ClusterExeDialect.check_drain`).
 
 What cluster.exe cannot say (and the snapshot therefore leaves at its default): drain status
 (there is no drain), group priority (Windows Server 2012+), node weights and the functional
-level; the quorum type only as "DiskOnly" or unknown. The core group is recognised by its
-name, "Cluster Group" (the name Windows gives it; [P]): the listing has no IsCoreGroup column.
+level; the quorum type only as "DiskOnly" or unknown. The core group is the quorum resource's
+group (``/quorum`` names the resource, the ``res`` listing its group, [P]), not a name: Windows
+localizes "Cluster Group". When ``/quorum`` cannot say, the group named "Cluster Group" is taken.
+
+Names. The listing prints names padded in fixed columns and raw: long names with blanks are
+split where the row re-renders exactly (with the group names settling resource rows), a name
+with a line break is read whole and refused for commands, and leading/trailing blanks cannot be
+seen, so a name given exactly by the caller is kept exactly (see ``docs/legacy-clusters.md``).
 """
 
 from __future__ import annotations
