@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +11,26 @@ import pytest
 from upgrade_helpers import SPEED, all_upgraded, classic_ps, connect, installer, online_at_start
 
 from clusterlib import GroupState, NodeState
-from clusterlib.sim import GroupFailsOnline, SimCluster
+from clusterlib.sim import (
+    GroupFailsOnline,
+    InstallerAnswerLost,
+    InstallerFails,
+    InstallerHangs,
+    NodeReturnsIncompatible,
+    SimCluster,
+    release,
+)
 from clusterlib.upgrade import (
+    CallableAction,
+    Journal,
+    RemoteCommand,
     Report,
     RollingUpgrade,
     UpgradeStopped,
     WmiCommand,
     default_action,
 )
+from clusterlib.upgrade.actions import action_from_dict
 
 WINNT32 = r"D:\i386\winnt32.exe /unattend"
 
@@ -63,6 +77,10 @@ def test_group_failing_on_the_drain_target_is_never_a_clean_completion(
     assert "File Group 4" in report.to_text() and "Availability" in report.to_text()
     assert report.to_dict()["availability"]["File Group 4"]["excess"] > 0
     assert Report.from_journal(path).availability == avail
+    from clusterlib.html import report_document
+
+    page = report_document(report)
+    assert "Availability" in page and "outage" in page and "File Group 4" in page
     # The fault cleared, the resume finishes every step, but the run as a whole had an outage:
     # "degraded", never a clean "completed".
     sim.clear_faults()
@@ -99,3 +117,248 @@ def test_group_failing_on_the_drain_target_with_the_clusters_drain(tmp_path: Pat
     assert _starts(sim, "NODE2") == 0
     assert sim.snapshot().group("File Group 4").state is GroupState.Online
     assert err.value.report.availability["File Group 4"]["excess"] == 0
+
+
+# ---- the installer: never re-sent, done only when proven done ---------------------------------
+
+
+def _window_sim(**kw: Any) -> SimCluster:
+    kw.setdefault("speed", SPEED)
+    return SimCluster.classic(os="2012R2", upgrade_to="2016", install_window=600.0, **kw)
+
+
+def test_lost_answer_is_never_resent_and_the_node_is_waited_for(
+        tmp_path: Path, connect_sim: Any) -> None:
+    """The installer starts, its answer is lost, the host stays Up for its install window: the
+    engine waits for the restart (evidence), never sends the installer again, and completes."""
+    sim = _window_sim()
+    sim.inject(InstallerAnswerLost("NODE1"))
+    report = RollingUpgrade(connect_sim(sim), action=installer(), journal=tmp_path / "j.json",
+                            target="9.3").run()
+    assert report.outcome == "completed", report.to_text()
+    assert _starts(sim, "NODE1") == 1 and _starts(sim, "NODE2") == 1
+    assert not [e for e in sim.events if e.kind == "installer-refused"]
+    assert all_upgraded(sim)
+
+
+def test_hung_installer_stops_for_an_operator_without_resending(tmp_path: Path) -> None:
+    sim = _window_sim()
+    sim.inject(InstallerHangs("NODE1", answer_after=30.0))
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=path, target="9.3",
+                       reboot_timeout=2000.0).run()
+    stop = err.value
+    assert (stop.node, stop.phase) == ("NODE1", "action")
+    assert "NOT sent again" in str(stop) and "resend_action" in str(stop)
+    assert _starts(sim, "NODE1") == 1
+    snap = sim.snapshot()
+    assert snap.node("NODE1").state is NodeState.Paused and not snap.groups_on("NODE1")
+    assert sim.nodes["NODE2"].release.key == "2012R2"  # the next node was not touched
+    # A plain resume still does not send it again: it waits for evidence and stops again.
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade.resume(cluster, journal=path)
+    assert _starts(sim, "NODE1") == 1
+    # The operator ended the hung installer and says so: only then is it sent again.
+    sim.clear_faults()
+    sim.nodes["NODE1"].install = None
+    report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"])
+    assert report.outcome == "completed" and all_upgraded(sim)
+    assert _starts(sim, "NODE1") == 2
+    assert any("resend_action" in a["text"] for a in report.audit)
+
+
+def test_failing_installer_stops_with_the_node_not_upgraded(tmp_path: Path) -> None:
+    sim = _window_sim()
+    sim.inject(InstallerFails("NODE1", exit_code=1603))
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=path, target="9.3").run()
+    assert err.value.phase == "action" and "1603" in str(err.value)
+    assert all(n.release.key == "2012R2" for n in sim.nodes.values())
+    snap = sim.snapshot()
+    assert snap.node("NODE1").state is NodeState.Paused and not snap.groups_on("NODE1")
+    assert err.value.report.outcome == "stopped"
+    sim.clear_faults()
+    assert RollingUpgrade.resume(cluster, journal=path).outcome == "completed"
+    assert all_upgraded(sim)
+
+
+def test_interrupt_in_the_install_window_then_resume_waits_for_the_restart(
+        tmp_path: Path) -> None:
+    """Ctrl-C while the host is still in its install window. The journal records the real end;
+    the resume does not count the node as back until it restarted onto the new version, so no
+    group moves onto it and the next node is not drained before that."""
+    sim = _window_sim()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+
+    def interrupt(event: Any) -> None:
+        if type(event).__name__ == "PhaseStarted" and event.phase == "reboot":
+            raise KeyboardInterrupt
+
+    upgrade = RollingUpgrade(cluster, action=installer(), journal=path)
+    upgrade._bus.emit = _raising_emit(upgrade._bus.emit, interrupt)  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        upgrade.run()
+    on_disk = Report.from_journal(path)
+    assert on_disk.outcome == "stopped" and on_disk.stopped_at is not None
+    assert on_disk.stopped_at["phase"] == "reboot"
+    statuses = {s["id"]: s["status"] for s in on_disk.steps}
+    assert statuses["NODE1:action"] == "done" and statuses["NODE1:reboot"] == "failed"
+    assert "running" not in statuses.values()
+    text = on_disk.to_text()
+    assert "STOPPED" in text and "not on their original owner" in text  # NODE1 was drained
+    assert sim.nodes["NODE1"].release.key == "2012R2"  # still copying files
+    report = RollingUpgrade.resume(cluster, journal=path)
+    assert report.outcome == "completed" and all_upgraded(sim)
+    kinds = [(e.kind, e.subject) for e in sim.events]
+    joined = kinds.index(("joined", "NODE1"))
+    assert ("paused", "NODE2") not in kinds[:joined]  # NODE2 drained only after NODE1 is back
+    assert _starts(sim, "NODE1") == 1
+    results = {s["id"]: report.step_result(s) for s in report.steps}
+    assert results["NODE1:action"] == "ran" and results["NODE1:reboot"] == "ran"
+    assert results["NODE1:drain"] == "ran"
+
+
+def _raising_emit(emit: Any, hook: Any) -> Any:
+    def wrapped(event: Any) -> None:
+        hook(event)
+        emit(event)
+    return wrapped
+
+
+def test_resume_redoes_a_node_the_live_cluster_contradicts(tmp_path: Path) -> None:
+    """Stopped after NODE1 was upgraded; NODE1 is then reimaged to the old release. The resume
+    re-verifies it, upgrades it again, and the final check proves every node."""
+    sim = classic_ps()
+    sim.inject(GroupFailsOnline("File Group 3", "NODE2"))  # the validation move on NODE2 fails
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(cluster, action=installer(), journal=path).run()
+    assert sim.nodes["NODE1"].release.key == "2016"
+    sim.clear_faults()
+    sim.nodes["NODE1"].release = release("2012R2")  # rolled back behind the run's back
+    report = RollingUpgrade.resume(cluster, journal=path)
+    assert report.outcome in ("completed", "degraded"), report.to_text()
+    assert all_upgraded(sim)
+    assert _starts(sim, "NODE1") == 2
+    assert any("reimaged" in w for w in report.warnings)
+    assert sim.snapshot().placement() == report.original_placement
+
+
+def test_without_a_target_the_first_node_sets_it(tmp_path: Path) -> None:
+    sim = classic_ps()
+    sim.inject(NodeReturnsIncompatible("NODE2", "2019"))
+    cluster = connect(sim)
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json").run()
+    report = err.value.report
+    assert report.adopted_target is not None and report.adopted_target["from"] == "NODE1"
+    assert "NODE2" in str(err.value)
+
+
+def test_final_check_refuses_completed_with_a_node_on_the_old_version(tmp_path: Path) -> None:
+    """An action that reports success but changes nothing never counts as an upgrade."""
+    sim = classic_ps()
+    cluster = connect(sim)
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=CallableAction(lambda node, c: None, reboots=False),
+                       journal=tmp_path / "j.json").run()
+    assert err.value.phase == "verify" and "not upgraded" in str(err.value)
+    assert sim.snapshot().node("NODE1").state is NodeState.Paused
+
+
+# ---- stops that leave the truth ----------------------------------------------------------------
+
+
+def test_journal_write_failure_is_a_safe_stop_naming_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    real = Journal.save
+    calls = {"n": 0}
+
+    def flaky(self: Journal) -> None:
+        calls["n"] += 1
+        if calls["n"] >= 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self)
+
+    monkeypatch.setattr(Journal, "save", flaky)
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=path).run()
+    assert str(path) in str(err.value) and "No space left" in str(err.value)
+    report = err.value.report
+    assert report.outcome == "stopped"
+    assert not [s for s in report.steps if s["status"] == "running"]
+    assert sim.snapshot().node("NODE1").state in (NodeState.Up, NodeState.Paused)
+    monkeypatch.setattr(Journal, "save", real)
+    assert RollingUpgrade.resume(cluster, journal=path).outcome == "completed"
+    assert all_upgraded(sim)
+
+
+# ---- verification hooks ------------------------------------------------------------------------
+
+
+def test_verify_hook_failure_stops_with_the_node_paused_and_empty(
+        tmp_path: Path, connect_sim: Any) -> None:
+    sim = classic_ps()
+    cluster = connect_sim(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=path, verify="cmd /c exit 3").run()
+    assert err.value.phase == "verify" and "exited with 3" in str(err.value)
+    snap = sim.snapshot()
+    assert snap.node("NODE1").state is NodeState.Paused and not snap.groups_on("NODE1")
+    assert sim.nodes["NODE1"].release.key == "2016" and sim.nodes["NODE2"].release.key == "2012R2"
+    seen: list[str] = []
+    report = RollingUpgrade.resume(cluster, journal=path,
+                                   verify=lambda node, c: seen.append(node))
+    assert report.outcome == "completed" and seen == ["NODE1", "NODE2"]
+
+
+def test_pre_update_runs_before_the_action_and_can_stop_it(tmp_path: Path) -> None:
+    sim = classic_ps()
+    cluster = connect(sim)
+    order: list[tuple[str, int]] = []
+
+    def pre(node: str, c: object) -> None:
+        order.append((node, _starts(sim, node)))
+        if node == "NODE2":
+            raise RuntimeError("backup not finished")
+
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json",
+                       pre_update=pre).run()
+    assert order == [("NODE1", 0), ("NODE2", 0)]
+    assert err.value.phase == "action" and "backup not finished" in str(err.value)
+    assert _starts(sim, "NODE2") == 0
+
+
+# ---- WMI ---------------------------------------------------------------------------------------
+
+
+def test_wmi_command_path_not_found_is_an_action_failure(tmp_path: Path) -> None:
+    sim = SimCluster.classic(speed=SPEED)
+    cluster = connect(sim)
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=WmiCommand(r"D:\i386\nosuch.exe"),
+                       journal=tmp_path / "j.json", retries_per_node=0).run()
+    assert "returned 9" in str(err.value) and "Path not found" in str(err.value)
+    assert all(n.release.key == "2000" for n in sim.nodes.values())
+
+
+def test_default_action_picks_wmi_before_2008() -> None:
+    old = connect(SimCluster.classic(speed=SPEED)).snapshot()
+    new = connect(classic_ps()).snapshot()
+    assert isinstance(default_action(WINNT32, old), WmiCommand)
+    assert isinstance(default_action(WINNT32, new), RemoteCommand)
+    wmi = WmiCommand("x.exe /key:SECRET", secret=True)
+    assert "SECRET" not in repr(wmi) + wmi.describe("N1") + json.dumps(wmi.to_dict())
+    assert action_from_dict(WmiCommand(WINNT32).to_dict()).describe("N") == \
+        WmiCommand(WINNT32).describe("N")  # type: ignore[union-attr]

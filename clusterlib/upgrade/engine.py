@@ -338,7 +338,64 @@ class RollingUpgrade:
             body["message"] = "resumed"
             body["audit"].append({"text": f"resumed by {locks.whoami()} pid {os.getpid()}",
                                   "at": utc_now()})
+            self._reverify(snapshot)
             self._journal.save()
+
+    def _reverify(self, snapshot: ClusterSnapshot) -> None:
+        """On resume, re-check every node the journal says is upgraded against the live cluster
+        (it may have been rolled back or reimaged since). A node whose verify step is done but
+        whose live version is not the target's is upgraded again from its drain: new steps are
+        appended (the journal's done steps stay as the history). Sending its installer again is
+        safe here, because that node's earlier installer was proven finished (it came back on
+        the new version). A node whose action started but was never verified is not redone: its
+        reboot step waits for evidence, and never re-sends (see _await_evidence). When every
+        step is done but groups are off their original owners, the redistribution runs again."""
+        assert self._journal is not None
+        body = self._journal.body
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec in body["steps"]:
+            if rec["node"] is not None:
+                latest[(rec["node"], rec["kind"])] = rec
+        plan_steps = [*body["plan"]["steps"], *body.setdefault("extra_steps", [])]
+        redo: list[str] = []
+        for n in body["plan"]["order"]:
+            verify = latest.get((n, "verify"))
+            if n in body["failed_nodes"] or verify is None or verify["status"] != "done":
+                continue
+            try:
+                info = snapshot.node(n)
+            except NotFound:
+                continue
+            if self._upgraded(n, info):
+                continue
+            redo.append(n)
+            self._warn(f"the journal says {n} is upgraded, but it runs cluster service"
+                       f" {info.highest_version} (OS {info.os_version}) now: rolled back or"
+                       " reimaged; it is upgraded again", node=n, phase="resume")
+            body["nodes_after"].pop(n, None)
+            body.get("action_unconfirmed", {}).pop(n, None)
+        every_done = all(r["status"] in ("done", "skipped") for r in body["steps"])
+        left = body.get("left_in_place", {})
+        misplaced = [g.name for g in snapshot.groups
+                     if body["original_placement"].get(g.name)
+                     and not _same(g.owner, body["original_placement"][g.name])
+                     and g.name not in left]
+        if not redo and not (every_done and misplaced):
+            return
+        rounds = 1 + sum(1 for x in body["extra_steps"] if x["kind"] == "redistribute")
+        added: list[dict[str, Any]] = []
+        for n in redo:
+            added += [x for x in body["plan"]["steps"] if x["node"] == n]
+        added += [x for x in plan_steps if x["kind"] == "redistribute"][:1]
+        for raw in added:
+            step = dict(raw, id=f"{raw['id']}#redo{rounds}")
+            body["extra_steps"].append(step)
+            body["steps"].append({"id": step["id"], "kind": step["kind"], "node": step["node"],
+                                  "group": step.get("group"), "status": "pending",
+                                  "attempts": 0, "started": None, "finished": None,
+                                  "seconds": None, "message": ""})
+        body["audit"].append({"text": "resume redoes " + (", ".join(redo) or "the redistribution")
+                              + " (the live cluster contradicts the journal)", "at": utc_now()})
 
     def _drive(self) -> Report:
         journal = self._journal
