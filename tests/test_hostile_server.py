@@ -4,9 +4,10 @@ bound, the real time taken and the attempts made."""
 
 from __future__ import annotations
 
+import gc
+import resource
 import time
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -229,17 +230,59 @@ def test_depth_scanner_and_defragmenter_bounds() -> None:
 # ---- leaks --------------------------------------------------------------------------------------
 
 
-def test_pipelines_are_freed_after_use(sim: SimCluster) -> None:
+def _live(kind: type) -> int:
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if type(obj) is kind)
+
+
+def snapshots_keep_the_client_flat(count: int) -> dict[str, float]:
+    from pypsrp.powershell import PowerShell
+
+    import clusterlib
+
+    with SimCluster.classic(os="2016").serve(receive_timeout=0.05) as ep:
+        options = ep.connect_options()
+        cluster = clusterlib.connect(options.pop("target"), **options)
+        transport = cluster.transport
+        assert isinstance(transport, WinRMTransport)
+        cluster.snapshot()
+        live_before = _live(PowerShell)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        for _ in range(count):
+            cluster.snapshot()
+        assert transport._pool is not None
+        pipelines = len(transport._pool.pipelines)
+        live_after = _live(PowerShell)
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        cluster.close()
+    assert pipelines == 0, pipelines  # was one more per call (202 after 201 snapshots)
+    assert live_after <= live_before, (live_before, live_after)
+    return {"pipelines": pipelines, "rss_before_mb": rss_before, "rss_after_mb": rss_after}
+
+
+def test_snapshots_do_not_grow_the_pool() -> None:
+    snapshots_keep_the_client_flat(25)
+
+
+@pytest.mark.chaos
+def test_200_snapshots_do_not_grow_the_pool(request: pytest.FixtureRequest) -> None:
+    from chaos_helpers import skip_unless_chaos
+
+    skip_unless_chaos(request)
+    figures = snapshots_keep_the_client_flat(200)
+    print(f"200 snapshots: {figures}")
+    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 20, figures
+
+
+def test_pipelines_are_freed_after_use_and_failure(sim: SimCluster) -> None:
     with serve(sim, receive_timeout=0.05) as ep:
         tr = over_wire(ep)
-        for _ in range(20):
+        for _ in range(5):
             tr.run_pipeline(READ)
+        ep.set_faults(WireFaults(seed=1, http500=1.0, actions={"Receive"}))
+        with pytest.raises(ConnectionFailed):
+            tr.run_pipeline(READ)
+        ep.set_faults(None)
         tr.run_cmd(CmdLine("cluster node /status", idempotent=True))
         assert tr._pool is not None and len(tr._pool.pipelines) == 0
         tr.close()
-
-
-@pytest.fixture
-def ep(sim: SimCluster) -> Iterator[Endpoint]:
-    with serve(sim, receive_timeout=0.05) as endpoint:
-        yield endpoint

@@ -242,3 +242,120 @@ def test_sim_serve_debug_log_keeps_the_password_out(tmp_path: Path) -> None:
         render.set_debug(False)
     assert "endpoint" in err or "POST" in err, "the server logged nothing at DEBUG"
     assert_clean("".join(lines) + out + err, "sim serve's output and DEBUG log", password)
+
+
+# ---- Basic over plain HTTP, and where the password lives --------------------------------------
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Any attempt to open or resolve a connection fails the test: a refusal must come first."""
+    import socket
+
+    attempts: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(args)
+        raise AssertionError(f"a connection was attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return attempts
+
+
+@pytest.mark.parametrize("host", ["clu01.example.com", "10.0.0.5", "192.168.1.20", "::ffff:10.0.0.1",
+                                  "fe80::1", "128.0.0.1"])
+def test_basic_over_http_is_refused_off_loopback_before_any_connection(
+        host: str, no_network: list[Any]) -> None:
+    from clusterlib.errors import InsecureConnection, PreconditionFailed
+
+    with pytest.raises(InsecureConnection) as info:
+        clusterlib.connect(host, username=USER, password=PASSWORD, auth="basic", ssl=False)
+    message = str(info.value)
+    assert "\n" not in message and host in message
+    assert "HTTPS" in message and "kerberos" in message.lower() and "negotiate" in message
+    assert isinstance(info.value, PreconditionFailed)
+    assert_clean(_exception_text(info.value), "the refusal")
+    assert no_network == []
+
+
+def test_basic_over_http_opt_in_warns_on_every_connect(no_network: list[Any]) -> None:
+    from clusterlib.transports.winrm import WinRMTransport
+
+    handler = _Collect()
+    logger = logging.getLogger("clusterlib.transports.winrm")
+    saved = logger.level, logger.disabled
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)  # the CLI tests before may have quietened the library
+    logger.disabled = False
+    try:
+        for _ in range(2):
+            with pytest.warns(UserWarning, match="cleartext"):
+                tr = WinRMTransport("10.0.0.5", username=USER, password=PASSWORD, auth="basic",
+                                    ssl=False, allow_cleartext_basic=True)
+            tr.close()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.disabled = saved[1]
+    assert sum("cleartext" in line and "WARNING" in line for line in handler.lines) == 2
+    # HTTPS, message-encrypting auth and loopback are not refused, and do not warn about it.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kw in ({"ssl": True}, {"ssl": False, "auth": "negotiate"},
+                   {"ssl": False, "host": "127.0.0.2"}, {"ssl": False, "host": "::1"},
+                   {"ssl": False, "host": "localhost"}):
+            options: dict[str, Any] = {"auth": "basic", "host": "10.0.0.5", **kw}
+            WinRMTransport(options.pop("host"), username=USER, password=PASSWORD, **options)
+    assert no_network == []
+
+
+def test_the_password_is_not_reachable_from_the_transport(served: tuple[SimCluster, Any]) -> None:
+    from clusterlib.transports.base import Cmdlet, Pipeline
+    from clusterlib.transports.winrm import WinRMTransport
+
+    _sim, ep = served
+    tr = WinRMTransport("127.0.0.1", port=ep.port, username=USER, password=PASSWORD,
+                        auth="basic", ssl=False)
+    try:
+        tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterNode"), idempotent=True))
+        wsman = tr._wsman
+        assert wsman is not None
+        assert wsman.transport.password is None  # pypsrp's copy dropped once the session exists
+        session = wsman.transport.session
+        assert session is not None and session.auth is not None
+        # requests still needs it to sign each request: there it is a str whose repr hides it.
+        assert PASSWORD not in repr(vars(session.auth))
+        assert_clean(repr(vars(tr)) + repr(vars(wsman.transport)) + repr(vars(wsman)),
+                     "the transport's attributes")
+    finally:
+        tr.close()
+
+
+def test_tracebacks_with_locals_do_not_show_the_password(served: tuple[SimCluster, Any]) -> None:
+    from clusterlib.transports.base import Cmdlet, Pipeline
+    from clusterlib.transports.winrm import WinRMTransport
+
+    _sim, ep = served
+    tr = WinRMTransport("127.0.0.1", port=ep.port, username=USER, password=WRONG, auth="basic",
+                        ssl=False)
+    with pytest.raises(ClusterError) as info:
+        tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterNode"), idempotent=True))
+    # What a crash reporter or `pytest --showlocals` prints: every frame's locals, repr'd.
+    text = "".join(traceback.TracebackException.from_exception(
+        info.value, capture_locals=True).format())
+    assert "_translate" in text or "run_pipeline" in text  # the locals were there to look at
+    assert_clean(text, "a traceback with locals", WRONG)
+    # A refusal raised inside the constructor: its frame held the password argument.
+    from clusterlib.errors import InsecureConnection
+
+    with pytest.raises(InsecureConnection) as refused:
+        WinRMTransport("10.0.0.5", username=USER, password=PASSWORD, auth="basic", ssl=False)
+    text = "".join(traceback.TracebackException.from_exception(
+        refused.value, capture_locals=True).format())
+    assert "__init__" in text and "password = None" in text
+    assert_clean(text, "a traceback with the constructor's locals")
