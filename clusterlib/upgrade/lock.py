@@ -126,7 +126,8 @@ class LockInfo:
             return cls(run_id="?", owner=f"unreadable lock value {raw[:80]!r}", pid=0, started="?")
 
     def describe(self) -> str:
-        return f"run {self.run_id} by {self.owner} (pid {self.pid}) since {self.started}"
+        holder = f", holder {self.token}" if self.token else ""
+        return f"run {self.run_id} by {self.owner} (pid {self.pid}{holder}) since {self.started}"
 
 
 @frozen
