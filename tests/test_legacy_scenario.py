@@ -105,14 +105,17 @@ def test_two_node_2000_to_2003_by_hand(connect_sim: ConnectSim) -> None:
 
 def test_rolling_upgrade_engine_on_classic(connect_sim: ConnectSim, tmp_path: Path) -> None:
     try:
-        from clusterlib.upgrade import RemoteCommand, RollingUpgrade
+        from clusterlib.upgrade import RollingUpgrade, WmiCommand, default_action
     except ImportError:
         pytest.skip("clusterlib.upgrade is not available yet")
     sim = SimCluster.classic()
     cluster = connect_sim(sim)
     original = cluster.snapshot().placement()
-    report = RollingUpgrade(cluster, action=RemoteCommand(INSTALLER),
-                            journal=tmp_path / "j.json").run()
+    # Windows 2000 nodes have no WinRM listener: the installer starts through WMI from the
+    # management host (default_action picks it for nodes older than Windows Server 2008).
+    action = default_action(INSTALLER, cluster.snapshot())
+    assert isinstance(action, WmiCommand)
+    report = RollingUpgrade(cluster, action=action, journal=tmp_path / "j.json").run()
     final = cluster.snapshot()
     assert all(n.os_version is not None and n.os_version.build == 3790 for n in final.nodes)
     assert all(n.state is NodeState.Up for n in final.nodes)
