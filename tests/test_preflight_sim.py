@@ -57,3 +57,11 @@ def test_2016_mixed_os_core_move_is_expected_in_the_plan() -> None:
     assert core.ok and "expected to move to NODE1" in core.message
     reboot = next(s for s in plan.steps if s.id == "NODE1:reboot")
     assert "mixed-OS mode" in reboot.description and "not a failure" in reboot.description
+
+
+def test_functional_level_on_cluster_exe_is_a_failed_check_not_a_crash() -> None:
+    sim = SimCluster.classic(os="2000", speed=SPEED)
+    plan = RollingUpgrade(connect(sim), target=sim.upgrade_to, raise_functional_level=True).plan()
+    assert not plan.ok and "functional-level" in {c.name for c in plan.failed_checks}
+    (step,) = [s for s in plan.steps if s.kind == "functional-level"]
+    assert "no Update-ClusterFunctionalLevel" in step.commands[0]

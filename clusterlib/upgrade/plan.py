@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from clusterlib.errors import NotFound
-from clusterlib.model import ClusterSnapshot
+from clusterlib.errors import NotFound, NotSupported
+from clusterlib.model import ClusterSnapshot, GroupInfo
 from clusterlib.upgrade.options import AUTO, UpgradeOptions
 from clusterlib.upgrade.preflight import (
     CheckResult,
+    NodeDrain,
     core_follows_upgraded,
     simulate_run,
     validation_group,
@@ -148,95 +149,140 @@ def _dur(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
+#: ``/wait`` seconds on every planned move command.
+_WAIT = 300
+
+
+@frozen
+class _Planning:
+    """What every step builder reads: one snapshot, the options, the dialect and the action."""
+
+    snapshot: ClusterSnapshot
+    options: UpgradeOptions
+    order: tuple[str, ...]
+    dialect: Dialect
+    action: UpgradeAction | None
+    original: dict[str, str | None]
+    validation: GroupInfo | None  # the cluster-wide choice (None: no validation move)
+    core_moves: bool  # 2016+ mixed-OS mode moves the core group to the first upgraded node
+
+    def move(self, group: str, node: str) -> str:
+        return self.dialect.move_command(group, node, wait=_WAIT).describe()
+
+
 def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Sequence[str],
                 dialect: Dialect, action: UpgradeAction | None) -> tuple[Step, ...]:
-    """The steps for ``order`` with the commands ``dialect`` would send."""
-    est = options.estimates
-    caps = dialect.capabilities
-    wait = 300
+    """The steps for ``order`` with the commands ``dialect`` would send. Linear in groups: the
+    predicted sequence comes from the snapshot's cache (preflight computed it already)."""
     core_moves = core_follows_upgraded(snapshot, options.target)
     drains, before_redistribution = simulate_run(snapshot, order,
                                                  failback_each=options.failback == "each",
                                                  core_to_first_upgraded=core_moves)
-    core = snapshot.core_group
-    # The cluster-wide choice serves every node that may own it (the best group overall is the
-    # best among those a node may own); only other nodes need their own, O(groups), choice.
     try:
         base_vg = validation_group(snapshot, options)
     except NotFound:  # preflight reports it; the plan just has no validation step
         base_vg = None
-    original = snapshot.placement()
+    ctx = _Planning(snapshot, options, tuple(order), dialect, action, snapshot.placement(),
+                    base_vg, core_moves)
     steps: list[Step] = []
     for d in drains:
-        n = d.node
-        self_moved = {g: t for g, t in d.targets.items()
-                      if not caps.drain or snapshot.group(g).is_core}
-        batches = math.ceil(max(0, len(d.targets) - len(self_moved)) / max(1, est.drain_parallelism))
-        drain_cmds = [dialect.pause_command(n, drain=True).describe()]
-        drain_cmds += [dialect.move_command(g, t, wait=wait).describe() for g, t in self_moved.items()]
-        drain_cmds.append(f"(confirm: {n} Paused and owns no group)")
-        steps.append(Step(
-            id=f"{n}:drain", kind="drain", node=n,
-            description=f"pause {n} and move its {len(d.targets)} group(s) away"
-            + (" (the cluster drains; clusterlib moves the core group)" if caps.drain
-               else " (clusterlib moves each group)"),
-            commands=tuple(drain_cmds), expected_seconds=(batches + len(self_moved)) * est.move,
-            predicted_moves=dict(d.targets)))
-        steps.append(Step(
-            id=f"{n}:action", kind="action", node=n,
-            description="run the upgrade action (only once the node owns no group)",
-            commands=(action.describe(n),) if action is not None else ("(no action given)",),
-            expected_seconds=est.install))
-        reboots = action.reboots if action is not None else True
-        mixed_os = (f"; mixed-OS mode: the cluster moves its core group {core.name} to {n}"
-                    " (expected, not a failure)") if core_moves and core is not None \
-            and n == order[0] else ""
-        steps.append(Step(
-            id=f"{n}:reboot", kind="reboot", node=n,
-            description=("wait for the node to go Down and rejoin (Joining -> Paused)" if reboots
-                         else "wait for the node to be back (Paused or Up)") + mixed_os,
-            commands=(f"(wait <= {options.reboot_timeout:g}s for {n} Down then back;"
-                      f" <= {options.rejoin_timeout:g}s Joining -> Paused)",),
-            expected_seconds=est.reboot + est.join if reboots else est.join))
-        want = f"expect NodeHighestVersion {options.target.highest}" if options.target else \
-            "record versions"
-        steps.append(Step(id=f"{n}:verify", kind="verify", node=n,
-                          description=f"read {n}'s versions: {want}",
-                          commands=(f"(read {n} NodeHighestVersion/NodeLowestVersion)",)))
-        steps.append(Step(id=f"{n}:resume", kind="resume", node=n,
-                          description=f"resume {n} without failback",
-                          commands=(dialect.resume_command(n, failback="NoFailback").describe(),),
-                          expected_seconds=5.0))
-        if options.failback == "each":
-            home = [g for g, o in original.items() if (o or "") == n]
-            steps.append(Step(
-                id=f"{n}:failback", kind="failback", node=n,
-                description=f"move {n}'s original groups back to it ({len(home)})",
-                commands=tuple(dialect.move_command(g, n, wait=wait).describe() for g in home),
-                expected_seconds=len(home) * est.move))
-        vg = base_vg
-        if vg is not None and options.validation_group == AUTO and not vg.can_be_owned_by(n):
-            vg = validation_group(snapshot, options, n)  # the best group this node may own
-        back_to = d.after.get(vg.name) if vg is not None else None
-        if vg is not None and back_to is not None:
-            steps.append(Step(
-                id=f"{n}:validate", kind="validate", node=n, group=vg.name,
-                description=f"validation move: {vg.name} to {n} and back",
-                commands=(dialect.move_command(vg.name, n, wait=wait).describe(),
-                          dialect.move_command(vg.name, back_to, wait=wait).describe()
-                          + "  (back where it is then; predicted)"),
-                expected_seconds=2 * est.move))
-    back = {g: o for g, o in original.items()
-            if o is not None and (before_redistribution.get(g) or "") != o}
+        steps += _node_steps(ctx, d)
+    steps += _cluster_steps(ctx, before_redistribution)
+    return tuple(steps)
+
+
+def _node_steps(ctx: _Planning, d: NodeDrain) -> list[Step]:
+    """One node's turn: drain, action, reboot, verify, resume, [failback], [validate]."""
+    n, opts, est = d.node, ctx.options, ctx.options.estimates
+    steps = [_drain_step(ctx, d), Step(
+        id=f"{n}:action", kind="action", node=n,
+        description="run the upgrade action (only once the node owns no group)",
+        commands=(ctx.action.describe(n),) if ctx.action is not None else ("(no action given)",),
+        expected_seconds=est.install)]
+    reboots = ctx.action.reboots if ctx.action is not None else True
+    core = ctx.snapshot.core_group
+    mixed_os = (f"; mixed-OS mode: the cluster moves its core group {core.name} to {n}"
+                " (expected, not a failure)") if ctx.core_moves and core is not None \
+        and n == ctx.order[0] else ""
     steps.append(Step(
+        id=f"{n}:reboot", kind="reboot", node=n,
+        description=("wait for the node to go Down and rejoin (Joining -> Paused)" if reboots
+                     else "wait for the node to be back (Paused or Up)") + mixed_os,
+        commands=(f"(wait <= {opts.reboot_timeout:g}s for {n} Down then back;"
+                  f" <= {opts.rejoin_timeout:g}s Joining -> Paused)",),
+        expected_seconds=est.reboot + est.join if reboots else est.join))
+    want = f"expect NodeHighestVersion {opts.target.highest}" if opts.target else \
+        "record versions"
+    steps.append(Step(id=f"{n}:verify", kind="verify", node=n,
+                      description=f"read {n}'s versions: {want}",
+                      commands=(f"(read {n} NodeHighestVersion/NodeLowestVersion)",)))
+    steps.append(Step(id=f"{n}:resume", kind="resume", node=n,
+                      description=f"resume {n} without failback",
+                      commands=(ctx.dialect.resume_command(n, failback="NoFailback").describe(),),
+                      expected_seconds=5.0))
+    if opts.failback == "each":
+        home = [g for g, o in ctx.original.items() if (o or "") == n]
+        steps.append(Step(
+            id=f"{n}:failback", kind="failback", node=n,
+            description=f"move {n}'s original groups back to it ({len(home)})",
+            commands=tuple(ctx.move(g, n) for g in home), expected_seconds=len(home) * est.move))
+    validate = _validate_step(ctx, d)
+    return steps + ([validate] if validate is not None else [])
+
+
+def _drain_step(ctx: _Planning, d: NodeDrain) -> Step:
+    """Pause (with drain where the cluster has it) and the moves clusterlib makes itself."""
+    n, est, caps = d.node, ctx.options.estimates, ctx.dialect.capabilities
+    self_moved = {g: t for g, t in d.targets.items()
+                  if not caps.drain or ctx.snapshot.group(g).is_core}
+    batches = math.ceil(max(0, len(d.targets) - len(self_moved)) / max(1, est.drain_parallelism))
+    commands = [ctx.dialect.pause_command(n, drain=True).describe()]
+    commands += [ctx.move(g, t) for g, t in self_moved.items()]
+    commands.append(f"(confirm: {n} Paused and owns no group)")
+    return Step(
+        id=f"{n}:drain", kind="drain", node=n,
+        description=f"pause {n} and move its {len(d.targets)} group(s) away"
+        + (" (the cluster drains; clusterlib moves the core group)" if caps.drain
+           else " (clusterlib moves each group)"),
+        commands=tuple(commands), expected_seconds=(batches + len(self_moved)) * est.move,
+        predicted_moves=dict(d.targets))
+
+
+def _validate_step(ctx: _Planning, d: NodeDrain) -> Step | None:
+    """The validation move onto the node and back where the group then is (predicted)."""
+    n = d.node
+    vg = ctx.validation
+    if vg is not None and ctx.options.validation_group == AUTO and not vg.can_be_owned_by(n):
+        # The cluster-wide choice serves every node that may own it (the best group overall is
+        # the best among those a node may own); only other nodes need their own choice.
+        vg = validation_group(ctx.snapshot, ctx.options, n)
+    back_to = d.after.get(vg.name) if vg is not None else None
+    if vg is None or back_to is None:
+        return None
+    return Step(
+        id=f"{n}:validate", kind="validate", node=n, group=vg.name,
+        description=f"validation move: {vg.name} to {n} and back",
+        commands=(ctx.move(vg.name, n),
+                  ctx.move(vg.name, back_to) + "  (back where it is then; predicted)"),
+        expected_seconds=2 * ctx.options.estimates.move)
+
+
+def _cluster_steps(ctx: _Planning, before: dict[str, str | None]) -> list[Step]:
+    """After the last node: redistribution, then (if asked) the functional level."""
+    est = ctx.options.estimates
+    back = {g: o for g, o in ctx.original.items() if o is not None and (before.get(g) or "") != o}
+    steps = [Step(
         id="cluster:redistribute", kind="redistribute", node=None,
         description=f"move every group back to its original owner ({len(back)} predicted moves)",
-        commands=tuple(dialect.move_command(g, o, wait=wait).describe() for g, o in back.items()),
-        expected_seconds=len(back) * est.move, predicted_moves=dict(back)))
-    if options.raise_functional_level:
+        commands=tuple(ctx.move(g, o) for g, o in back.items()),
+        expected_seconds=len(back) * est.move, predicted_moves=dict(back))]
+    if ctx.options.raise_functional_level:
+        try:
+            command = ctx.dialect.functional_level_command(what_if=False).describe()
+        except NotSupported:  # the functional-level check refuses the run and says why
+            command = "(this cluster has no Update-ClusterFunctionalLevel: not possible)"
         steps.append(Step(
             id="cluster:functional-level", kind="functional-level", node=None,
             description="raise the cluster functional level (irreversible; all nodes Up on one"
-            " version)", commands=(dialect.functional_level_command(what_if=False).describe(),),
-            expected_seconds=10.0))
-    return tuple(steps)
+            " version)", commands=(command,), expected_seconds=10.0))
+    return steps
