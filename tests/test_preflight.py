@@ -409,3 +409,13 @@ def test_unknown_resource_types_on_a_legacy_run_are_a_warning() -> None:
     # Not a 2000/2003 run: no warning either.
     modern = snap(resources=[ResourceInfo("x", "File Group 3", ResourceState.Online)])
     assert len(check_validation_group(ctx(modern, target="9.3"))) == 1
+
+
+def test_path_verdict_for_a_version_seen_only_after_the_first_node() -> None:
+    from clusterlib.upgrade.preflight import path_verdict
+
+    assert path_verdict(3, 4)[0] and "cc737035" in path_verdict(3, 4)[1]
+    ok, text = path_verdict(4, 5)
+    assert not ok and "Supported alternative: build a new cluster" in text and "KB 935197" in text
+    with pytest.raises(ValueError, match="unknown cluster-service major"):
+        path_verdict(3, 42)

@@ -491,16 +491,26 @@ def check_upgrade_path(ctx: CheckContext) -> list[CheckResult]:
         return [_result("upgrade-path", [f"{', '.join(newer)} already run(s) {_label(high)},"
                                          f" newer than the target {_label(to)}: a node is never"
                                          f" downgraded in place; {MIGRATION}"], "")]
-    verdict = versions.upgrade_path(low, to)
+    ok, text = path_verdict(low, to)
+    return [_result("upgrade-path", [] if ok else [text], text)]
+
+
+def path_verdict(from_major: int, to_major: int) -> tuple[bool, str]:
+    """Whether nodes may go from one cluster-service major to another node by node, and the
+    text to show: the source when it is supported, else the reason and the supported
+    alternative (the one-release-at-a-time path where there is one, else migration). The
+    ``upgrade-path`` check's verdict, also usable once a first node shows the version a run
+    without a target goes to. ValueError for a major that is no known release."""
+    verdict = versions.upgrade_path(from_major, to_major)
     if verdict.ok:
-        return [_result("upgrade-path", [], f"{verdict.reason} ({verdict.source})")]
+        return True, f"{verdict.reason} ({verdict.source})"
     if verdict.steps:
         way = ("upgrade one release at a time ("
-               + " -> ".join(_label(m) for m in (low, *verdict.steps)) + "), or " + MIGRATION)
+               + " -> ".join(_label(m) for m in (from_major, *verdict.steps)) + "), or "
+               + MIGRATION)
     else:
         way = MIGRATION
-    return [_result("upgrade-path", [f"{verdict.reason}. Supported alternative: {way}"
-                                     f" ({verdict.source})"], "")]
+    return False, f"{verdict.reason}. Supported alternative: {way} ({verdict.source})"
 
 
 def check_quorum(ctx: CheckContext) -> list[CheckResult]:
