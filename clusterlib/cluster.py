@@ -453,9 +453,11 @@ def connect(target: str | SimCluster | Transport, *, dialect: str = "auto",
     """Connect to a cluster and decide once how to drive it.
 
     ``target``: a host name (a cluster node or a management host with the tools; WinRM options
-    such as username, password, auth, ssl, port, cert_validation, connect_timeout and
-    operation_timeout go in ``options``), a ``clusterlib.sim.SimCluster`` (in-process), or any
-    object implementing the Transport protocol.
+    such as username, password, auth, ssl, port, cert_validation, connect_timeout,
+    read_timeout, call_timeout, operation_timeout, max_response_bytes, max_message_bytes,
+    max_depth, retry and allow_cleartext_basic go in ``options``; see docs/connecting.md), a
+    ``clusterlib.sim.SimCluster`` (in-process), or any object implementing the Transport
+    protocol.
     ``dialect``: "auto" (detect), "powershell" or "clusterexe".
     ``cluster``: the cluster to address when it differs from the host's own (-Cluster, /cluster:).
     """
