@@ -676,16 +676,23 @@ _DASH_LINE = re.compile(r"-+(?:[ \t]+-+)*")
 class _Table:
     widths: tuple[int, ...]
     rows: tuple[str, ...]  # indentation removed, trailing whitespace kept off
+    # The same rows with their trailing blanks: a fragment of a name split by a line break may
+    # end in blanks that belong to the name.
+    raw: tuple[str, ...] = ()
 
 
 def _lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def _find_table(text: str, columns: int | tuple[int, ...], what: str) -> _Table:
+def _find_table(
+    text: str, columns: int | tuple[int, ...], what: str, *, blank_rows: bool = False
+) -> _Table:
     """Locate the one table in ``text`` by its line of dashes, never by caption words (those
     are localized). Rows run from the dash line to the first blank line; anything but blank
-    lines after that is refused."""
+    lines after that is refused. With ``blank_rows`` a blank line followed by more text is a
+    row too (a name holding an empty line prints one); the row readers then refuse what they
+    cannot join into a row."""
     lines = _lines(text)
     dashes = [i for i, line in enumerate(lines) if _DASH_LINE.fullmatch(line.strip())]
     if len(dashes) != 1:
@@ -702,10 +709,15 @@ def _find_table(text: str, columns: int | tuple[int, ...], what: str) -> _Table:
         )
     indent = dash_line[: len(dash_line) - len(dash_line.lstrip())]
     rows: list[str] = []
+    raw: list[str] = []
     rest = lines[dashes[0] + 1 :]
     for k, line in enumerate(rest):
         if not line.strip():
             extra = [x for x in rest[k:] if x.strip()]
+            if extra and blank_rows:
+                rows.append("")
+                raw.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
+                continue
             if extra:
                 raise ParseError(
                     f"cluster.exe {what}: unexpected text after the table: {extra[0].strip()!r}",
@@ -714,7 +726,8 @@ def _find_table(text: str, columns: int | tuple[int, ...], what: str) -> _Table:
             break
         row = line[len(indent) :] if line.startswith(indent) else line.lstrip()
         rows.append(row.rstrip())
-    return _Table(widths=widths, rows=tuple(rows))
+        raw.append(row)
+    return _Table(widths=widths, rows=tuple(rows), raw=tuple(raw))
 
 
 def _ws_runs(text: str) -> list[tuple[int, int]]:
@@ -796,26 +809,28 @@ def _read_rows(table: _Table, text: str, what: str, read: _RowReader) -> list[Re
     newline, which :func:`check_name` refuses: the snapshot reads it, no command can name it.
     """
     out: list[Reading] = []
-    pending: str | None = None
-    for row in table.rows:
-        if pending is not None:
-            joined = f"{pending}\n{row}"
-            exact, loose = read(joined, table)
-            if exact:
-                out.append(_choose(joined, text, what, exact, []))
-                pending = None
-            elif loose:
-                raise ParseError(f"cluster.exe {what}: unreadable row {pending!r}", text)
+    pending: str | None = None  # the fragments so far, with their trailing blanks
+    bare: str | None = None  # the same without (a transport may have dropped them)
+    for row, raw in zip(table.rows, table.raw or table.rows, strict=True):
+        if pending is not None and bare is not None:
+            tried = [f"{pending}\n{row}", f"{bare}\n{row}"]
+            results = [(joined, *read(joined, table)) for joined in tried]
+            done = next(((j, e) for j, e, _l in results if e), None)
+            if done is not None:
+                out.append(_choose(done[0], text, what, done[1], []))
+                pending = bare = None
+            elif any(loose for _j, _e, loose in results):
+                raise ParseError(f"cluster.exe {what}: unreadable row {bare!r}", text)
             else:
-                pending = joined
+                pending, bare = f"{pending}\n{raw}", f"{bare}\n{row}"
             continue
         exact, loose = read(row, table)
         if not exact and not loose:
-            pending = row
+            pending, bare = raw, row
             continue
         out.append(_choose(row, text, what, exact, loose))
-    if pending is not None:
-        raise ParseError(f"cluster.exe {what}: unreadable row {pending!r}", text)
+    if bare is not None:
+        raise ParseError(f"cluster.exe {what}: unreadable row {bare!r}", text)
     return out
 
 
@@ -838,7 +853,7 @@ def parse_nodes(text: str) -> list[NodeInfo]:
     spaces or run past its column. Only ``Up`` has been seen in real output. A name with a line
     break is read whole (see :func:`_read_rows`).
     """
-    table = _find_table(text, 3, "node listing")
+    table = _find_table(text, 3, "node listing", blank_rows=True)
     return [
         NodeInfo(name=name, state=NODE_STATUS_WORDS[word], id=node_id)
         for name, node_id, word in _read_rows(table, text, "node listing", _node_readings)
@@ -866,6 +881,14 @@ def _group_readings(row: str, table: _Table) -> tuple[list[Reading], list[Readin
     loose: list[Reading] = []
     for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True):
         name = lead.strip(" \t")
+        if "\n" in row:
+            # A joined row: the name may hold blanks and tabs at its line ends, so it is cut by
+            # column arithmetic (name padded to its width, one blank, the rest) instead.
+            tail = f" {node:<{table.widths[1]}} {word}"
+            if not row.endswith(tail):
+                continue
+            prefix = row[: len(row) - len(tail)]
+            name = prefix.rstrip(" ") if len(prefix) <= table.widths[0] else prefix
         if not name.strip():
             continue
         reading = (name, node, word)
@@ -893,11 +916,36 @@ def parse_groups(text: str) -> list[GroupInfo]:
     padding: the name is returned without them. Only ``Online`` has been seen in real output;
     Offline and Partially Online are documented, Failed, Pending and Unknown inferred.
     """
-    table = _find_table(text, 3, "group listing")
+    table = _find_table(text, 3, "group listing", blank_rows=True)
     return [
         GroupInfo(name=name, state=GroupState.parse(word), owner=node or None)
         for name, node, word in _read_rows(table, text, "group listing", _group_readings)
     ]
+
+
+def _joined_resource_readings(
+    row: str, node: str, word: str, widths: Sequence[int]
+) -> list[Reading]:
+    """Exact readings of a resource row joined from fragments (a name with a line break), cut
+    by column arithmetic: ``name`` padded to its width, one blank, ``group`` padded to its."""
+    tail = f" {node:<{widths[2]}} {word}"
+    if not row.endswith(tail):
+        return []
+    lead = row[: len(row) - len(tail)]
+    out: list[Reading] = []
+    for cut in range(1, len(lead)):
+        start = max(cut, widths[0]) + 1
+        # A name's own trailing blanks cannot be told from its padding: the shortest cut wins.
+        if start >= len(lead) or lead[cut:start].strip(" ") or lead[cut - 1] == " ":
+            continue
+        rest = lead[start:]
+        group = rest.rstrip(" ") if len(rest) <= widths[1] else rest
+        name = lead[:cut]
+        if name.strip() and group.strip() and (
+            _resource_row(name, group, node, word, widths).rstrip() == row
+        ):
+            out.append((name, group, node, word))
+    return out
 
 
 def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[ResourceInfo]:
@@ -911,13 +959,16 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
     group names as ``groups`` to settle it, otherwise ParseError. Only ``Online`` has been seen
     in real output.
     """
-    table = _find_table(text, 4, "resource listing")
+    table = _find_table(text, 4, "resource listing", blank_rows=True)
     known = None if groups is None else {g.strip().lower() for g in groups}
 
     def read(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
         exact: list[Reading] = []
         loose: list[Reading] = []
         for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False):
+            if "\n" in row:
+                exact += _joined_resource_readings(row, node, word, table.widths)
+                continue
             lead = lead.rstrip(" \t")
             for a, b in _ws_runs(lead):
                 name, group = lead[:a], lead[b:]

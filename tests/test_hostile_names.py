@@ -59,3 +59,43 @@ def test_generated_names_arrive_byte_for_byte(connect_sim: ConnectSim, node_name
     if node_name.lower() == "other" or group_name.lower() == "cluster group":
         return
     _check(connect_sim, node_name, group_name)
+
+
+# ---- cluster.exe clusters: a drain either completes exactly or changes nothing -----------------
+
+CLUSTER_EXE_CHARS = "\"'`$();|&%<>^!\n\t ,=*?[]{}#@~\\/:Äé中\uff02\uff05\uff3c\u00a5\u00a7()-"
+cx_names = st.text(
+    alphabet=st.one_of(st.sampled_from(list(CLUSTER_EXE_CHARS)), st.sampled_from("abcXYZ019")),
+    min_size=1, max_size=30,
+).filter(lambda s: s.strip() != "" and s.strip().lower() != "cluster group")
+
+
+def _changes(sim: SimCluster) -> list[list[str]]:
+    out = []
+    for call in sim.calls("cluster.exe"):
+        argv = call.detail["argv"]
+        if any(a.lower() in ("/pause", "/resume") or a.lower().startswith("/move") for a in argv):
+            out.append(argv)
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=st.lists(cx_names, min_size=1, max_size=3, unique_by=lambda s: s.lower()))
+def test_cluster_exe_drain_completes_exactly_or_changes_nothing(names: list[str]) -> None:
+    import clusterlib
+    from clusterlib.errors import PreconditionFailed
+
+    sim = SimCluster({"NODE1": names, "NODE2": []}, os="2003")
+    cluster = clusterlib.connect(sim)
+    try:
+        after = cluster.node("NODE1").pause(drain=True)
+    except PreconditionFailed as exc:
+        assert "Nothing was sent" in str(exc) or "cannot" in str(exc)
+        assert _changes(sim) == []
+        assert sim.node("NODE1").state is NodeState.Up
+        assert all(sim.group(n).owner == "NODE1" for n in names)
+        return
+    assert after.node("NODE1").state is NodeState.Paused
+    assert all(sim.group(n).owner == "NODE2" for n in names)  # every group, the very ones
+    moved = [argv[1] for argv in _changes(sim) if argv[0] == "group"]
+    assert sorted(moved) == sorted([*names, "Cluster Group"])  # byte for byte, each once
