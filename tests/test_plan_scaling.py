@@ -12,7 +12,7 @@ from clusterlib.upgrade.options import UpgradeOptions
 from clusterlib.upgrade.plan import build_steps
 from clusterlib.upgrade.preflight import resolve_order, run_checks
 
-NODES = 16
+NODES = 8
 
 
 def snapshot(groups: int) -> ClusterSnapshot:
