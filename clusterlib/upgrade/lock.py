@@ -177,8 +177,9 @@ def acquire(cluster: Cluster, run_id: str, cluster_name: str) -> LockInfo:
     for attempt in range(ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0, min(BACKOFF * 2 ** attempt, BACKOFF_MAX)))
-        cluster.commands.set_private(claim_key, mine.to_json())
         try:
+            # Inside the try: a claim whose write failed half-way is withdrawn all the same.
+            cluster.commands.set_private(claim_key, mine.to_json())
             state = read_state(cluster)
             held = state.lock
             if held is not None and held.run_id != run_id:
