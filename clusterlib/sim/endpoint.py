@@ -309,8 +309,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # A read timeout on the socket: a client that sends half a request, or keeps an idle
         # keep-alive connection, does not hold this thread forever (BaseHTTPRequestHandler
         # answers a timed-out read by closing the connection).
-        self.timeout = self.server.read_timeout
         super().setup()
+        self.connection.settimeout(self.server.read_timeout)
 
     def do_GET(self) -> None:
         self.server.counter.add()
