@@ -105,6 +105,24 @@ def test_idle_shells_of_vanished_clients_are_deleted(ep: Endpoint) -> None:
     assert (ep.shells, ep.shells_expired) == (0, 4)
 
 
+def test_a_client_coming_back_to_an_expired_shell_gets_the_unknown_shell_fault(
+        ep: Endpoint) -> None:
+    from pypsrp.exceptions import WSManFaultError
+    from pypsrp.powershell import PowerShell
+
+    pool = RunspacePool(wsman(ep))
+    pool.open()
+    deadline = time.monotonic() + 5
+    while ep.shells and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Get-Cluster")
+    with pytest.raises(WSManFaultError) as info:
+        ps.invoke()
+    assert info.value.code == 2150858843
+    assert "the shell was not found on the server" in str(info.value.reason)
+
+
 def test_a_shell_in_use_is_not_idle(ep: Endpoint) -> None:
     with WinRS(wsman(ep)) as shell:
         for _ in range(8):  # 0.8 s of activity, idle timeout 0.3 s
