@@ -96,7 +96,7 @@ def test_atomic_write_keeps_the_old_journal_on_failure(tmp_path: Path,
     def boom(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(journal_mod.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         journal_mod.atomic_write(path, '{"new": true}')
     assert json.loads(path.read_text()) == {"old": True}
