@@ -41,8 +41,9 @@ def test_host_commands_over_both_transports(connect_sim: ConnectSim) -> None:
         assert ver.stdout.strip() == "Microsoft Windows [Version 10.0.14393]"
         assert shell.run_cmd(CmdLine("exit 7")).exit_code == 7
         assert shell.run_cmd(CmdLine("cmd /c exit 3")).exit_code == 3
-        chain = shell.run_cmd(CmdLine("echo one & hostname & echo two"))
+        chain = shell.run_cmd(CmdLine("echo one& hostname & echo two"))
         assert chain.stdout == "one\r\nNODE2\r\ntwo\r\n"
+        assert shell.run_cmd(CmdLine("echo a & echo b")).stdout == "a \r\nb\r\n"
         missing = shell.run_cmd(CmdLine("frobnicate --now"))
         assert missing.exit_code == 9009
         assert missing.stderr == ("'frobnicate' is not recognized as an internal or external"
@@ -69,11 +70,15 @@ def test_ver_per_release() -> None:
 
 def test_exit_stops_the_line_and_cmd_c_is_a_child() -> None:
     sim = SimCluster.classic(os="2016")
-    out = run_command_line(sim, "echo a & exit 4 & echo never", node="NODE1")
+    out = run_command_line(sim, "echo a& exit 4 & echo never", node="NODE1")
     assert (out.stdout, out.exit_code) == ("a\r\n", 4)
     child = run_command_line(sim, 'cmd /c "exit 5" & echo after', node="NODE1")
     assert (child.stdout, child.exit_code) == ("after\r\n", 0)
     assert run_command_line(sim, "exit", node="NODE1").exit_code == 0
+    assert run_command_line(sim, "echo", node="NODE1").stdout == "ECHO is on.\r\n"
+    # One delimiter after echo is dropped; the rest, trailing blanks included, is printed.
+    assert run_command_line(sim, "echo  two  spaces ", node="NODE1").stdout == " two  spaces \r\n"
+    assert run_command_line(sim, "echo.", node="NODE1").stdout == "\r\n"
 
 
 def test_not_recognized_names_the_word_typed() -> None:

@@ -66,7 +66,7 @@ def _run_chain(sim: SimCluster, line: str, node: str | None) -> CmdResult:
     err: list[str] = []
     code = 0
     for part in _split_chain(line):
-        if not part:
+        if not part.strip():
             continue
         result, stop = _run_one(sim, part, node)
         out.append(result.stdout)
@@ -78,7 +78,8 @@ def _run_chain(sim: SimCluster, line: str, node: str | None) -> CmdResult:
 
 
 def _split_chain(line: str) -> list[str]:
-    """Split at cmd.exe's ``&`` outside double quotes (inside them it is a literal)."""
+    """Split at cmd.exe's ``&`` outside double quotes (inside them it is a literal). Blanks
+    around each part are kept, as cmd.exe keeps them (``echo a & echo b`` prints "a ")."""
     parts: list[str] = []
     current: list[str] = []
     quoted = False
@@ -86,11 +87,11 @@ def _split_chain(line: str) -> list[str]:
         if ch == '"':
             quoted = not quoted
         if ch == "&" and not quoted:
-            parts.append("".join(current).strip())
+            parts.append("".join(current))
             current = []
             continue
         current.append(ch)
-    parts.append("".join(current).strip())
+    parts.append("".join(current))
     return parts
 
 
@@ -121,10 +122,15 @@ def _run_one(sim: SimCluster, line: str, node: str | None) -> tuple[CmdResult, b
     if node is not None and sim.is_installer(line):
         return _installer(sim, node, line), False
     if prog == "echo" and not word.startswith('"'):
-        # cmd.exe's echo prints the rest as written; "echo." prints an empty line.
-        return CmdResult(stdout=rest + "\r\n", stderr="", exit_code=0), False
+        # cmd.exe's echo prints the rest as written after one delimiter, trailing blanks
+        # included; alone it reports the echo state, which is on in a cmd /c shell.
+        text = line.lstrip()[len(word):]
+        if not text.strip():
+            text = " ECHO is on."
+        return CmdResult(stdout=text[1:] + "\r\n", stderr="", exit_code=0), False
     if prog.startswith("echo.") and not word.startswith('"'):
-        return CmdResult(stdout=line.strip()[5:] + "\r\n", stderr="", exit_code=0), False
+        # "echo." prints an empty line; "echo.text" prints "text".
+        return CmdResult(stdout=line.lstrip()[5:] + "\r\n", stderr="", exit_code=0), False
     if prog == "exit" and not word.startswith('"'):
         return _exit(rest), True
     if prog == "cmd":
