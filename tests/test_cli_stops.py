@@ -202,3 +202,38 @@ def test_run_policies_reach_the_upgrade_options(monkeypatch: pytest.MonkeyPatch)
 def test_notify_not_a_url_is_a_usage_error() -> None:
     result = invoke("upgrade", "run", *PS, "--yes", "--notify", "not-a-url")
     assert result.exit_code == 2 and "not an http(s) URL" in result.output
+
+
+# --- pre-update / verify hooks ------------------------------------------------------------------
+
+def _has_hooks() -> bool:
+    import inspect
+
+    return "verify" in inspect.signature(upgrade_api.RollingUpgrade).parameters
+
+
+def test_a_failing_verify_command_stops_the_run_safely(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = _sim(monkeypatch)
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(tmp_path / "j.json"),
+                    "--verify", "cmd /c exit 3")
+    if not _has_hooks():
+        # This build's engine has no hooks: said plainly, before anything is changed.
+        assert result.exit_code == 1 and "--verify" in result.stderr, result.output
+        assert _changes(sim) == []
+        return
+    assert result.exit_code == 4, result.output
+    assert "STOPPED" in result.stdout
+    paused = [n.name for n in sim.nodes.values() if n.state.name == "Paused"]
+    assert len(paused) <= 1  # stopped on the first node, which stays paused and empty
+
+
+def test_a_passing_pre_update_command_lets_the_run_complete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not _has_hooks():
+        pytest.skip("this build's upgrade engine has no pre_update/verify hooks")
+    _sim(monkeypatch)
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(tmp_path / "j.json"),
+                    "--pre-update", "echo ready", "--verify", "hostname")
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED" in result.stdout
