@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import ConnectSim
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import clusterlib
 from clusterlib import NodeState
@@ -213,3 +215,18 @@ def test_incompatible_return_through_the_installer() -> None:
     node = sim.node("NODE1")
     assert node.release.key == "2025" and node.state is NodeState.Down
     assert any(e.kind == "join-refused" and e.detail["code"] == 5075 for e in sim.events)
+
+
+@settings(max_examples=150, deadline=None)
+@given(line=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_any_line_is_answered_and_only_the_installer_upgrades(line: str) -> None:
+    """Whatever is typed, the shell answers (a result, never a crash) and nothing but an
+    installer line changes the node."""
+    sim = SimCluster.classic(os="2016", upgrade_to="2019")
+    result = run_command_line(sim, line, node="NODE1")
+    assert isinstance(result.exit_code, int)
+    sim.settle()
+    started = [e for e in sim.events if e.kind == "upgrade-start"]
+    parts = [p for p in line.split("&") if p.strip()]
+    if not any(sim.is_installer(p) for p in parts):
+        assert not started and sim.node("NODE1").release.key == "2016"
