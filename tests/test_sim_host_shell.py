@@ -230,3 +230,19 @@ def test_any_line_is_answered_and_only_the_installer_upgrades(line: str) -> None
     parts = [p for p in line.split("&") if p.strip()]
     if not any(sim.is_installer(p) for p in parts):
         assert not started and sim.node("NODE1").release.key == "2016"
+
+
+def test_answer_lost_over_both_transports_and_never_resent(connect_sim: ConnectSim) -> None:
+    """Over the wire too: the installer ran once, the caller saw a failed connection."""
+    sim = SimCluster.classic(os="2016", upgrade_to="2019")
+    cluster = connect_sim(sim)
+    sim.inject(InstallerAnswerLost("NODE1"))
+    shell = cluster.transport.for_node("NODE1")  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(clusterlib.ConnectionFailed):
+            shell.run_cmd(CmdLine(r"D:\setup.exe /unattend"))  # not idempotent: sent once
+    finally:
+        shell.close()
+    assert len([e for e in sim.events if e.kind == "upgrade-start"]) == 1
+    sim.settle()
+    assert sim.node("NODE1").release.key == "2019"
