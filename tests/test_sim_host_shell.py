@@ -246,3 +246,25 @@ def test_answer_lost_over_both_transports_and_never_resent(connect_sim: ConnectS
     assert len([e for e in sim.events if e.kind == "upgrade-start"]) == 1
     sim.settle()
     assert sim.node("NODE1").release.key == "2019"
+
+
+def test_tasklist_shows_a_running_installer_as_its_marker() -> None:
+    """tasklist (XP / 2003 and later) lists the installer while it runs, by image name; an
+    ``.msu`` package runs in wusa.exe."""
+    sim = SimCluster.classic(os="2016", upgrade_to="2019", install_window=1000)
+    query = 'tasklist /fi "imagename eq wusa.exe" /fo csv /nh'
+    none = run_command_line(sim, query, node="NODE1")
+    assert none.stdout.startswith("INFO: No tasks are running")
+    run_command_line(sim, r"C:\u\windows10.0-kb5005112-x64.msu /quiet", node="NODE1")
+    pid = sim.node("NODE1").install.pid  # type: ignore[union-attr]
+    found = run_command_line(sim, query, node="NODE1")
+    assert found.stdout == f'"wusa.exe","{pid}","Services","0","24,576 K"\r\n'
+    table = run_command_line(sim, f'tasklist /fi "pid eq {pid}"', node="NODE1").stdout
+    assert table.splitlines()[1].startswith("Image Name") and "wusa.exe" in table
+    assert "wusa.exe" not in run_command_line(sim, "tasklist", node="NODE2").stdout
+    sim.settle()  # restarted and joined: no installer process any more
+    assert run_command_line(sim, query, node="NODE1").stdout.startswith("INFO:")
+    assert run_command_line(sim, "tasklist /x", node="NODE1").exit_code == 1  # not simulated
+    # Windows 2000 has no tasklist.
+    old = SimCluster.classic()
+    assert run_command_line(old, "tasklist", node="NODE1").exit_code == 9009

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from clusterlib.sim.model import SimCluster
     from clusterlib.sim.releases import Release
 
-__all__ = ["not_recognized", "run_command_line", "wmic_answer"]
+__all__ = ["installer_image", "not_recognized", "run_command_line", "tasklist", "wmic_answer"]
 
 #: cmd.exe's exit code for a program it cannot find.
 NOT_FOUND_EXIT = 9009
@@ -145,6 +145,8 @@ def _run_one(sim: SimCluster, line: str, node: str | None) -> tuple[CmdResult, b
         return run_cluster_exe(sim, line), False
     if prog == "wmic" and _has_wmic(sim, node):
         return wmic_answer(sim, rest), False
+    if prog == "tasklist" and _has_wmic(sim, node):
+        return tasklist(sim, node, rest), False
     return not_recognized(word), False
 
 
@@ -286,3 +288,92 @@ def _parameters(pid: int | None, value: int) -> str:
     fields = ([f"        ProcessId = {pid};"] if pid is not None else []) + [
         f"        ReturnValue = {value};"]
     return "\r\n".join(["instance of __PARAMETERS", "{", *fields, "};", "", ""])
+
+
+# --- tasklist ------------------------------------------------------------------------------------
+
+# The processes every simulated host runs (besides a running installer): enough for a filter on
+# the installer's image name to be meaningful.
+_BASE_PROCESSES = (("System", 4, "Services", "236 K"), ("smss.exe", 368, "Services", "1,012 K"),
+                   ("csrss.exe", 468, "Services", "4,420 K"), ("services.exe", 596, "Services",
+                   "7,680 K"), ("lsass.exe", 608, "Services", "12,040 K"), ("svchost.exe", 784,
+                   "Services", "18,932 K"), ("clussvc.exe", 1296, "Services", "21,764 K"))
+_TASK_HEAD = ("Image Name                     PID Session Name        Session#    Mem Usage\r\n"
+              "========================= ======== ================ =========== ============\r\n")
+_TASK_FILTER = re.compile(r'(?i)^"?\s*(imagename|pid)\s+eq\s+([^"]+?)\s*"?$')
+
+
+def installer_image(line: str) -> str:
+    """The image name an installer line runs as (``setup.exe``, ``winnt32.exe``; an ``.msu``
+    package runs in ``wusa.exe``), as tasklist shows it."""
+    text = line.strip()
+    m = re.match(r"(?i)cmd(?:\.exe)?\s+/c\s+(.*)$", text)
+    if m:
+        text = m.group(1)
+    word, _rest = _first_word(text)
+    name = word.strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
+    if name.endswith(".msu"):
+        return "wusa.exe"
+    return name if name.endswith(".exe") else name + ".exe"
+
+
+def tasklist(sim: SimCluster, node: str | None, rest: str) -> CmdResult:
+    """``tasklist [/fi "imagename eq NAME"|"pid eq N"] [/fo table|csv] [/nh]`` on a host
+    (Windows XP / Server 2003 and later; not on Windows 2000 [P]). A running or hung installer is
+    listed under its image name, so "is the installer still running?" has an answer on the node
+    (the installer's own marker). Table layout and the no-match line are Windows Server 2008 and
+    later's [P] (2003 words the INFO line differently)."""
+    from clusterlib.sim.model import SimNode
+
+    args = _tasklist_args(rest)
+    if args is None:
+        return CmdResult(stdout="", stderr=f"not simulated: tasklist {rest}\r\n", exit_code=1)
+    fmt, header, flt = args
+    host: SimNode | None = sim.node(node) if node is not None else None
+    rows = list(_BASE_PROCESSES)
+    run = host.install if host is not None else None
+    if run is not None and run.state in ("running", "hung"):
+        rows.append((installer_image(run.line), run.pid, "Services", "24,576 K"))
+    if flt is not None:
+        key, value = flt
+        if key == "pid":
+            rows = [r for r in rows if str(r[1]) == value]
+        else:
+            want = value.lower()
+            rows = [r for r in rows if (r[0].lower().startswith(want[:-1]) if want.endswith("*")
+                                        else r[0].lower() == want)]
+    if not rows:
+        return CmdResult(stdout="INFO: No tasks are running which match the specified criteria."
+                         "\r\n", stderr="", exit_code=0)
+    if fmt == "csv":
+        lines = (['"Image Name","PID","Session Name","Session#","Mem Usage"'] if header else [])
+        lines += [f'"{n}","{pid}","{sess}","0","{mem}"' for n, pid, sess, mem in rows]
+        return CmdResult(stdout="\r\n".join(lines) + "\r\n", stderr="", exit_code=0)
+    body = "".join(f"{n:<25} {pid:>8} {sess:<16} {0:>11} {mem:>12}\r\n"
+                   for n, pid, sess, mem in rows)
+    return CmdResult(stdout=("\r\n" + _TASK_HEAD if header else "") + body, stderr="",
+                     exit_code=0)
+
+
+def _tasklist_args(rest: str) -> tuple[str, bool, tuple[str, str] | None] | None:
+    tokens = re.findall(r'"[^"]*"|\S+', rest)
+    fmt, header, flt = "table", True, None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].lower()
+        if tok == "/nh":
+            header = False
+        elif tok == "/fo" and i + 1 < len(tokens) and tokens[i + 1].strip('"').lower() in (
+                "table", "csv"):
+            fmt = tokens[i + 1].strip('"').lower()
+            i += 1
+        elif tok == "/fi" and i + 1 < len(tokens) and flt is None:
+            m = _TASK_FILTER.match(tokens[i + 1])
+            if m is None:
+                return None
+            flt = (m.group(1).lower(), m.group(2).strip())
+            i += 1
+        else:
+            return None
+        i += 1
+    return fmt, header, flt

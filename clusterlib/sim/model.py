@@ -410,7 +410,7 @@ class SimCluster:
                           else versions.max_nodes(self.initial_release.highest.major, edition))
         if len(layout) > self.max_nodes:
             raise ValueError(self._too_many(len(layout)))
-        self._pids = itertools.count(1000, 4)
+        self._pids = itertools.count(2004, 4)  # above the fixed system processes tasklist shows
         # Moves away from a paused node per node, for NodeCrashesDuringDrain on clusters drained
         # by pause + moves (cluster.exe has no drain).
         self._moves_off_paused: dict[str, int] = {}
