@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 from clusterlib.model import ClusterSnapshot, GroupInfo, NodeState
@@ -72,23 +73,105 @@ def evacuation_plan(snapshot: ClusterSnapshot, node: str) -> tuple[dict[str, str
     first, as a drain moves them first; the core group goes last. Load is updated as groups are
     placed, so thousands of groups cost one pass, not one snapshot copy each.
     """
-    placed: dict[str, str] = {}
-    stuck: list[str] = []
-    load, classes = _load(snapshot)
-    source = node.lower()
-    groups = sorted(snapshot.groups_on(node), key=lambda g: (g.is_core, -g.priority, g.name))
-    order = _order(snapshot)
-    for g in groups:
-        ranked = _rank(snapshot, g, [node], load, classes, order)
-        if not ranked:
-            stuck.append(g.name)
-            continue
-        target = ranked[0]
-        placed[g.name] = target
-        key = target.lower()
-        load[key] += 1
-        load[source] -= 1
+    return PlacementState(snapshot).evacuate(node)
+
+
+class PlacementState:
+    """Who owns what, the load and the anti-affinity classes per node, kept up to date move by
+    move: a planner predicting a whole sequence of drains pays O(groups) once, then only for the
+    groups that move (O(log nodes) each), instead of a snapshot copy per node.
+
+    The choice is ``candidate_nodes``'s, best first: no anti-affinity conflict, then earliest
+    preferred owner, then fewest groups, then the cluster's node order. Candidates are the nodes
+    Up in the snapshot (a paused or down node takes no group)."""
+
+    def __init__(self, snapshot: ClusterSnapshot) -> None:
+        self.order = {n.name.lower(): i for i, n in enumerate(snapshot.nodes)}
+        self.names = {n.name.lower(): n.name for n in snapshot.nodes}
+        self.up = [n.name.lower() for n in snapshot.nodes if n.state is NodeState.Up]
+        self.groups = {g.name: g for g in snapshot.groups}
+        self.owner: dict[str, str | None] = {g.name: g.owner for g in snapshot.groups}
+        self.on: dict[str, dict[str, None]] = {k: {} for k in self.order}
+        self.changes: dict[str, str | None] = {}  # group -> owner, moved since take_changes()
+        self.load, self.classes = _load(snapshot)
+        for g in snapshot.groups:
+            key = (g.owner or "").lower()
+            if key in self.on:
+                self.on[key][g.name] = None
+
+    def placement(self) -> dict[str, str | None]:
+        """Group name -> owner, now."""
+        return dict(self.owner)
+
+    def take_changes(self) -> dict[str, str | None]:
+        """The groups moved (group -> new owner) since the last call; starts a new record."""
+        changes, self.changes = self.changes, {}
+        return changes
+
+    def move(self, group: str, node: str) -> None:
+        """Record ``group`` as owned by ``node`` (a node of the snapshot)."""
+        g = self.groups[group]
+        source, target = (self.owner.get(group) or "").lower(), node.lower()
+        if source == target:
+            return
+        if source in self.on:
+            self.on[source].pop(group, None)
+            self.load[source] -= 1
+            for cls in g.anti_affinity:
+                self.classes[source][cls] -= 1
+        self.on[target][group] = None
+        self.load[target] += 1
         for cls in g.anti_affinity:
-            classes[key][cls] = classes[key].get(cls, 0) + 1
-            classes[source][cls] -= 1
-    return placed, stuck
+            self.classes[target][cls] = self.classes[target].get(cls, 0) + 1
+        self.owner[group] = self.changes[group] = self.names[target]
+
+    def evacuate(self, node: str) -> tuple[dict[str, str], list[str]]:
+        """Move every group off ``node`` to its best Up node, highest Priority first and the core
+        group last; returns (group -> target, groups no other node may own)."""
+        source = node.lower()
+        eligible = [k for k in self.up if k != source]
+        heap = [(self.load[k], self.order[k], k) for k in eligible]
+        heapq.heapify(heap)
+        groups = sorted((self.groups[name] for name in self.on.get(source, {})),
+                        key=lambda g: (g.is_core, -g.priority, g.name))
+        placed: dict[str, str] = {}
+        stuck: list[str] = []
+        for g in groups:
+            target = self._best(g, source, eligible, heap)
+            if target is None:
+                stuck.append(g.name)
+                continue
+            self.move(g.name, target)
+            placed[g.name] = self.names[target]
+            heapq.heappush(heap, (self.load[target], self.order[target], target))
+        return placed, stuck
+
+    def _best(self, g: GroupInfo, source: str, eligible: list[str],
+              heap: list[tuple[int, int, str]]) -> str | None:
+        def ok(k: str) -> bool:
+            return k in self.order and k != source and k in eligible_set and g.can_be_owned_by(k)
+
+        eligible_set = set(eligible) if g.anti_affinity or g.preferred_owners \
+            or g.possible_owners else set()
+        if g.anti_affinity:
+            preferred = [p.lower() for p in g.preferred_owners]
+
+            def rank(k: str) -> tuple[int, int, int, int]:
+                conflict = sum(self.classes[k].get(c, 0) for c in g.anti_affinity)
+                pref = preferred.index(k) if k in preferred else len(preferred)
+                return (conflict, pref, self.load[k], self.order[k])
+
+            found = [k for k in eligible if g.can_be_owned_by(k)]
+            return min(found, key=rank) if found else None
+        for p in g.preferred_owners:
+            if ok(p.lower()):
+                return p.lower()
+        if g.possible_owners:
+            found = [k for k in {p.lower() for p in g.possible_owners} if ok(k)]
+            return min(found, key=lambda k: (self.load[k], self.order[k])) if found else None
+        while heap:
+            load, _order_index, k = heap[0]
+            if load == self.load[k]:
+                return k
+            heapq.heappop(heap)  # stale: the node took a group since this entry was pushed
+        return None

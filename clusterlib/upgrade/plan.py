@@ -233,8 +233,9 @@ def _node_steps(ctx: _Planning, d: NodeDrain) -> list[Step]:
 def _drain_step(ctx: _Planning, d: NodeDrain) -> Step:
     """Pause (with drain where the cluster has it) and the moves clusterlib makes itself."""
     n, est, caps = d.node, ctx.options.estimates, ctx.dialect.capabilities
-    self_moved = {g: t for g, t in d.targets.items()
-                  if not caps.drain or ctx.snapshot.group(g).is_core}
+    core = ctx.snapshot.core_group
+    core_name = core.name if core is not None else None
+    self_moved = {g: t for g, t in d.targets.items() if not caps.drain or g == core_name}
     batches = math.ceil(max(0, len(d.targets) - len(self_moved)) / max(1, est.drain_parallelism))
     commands = [ctx.dialect.pause_command(n, drain=True).describe()]
     commands += [ctx.move(g, t) for g, t in self_moved.items()]

@@ -14,7 +14,8 @@ public sources (KB 288778, KB 935197, the "Cluster operating system rolling upgr
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 from attrs import define, frozen
@@ -28,7 +29,7 @@ from clusterlib.model import (
     NodeState,
     ServiceVersion,
 )
-from clusterlib.placement import evacuation_plan
+from clusterlib.placement import PlacementState
 from clusterlib.upgrade.lock import LockInfo
 from clusterlib.upgrade.options import AUTO, TargetVersion, UpgradeOptions
 
@@ -71,7 +72,7 @@ class NodeDrain:
     node: str
     targets: dict[str, str]  # group -> predicted target
     stuck: tuple[str, ...]  # groups no remaining Up node may own
-    after: dict[str, str | None]  # predicted placement once this node is done
+    after: Mapping[str, str | None]  # predicted placement once this node is done (read-only)
 
 
 # ---- order ----
@@ -121,11 +122,6 @@ def order_source(options: UpgradeOptions) -> str:
 
 # ---- the predicted sequence ----
 
-def _with_state(snapshot: ClusterSnapshot, node: str, state: NodeState) -> ClusterSnapshot:
-    return snapshot.evolve(nodes=tuple(attrs.evolve(n, state=state) if n.name == node else n
-                                       for n in snapshot.nodes))
-
-
 def core_follows_upgraded(snapshot: ClusterSnapshot, target: TargetVersion | None) -> bool:
     """Whether the cluster itself moves its core group to the first upgraded node (Cluster OS
     Rolling Upgrade, 2016+ mixed-OS mode; see ``MIXED_OS_CORE_MOVE_MAJOR``): the target is a
@@ -156,25 +152,29 @@ def simulate_run(snapshot: ClusterSnapshot, order: Sequence[str], failback_each:
 
 def _simulate(snapshot: ClusterSnapshot, order: tuple[str, ...], failback_each: bool,
               core_to_first_upgraded: bool) -> tuple[list[NodeDrain], dict[str, str | None]]:
-    original = snapshot.placement()
-    working = snapshot
+    state = PlacementState(snapshot)
+    home: dict[str, list[str]] = {}  # node -> the groups it owned at the start
+    for g in snapshot.groups:
+        if g.owner is not None:
+            home.setdefault(g.owner, []).append(g.name)
     drains: list[NodeDrain] = []
     core = snapshot.core_group
+    known = {n.name for n in snapshot.nodes}
+    # Each node's "after" is its own moves layered over the earlier ones and the start: no
+    # placement copy per node (that alone was O(nodes x groups)).
+    layers: list[Mapping[str, str | None]] = [snapshot.placement()]
     for i, node in enumerate(order):
-        paused = _with_state(working, node, NodeState.Paused)
-        targets, stuck = evacuation_plan(paused, node)
-        groups = tuple(attrs.evolve(g, owner=targets[g.name]) if g.name in targets else g
-                       for g in working.groups)
-        if failback_each:
-            groups = tuple(attrs.evolve(g, owner=node) if (original.get(g.name) or "") == node
-                           else g for g in groups)
-        if core_to_first_upgraded and i == 0 and core is not None:
-            groups = tuple(attrs.evolve(g, owner=node) if g.name == core.name else g
-                           for g in groups)
-        working = working.evolve(groups=groups)
+        targets, stuck = state.evacuate(node)
+        if node in known:
+            if failback_each:
+                for name in home.get(node, ()):
+                    state.move(name, node)
+            if core_to_first_upgraded and i == 0 and core is not None:
+                state.move(core.name, node)
+        layers.insert(0, state.take_changes())
         drains.append(NodeDrain(node=node, targets=targets, stuck=tuple(stuck),
-                                after=working.placement()))
-    return drains, working.placement()
+                                after=ChainMap(*layers)))  # type: ignore[arg-type]
+    return drains, state.placement()
 
 
 # ---- the validation group ----
@@ -273,6 +273,12 @@ def choose_validation_group(snapshot: ClusterSnapshot, options: UpgradeOptions,
 
     A named group (``options.validation_group``) is checked against the same rules; breaking one
     is refused by the ``validation-group`` check. GroupNotFound for an unknown name."""
+    key = f"validation:{options.validation_group!r}:{options.target!r}:{node!r}"
+    return snapshot.cached(key, lambda: _choose(snapshot, options, node))
+
+
+def _choose(snapshot: ClusterSnapshot, options: UpgradeOptions,
+            node: str | None) -> ValidationChoice:
     choice = options.validation_group
     if choice is None:
         return ValidationChoice(None, (), "validation move skipped (validation_group=None)")
@@ -539,6 +545,9 @@ def check_capacity(ctx: CheckContext) -> list[CheckResult]:
 def check_anti_affinity(ctx: CheckContext) -> list[CheckResult]:
     """``anti-affinity`` (warning, only when found): a predicted target already hosts a partner."""
     snap = ctx.snapshot
+    partners = {g.name: g for g in snap.groups if g.anti_affinity}
+    if not partners:
+        return []
     # Per node, how many of its groups (as the snapshot places them) carry each class: one pass,
     # so the check stays linear however many groups share a class.
     classes: dict[str, dict[str, int]] = {}
@@ -550,8 +559,8 @@ def check_anti_affinity(ctx: CheckContext) -> list[CheckResult]:
     conflicts = []
     for d in ctx.drains:
         for gname, target in d.targets.items():
-            g = snap.group(gname)
-            if not g.anti_affinity:
+            g = partners.get(gname)
+            if g is None:
                 continue
             there = classes.get(target.lower(), {})
             itself = 1 if (g.owner or "").lower() == target.lower() else 0
