@@ -240,10 +240,12 @@ def max_nodes(major: int, edition: str | None = None) -> int:
                          f" {', '.join(f'{r.cluster_major} ({r.key})' for r in RELEASES.values())}")
     if edition is None or not rel.editions:
         return rel.max_nodes
-    want = edition.lower().replace("edition", "").strip()
+    want = " ".join(edition.lower().replace("edition", "").split())
     for name, limit in rel.editions:
-        words = name.lower().split()
-        if want and (want == name.lower() or want in words or words[0] == want.split()[0]):
+        # "Advanced Server", "advanced", "Datacenter Edition" all name one edition; the word
+        # "server" alone names none.
+        words = [w for w in name.lower().split() if w != "server"]
+        if want and want != "server" and (want == name.lower() or want.split()[0] in words):
             return limit
     raise ValueError(f"{rel.label} has no edition {edition!r}; editions with a cluster service:"
                      f" {', '.join(n for n, _ in rel.editions)}")

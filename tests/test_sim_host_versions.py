@@ -44,8 +44,11 @@ def test_node_limits_per_edition_kb_288778() -> None:
     assert v.max_nodes(5) == v.max_nodes(6) == 16
     assert all(v.max_nodes(m) == 64 for m in range(7, 13))
     assert v.max_nodes(1) == 2
+    assert v.max_nodes(3, "Datacenter Edition") == 4 and v.max_nodes(3, "advanced") == 2
     with pytest.raises(ValueError, match=r"no edition 'Home'.*Advanced Server, Datacenter Server"):
         v.max_nodes(3, "Home")
+    with pytest.raises(ValueError, match="no edition 'Server'"):
+        v.max_nodes(3, "Server")
     with pytest.raises(ValueError, match="unknown cluster-service major version 42"):
         v.max_nodes(42)
 
