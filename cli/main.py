@@ -395,21 +395,22 @@ def sim_serve(
 
         raise NotSupported("the loopback WinRM endpoint (clusterlib.sim.endpoint) is not in"
                            " this build") from exc
-    with serve(simulated, host="127.0.0.1", port=port, username=user, ssl=ssl) as endpoint:
-        render.print_serving(endpoint, layout=target.layout, speed=simulated.speed,
-                             password_file=password_file)
-        # Registered only now: the one deliberate showing above must not be scrubbed.
-        render.add_secret(endpoint.password)
-        try:
+    _claim_stop_signals()  # before the endpoint exists, so no signal can skip its clean-up
+    try:
+        with serve(simulated, host="127.0.0.1", port=port, username=user, ssl=ssl) as endpoint:
+            render.print_serving(endpoint, layout=target.layout, speed=simulated.speed,
+                                 password_file=password_file)
+            # Registered only now: the one deliberate showing above must not be scrubbed.
+            render.add_secret(endpoint.password)
             _wait_forever()
-        except KeyboardInterrupt:
-            render.info("stopped serving")
+    except KeyboardInterrupt:
+        render.info("stopped serving")
 
 
-def _wait_forever() -> None:
-    """Until Ctrl-C, SIGTERM or SIGHUP: each ends the endpoint the same clean way (its TLS key
-    folder removed), where their default actions would leave it behind. SIGINT is claimed too,
-    since a shell starts background jobs with it ignored."""
+def _claim_stop_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP all end ``sim serve`` the same clean way (its TLS key folder
+    removed), where the default actions of the last two would leave it behind. SIGINT is
+    claimed too, since a shell starts background jobs with it ignored."""
     import signal
     import threading
 
@@ -419,6 +420,11 @@ def _wait_forever() -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, stop)
+
+
+def _wait_forever() -> None:
+    import threading
+
     threading.Event().wait()
 
 
