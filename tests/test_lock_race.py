@@ -74,9 +74,11 @@ def _changes(sim: SimCluster) -> list[tuple[str, str]]:
     return [(e.kind, e.subject) for e in sim.events if e.kind in MUTATING]
 
 
-def _lock_writes(sim: SimCluster) -> int:
-    return sum(1 for e in sim.events
-               if e.kind == "private-prop-set" and e.subject == locks.LOCK_KEY)
+def _lock_writes(sim: SimCluster) -> tuple[int, int]:
+    """(lock writes, claim writes) so far."""
+    sets = [e.subject for e in sim.events if e.kind == "private-prop-set"]
+    return (sets.count(locks.LOCK_KEY),
+            sum(1 for x in sets if x.startswith(locks.CLAIM_PREFIX)))
 
 
 def _stopped_before_anything(sim: SimCluster, cluster: clusterlib.Cluster, journal: Path,
@@ -90,12 +92,17 @@ def _stopped_before_anything(sim: SimCluster, cluster: clusterlib.Cluster, journ
     assert not _changes(sim)
 
 
-def _check(sim: SimCluster, results: list[dict[str, Any]], writes_before: int,
+def _check(sim: SimCluster, results: list[dict[str, Any]], writes_before: tuple[int, int],
            what: str) -> None:
     """Exactly one proceeded; every other was refused, and only the winner changed anything."""
     kinds = Counter(r["result"] for r in results)
     TALLY["attempts"] += 1
     TALLY["contenders"] += len(results)
+    now = _lock_writes(sim)
+    lock_writes, claims = now[0] - writes_before[0], now[1] - writes_before[1]
+    TALLY["claims written"] += claims
+    if claims > len(results):
+        TALLY["races that needed a back-off"] += 1
     if kinds["proceeded"] > 1:
         TALLY["double runs"] += 1
     assert kinds["proceeded"] == 1, (what, results)
@@ -105,7 +112,7 @@ def _check(sim: SimCluster, results: list[dict[str, Any]], writes_before: int,
     assert [c for c in changes if c[0] == "paused"] and \
         len([c for c in changes if c[0] == "paused"]) == 1, (what, changes)
     assert not [c for c in changes if c[0] in ("upgrade-start", "resumed", "restart")], changes
-    assert _lock_writes(sim) - writes_before == 1, (what, "the lock was written more than once")
+    assert lock_writes == 1, (what, "the lock was written more than once")
 
 
 # ---- threads -------------------------------------------------------------------------------
