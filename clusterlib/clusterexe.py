@@ -798,7 +798,17 @@ Reading = tuple[str, ...]
 _RowReader = Callable[[str, _Table], tuple[list[Reading], list[Reading]]]
 
 
-def _read_rows(table: _Table, text: str, what: str, read: _RowReader) -> list[Reading]:
+# What a complete row looks like whatever its status word: "... <node> <padding> <Status>", the
+# node column padded to its width before the status (one or two words). A line with no reading
+# that has this shape is a row with a status word the parser does not know (another language,
+# a new state), never the first line of a name split by a line break, and is refused as such.
+_ROW_SHAPE = re.compile(r"\S[ \t]+\S+[ \t]{2,}[^\W\d_]+(?: [^\W\d_]+)?$")
+_NODE_ROW_SHAPE = re.compile(r"\S[ \t]+\d+[ \t]+[^\W\d_]+(?: [^\W\d_]+)?$")
+
+
+def _read_rows(
+    table: _Table, text: str, what: str, read: _RowReader, shape: re.Pattern[str] = _ROW_SHAPE
+) -> list[Reading]:
     """Read every row with ``read`` (which returns exact and loose readings of one row).
 
     A name holding a line break (cluster.exe prints names raw) splits its row over several
@@ -826,6 +836,8 @@ def _read_rows(table: _Table, text: str, what: str, read: _RowReader) -> list[Re
             continue
         exact, loose = read(row, table)
         if not exact and not loose:
+            if shape.search(row):
+                raise ParseError(f"cluster.exe {what}: unreadable row {row!r}", text)
             pending, bare = raw, row
             continue
         out.append(_choose(row, text, what, exact, loose))
@@ -856,7 +868,9 @@ def parse_nodes(text: str) -> list[NodeInfo]:
     table = _find_table(text, 3, "node listing", blank_rows=True)
     return [
         NodeInfo(name=name, state=NODE_STATUS_WORDS[word], id=node_id)
-        for name, node_id, word in _read_rows(table, text, "node listing", _node_readings)
+        for name, node_id, word in _read_rows(
+            table, text, "node listing", _node_readings, _NODE_ROW_SHAPE
+        )
     ]
 
 
@@ -880,15 +894,18 @@ def _group_readings(row: str, table: _Table) -> tuple[list[Reading], list[Readin
     exact: list[Reading] = []
     loose: list[Reading] = []
     for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True):
-        name = lead.strip(" \t")
-        if "\n" in row:
-            # A joined row: the name may hold blanks and tabs at its line ends, so it is cut by
-            # column arithmetic (name padded to its width, one blank, the rest) instead.
+        if "\n" in row or "\t" in row:
+            # A name may hold tabs, or blanks at the ends of its lines: cut by column
+            # arithmetic (name padded to its width, one blank, the rest) as well.
             tail = f" {node:<{table.widths[1]}} {word}"
-            if not row.endswith(tail):
+            if row.endswith(tail):
+                prefix = row[: len(row) - len(tail)]
+                cut = prefix.rstrip(" ") if len(prefix) <= table.widths[0] else prefix
+                if cut.strip() and _group_row(cut, node, word, table.widths).rstrip() == row:
+                    exact.append((cut, node, word))
+            if "\n" in row:
                 continue
-            prefix = row[: len(row) - len(tail)]
-            name = prefix.rstrip(" ") if len(prefix) <= table.widths[0] else prefix
+        name = lead.strip(" \t")
         if not name.strip():
             continue
         reading = (name, node, word)
@@ -966,8 +983,9 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
         exact: list[Reading] = []
         loose: list[Reading] = []
         for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False):
-            if "\n" in row:
+            if "\n" in row or "\t" in row:
                 exact += _joined_resource_readings(row, node, word, table.widths)
+            if "\n" in row:
                 continue
             lead = lead.rstrip(" \t")
             for a, b in _ws_runs(lead):

@@ -649,3 +649,45 @@ def test_props_round_trip(object_name: str, props: dict[str, str | int]) -> None
 def test_version_round_trip(name: str, major: int, minor: int, build: int, csd: str) -> None:
     version = cx.ClusterExeVersion(name, major, minor, build, csd, "Microsoft(R) Cluster service")
     assert cx.parse_version(cx.format_version(version)) == version
+
+
+# ---------------------------------------------------------------------------------------------
+# Names split by line breaks: read whole, never merged into a neighbour
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["A\nB", "tail\n", "\nhead", "0 \n", "0\n\t", "x\n\ny",
+                                  "a\tb", "0000000000\t", "SQL Server (INSTANCE01)\nGroup",
+                                  "a\nb\nc"])
+def test_group_and_resource_names_with_line_breaks_are_read_whole(name: str) -> None:
+    groups = [GroupInfo("Good", GroupState.Online, "NODE1"),
+              GroupInfo(name, GroupState.Offline, "NODE2"),
+              GroupInfo("Cluster Group", GroupState.Online, "NODE1")]
+    assert cx.parse_groups(cx.format_groups(groups)) == groups
+    res = [ResourceInfo(name=f"{name} Resource", group=name, state=ResourceState.Online,
+                        owner="NODE2"),
+           ResourceInfo(name="Disk Q:", group="Cluster Group", state=ResourceState.Online,
+                        owner="NODE1")]
+    assert cx.parse_resources(cx.format_resources(res), groups=[g.name for g in groups]) == res
+
+
+def test_node_name_with_a_line_break_is_read_whole() -> None:
+    nodes = [NodeInfo("N\n1", NodeState.Up, id="1"), NodeInfo("NODE2", NodeState.Paused, id="2")]
+    assert cx.parse_nodes(cx.format_nodes(nodes)) == nodes
+
+
+def test_an_unreadable_row_is_not_merged_into_the_next() -> None:
+    # A status word the parser does not know must fail, not become part of the next row's name.
+    text = (GROUPS + "G1                   NODE1           Degraded\n"
+            "G2                   NODE1           Online\n")
+    with pytest.raises(ParseError, match="unreadable row"):
+        cx.parse_groups(text)
+    nodes = NODES + "NODE1                1 Degraded\nNODE2                2 Up\n"
+    with pytest.raises(ParseError, match="unreadable row"):
+        cx.parse_nodes(nodes)
+
+
+def test_text_after_a_blank_line_that_is_no_row_is_still_refused() -> None:
+    text = GROUPS + "G1                   NODE1           Online\n\nSystem error 5 has occurred.\n"
+    with pytest.raises(ParseError, match="System error"):
+        cx.parse_groups(text)
