@@ -436,7 +436,15 @@ upgrade_cmds.register(app, upgrade_app, lock_app)
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM is handled as Ctrl-C everywhere (an upgrade run then
+    stops at its next step boundary; other commands report the interruption), rather than
+    ending the process without a word."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     app(prog_name="clusterlib")
 
 
