@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from clusterlib_cli.options import Failback, Target, connection_options
+from clusterlib_cli.options import SIM_LAYOUTS_HELP, Failback, Target, connection_options
 
 if TYPE_CHECKING:
     import clusterlib
@@ -368,8 +368,8 @@ def group_move(
 
 @sim_app.command("serve")
 def sim_serve(
-    sim: Annotated[str, typer.Option("--sim", metavar="LAYOUT", help="Simulator layout (see"
-                                     " --help of any command).")] = "classic",
+    sim: Annotated[str, typer.Option("--sim", metavar="LAYOUT", help="Simulator layout:"
+                                     f" {SIM_LAYOUTS_HELP}.")] = "classic",
     speed: Annotated[float | None, typer.Option("--speed", min=0.001, help="Simulated seconds"
                                                 " per wall-clock second.")] = None,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on"

@@ -252,3 +252,13 @@ def test_hostile_names_through_an_upgrade_run_and_its_text_report(
     assert report.exit_code == 0, report.output
     _assert_visible(report.stdout)
     assert "\\x1b" in report.stdout
+
+
+@pytest.mark.parametrize("args", [["status", "--help"], ["sim", "serve", "--help"],
+                                  ["upgrade", "run", "--help"]])
+def test_sim_help_lists_the_layouts(args: list[str]) -> None:
+    result = invoke(*args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = re.sub(r"\s+", " ", result.stdout)
+    for layout in ("classic (Windows 2000 -> 2003", "classic-2012r2", "build:NxM[@OS]"):
+        assert layout in text, layout
