@@ -106,6 +106,7 @@ __all__ = [
     "set_cluster_private_prop_command",
     "split_line",
     "version_command",
+    "wmic_error_code",
     "wmic_process_create",
 ]
 
@@ -1509,3 +1510,19 @@ def parse_wmic_create(text: str) -> tuple[int, int | None]:
     if pid_raw is not None and not pid_raw.isdigit():
         raise ParseError(f"wmic process call create: ProcessId {pid_raw!r} is not a number", text)
     return int(raw), (int(pid_raw) if pid_raw is not None else None)
+
+
+_WMIC_ERROR_CODE = re.compile(r"^\s*Code\s*=\s*0x([0-9a-fA-F]{1,8})\s*$", re.MULTILINE)
+
+
+def wmic_error_code(text: str) -> int | None:
+    """The error WMIC reports instead of an answer (``ERROR:`` then ``Code = 0x800706ba``,
+    ``Description = The RPC server is unavailable.``, ``Facility = Win32``), as a number: the
+    HRESULT, reduced to its Win32 code when it is one (0x8007xxxx -> 1722). Read from the
+    ``Code = 0x...`` line, not from the description, which is localized. None when there is no
+    such line. Layout as WMIC on Windows XP / Server 2003 prints it [P]."""
+    m = _WMIC_ERROR_CODE.search(text)
+    if m is None:
+        return None
+    code = int(m.group(1), 16)
+    return code & 0xFFFF if code >> 16 == 0x8007 else code

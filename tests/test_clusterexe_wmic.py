@@ -109,3 +109,31 @@ def test_anything_else_is_a_parse_error_with_the_text(text: str) -> None:
     with pytest.raises(ParseError) as err:
         cx.parse_wmic_create(text)
     assert err.value.text == text
+
+
+def test_wmic_error_code_is_read_from_the_code_line() -> None:
+    text = ("ERROR:\r\nCode = 0x800706ba\r\nDescription = The RPC server is unavailable.\r\n"
+            "Facility = Win32\r\n")
+    assert cx.wmic_error_code(text) == 1722  # RPC_S_SERVER_UNAVAILABLE
+    german = text.replace("The RPC server is unavailable.", "Der RPC-Server ist nicht verfuegbar.")
+    assert cx.wmic_error_code(german) == 1722
+    assert cx.wmic_error_code("ERROR:\r\nCode = 0x80041003\r\n") == 0x80041003  # WBEM_E_ACCESS_DENIED
+    assert cx.wmic_error_code(OK) is None
+
+
+def test_the_simulated_management_host_answers_what_the_parser_reads() -> None:
+    from clusterlib.sim import SimCluster
+    from clusterlib.sim.cmdshell import run_command_line
+
+    sim = SimCluster.classic()
+    started = run_command_line(sim, cx.wmic_process_create("NODE1", "hostname").line)
+    value, pid = cx.parse_wmic_create(started.stdout)
+    assert value == 0 and pid is not None and pid > 0
+    missing = run_command_line(sim, cx.wmic_process_create("NODE1", r"C:\none.exe /x").line)
+    assert cx.parse_wmic_create(missing.stdout) == (9, None)
+    down = run_command_line(sim, cx.wmic_process_create("NODE9", "hostname").line)
+    with pytest.raises(ParseError):
+        cx.parse_wmic_create(down.stdout)
+    assert cx.wmic_error_code(down.stderr) == 1722
+    assert [c.detail["line"] for c in sim.calls("wmic")] == ["hostname", r"C:\none.exe /x",
+                                                            "hostname"]
