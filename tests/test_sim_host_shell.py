@@ -205,6 +205,8 @@ def test_a_down_host_cannot_be_reached() -> None:
     sim.reboot_node("NODE2")
     with pytest.raises(clusterlib.ConnectionFailed, match="down"):
         _shell(sim, "NODE2").run_cmd(CmdLine("hostname"))
+    with pytest.raises(clusterlib.ConnectionFailed, match="no such host"):
+        _shell(sim, "NODE9").run_cmd(CmdLine("hostname"))
 
 
 def test_incompatible_return_through_the_installer() -> None:

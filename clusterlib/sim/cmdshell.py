@@ -55,7 +55,10 @@ def run_command_line(sim: SimCluster, line: str, node: str | None = None) -> Cmd
 
     sim.log("call", "cmd", line=line, node=node or "")
     if node is not None:
-        host = sim.node(node)
+        host = next((n for n in sim.nodes.values() if n.name.lower() == node.lower()), None)
+        if host is None:
+            raise SimHostDown(node, f"{node} is not reachable (no such host in cluster"
+                              f" {sim.name}; nodes: {', '.join(sim.nodes)})")
         if host.state is NodeState.Down:
             raise SimHostDown(host.name, f"{host.name} is not reachable (the host is down)")
     return _run_chain(sim, line, node)
