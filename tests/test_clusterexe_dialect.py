@@ -27,7 +27,7 @@ from clusterlib.errors import (
 )
 from clusterlib.model import ClusterSnapshot, GroupState, NodeState
 from clusterlib.sim import SimCluster
-from clusterlib.transports.base import CmdLine
+from clusterlib.transports.base import CmdLine, CmdResult
 from clusterlib.transports.inprocess import InProcessTransport
 
 
@@ -166,7 +166,7 @@ def test_read_node_and_group(connect_sim: ConnectSim) -> None:
 
 def test_unreadable_output_raises_parse_error_with_the_text() -> None:
     class Garbled(InProcessTransport):
-        def run_cmd(self, line: CmdLine) -> clusterlib.transports.base.CmdResult:
+        def run_cmd(self, line: CmdLine) -> CmdResult:
             real = super().run_cmd(line)
             return type(real)(real.stdout.replace("Online", "Onlnie"), real.stderr,
                               real.exit_code)
@@ -251,7 +251,7 @@ def test_actions_are_not_idempotent_and_describe_themselves() -> None:
     assert pause.describe() == 'cluster.exe node "NODE 1" /pause'
     assert move.describe() == 'cluster.exe group "SQL Group 1" /moveto:"NODE2" /wait:30'
     assert anywhere.describe() == 'cluster.exe group "SQL Group 1" /move'
-    assert not any(c.idempotent for c in (pause, move, anywhere))  # type: ignore[union-attr]
+    assert not any(c.idempotent for c in (pause, move, anywhere))
     with pytest.raises(NotSupported):
         d.functional_level_command(what_if=True)
 
@@ -375,8 +375,8 @@ def test_round_trip_random_layouts(nodes: list[str], groups: list[str],
     # Windows 2000 Advanced Server clusters have at most 2 nodes (KB 288778).
     releases = ["2000", "2003", "2008"] if len(nodes) <= 2 else ["2003", "2008"]
     sim = SimCluster(layout, os=data.draw(st.sampled_from(releases)))
-    for g in sim.groups.values():
-        g.state = data.draw(st.sampled_from([GroupState.Online, GroupState.Offline,
+    for sg in sim.groups.values():
+        sg.state = data.draw(st.sampled_from([GroupState.Online, GroupState.Offline,
                                              GroupState.PartialOnline, GroupState.Failed]))
     for n in sim.nodes.values():
         n.state = data.draw(st.sampled_from([NodeState.Up, NodeState.Paused, NodeState.Down,
