@@ -693,9 +693,11 @@ def check_core_group(ctx: CheckContext) -> list[CheckResult]:
                             " group is treated as an ordinary one", "warning")]
     text = f"{core.name} on {core.owner}"
     if core_follows_upgraded(ctx.snapshot, ctx.options.target) and ctx.order:
-        text += (f"; expected to move to {ctx.order[0]} once it is upgraded (mixed-OS mode: \"the"
-                 " cluster core resources are moved to the newer node\", Cluster operating system"
-                 " rolling upgrade), not a failure; moved back at redistribution")
+        first = ctx.order[0]
+        text += (f"; expected to move to {first} once {first} is upgraded and back (mixed-OS"
+                 " mode: \"the cluster core resources are moved to the newer node\", Cluster"
+                 " operating system rolling upgrade), not a failure; moved back at"
+                 " redistribution")
     return [CheckResult("core-group", True, text)]
 
 
