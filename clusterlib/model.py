@@ -18,6 +18,27 @@ _ALIASES: dict[str, dict[str, str]] = {
 }
 
 
+# Per enum class: integer -> member, and every accepted spelling -> member (the names as
+# printed, their folded forms and the aliases). Built on first parse, so a row costs dict
+# lookups, not a scan of the members (8,000 rows made that half of a snapshot's parse time).
+_LOOKUPS: dict[type, tuple[dict[int, Any], dict[str, Any]]] = {}
+
+
+def _lookups(cls: type[_PSEnum]) -> tuple[dict[int, Any], dict[str, Any]]:
+    found = _LOOKUPS.get(cls)
+    if found is None:
+        by_value: dict[int, Any] = {}
+        by_text: dict[str, Any] = {}
+        for member in cls:
+            by_value.setdefault(member.value, member)
+            by_text.setdefault(member.name, member)
+            by_text.setdefault(member.name.lower(), member)
+        for alias, name in _ALIASES.get(cls.__name__, {}).items():
+            by_text.setdefault(alias, cls[name])
+        found = _LOOKUPS[cls] = (by_value, by_text)
+    return found
+
+
 class _PSEnum(enum.Enum):
     """An enum whose member names are the strings PowerShell prints and whose values are the
     integers ConvertTo-Json writes."""
@@ -29,19 +50,17 @@ class _PSEnum(enum.Enum):
             return raw
         if isinstance(raw, bool):
             raise TypeError(f"{cls.__name__}: unexpected boolean {raw!r}")
+        by_value, by_text = _lookups(cls)
         if isinstance(raw, int):
-            for member in cls:
-                if member.value == raw:
-                    return member
-            return cls["Unknown"]
+            return by_value.get(raw, cls["Unknown"])
         if isinstance(raw, str):
+            found = by_text.get(raw)
+            if found is not None:
+                return found
             key = raw.replace(" ", "").replace("_", "").lower()
-            for member in cls:
-                if member.name.lower() == key:
-                    return member
-            aliases = _ALIASES.get(cls.__name__, {})
-            if key in aliases:
-                return cls[aliases[key]]
+            found = by_text.get(key)
+            if found is not None:
+                return found
             if key.lstrip("-").isdigit():
                 return cls.parse(int(key))
             return cls["Unknown"]

@@ -163,3 +163,14 @@ def test_nodes_in_id_order() -> None:
                     NodeInfo("A", NodeState.Up, id="1"), NodeInfo("D", NodeState.Up)))
     # Numeric node IDs (as `cluster node` lists them), not text order; a node without an ID last.
     assert [n.name for n in s.nodes_by_id()] == ["A", "B", "C", "D"]
+
+
+def test_enum_parse_by_lookup_accepts_every_spelling() -> None:
+    # Parsing is a dict lookup per row; every spelling the scan accepted still reads the same.
+    assert GroupType.parse("100") is GroupType.FileServer  # cluster.exe/CSV digits
+    assert GroupType.parse("core_cluster") is GroupType.Cluster  # folded alias
+    assert NodeState.parse("-1") is NodeState.Unknown and NodeState.parse(" UP ") is NodeState.Up
+    assert GroupState.parse("partially online") is GroupState.PartialOnline
+    assert GroupState.parse(99) is GroupState.Unknown and GroupState.parse("") is GroupState.Unknown
+    with pytest.raises(TypeError, match="GroupState: cannot read"):
+        GroupState.parse(1.5)
