@@ -21,6 +21,7 @@ import attrs
 from attrs import define, frozen
 
 from clusterlib import versions
+from clusterlib.errors import NotFound
 from clusterlib.model import (
     ClusterSnapshot,
     GroupInfo,
@@ -650,7 +651,7 @@ def check_validation_group(ctx: CheckContext) -> list[CheckResult]:
                             "warning")]
     try:
         choice = choose_validation_group(ctx.snapshot, opts)
-    except Exception as exc:  # GroupNotFound lists the valid names
+    except NotFound as exc:  # GroupNotFound lists the valid names
         return [_result("validation-group", [str(exc)], "")]
     vg = choice.group
     skipped = choice.describe_exclusions()
