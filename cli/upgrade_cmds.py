@@ -633,8 +633,11 @@ def describe_action(doc: Any) -> str:
 
 
 def recorded_action(api: Any, journal: Path) -> Any:
-    """The action the journal recorded (the journal module's own reader when it has one)."""
-    reader = getattr(api, "recorded_action", None)
+    """The action the journal recorded, read through the journal module's trust checks
+    (``clusterlib.upgrade.journal.recorded_action``; the loaded body where it is absent)."""
+    from clusterlib.upgrade import journal as journal_module
+
+    reader = getattr(journal_module, "recorded_action", None)
     if reader is not None:
         return reader(journal)
     return api.Journal.load(journal).body.get("action")
