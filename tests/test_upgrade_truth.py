@@ -23,9 +23,12 @@ from clusterlib.sim import (
 from clusterlib.upgrade import (
     CallableAction,
     Journal,
+    JournalRejected,
+    PowerShellAction,
     RemoteCommand,
     Report,
     RollingUpgrade,
+    UpgradeOptions,
     UpgradeStopped,
     WmiCommand,
     default_action,
@@ -362,3 +365,32 @@ def test_default_action_picks_wmi_before_2008() -> None:
     assert "SECRET" not in repr(wmi) + wmi.describe("N1") + json.dumps(wmi.to_dict())
     assert action_from_dict(WmiCommand(WINNT32).to_dict()).describe("N") == \
         WmiCommand(WINNT32).describe("N")  # type: ignore[union-attr]
+
+
+def test_hooks_in_options_round_trip_and_bad_hooks_are_refused(tmp_path: Path) -> None:
+    opts = UpgradeOptions(verify="cmd /c exit 0",
+                          pre_update=PowerShellAction("Get-Service", {"Name": "ClusSvc"}))
+    data = json.loads(json.dumps(opts.to_dict()))
+    assert data["verify"]["line"] == "cmd /c exit 0" and data["verify"]["reboots"] is False
+    back = UpgradeOptions.from_dict(data)
+    assert back.verify.describe("N") == "on N: cmd /c exit 0"
+    assert back.pre_update.cmdlet.name == "Get-Service"
+    with pytest.raises(TypeError, match="verify must be a command line"):
+        UpgradeOptions(verify=42)
+    # A callable hook is not in the journal: a resume asks for it.
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(cluster, action=installer(), journal=path, retries_per_node=0,
+                       options=UpgradeOptions(verify=_fail_once())).run()
+    with pytest.raises(JournalRejected, match="verify"):
+        RollingUpgrade.resume(cluster, journal=path)
+    assert RollingUpgrade.resume(cluster, journal=path,
+                                 verify=lambda n, c: None).outcome == "completed"
+
+
+def _fail_once() -> Any:
+    def check(node: str, cluster: object) -> None:
+        raise RuntimeError(f"{node}: service check failed")
+    return check

@@ -152,18 +152,19 @@ class RollingUpgrade:
                  verify: Any = None, **policies: Any) -> None:
         self.cluster = cluster
         self.action = action
-        # Hooks (CAU's pre-/post-update scripts): a command line, a RemoteCommand, a
-        # PowerShellAction or fn(node, cluster) raising to fail. pre_update runs on the drained
-        # node right before the action; verify after the version check, before the node is
-        # resumed and the validation move. Either failing stops with the node paused and empty.
-        self._pre_update = as_hook(pre_update, "pre_update")
-        self._verify = as_hook(verify, "verify")
-        self._resend: set[str] = set()
         if options is None:
             options = UpgradeOptions(**policies)
         elif policies:
             options = options.evolve(**policies)
         self.options = options
+        # Hooks (CAU's pre-/post-update scripts): a command line, a RemoteCommand, a
+        # PowerShellAction or fn(node, cluster) raising to fail. pre_update runs on the drained
+        # node right before the action; verify after the version check, before the node is
+        # resumed and the validation move. Either failing stops with the node paused and empty.
+        self._pre_update = as_hook(pre_update if pre_update is not None
+                                   else self.options.pre_update, "pre_update")
+        self._verify = as_hook(verify if verify is not None else self.options.verify, "verify")
+        self._resend: set[str] = set()
         self.journal_path = Path(journal) if journal is not None else None
         self._bus = EventBus()
         if on_event is not None:

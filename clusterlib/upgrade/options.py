@@ -152,8 +152,19 @@ class UpgradeOptions:
     #: How the order is chosen when ``order`` is None: "node-id" (node 1 first, as ``cluster
     #: node`` lists them) or "fewest-groups-first" (CAU's default). clusterlib.upgrade.preflight.
     order_policy: str = field(default="node-id", converter=_order_policy)
+    #: Hooks, as CAU's pre-/post-update scripts: a command line (run on the node with cmd.exe),
+    #: a RemoteCommand, a PowerShellAction, or a callable ``fn(node, cluster)`` raising to fail.
+    #: ``pre_update`` runs on the drained node right before the upgrade action; ``verify`` after
+    #: the version check, before the node is resumed and the validation move. Either failing
+    #: stops the run with that node paused and owning no group (resume runs it again).
+    pre_update: Any = field(default=None, eq=False, repr=False)
+    verify: Any = field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        from clusterlib.upgrade.actions import as_hook
+
+        as_hook(self.pre_update, "pre_update")  # a clear TypeError now, not mid-run
+        as_hook(self.verify, "verify")
         if self.max_failed_nodes < 0 or self.retries_per_node < 0:
             raise ValueError("max_failed_nodes and retries_per_node must be >= 0")
         for name in ("drain_timeout", "reboot_timeout", "rejoin_timeout", "action_timeout",
@@ -162,7 +173,13 @@ class UpgradeOptions:
                 raise ValueError(f"{name} must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        data = attrs.asdict(self, recurse=True, value_serializer=_serialize)
+        from clusterlib.upgrade.actions import as_hook
+
+        data = attrs.asdict(self, recurse=True, value_serializer=_serialize,
+                            filter=lambda a, _v: a.name not in _HOOKS)
+        for name in _HOOKS:
+            hook = as_hook(getattr(self, name), name)
+            data[name] = hook.to_dict() if hook is not None else None
         data["target"] = self.target.to_dict() if self.target else None
         data["order"] = list(self.order) if self.order is not None else None
         return data
@@ -178,10 +195,20 @@ class UpgradeOptions:
             kwargs["target"] = TargetVersion.from_dict(kwargs["target"])
         if kwargs.get("estimates") is not None:
             kwargs["estimates"] = Estimates(**kwargs["estimates"])
+        from clusterlib.upgrade.actions import action_from_dict
+
+        for name in _HOOKS:
+            # A hook that cannot be rebuilt (code, a secret) comes back None: the engine's
+            # resume then asks for it (RollingUpgrade.from_journal).
+            if isinstance(kwargs.get(name), Mapping):
+                kwargs[name] = action_from_dict(kwargs[name])
         return cls(**kwargs)
 
     def evolve(self, **changes: Any) -> UpgradeOptions:
         return attrs.evolve(self, **changes)
+
+
+_HOOKS = ("pre_update", "verify")
 
 
 def _serialize(_inst: Any, _field: Any, value: Any) -> Any:
