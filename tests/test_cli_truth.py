@@ -262,3 +262,47 @@ def test_sim_help_lists_the_layouts(args: list[str]) -> None:
     text = re.sub(r"\s+", " ", result.stdout)
     for layout in ("classic (Windows 2000 -> 2003", "classic-2012r2", "build:NxM[@OS]"):
         assert layout in text, layout
+
+
+# --- the resume command carries every connection option ---------------------------------------------
+
+def test_resume_command_round_trips_every_connection_option(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the printed command's options parse to is the target the run used, whatever gave
+    the values (command line, CLUSTERLIB_* variables or a profile), and it holds no secret."""
+    import shlex
+
+    from clusterlib_cli import upgrade_cmds
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    profiles = _profiles(tmp_path, '[profiles.prod]\nhost = "mgmt1.corp.example"\nport = 5986\n'
+                         f'auth = "ntlm"\nca-bundle = "{bundle}"\nconnect-timeout = 12\n')
+    seen: dict[str, Any] = {}
+
+    def capture(target: Any) -> Any:
+        seen["target"] = target
+        raise SystemExit(0)
+
+    monkeypatch.setattr(options, "open_cluster", capture)
+    result = invoke("status", "--profile", "prod", "--cluster", "CL1", "--dialect",
+                    "clusterexe", "--password", "hunter2-secret",
+                    env={**profiles, "CLUSTERLIB_USER": "CORP\\admin",
+                         "CLUSTERLIB_NODE_PATH": "wsman/node/{node}"})
+    assert result.exit_code == 0, result.output
+    first = seen.pop("target")
+    line = upgrade_cmds.resume_command(tmp_path / "j.json", first, r"D:\setup.exe /q")
+    assert "hunter2-secret" not in line
+    argv = shlex.split(line)
+    assert argv[:4] == ["clusterlib", "upgrade", "resume", str(tmp_path / "j.json")]
+    assert argv[-2:] == ["--command", r"D:\setup.exe /q"]
+    # The same options, given to a command, make the same target (password aside).
+    again = invoke("status", *argv[4:-2], env={**profiles, "CLUSTERLIB_PASSWORD": "x"})
+    assert again.exit_code == 0, again.output
+    second = seen.pop("target")
+    for field in ("host", "cluster", "user", "auth", "ssl", "port", "insecure", "dialect",
+                  "connect_timeout", "node_path", "profile", "time_scale"):
+        assert getattr(first, field) == getattr(second, field), field
+    assert Path(str(first.ca_bundle)).resolve() == Path(str(second.ca_bundle)).resolve()
+    assert first.host == "mgmt1.corp.example" and first.user == "CORP\\admin"
+    assert first.connect_timeout == 12 and second.password is None
