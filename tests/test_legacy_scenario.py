@@ -12,7 +12,6 @@ from conftest import ConnectSim
 import clusterlib
 from clusterlib.model import NodeInfo, NodeState, OSVersion, ServiceVersion
 from clusterlib.sim import SimCluster
-from clusterlib.transports.base import CmdLine
 
 WIN2003_OS = (5, 2, 3790)
 WIN2003_SERVICE = ServiceVersion(4, 3790)
@@ -36,14 +35,14 @@ def wait_for_node(cluster: clusterlib.Cluster, name: str, state: NodeState,
 
 
 def upgrade(cluster: clusterlib.Cluster, sim: SimCluster, node: str) -> None:
-    """Run the installer on the node's own shell where the transport can reach one."""
-    for_node = getattr(cluster.transport, "for_node", None)
-    if for_node is not None and cluster.transport.endpoint.startswith("sim:"):
-        result = for_node(node).run_cmd(CmdLine(INSTALLER))
-        assert result.exit_code == 0, result.stderr
-    else:
-        # The loopback WinRM endpoint serves the cluster, not each node's own host.
-        sim.upgrade_node(node)
+    """Start the installer on the node as a Windows 2000 admin can: a Windows 2000 node has no
+    WinRM listener, so from the management host through WMI (``wmic /node:... process call
+    create``), over either transport."""
+    from clusterlib.clusterexe import parse_wmic_create, wmic_process_create
+
+    result = cluster.transport.run_cmd(wmic_process_create(node, INSTALLER))
+    assert result.exit_code == 0, result.stderr
+    assert parse_wmic_create(result.stdout)[0] == 0  # ReturnValue 0: the installer started
 
 
 def test_two_node_2000_to_2003_by_hand(connect_sim: ConnectSim) -> None:

@@ -34,6 +34,7 @@ from clusterlib.upgrade import (
     TargetVersion,
     UpgradeOptions,
     UpgradeStopped,
+    WmiCommand,
 )
 from clusterlib.upgrade.actions import ActionFailed, action_from_dict
 
@@ -91,7 +92,8 @@ def test_classic_2000_to_2003_over_cluster_exe(tmp_path: Path) -> None:
     original = sim.snapshot().placement()
     cluster = connect(sim)
     assert cluster.dialect == "clusterexe"
-    upgrade = RollingUpgrade(cluster, action=RemoteCommand(r"D:\i386\winnt32.exe /unattend"),
+    # Windows 2000 nodes have no WinRM listener: the installer starts through WMI.
+    upgrade = RollingUpgrade(cluster, action=WmiCommand(r"D:\i386\winnt32.exe /unattend"),
                              journal=tmp_path / "j.json", target=sim.upgrade_to)
     plan = upgrade.plan()
     assert 'cluster.exe node "NODE2" /pause' in plan.to_text()

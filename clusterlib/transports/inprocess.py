@@ -47,6 +47,8 @@ class InProcessTransport:
         from clusterlib.sim.cmdshell import run_command_line
         from clusterlib.sim.model import SimAnswerLost, SimHostDown
 
+        self._check_listener()
+
         try:
             return run_command_line(self.sim, line.line, node=self.node)
         except SimHostDown as exc:
@@ -61,6 +63,19 @@ class InProcessTransport:
 
     def close(self) -> None:
         self.closed = True
+
+    def _check_listener(self) -> None:
+        """A shell on a node exists only where the node's release has a WinRM listener: Windows
+        2000 has none (reference section 7), so a shell "on" one fails as it does over the wire
+        (the endpoint closes the connection unanswered)."""
+        if self.node is None:
+            return
+        node = self.sim.nodes.get(self.node)
+        if node is not None and not node.release.winrm:
+            from clusterlib.errors import ConnectionFailed
+
+            raise ConnectionFailed(f"{self.endpoint}: cannot reach the WinRM listener: {self.node}"
+                                   f" runs {node.release.label}, which has no WinRM")
 
     def _check_open(self) -> None:
         if self.closed:
