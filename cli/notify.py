@@ -20,15 +20,37 @@ from typing import Any
 
 _STOP = object()
 
+#: ``--notify-on`` categories and the upgrade events each one lets through ("finish" is the
+#: final summary the CLI sends itself; "stop" is that summary when the run did not complete).
+CATEGORIES = ("start", "step", "warn", "stop", "finish")
+_EVENT_CATEGORY = {"RunStarted": "start", "PhaseStarted": "step", "PhaseFinished": "step",
+                   "GroupMoved": "step", "CheckFinished": "step", "Retry": "warn",
+                   "Warning": "warn", "UpgradeWarning": "warn", "WaitingForOperator": "warn",
+                   "LockBroken": "warn", "RunFinished": "finish"}
+
+
+def parse_categories(text: str | None) -> frozenset[str]:
+    """``--notify-on start,step,warn,stop,finish`` (or ``all``; the default): a ValueError
+    naming the unknown word and the valid ones otherwise."""
+    if text is None or text.strip().lower() in ("", "all"):
+        return frozenset(CATEGORIES)
+    words = {w.strip().lower() for w in text.split(",") if w.strip()}
+    unknown = sorted(words - set(CATEGORIES))
+    if unknown:
+        raise ValueError(f"unknown --notify-on {', '.join(map(repr, unknown))}; valid:"
+                         f" {', '.join(CATEGORIES)} or all")
+    return frozenset(words)
+
 
 class Notifier:
     """Background webhook poster. Use as a context manager; ``close`` flushes, bounded in time."""
 
     def __init__(self, url: str, *, timeout: float = 3.0, max_queue: int = 200,
-                 flush_timeout: float = 5.0) -> None:
+                 flush_timeout: float = 5.0, categories: frozenset[str] | None = None) -> None:
         if not url.lower().startswith(("http://", "https://")):
             raise ValueError(f"--notify needs an http(s) URL, not {url!r}")
         self.url = url
+        self.categories = categories if categories is not None else frozenset(CATEGORIES)
         self.timeout = timeout
         self.flush_timeout = flush_timeout
         self.sent = 0
@@ -54,9 +76,16 @@ class Notifier:
             self.dropped += 1
 
     def on_upgrade_event(self, event: Any) -> None:
-        """Subscriber for the upgrade's typed events."""
+        """Subscriber for the upgrade's typed events (those of the chosen categories; the
+        run's end is left to the final summary, which says more)."""
         doc = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+        category = _EVENT_CATEGORY.get(str(doc.get("type") or ""), "step")
+        if category == "finish" or category not in self.categories:
+            return
         self.send(str(doc.get("text") or doc), doc)
+
+    def wants_summary(self, completed: bool) -> bool:
+        return "finish" in self.categories or (not completed and "stop" in self.categories)
 
     def close(self) -> None:
         """Deliver what is queued within ``flush_timeout``, then let the daemon thread go."""

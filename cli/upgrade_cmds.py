@@ -64,6 +64,11 @@ JournalOpt = Annotated[Path | None, typer.Option(
 NotifyOpt = Annotated[str | None, typer.Option(
     "--notify", metavar="URL", help="POST each phase event and the summary as JSON (Slack/Teams"
     " incoming-webhook shape) to URL; never blocks or fails the run.", rich_help_panel="Output")]
+NotifyOnOpt = Annotated[str | None, typer.Option(
+    "--notify-on", metavar="KINDS", help="Which messages --notify sends, comma-separated: start,"
+    " step (each phase), warn (warnings, retries, waits for you), stop (the summary of a run that"
+    " did not complete), finish (the final summary: outcome, placement, downtime, report path);"
+    " default all.", rich_help_panel="Output")]
 HtmlOpt = Annotated[Path | None, typer.Option(
     "--html", dir_okay=False, help="Also write the report as a self-contained HTML file.",
     rich_help_panel="Output")]
@@ -395,9 +400,52 @@ def _print_report(report: Any, target: Target, json: bool) -> None:
         render.out(report.to_text())
 
 
+def final_summary(cluster: str, report: Any, outcome: str, journal: Path, html: Path | None,
+                  target: Target) -> tuple[str, dict[str, Any]]:
+    """The webhook's last message: outcome, groups off their original owner, each group's
+    downtime, and where the journal and the report are."""
+    doc: dict[str, Any] = {}
+    if report is not None:
+        import json as json_module
+
+        try:
+            doc = json_module.loads(report.to_json())
+        except (TypeError, ValueError):
+            doc = {}
+    misplaced = doc.get("misplaced") or {}
+    availability = doc.get("availability") or {}
+    downtime: dict[str, Any] = {}
+    if isinstance(availability, dict):
+        groups = availability.get("groups", availability)
+        if isinstance(groups, dict):
+            for name, value in groups.items():
+                total = (value.get("seconds", value.get("total")) if isinstance(value, dict)
+                         else value)
+                if isinstance(total, (int, float)):
+                    downtime[str(name)] = round(float(total), 1)
+    fields = {"outcome": outcome, "cluster": cluster, "message": doc.get("message"),
+              "misplaced": misplaced, "downtime_seconds": downtime,
+              "journal": str(Path(journal).absolute()),
+              "report_html": str(Path(html).absolute()) if html is not None else None,
+              "simulated": target.is_sim}
+    worst = max(downtime.items(), key=lambda kv: kv[1], default=None)
+    parts = [f"clusterlib: upgrade of {cluster}: {outcome.upper()}"]
+    if doc.get("message"):
+        parts.append(str(doc["message"]))
+    parts.append(f"{len(misplaced)} group(s) off their original owner" if misplaced
+                 else "every group on its original owner" if doc else "placement unknown")
+    if worst is not None:
+        parts.append(f"longest downtime {worst[0]} {worst[1]:g} s")
+    if html is not None:
+        parts.append(f"report {Path(html).absolute()}")
+    if target.is_sim:
+        parts.insert(0, "SIMULATED")
+    return "; ".join(parts), fields
+
+
 def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify: str | None,
            html: Path | None, json: bool, resume: bool, stop_after: float | None = None,
-           warn_after: float | None = None) -> None:
+           warn_after: float | None = None, notify_on: frozenset[str] | None = None) -> None:
     """Run (or resume) with progress, webhook and safe Ctrl-C/SIGTERM, then present the truth:
     the report (whatever the outcome), where the run stopped, and the resume command."""
     from clusterlib_cli import render
@@ -407,7 +455,7 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
     progress = Progress(f"{'Resuming' if resume else 'Rolling'} upgrade of {cluster.name}",
                         time_scale=cluster.time_scale)
     progress.timeouts = _phase_timeouts(upgrade.options)
-    notifier = Notifier(notify) if notify else None
+    notifier = Notifier(notify, categories=notify_on) if notify else None
     stopper = _StopOnInterrupt(upgrade)
     unsubscribe = [upgrade.subscribe(progress.on_upgrade_event),
                    cluster.subscribe(progress.on_cluster_event)]
@@ -437,20 +485,24 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
     written = journal_failure(failure)
     stopped_by_us = stopper.requested and (
         isinstance(failure, StopAtBoundary) or _is_stop(failure))
+    html_written = False
+    if html is not None and report is not None:
+        try:
+            _write_html(html, report, target)
+            html_written = True
+        except OSError as exc:
+            render.warn(f"could not write the HTML report {html}: {exc.strerror or exc}")
     if notifier is not None:
         outcome = (f"stopped ({stopper.by})" if stopped_by_us
                    else getattr(report, "outcome", None) or "failed")
-        notifier.send(f"clusterlib: upgrade of {cluster.name}: {outcome}",
-                      {"outcome": outcome, "journal": str(journal)})
+        if notifier.wants_summary(outcome == "completed"):
+            text, fields = final_summary(cluster.name, report, outcome, journal,
+                                         html if html_written else None, target)
+            notifier.send(text, fields)
         notifier.close()
         problem = notifier.summary()
         if problem:
             render.warn(problem)
-    if html is not None and report is not None:
-        try:
-            _write_html(html, report, target)
-        except OSError as exc:
-            render.warn(f"could not write the HTML report {html}: {exc.strerror or exc}")
     if report is not None:
         _print_report(report, target, json)
     if failure is None:
@@ -563,6 +615,7 @@ def upgrade_run(
     verify: VerifyOpt = None,
     journal: JournalOpt = None,
     notify: NotifyOpt = None,
+    notify_on: NotifyOnOpt = None,
     html: HtmlOpt = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -573,7 +626,7 @@ def upgrade_run(
 
     api = _upgrade_api()
     _check_action_options(target, command, manual)  # usage errors need no connection
-    _check_notify(notify)
+    categories = _check_notify(notify, notify_on)
     hooks = _run_kwargs(api, pre_update=pre_update, verify=verify)
     with _connected(target) as cluster:
         path = journal or _default_journal(cluster.name)
@@ -606,13 +659,23 @@ def upgrade_run(
         render.confirm(f"Upgrade every node of {cluster.name} ({' -> '.join(plan.order)}),"
                        f" journal {path}?", yes=yes)
         _drive(upgrade, cluster, target, journal=path, notify=notify, html=html, json=json,
-               resume=False, stop_after=stop_after, warn_after=warn_after)
+               resume=False, stop_after=stop_after, warn_after=warn_after,
+               notify_on=categories)
 
 
-def _check_notify(notify: str | None) -> None:
+def _check_notify(notify: str | None, notify_on: str | None = None) -> frozenset[str]:
+    from clusterlib_cli.notify import parse_categories
+
     if notify is not None and not notify.lower().startswith(("http://", "https://")):
         raise typer.BadParameter(f"{notify!r} is not an http(s) URL (e.g."
                                  " https://hooks.example.com/...)", param_hint="'--notify'")
+    if notify_on is not None and notify is None:
+        raise typer.BadParameter("--notify-on chooses what --notify URL sends; give --notify",
+                                 param_hint="'--notify-on'")
+    try:
+        return parse_categories(notify_on)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--notify-on'") from None
 
 
 def describe_action(doc: Any) -> str:
@@ -687,6 +750,7 @@ def upgrade_resume(
         " (shown before anything runs); without it you are asked to confirm the recorded one.",
         rich_help_panel=UPGRADE_PANEL)] = None,
     notify: NotifyOpt = None,
+    notify_on: NotifyOnOpt = None,
     html: HtmlOpt = None,
     yes: YesOpt = False,
     json: JsonOpt = False,
@@ -695,7 +759,7 @@ def upgrade_resume(
     from clusterlib_cli import render
 
     api = _upgrade_api()
-    _check_notify(notify)
+    categories = _check_notify(notify, notify_on)
     if not journal.exists():
         raise typer.BadParameter(f"{journal}: no such journal file", param_hint="'JOURNAL'")
     with _connected(target) as cluster:
@@ -706,7 +770,7 @@ def upgrade_resume(
         _confirm_recorded_action(api, journal, command)
         render.confirm(f"Resume the upgrade of {cluster.name} from {journal}?", yes=yes)
         _drive(upgrade, cluster, target, journal=journal, notify=notify, html=html, json=json,
-               resume=True)
+               resume=True, notify_on=categories)
 
 
 def upgrade_report(

@@ -106,3 +106,46 @@ def test_a_full_queue_drops_instead_of_blocking() -> None:
 def test_only_http_urls() -> None:
     with pytest.raises(ValueError, match="http"):
         notify.Notifier("file:///etc/passwd")
+
+
+def test_notify_on_filters_events(receiver: tuple[str, Received]) -> None:
+    url, received = receiver
+    with notify.Notifier(url, categories=notify.parse_categories("start,warn")) as n:
+        n.on_upgrade_event(_Event(type="RunStarted", text="starting"))
+        n.on_upgrade_event(_Event(type="PhaseStarted", node="NODE1", phase="drain",
+                                  text="[NODE1 drain] draining"))
+        n.on_upgrade_event(_Event(type="Warning", text="careful"))
+        n.on_upgrade_event(_Event(type="RunFinished", text="done"))  # the summary says more
+    assert [r["text"] for r in received] == ["starting", "careful"]
+    assert not n.wants_summary(completed=True) and not n.wants_summary(completed=False)
+    assert notify.parse_categories("stop").isdisjoint({"finish"})
+    with pytest.raises(ValueError, match=r"'nodez'.*valid: start"):
+        notify.parse_categories("start,nodez")
+
+
+def test_a_run_posts_a_final_summary_with_placement_downtime_and_report(
+        receiver: tuple[str, Received], tmp_path: Any) -> None:
+    pytest.importorskip("clusterlib.upgrade")
+    from typer.testing import CliRunner
+
+    from clusterlib_cli.main import app
+
+    url, received = receiver
+    html = tmp_path / "r.html"
+    result = CliRunner().invoke(app, [
+        "upgrade", "run", "--sim", "classic-2012r2", "--yes", "--journal", str(tmp_path / "j.json"),
+        "--html", str(html), "--notify", url, "--notify-on", "start,finish"],
+        env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": ""})
+    assert result.exit_code == 0, result.output
+    kinds = [r["clusterlib"].get("type") for r in received]
+    assert kinds[0] == "RunStarted" and "PhaseStarted" not in kinds
+    final = received[-1]
+    assert final["text"].startswith("SIMULATED; clusterlib: upgrade of CLUSTER1: COMPLETED")
+    fields = final["clusterlib"]
+    assert fields["outcome"] == "completed" and fields["simulated"] is True
+    assert fields["report_html"] == str(html.absolute()) and fields["misplaced"] == {}
+    assert set(fields["downtime_seconds"]) >= {"Cluster Group", "SQL Group 1"}
+    bad = CliRunner().invoke(app, ["upgrade", "run", "--sim", "classic-2012r2", "--yes",
+                                   "--notify", url, "--notify-on", "everything"],
+                             env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": ""})
+    assert bad.exit_code == 2 and "'everything'" in bad.output
