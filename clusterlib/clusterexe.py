@@ -696,6 +696,13 @@ def _find_table(
     cannot join into a row."""
     lines = _lines(text)
     dashes = [i for i, line in enumerate(lines) if _DASH_LINE.fullmatch(line.strip())]
+    if len(dashes) > 1:
+        # A row that is only dashes (an owner listing of a node named "-") is a row, not a
+        # second table: later dash lines count only when a blank line separates them.
+        end = next((i for i in range(dashes[0] + 1, len(lines)) if not lines[i].strip()),
+                   len(lines))
+        if all(i < end for i in dashes[1:]):
+            dashes = dashes[:1]
     if len(dashes) != 1:
         found = "no line of dashes" if not dashes else f"{len(dashes)} lines of dashes"
         raise ParseError(f"cluster.exe {what}: expected one table, found {found}", text)
@@ -876,14 +883,21 @@ def parse_nodes(text: str) -> list[NodeInfo]:
 
 
 def _trailing(
-    row: str, words: Iterable[str], *, allow_empty_node: bool
+    row: str, words: Iterable[str], *, allow_empty_node: bool, nodes: Sequence[str] = ()
 ) -> list[tuple[str, str, str]]:
-    """Every reading of the row's right end as ``<lead> node status``: (lead, node, word)."""
+    """Every reading of the row's right end as ``<lead> node status``: (lead, node, word).
+    A node name is one word, unless ``nodes`` holds a known name with blanks."""
     out: list[tuple[str, str, str]] = []
+    spaced = [n for n in nodes if re.search(r"\s", n)]
     for word, pattern in _status_patterns(words):
         m = re.search(r"[ \t]+(\S+)[ \t]+(" + pattern + r")$", row, re.IGNORECASE)
         if m is not None:
             out.append((row[: m.start()], m.group(1), word))
+        for node in spaced:
+            m = re.search(r"[ \t]+(" + re.escape(node) + r")[ \t]+(" + pattern + r")$", row,
+                          re.IGNORECASE)
+            if m is not None:
+                out.append((row[: m.start()], m.group(1), word))
         if allow_empty_node:
             m = re.search(r"[ \t]+(" + pattern + r")$", row, re.IGNORECASE)
             if m is not None:
@@ -891,10 +905,13 @@ def _trailing(
     return out
 
 
-def _group_readings(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
+def _group_readings(
+    row: str, table: _Table, nodes: Sequence[str] = ()
+) -> tuple[list[Reading], list[Reading]]:
     exact: list[Reading] = []
     loose: list[Reading] = []
-    for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True):
+    for lead, node, word in _trailing(row, GROUP_STATUS_WORDS, allow_empty_node=True,
+                                      nodes=nodes):
         if "\n" in row or "\t" in row:
             # A name may hold tabs, or blanks at the ends of its lines: cut by column
             # arithmetic (name padded to its width, one blank, the rest) as well.
@@ -922,7 +939,7 @@ def _group_readings(row: str, table: _Table) -> tuple[list[Reading], list[Readin
     return exact, loose
 
 
-def parse_groups(text: str) -> list[GroupInfo]:
+def parse_groups(text: str, *, nodes: Iterable[str] = ()) -> list[GroupInfo]:
     """Read ``cluster group`` or ``cluster group "G"`` output into GroupInfo records (name,
     owner from the Node column, state via GroupState.parse; other fields keep defaults).
 
@@ -931,13 +948,20 @@ def parse_groups(text: str) -> list[GroupInfo]:
     column work. Where two readings fit (a node named ``Partially``), the one that re-renders to
     the row under the dash-line widths wins. A name with a line break is read whole (see
     :func:`_read_rows`). Leading and trailing blanks of a name cannot be told from the column
-    padding: the name is returned without them. Only ``Online`` has been seen in real output;
-    Offline and Partially Online are documented, Failed, Pending and Unknown inferred.
+    padding: the name is returned without them. Node names are one word (NetBIOS and DNS names
+    have no blanks); pass ``nodes`` to read owners whose names have blanks anyway. Only
+    ``Online`` has been seen in real output; Offline and Partially Online are documented,
+    Failed, Pending and Unknown inferred.
     """
     table = _find_table(text, 3, "group listing", blank_rows=True)
+    known = tuple(nodes)
+
+    def read(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
+        return _group_readings(row, table, known)
+
     return [
         GroupInfo(name=name, state=GroupState.parse(word), owner=node or None)
-        for name, node, word in _read_rows(table, text, "group listing", _group_readings)
+        for name, node, word in _read_rows(table, text, "group listing", read)
     ]
 
 
@@ -966,7 +990,9 @@ def _joined_resource_readings(
     return out
 
 
-def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[ResourceInfo]:
+def parse_resources(
+    text: str, *, groups: Iterable[str] | None = None, nodes: Iterable[str] = ()
+) -> list[ResourceInfo]:
     """Read ``cluster res`` output into ResourceInfo records (name, group, state, owner).
 
     Node and status are read from the right. The rest holds two columns that may both contain
@@ -979,11 +1005,13 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
     """
     table = _find_table(text, 4, "resource listing", blank_rows=True)
     known = None if groups is None else {g.strip().lower() for g in groups}
+    node_names = tuple(nodes)
 
     def read(row: str, table: _Table) -> tuple[list[Reading], list[Reading]]:
         exact: list[Reading] = []
         loose: list[Reading] = []
-        for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False):
+        for lead, node, word in _trailing(row, RESOURCE_STATUS_WORDS, allow_empty_node=False,
+                                          nodes=node_names):
             if "\n" in row or "\t" in row:
                 exact += _joined_resource_readings(row, node, word, table.widths)
             if "\n" in row:
@@ -1012,17 +1040,20 @@ def parse_resources(text: str, *, groups: Iterable[str] | None = None) -> list[R
     ]
 
 
-def parse_owners(text: str) -> list[str]:
+def parse_owners(text: str, *, nodes: Iterable[str] | None = None) -> list[str]:
     """Read ``/listowners`` output (one node name per row under a single dash run).
 
     Works for ``res "R" /listowners`` (possible owners, seen in a capture) and ``group "G"
-    /listowners`` (preferred owners; layout from the message table only).
+    /listowners`` (preferred owners; layout from the message table only). Node names have no
+    blanks (NetBIOS and DNS names cannot), so a row with blanks is refused, unless ``nodes``
+    (the cluster's node names) holds exactly that name.
     """
+    known = {n.lower() for n in nodes} if nodes is not None else set()
     table = _find_table(text, 1, "owner listing")
     owners: list[str] = []
     for row in table.rows:
         name = row.strip()
-        if any(ch.isspace() for ch in name):
+        if any(ch.isspace() for ch in name) and name.lower() not in known:
             raise ParseError(f"cluster.exe owner listing: unreadable row {row!r}", text)
         owners.append(name)
     return owners

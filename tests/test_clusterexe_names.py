@@ -240,3 +240,18 @@ def test_error_codes_are_read_from_the_hex_insert() -> None:
     assert cx.error_codes(cx.format_error(5013) + cx.format_error(5042)) == [5013, 5042]
     assert cx.error_codes("Systemfehler 5013 aufgetreten (0x00001395).\r\n") == [5013]
     assert cx.error_codes("no code here (0x1).\r\n") == []
+
+
+def test_node_names_with_blanks_or_only_a_dash() -> None:
+    # Windows host names have no blanks; the simulator allows them, and the reads must not
+    # misplace a group onto "0" when its owner is "0 0".
+    sim = SimCluster({"0 0": ["G 1"], "-": ["G2"]}, os="2003")
+    cluster = clusterlib.connect(sim)
+    snap = cluster.snapshot(owners=True)
+    assert snap.group("G 1").owner == "0 0" and snap.group("G2").owner == "-"
+    after = cluster.node("0 0").pause(drain=True)
+    assert after.node("0 0").state is NodeState.Paused
+    assert sim.group("G 1").owner == "-"
+    cluster.node("0 0").resume()
+    cluster.group("G 1").move("0 0")
+    assert sim.group("G 1").owner == "0 0"

@@ -212,11 +212,12 @@ class ClusterExeDialect:
         nodes = cx.parse_nodes(outs[1])
         props = props_by_object(outs[2], [n.name for n in nodes])
         nodes = [_with_versions(n, props.get(n.name.lower(), {})) for n in nodes]
-        groups = cx.parse_groups(outs[3])
+        node_names = [n.name for n in nodes]
+        groups = cx.parse_groups(outs[3], nodes=node_names)
         group_names = [g.name for g in groups]
         resources: list[ResourceInfo] = []
         try:
-            resources = cx.parse_resources(outs[5], groups=group_names)
+            resources = cx.parse_resources(outs[5], groups=group_names, nodes=node_names)
         except ParseError:
             if owners:
                 raise
@@ -277,7 +278,7 @@ class ClusterExeDialect:
                 log.warning("owners of %s %r not read: cluster.exe does not find it by its"
                             " listed name", kind, name)
                 continue
-            listed = cx.parse_owners(text)
+            listed = cx.parse_owners(text, nodes=node_names)
             key = group.lower()
             if kind == "group":
                 preferred[key] = tuple(listed)
@@ -292,9 +293,10 @@ class ClusterExeDialect:
                            if {n.lower() for n in v} != everyone}
 
     def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
-        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners, the group
-        listing and the resource listing chained, then one ``/listowners`` per resource of the
-        group). The group listing settles resource rows whose name and group both overflow.
+        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners, the group,
+        resource and node listings chained, then one ``/listowners`` per resource of the group).
+        The group listing settles resource rows whose name and group both overflow; the node
+        listing lets an owner listing hold node names with blanks.
 
         cluster.exe finds the group by exactly the name given; its listing cannot show leading
         or trailing blanks, so the name returned keeps the caller's blanks when the row shows the
@@ -303,22 +305,25 @@ class ClusterExeDialect:
         lines = [self._line("group", group, "/status")]
         if owners:
             lines += [self._line("group", group, "/listowners"), self._line("group"),
-                      self._line("res")]
+                      self._line("res"), self._line("node")]
         try:
             outs = self.read_chain(lines)
         except ClusterRefused as exc:
             if exc.win32_code == 5013:
                 raise GroupNotFound(name, [g.name for g in self.snapshot().groups]) from exc
             raise
-        found = cx.parse_groups(outs[0])
+        # Node names from the last snapshot let an owner whose name has blanks be read whole.
+        known = [n.name for n in self._last.nodes] if self._last is not None else []
+        found = cx.parse_groups(outs[0], nodes=known)
         if len(found) != 1:
             raise ParseError(f"expected one group named {name!r} [command: {lines[0]}]", outs[0])
         info = _as_asked(found[0], name)
         if not owners:
             return _group(info, (), ())
-        preferred = tuple(cx.parse_owners(outs[1]))
-        listed = [g.name for g in cx.parse_groups(outs[2])]
-        mine = [r for r in cx.parse_resources(outs[3], groups=listed)
+        node_names = [n.name for n in cx.parse_nodes(outs[4])]
+        preferred = tuple(cx.parse_owners(outs[1], nodes=node_names))
+        listed = [g.name for g in cx.parse_groups(outs[2], nodes=node_names)]
+        mine = [r for r in cx.parse_resources(outs[3], groups=listed, nodes=node_names)
                 if r.group.lower() == info.name.strip().lower()]
         possible: list[str] | None = None
         asks = []
@@ -328,7 +333,7 @@ class ClusterExeDialect:
             except UnsafeName as exc:
                 log.warning("possible owners of resource %r not read: %s", r.name, exc)
         for text in self.read_chain(asks) if asks else []:
-            owners_listed = cx.parse_owners(text)
+            owners_listed = cx.parse_owners(text, nodes=node_names)
             keep = {n.lower() for n in owners_listed}
             possible = (owners_listed if possible is None
                         else [n for n in possible if n.lower() in keep])
@@ -430,9 +435,10 @@ class ClusterExeDialect:
                 break
             parts, codes = self._read_tolerant(commands)
             if round_trip == 0:
-                listed = cx.parse_groups(parts[0])
+                known = [n.name for n in last.nodes] if last is not None else []
+                listed = cx.parse_groups(parts[0], nodes=known)
                 try:
-                    cx.parse_resources(parts[1], groups=[g.name for g in listed])
+                    cx.parse_resources(parts[1], groups=[g.name for g in listed], nodes=known)
                 except ParseError as exc:
                     refuse(f"the resource listing cannot be read ({exc.reason})")
                 answers = parts[2:]
@@ -450,7 +456,7 @@ class ClusterExeDialect:
         for name in expected:
             text = probed.get(name.lower(), "")
             try:
-                found = cx.parse_groups(text) if text.strip() else []
+                found = cx.parse_groups(text, nodes=known) if text.strip() else []
             except ParseError:
                 found = []
             if (len(found) != 1 or found[0].name.lower() != name.lower()
