@@ -253,3 +253,21 @@ def test_a_node_without_winrm_has_no_listener() -> None:
         # A connection failure (no listener) naming the node, not a shell or an HTTP error.
         assert str(info.value).startswith(f"{ep.host}:{ep.port}/wsman/node/NODE1: cannot reach"
                                           " the WinRM listener: ")
+
+
+def test_in_process_node_shell_of_a_node_without_winrm_fails_alike() -> None:
+    from clusterlib.errors import ConnectionFailed
+    from clusterlib.transports.base import CmdLine
+    from clusterlib.transports.inprocess import InProcessTransport
+
+    sim = SimCluster.classic(os="2000")
+    transport = InProcessTransport(sim)
+    with pytest.raises(ConnectionFailed) as info:
+        transport.for_node("NODE2").run_cmd(CmdLine("hostname"))
+    assert str(info.value) == ("sim:CLUSTER1/NODE2: cannot reach the WinRM listener: NODE2 runs"
+                               " Windows 2000 Advanced Server, which has no WinRM")
+    # The management host's own shell (the cluster's transport) still answers.
+    assert transport.run_cmd(CmdLine("hostname")).exit_code == 0
+    # A node whose release has WinRM (2016) answers on its own shell.
+    ok = InProcessTransport(SimCluster.classic(os="2016")).for_node("NODE2")
+    assert ok.run_cmd(CmdLine("hostname")).stdout.strip() == "NODE2"
