@@ -28,6 +28,7 @@ from clusterlib.upgrade import (
     RemoteCommand,
     Report,
     RollingUpgrade,
+    TargetVersion,
     UpgradeOptions,
     UpgradeStopped,
     WmiCommand,
@@ -224,6 +225,7 @@ def test_interrupt_in_the_install_window_then_resume_waits_for_the_restart(
     results = {s["id"]: report.step_result(s) for s in report.steps}
     assert results["NODE1:action"] == "ran" and results["NODE1:reboot"] == "ran"
     assert results["NODE1:drain"] == "ran"
+    assert "Steps: " in report.to_text() and "interrupted" not in report.to_text()
 
 
 def _raising_emit(emit: Any, hook: Any) -> Any:
@@ -394,3 +396,34 @@ def _fail_once() -> Any:
     def check(node: str, cluster: object) -> None:
         raise RuntimeError(f"{node}: service check failed")
     return check
+
+
+@pytest.mark.parametrize("with_target", [True, False], ids=["target", "adopted"])
+def test_service_pack_roll_is_proven_by_the_os_build_and_service_pack(
+        tmp_path: Path, with_target: bool) -> None:
+    """A service-pack roll keeps the cluster-service version: only the OS build and CSDVersion
+    prove a node upgraded (with an explicit target, or the one the first node sets)."""
+    import attrs
+
+    from clusterlib.model import OSVersion
+
+    sim = SimCluster.classic(os="2003", speed=SPEED)
+    sp2 = sim.nodes["NODE1"].release
+    sp1 = attrs.evolve(sp2, os=OSVersion(5, 2, 3790, "Service Pack 1"))
+    for node in sim.nodes.values():
+        node.release = sp1
+
+    def install_sp2(node: str, cluster: object) -> None:
+        sim.reboot_node(node, into=sp2)
+
+    target = TargetVersion("4.3790", os="5.2.3790 Service Pack 2") if with_target else None
+    report = RollingUpgrade(connect(sim), action=CallableAction(install_sp2),
+                            journal=tmp_path / "j.json", target=target).run()
+    assert report.outcome == "completed", report.to_text()
+    assert all(n.release.os.csd == "Service Pack 2" for n in sim.nodes.values())
+    if not with_target:
+        assert report.adopted_target is not None
+        assert report.adopted_target["os"] == "5.2.3790 Service Pack 2"
+    assert TargetVersion.from_dict(json.loads(json.dumps(
+        TargetVersion("4.3790", os="5.2.3790 Service Pack 2").to_dict()))).os \
+        == "5.2.3790 Service Pack 2"

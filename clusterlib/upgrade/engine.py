@@ -903,7 +903,7 @@ class RollingUpgrade:
         cluster-service version when one was given; else the version the first upgraded node
         came back with (adopted as the target, see _do_verify); else any change from before."""
         if self.options.target is not None:
-            return info.highest_version == self.options.target.highest
+            return self.options.target.matches(info.highest_version, info.os_version)
         assert self._journal is not None
         adopted = self._journal.body.get("adopted_target")
         if adopted:
@@ -1286,7 +1286,7 @@ class RollingUpgrade:
         self._journal.body["nodes_after"][n] = after
         before = self._before(n)
         target = self.options.target
-        if target is not None and info.highest_version != target.highest:
+        if target is not None and not target.matches(info.highest_version, info.os_version):
             raise _NodeFailed(f"{n} came back running cluster service {info.highest_version}"
                               f" (OS {info.os_version}), expected {target}")
         if not self._changed(n, info):

@@ -140,7 +140,8 @@ class LockBroken(UpgradeEvent):
 
 @frozen(kw_only=True)
 class RunFinished(UpgradeEvent):
-    """``outcome``: "completed" or "stopped"."""
+    """``outcome``: "completed", "degraded" (every step done, but a group was down longer than
+    its moves needed: see Report.availability) or "stopped"."""
 
     kind: ClassVar[str] = "run-finished"
     outcome: str

@@ -38,11 +38,17 @@ class TargetVersion:
     ``highest`` is the NodeHighestVersion an upgraded node reports; ``lowest`` its
     NodeLowestVersion, needed to prove in advance that it may join the current cluster. Without
     ``lowest`` the join check falls back to "majors differ by at most one" [P].
+
+    ``os``: for a service-pack roll, which leaves the cluster-service version as it is, the OS
+    an upgraded node must report, as ``str(OSVersion)`` shows it ("5.2.3790 Service Pack 2":
+    MajorVersion.MinorVersion.BuildNumber and CSDVersion); a node counts as upgraded only when
+    both match.
     """
 
     highest: ServiceVersion = field(converter=_version)
     lowest: ServiceVersion | None = field(default=None, converter=_opt_version)
     label: str = ""
+    os: str | None = None
 
     @classmethod
     def parse(cls, value: Any) -> TargetVersion:
@@ -63,15 +69,26 @@ class TargetVersion:
 
     def __str__(self) -> str:
         text = str(self.highest) + (f" (lowest {self.lowest})" if self.lowest else "")
+        text += f" on OS {self.os}" if self.os else ""
         return f"{self.label} {text}" if self.label else text
 
+    def matches(self, highest: Any, os: Any) -> bool:
+        """Whether a node reporting ``highest`` (NodeHighestVersion) and ``os`` runs this."""
+        if highest is None or _version(highest) != self.highest:
+            return False
+        return self.os is None or (str(os) if os is not None else "").lower() == self.os.lower()
+
     def to_dict(self) -> dict[str, Any]:
-        return {"highest": str(self.highest),
+        data = {"highest": str(self.highest),
                 "lowest": str(self.lowest) if self.lowest else None, "label": self.label}
+        if self.os:
+            data["os"] = self.os
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TargetVersion:
-        return cls(data["highest"], data.get("lowest"), str(data.get("label") or ""))
+        return cls(data["highest"], data.get("lowest"), str(data.get("label") or ""),
+                   data.get("os"))
 
 
 def _order(value: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -111,6 +111,15 @@ class Report:
         for name, info in self.nodes.items():
             lines.append(f"{name:<12} {_ver(info['before']):<34} {_ver(info['after']):<34}"
                          f" {'FAILED' if info['failed'] else ('upgraded' if info['after'] else '-')}")
+        results = [self.step_result(st) for st in self.steps]
+        counts: dict[str, int] = {}
+        for r in results:
+            key = r if not r.startswith("skipped: ") or r == "skipped: already done" else "skipped"
+            counts[key] = counts.get(key, 0) + 1
+        lines += ["", "Steps: " + ", ".join(f"{v} {k}" for k, v in counts.items())]
+        for st, r in zip(self.steps, results):
+            if r != "ran":
+                lines.append(f"  {st['id']}: {r}")
         lines += ["", "Phase time (s): " + ", ".join(f"{k} {v:.1f}"
                                                       for k, v in self.phase_seconds().items())]
         lines.append(f"Group moves: {len(self.moves)}; retries: {len(self.retries)}")
