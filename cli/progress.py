@@ -63,6 +63,26 @@ class Progress:
         self._started = time.monotonic()
         #: phase name -> timeout in cluster seconds, shown next to the elapsed time
         self.timeouts: dict[str, float] = {}
+        #: step id -> (position from 1, the plan's estimate in cluster seconds), see set_plan
+        self._steps: dict[str, tuple[int, float]] = {}
+        self._step_note = ""
+
+    def set_plan(self, plan: Any) -> None:
+        """Number the steps ("step 3 of 14") and estimate the time left from the plan's
+        per-step estimates (``Plan.steps``: ``id`` and ``expected_seconds``)."""
+        steps = list(getattr(plan, "steps", None) or [])
+        self._steps = {str(getattr(st, "id", i)): (i + 1, float(getattr(st, "expected_seconds", 0)
+                                                                 or 0))
+                       for i, st in enumerate(steps)}
+
+    def step_note(self, step_id: str) -> str:
+        """"step n of N, ~T left (estimate)" for a step of the plan ("" when unknown)."""
+        found = self._steps.get(step_id)
+        if found is None:
+            return ""
+        position = found[0]
+        left = sum(est for pos, est in self._steps.values() if pos >= position)
+        return f"step {position} of {len(self._steps)}, ~{_duration(left)} left (estimate)"
 
     # ---- lifecycle ----
 
@@ -128,8 +148,14 @@ class Progress:
         phase = doc.get("phase")
         node = str(doc.get("node") or "cluster")
         if kind == "PhaseStarted" and phase:
+            timeout = doc.get("timeout")
             with self._lock:
-                self._start(node, str(phase), self.timeouts.get(str(phase)))
+                self._start(node, str(phase), float(timeout) if isinstance(timeout, (int, float))
+                            else self.timeouts.get(str(phase)))
+                self._step_note = self.step_note(str(doc.get("step") or ""))
+            if self._step_note:
+                self._line(f"{doc.get('text') or kind} ({self._step_note})")
+                return
         elif kind == "PhaseFinished" and phase:
             with self._lock:
                 row = self._state.rows.get(node)
@@ -163,8 +189,8 @@ class Progress:
         with self._lock:
             rows = list(self._state.rows.values())
             lines = list(self._state.lines)
-        table = Table(title=Text(render.visible(self.title)), title_justify="left",
-                      expand=False)
+        title = self.title + (f": {self._step_note}" if self._step_note else "")
+        table = Table(title=Text(render.visible(title)), title_justify="left", expand=False)
         for col in ("Node", "Phase", "Elapsed", "Timeout", ""):
             table.add_column(col)
         now = time.monotonic()
@@ -178,6 +204,14 @@ class Progress:
         footer = Text("\n".join(lines), style="dim")
         note = Text(f"(simulated time, x{self.scale:g})", style="dim") if self.scale != 1 else Text("")
         return Group(table, note, footer)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 def describe_cluster_event(event: str, d: Mapping[str, Any]) -> str:

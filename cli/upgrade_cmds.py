@@ -445,7 +445,8 @@ def final_summary(cluster: str, report: Any, outcome: str, journal: Path, html: 
 
 def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify: str | None,
            html: Path | None, json: bool, resume: bool, stop_after: float | None = None,
-           warn_after: float | None = None, notify_on: frozenset[str] | None = None) -> None:
+           warn_after: float | None = None, notify_on: frozenset[str] | None = None,
+           plan: Any = None) -> None:
     """Run (or resume) with progress, webhook and safe Ctrl-C/SIGTERM, then present the truth:
     the report (whatever the outcome), where the run stopped, and the resume command."""
     from clusterlib_cli import render
@@ -455,6 +456,8 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
     progress = Progress(f"{'Resuming' if resume else 'Rolling'} upgrade of {cluster.name}",
                         time_scale=cluster.time_scale)
     progress.timeouts = _phase_timeouts(upgrade.options)
+    if plan is not None:
+        progress.set_plan(plan)
     notifier = Notifier(notify, categories=notify_on) if notify else None
     stopper = _StopOnInterrupt(upgrade)
     unsubscribe = [upgrade.subscribe(progress.on_upgrade_event),
@@ -660,7 +663,7 @@ def upgrade_run(
                        f" journal {path}?", yes=yes)
         _drive(upgrade, cluster, target, journal=path, notify=notify, html=html, json=json,
                resume=False, stop_after=stop_after, warn_after=warn_after,
-               notify_on=categories)
+               notify_on=categories, plan=plan)
 
 
 def _check_notify(notify: str | None, notify_on: str | None = None) -> frozenset[str]:
@@ -891,7 +894,7 @@ def demo(
             if not plan.ok:
                 raise api.PreflightFailed(plan.failed_checks)
             _drive(upgrade, cluster, target, journal=path, notify=None, html=html, json=False,
-                   resume=False)
+                   resume=False, plan=plan)
             render.out("")
             render.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect,
                                 endpoint=cluster.transport.endpoint)

@@ -56,6 +56,9 @@ def test_run_report_and_html(tmp_path: Path) -> None:
     result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal), "--html", str(page))
     assert result.exit_code == 0, result.output
     assert "COMPLETED" in result.stdout and "[NODE2 drain]" in result.stderr
+    # Progress numbers the plan's steps and estimates the time left from its estimates.
+    first = next(line for line in result.stderr.splitlines() if "[NODE1 drain]" in line)
+    assert "(step 1 of " in first and "left (estimate)" in first
     assert page.read_text().startswith("<!DOCTYPE html>")
     report = invoke("upgrade", "report", str(journal), "--json")
     assert report.exit_code == 0
