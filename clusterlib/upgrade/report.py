@@ -117,9 +117,9 @@ class Report:
             key = r if not r.startswith("skipped: ") or r == "skipped: already done" else "skipped"
             counts[key] = counts.get(key, 0) + 1
         lines += ["", "Steps: " + ", ".join(f"{v} {k}" for k, v in counts.items())]
-        for st, r in zip(self.steps, results):
-            if r != "ran":
-                lines.append(f"  {st['id']}: {r}")
+        for st, shown in zip(self.steps, results, strict=True):
+            if shown != "ran":
+                lines.append(f"  {st['id']}: {shown}")
         lines += ["", "Phase time (s): " + ", ".join(f"{k} {v:.1f}"
                                                       for k, v in self.phase_seconds().items())]
         lines.append(f"Group moves: {len(self.moves)}; retries: {len(self.retries)}")
