@@ -113,8 +113,9 @@ class Report:
                          f" {'FAILED' if info['failed'] else ('upgraded' if info['after'] else '-')}")
         results = [self.step_result(st) for st in self.steps]
         counts: dict[str, int] = {}
-        for r in results:
-            key = r if not r.startswith("skipped: ") or r == "skipped: already done" else "skipped"
+        for res in results:
+            key = (res if not res.startswith("skipped: ") or res == "skipped: already done"
+                   else "skipped")
             counts[key] = counts.get(key, 0) + 1
         lines += ["", "Steps: " + ", ".join(f"{v} {k}" for k, v in counts.items())]
         for st, shown in zip(self.steps, results, strict=True):
