@@ -221,3 +221,16 @@ def test_2025_quorum_type_uses_2025_enum() -> None:
             " -NoTypeInformation")
     assert not had_errors
     assert out.splitlines() == ['"QuorumType"', '"Majority"']
+
+
+def test_add_argument_binds_by_position(ep: Endpoint, sim: SimCluster) -> None:
+    with RunspacePool(client(ep).wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Move-ClusterGroup").add_argument("SQL Group 1").add_argument("NODE2")
+        (group,) = ps.invoke()
+        assert not ps.had_errors and str(group.adapted_properties["OwnerNode"]) == "NODE2"
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-Cluster").add_argument("CLUSTER1").add_argument("extra")
+        assert ps.invoke() == [] and ps.had_errors
+    assert ps.streams.error[0].fq_error.startswith("PositionalParameterNotFound,")
+    assert sim.groups["SQL Group 1"].owner == "NODE2"

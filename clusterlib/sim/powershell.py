@@ -868,20 +868,26 @@ def script_pipeline(text: str) -> Pipeline:
         raise _Stop(_not_simulated(f"script text {shown!r} ({exc})")) from exc
     statements = []
     for commands in parsed:
-        cmdlets = []
-        for sc in commands:
-            canon = next((k for k in _REAL_PARAMS if k.lower() == sc.name.lower()), None) \
-                or _ALIASES.get(sc.name.lower())
-            slots = list(_POSITIONAL.get(canon or "", ()))
-            named = list(sc.named)
-            given = {k.lower() for k, _ in named}
-            for value in sc.positional:
-                while slots and slots[0].lower() in given:
-                    slots.pop(0)
-                named.append((slots.pop(0), value) if slots else ("", value))
-            cmdlets.append(Cmdlet(sc.name, tuple(named)))
+        cmdlets = [bind_positional(sc.name, sc.named, sc.positional) for sc in commands]
         statements.append(Statement(tuple(cmdlets)))
     return Pipeline(statements=tuple(statements))
+
+
+def bind_positional(name: str, named: Sequence[tuple[str, Any]],
+                    positional: Sequence[Any]) -> Cmdlet:
+    """A Cmdlet whose positional arguments are bound, in order, to the parameters that take them
+    (those not given by name). An argument left over keeps the name "" and fails binding with
+    PowerShell's PositionalParameterNotFound."""
+    canon = next((k for k in _REAL_PARAMS if k.lower() == name.lower()), None) \
+        or _ALIASES.get(name.lower())
+    slots = list(_POSITIONAL.get(canon or "", ()))
+    params = list(named)
+    given = {k.lower() for k, _ in params}
+    for value in positional:
+        while slots and slots[0].lower() in given:
+            slots.pop(0)
+        params.append((slots.pop(0), value) if slots else ("", value))
+    return Cmdlet(name, tuple(params))
 
 
 def _find_resource(sim: SimCluster, name: str) -> tuple[SimGroup, SimResource]:

@@ -32,7 +32,12 @@ from psrpcore.types import PSObject as CorePSObject
 from psrpcore.types._enum import PSEnumMeta
 
 from clusterlib.sim.model import SimCluster
-from clusterlib.sim.powershell import PowerShellHost, SimErrorRecord, script_pipeline
+from clusterlib.sim.powershell import (
+    PowerShellHost,
+    SimErrorRecord,
+    bind_positional,
+    script_pipeline,
+)
 from clusterlib.sim.psobjects import PSEnumValue
 from clusterlib.sim.psobjects import PSObject as SimPSObject
 from clusterlib.transports.base import Cmdlet, Pipeline, Statement
@@ -47,7 +52,7 @@ _CUSTOM = "System.Management.Automation.PSCustomObject"
 
 
 class EndpointPipelineError(Exception):
-    """A pipeline the endpoint refuses before running it (scripts, positional arguments)."""
+    """A pipeline the endpoint refuses before running it (script text outside the subset)."""
 
 
 # ---- objects ---------------------------------------------------------------------------------
@@ -122,7 +127,8 @@ def rebuild_pipeline(metadata: Any) -> Pipeline:
     Statements end at each command flagged end-of-statement (psrpcore reads pypsrp's
     ``ExtraCmds``). A named parameter sent without a value is a switch. A script command
     (pypsrp's ``add_script``) runs when its text is in the subset clusterlib.sim.psscript
-    accepts and it has no arguments; positional arguments to cmdlets are refused.
+    accepts and it has no arguments; positional arguments (``add_argument``) bind to the
+    parameters that take them.
     """
     statements: list[Statement] = []
     current: list[Cmdlet] = []
@@ -143,12 +149,13 @@ def rebuild_pipeline(metadata: Any) -> Pipeline:
                 current = []
             continue
         params: list[tuple[str, Any]] = []
+        positional: list[Any] = []
         for name, value in cmd.parameters:
-            if name is None:
-                raise EndpointPipelineError(
-                    f"not simulated: positional argument to {cmd.command_text}")
+            if name is None:  # pypsrp's add_argument: bound by position, as PowerShell does
+                positional.append(_plain_param(value))
+                continue
             params.append((str(name), True if value is None else _plain_param(value)))
-        current.append(Cmdlet(str(cmd.command_text), tuple(params)))
+        current.append(bind_positional(str(cmd.command_text), params, positional))
         if cmd.end_of_statement:
             statements.append(Statement(tuple(current)))
             current = []
