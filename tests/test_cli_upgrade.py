@@ -125,3 +125,15 @@ def test_node_path_is_a_host_option() -> None:
     result = invoke("status", *PS, "--node-path", "wsman/node/{node}")
     assert result.exit_code == 2
     assert "--node-path" in result.output
+
+
+def test_classic_plan_starts_the_installer_through_wmi_node_1_first() -> None:
+    result = invoke("upgrade", "plan", "--sim", "classic", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["order"][0] == "NODE1" and plan["simulated"] is True
+    if hasattr(upgrade_api, "WmiCommand"):
+        assert plan["action"].startswith("wmic ") and "winnt32.exe" in plan["action"]
+        commands = [c for s in plan["steps"] for c in s["commands"]]
+        assert 'wmic /node:"NODE1" process call create "D:\\i386\\winnt32.exe /unattend"' \
+            " (from the management host)" in commands
