@@ -385,6 +385,7 @@ def _write_html(html: Path, report: Any, target: Target | None) -> None:
     # 0600 like the journal: a report names nodes, groups and command lines.
     fd = os.open(str(html), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # O_CREAT's mode does not apply to an existing file
         fh.write(render.html_report(report, target))
     render.info(f"HTML report written to {html}")
 

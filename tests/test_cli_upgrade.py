@@ -60,6 +60,11 @@ def test_run_report_and_html(tmp_path: Path) -> None:
     first = next(line for line in result.stderr.splitlines() if "[NODE1 drain]" in line)
     assert "(step 1 of " in first and "left (estimate)" in first
     assert page.read_text().startswith("<!DOCTYPE html>")
+    assert "SIMULATED" in page.read_text()
+    assert page.stat().st_mode & 0o777 == 0o600  # like the journal: it names nodes and commands
+    page.chmod(0o644)  # an existing, more open file is tightened too
+    report = invoke("upgrade", "report", str(journal), "--json", "--html", str(page))
+    assert page.stat().st_mode & 0o777 == 0o600
     report = invoke("upgrade", "report", str(journal), "--json")
     assert report.exit_code == 0
     doc = json.loads(report.stdout)
