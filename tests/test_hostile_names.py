@@ -99,3 +99,34 @@ def test_cluster_exe_drain_completes_exactly_or_changes_nothing(names: list[str]
     assert all(sim.group(n).owner == "NODE2" for n in names)  # every group, the very ones
     moved = [argv[1] for argv in _changes(sim) if argv[0] == "group"]
     assert sorted(moved) == sorted([*names, "Cluster Group"])  # byte for byte, each once
+
+
+cx_node_names = st.text(
+    alphabet=st.one_of(st.sampled_from(list("\"'`$();|&%<>^! ,=*?[]{}#@~\\/:Äé中\uff02-")),
+                       st.sampled_from("abcXYZ019")),
+    min_size=1, max_size=20,
+).filter(lambda s: s.strip() == s)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n1=cx_node_names, n2=cx_node_names, group=cx_names)
+def test_cluster_exe_node_names_read_exactly_and_drain_or_refuse(n1: str, n2: str,
+                                                                 group: str) -> None:
+    import clusterlib
+    from clusterlib.errors import PreconditionFailed
+
+    if n1.lower() == n2.lower():
+        return
+    sim = SimCluster({n1: [group], n2: []}, os="2003")
+    cluster = clusterlib.connect(sim)
+    snap = cluster.snapshot(owners=True)  # never fails because of a name
+    assert {n.name for n in snap.nodes} == {n1, n2}
+    # Listed without the blanks at its ends, which the fixed-width listing cannot show.
+    listed = [g for g in snap.groups if g.name.strip(" \t") == group.strip(" \t")]
+    assert len(listed) == 1 and listed[0].owner == n1
+    try:
+        cluster.node(n1).pause(drain=True)
+    except PreconditionFailed:
+        assert _changes(sim) == [] and sim.node(n1).state is NodeState.Up
+        return
+    assert sim.node(n1).state is NodeState.Paused and sim.group(group).owner == n2
