@@ -291,6 +291,9 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
         if response is not None:
             with contextlib.suppress(Exception):
                 response.raw.close()
+        # Message encryption is tied to the authenticated connection: as pypsrp does after its
+        # own timeouts, make the next request authenticate afresh.
+        transport.encryption = None
         if budget.clock() >= deadline - 0.01 or isinstance(exc, requests.exceptions.Timeout):
             raise budget.expire(bound) from None
         raise

@@ -332,9 +332,9 @@ class WinRMTransport:
         try:
             return self._with_retry(once, idempotent, budget)
         except ConnectionFailed as exc:
-            if budget.expired or isinstance(exc, ResponseTooLarge):
-                # The session is in an unknown state (an answer cut off half-way): start over.
-                self._discard_session()
+            # The pool is kept even when an answer was cut off: the shell lives on in the host
+            # (dropping it would leave one more shell there, against MaxShellsPerUser), and the
+            # next call's Command starts on a fresh connection.
             plural = "s" if budget.attempts != 1 else ""
             exc.args = (f"{exc} (gave up after {budget.elapsed():.2f} s,"
                         f" {budget.attempts} attempt{plural})",)
