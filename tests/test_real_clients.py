@@ -234,3 +234,18 @@ def test_add_argument_binds_by_position(ep: Endpoint, sim: SimCluster) -> None:
         assert ps.invoke() == [] and ps.had_errors
     assert ps.streams.error[0].fq_error.startswith("PositionalParameterNotFound,")
     assert sim.groups["SQL Group 1"].owner == "NODE2"
+
+
+def test_pywinrm_sees_the_windows_fault_for_a_deleted_shell(ep: Endpoint) -> None:
+    from winrm.exceptions import WSManFaultError
+
+    protocol = session(ep).protocol
+    shell_id = protocol.open_shell()
+    protocol.close_shell(shell_id)
+    with pytest.raises(WSManFaultError) as info:
+        protocol.run_command(shell_id, "hostname")
+    fault = info.value
+    assert (fault.fault_code, fault.fault_subcode, fault.wsman_fault_code) == (
+        "s:Sender", "w:InvalidSelectors", 2150858843)
+    assert str(fault).startswith("The WS-Management service cannot process the request because"
+                                 " the request contained invalid selectors for the resource.")
