@@ -1,0 +1,41 @@
+"""Building a simulated cluster is linear in its groups (SimCluster.add_group's duplicate check
+was a set built per call: 64 x 32,000 took about a minute)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clusterlib.sim import SimCluster
+
+
+def _best_build_seconds(nodes: int, groups: int, rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        sim = SimCluster.build(nodes, groups)
+        best = min(best, time.perf_counter() - started)
+        assert len(sim.groups) == groups + 1  # and the core group
+    return best
+
+
+def test_build_time_grows_linearly_with_groups() -> None:
+    small = _best_build_seconds(64, 2_000)
+    large = _best_build_seconds(64, 8_000)
+    # 4x the groups: linear is ~4x; quadratic was ~16-25x. 5 leaves room for a noisy machine.
+    assert large / small <= 5.0, f"2,000 groups {small:.4f} s, 8,000 groups {large:.4f} s"
+
+
+def test_duplicate_group_names_still_refused_in_any_case() -> None:
+    sim = SimCluster({"N1": ["Web"], "N2": []})
+    with pytest.raises(ValueError, match="duplicate group name 'WEB'"):
+        sim.add_group("WEB", owner="N2")
+    assert sim.group("web").name == "Web"  # the case-insensitive lookup goes through the index
+
+
+def test_a_group_set_directly_is_seen_by_the_duplicate_check() -> None:
+    sim = SimCluster({"N1": [], "N2": []})
+    sim.groups["Direct"] = sim.add_group("Tmp", owner="N1")
+    with pytest.raises(ValueError, match="duplicate group name 'direct'"):
+        sim.add_group("direct", owner="N2")
