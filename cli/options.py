@@ -80,6 +80,11 @@ class Target:
     time_scale: float | None = None
     node_path: str | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float | None = None
+    call_timeout: float | None = None
+    cert_pem: Path | None = None
+    cert_key_pem: Path | None = None
+    allow_cleartext_basic: bool = False
     password_stdin: bool = False
     # The plain --password option: accepted, warned about, never shown in a repr.
     password: str | None = field(default=None, repr=False)
@@ -139,6 +144,15 @@ class Target:
             args += ["--dialect", self.dialect.value]
         if self.connect_timeout != DEFAULT_CONNECT_TIMEOUT:
             args += ["--connect-timeout", f"{self.connect_timeout:g}"]
+        if self.read_timeout is not None:
+            args += ["--read-timeout", f"{self.read_timeout:g}"]
+        if self.call_timeout is not None:
+            args += ["--call-timeout", f"{self.call_timeout:g}"]
+        for flag, path in (("--cert-pem", self.cert_pem), ("--cert-key-pem", self.cert_key_pem)):
+            if path is not None:
+                args += [flag, str(Path(path).expanduser().resolve())]
+        if self.allow_cleartext_basic:
+            args += ["--allow-cleartext-basic"]
         if self.time_scale is not None:
             args += ["--time-scale", f"{self.time_scale:g}"]
         if self.node_path is not None:
@@ -187,6 +201,26 @@ ConnectTimeoutOpt = Annotated[float | None, typer.Option(
     "--connect-timeout", envvar="CLUSTERLIB_CONNECT_TIMEOUT", min=0.1, help="Seconds to wait"
     f" for the endpoint to answer (default {DEFAULT_CONNECT_TIMEOUT:g}).", show_default=False,
     rich_help_panel=CONN_PANEL)]
+ReadTimeoutOpt = Annotated[float | None, typer.Option(
+    "--read-timeout", envvar="CLUSTERLIB_READ_TIMEOUT", min=2, help="Seconds to wait for each"
+    " answer once connected (default: the operation timeout + 10 s).", show_default=False,
+    rich_help_panel=CONN_PANEL)]
+CallTimeoutOpt = Annotated[float | None, typer.Option(
+    "--call-timeout", envvar="CLUSTERLIB_CALL_TIMEOUT", min=1, help="Overall deadline of one"
+    " call, retries and re-sends included (library default).", show_default=False,
+    rich_help_panel=CONN_PANEL)]
+CertPemOpt = Annotated[Path | None, typer.Option(
+    "--cert-pem", envvar="CLUSTERLIB_CERT_PEM", exists=True, dir_okay=False, help="With --auth"
+    " certificate: the client certificate (PEM).", rich_help_panel=CONN_PANEL)]
+CertKeyPemOpt = Annotated[Path | None, typer.Option(
+    "--cert-key-pem", envvar="CLUSTERLIB_CERT_KEY_PEM", exists=True, dir_okay=False,
+    help="With --auth certificate: the certificate's private key (PEM).",
+    rich_help_panel=CONN_PANEL)]
+AllowCleartextOpt = Annotated[bool, typer.Option(
+    "--allow-cleartext-basic", envvar="CLUSTERLIB_ALLOW_CLEARTEXT_BASIC", help="Let --auth basic"
+    " with --no-ssl send the password in cleartext to a host outside 127.0.0.0/8 (refused"
+    " otherwise; warned on every use). Prefer --ssl, or Kerberos/Negotiate.",
+    rich_help_panel=CONN_PANEL)]
 PasswordStdinOpt = Annotated[bool, typer.Option(
     "--password-stdin", envvar="CLUSTERLIB_PASSWORD_STDIN",
     help="Read the password from the first line of standard input.", rich_help_panel=CONN_PANEL)]
@@ -230,6 +264,11 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "insecure": (InsecureOpt, False),
     "dialect": (DialectOpt, None),
     "connect_timeout": (ConnectTimeoutOpt, None),
+    "read_timeout": (ReadTimeoutOpt, None),
+    "call_timeout": (CallTimeoutOpt, None),
+    "cert_pem": (CertPemOpt, None),
+    "cert_key_pem": (CertKeyPemOpt, None),
+    "allow_cleartext_basic": (AllowCleartextOpt, False),
     "password_stdin": (PasswordStdinOpt, False),
     "password": (PasswordOpt, None),
     "profile": (ProfileOpt, None),
@@ -242,7 +281,8 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
 
 #: What a profile may set (TOML keys, '-' or '_'): the connection options, never a secret.
 PROFILE_KEYS = ("host", "cluster", "user", "auth", "ssl", "port", "ca_bundle", "insecure",
-                "dialect", "connect_timeout", "time_scale", "node_path", "sim", "speed")
+                "dialect", "connect_timeout", "read_timeout", "call_timeout", "cert_pem",
+                "cert_key_pem", "time_scale", "node_path", "sim", "speed")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -361,7 +401,10 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
             ("--ssl/--no-ssl", target.ssl is not None), ("--port", target.port),
             ("--ca-bundle", target.ca_bundle), ("--insecure", target.insecure),
             ("--password-stdin", target.password_stdin), ("--password", target.password),
-            ("--time-scale", target.time_scale), ("--node-path", target.node_path)) if on]
+            ("--time-scale", target.time_scale), ("--node-path", target.node_path),
+            ("--read-timeout", target.read_timeout), ("--call-timeout", target.call_timeout),
+            ("--cert-pem", target.cert_pem), ("--cert-key-pem", target.cert_key_pem),
+            ("--allow-cleartext-basic", target.allow_cleartext_basic)) if on]
         if host_only:
             raise typer.BadParameter(f"{', '.join(host_only)} only apply with --host; the"
                                      " simulator needs no connection options",
@@ -379,6 +422,15 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
         if target.insecure and target.ssl is False:
             raise typer.BadParameter("--insecure only concerns HTTPS; it makes no sense with"
                                      " --no-ssl", param_hint="'--insecure'")
+        certs = target.cert_pem is not None or target.cert_key_pem is not None
+        if certs and target.auth is not Auth.certificate:
+            raise typer.BadParameter("--cert-pem/--cert-key-pem are for --auth certificate",
+                                     param_hint="'--cert-pem'")
+        if target.auth is Auth.certificate and (target.cert_pem is None
+                                                or target.cert_key_pem is None):
+            raise typer.BadParameter("--auth certificate needs --cert-pem FILE and --cert-key-pem"
+                                     " FILE (the client certificate and its key, PEM)",
+                                     param_hint="'--auth'")
     return target
 
 
@@ -438,10 +490,11 @@ def _coerce_profile_value(key: str, value: Any) -> Any:
             raise typer.BadParameter(f"profile key {key!r}: {value!r} is not one of"
                                      f" {', '.join(valid)}", param_hint="'--profile'")
         return choices[key](str(value).lower())
-    if key == "ca_bundle":
+    if key in ("ca_bundle", "cert_pem", "cert_key_pem"):
         return Path(str(value)).expanduser()
     expected: dict[str, tuple[type, ...]] = {
         "ssl": (bool,), "insecure": (bool,), "port": (int,), "connect_timeout": (int, float),
+        "read_timeout": (int, float), "call_timeout": (int, float),
         "time_scale": (int, float), "speed": (int, float)}
     types = expected.get(key, (str,))
     if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
@@ -573,6 +626,18 @@ def open_cluster(target: Target, sim: SimCluster | None = None) -> clusterlib.Cl
         options["time_scale"] = target.time_scale
     if target.node_path is not None:
         options["node_path"] = target.node_path
+    if target.read_timeout is not None:
+        options["read_timeout"] = target.read_timeout
+    if target.call_timeout is not None:
+        options["call_timeout"] = target.call_timeout
+    if target.cert_pem is not None and target.cert_key_pem is not None:
+        options["certificate_pem"] = str(target.cert_pem)
+        options["certificate_key_pem"] = str(target.cert_key_pem)
+    if target.allow_cleartext_basic:
+        render.warn(f"--allow-cleartext-basic: the password for {target.user} crosses the network"
+                    f" to {target.host} in cleartext (Basic over HTTP); anyone on the path can"
+                    " read it")
+        options["allow_cleartext_basic"] = True
     if target.insecure:
         options["cert_validation"] = False
     elif target.ca_bundle is not None:

@@ -121,3 +121,68 @@ def test_failed_preflight_prints_one_check_per_line(monkeypatch: pytest.MonkeyPa
     checks = lines[start + 1:]
     assert len(checks) >= 2 and all(line.startswith("  - ") for line in checks), lines
     assert "nothing was changed" in lines[start]
+
+
+# --- transport options: timeouts, client certificates, cleartext Basic --------------------------
+
+def _captured_connect(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def fake(host: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs, host=host)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(clusterlib, "connect", fake)
+    return seen
+
+
+def test_timeouts_and_certificate_reach_the_transport(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Any) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("cert", encoding="utf-8")
+    key.write_text("key", encoding="utf-8")
+    seen = _captured_connect(monkeypatch)
+    result = invoke("status", "--host", "h1.example", "--auth", "certificate", "--cert-pem",
+                    str(cert), "--cert-key-pem", str(key), "--read-timeout", "7",
+                    env={"CLUSTERLIB_CALL_TIMEOUT": "40"})
+    assert result.exit_code == 0, result.output
+    assert seen["certificate_pem"] == str(cert) and seen["certificate_key_pem"] == str(key)
+    assert seen["read_timeout"] == 7 and seen["call_timeout"] == 40
+    assert seen["auth"] == "certificate" and "password" not in seen
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--auth", "certificate"], "--cert-pem FILE and --cert-key-pem"),
+    (["--auth", "ntlm", "--cert-pem", "{cert}"], "are for --auth certificate"),
+])
+def test_certificate_options_are_checked(tmp_path: Any, args: list[str], says: str) -> None:
+    cert = tmp_path / "c.pem"
+    cert.write_text("cert", encoding="utf-8")
+    result = invoke("status", "--host", "h1.example",
+                    *[a.replace("{cert}", str(cert)) for a in args])
+    assert result.exit_code == 2 and says in result.output
+
+
+def test_cleartext_basic_is_refused_before_any_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a connection was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): nothing is ever sent there (the socket is patched).
+    result = invoke("status", "--host", "192.0.2.10", "--no-ssl", "--auth", "basic", "--user",
+                    "admin", env={"CLUSTERLIB_PASSWORD": "pw-not-sent"})
+    assert result.exit_code == 1, result.output
+    assert "cleartext" in result.stderr and "pw-not-sent" not in result.output
+    assert "a connection was attempted" not in result.output
+
+
+def test_cleartext_basic_opt_in_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _captured_connect(monkeypatch)
+    result = invoke("status", "--host", "192.0.2.10", "--no-ssl", "--auth", "basic", "--user",
+                    "admin", "--allow-cleartext-basic", env={"CLUSTERLIB_PASSWORD": "pw"})
+    assert result.exit_code == 0, result.output
+    assert seen["allow_cleartext_basic"] is True
+    assert "warning: --allow-cleartext-basic" in result.stderr and "cleartext" in result.stderr
