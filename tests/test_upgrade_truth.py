@@ -85,6 +85,13 @@ def test_group_failing_on_the_drain_target_is_never_a_clean_completion(
 
     page = report_document(report)
     assert "Availability" in page and "outage" in page and "File Group 4" in page
+    # Resumed with the fault still there: the drain is repeated, fails the same way, and the
+    # group is put back again; still no installer, nothing left Failed.
+    with pytest.raises(UpgradeStopped) as again:
+        RollingUpgrade.resume(cluster, journal=path)
+    assert again.value.group == "File Group 4"
+    assert _starts(sim, "NODE2") == 0
+    assert {g.name for g in sim.snapshot().groups if g.state is GroupState.Online} == online
     # The fault cleared, the resume finishes every step, but the run as a whole had an outage:
     # "degraded", never a clean "completed".
     sim.clear_faults()

@@ -341,6 +341,7 @@ class RollingUpgrade:
                                   "at": utc_now()})
             self._reverify(snapshot)
             self._journal.save()
+            self._label = "between sessions"  # downtime found at the first check fell there
 
     def _reverify(self, snapshot: ClusterSnapshot) -> None:
         """On resume, re-check every node the journal says is upgraded against the live cluster
@@ -375,6 +376,7 @@ class RollingUpgrade:
                        " reimaged; it is upgraded again", node=n, phase="resume")
             body["nodes_after"].pop(n, None)
             body.get("action_unconfirmed", {}).pop(n, None)
+            body.get("action_sent", {}).pop(n, None)
         every_done = all(r["status"] in ("done", "skipped") for r in body["steps"])
         left = body.get("left_in_place", {})
         misplaced = [g.name for g in snapshot.groups
@@ -681,18 +683,21 @@ class RollingUpgrade:
                     node=lnode or None, group=g.name, phase=lphase or None)
 
     def _drained_not_started(self) -> str | None:
-        """The node this run drained whose upgrade action has not started (at most one)."""
+        """The node this run drained whose upgrade action was never sent (at most one): its
+        latest drain step is done, its latest action step is not, and the journal records no
+        send (``action_sent`` is written right before an action is sent)."""
         assert self._journal is not None
-        drained: dict[str, bool] = {}
-        for rec in self._journal.body["steps"]:
-            if rec["node"] is None:
-                continue
-            if rec["kind"] == "drain" and rec["status"] == "done":
-                drained[rec["node"]] = True
-            elif rec["kind"] == "action":
-                if rec["status"] == "pending" and drained.get(rec["node"]):
-                    return str(rec["node"])
-                drained.pop(rec["node"], None)
+        body = self._journal.body
+        latest: dict[tuple[str, str], str] = {}
+        for rec in body["steps"]:
+            if rec["node"] is not None:
+                latest[(rec["node"], rec["kind"])] = rec["status"]
+        sent = body.get("action_sent", {})
+        for n in body["plan"]["order"]:
+            if (latest.get((n, "drain")) in ("done", "skipped")
+                    and latest.get((n, "action")) not in (None, "done", "skipped")
+                    and n not in sent):
+                return str(n)
         return None
 
     def _final_check(self) -> None:
@@ -1145,6 +1150,9 @@ class RollingUpgrade:
             self._run_hook(self._pre_update, n, "action")
         attempts = 1 + self.options.retries_per_node
         for attempt in range(1, attempts + 1):
+            # Recorded before it is sent: from here on the node may be mid-upgrade.
+            self._journal.body.setdefault("action_sent", {})[n] = utc_now()
+            self._save()
             try:
                 self.action.run(n, self.cluster, _Context(self, n))
                 return "done", self.action.describe(n)
