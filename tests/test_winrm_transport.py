@@ -287,3 +287,27 @@ def test_for_node_keeps_options_but_targets_the_node(t: WinRMTransport) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert "password" not in repr(node)
+
+
+def test_retry_policy_is_a_constructor_argument(sim: SimCluster) -> None:
+    faults = WireFaults(seed=3, http500=1.0, actions={"Command"})
+    with serve(sim, faults=faults) as ep:
+        tr = transport(ep, retry=winrm.TransportRetry(attempts=5, initial=0.0))
+        with pytest.raises(ConnectionFailed, match=r"HTTP 500.*5 attempts\)"):
+            tr.run_pipeline(Pipeline.of(Cmdlet("Get-Cluster"), idempotent=True))
+        assert ep.actions["Command"] == 5
+        tr.close()
+    assert winrm.DEFAULT_RETRY.attempts == 3  # the default is untouched: no module state
+
+
+def test_close_after_a_timed_out_call_does_not_wait_again(sim: SimCluster) -> None:
+    with serve(sim, receive_timeout=0.05) as ep:
+        tr = transport(ep, read_timeout=2, operation_timeout=1)
+        tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterNode")))
+        ep.set_faults(WireFaults(seed=1, delay=1.0, delay_seconds=3.0))
+        with pytest.raises(ConnectionFailed):
+            tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterNode")))
+        before = ep.requests
+        started = time.monotonic()
+        tr.close()
+        assert time.monotonic() - started < 0.5 and ep.requests == before

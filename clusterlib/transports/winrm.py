@@ -230,6 +230,7 @@ class WinRMTransport:
         self._pool: RunspacePool | None = None
         self._winrs: WinRS | None = None
         self._budget: CallBudget | None = None
+        self._unresponsive = False  # the last call ran out of time
         self._registry = ConnectionRegistry()
         self.closed = False
 
@@ -281,6 +282,11 @@ class WinRMTransport:
         if self.closed:
             return
         self.closed = True
+        if self._unresponsive:
+            # The last call ran out of time: do not wait for that host once more to say goodbye
+            # (its shells end with the listener's IdleTimeout).
+            self._pool = None
+            self._winrs = None
         # Closing sends a request or two: bounded like a call, but short.
         self._budget = self._new_budget(call_timeout=min(self.call_timeout, self.read_timeout,
                                                          10.0))
@@ -330,8 +336,11 @@ class WinRMTransport:
         """One call under one budget; a failure's message ends with the real figures."""
         budget = self._budget = self._new_budget()
         try:
-            return self._with_retry(once, idempotent, budget)
+            result = self._with_retry(once, idempotent, budget)
+            self._unresponsive = False
+            return result
         except ConnectionFailed as exc:
+            self._unresponsive = budget.expired
             # The pool is kept even when an answer was cut off: the shell lives on in the host
             # (dropping it would leave one more shell there, against MaxShellsPerUser), and the
             # next call's Command starts on a fresh connection.
