@@ -511,6 +511,12 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
         _print_report(report, target, json)
     if failure is None:
         return
+    if written is not None and report is None and not Path(journal).exists():
+        # The engine writes the journal before it takes the lock or changes anything.
+        render.usage_line(f"the run's journal {written[0]} could not be created ({written[1]});"
+                          " the run did not start and nothing was changed. Free space or fix the"
+                          " file system (or choose another --journal), then run it again.")
+        raise typer.Exit(render.REFUSED)
     outcome = str(getattr(report, "outcome", "") or "")
     if outcome != "completed":
         for text in resume_lines(journal, target, action_line(upgrade.action)):

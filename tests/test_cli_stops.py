@@ -237,3 +237,19 @@ def test_a_passing_pre_update_command_lets_the_run_complete(
                     "--pre-update", "echo ready", "--verify", "hostname")
     assert result.exit_code == 0, result.output
     assert "COMPLETED" in result.stdout
+
+
+def test_a_journal_that_cannot_be_created_means_nothing_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = _sim(monkeypatch)
+
+    def full_disk(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(journal_mod, "atomic_write", full_disk)
+    journal = tmp_path / "j.json"
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal))
+    assert result.exit_code == 1, result.output
+    assert "could not be created (No space left on device)" in result.stderr
+    assert "nothing was changed" in result.stderr and "Resume" not in result.output
+    assert _changes(sim) == []
