@@ -325,11 +325,34 @@ def _answers_tls(host: str, port: int, timeout: float = 3.0) -> bool:
         return False
 
 
+#: What GSSAPI/SSPI (through pyspnego) say when there is no ticket to use.
+_KERBEROS_MARKERS = ("No Kerberos credentials available", "No credentials were supplied",
+                     "Ticket expired", "credentials cache", "krb5_cc", "SpnegoError",
+                     "Server not found in Kerberos database")
+
+
+def _chain_text(exc: BaseException) -> str:
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return " | ".join(parts)
+
+
 def connection_hint(exc: BaseException, target: Any = None) -> str | None:
     """What to change when a connection failed for a reason the options explain."""
     from clusterlib import errors
 
     target = target if target is not None else _TARGET
+    chain = _chain_text(exc)
+    auth = getattr(getattr(target, "auth", None), "value", None)
+    if auth in (None, "negotiate", "kerberos") and any(
+            m in chain for m in _KERBEROS_MARKERS):
+        return ("no usable Kerberos ticket: run `kinit user@REALM` first (`klist` shows your"
+                " tickets), or use --auth ntlm with --user and a password")
     if not isinstance(exc, errors.ConnectionFailed) or isinstance(exc, errors.AuthenticationError):
         return None
     text = str(exc)

@@ -186,3 +186,21 @@ def test_cleartext_basic_opt_in_is_loud(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 0, result.output
     assert seen["allow_cleartext_basic"] is True
     assert "warning: --allow-cleartext-basic" in result.stderr and "cleartext" in result.stderr
+
+
+def test_a_missing_kerberos_ticket_explains_kinit() -> None:
+    from clusterlib import errors
+    from clusterlib_cli import options as opts
+
+    target = opts.make_target(host="h1.example", auth=opts.Auth.kerberos)
+    try:
+        try:
+            raise RuntimeError("SpnegoError (1): No Kerberos credentials available (default"
+                               " cache: FILE:/tmp/krb5cc_0)")
+        except RuntimeError as inner:
+            raise errors.AuthenticationError("h1.example:5986: authentication failed") from inner
+    except errors.AuthenticationError as exc:
+        hint = render.connection_hint(exc, target)
+    assert hint is not None and "kinit" in hint and "--auth ntlm" in hint
+    ntlm = opts.make_target(host="h1.example", auth=opts.Auth.ntlm)
+    assert render.connection_hint(errors.AuthenticationError("rejected"), ntlm) is None
