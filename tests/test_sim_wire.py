@@ -154,6 +154,27 @@ def test_silent_and_half_sent_connections_are_closed(ep: Endpoint) -> None:
     assert time.monotonic() - start < 4
 
 
+def test_idle_connections_do_not_keep_threads(ep: Endpoint) -> None:
+    import threading
+
+    def handlers() -> int:
+        return sum(1 for t in threading.enumerate() if "process_request_thread" in t.name)
+
+    before = handlers()
+    # 20 at once: more than socketserver's default listen backlog (5), which the endpoint raises.
+    socks = [socket.create_connection((ep.host, ep.port), timeout=5) for _ in range(20)]
+    deadline = time.monotonic() + 3
+    while handlers() < before + 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert handlers() >= before + 20  # one thread per connection while it may still speak
+    deadline = time.monotonic() + 5
+    while handlers() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert handlers() == before  # freed after the read timeout (0.3 s), clients still connected
+    for sock in socks:
+        sock.close()
+
+
 def test_no_traceback_for_dead_or_confused_clients(sim: SimCluster,
                                                    capfd: pytest.CaptureFixture[str]) -> None:
     with serve(sim, ssl=True, read_timeout=0.3) as ep:

@@ -216,6 +216,9 @@ class _Counter:
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a sixth simultaneous client waited for a SYN
+    # retransmit (1 s) before being accepted.
+    request_queue_size = 128
 
     def __init__(self, sim: SimCluster, address: tuple[str, int], *, username: str,
                  password: str, faults: WireFaults | None, max_envelope_size: int,
