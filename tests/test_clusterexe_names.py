@@ -255,3 +255,36 @@ def test_node_names_with_blanks_or_only_a_dash() -> None:
     cluster.node("0 0").resume()
     cluster.group("G 1").move("0 0")
     assert sim.group("G 1").owner == "0 0"
+
+
+class _QuorumFails:
+    """A transport on which ``cluster /quorum`` fails (here: as a lookup of a missing group)."""
+
+    endpoint = "quorum-fails"
+
+    def __init__(self, sim: SimCluster, replace: str = "cluster.exe /quorum ") -> None:
+        self.inner = InProcessTransport(sim)
+        self.replace = replace
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        return self.inner.run_cmd(CmdLine(line.line.replace(self.replace,
+                                                            'cluster.exe group "No Such" '),
+                                          idempotent=line.idempotent))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_snapshot_falls_back_when_quorum_is_unavailable() -> None:
+    sim = SimCluster({"NODE1": ["G1"], "NODE2": []}, os="2003")
+    d = ClusterExeDialect(_QuorumFails(sim))  # type: ignore[arg-type]
+    for owners in (False, True):
+        snap = d.snapshot(owners=owners)
+        assert snap.core_group is not None and snap.core_group.name == "Cluster Group"
+        assert snap.quorum_type == ""  # unknown: the cautious majority rule applies
+        assert snap.group("G1").owner == "NODE1"
+    # Any other part failing fails the snapshot, with the cluster's code.
+    broken = ClusterExeDialect(_QuorumFails(sim, "cluster.exe group "))  # type: ignore[arg-type]
+    with pytest.raises(clusterlib.ClusterRefused) as err:
+        broken.snapshot()
+    assert err.value.win32_code == 5013

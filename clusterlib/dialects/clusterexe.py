@@ -207,7 +207,20 @@ class ClusterExeDialect:
             self._line("/quorum"),
             self._line("res"),
         ]
-        outs = self.read_chain(base)
+        outs, codes = self._read_tolerant(base)
+        if codes:
+            # Only /quorum (and, without owners, res) may fail: the core group and quorum type
+            # then fall back (see _quorum_and_core). Anything else fails the snapshot.
+            optional = {4} if owners else {4, 5}
+            if any(not outs[i].strip() for i in range(len(base)) if i not in optional) or (
+                    not any(not outs[i].strip() for i in optional)):
+                error = cx.parse_error("", cx.format_error(codes[0]), codes[0],
+                                       command=" & ".join(base))
+                assert error is not None
+                raise error
+            log.warning("cluster.exe snapshot: %s failed (Win32 %s); core group and quorum"
+                        " type by fallback", " and ".join(base[i] for i in sorted(optional)
+                                                          if not outs[i].strip()), codes[0])
         version = cx.parse_version(outs[0])
         nodes = cx.parse_nodes(outs[1])
         props = props_by_object(outs[2], [n.name for n in nodes])
@@ -217,7 +230,8 @@ class ClusterExeDialect:
         group_names = [g.name for g in groups]
         resources: list[ResourceInfo] = []
         try:
-            resources = cx.parse_resources(outs[5], groups=group_names, nodes=node_names)
+            resources = (cx.parse_resources(outs[5], groups=group_names, nodes=node_names)
+                         if outs[5].strip() else [])
         except ParseError:
             if owners:
                 raise
