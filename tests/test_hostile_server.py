@@ -288,3 +288,23 @@ def test_pipelines_are_freed_after_use_and_failure(sim: SimCluster) -> None:
         tr.run_cmd(CmdLine("cluster node /status", idempotent=True))
         assert tr._pool is not None and len(tr._pool.pipelines) == 0
         tr.close()
+
+
+@pytest.mark.chaos
+@pytest.mark.parametrize(("mode", "options", "bound"), [
+    ("blackhole", {"connect_timeout": 30}, 30.0),  # the defaults
+    ("trickle", {"connect_timeout": 10}, 10.0),
+    ("trickle_body", {"connect_timeout": 30, "read_timeout": 10}, 10.0),
+    ("drop", {"connect_timeout": 10}, 10.0),
+])
+def test_misbehaving_hosts_with_longer_bounds(request: pytest.FixtureRequest, mode: str,
+                                              options: dict[str, float], bound: float) -> None:
+    """One byte every 3 s, and the default 30 s connect bound: the long versions."""
+    from chaos_helpers import skip_unless_chaos
+
+    skip_unless_chaos(request)
+    with hostile(mode, interval=3.0) as srv:
+        err, took = timed_failure(raw(srv.port, **options))
+    print(f"{mode}: bound {bound:g} s, failed after {took:.2f} s: {err}")
+    assert took <= bound * SLACK, took
+    assert f"127.0.0.1:{srv.port}" in str(err) and "gave up after" in str(err)

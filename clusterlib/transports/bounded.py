@@ -294,7 +294,10 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
         # Message encryption is tied to the authenticated connection: as pypsrp does after its
         # own timeouts, make the next request authenticate afresh.
         transport.encryption = None
-        if budget.clock() >= deadline - 0.01 or isinstance(exc, requests.exceptions.Timeout):
+        # A read timeout is the deadline itself (the socket waits exactly what remains); a
+        # connect timeout before the deadline is connect_timeout for this one connection, and
+        # a later try may still fit.
+        if budget.clock() >= deadline - 0.05 or isinstance(exc, requests.exceptions.ReadTimeout):
             raise budget.expire(bound) from None
         raise
     finally:
