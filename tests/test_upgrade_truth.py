@@ -434,3 +434,25 @@ def test_service_pack_roll_is_proven_by_the_os_build_and_service_pack(
     assert TargetVersion.from_dict(json.loads(json.dumps(
         TargetVersion("4.3790", os="5.2.3790 Service Pack 2").to_dict()))).os \
         == "5.2.3790 Service Pack 2"
+
+
+def test_wmi_started_installer_that_fails_is_resent_only_at_the_operators_word(
+        tmp_path: Path) -> None:
+    """Through WMI the installer's exit code is unreadable: a failing installer shows only as a
+    node that never restarts. The run stops at reboot; a plain resume does not send it again;
+    resend_action does, once."""
+    sim = SimCluster.classic(speed=SPEED, install_window=300.0)
+    sim.inject(InstallerFails("NODE1", exit_code=1603))
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    action = WmiCommand(WINNT32)
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade(cluster, action=action, journal=path, order=["NODE1", "NODE2"]).run()
+    assert err.value.phase == "reboot" and "resend_action=['NODE1']" in str(err.value)
+    sim.clear_faults()
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade.resume(cluster, journal=path)
+    assert _starts(sim, "NODE1") == 0
+    report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"])
+    assert report.outcome == "completed" and all_upgraded(sim, "2003")
+    assert _starts(sim, "NODE1") == 1 and _starts(sim, "NODE2") == 1

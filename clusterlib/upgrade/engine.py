@@ -1125,6 +1125,7 @@ class RollingUpgrade:
                 "text": f"upgrade action sent again on {n} at the operator's word (resend_action)",
                 "at": utc_now()})
             del unconfirmed[n]
+            self._resend.discard(n.lower())  # once per session
         if info.state in _OUT:
             if resumed:
                 return "done", f"{n} is {info.state.name}: the action is already under way"
@@ -1195,8 +1196,16 @@ class RollingUpgrade:
 
     def _do_reboot(self, step: Step, resumed: bool) -> tuple[str, str]:
         n = step.node
-        assert n is not None and self.action is not None
+        assert n is not None and self.action is not None and self._journal is not None
         info = self._node(n)
+        if (n.lower() in self._resend and info.state in _BACK and not self._changed(n, info)
+                and not self._snap().groups_on(n)):
+            # The operator checked that the installer sent earlier is not running (it failed
+            # where its exit code cannot be read, e.g. through WMI): send it once more.
+            self._journal.body.setdefault("action_unconfirmed", {})[n] = {
+                "at": utc_now(), "error": "the operator asked to send the action again"}
+            self._do_action(Step(id=f"{n}:action", kind="action", node=n, description=""), False)
+            info = self._node(n)
         # Only evidence counts as "went down": the node out now, or already on a new version.
         # A resumed step is not evidence: after a crash the installer may still be copying
         # files with the node Up (its install window), and its restart is yet to come. Setup's
@@ -1254,8 +1263,11 @@ class RollingUpgrade:
                         f" the upgrade action (last seen {last.state.name}"
                         f"{'' if state['down'] else ', never seen going down'}). It owns no group"
                         " and every group runs on the other nodes. Once it is back (Paused), run"
-                        " RollingUpgrade.resume with the journal.", node=n,
-                        phase="reboot") from exc
+                        " RollingUpgrade.resume with the journal."
+                        + ("" if state["down"] else
+                           " The installer was not sent again. If it failed or never ran (an"
+                           " exit code started through WMI cannot be read), resume with"
+                           f" resend_action=[{n!r}]."), node=n, phase="reboot") from exc
 
     def _incompatible(self, n: str, info: NodeInfo) -> bool:
         if info.highest_version is None or str(info.highest_version) == self._before(n).get(
