@@ -160,9 +160,12 @@ def refused_from(
 ) -> ClusterRefused:
     """Build the right ClusterRefused subclass for an error the cluster reported.
 
-    The code is taken from the arguments or, failing that, found in the text.
+    The code is the one given or else found by :func:`clusterlib.win32.code_of`: from the
+    FullyQualifiedErrorId and category, a hexadecimal code in the text, then the text itself in
+    English or a localized catalog, so a refusal keeps its code (and a busy group stays a
+    TransientClusterError) on a cluster that speaks another language.
     """
-    code = win32_code if win32_code is not None else win32.code_from_text(message)
+    code = win32.code_of(win32_code, error_id or "", category or "", message)
     cls: type[ClusterRefused] = ClusterRefused
     if code is not None and code in win32.TRANSIENT_CODES:
         cls = TransientClusterError

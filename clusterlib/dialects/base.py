@@ -7,6 +7,7 @@ from typing import Protocol
 
 from attrs import frozen
 
+from clusterlib import win32
 from clusterlib.errors import ClusterRefused, NotSimulated, NotSupported, refused_from
 from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
 from clusterlib.transports.base import CmdLine, ErrorRecord, Pipeline, Transport
@@ -68,6 +69,13 @@ class Dialect(Protocol):
     def list_private(self) -> dict[str, str]: ...
 
 
+def record_code(record: ErrorRecord) -> int | None:
+    """The Win32 code an error record reports, whatever the cluster's UI language: the code it
+    carried (NativeErrorCode / HResult 0x8007xxxx), else its FullyQualifiedErrorId and category,
+    else a code or a known message in its text (:func:`clusterlib.win32.code_of`)."""
+    return win32.code_of(record.win32_code, record.error_id, record.category, record.message)
+
+
 def raise_for_errors(errors: Sequence[ErrorRecord], command: str) -> None:
     """Turn a pipeline's error records into the exception tree (first record wins, the rest are
     appended to the message so nothing is hidden)."""
@@ -85,8 +93,8 @@ def raise_for_errors(errors: Sequence[ErrorRecord], command: str) -> None:
             f"{text} This cluster does not offer that cmdlet or parameter; clusters without the"
             " FailoverClusters PowerShell module are driven with dialect='clusterexe'.",
             command=command, category=first.category, error_id=first.error_id)
-    raise refused_from(text, win32_code=first.win32_code, command=command,
+    raise refused_from(text, win32_code=record_code(first), command=command,
                        category=first.category, error_id=first.error_id)
 
 
-__all__ = ["Capabilities", "ClusterRefused", "Command", "Dialect", "raise_for_errors"]
+__all__ = ["Capabilities", "ClusterRefused", "Command", "Dialect", "raise_for_errors", "record_code"]

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from clusterlib.dialects.base import Capabilities, Command, raise_for_errors
+from clusterlib.dialects.base import Capabilities, Command, raise_for_errors, record_code
 from clusterlib.errors import GroupNotFound, NodeNotFound, ParseError
 from clusterlib.model import (
     ClusterSnapshot,
@@ -252,7 +252,8 @@ class PowerShellDialect:
             ]
         pipeline = Pipeline(statements=tuple(statements), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
-        if result.errors and result.errors[0].win32_code == 5013:
+        # By code, never by the message's words (a localized cluster translates them).
+        if result.errors and record_code(result.errors[0]) == 5013:
             raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
         raise_for_errors(result.errors, pipeline.describe())
         first = [o[0] if o else "" for o in result.outputs]
@@ -276,7 +277,7 @@ class PowerShellDialect:
         pipeline = Pipeline(statements=(_read("Get-ClusterNode", NODE_PROPS, self.cluster_name,
                                               Name=name),), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
-        if result.errors and result.errors[0].win32_code == 5042:
+        if result.errors and record_code(result.errors[0]) == 5042:
             raise NodeNotFound(name, [n.name for n in self.snapshot().nodes])
         raise_for_errors(result.errors, pipeline.describe())
         rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterNode")
