@@ -207,19 +207,31 @@ def test_sigkilled_sim_serve_ssl_leaves_no_key_and_its_directory_goes_next_start
     env = {**os.environ, "TMPDIR": str(tmp_path), "NO_COLOR": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "clusterlib_cli.main", "sim", "serve", "--ssl"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    assert proc.stdout is not None
+    output = ""
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(tmp_path.glob("clusterlib-endpoint-*/ca.pem")):
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            time.sleep(0.05)
+        for line in proc.stdout:  # until the banner names the URL (the server is up)
+            output += line
+            if line.startswith("Serving simulated cluster"):
+                break
+        port = int(output.rsplit("https://127.0.0.1:", 1)[1].split("/", 1)[0])
         (run_dir,) = tmp_path.glob("clusterlib-endpoint-*")
-        time.sleep(0.2)  # serving: the key was read into memory and unlinked
+        # serving: the key was read into memory and unlinked; only the public CA stays
         assert sorted(p.name for p in run_dir.iterdir()) == ["ca.pem"]
+        # Confused and vanishing clients: connect-and-close, plain HTTP to the TLS port, a
+        # truncated TLS hello.
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.post(f"http://127.0.0.1:{port}/wsman", data=b"x", timeout=5)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"\x16\x03\x01\x00")
+        time.sleep(0.3)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
+        output += proc.stdout.read()
+        proc.stdout.close()
+    assert "Traceback" not in output and "Error" not in output, output
     assert run_dir.exists()  # SIGKILL runs no cleanup...
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with serve(sim, ssl=True) as ep:  # ...the next start removes it
