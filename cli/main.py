@@ -48,16 +48,17 @@ class _App(TyperGroup):
             raise typer.Exit(render.present_error(exc)) from None
 
 
-def _typer(name: str | None = None, help: str | None = None) -> typer.Typer:
+def _typer(name: str | None = None, help: str | None = None, *,
+           completion: bool = False) -> typer.Typer:
     return typer.Typer(name=name, help=help, cls=_App, no_args_is_help=True,
-                       pretty_exceptions_show_locals=False, add_completion=False,
+                       pretty_exceptions_show_locals=False, add_completion=completion,
                        rich_markup_mode=None)
 
 
 app = _typer(help="Drive Microsoft failover clusters over WinRM: status, drains, moves and"
              " rolling upgrades. Every command that needs a cluster takes --host (or"
              " CLUSTERLIB_HOST, or --profile), or --sim LAYOUT for the embedded simulator;"
-             " `clusterlib demo` tries it all on the simulator.")
+             " `clusterlib demo` tries it all on the simulator.", completion=True)
 node_app = _typer("node", "Pause (drain) and resume nodes.")
 group_app = _typer("group", "Move groups between nodes.")
 upgrade_app = _typer("upgrade", "Plan, run, resume and report rolling upgrades.")

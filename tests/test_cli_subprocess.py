@@ -341,3 +341,18 @@ def test_classic_runbook_against_a_served_windows_2000_cluster(
     assert "SIMULATED" not in done.stdout  # over --host the CLI cannot know; it does not guess
     assert done.stdout.count("5.2.3790") >= 2  # both nodes on Windows Server 2003 at the end
     assert (tmp_path / "r.html").exists()
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    """Typer's own completion: the script for bash, and the answers it asks the CLI for."""
+    # Typer's own switch for naming the shell instead of detecting the parent process's.
+    script = subprocess.run([*CLI, "--show-completion", "bash"], capture_output=True, text=True,
+                            env=_env(_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"), timeout=60)
+    assert script.returncode == 0 and "_clusterlib_completion" in script.stdout
+    for words, expect in (("clusterlib upgrade r", {"run", "resume", "report"}),
+                          ("clusterlib status --s", {"--ssl", "--sim", "--speed"})):
+        done = subprocess.run([*CLI], capture_output=True, text=True, timeout=60,
+                              env=_env(_CLUSTERLIB_COMPLETE="complete_bash", COMP_WORDS=words,
+                                       COMP_CWORD=str(len(words.split()) - 1)))
+        assert done.returncode == 0, done.stderr
+        assert expect <= set(done.stdout.split()), done.stdout
