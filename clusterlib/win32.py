@@ -178,10 +178,10 @@ def _catalog_keys() -> list[tuple[int, str]]:
             _KEYS.append((code, _flatten(msg)))
         for table in LOCALIZED_MESSAGES.values():
             _KEYS.extend((code, _flatten(msg)) for code, msg in table.items())
-        # Too short a text would match inside unrelated words: 13 characters for alphabetic
-        # scripts; a CJK character carries about a word, so 5 there.
+        # Too short a text would match inside unrelated words: 12 letters for alphabetic
+        # scripts; a CJK character carries about a word, so 4 there.
         _KEYS[:] = [(c, k) for c, k in _KEYS
-                    if len(k) >= (5 if any(ord(ch) >= 0x2E80 for ch in k) else 13)]
+                    if len(k) >= (4 if any(ord(ch) >= 0x2E80 for ch in k) else 12)]
     return _KEYS
 
 

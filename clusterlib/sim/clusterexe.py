@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from clusterlib import clusterexe as cx
 from clusterlib.errors import ParseError
 from clusterlib.model import GroupInfo, NodeInfo
+from clusterlib.sim import locale as sim_locale
 from clusterlib.transports.base import CmdResult
 
 if TYPE_CHECKING:
@@ -119,7 +120,9 @@ def run_cluster_exe(sim: SimCluster, line: str) -> CmdResult:
     try:
         return CmdResult(stdout=_dispatch(sim, tokens[1:]), stderr="", exit_code=0)
     except _Fail as fail:
-        return CmdResult(stdout=fail.stdout, stderr=cx.format_error(fail.code),
+        # The error text is in the cluster's UI language; the exit code and the "(0x...)" insert
+        # are the same in every language.
+        return CmdResult(stdout=fail.stdout, stderr=sim_locale.format_error(fail.code, sim.language),
                          exit_code=fail.code)
     except _NotSimulated as exc:
         return CmdResult(stdout="", stderr=f"not simulated: cluster.exe {exc}\r\n", exit_code=1)

@@ -37,6 +37,7 @@ from clusterlib.model import (
     ResourceInfo,
     ResourceState,
 )
+from clusterlib.sim import locale as sim_locale
 from clusterlib.sim.releases import Release, release
 
 
@@ -363,6 +364,13 @@ class SimCluster:
     picks it where editions differ: Windows 2000 Advanced Server 2 nodes, the default, Datacenter
     Server 4; KB 288778). ``event_log_size`` bounds :attr:`events` (a ring buffer; None keeps
     everything; default :data:`DEFAULT_EVENT_LOG_SIZE`).
+
+    Languages: ``language`` ("en-US", "pt-BR", "de-DE", "zh-TW"; default
+    :data:`clusterlib.sim.locale.DEFAULT_LANGUAGE`) is the cluster's UI language: error messages
+    (PowerShell error records, cluster.exe's error text) and the core group's name are in it;
+    ``available_storage=True`` adds the "Available Storage" group (2008 on), named in it too.
+    ``error_codes=False`` makes PowerShell error records carry their text only, with no Win32
+    code (NativeErrorCode/HResult), the worst case for a client that classifies errors.
     """
 
     def __init__(
@@ -383,7 +391,15 @@ class SimCluster:
         restarts: int = 1,
         edition: str | None = None,
         event_log_size: int | None = DEFAULT_EVENT_LOG_SIZE,
+        language: str | None = None,
+        error_codes: bool | None = None,
+        available_storage: bool = False,
     ) -> None:
+        # The UI language (clusterlib.sim.locale): error messages and the core and storage
+        # group names are in it. error_codes=False: PowerShell error records carry only their
+        # text, no NativeErrorCode/HResult (what a real record carries over PSRP is [U]).
+        self.language = sim_locale.check_language(language)
+        self.error_codes = sim_locale.DEFAULT_ERROR_CODES if error_codes is None else bool(error_codes)
         if not layout:
             raise ValueError("a simulated cluster needs at least one node")
         if speed <= 0:
@@ -450,12 +466,20 @@ class SimCluster:
             self.nodes[node_name] = SimNode(name=node_name, id=idx, release=self.initial_release)
             for gname in group_names:
                 self.add_group(gname, owner=node_name)
-        if core_group and not any(g.lower() == "cluster group" for g in self.groups):
+        core_name = sim_locale.core_group(self.language)
+        if core_group and not any(g.lower() in ("cluster group", core_name.lower())
+                                  for g in self.groups):
             first = next(iter(self.nodes))
-            self.add_group("Cluster Group", owner=first, is_core=True, group_type=GroupType.Cluster,
+            self.add_group(core_name, owner=first, is_core=True, group_type=GroupType.Cluster,
                            priority=int(Priority.High),
                            resources=[SimResource("Cluster Name", "Network Name"),
                                       SimResource("Cluster IP Address", "IP Address")])
+        if available_storage and self.initial_release.key not in ("2000", "2003"):
+            # Windows Server 2008 on: unassigned cluster disks sit in "Available Storage",
+            # named in the UI language. IsCoreGroup of it on a real cluster is [U]; not core here.
+            self.add_group(sim_locale.available_storage(self.language), owner=next(iter(self.nodes)),
+                           group_type=GroupType.AvailableStorage, priority=int(Priority.Low),
+                           resources=[SimResource("Cluster Disk 2", "Physical Disk")])
 
     # ---- construction helpers ----
 

@@ -17,6 +17,7 @@ import attrs
 from attrs import field, frozen
 
 from clusterlib import win32
+from clusterlib.sim import locale as sim_locale
 from clusterlib.sim.model import SimCluster, SimError, SimGroup, SimNode, SimResource
 from clusterlib.sim.psobjects import NS, PSObject, convert_to_json, enum_value, select_object
 from clusterlib.sim.psscript import NotSimulatedScript, parse_script
@@ -419,9 +420,12 @@ class PowerShellHost:
     def _record(self, name: str, err: SimError) -> SimErrorRecord:
         # Real FailoverClusters errors carry the operation in the first line and the Win32 message
         # after it; the code itself is in the inner Win32Exception, which we expose as win32_code.
-        return SimErrorRecord(message=err.detail, category=err.category,
+        # The message is in the cluster's UI language (clusterlib.sim.locale); with
+        # error_codes=False the record carries no code at all, only its words.
+        return SimErrorRecord(message=sim_locale.error_text(err.code, err.detail, self.sim.language),
+                              category=err.category,
                               error_id=f"{err.error_id or name},{_fq(name)}",
-                              win32_code=err.code)
+                              win32_code=err.code if self.sim.error_codes else None)
 
     # ---- helpers ----
 
