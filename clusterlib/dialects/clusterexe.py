@@ -473,11 +473,14 @@ class ClusterExeDialect:
                 found = cx.parse_groups(text, nodes=known) if text.strip() else []
             except ParseError:
                 found = []
-            if (len(found) != 1 or found[0].name.lower() != name.lower()
-                    or (found[0].owner or "").lower() != key):
+            if len(found) != 1 or found[0].name.lower() != name.lower():
                 refuse(f"the group listed as {name!r} on it does not answer to that name"
                        " (its real name has leading or trailing blanks that cluster.exe's"
                        " listing does not show), so clusterlib cannot move it")
+            if (found[0].owner or "").lower() != key:
+                refuse(f"group {name!r} answers as owned by {found[0].owner!r}, not by this node"
+                       " (it moved while being checked, or the listing showed another group"
+                       " under its name); read the cluster again and retry")
 
     def _read_tolerant(self, commands: Sequence[str]) -> tuple[list[str], list[int]]:
         """Like :meth:`read_chain` on one line, but a command that fails leaves its part empty
