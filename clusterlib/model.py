@@ -425,3 +425,19 @@ class ClusterSnapshot:
         from clusterlib.html import snapshot_html
 
         return snapshot_html(self)
+
+
+
+def slot_setters(cls: type, names: Iterable[str]) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of the fields ``names`` of the frozen, slotted record ``cls``, which must be
+    every field of it (else TypeError, so a field added later cannot be left unset), for a parser that
+    builds thousands of records from values it has just converted itself: ``object.__new__(cls)``
+    then one setter per field, so no converter or validator runs again (the attrs ``__init__``
+    with its converters was half the cost of reading 8,000 groups). The caller sets every field
+    with a value of its declared type; anything else goes through ``cls(...)``."""
+    wanted = tuple(names)
+    fields = attrs.fields(cls)
+    if any(not f.init for f in fields) or sorted(wanted) != sorted(f.name for f in fields):
+        raise TypeError(f"{cls.__name__}: fields {[f.name for f in fields]} must all be set,"
+                        f" got {list(wanted)}; use {cls.__name__}(...)")
+    return tuple(cls.__dict__[name].__set__ for name in wanted)  # the slots' descriptors
