@@ -288,3 +288,30 @@ def test_snapshot_falls_back_when_quorum_is_unavailable() -> None:
     with pytest.raises(clusterlib.ClusterRefused) as err:
         broken.snapshot()
     assert err.value.win32_code == 5013
+
+
+@pytest.mark.parametrize("arriving", ["R&D Share", "G9"])
+def test_drain_check_sees_a_group_that_arrived_since_the_last_snapshot(arriving: str) -> None:
+    sim = SimCluster({"NODE1": ["G1"], "NODE2": []}, os="2003")
+
+    class ArrivesFirst(InProcessTransport):
+        done = False
+
+        def run_cmd(self, line: CmdLine) -> CmdResult:
+            if '"G1" /status' in line.line and not self.done:
+                self.done = True  # created by someone else after clusterlib's snapshot
+                sim.add_group(arriving, owner="NODE1")
+            return super().run_cmd(line)
+
+    cluster = clusterlib.connect(ArrivesFirst(sim))
+    if arriving == "R&D Share":
+        with pytest.raises(UnsafeName, match="R&D Share"):
+            cluster.node("NODE1").pause(drain=True)
+        assert changes(sim) == [] and sim.node("NODE1").state is NodeState.Up
+        return
+    sent = len(sim.calls("cluster.exe"))
+    cluster.node("NODE1").pause(drain=True)
+    probes = [c.detail["argv"] for c in sim.calls("cluster.exe")[sent:]
+              if c.detail["argv"][-1:] == ["/status"]]
+    assert ["group", "G9", "/status"] in probes  # checked in a second round trip
+    assert sim.group("G9").owner == "NODE2" and sim.group("G1").owner == "NODE2"
