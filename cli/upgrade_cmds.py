@@ -800,6 +800,28 @@ def upgrade_report(
     render.out(report.to_json() if json else report.to_text())
 
 
+def upgrade_history(
+    folder: Annotated[Path, typer.Argument(file_okay=False, help="The folder holding the run"
+                                           " journals (default: the current one).")] = Path("."),
+    last: Annotated[int | None, typer.Option("--last", min=1, help="Only the N newest runs.")]
+    = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", file_okay=False, help="Write index.html and one report page per run into this"
+        " folder.", rich_help_panel="Output")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """The runs recorded in a folder of journals, newest first (no cluster needed)."""
+    from clusterlib_cli import history, render
+
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder}: no such folder", param_hint="'FOLDER'")
+    entries = history.collect(folder)[:last]
+    if html is not None:
+        index = history.write_html(entries, folder, html)
+        render.info(f"HTML index written to {index}")
+    render.out(history.to_json(entries, folder) if json else history.to_text(entries, folder))
+
+
 # --- lock ----------------------------------------------------------------------------------------------
 
 @connection_options
@@ -916,6 +938,7 @@ def register(app: typer.Typer, upgrade_app: typer.Typer, lock_app: typer.Typer) 
     upgrade_app.command("run")(upgrade_run)
     upgrade_app.command("resume")(upgrade_resume)
     upgrade_app.command("report")(upgrade_report)
+    upgrade_app.command("history")(upgrade_history)
     lock_app.command("show")(lock_show)
     lock_app.command("break")(lock_break)
     app.command("demo")(demo)
