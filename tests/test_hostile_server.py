@@ -229,6 +229,14 @@ def test_depth_scanner_and_defragmenter_bounds() -> None:
     assert Limits.for_envelope(1000).max_response_bytes == 1024 * 1024
 
 
+def test_redirects_are_not_followed() -> None:
+    with hostile("blackhole") as elsewhere, hostile("redirect") as srv:
+        srv.location = f"http://127.0.0.1:{elsewhere.port}/wsman"
+        err, took = timed_failure(raw(srv.port, connect_timeout=5))
+        assert elsewhere.connections == 0  # the request and its credentials stayed put
+    assert "HTTP 307" in str(err) and took < 2
+
+
 # ---- leaks --------------------------------------------------------------------------------------
 
 

@@ -280,8 +280,11 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     watchdog.start()
     response = None
     try:
+        # No redirects: a WinRM listener never sends one, and following it would carry the
+        # request (and its credentials) to wherever the answer says.
         response = transport.session.send(
-            request, stream=True, timeout=(min(connect_timeout, remaining), remaining))
+            request, stream=True, allow_redirects=False,
+            timeout=(min(connect_timeout, remaining), remaining))
         body = _read_body(response, limits, budget.endpoint)
     except ResponseTooLarge:
         with contextlib.suppress(Exception):
@@ -321,7 +324,7 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     if response.status_code == 401:
         raise AuthenticationError(f"Failed to authenticate the user {transport.username} with"
                                   f" {transport.auth}")
-    if response.status_code >= 400:
+    if response.status_code >= 300:
         raise WinRMTransportError("http", response.status_code, text)
     problem = DepthScanner(limits.max_depth).feed(content, final=True) if content else None
     if problem is not None:
