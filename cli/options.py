@@ -229,9 +229,10 @@ PasswordOpt = Annotated[str | None, typer.Option(
     f" ${PASSWORD_ENV} or --password-stdin; a warning is printed).", rich_help_panel=CONN_PANEL,
     show_default=False)]
 ProfileOpt = Annotated[str | None, typer.Option(
-    "--profile", envvar="CLUSTERLIB_PROFILE", help="A connection profile from"
-    f" ~/.config/clusterlib/profiles.toml (or ${PROFILES_ENV}); options given on the command"
-    " line or in the environment win.", rich_help_panel=CONN_PANEL)]
+    "--profile", envvar="CLUSTERLIB_PROFILE", help="A connection profile from profiles.toml in"
+    f" the platform's config folder (~/.config/clusterlib on Linux; or ${PROFILES_ENV});"
+    " options given on the command line or in the environment win.",
+    rich_help_panel=CONN_PANEL)]
 SimOpt = Annotated[str | None, typer.Option(
     "--sim", envvar="CLUSTERLIB_SIM", metavar="LAYOUT", help="Target a fresh embedded simulator"
     f" (nothing real is touched; every output says SIMULATED). Layouts: {SIM_LAYOUTS_HELP}.",
@@ -437,11 +438,19 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
 # --- profiles ------------------------------------------------------------------------------------
 
 def profiles_path() -> Path:
+    """``$CLUSTERLIB_PROFILES``, else ``profiles.toml`` in the platform's config folder:
+    platformdirs' answer when it is installed (``%APPDATA%\\clusterlib`` on Windows,
+    ``~/Library/Application Support/clusterlib`` on macOS), else ``$XDG_CONFIG_HOME/clusterlib``
+    or ``~/.config/clusterlib`` (what platformdirs answers on Linux too)."""
     explicit = os.environ.get(PROFILES_ENV)
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "clusterlib" / "profiles.toml"
+    try:
+        import platformdirs
+    except ImportError:
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(base) / "clusterlib" / "profiles.toml"
+    return Path(platformdirs.user_config_dir("clusterlib", appauthor=False)) / "profiles.toml"
 
 
 def load_profile(name: str) -> dict[str, Any]:

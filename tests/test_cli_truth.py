@@ -310,3 +310,22 @@ def test_resume_command_round_trips_every_connection_option(
     assert Path(str(first.ca_bundle)).resolve() == Path(str(second.ca_bundle)).resolve()
     assert first.host == "mgmt1.corp.example" and first.user == "CORP\\admin"
     assert first.connect_timeout == 12 and second.password is None
+
+
+def test_profiles_live_in_the_platform_config_folder_and_the_example_parses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    folder = tmp_path / "xdg" / "clusterlib"
+    folder.mkdir(parents=True)
+    example = Path(__file__).resolve().parents[1] / "examples" / "profiles.toml"
+    shutil.copy(example, folder / "profiles.toml")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "CLUSTERLIB_PROFILES": ""}
+    lab = invoke("nodes", "--json", "--profile", "lab", env=env)
+    assert lab.exit_code == 0, lab.output
+    assert json.loads(lab.stdout)["simulated"] is True
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("CLUSTERLIB_PROFILES", raising=False)
+    for name in ("prod", "legacy"):
+        target = options.make_target(profile=name)
+        assert target.host is not None and not target.is_sim
