@@ -368,7 +368,8 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
     profile = conn.get("profile")
     if profile:
         for key, value in load_profile(profile).items():
-            if _RANK.get(src.get(key, "DEFAULT"), 0) == 0 or conn.get(key) in (None, False):
+            # Only where nothing stronger spoke: a typed --no-ssl (False) is a value too.
+            if _RANK.get(src.get(key, "DEFAULT"), 0) == 0:
                 conn[key] = _coerce_profile_value(key, value)
                 src[key] = "PROFILE"
     if conn.get("host") is not None and conn.get("sim") is not None:

@@ -329,3 +329,20 @@ def test_profiles_live_in_the_platform_config_folder_and_the_example_parses(
     for name in ("prod", "legacy"):
         target = options.make_target(profile=name)
         assert target.host is not None and not target.is_sim
+
+
+def test_a_typed_false_flag_beats_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def capture(target: Any) -> Any:
+        seen["target"] = target
+        raise SystemExit(0)
+
+    monkeypatch.setattr(options, "open_cluster", capture)
+    env = _profiles(tmp_path, '[profiles.p]\nhost = "h1.example"\nssl = true\nport = 5986\n')
+    assert invoke("status", "--profile", "p", "--no-ssl", "--port", "5985", env=env).exit_code == 0
+    assert seen["target"].ssl is False and seen["target"].port == 5985
+    assert invoke("status", "--profile", "p", env={**env, "CLUSTERLIB_SSL": "0"}).exit_code == 0
+    assert seen["target"].ssl is False  # the environment beats the profile too
+    assert invoke("status", "--profile", "p", env=env).exit_code == 0
+    assert seen["target"].ssl is True and seen["target"].host == "h1.example"
