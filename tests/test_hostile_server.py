@@ -11,7 +11,7 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from fixtures.hostile_server import DEEP_CMDLET, deep_clixml_endpoint, hostile
+from fixtures.hostile_server import DEEP_CMDLET, deep_clixml_endpoint, hostile, trickle_proxy
 
 from clusterlib.errors import ConnectionFailed, ResponseTooLarge, TransportTimeout
 from clusterlib.sim import SimCluster
@@ -87,6 +87,19 @@ def test_trickled_body_is_cut_off_at_the_bound() -> None:
     assert isinstance(err, TransportTimeout)
     assert 2 <= took <= 2 * SLACK, took
     assert "read_timeout=2 s" in str(err)
+
+
+def test_trickled_tls_handshake_is_cut_off_at_the_bound(sim: SimCluster) -> None:
+    with serve(sim, ssl=True, receive_timeout=0.05) as ep:
+        with trickle_proxy(ep.port, interval=0.0) as port:  # the proxy itself works
+            fine = over_wire(ep, port=port)
+            assert len(fine.run_pipeline(READ).outputs[0]) == 2
+            fine.close()
+        with trickle_proxy(ep.port, interval=0.02) as port:
+            err, took = timed_failure(over_wire(ep, port=port, connect_timeout=1.5))
+    assert isinstance(err, TransportTimeout)
+    assert took <= 1.5 * SLACK, took
+    assert "connect_timeout=1.5 s" in str(err)
 
 
 @pytest.fixture
