@@ -213,28 +213,28 @@ def _default_journal(cluster_name: str) -> Path:
     return Path.cwd() / f"clusterlib-upgrade-{cluster_name}-{stamp}.json"
 
 
-def action_line(action: Any) -> str | None:
-    """The installer line a resume must be given (None: no command line, or a secret one)."""
+def action_args(action: Any) -> list[str]:
+    """The options a resume needs to name this run's action: ``--command LINE`` (it must match
+    the recorded line), ``--manual``, or nothing (a secret line: the caller supplies it)."""
     doc = action.to_dict() if hasattr(action, "to_dict") else {}
-    if doc.get("kind") in ("remote-command", "wmic") and not doc.get("secret"):
-        line = doc.get("line")
-        return str(line) if line else None
-    return None
+    if doc.get("kind") == "manual":
+        return ["--manual"]
+    if doc.get("kind") in ("remote-command", "wmic") and not doc.get("secret") and doc.get("line"):
+        return ["--command", str(doc["line"])]
+    return []
 
 
-def resume_command(journal: Path | str, target: Target, line: str | None = None) -> str:
+def resume_command(journal: Path | str, target: Target, extra: list[str] | None = None) -> str:
     """The exact command that resumes this run (never with a secret in it): the journal's
-    absolute path, every connection option, and the installer line the resume must match."""
+    absolute path, every connection option, and the action options the resume must match."""
     import shlex
 
     path = Path(journal).expanduser().absolute()
-    args = ["clusterlib", "upgrade", "resume", str(path), *target.connection_args()]
-    if line is not None:
-        args += ["--command", line]
-    return shlex.join(args)
+    return shlex.join(["clusterlib", "upgrade", "resume", str(path), *target.connection_args(),
+                       *(extra or [])])
 
 
-def resume_lines(journal: Path | str, target: Target, line: str | None = None) -> list[str]:
+def resume_lines(journal: Path | str, target: Target, extra: list[str] | None = None) -> list[str]:
     """What to print after a stop: the command that works, or why there is none."""
     import shlex
 
@@ -246,7 +246,7 @@ def resume_lines(journal: Path | str, target: Target, line: str | None = None) -
                 f"To rehearse stop and resume, serve a simulator ({serve}), run the upgrade"
                 " against it with the --host options it prints, and resume with the same"
                 " options: clusterlib upgrade resume JOURNAL --host ..."]
-    text = f"Resume with: {resume_command(journal, target, line)}"
+    text = f"Resume with: {resume_command(journal, target, extra)}"
     if target.user and not target.password_stdin:
         text += f"   (password from ${PASSWORD_ENV}, or asked at the prompt)"
     return [text]
@@ -519,7 +519,7 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
         raise typer.Exit(render.REFUSED)
     outcome = str(getattr(report, "outcome", "") or "")
     if outcome != "completed":
-        for text in resume_lines(journal, target, action_line(upgrade.action)):
+        for text in resume_lines(journal, target, action_args(upgrade.action)):
             render.info(text)
     if written is not None:
         path, reason = written
@@ -716,7 +716,8 @@ def recorded_action(api: Any, journal: Path) -> Any:
     return api.Journal.load(journal).body.get("action")
 
 
-def _confirm_recorded_action(api: Any, journal: Path, command: str | None) -> None:
+def _confirm_recorded_action(api: Any, journal: Path, command: str | None,
+                             manual: bool = False) -> None:
     """Never run what a journal file says without the caller agreeing to exactly that: the
     file may have been edited and re-sealed by someone else. --command must match the recorded
     line, or a person confirms it at the terminal."""
@@ -726,6 +727,12 @@ def _confirm_recorded_action(api: Any, journal: Path, command: str | None) -> No
     shown = describe_action(doc)
     render.info(f"The journal's recorded action: {shown}")
     line = doc.get("line") if isinstance(doc, dict) else None
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if manual:
+        if kind != "manual":
+            raise typer.BadParameter(f"the journal {journal} records the action {shown}, not a"
+                                     " manual upgrade; nothing was done", param_hint="'--manual'")
+        return  # a person upgrades each node and confirms: nothing runs by itself
     if command is not None:
         if line is not None and not (isinstance(doc, dict) and doc.get("secret")) \
                 and line != command:
@@ -759,6 +766,7 @@ def upgrade_resume(
         "--command", help="The installer command line: must match the one the journal recorded"
         " (shown before anything runs); without it you are asked to confirm the recorded one.",
         rich_help_panel=UPGRADE_PANEL)] = None,
+    manual: ManualOpt = False,
     notify: NotifyOpt = None,
     notify_on: NotifyOnOpt = None,
     html: HtmlOpt = None,
@@ -773,11 +781,16 @@ def upgrade_resume(
     if not journal.exists():
         raise typer.BadParameter(f"{journal}: no such journal file", param_hint="'JOURNAL'")
     with _connected(target) as cluster:
+        if manual and command:
+            raise typer.BadParameter("give --command or --manual, not both",
+                                     param_hint="'--manual'")
         kwargs: dict[str, Any] = {"journal": journal}
         if command:
             kwargs["action"] = _command_action(api, cluster, command)
+        elif manual:
+            kwargs["action"] = _action(api, target, cluster, None, True)
         upgrade = api.RollingUpgrade.from_journal(cluster, **kwargs)
-        _confirm_recorded_action(api, journal, command)
+        _confirm_recorded_action(api, journal, command, manual)
         render.confirm(f"Resume the upgrade of {cluster.name} from {journal}?", yes=yes)
         _drive(upgrade, cluster, target, journal=journal, notify=notify, html=html, json=json,
                resume=True, notify_on=categories)

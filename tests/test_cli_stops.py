@@ -253,3 +253,21 @@ def test_a_journal_that_cannot_be_created_means_nothing_started(
     assert "could not be created (No space left on device)" in result.stderr
     assert "nothing was changed" in result.stderr and "Resume" not in result.output
     assert _changes(sim) == []
+
+
+def test_the_resume_names_the_action_the_run_used() -> None:
+    from clusterlib_cli import upgrade_cmds
+
+    assert upgrade_cmds.action_args(upgrade_api.RemoteCommand(SETUP)) == ["--command", SETUP]
+    assert upgrade_cmds.action_args(upgrade_api.ManualAction("do it")) == ["--manual"]
+    assert upgrade_cmds.action_args(upgrade_api.RemoteCommand("x /key:s3cr3t", secret=True)) == []
+
+
+def test_resume_with_manual_on_a_command_journal_is_refused(
+        stopped: tuple[SimCluster, Path]) -> None:
+    sim, journal = stopped
+    before = len(sim.events)
+    result = invoke("upgrade", "resume", str(journal), *PS, "--yes", "--manual")
+    assert result.exit_code in (1, 2), result.output  # the CLI's check or the library's
+    assert "records the action" in result.output
+    assert _changes(sim, before) == []

@@ -295,7 +295,8 @@ def test_resume_command_round_trips_every_connection_option(
                          "CLUSTERLIB_NODE_PATH": "wsman/node/{node}"})
     assert result.exit_code == 0, result.output
     first = seen.pop("target")
-    line = upgrade_cmds.resume_command(tmp_path / "j.json", first, r"D:\setup.exe /q")
+    line = upgrade_cmds.resume_command(tmp_path / "j.json", first,
+                                       ["--command", r"D:\setup.exe /q"])
     assert "hunter2-secret" not in line
     argv = shlex.split(line)
     assert argv[:4] == ["clusterlib", "upgrade", "resume", str(tmp_path / "j.json")]
