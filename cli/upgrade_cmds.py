@@ -533,11 +533,16 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
             render.info("The run stopped at once. See where every node and group is with: "
                         + _status_command(target) + f"; free space or fix the file system, {then}.")
         raise typer.Exit(render.STOPPED)
-    if stopped_by_us or isinstance(failure, KeyboardInterrupt):
-        how = ("between two steps at your request" if stopped_by_us
-               else "mid-step (interrupted twice); the journal records the step's real end and"
-               " resume re-checks it")
-        render.info(f"stopped safely {how} ({stopper.by or 'Ctrl-C'}); exit 4")
+    if stopped_by_us:
+        render.info(f"stopped safely between two steps at your request ({stopper.by}); exit 4")
+        raise typer.Exit(render.STOPPED)
+    if isinstance(failure, KeyboardInterrupt):
+        # Not "safely": a step was cut short. The cluster may still finish what it was asked
+        # (a move, a drain); the report above is what the run knew when it was interrupted.
+        render.info(f"interrupted mid-step ({stopper.by or 'Ctrl-C'} twice): the journal records"
+                    " where that step was, and the resume re-checks it against the live cluster"
+                    " before going on; check the cluster with: " + _status_command(target)
+                    + "; exit 4")
         raise typer.Exit(render.STOPPED)
     raise failure
 
