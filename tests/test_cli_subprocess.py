@@ -356,3 +356,32 @@ def test_shell_completion_completes_commands_and_options() -> None:
                                        COMP_CWORD=str(len(words.split()) - 1)))
         assert done.returncode == 0, done.stderr
         assert expect <= set(done.stdout.split()), done.stdout
+
+
+@needs_engine
+def test_a_second_sigterm_interrupts_mid_step_and_says_so(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.json"
+    proc = subprocess.Popen([*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", "10",
+                             "--yes", "--journal", str(journal)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env())
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not journal.exists():
+            time.sleep(0.05)
+        assert journal.exists()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = (out + err).decode("utf-8", "replace")
+    assert proc.returncode == 4, text
+    assert "interrupted mid-step (SIGTERM twice)" in text
+    assert "stopped safely" not in text
+    import json as json_module
+
+    body = json_module.loads(journal.read_text(encoding="utf-8"))["journal"]
+    assert body["outcome"] == "stopped" or body["stopped_at"] is not None, body["outcome"]
