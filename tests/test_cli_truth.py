@@ -347,3 +347,24 @@ def test_a_typed_false_flag_beats_the_profile(tmp_path: Path, monkeypatch: pytes
     assert seen["target"].ssl is False  # the environment beats the profile too
     assert invoke("status", "--profile", "p", env=env).exit_code == 0
     assert seen["target"].ssl is True and seen["target"].host == "h1.example"
+
+
+def test_every_profile_shown_in_the_docs_is_valid(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ```toml blocks of docs/cli.md are profiles files: each profile must pass the same
+    validation as a real one (known keys, right kinds, no password)."""
+    import re as re_module
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    blocks = re_module.findall(r"^```toml\n(.*?)^```", page, re_module.M | re_module.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"p{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        monkeypatch.setenv("CLUSTERLIB_PROFILES", str(path))
+        import tomllib
+
+        for name in tomllib.loads(block).get("profiles", {}):
+            loaded = options.load_profile(name)
+            for key, value in loaded.items():
+                options._coerce_profile_value(key, value)
