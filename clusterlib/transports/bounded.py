@@ -266,7 +266,6 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     not requests' exceptions, so pypsrp's own re-send loop (five tries with sleeps of up to
     62 s) never runs: re-sending is decided once, above, within the same deadlines."""
     import requests
-    from pypsrp.exceptions import AuthenticationError, WinRMTransportError
 
     deadline, bound = budget.deadline()
     remaining = deadline - budget.clock()
@@ -306,10 +305,17 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     finally:
         watchdog.cancel()
     budget.answered(len(body))
+    return _answer(transport, response, body, limits, budget.endpoint)
+
+
+def _answer(transport: Any, response: Any, body: bytes, limits: Limits, endpoint: str) -> bytes:
+    """What pypsrp's ``_send_request`` does with an answer: unwrap message encryption, raise
+    on 401 and other HTTP errors; then the depth scan of the XML."""
+    from pypsrp.exceptions import AuthenticationError, WinRMTransportError
+
     response._content = body
     response._content_consumed = True
     response.raw.release_conn()
-
     content_type = response.headers.get("content-type", "")
     if content_type.startswith(("multipart/encrypted;", "multipart/x-multi-encrypted;")):
         match = _BOUNDARY.search(content_type)
@@ -320,7 +326,7 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     else:
         content = body
     text = content.decode("utf-8", errors="replace") if content else ""
-    log.debug("Received message of %d bytes from %s", len(content), budget.endpoint)
+    log.debug("Received message of %d bytes from %s", len(content), endpoint)
     if response.status_code == 401:
         raise AuthenticationError(f"Failed to authenticate the user {transport.username} with"
                                   f" {transport.auth}")
@@ -328,7 +334,7 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
         raise WinRMTransportError("http", response.status_code, text)
     problem = DepthScanner(limits.max_depth).feed(content, final=True) if content else None
     if problem is not None:
-        raise ResponseTooLarge(f"{budget.endpoint}: refused an answer containing {problem}")
+        raise ResponseTooLarge(f"{endpoint}: refused an answer containing {problem}")
     return content  # type: ignore[no-any-return]
 
 

@@ -163,33 +163,18 @@ class WinRMTransport:
     """
 
     def __init__(
-        self,
-        host: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        auth: str = "negotiate",
-        ssl: bool = True,
-        port: int | None = None,
-        cert_validation: bool | str = True,
-        connect_timeout: float = 30.0,
-        operation_timeout: float = 60.0,
-        cluster: str | None = None,
-        time_scale: float = 1.0,
-        max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
-        encryption: str = "auto",
-        proxy: str | None = None,
-        certificate_pem: str | None = None,
-        certificate_key_pem: str | None = None,
-        path: str = "wsman",
-        node_path: str | None = None,
-        read_timeout: float | None = None,
-        call_timeout: float = DEFAULT_CALL_TIMEOUT,
-        max_response_bytes: int | None = None,
-        max_message_bytes: int | None = None,
-        max_depth: int | None = None,
-        retry: TransportRetry = DEFAULT_RETRY,
-        allow_cleartext_basic: bool = False,
+        self, host: str, *,
+        username: str | None = None, password: str | None = None, auth: str = "negotiate",
+        ssl: bool = True, port: int | None = None, cert_validation: bool | str = True,
+        connect_timeout: float = 30.0, operation_timeout: float = 60.0,
+        read_timeout: float | None = None, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        cluster: str | None = None, time_scale: float = 1.0,
+        max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE, max_response_bytes: int | None = None,
+        max_message_bytes: int | None = None, max_depth: int | None = None,
+        encryption: str = "auto", proxy: str | None = None,
+        certificate_pem: str | None = None, certificate_key_pem: str | None = None,
+        path: str = "wsman", node_path: str | None = None,
+        retry: TransportRetry = DEFAULT_RETRY, allow_cleartext_basic: bool = False,
     ) -> None:
         if auth not in AUTH_CHOICES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_CHOICES)}, got {auth!r}")
@@ -203,14 +188,9 @@ class WinRMTransport:
         self.auth = auth
         self.ssl = ssl
         self.cert_validation = cert_validation
-        self.connect_timeout = _positive("connect_timeout", connect_timeout)
-        self.operation_timeout = _positive("operation_timeout", operation_timeout)
-        self.read_timeout = _positive("read_timeout", read_timeout if read_timeout is not None
-                                      else self.operation_timeout + 10)
-        if self.read_timeout < 2:
-            raise ValueError(f"read_timeout must be at least 2 s (the host may hold each"
-                             f" Receive for a 1 s operation timeout), got {self.read_timeout:g}")
-        self.call_timeout = _positive("call_timeout", call_timeout)
+        (self.connect_timeout, self.operation_timeout, self.read_timeout,
+         self.call_timeout) = _timeouts(connect_timeout, operation_timeout, read_timeout,
+                                        call_timeout)
         self.limits = Limits.for_envelope(max_envelope_size, max_response_bytes=max_response_bytes,
                                           max_message_bytes=max_message_bytes, max_depth=max_depth)
         self.retry = retry
@@ -234,37 +214,9 @@ class WinRMTransport:
         self._registry = ConnectionRegistry()
         self.closed = False
 
-        if not ssl and auth == "basic" and not _is_loopback(host):
-            self._check_cleartext_basic()
-
-        _check_extra(auth)
-        if auth in ("basic", "ntlm", "credssp") and (not self.username
-                                                      or self.__password.value is None):
-            raise AuthenticationError(
-                f"{self.endpoint}: auth={auth} needs a username and a password (arguments, or"
-                " the CLUSTERLIB_USERNAME and CLUSTERLIB_PASSWORD environment variables)")
-        if cert_validation is False and ssl:
-            msg = (f"{self.endpoint}: TLS certificate validation is OFF; anyone on the path can"
-                   " impersonate the host and read the credentials")
-            warnings.warn(msg, stacklevel=2)
-            log.warning(msg)
-        if not ssl and auth == "certificate" and not _is_loopback(host):
-            log.warning("%s: auth=certificate over plain HTTP sends data unencrypted"
-                        " (the listener must allow AllowUnencrypted)", self.endpoint)
-
-    def _check_cleartext_basic(self) -> None:
-        """Basic sends base64("user:password") in every request: over HTTP anyone on the path
-        reads it. Refused before any connection unless the caller opted in, loudly."""
-        if not self.allow_cleartext_basic:
-            raise InsecureConnection(
-                f"{self.endpoint}: refusing Basic authentication over plain HTTP (the password"
-                " would cross the network in cleartext); use HTTPS (ssl=True, port 5986), or"
-                " auth=kerberos/negotiate, which encrypt the messages over HTTP"
-                " (or allow_cleartext_basic=True to accept the risk)")
-        msg = (f"{self.endpoint}: Basic authentication over plain HTTP: the password crosses"
-               " the network in cleartext (allow_cleartext_basic=True)")
-        warnings.warn(msg, stacklevel=3)
-        log.warning(msg)
+        _check_security(self.endpoint, host, auth=auth, ssl=ssl, cert_validation=cert_validation,
+                        allow_cleartext_basic=self.allow_cleartext_basic,
+                        credentials=bool(self.username) and self.__password.value is not None)
 
     # ---- the Transport protocol ----
 
@@ -561,65 +513,68 @@ class WinRMTransport:
 
     def _retryable(self, exc: BaseException, *, unsent: bool = False) -> BaseException:
         """Translate, and mark what a blind re-send may fix (not rejected credentials)."""
-        error = self._translate(exc)
+        error = translate_error(exc, endpoint=self.endpoint, path=self.path,
+                                username=self.username, auth=self.auth,
+                                timeouts=(self.connect_timeout, self.read_timeout),
+                                secret=self.__password.value)
         if isinstance(error, (AuthenticationError, ResponseTooLarge)) or not isinstance(
                 error, ConnectionFailed):
             return error
         return _Retryable(error, unsent=unsent)
 
-    def _translate(self, exc: BaseException) -> ClusterError:
-        """pypsrp/requests exception -> clusterlib exception, naming host:port, never the
-        password; the original is chained with its request/response detached."""
-        import requests
-        from pypsrp.exceptions import (
-            AuthenticationError as PypsrpAuthError,
-        )
-        from pypsrp.exceptions import (
-            WinRMTransportError,
-            WSManFaultError,
-        )
-
-        if isinstance(exc, ClusterError):
-            return exc
-        error: ClusterError
-        if isinstance(exc, PypsrpAuthError):
-            error = AuthenticationError(
-                f"{self.endpoint}: the credentials of user {self.username!r} were rejected"
-                f" (auth={self.auth})")
-        elif isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
-            kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
-            limit = self.connect_timeout if kind == "connect" else self.read_timeout
-            error = TransportTimeout(f"{self.endpoint}: no answer within {kind}_timeout="
-                                     f"{limit:g} s")
-        elif isinstance(exc, requests.exceptions.SSLError):
-            error = ConnectionFailed(f"{self.endpoint}: TLS handshake failed: {_reason(exc)}")
-        elif isinstance(exc, requests.exceptions.ConnectionError):
-            # Behind one host:port (node_path), only the path says which node has no listener.
-            where = self.endpoint if self.path == "wsman" else f"{self.endpoint}/{self.path}"
-            error = ConnectionFailed(f"{where}: cannot reach the WinRM listener:"
-                                     f" {_reason(exc)}")
-        elif isinstance(exc, WSManFaultError):
-            error = ConnectionFailed(f"{self.endpoint}: WSMan fault {exc.code}: {exc.reason}")
-        elif isinstance(exc, WinRMTransportError):
-            text = (exc.response_text or "").strip().replace("\n", " ")[:300]
-            error = ConnectionFailed(f"{self.endpoint}: HTTP {exc.code} from the WinRM listener"
-                                     + (f": {text}" if text else ""))
-        elif isinstance(exc, requests.exceptions.RequestException):
-            error = ConnectionFailed(f"{self.endpoint}: {type(exc).__name__}: {_reason(exc)}")
-        else:
-            error = ConnectionFailed(f"{self.endpoint}: {type(exc).__name__}: {exc}")
-        if isinstance(exc, requests.exceptions.RequestException):
-            # The request carries the Authorization header; keep it out of reach of loggers.
-            exc.request = None
-            exc.response = None
-        secret = self.__password.value
-        if secret and secret in str(error):
-            error = type(error)(str(error).replace(secret, "***"))
-        error.__cause__ = exc
-        return error
-
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+def translate_error(exc: BaseException, *, endpoint: str, path: str, username: str | None,
+                    auth: str, timeouts: tuple[float, float], secret: str | None) -> ClusterError:
+    """pypsrp/requests exception -> clusterlib exception, naming host:port, never the
+    password; the original is chained with its request/response detached."""
+    import requests
+    from pypsrp.exceptions import (
+        AuthenticationError as PypsrpAuthError,
+    )
+    from pypsrp.exceptions import (
+        WinRMTransportError,
+        WSManFaultError,
+    )
+
+    if isinstance(exc, ClusterError):
+        return exc
+    error: ClusterError
+    if isinstance(exc, PypsrpAuthError):
+        error = AuthenticationError(
+            f"{endpoint}: the credentials of user {username!r} were rejected (auth={auth})")
+    elif isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
+        kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
+        limit = timeouts[0] if kind == "connect" else timeouts[1]
+        error = TransportTimeout(f"{endpoint}: no answer within {kind}_timeout={limit:g} s")
+    elif isinstance(exc, requests.exceptions.SSLError):
+        error = ConnectionFailed(f"{endpoint}: TLS handshake failed: {_reason(exc)}")
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        # Behind one host:port (node_path), only the path says which node has no listener.
+        where = endpoint if path == "wsman" else f"{endpoint}/{path}"
+        error = ConnectionFailed(f"{where}: cannot reach the WinRM listener: {_reason(exc)}")
+    elif isinstance(exc, WSManFaultError):
+        error = ConnectionFailed(f"{endpoint}: WSMan fault {exc.code}: {exc.reason}")
+    elif isinstance(exc, WinRMTransportError):
+        text = (exc.response_text or "").strip().replace("\n", " ")[:300]
+        error = ConnectionFailed(f"{endpoint}: HTTP {exc.code} from the WinRM listener"
+                                 + (f": {text}" if text else ""))
+    elif isinstance(exc, requests.exceptions.RequestException):
+        error = ConnectionFailed(f"{endpoint}: {type(exc).__name__}: {_reason(exc)}")
+    else:
+        error = ConnectionFailed(f"{endpoint}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        # The request carries the Authorization header; keep it out of reach of loggers.
+        exc.request = None
+        exc.response = None
+    if secret and secret in str(error):
+        error = type(error)(str(error).replace(secret, "***"))
+    error.__cause__ = exc
+    return error
+
+
 
 
 class _Secret:
@@ -649,6 +604,51 @@ def _positive(name: str, value: float) -> float:
     if not number > 0 or math.isinf(number):
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return number
+
+
+def _timeouts(connect: float, operation: float, read: float | None,
+              call: float) -> tuple[float, float, float, float]:
+    """(connect, operation, read, call) in seconds, validated; read defaults to operation + 10."""
+    operation = _positive("operation_timeout", operation)
+    read = _positive("read_timeout", read if read is not None else operation + 10)
+    if read < 2:
+        raise ValueError(f"read_timeout must be at least 2 s (the host may hold each Receive"
+                         f" for a 1 s operation timeout), got {read:g}")
+    return (_positive("connect_timeout", connect), operation, read,
+            _positive("call_timeout", call))
+
+
+def _check_security(endpoint: str, host: str, *, auth: str, ssl: bool,
+                    cert_validation: bool | str, allow_cleartext_basic: bool,
+                    credentials: bool) -> None:
+    """Refusals and warnings decided before anything is sent (warnings point at the caller of
+    WinRMTransport())."""
+    if not ssl and auth == "basic" and not _is_loopback(host):
+        # Basic sends base64("user:password") in every request: over HTTP anyone on the path
+        # reads it. Refused before any connection unless the caller opted in, loudly.
+        if not allow_cleartext_basic:
+            raise InsecureConnection(
+                f"{endpoint}: refusing Basic authentication over plain HTTP (the password"
+                " would cross the network in cleartext); use HTTPS (ssl=True, port 5986), or"
+                " auth=kerberos/negotiate, which encrypt the messages over HTTP"
+                " (or allow_cleartext_basic=True to accept the risk)")
+        msg = (f"{endpoint}: Basic authentication over plain HTTP: the password crosses"
+               " the network in cleartext (allow_cleartext_basic=True)")
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
+    _check_extra(auth)
+    if auth in ("basic", "ntlm", "credssp") and not credentials:
+        raise AuthenticationError(
+            f"{endpoint}: auth={auth} needs a username and a password (arguments, or"
+            " the CLUSTERLIB_USERNAME and CLUSTERLIB_PASSWORD environment variables)")
+    if cert_validation is False and ssl:
+        msg = (f"{endpoint}: TLS certificate validation is OFF; anyone on the path can"
+               " impersonate the host and read the credentials")
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
+    if not ssl and auth == "certificate" and not _is_loopback(host):
+        log.warning("%s: auth=certificate over plain HTTP sends data unencrypted"
+                    " (the listener must allow AllowUnencrypted)", endpoint)
 
 
 def _check_extra(auth: str) -> None:
