@@ -56,3 +56,25 @@ def connect_sim(request: pytest.FixtureRequest) -> Iterator[ConnectSim]:
 def classic_ps() -> SimCluster:
     """The classic two-node layout on an OS with the FailoverClusters module and drain."""
     return SimCluster.classic(os="2012R2")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--sim-language", default=None,
+                     help="UI language every SimCluster speaks unless a test names one (en-US,"
+                          " pt-BR, de-DE, zh-TW); also CLUSTERLIB_TEST_LANGUAGE")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the simulator in another UI language (--sim-language or CLUSTERLIB_TEST_LANGUAGE), and
+    with text-only PowerShell error records (CLUSTERLIB_TEST_ERROR_CODES=0). Tests that build a
+    SimCluster without language= then meet localized errors and core-group names."""
+    import os
+
+    from clusterlib.sim import locale
+
+    language = config.getoption("--sim-language") or os.environ.get("CLUSTERLIB_TEST_LANGUAGE")
+    if language:
+        locale.DEFAULT_LANGUAGE = locale.check_language(language)
+    codes = os.environ.get("CLUSTERLIB_TEST_ERROR_CODES")
+    if codes is not None:
+        locale.DEFAULT_ERROR_CODES = codes.strip().lower() not in ("0", "false", "no", "off")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from conftest import ConnectSim
 
 import clusterlib
 from clusterlib import clusterexe as cx
@@ -146,13 +147,28 @@ def test_cluster_exe_sim_prints_its_errors_in_the_language(language: str) -> Non
     assert "System error" not in result.stderr
 
 
-@pytest.mark.parametrize("error_codes", [True, False], ids=["with-code", "text-only"])
-@pytest.mark.parametrize("language", OTHER)
+# In process for every language, with and without codes; over the wire one of each kind.
+PS_ERRORS = [*((lang, codes, "inprocess") for lang in OTHER for codes in (True, False)),
+             ("zh-TW", False, "winrm"), ("de-DE", True, "winrm")]
+
+
+@pytest.mark.parametrize(("language", "error_codes", "transport"), PS_ERRORS)
 def test_powershell_errors_in_the_language_keep_their_meaning(
-        connect_sim: ConnectSim, language: str, error_codes: bool) -> None:
+        language: str, error_codes: bool, transport: str) -> None:
     sim = SimCluster.classic(os="2016", language=language, error_codes=error_codes)
     sim.inject(GroupLocked("SQL Group 1", times=50))
-    cluster = connect_sim(sim)
+    with contextlib.ExitStack() as stack:
+        if transport == "winrm":
+            from transport_factories import winrm_factory
+
+            cluster = clusterlib.connect(stack.enter_context(winrm_factory(sim)))
+        else:
+            cluster = clusterlib.connect(sim)
+        stack.callback(cluster.close)
+        _check_ps_errors(cluster, language)
+
+
+def _check_ps_errors(cluster: clusterlib.Cluster, language: str) -> None:
     with pytest.raises(clusterlib.TransientClusterError) as err:
         cluster.group("SQL Group 1").move("NODE2")
     assert err.value.win32_code == 5960

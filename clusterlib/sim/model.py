@@ -470,10 +470,15 @@ class SimCluster:
         if core_group and not any(g.lower() in ("cluster group", core_name.lower())
                                   for g in self.groups):
             first = next(iter(self.nodes))
+            core_resources = [SimResource("Cluster Name", "Network Name"),
+                              SimResource("Cluster IP Address", "IP Address")]
+            if not self.powershell and self.quorum_type == "DiskOnly":
+                # The quorum disk lives in the core group (setup's default), so cluster.exe's
+                # /quorum leads to the core group whatever its localized name (the disk's name is
+                # the one the simulated /quorum prints).
+                core_resources.insert(0, SimResource("Disk Q:", "Physical Disk"))
             self.add_group(core_name, owner=first, is_core=True, group_type=GroupType.Cluster,
-                           priority=int(Priority.High),
-                           resources=[SimResource("Cluster Name", "Network Name"),
-                                      SimResource("Cluster IP Address", "IP Address")])
+                           priority=int(Priority.High), resources=core_resources)
         if available_storage and self.initial_release.key not in ("2000", "2003"):
             # Windows Server 2008 on: unassigned cluster disks sit in "Available Storage",
             # named in the UI language. IsCoreGroup of it on a real cluster is [U]; not core here.
