@@ -480,6 +480,41 @@ def test_a_left_claim_blocks_and_is_named_and_break_lock_clears_it(
     assert locks.acquire(cluster, "run1", "CLUSTER1").run_id == "run1"
 
 
+def test_a_claim_whose_withdrawal_failed_does_not_block_the_next_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under wire faults the delete of a claim can fail after the lock was taken; that claim
+    must not make this process's next start (its resume) back off forever."""
+    from clusterlib.errors import ConnectionFailed
+
+    sim = _sim("powershell")
+    cluster = clusterlib.connect(sim)
+    real_delete = cluster.commands.delete_private
+
+    def dropped(key: str) -> None:
+        if key.startswith(locks.CLAIM_PREFIX):
+            raise ConnectionFailed("127.0.0.1: connection dropped (test)")
+        real_delete(key)
+
+    monkeypatch.setattr(cluster.commands, "delete_private", dropped)
+    first = locks.acquire(cluster, "run1", "CLUSTER1")
+    assert locks.CLAIM_PREFIX + first.token in sim.private_props  # left behind
+    locks.dormant(first)
+    monkeypatch.setattr(cluster.commands, "delete_private", real_delete)
+    second = locks.acquire(cluster, "run1", "CLUSTER1")
+    assert read_lock(cluster) == second
+    assert not [k for k in sim.private_props if k.startswith(locks.CLAIM_PREFIX)]
+
+
+def test_a_claim_of_a_dead_process_on_this_host_is_ignored() -> None:
+    sim = _sim("powershell")
+    cluster = clusterlib.connect(sim)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = locks.LockInfo("other", locks.whoami(), int(gone.stdout), "t", token="deadbeef")
+    cluster.commands.set_private(locks.CLAIM_PREFIX + "deadbeef", dead.to_json())
+    assert locks.acquire(cluster, "run1", "CLUSTER1").run_id == "run1"
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_lock_is_read_from_the_list_of_names_not_an_error_text(dialect: str) -> None:
     """An absent lock is seen as absent in the listing: no query by name whose localized

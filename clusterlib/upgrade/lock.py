@@ -184,7 +184,8 @@ def acquire(cluster: Cluster, run_id: str, cluster_name: str) -> LockInfo:
             held = state.lock
             if held is not None and held.run_id != run_id:
                 raise LockHeld(_held_text(cluster_name, held))
-            claimed_by = [c for t, c in state.claims.items() if t != token]
+            _sweep(cluster, state.claims)
+            claimed_by = _contending(state.claims, token)
             if claimed_by:
                 continue  # someone else is starting at this very moment: back off, then retry
             if held is not None:
@@ -208,7 +209,7 @@ def acquire(cluster: Cluster, run_id: str, cluster_name: str) -> LockInfo:
                 raise
             return mine
         finally:
-            _withdraw(cluster, claim_key)
+            _withdraw(cluster, token)
     who = "; ".join(c.describe() for c in claimed_by) or "unknown"
     raise LockHeld(f"cluster {cluster_name}: other upgrades tried to take the lock at the same"
                    f" moment ({who}) and none could be told apart in {ATTEMPTS} tries; not"
@@ -242,42 +243,91 @@ def _proc_start(pid: int) -> str:
 
 
 def _running(held: LockInfo) -> str:
-    """Why ``held``'s process is known to be running ("" when it is gone or cannot be seen)."""
-    host = held.owner.rpartition("@")[2]
-    if host != socket.gethostname() or held.pid <= 0:
+    """Why the lock holder's process is known to be running ("" when it is gone or cannot be
+    seen). In this process: running while its run is under way."""
+    with _ACTIVE_GUARD:
+        active = set(_ACTIVE)
+    return _alive(held, active) or ""
+
+
+def _alive(info: LockInfo, active: set[str] | None) -> str | None:
+    """Whether the process that wrote ``info`` is alive: a reason when it is, None when it is
+    known gone, "" when clusterlib cannot tell (another host). ``active``: the tokens of this
+    process that count as alive (None: all of them)."""
+    host = info.owner.rpartition("@")[2]
+    if host != socket.gethostname() or info.pid <= 0:
         return ""  # another host: clusterlib cannot look; fencing covers a live holder there
-    if held.pid == os.getpid():
-        with _ACTIVE_GUARD:
-            return "in this process" if held.token in _ACTIVE else ""
+    if info.pid == os.getpid():
+        return "in this process" if active is None or info.token in active else None
     try:
-        os.kill(held.pid, 0)
+        os.kill(info.pid, 0)
     except ProcessLookupError:
-        return ""
+        return None
     except PermissionError:
         pass  # exists, owned by someone else
     except OSError:
         return ""
     try:
-        with open(f"/proc/{held.pid}/stat", encoding="ascii", errors="replace") as fh:
+        with open(f"/proc/{info.pid}/stat", encoding="ascii", errors="replace") as fh:
             state = fh.read().rpartition(")")[2].split()
         if state and state[0] in ("Z", "X"):
-            return ""  # killed, not yet reaped by its parent
-        if held.proc_start and len(state) > 19 and state[19] != held.proc_start:
-            return ""  # the pid now belongs to another process
+            return None  # killed, not yet reaped by its parent
+        if info.proc_start and len(state) > 19 and state[19] != info.proc_start:
+            return None  # the pid now belongs to another process
         if state and state[0] == "T":
-            return f"pid {held.pid} on this host is alive but stopped (SIGSTOP?)"
+            return f"pid {info.pid} on this host is alive but stopped (SIGSTOP?)"
     except OSError:
         pass
-    return f"pid {held.pid} on this host is alive"
+    return f"pid {info.pid} on this host is alive"
 
 
-def _withdraw(cluster: Cluster, claim_key: str) -> None:
-    try:
-        cluster.commands.delete_private(claim_key)
-    except ClusterError as exc:
-        # A claim left behind blocks later starts (they back off, then name it), never lets
-        # two through: worth a warning, not a failure of the attempt.
-        log.warning("could not withdraw lock claim %s: %s", claim_key, exc)
+# Tokens of this process's claims whose withdrawal failed (a lost answer, a dropped connection):
+# their attempts are over, so they contend with nobody; the next acquire removes them.
+_ABANDONED: set[str] = set()
+
+
+def _withdraw(cluster: Cluster, token: str) -> None:
+    """Remove this attempt's claim. A delete whose answer was lost is checked by listing and
+    tried again (removing your own claim twice is harmless); one that still fails is
+    remembered, ignored by later attempts of this process, and removed by them."""
+    key = CLAIM_PREFIX + token
+    error: Exception | None = None
+    for _ in range(3):
+        try:
+            cluster.commands.delete_private(key)
+            with _ACTIVE_GUARD:
+                _ABANDONED.discard(token)
+            return
+        except ClusterError as exc:
+            error = exc
+        try:
+            if key not in _list(cluster):
+                with _ACTIVE_GUARD:
+                    _ABANDONED.discard(token)
+                return
+        except ClusterError:
+            pass
+    with _ACTIVE_GUARD:
+        _ABANDONED.add(token)
+    log.warning("could not withdraw lock claim %s (the next start from this process removes"
+                " it): %s", key, error)
+
+
+def _sweep(cluster: Cluster, claims: Mapping[str, LockInfo]) -> None:
+    """Remove claims this process abandoned earlier (best effort)."""
+    with _ACTIVE_GUARD:
+        mine = [t for t in claims if t in _ABANDONED]
+    for token in mine:
+        _withdraw(cluster, token)
+
+
+def _contending(claims: Mapping[str, LockInfo], token: str) -> list[LockInfo]:
+    """The claims that may belong to a live contender: not ours, not abandoned by this process,
+    not written by a process known to be gone."""
+    with _ACTIVE_GUARD:
+        abandoned = set(_ABANDONED)
+    return [c for t, c in claims.items()
+            if t != token and t not in abandoned and _alive(c, None) is not None]
 
 
 def _held_text(cluster_name: str, held: LockInfo) -> str:
