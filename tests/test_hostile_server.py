@@ -162,6 +162,30 @@ def test_timeouts_are_validated() -> None:
                           )._wire_operation_timeout() == 60
 
 
+def test_call_budget_deadlines() -> None:
+    from clusterlib.transports.bounded import CallBudget
+
+    now = [100.0]
+    budget = CallBudget("h:1", connect_timeout=5, read_timeout=20, call_timeout=60,
+                        clock=lambda: now[0])
+    with pytest.raises(RuntimeError), budget.opening():
+        now[0] += 1  # setting up counts
+        raise RuntimeError("dropped")
+    assert budget.deadline() == (105.0, "connect_timeout")  # between tries too
+    with budget.opening():
+        now[0] += 2
+        budget.answered(10)
+    assert budget.deadline() == (123.0, "read_timeout")  # open: from the last answer
+    now[0] = 150.0
+    budget.answered(10)
+    assert budget.deadline() == (160.0, "call_timeout")
+    with budget.opening():  # a reopen later in the call gets its own connect bound
+        assert budget.deadline() == (155.0, "connect_timeout")
+    err = budget.expire("call_timeout")
+    assert str(err) == "h:1: the call did not finish within call_timeout=60 s"
+    assert budget.expired and budget.received == 20
+
+
 # ---- size and depth -----------------------------------------------------------------------------
 
 

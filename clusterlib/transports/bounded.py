@@ -95,8 +95,7 @@ class CallBudget:
         self.clock = clock
         self.started = clock()
         self.last_answer = self.started
-        self._session_started: float | None = None
-        self._opening = False
+        self._session_started: float | None = None  # set while no session could be opened yet
         self.attempts = 0
         self.received = 0
         self.expired = False  # a deadline passed: no further attempt can succeed
@@ -106,23 +105,21 @@ class CallBudget:
 
     @contextlib.contextmanager
     def opening(self) -> Iterator[None]:
-        """While the session is being opened, connect_timeout applies (all tries included)."""
+        """While no session is open, connect_timeout applies (all tries included, the pauses
+        between them too)."""
         if self._session_started is None:
             # Counted from the start of the call when nothing has been answered yet (setting
-            # up the client is part of reaching the host); from now on a later reopen.
+            # up the client is part of reaching the host); from now on for a later reopen.
             fresh = self.last_answer == self.started
             self._session_started = self.started if fresh else self.clock()
-        self._opening = True
-        try:
-            yield
-        finally:
-            self._opening = False
+        yield  # on failure the exception leaves here, and the bound keeps running
+        self._session_started = None  # open: a later reopen in this call starts afresh
 
     def deadline(self) -> tuple[float, str]:
         """The earliest deadline for the next request and the name of the bound that sets it."""
         bounds = [(self.started + self.call_timeout, "call_timeout"),
                   (self.last_answer + self.read_timeout, "read_timeout")]
-        if self._opening and self._session_started is not None:
+        if self._session_started is not None:  # opening, or between tries to open
             bounds.append((self._session_started + self.connect_timeout, "connect_timeout"))
         return min(bounds)
 
