@@ -35,6 +35,13 @@ class _App(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except typer.BadParameter as exc:
+            # A usage message can quote a journal's action line or a cluster's names: shown
+            # escaped like every other line (Typer prints it as is).
+            from clusterlib_cli import render
+
+            exc.message = render.visible_lines(render.scrub(exc.message))
+            raise
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:

@@ -271,3 +271,22 @@ def test_resume_with_manual_on_a_command_journal_is_refused(
     assert result.exit_code in (1, 2), result.output  # the CLI's check or the library's
     assert "records the action" in result.output
     assert _changes(sim, before) == []
+
+
+def test_a_hostile_action_line_in_a_journal_is_shown_escaped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = _sim(monkeypatch)
+    from clusterlib.sim import NodeNeverReturns
+
+    fault = NodeNeverReturns(sorted(sim.nodes)[0])
+    sim.faults.append(fault)
+    journal = tmp_path / "j.json"
+    hostile = "D:\\setup.exe /q \x1b]0;owned\x07\x1b[2J"
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal), "--command",
+                    hostile, "--reboot-timeout", "60")
+    assert result.exit_code in (1, 4), result.output
+    sim.faults.remove(fault)
+    resumed = invoke("upgrade", "resume", str(journal), *PS, "--yes")
+    assert resumed.exit_code in (1, 2), resumed.output
+    for raw in ("\x1b", "\x07"):
+        assert raw not in result.output and raw not in resumed.output
