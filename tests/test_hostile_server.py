@@ -21,7 +21,7 @@ from clusterlib.transports.bounded import BoundedDefragmenter, DepthScanner, Lim
 from clusterlib.transports.winrm import WinRMTransport
 
 READ = Pipeline.of(Cmdlet("Get-ClusterNode"), idempotent=True)
-SLACK = 1.10  # the brief: each failure within the configured bound + 10 %
+SLACK = 1.10  # the promise: each failure within its configured bound + 10 %
 
 
 def raw(port: int, **kw: Any) -> WinRMTransport:
