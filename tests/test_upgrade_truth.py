@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from upgrade_helpers import SPEED, all_upgraded, classic_ps, connect, installer, online_at_start
 
+import clusterlib
 from clusterlib import GroupState, NodeState
 from clusterlib.sim import (
     GroupFailsOnline,
@@ -458,3 +459,50 @@ def test_wmi_started_installer_that_fails_is_resent_only_at_the_operators_word(
     report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"])
     assert report.outcome == "completed" and all_upgraded(sim, "2003")
     assert _starts(sim, "NODE1") == 1 and _starts(sim, "NODE2") == 1
+
+
+def test_a_request_that_never_left_is_a_plain_failure() -> None:
+    """A transport that knows the connection failed before the request was sent (``unsent``)
+    rules the start out: ActionFailed, which the engine may retry; otherwise unconfirmed."""
+    from clusterlib.upgrade.actions import ActionFailed, ActionUnconfirmed
+
+    sim = classic_ps()
+    inner = connect(sim).transport
+
+    class Host:
+        endpoint = "fake:1"
+        time_scale = sim.speed
+
+        def __init__(self, unsent: bool) -> None:
+            self.unsent = unsent
+
+        def run_pipeline(self, p: Any) -> Any:
+            return inner.run_pipeline(p)
+
+        def run_cmd(self, line: Any) -> Any:
+            return inner.run_cmd(line)
+
+        def for_node(self, node: str) -> Any:
+            host = self
+
+            class Node:
+                endpoint = f"fake:{node}"
+
+                def run_cmd(self, line: Any) -> Any:
+                    exc = clusterlib.ConnectionFailed(f"{node}: connection refused")
+                    exc.unsent = host.unsent  # type: ignore[attr-defined]
+                    raise exc
+            return Node()
+
+        def close(self) -> None: ...
+
+    class Ctx:
+        def notify(self, message: str) -> None: ...
+
+        def waiting(self, prompt: str, timeout: float) -> None: ...
+
+    for unsent, expected in ((True, ActionFailed), (False, ActionUnconfirmed)):
+        cluster = clusterlib.connect(Host(unsent))  # type: ignore[arg-type]
+        with pytest.raises(ActionFailed) as err:
+            installer().run("NODE1", cluster, Ctx())
+        assert type(err.value) is expected

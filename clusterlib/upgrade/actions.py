@@ -65,7 +65,12 @@ def _lost_connection(cluster: Cluster, node: str, exc: ConnectionFailed, ctx: Ac
                      what: str) -> None:
     """The connection failed while ``what`` was sent to ``node``: it may have started (an
     installer that restarts its host drops its own session) or not. Never re-sent: the engine
-    waits for evidence, bounded by its reboot timeout (see RollingUpgrade)."""
+    waits for evidence, bounded by its reboot timeout (see RollingUpgrade). A transport that
+    knows the request never left (``exc.unsent`` true: the connection failed before it was
+    sent) makes it a plain failure: its start is ruled out."""
+    if getattr(exc, "unsent", False) is True:
+        raise ActionFailed(f"{what} on {node}: not sent, the connection failed first ({exc})") \
+            from exc
     raise ActionUnconfirmed(f"{what} on {node}: the connection failed ({exc}) after the request"
                             " was sent; whether it started cannot be ruled out") from exc
 
