@@ -506,3 +506,34 @@ def test_a_request_that_never_left_is_a_plain_failure() -> None:
         with pytest.raises(ActionFailed) as err:
             installer().run("NODE1", cluster, Ctx())
         assert type(err.value) is expected
+
+
+def test_group_failed_elsewhere_mid_run_is_moved_back_and_the_run_ends_degraded(
+        tmp_path: Path) -> None:
+    """Between two steps someone moves a group to a node where it cannot come online. At the
+    next boundary the engine moves it back to the Up node where it was Online and goes on; the
+    run finishes every step but is "degraded", never "completed", and the report says why."""
+    sim = SimCluster.build(4, 8, os="2012R2", upgrade_to="2016", speed=SPEED)
+    victim = next(g for g in sim.groups.values() if not g.is_core and g.owner == "NODE02")
+    sim.inject(GroupFailsOnline(victim.name, "NODE03"))
+    done: list[str] = []
+
+    def sabotage(event: Any) -> None:
+        if type(event).__name__ == "PhaseFinished" and event.step == "NODE01:verify" \
+                and not done:
+            done.append("moved")
+            sim.move_group(victim.name, "NODE03")
+            sim.settle()
+            assert sim.groups[victim.name].state is GroupState.Failed
+            sim.clear_faults()  # what failed it is gone; the group stays Failed until moved
+
+    report = RollingUpgrade(connect(sim), action=installer(), journal=tmp_path / "j.json",
+                            order=["NODE01", "NODE02", "NODE03", "NODE04"],
+                            validation_group=None, on_event=sabotage).run()
+    assert done and report.outcome == "degraded" and not report.ok
+    assert victim.name in report.message and "OUTAGE" in report.to_text()
+    avail = report.availability[victim.name]
+    assert avail["excess"] > 0 and any("NODE01" in k for k in avail["by_phase"])
+    assert any(m["purpose"] == "recovery" and m["group"] == victim.name for m in report.moves)
+    assert all_upgraded(sim)
+    assert sim.snapshot().group(victim.name).state is GroupState.Online

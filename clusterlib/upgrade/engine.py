@@ -658,9 +658,12 @@ class RollingUpgrade:
                     why.append(f"{place} is {info.state.name}")
                     continue
                 try:
-                    self._move(g.name, place, "recovery", known=g)
+                    landed = self._move(g.name, place, "recovery", known=g)
                 except _MoveFailed as exc:
                     why.append(str(exc))
+                    continue
+                if landed not in (GroupState.Online, GroupState.Pending):
+                    why.append(f"on {place} it is {landed.name}")
                     continue
                 now = time.time()
                 downtime = self._down_for(g.name, now)
