@@ -385,3 +385,21 @@ def test_a_second_sigterm_interrupts_mid_step_and_says_so(tmp_path: Path) -> Non
 
     body = json_module.loads(journal.read_text(encoding="utf-8"))["journal"]
     assert body["outcome"] == "stopped" or body["stopped_at"] is not None, body["outcome"]
+
+
+@needs_engine
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_live_progress_on_a_terminal_ticks_while_a_phase_waits(tmp_path: Path) -> None:
+    """On a terminal the progress table redraws while a phase waits: the reboot row's elapsed
+    time takes many values before the phase ends, and the title counts the plan's steps."""
+    code, text = _pty_run([*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", "300",
+                           "--yes", "--journal", str(tmp_path / "j.json")],
+                          _env(TERM="xterm"), deadline=90,
+                          on_output=lambda text, proc, fd: None)
+    assert code == 0, text[-2000:]
+    clean = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    elapsed = set(re.findall(r"reboot\s*│\s*(\d+) s", clean))
+    assert len(elapsed) >= 5, sorted(elapsed)  # it kept moving during the wait
+    flat = re.sub(r"\s+", " ", clean)  # the title wraps at the table's width
+    assert re.search(r"Rolling upgrade of CLUSTER1: step \d+ of \d+", flat)
+    assert "COMPLETED" in clean
