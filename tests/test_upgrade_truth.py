@@ -306,6 +306,8 @@ def test_journal_write_failure_is_a_safe_stop_naming_the_file(
     with pytest.raises(UpgradeStopped) as err:
         RollingUpgrade(cluster, action=installer(), journal=path).run()
     assert str(path) in str(err.value) and "No space left" in str(err.value)
+    cause = err.value.__cause__
+    assert cause is not None and "No space left" in str(cause)  # the OS error stays visible
     report = err.value.report
     assert report.outcome == "stopped"
     assert not [s for s in report.steps if s["status"] == "running"]

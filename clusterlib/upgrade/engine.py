@@ -456,8 +456,10 @@ class RollingUpgrade:
             self._emit(RunFinished(run_id=self.run_id, outcome="stopped", node=stop.node,
                                    phase=stop.phase, seconds=time.monotonic() - started,
                                    message=stop.message))
+            # A journal that could not be written stays visible as the cause (ENOSPC, ...).
+            cause = stop.__cause__ if isinstance(stop, _JournalFailed) else None
             raise UpgradeStopped(stop.message, report=report, journal=journal.path,
-                                 node=stop.node, group=stop.group, phase=stop.phase) from None
+                                 node=stop.node, group=stop.group, phase=stop.phase) from cause
         except ClusterError as exc:
             node, phase = self._current
             message = (f"stopped on an unexpected error at {node or 'cluster'} {phase or ''}:"
