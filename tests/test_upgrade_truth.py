@@ -234,6 +234,10 @@ def test_interrupt_in_the_install_window_then_resume_waits_for_the_restart(
     assert results["NODE1:action"] == "ran" and results["NODE1:reboot"] == "ran"
     assert results["NODE1:drain"] == "ran"
     assert "Steps: " in report.to_text() and "interrupted" not in report.to_text()
+    from clusterlib.html import report_document
+
+    page = report_document(report)
+    assert "skipped" not in page.split("<h4>Steps</h4>")[1].split("</table>")[0]
 
 
 def _raising_emit(emit: Any, hook: Any) -> Any:
