@@ -75,3 +75,41 @@ class CountingTransport:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def first_word(call: Pipeline | CmdLine) -> str:
+    """What a call is, for counting: a pipeline's first cmdlet (``Get-ClusterNode``), a command
+    line's program (``cmd:setup.exe``)."""
+    if isinstance(call, CmdLine):
+        word = call.line.split()[0] if call.line.split() else ""
+        return "cmd:" + word.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return call.statements[0].commands[0].name if call.statements else "(empty)"
+
+
+class PipelineCounter:
+    """Any transport (in-process or WinRM), with every call crossing it counted by
+    :func:`first_word`, node shells included; ``counts["pipeline"]`` and ``counts["cmd"]`` are
+    the totals."""
+
+    def __init__(self, inner: Any, counts: Counter[str]) -> None:
+        self.inner = inner
+        self.counts = counts
+
+    def __getattr__(self, name: str) -> Any:  # endpoint, time_scale, ...: the inner's
+        return getattr(self.inner, name)
+
+    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+        self.counts["pipeline"] += 1
+        self.counts[first_word(pipeline)] += 1
+        return self.inner.run_pipeline(pipeline)  # type: ignore[no-any-return]
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        self.counts["cmd"] += 1
+        self.counts[first_word(line)] += 1
+        return self.inner.run_cmd(line)  # type: ignore[no-any-return]
+
+    def for_node(self, node: str) -> PipelineCounter:
+        return PipelineCounter(self.inner.for_node(node), self.counts)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -10,7 +10,8 @@ per-row, floor, clusterlib, ...) so a busy shared machine slows each alike:
 - per-row: ``parse_csv`` + ``group_from_row`` per row (the general path, kept for odd CSVs).
 
 Reported: each reader's best time and its ratio to the floor's best, and the median of the
-per-round ratios. The bar (issue 14): clusterlib within 4x of the floor.
+per-round ratios. Garbage collection is off inside each timed call, as in timeit. The bar
+(issue 14): clusterlib within 4x of the floor.
 
     python benchmarks/bench_parse.py            # 8,000 and 32,000 rows, 15 rounds
     python benchmarks/bench_parse.py --quick    # 8,000 rows, 5 rounds
@@ -19,6 +20,7 @@ per-round ratios. The bar (issue 14): clusterlib within 4x of the floor.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import statistics
 import sys
@@ -68,9 +70,16 @@ def measure(text: str, rounds: int) -> dict[str, Any]:
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            started = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - started)
+            # As timeit does: no garbage collection inside a timed call (a collection triggered
+            # by one reader's allocations would be charged to whichever runs next).
+            gc.collect()
+            gc.disable()
+            try:
+                started = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - started)
+            finally:
+                gc.enable()
     best = {k: min(v) for k, v in times.items()}
     return {
         "rows": len(fast), "rounds": rounds,

@@ -1,186 +1,224 @@
-"""Benchmark: one cluster snapshot over the loopback WinRM endpoint, by cluster size.
+"""Reading a whole cluster over the loopback WinRM endpoint: clusterlib's snapshot against the two
+ways an admin reads it with pypsrp, measured in the same run; and the 64 x 32,000 scale target.
 
-For each size it reports HTTP requests, wall time and CPU time of one snapshot pipeline (the
-PowerShell dialect's SNAPSHOT_PIPELINE), the naive alternative (full Get-ClusterGroup objects,
-then Get-ClusterOwnerNode per group), and requests per group move and per node drain.
+The simulated cluster is served by the loopback endpoint in its own process
+(``benchmarks/_endpoint.py``; listener and client both at an 8 MiB envelope). Three readers,
+each ending in Python objects the caller can use, timed in interleaved rounds (A B C A B C ...):
 
-The endpoint runs in this process, in its own threads. Client CPU is this thread's CPU time
-(time.thread_time around the call: pypsrp, requests, deserialisation); server CPU is the rest of
-the process CPU over the same interval (time.process_time minus the client's share), i.e. the
-endpoint's HTTP threads and the pipeline worker (psrpcore serialisation and the simulator).
+- clusterlib: ``cluster.snapshot()`` (one pipeline of CSV statements, parsed into records);
+- CLIXML: ``Get-ClusterNode`` and ``Get-ClusterGroup`` as full objects in one pypsrp pipeline
+  (two statements), deserialised by pypsrp: the natural way;
+- JSON: the same two reads through ``Select-Object <the snapshot's properties> |
+  ConvertTo-Json -Compress`` in one pypsrp pipeline, then ``json.loads``.
 
-Envelope size: a Windows listener answers at most MaxEnvelopeSizekb (500 KB by default) per
-Receive, so a 0.5 MB CSV takes several Receives. Configured to 8 MiB on both ends (the client's
-``max_envelope_size`` and the listener's ``MaxEnvelopeSizekb=8192``), one Receive carries the
-whole snapshot whatever the size: the request count is constant. Both settings are shown.
+Per reader: best and median wall time, HTTP requests, the client's CPU (this process) and the
+endpoint's CPU (the endpoint process) of the best round, and the ratio to clusterlib's best.
 
-    python benchmarks/bench_snapshot.py [--quick] [--naive-limit N]
+Scale target (full run only): in a fresh client process, 64 nodes x 32,000 groups:
+``snapshot()`` wall time (target < 1 s), ``RollingUpgrade.plan()`` wall time (its owners
+snapshot included; target < 1 s), the client's peak RSS and the endpoint process's peak RSS.
 
-Writes benchmarks/results/snapshot-<timestamp>.json (gitignored).
+    python benchmarks/bench_snapshot.py            # 4x40, 16x1000, 64x8000, 64x32000 + scale
+    python benchmarks/bench_snapshot.py --quick    # 2x4, 4x40 (CI)
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import datetime
 import json
-import platform
+import resource
+import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clusterlib.sim import SimCluster
-from clusterlib.sim.endpoint import Endpoint, serve
-from clusterlib.transports.base import Cmdlet, Pipeline, Statement
-from clusterlib.transports.winrm import WinRMTransport
+from _common import parser, table, write
+from _endpoint import RemoteSim
 
-SIZES = [(2, 4), (4, 40), (8, 200), (16, 1000), (32, 4000), (64, 8000)]
-QUICK_SIZES = [(2, 4), (4, 40), (8, 200)]
-BIG_ENVELOPE = 8 * 1024 * 1024
-WINDOWS_DEFAULT_ENVELOPE = 500 * 1024
+import clusterlib
+from clusterlib.dialects.powershell import GROUP_PROPS, NODE_PROPS
 
-
-def snapshot_pipeline() -> Pipeline:
-    try:
-        from clusterlib.dialects.powershell import SNAPSHOT_PIPELINE
-
-        return SNAPSHOT_PIPELINE  # type: ignore[no-any-return]
-    except ImportError:  # the dialect not there yet: the same statements
-        csv = (Cmdlet("ConvertTo-Csv", {"NoTypeInformation": True}), Cmdlet("Out-String"))
-        return Pipeline(statements=(
-            Statement((Cmdlet("Get-Cluster"), Cmdlet("Select-Object", {"Property": [
-                "Name", "ClusterFunctionalLevel", "ClusterUpgradeVersion", "DynamicQuorum"]}),
-                *csv)),
-            Statement((Cmdlet("Get-ClusterQuorum"), Cmdlet("Select-Object", {"Property": [
-                "QuorumType", "QuorumResource"]}), *csv)),
-            Statement((Cmdlet("Get-ClusterNode"), Cmdlet("Select-Object", {"Property": [
-                "Name", "Id", "State", "DrainStatus", "NodeWeight", "DynamicWeight",
-                "MajorVersion", "MinorVersion", "BuildNumber"]}), *csv)),
-            Statement((Cmdlet("Get-ClusterGroup"), Cmdlet("Select-Object", {"Property": [
-                "Name", "OwnerNode", "State", "Priority", "IsCoreGroup", "GroupType"]}), *csv)),
-        ), idempotent=True)
+SIZES = [(4, 40), (16, 1000), (64, 8000), (64, 32000)]
+QUICK_SIZES = [(2, 4), (4, 40)]
+ENVELOPE = 8 * 1024 * 1024
+CLIXML_LIMIT = 8000  # the CLIXML reader takes minutes beyond this (about 2.5 s per 1,000 groups)
+SCALE = (64, 32000)
 
 
-@contextlib.contextmanager
-def connected(sim: SimCluster, envelope: int) -> Iterator[tuple[Endpoint, WinRMTransport]]:
-    with serve(sim, max_envelope_size=envelope) as ep:
-        opts = ep.connect_options()
-        opts.pop("time_scale")
-        tr = WinRMTransport(opts.pop("target"), max_envelope_size=envelope, **opts)
-        try:
-            yield ep, tr
-        finally:
-            tr.close()
+def _pool(rs: RemoteSim) -> Any:
+    from pypsrp.powershell import RunspacePool
+    from pypsrp.wsman import WSMan
+
+    c = rs.connect
+    wsman = WSMan(c["target"], port=c["port"], username=c["username"], password=c["password"],
+                  ssl=False, auth="basic", encryption="never", no_proxy=True,
+                  max_envelope_size=ENVELOPE)
+    pool = RunspacePool(wsman)
+    pool.open()
+    return pool
 
 
-def measure(ep: Endpoint, fn: Callable[[], Any]) -> dict[str, float]:
-    requests0 = ep.requests
-    wall0, proc0, thread0 = time.perf_counter(), time.process_time(), time.thread_time()
+def clixml_reader(pool: Any) -> Callable[[], Any]:
+    from pypsrp.powershell import PowerShell
+
+    def read() -> Any:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-ClusterNode").add_statement().add_cmdlet("Get-ClusterGroup")
+        out = ps.invoke()
+        assert not ps.had_errors, ps.streams.error
+        return out
+
+    return read
+
+
+def json_reader(pool: Any) -> Callable[[], Any]:
+    from pypsrp.powershell import PowerShell
+
+    def read() -> Any:
+        ps = PowerShell(pool)
+        for i, (cmdlet, props) in enumerate((("Get-ClusterNode", NODE_PROPS),
+                                             ("Get-ClusterGroup", GROUP_PROPS))):
+            if i:
+                ps.add_statement()
+            ps.add_cmdlet(cmdlet).add_cmdlet("Select-Object").add_parameter("Property",
+                                                                            list(props))
+            ps.add_cmdlet("ConvertTo-Json").add_parameter("Compress")
+        out = ps.invoke()
+        assert not ps.had_errors, ps.streams.error
+        return [json.loads(text) for text in out]
+
+    return read
+
+
+def measure(rs: RemoteSim, fn: Callable[[], Any]) -> dict[str, float]:
+    before = rs.report()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     fn()
-    wall, proc, thread = (time.perf_counter() - wall0, time.process_time() - proc0,
-                          time.thread_time() - thread0)
-    return {"requests": ep.requests - requests0, "wall_s": round(wall, 4),
-            "client_cpu_s": round(thread, 4), "server_cpu_s": round(max(0.0, proc - thread), 4)}
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    after = rs.report()
+    return {"wall_s": wall, "client_cpu_s": cpu,
+            "requests": float(after["requests"] - before["requests"]),
+            "server_cpu_s": float(after["cpu_s"] - before["cpu_s"])}
 
 
-def naive(tr: WinRMTransport, groups: list[str]) -> None:
-    tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterNode"), idempotent=True))
-    tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterGroup"), idempotent=True))
-    for name in groups:
-        tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterOwnerNode", {"Group": name}),
-                                    idempotent=True))
-
-
-def run_size(nodes: int, groups: int, naive_limit: int) -> dict[str, Any]:
-    row: dict[str, Any] = {"nodes": nodes, "groups": groups}
-    pipeline = snapshot_pipeline()
-    for label, envelope in (("snapshot", BIG_ENVELOPE),
-                            ("snapshot_500kb", WINDOWS_DEFAULT_ENVELOPE)):
-        sim = SimCluster.build(nodes, groups, speed=1e6)
-        with connected(sim, envelope) as (ep, tr):
-            tr.run_pipeline(Pipeline.of(Cmdlet("Get-Cluster"), idempotent=True))  # open pool
-            result: dict[str, Any] = {}
-
-            def once(result: dict[str, Any] = result) -> None:
-                result["r"] = tr.run_pipeline(pipeline)
-
-            row[label] = measure(ep, once)
-            csv_bytes = sum(len(o) for out in result["r"].outputs for o in out
-                            if isinstance(o, str))
-            row[label]["payload_bytes"] = csv_bytes
-    if groups <= naive_limit:
-        sim = SimCluster.build(nodes, groups, speed=1e6)
-        with connected(sim, BIG_ENVELOPE) as (ep, tr):
-            tr.run_pipeline(Pipeline.of(Cmdlet("Get-Cluster"), idempotent=True))
-            names = list(sim.groups)
-            row["naive"] = measure(ep, lambda: naive(tr, names))
-    else:
-        row["naive"] = None
-    if (nodes, groups) == (4, 40) or nodes == 2:
-        row.update(actions(nodes, groups))
-    return row
-
-
-def actions(nodes: int, groups: int) -> dict[str, Any]:
-    """Requests for one group move and one node drain (with -Wait) on a warm pool."""
-    out: dict[str, Any] = {}
-    sim = SimCluster.build(nodes, groups, speed=1e5)
-    with connected(sim, BIG_ENVELOPE) as (ep, tr):
-        tr.run_pipeline(Pipeline.of(Cmdlet("Get-Cluster"), idempotent=True))
-        group = next(g for g in sim.groups.values() if not g.is_core)
-        target = next(n for n in sim.nodes if n != group.owner)
-        out["move"] = measure(ep, lambda: tr.run_pipeline(Pipeline.of(Cmdlet(
-            "Move-ClusterGroup", {"Name": group.name, "Node": target}))))
-        node = next(iter(sim.nodes))
-        out["drain"] = measure(ep, lambda: tr.run_pipeline(Pipeline.of(Cmdlet(
-            "Suspend-ClusterNode", {"Name": node, "Drain": True, "Wait": True}))))
+def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
+    with RemoteSim(nodes, groups, envelope=ENVELOPE) as rs:
+        cluster = clusterlib.connect(rs.transport(max_envelope_size=ENVELOPE))
+        pool = _pool(rs)
+        readers: dict[str, Callable[[], Any]] = {"clusterlib": cluster.snapshot}
+        if groups <= CLIXML_LIMIT:
+            readers["CLIXML"] = clixml_reader(pool)
+        readers["JSON"] = json_reader(pool)
+        # Each reader once before timing (first-call costs), and a check that all read it all.
+        assert len(cluster.snapshot().groups) == groups + 1
+        for name, fn in readers.items():
+            if name != "clusterlib":
+                read = fn()
+                got = len(read[1]) if name == "JSON" else len(read) - nodes
+                assert got == groups + 1, (name, got)
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in readers}
+        for i in range(rounds):
+            for name, fn in readers.items():
+                if name == "CLIXML" and groups >= CLIXML_LIMIT and i:
+                    continue  # one round of the slow reader at the largest size it runs
+                runs[name].append(measure(rs, fn))
+        pool.close()
+        cluster.close()
+    out: dict[str, Any] = {"nodes": nodes, "groups": groups, "rounds": rounds}
+    for name, ms in runs.items():
+        best = min(ms, key=lambda m: m["wall_s"])
+        out[name] = {**{k: round(v, 4) for k, v in best.items()},
+                     "median_wall_s": round(statistics.median(m["wall_s"] for m in ms), 4),
+                     "rounds": len(ms)}
+    base = out["clusterlib"]["wall_s"]
+    for name in runs:
+        out[name]["over_clusterlib"] = round(out[name]["wall_s"] / base, 2)
     return out
 
 
+def scale_probe(nodes: int, groups: int) -> dict[str, Any]:
+    """In this (fresh) process: snapshot best of 3, plan best of 2, peak RSS (module docstring)."""
+    from clusterlib.upgrade import RemoteCommand, RollingUpgrade
+
+    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with RemoteSim(nodes, groups, envelope=ENVELOPE, upgrade_to="2019") as rs:
+        cluster = clusterlib.connect(rs.transport(max_envelope_size=ENVELOPE))
+        snaps, plans = [], []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            snap = cluster.snapshot()
+            snaps.append(time.perf_counter() - t0)
+        assert len(snap.groups) == groups + 1
+        upgrade = RollingUpgrade(cluster, action=RemoteCommand(r"D:\setup.exe /unattend"),
+                                 target="2019")
+        for _ in range(2):
+            t0 = time.perf_counter()
+            plan = upgrade.plan()
+            plans.append(time.perf_counter() - t0)
+        assert plan.steps
+        endpoint = rs.report()
+        cluster.close()
+    return {"nodes": nodes, "groups": groups, "snapshot_best_s": round(min(snaps), 3),
+            "snapshot_s": [round(s, 3) for s in snaps], "plan_best_s": round(min(plans), 3),
+            "plan_s": [round(s, 3) for s in plans],
+            "client_rss_start_mb": round(rss_start, 1),
+            "client_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                        / 1024, 1),
+            "endpoint_peak_rss_mb": endpoint["peak_rss_mb"],
+            "endpoint_build_s": rs.startup["build_s"]}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--quick", action="store_true", help="small sizes only (CI)")
-    parser.add_argument("--naive-limit", type=int, default=1000,
-                        help="largest group count for the naive approach (one call per group)")
-    args = parser.parse_args(argv)
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--probe", action="store_true", help=argparse_hidden())
+    args = p.parse_args(argv)
+    if args.probe:
+        print(json.dumps(scale_probe(*SCALE)))
+        return 0
     sizes = QUICK_SIZES if args.quick else SIZES
+    rounds = args.rounds or (2 if args.quick else 3)
+    results = []
     rows = []
-    header = (f"{'nodes':>5} {'groups':>6} | {'req':>3} {'wall s':>7} {'cli cpu':>7}"
-              f" {'srv cpu':>7} {'bytes':>8} | {'req@500K':>8} {'wall s':>7} |"
-              f" {'naive req':>9} {'naive s':>8}")
-    print(header)
-    print("-" * len(header))
     for nodes, groups in sizes:
-        row = run_size(nodes, groups, args.naive_limit)
+        r = run_size(nodes, groups, rounds)
+        results.append(r)
+        row: list[Any] = [nodes, groups, int(r["clusterlib"]["requests"]),
+                          r["clusterlib"]["wall_s"], r["clusterlib"]["client_cpu_s"],
+                          r["clusterlib"]["server_cpu_s"]]
+        for name in ("CLIXML", "JSON"):
+            m = r.get(name)
+            row += ([m["wall_s"], f"{m['over_clusterlib']:.2f}x"] if m else ["-", "-"])
         rows.append(row)
-        s, d, n = row["snapshot"], row["snapshot_500kb"], row["naive"]
-        naive_txt = f"{n['requests']:>9} {n['wall_s']:>8.3f}" if n else f"{'-':>9} {'-':>8}"
-        print(f"{nodes:>5} {groups:>6} | {s['requests']:>3} {s['wall_s']:>7.3f}"
-              f" {s['client_cpu_s']:>7.3f} {s['server_cpu_s']:>7.3f} {s['payload_bytes']:>8} |"
-              f" {d['requests']:>8} {d['wall_s']:>7.3f} | {naive_txt}", flush=True)
-    for row in rows:
-        if "move" in row:
-            print(f"{row['nodes']}/{row['groups']}: move {row['move']['requests']} requests,"
-                  f" drain -Wait {row['drain']['requests']} requests"
-                  f" ({row['drain']['wall_s']:.3f} s)")
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = results / f"snapshot-{stamp}.json"
-    target.write_text(json.dumps({
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpu_accounting": "client = thread_time of the calling thread; server = process_time"
-                          " minus that (endpoint threads in the same process)",
-        "envelope": {"snapshot": BIG_ENVELOPE, "snapshot_500kb": WINDOWS_DEFAULT_ENVELOPE},
-        "rows": rows}, indent=1))
-    print(f"written {target}")
+        print(f"{nodes}x{groups} done", file=sys.stderr, flush=True)
+    print(table(["nodes", "groups", "cl req", "clusterlib s", "cl client cpu", "cl endpoint cpu",
+                 "CLIXML s", "CLIXML / cl", "JSON s", "JSON / cl"], rows))
+    scale = None
+    if not args.quick:
+        done = subprocess.run([sys.executable, __file__, "--probe"], capture_output=True,
+                              text=True, timeout=900, check=True)
+        scale = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"scale {scale['nodes']}x{scale['groups']}: snapshot {scale['snapshot_best_s']} s"
+              f" (target < 1 s: {'PASS' if scale['snapshot_best_s'] < 1 else 'FAIL'}),"
+              f" plan {scale['plan_best_s']} s (target < 1 s:"
+              f" {'PASS' if scale['plan_best_s'] < 1 else 'FAIL'}), client peak RSS"
+              f" {scale['client_peak_rss_mb']} MB (at start {scale['client_rss_start_mb']} MB),"
+              f" endpoint peak RSS {scale['endpoint_peak_rss_mb']} MB")
+    name = "snapshot-quick" if args.quick else "snapshot"
+    print(f"wrote {write(name, {'envelope': ENVELOPE, 'results': results, 'scale': scale}, args.json)}")
     return 0
 
 
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,24 +1,25 @@
-"""Rolling upgrade of a simulated 16-node, 400-group cluster: wall time against the ideal critical path.
+"""Rolling upgrade of a 16-node, 400-group cluster at speed 25, in process and over the real wire:
+clusterlib against the physical lower bound, and the orchestration's own overhead.
 
-The ideal is the sum of the simulated durations nobody can avoid, at the same speed factor:
-every drain (the cluster moves ``drain_parallelism`` groups at a time, ``move_time`` each, plus the
-core group clusterlib moves itself), install + reboot + join per node, the two validation moves
-per node, and the redistribution moves (one at a time, as the engine makes them). Overhead is
-wall time minus that ideal: reads, polls, journal writes (with fsync) and bookkeeping. The bar:
-overhead under 5% of the ideal.
+A fresh cluster (2012 R2 -> 2016, installer on each node's shell) behind the loopback WinRM
+endpoint in its own process (``benchmarks/_endpoint.py``), driven through ``WinRMTransport``;
+``--in-process`` adds the same run through ``InProcessTransport`` (the simulator in this
+process), for comparison.
 
-Round trips are counted by wrapping the transport (every run_pipeline / run_cmd, on the cluster
-endpoint or on a node).
+Yardsticks, in simulated seconds from the simulator's own parameters:
 
-    python benchmarks/bench_upgrade.py            # 16 nodes, 400 groups, speed 25 (~3 min)
-    python benchmarks/bench_upgrade.py --quick    # 4 nodes, 40 groups, speed 50 (CI, ~20 s)
+- the physical lower bound (``bench_upgrade_scaling.lower_bound``): per node its drain at the
+  drain's parallelism, install window + reboots + join; one final redistribution at full
+  parallelism. ``bound + validation`` adds the validation moves (the seed's requirement).
+- the engine's own path: the moves the engine actually made, at the durations they take (each
+  drain batch by batch, the core-group and validation moves and the redistribution one at a
+  time, as it makes them), plus install + reboot + join. Its overhead (wall minus this path) is
+  the orchestration's own cost: reads, polls, journal fsyncs. Issue 14's bar for it: <= 5 % over
+  the wire at speed 25.
 
-Speed: the orchestration's own cost is wall time (reads, the simulator's PowerShell emulation of
-each read, journal fsyncs), so the faster the simulated clock, the larger it looks against
-the ideal. At speed 25 a simulated 2 s move still takes only 80 ms of wall time, far shorter
-than any real move, and a 400-group snapshot (about 30 ms in-process) is still a large share of
-it; a real cluster is speed 1. Polling latency (up to one poll interval per wait) scales with
-the clock like the ideal does, so it is a constant share (about 1%) at any speed.
+    python benchmarks/bench_upgrade.py                  # 16 x 400, speed 25, over the wire
+    python benchmarks/bench_upgrade.py --in-process     # and in process
+    python benchmarks/bench_upgrade.py --quick          # 2 x 20, speed 400 (CI)
 """
 
 from __future__ import annotations
@@ -34,93 +35,125 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CountingTransport, parser, table, write
+from _common import PipelineCounter, parser, table, write
+from _endpoint import RemoteSim
+from bench_upgrade_scaling import FROM, SETUP, TO, lower_bound
 
 import clusterlib
 from clusterlib.sim import SimCluster
+from clusterlib.sim.releases import release
 from clusterlib.transports.inprocess import InProcessTransport
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
-INSTALL_TIME = 120.0  # SimCluster.upgrade_node's default install time (simulated seconds)
+BAR_PCT = 5.0
 
 
-def ideal_seconds(sim: SimCluster, report: Any) -> dict[str, float]:
-    """The unavoidable simulated durations of this run, from the simulator's own parameters and
-    the moves it actually made."""
-    move = next(iter(sim.groups.values())).move_time
-    par = sim.drain_parallelism
-    drains = 0.0
-    current: str | None = None
-    per_node: Counter[str] = Counter()
-    for e in sim.events:
-        if e.kind == "paused":
-            current = e.subject
-        elif e.kind == "move-start" and e.detail.get("reason") == "drain" and current:
-            per_node[current] += 1
-    for count in per_node.values():
-        drains += math.ceil(count / par) * move
-    purposes = Counter(m["purpose"] for m in report.moves)
-    node = next(iter(sim.nodes.values()))
-    return {
-        "drain (cluster)": drains,
-        "drain (core group)": purposes["drain"] * move,
-        "install+reboot+join": len(sim.nodes) * (INSTALL_TIME + node.reboot_time + node.join_time),
-        "validation moves": purposes["validation"] * move,
-        "redistribution": purposes["redistribute"] * move,
-    }
+def engine_path(params: dict[str, Any], state: dict[str, Any],
+                purposes: Counter[str]) -> dict[str, float]:
+    """The engine's own critical path in simulated seconds (module docstring)."""
+    move, par = params["move_time"], params["drain_parallelism"]
+    action = params["install_window"] + params["restarts"] * params["reboot_time"] \
+        + params["join_time"]
+    return {"drains": sum(math.ceil(n / par) * move for n in state["drain_moves"]),
+            "core group": purposes["drain"] * move,
+            "install+reboot+join": len(params["nodes"]) * action,
+            "validation": purposes["validation"] * move,
+            "redistribution": purposes["redistribute"] * move}
 
 
-def run_once(nodes: int, groups: int, speed: float) -> dict[str, Any]:
-    sim = SimCluster.build(nodes, groups, os="2012R2", upgrade_to="2016", speed=speed)
+def _params_of(sim: SimCluster) -> dict[str, Any]:
+    from _endpoint import _params
+
+    return _params(sim)
+
+
+def _state_of(sim: SimCluster) -> dict[str, Any]:
+    from _endpoint import _report
+
+    return _report(sim)
+
+
+def upgrade(transport: Any, speed: float) -> tuple[float, Any, Counter[str], int]:
     counts: Counter[str] = Counter()
-    transport = CountingTransport(InProcessTransport(sim), counts)
-    cluster = clusterlib.connect(transport)  # type: ignore[arg-type]
+    counted = PipelineCounter(transport, counts)
+    cluster = clusterlib.connect(counted, time_scale=speed)
     counts.clear()  # connect's dialect probe is not part of the upgrade
     with tempfile.TemporaryDirectory() as tmp:
-        upgrade = RollingUpgrade(cluster, action=RemoteCommand(r"D:\setup.exe /unattend"),
-                                 journal=Path(tmp) / "journal.json", target="9.3")
+        run = RollingUpgrade(cluster, action=RemoteCommand(SETUP),
+                             journal=Path(tmp) / "journal.json", target=release(TO))
         started = time.perf_counter()
-        report = upgrade.run()
+        report = run.run()
         wall = time.perf_counter() - started
-        saves = upgrade._journal.saves if upgrade._journal is not None else 0
+        saves = run._journal.saves if run._journal is not None else 0
+    cluster.close()
     assert report.ok, report.message
-    ideal = ideal_seconds(sim, report)
-    ideal_wall = sum(ideal.values()) / speed
-    overhead = wall - ideal_wall
-    calls = counts["pipeline"] + counts["cmd"]
-    return {"nodes": nodes, "groups": groups, "speed": speed, "wall_s": wall,
-            "ideal_s": ideal_wall, "overhead_s": overhead,
-            "overhead_pct": 100.0 * overhead / ideal_wall,
-            "ideal_breakdown_sim_s": ideal, "round_trips": calls,
-            "round_trips_per_node": calls / nodes, "cmd_calls": counts["cmd"],
-            "moves": len(report.moves), "journal_saves": saves}
+    return wall, report, counts, saves
+
+
+def run_once(nodes: int, groups: int, speed: float, wire: bool) -> dict[str, Any]:
+    if wire:
+        with RemoteSim(nodes, groups, speed=speed, os=FROM, upgrade_to=TO) as rs:
+            params = rs.params
+            before = rs.report()
+            wall, report, counts, saves = upgrade(rs.transport(), speed)
+            state = rs.report()
+            requests = state["requests"] - before["requests"]
+    else:
+        sim = SimCluster.build(nodes, groups, os=FROM, upgrade_to=TO, speed=speed)
+        params = _params_of(sim)
+        before = _state_of(sim)
+        wall, report, counts, saves = upgrade(InProcessTransport(sim), speed)
+        state = _state_of(sim)
+        requests = 0
+    assert set(state["releases"].values()) == {TO}
+    assert state["placement"] == before["placement"]
+    purposes = Counter(m["purpose"] for m in report.moves)
+    bound = lower_bound(params)
+    path = engine_path(params, state, purposes)
+    sim_s = wall * speed
+    b, v, e = sum(bound.values()), path["validation"], sum(path.values())
+    return {"transport": "wire" if wire else "in-process", "nodes": nodes, "groups": groups,
+            "speed": speed, "wall_s": round(wall, 2), "sim_s": round(sim_s, 1),
+            "bound_sim_s": b, "bound_parts": bound, "validation_sim_s": v,
+            "engine_path_sim_s": e, "engine_path": path,
+            "over_bound": round(sim_s / b, 3), "over_bound_plus_validation": round(sim_s / (b + v), 3),
+            "overhead_pct": round(100 * (sim_s - e) / e, 2),
+            "pipelines": counts["pipeline"], "cmd_lines": counts["cmd"],
+            "pipelines_per_node": round(counts["pipeline"] / nodes, 1),
+            "http_requests": requests, "journal_saves": saves,
+            "moves_by_purpose": dict(purposes),
+            "calls_by_first_cmdlet": {k: v for k, v in counts.most_common()
+                                      if k not in ("pipeline", "cmd")}}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--speed", type=float, default=None)
+    p.add_argument("--in-process", action="store_true", help="also run through InProcessTransport")
     args = p.parse_args(argv)
-    configs = [(4, 40)] if args.quick else [(16, 400)]
-    speed = args.speed or (50.0 if args.quick else 25.0)
-    rows = []
-    results = []
-    for nodes, groups in configs:
-        r = run_once(nodes, groups, speed)
-        results.append(r)
-        rows.append([f"{nodes}x{groups}", f"{speed:g}", r["wall_s"], r["ideal_s"], r["overhead_s"],
-                     f"{r['overhead_pct']:.2f}%", r["round_trips"],
-                     f"{r['round_trips_per_node']:.0f}", r["moves"], r["journal_saves"]])
-    print(table(["cluster", "speed", "wall s", "ideal s", "overhead s", "overhead", "round trips",
-                 "per node", "moves", "journal saves"], rows))
+    nodes, groups = (2, 20) if args.quick else (16, 400)
+    speed = args.speed or (400.0 if args.quick else 25.0)
+    results = [run_once(nodes, groups, speed, wire)
+               for wire in ((False, True) if args.in_process else (True,))]
+    rows = [[r["transport"], f"{nodes}x{groups}", f"{speed:g}", r["sim_s"], r["bound_sim_s"],
+             f"{r['over_bound']:.3f}", f"{r['over_bound_plus_validation']:.3f}",
+             r["engine_path_sim_s"], f"{r['overhead_pct']:.1f}%", f"{r['pipelines_per_node']:.0f}",
+             r["http_requests"] or "-", r["journal_saves"]] for r in results]
+    print(table(["transport", "cluster", "speed", "clusterlib (sim s)", "bound (sim s)",
+                 "/ bound", "/ (bound+valid.)", "engine path (sim s)", "overhead",
+                 "pipelines/node", "HTTP requests", "journal saves"], rows))
     for r in results:
-        print("ideal (simulated s): " + ", ".join(f"{k} {v:g}"
-                                                   for k, v in r["ideal_breakdown_sim_s"].items()))
-    ok = all(r["overhead_pct"] < 5.0 for r in results)
-    print(f"bar: overhead < 5% of the ideal critical path: {'PASS' if ok else 'FAIL'}")
-    target = write("upgrade-quick" if args.quick else "upgrade", {"results": results, "bar_pct": 5.0,
-                                                                  "pass": ok}, args.json)
+        top = list(r["calls_by_first_cmdlet"].items())[:8]
+        print(f"{r['transport']}: calls per node by first cmdlet: "
+              + ", ".join(f"{k} {v / nodes:.1f}" for k, v in top))
+    wire = results[-1]
+    ok = wire["overhead_pct"] <= BAR_PCT
+    print(f"bar: over the wire, overhead vs the engine's own path <= {BAR_PCT:g}%"
+          f" ({wire['overhead_pct']:.1f}%): {'PASS' if ok else 'FAIL'} (reported, not enforced)")
+    target = write("upgrade-quick" if args.quick else "upgrade",
+                   {"results": results, "bar_pct": BAR_PCT, "pass": ok}, args.json)
     print(f"wrote {target}")
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":

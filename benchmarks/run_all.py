@@ -28,10 +28,11 @@ HERE = Path(__file__).resolve().parent
 # name -> (script, accepts --json PATH). Scripts that do not take --json write their own file
 # into results/ (found by modification time) or print only.
 BENCHMARKS: dict[str, tuple[str, bool]] = {
-    "snapshot": ("bench_snapshot.py", False),
+    "snapshot": ("bench_snapshot.py", True),
     "upgrade": ("bench_upgrade.py", True),
     "upgrade-scaling": ("bench_upgrade_scaling.py", True),
     "drain": ("bench_drain.py", True),
+    "parse": ("bench_parse.py", True),
     "cli-startup": ("bench_cli_startup.py", False),
 }
 
