@@ -20,14 +20,18 @@ Why at most one contender gets past step 3: each writes its claim *before* it li
 other claim, P's listing came before Q's claim was written, so Q's listing (after Q's claim) comes
 after P's claim was written and shows it: Q backs off. This holds on any store where a write that
 has returned is seen by every read issued afterwards; the cluster database is one (see
-docs/rolling-upgrade.md, "The upgrade lock", for the sources and the one configuration where it
-is not). Contention can make every contender back off; the random back-off makes one win.
+docs/rolling-upgrade.md, "The lock", for the sources, and for DatabaseReadWriteMode 2, where a
+local read may miss a committed write [P]). Contention can make every contender back off; the
+random back-off makes one win. A claim this process could not withdraw (a lost answer) is
+ignored and removed by its next start; a claim of a process gone from this host is ignored.
 
 Every holder has its own token, also when it resumes a journal whose run id the lock already
 names (two resumes of one journal are two holders: the later one takes the lock over, and the
 earlier one is fenced out). ``check`` (fencing) is one listing read, made at every step start
 and before moves: a run whose token no longer stands (frozen and woken after another holder took
 over, or its lock broken) raises ``LockLost`` naming the current holder and changes nothing more.
+Limit: a process frozen between a check and the command it guards sends that one command when it
+wakes (private properties have no compare-and-set the cluster could check it against).
 
 The lock never expires on its own: a node may legitimately be Down for an hour mid-upgrade, and a
 lock that lapses then invites a second run onto a half-upgraded cluster (the kured "ghost
