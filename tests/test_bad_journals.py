@@ -1,6 +1,7 @@
 """Bad journals are refused before anything is sent: truncated, random bytes, empty, hand-edited
 (with or without a recomputed checksum: a node added, a step marked done out of order, the schema
-version changed, a field of the wrong type), and another cluster's journal.
+version changed, a field of the wrong type), untrusted (group-writable, a symbolic link, another
+user's), and another cluster's journal.
 
 Each is given to ``RollingUpgrade.resume`` and to ``clusterlib upgrade resume`` / ``upgrade
 report``: the refusal names the journal's path and what is wrong (exit 1 in the CLI), and the
@@ -11,6 +12,7 @@ copy of the same journal then resumes to completion, so each refusal is the dama
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from collections.abc import Callable, Iterator
@@ -116,6 +118,13 @@ def _version(doc: dict[str, Any]) -> None:
     doc["version"] = 2
 
 
+def _symlinked(path: Path) -> None:
+    """The journal replaced by a link to a copy elsewhere (what a planted link looks like)."""
+    real = path.with_name("elsewhere.json")
+    path.rename(real)
+    path.symlink_to(real)
+
+
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated": (_raw(lambda t: t[: len(t) // 2]), "not valid JSON"),
     "empty": (_raw(lambda t: ""), "not valid JSON"),
@@ -130,7 +139,14 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "resealed-wrong-type": (_resealed(_wrong_type), "'attempts'"),
     "resealed-unknown-status": (_resealed(lambda b: b["steps"][0].update(status="half-done")),
                                 "unknown status"),
+    # Trust: sound content, but a file another user could have written (see journal.py).
+    "group-writable": (lambda p: p.chmod(0o664), "chmod go-w"),
+    "symlinked": (_symlinked, "symbolic link"),
 }
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    DAMAGE["another-owner"] = (lambda p: os.chown(p, 65534, -1), "belongs to")
+# Reading a report acts on nothing, so it needs no trust: only resume refuses these.
+NOT_FILE_LEVEL = {"resealed-node-added", "group-writable", "symlinked", "another-owner"}
 
 
 @pytest.fixture
@@ -178,7 +194,7 @@ def test_bad_journal_is_refused_and_nothing_is_sent(stopped: tuple[SimCluster, P
     damage, expect = DAMAGE[case]
     damage(journal)
     _assert_refused_and_idle(sim, journal, expect, monkeypatch,
-                             file_level=case != "resealed-node-added")
+                             file_level=case not in NOT_FILE_LEVEL)
     # The same journal undamaged resumes and finishes: the refusal was the damage's doing.
     report = RollingUpgrade.resume(clusterlib.connect(sim), journal=pristine,
                                    action=RemoteCommand(SETUP))
