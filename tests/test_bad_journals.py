@@ -118,6 +118,10 @@ def _version(doc: dict[str, Any]) -> None:
     doc["version"] = 2
 
 
+def _not_utf8(path: Path) -> None:
+    path.write_bytes(b"\xff\xfe" + path.read_bytes())
+
+
 def _symlinked(path: Path) -> None:
     """The journal replaced by a link to a copy elsewhere (what a planted link looks like)."""
     real = path.with_name("elsewhere.json")
@@ -135,7 +139,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "version-changed": (_outer(_version), "version 2 is not supported"),
     "resealed-node-added": (_resealed(_add_node), "NODE9"),
     "resealed-step-marked-done": (_resealed(_done_out_of_order), "steps out of order"),
-    "not-utf8": (lambda p: p.write_bytes(b"\xff\xfe" + p.read_bytes()), "cannot read the journal"),
+    "not-utf8": (_not_utf8, "cannot read the journal"),
     "resealed-wrong-type": (_resealed(_wrong_type), "'attempts'"),
     "resealed-unknown-status": (_resealed(lambda b: b["steps"][0].update(status="half-done")),
                                 "unknown status"),
@@ -182,7 +186,7 @@ def _assert_refused_and_idle(sim: SimCluster, journal: Path, expect: str,
         assert str(journal) in result.output and expect in result.output, result.output
     # Nothing that changes the cluster was sent (reads to compare cluster names are fine).
     after = SimCluster.__new__(SimCluster)
-    after.events = sim.events[before:]
+    after.events = sim.events[before:]  # type: ignore[assignment]  # a list is enough here
     assert action_calls(after) == [], action_calls(after)
 
 
