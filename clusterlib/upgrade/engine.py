@@ -1159,6 +1159,7 @@ class RollingUpgrade:
             # Recorded before it is sent: from here on the node may be mid-upgrade.
             self._journal.body.setdefault("action_sent", {})[n] = utc_now()
             self._save()
+            self._resend.discard(n.lower())  # resend_action means once, never after a send
             try:
                 self.action.run(n, self.cluster, _Context(self, n))
                 return "done", self.action.describe(n)
