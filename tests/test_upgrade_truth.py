@@ -543,3 +543,21 @@ def test_group_failed_elsewhere_mid_run_is_moved_back_and_the_run_ends_degraded(
     assert any(m["purpose"] == "recovery" and m["group"] == victim.name for m in report.moves)
     assert all_upgraded(sim)
     assert sim.snapshot().group(victim.name).state is GroupState.Online
+
+
+def test_resume_against_a_fresh_cluster_never_claims_old_nodes(tmp_path: Path) -> None:
+    """Stand-in for a cluster rolled back between a stop and a resume: the resume meets a fresh
+    cluster of the same name. Every node the journal calls upgraded is redone; the run never
+    says "completed" with a node on the old version."""
+    first = classic_ps()
+    first.inject(GroupFailsOnline("File Group 3", "NODE2"))
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(connect(first), action=installer(), journal=path).run()
+    assert first.nodes["NODE1"].release.key == "2016"
+    fresh = classic_ps()
+    report = RollingUpgrade.resume(connect(fresh), journal=path)
+    assert report.outcome in ("completed", "degraded")
+    assert all_upgraded(fresh)
+    assert _starts(fresh, "NODE1") == 1 and _starts(fresh, "NODE2") == 1
+    assert fresh.snapshot().placement() == report.original_placement
