@@ -402,6 +402,12 @@ def _quorum(sim: SimCluster) -> str:
         name, device = "File Share Witness", "\\\\WITNESS\\clusterlib"
     else:
         name, device = "Majority Node Set", ""
+    # The quorum resource lives in the core group, and clients find the core group through it
+    # (its name is localized): name a resource the core group really holds, a disk first.
+    core = next((g for g in sim.groups.values() if g.is_core and g.resources), None)
+    if core is not None and not any(r.name == name for r in core.resources):
+        name = next((r.name for r in core.resources if r.type == "Physical Disk"),
+                    core.resources[0].name)
     return "\r\n".join([
         "Quorum Resource Name Device                                   Max Log Size",
         "-------------------- ---------------------------------------- ------------",
