@@ -39,7 +39,8 @@ def test_realistic_names_move_drain_resume_and_snapshot(connect_sim: ConnectSim)
     sim = SimCluster({"NODE1": REALISTIC, "NODE2": []}, os="2003")
     cluster = connect_sim(sim)
     snap = cluster.snapshot(owners=True)
-    assert {g.name for g in snap.groups} == {*REALISTIC, "Cluster Group"}
+    core = next(g.name for g in sim.groups.values() if g.is_core)  # named in the UI language
+    assert {g.name for g in snap.groups} == {*REALISTIC, core}
     assert {r.name for r in snap.resources} >= {f"{g} Resource" for g in REALISTIC}
 
     after = cluster.group(REALISTIC[0]).move("NODE2")
@@ -55,7 +56,7 @@ def test_realistic_names_move_drain_resume_and_snapshot(connect_sim: ConnectSim)
     assert after.node("NODE1").state is NodeState.Up
     # The very names were sent, byte for byte.
     moved = {c[1] for c in changes(sim) if c[0] == "group"}
-    assert moved == set(REALISTIC) | {"Cluster Group"}
+    assert moved == set(REALISTIC) | {core}
 
 
 def test_read_group_with_owners_settles_overflowing_resource_rows() -> None:
@@ -109,7 +110,8 @@ def test_snapshot_survives_a_group_name_with_a_newline(connect_sim: ConnectSim) 
     cluster = connect_sim(sim)
     for owners in (False, True):
         snap = cluster.snapshot(owners=owners)
-        assert {g.name for g in snap.groups} == {"A\nB", "Good", "tail\n", "Cluster Group"}
+        core = next(g.name for g in sim.groups.values() if g.is_core)
+        assert {g.name for g in snap.groups} == {"A\nB", "Good", "tail\n", core}
     # Everything else works; the odd group is refused with its name, before sending.
     assert cluster.group("Good").move("NODE2").group("Good").owner == "NODE2"
     sent = len(sim.calls("cluster.exe"))
@@ -183,11 +185,15 @@ def test_core_group_found_from_the_quorum_resource_not_its_name() -> None:
     assert not snap.group("Cluster Group").is_core
 
 
-def test_core_group_falls_back_to_its_english_name() -> None:
-    # The simulator's /quorum names a resource no group holds here: documented fallback.
-    sim = SimCluster({"NODE1": [], "NODE2": []}, os="2003")
-    snap = ClusterExeDialect(InProcessTransport(sim)).snapshot()
-    assert snap.core_group is not None and snap.core_group.name == "Cluster Group"
+@pytest.mark.parametrize("language", ["en-US", "pt-BR", "de-DE", "zh-TW"])
+def test_core_group_in_every_language(language: str) -> None:
+    sim = SimCluster({"NODE1": ["G1"], "NODE2": []}, os="2003", language=language)
+    d = ClusterExeDialect(InProcessTransport(sim))
+    snap = d.snapshot()
+    core = next(g.name for g in sim.groups.values() if g.is_core)
+    assert snap.core_group is not None and snap.core_group.name == core
+    assert [g.name for g in snap.groups if g.is_core] == [core]
+    assert d.read_group(core).is_core and not d.read_group("G1").is_core
 
 
 def test_quorum_resource_with_blanks_and_overflow() -> None:
@@ -276,7 +282,8 @@ class _QuorumFails:
 
 
 def test_snapshot_falls_back_when_quorum_is_unavailable() -> None:
-    sim = SimCluster({"NODE1": ["G1"], "NODE2": []}, os="2003")
+    # The fallback is the English default name: on an English cluster it finds the core group.
+    sim = SimCluster({"NODE1": ["G1"], "NODE2": []}, os="2003", language="en-US")
     d = ClusterExeDialect(_QuorumFails(sim))  # type: ignore[arg-type]
     for owners in (False, True):
         snap = d.snapshot(owners=owners)

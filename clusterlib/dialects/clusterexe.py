@@ -140,6 +140,8 @@ class ClusterExeDialect:
         if cluster is not None:
             cx.check_name(cluster, "cluster name")
         self._last: ClusterSnapshot | None = None
+        # The core group's name as the last snapshot found it (from the quorum resource).
+        self._core: str | None = None
 
     def __repr__(self) -> str:
         return f"<ClusterExeDialect {self.transport.endpoint}>"
@@ -253,6 +255,7 @@ class ClusterExeDialect:
             quorum_type=quorum_type,
         )
         self._last = snap
+        self._core = core
         return snap
 
     def _owners(self, groups: Sequence[GroupInfo], resources: Sequence[ResourceInfo],
@@ -333,7 +336,7 @@ class ClusterExeDialect:
             raise ParseError(f"expected one group named {name!r} [command: {lines[0]}]", outs[0])
         info = _as_asked(found[0], name)
         if not owners:
-            return _group(info, (), ())
+            return _group(info, (), (), self._core)
         node_names = [n.name for n in cx.parse_nodes(outs[4])]
         preferred = tuple(cx.parse_owners(outs[1], nodes=node_names))
         listed = [g.name for g in cx.parse_groups(outs[2], nodes=node_names)]
@@ -351,7 +354,7 @@ class ClusterExeDialect:
             keep = {n.lower() for n in owners_listed}
             possible = (owners_listed if possible is None
                         else [n for n in possible if n.lower() in keep])
-        return _group(info, preferred, tuple(possible or ()))
+        return _group(info, preferred, tuple(possible or ()), self._core)
 
     def read_node(self, name: str) -> NodeInfo:
         node = cx.NodeName(name)
