@@ -47,16 +47,17 @@ class Limits:
     """How much one host may send. Every field is a hard bound; passing it fails the call with
     ``ResponseTooLarge`` naming the host and the bound.
 
-    ``max_response_bytes``: one HTTP answer. A WinRM listener never sends more than the
-    MaxEnvelopeSize the client asked for (MS-WSMV 2.2.4.19; the transport's
-    ``max_envelope_size``), so the default allows four times that (headroom for message
-    encryption framing), at least 1 MiB.
+    ``max_response_bytes``: one HTTP answer. A WinRM listener answers no larger than the
+    MaxEnvelopeSize the client asked for (MS-WSMV 3.1.4.1.7, wsman:MaxEnvelopeSize; the
+    transport's ``max_envelope_size``), so the default allows four times that (headroom for
+    message encryption framing), at least 1 MiB.
     ``max_message_bytes``: one PSRP message reassembled from fragments (one output object or
     error record; MS-PSRP 2.2.4). 64 MiB by default.
-    ``max_depth``: XML element nesting in an answer or a CLIXML message. PowerShell remoting
-    serializes objects one level deep by default (MS-PSRP 2.2.5.2.6, ``SerializationDepth``);
-    a cluster object with its nested owner node and an error record with inner exceptions stay
-    well under 50. 100 by default, far below the recursion limit of pypsrp's deserializer.
+    ``max_depth``: XML element nesting in an answer or a CLIXML message. In the exchanges with
+    real Windows hosts that pypsrp records for its tests (jborean93/pypsrp v0.9.1,
+    tests/tests_pypsrp/responses: 1024 envelopes, 395 PSRP messages including error records and
+    PSVersionTable), the deepest envelope nests 9 levels and the deepest message 11. 100 by
+    default: ample, and far below the recursion limit of pypsrp's deserializer.
     ``max_call_bytes``: everything received during one call (all answers, all attempts):
     256 MiB by default (a snapshot of 8000 groups is about 0.5 MB).
     """
