@@ -1,9 +1,9 @@
 """A rolling upgrade for automation (cron, a CI job, an orchestrator): resumable, with exit codes.
 
 Runs the upgrade, or resumes it when its journal says it was stopped, and exits like the CLI:
-0 completed, 1 refused or failed (the message says which), 3 could not connect, 4 stopped safely (run the
-same command again once the cause is fixed: it resumes from the journal). Without ``--host`` it
-rehearses on the embedded simulator and says so.
+0 completed, 1 refused or failed (the message says which), 3 could not connect, 4 stopped
+safely (run the same command again once the cause is fixed: it resumes from the journal).
+Without ``--host`` it rehearses on the embedded simulator and says so.
 
     python examples/automation.py --journal upgrade.json                # simulator rehearsal
     CLUSTERLIB_PASSWORD=... python examples/automation.py --host mgmt1.corp.example \\
