@@ -161,7 +161,7 @@ def _action(api: Any, target: Target, cluster: Any, command: str | None, manual:
         def ask(node: str, prompt: str) -> bool:
             if not sys.stdin.isatty():
                 return False
-            return typer.confirm(f"{render_visible(prompt)} Done, and did it succeed?",
+            return typer.confirm(f"{_visible(prompt)} Done, and did it succeed?",
                                  default=False, err=True)
 
         return api.ManualAction("Upgrade {node} now (it is drained and paused), then confirm.",
@@ -171,7 +171,7 @@ def _action(api: Any, target: Target, cluster: Any, command: str | None, manual:
     return _command_action(api, cluster, sim_command(getattr(cluster.transport, "sim", None)))
 
 
-def render_visible(text: str) -> str:
+def _visible(text: str) -> str:
     from clusterlib_cli import render
 
     return render.visible(text)
