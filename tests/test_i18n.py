@@ -105,6 +105,24 @@ def test_language_is_checked_and_named() -> None:
     assert SimCluster({"N1": []}, language="PT-br").language == "pt-BR"
 
 
+def test_a_test_run_can_set_the_default_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What tests/conftest.py does for --sim-language / CLUSTERLIB_TEST_LANGUAGE.
+    monkeypatch.setattr(sim_locale, "DEFAULT_LANGUAGE", "de-DE")
+    monkeypatch.setattr(sim_locale, "DEFAULT_ERROR_CODES", False)
+    sim = SimCluster({"N1": [], "N2": []}, os="2016")
+    assert (sim.language, sim.error_codes) == ("de-DE", False)
+    assert "Clustergruppe" in sim.groups and "Cluster Group" not in sim.groups
+    # A test that names its language keeps it.
+    assert SimCluster({"N1": []}, language="en-US", error_codes=True).error_codes
+
+
+def test_localized_message_lookup() -> None:
+    assert win32.localized_message(5908, "en-us") == win32.message(5908)
+    assert win32.localized_message(5908, "PT-BR") == win32.LOCALIZED_MESSAGES["pt-BR"][5908]
+    assert win32.localized_message(5908, "fr-FR") is None
+    assert sim_locale.message(4242, "de-DE") == "Win32 error 4242"
+
+
 @pytest.mark.parametrize("language", sim_locale.LANGUAGES)
 def test_core_and_storage_groups_are_named_in_the_language(language: str) -> None:
     sim = SimCluster({"N1": ["app"], "N2": []}, os="2016", language=language,
