@@ -270,3 +270,31 @@ def test_tasklist_shows_a_running_installer_as_its_marker() -> None:
     # Windows 2000 has no tasklist.
     old = SimCluster.classic()
     assert run_command_line(old, "tasklist", node="NODE1").exit_code == 9009
+
+
+@pytest.mark.parametrize("line,word", [("ipconfig /all", "ipconfig"), ("whoami", "whoami"),
+                                       ("net start", "net")])
+def test_real_windows_programs_are_not_simulated_never_not_recognized(line: str, word: str) -> None:
+    """A program every Windows Server has must never be claimed missing: it is "not simulated"."""
+    sim = SimCluster.classic(os="2016")
+    result = run_command_line(sim, line, node="NODE1")
+    assert result.exit_code == 1
+    assert f"not simulated: the program '{word}'" in result.stderr
+    assert "not recognized" not in result.stderr
+    assert sim.node("NODE1").release.key == "2016"
+
+
+def test_windows_2000_lacks_whoami_and_powershell() -> None:
+    """whoami came with the Support Tools and PowerShell much later: cmd.exe on Windows 2000 does
+    not find them."""
+    sim = SimCluster.classic(os="2000")
+    for word in ("whoami", "powershell"):
+        result = run_command_line(sim, word, node="NODE1")
+        assert result.exit_code == 9009 and f"'{word}' is not recognized" in result.stderr
+
+
+def test_powershell_exe_on_a_node_shell_runs_the_cmdlet() -> None:
+    sim = SimCluster.classic(os="2016")
+    result = run_command_line(sim, "powershell -NoProfile -Command Get-ClusterNode -Name NODE9",
+                              node="NODE1")
+    assert result.exit_code == 1 and "ClusterNodeNotFound" in result.stderr

@@ -12,7 +12,10 @@ starts ``<line>`` on that node through WMI over DCOM (Win32_Process.Create).
 Any other program is what cmd.exe says about a program it cannot find:
 ``'x' is not recognized as an internal or external command,`` / ``operable program or batch
 file.`` with exit code 9009, naming the word typed (cmd.exe's text [V]). Commands that exist on
-Windows but are not modelled here do not exist in the simulator either; they get that same answer.
+Windows but are not modelled here answer ``not simulated: the program 'x' ...`` (exit 1), never
+"not recognized": a test must not see a real command claimed missing. ``powershell`` runs its
+``-Command``/``-EncodedCommand`` script through the simulator's PowerShell host where the release
+has the FailoverClusters module.
 """
 
 from __future__ import annotations
@@ -150,7 +153,43 @@ def _run_one(sim: SimCluster, line: str, node: str | None) -> tuple[CmdResult, b
         return wmic_answer(sim, rest), False
     if prog == "tasklist" and _has_wmic(sim, node):
         return tasklist(sim, node, rest), False
+    if prog == "powershell" and _release(sim, node).powershell:
+        from clusterlib.sim.powershell import run_powershell_exe
+
+        out, err, code = run_powershell_exe(sim, rest)
+        return CmdResult(stdout=out, stderr=err, exit_code=code), False
+    if _exists_on_windows(prog, _release(sim, node)):
+        # A program Windows has but the simulator does not model: say so, never claim that a
+        # real command does not exist (that would make a real host look broken in a test).
+        return CmdResult(stdout="", stderr=f"not simulated: the program {word!r} exists on"
+                         " Windows but the simulator does not model it\r\n", exit_code=1), False
     return not_recognized(word), False
+
+
+# Programs in System32 that Windows 2000 does not ship (Support Tools, later releases).
+_NOT_ON_2000 = {"whoami", "dism", "wusa", "klist", "setspn", "repadmin", "dcdiag", "gpresult",
+                "bcdedit", "winrm", "icacls", "robocopy", "taskkill", "schtasks", "powershell",
+                "wmic", "tasklist"}
+
+
+def _release(sim: SimCluster, node: str | None) -> Release:
+    return sim.node(node).release if node is not None else _serving_release(sim)
+
+
+def _serving_release(sim: SimCluster) -> Release:
+    if not sim.initial_release.winrm:
+        from clusterlib.sim.releases import release
+
+        return release("2003")  # the management host (see _MANAGEMENT_VER)
+    return _serving_node_release(sim)[1]
+
+
+def _exists_on_windows(prog: str, rel: Release) -> bool:
+    from clusterlib.sim.powershell import _PROGRAMS
+
+    if prog not in _PROGRAMS or prog == "cluster":
+        return False
+    return not (rel.key == "2000" and prog in _NOT_ON_2000)
 
 
 def _exit(rest: str) -> CmdResult:
