@@ -10,7 +10,8 @@ def test_exported_members() -> None:
     exported = set(clusterlib.__all__)
     for name in ("connect", "Cluster", "Node", "Group", "ClusterError", "NodeNotFound",
                  "GroupNotFound", "AuthenticationError", "ClusterSnapshot", "NodeState",
-                 "GroupState", "DrainStatus", "Policies"):
+                 "GroupState", "DrainStatus", "Policies", "InsecureConnection",
+                 "ResponseTooLarge"):
         assert name in exported, name
     for name in exported:
         assert hasattr(clusterlib, name), name
@@ -23,6 +24,9 @@ def test_exception_tree() -> None:
     assert issubclass(errors.TransientClusterError, errors.ClusterRefused)
     assert issubclass(errors.UnsafeName, errors.PreconditionFailed)
     assert not issubclass(errors.ConnectionFailed, errors.ClusterRefused)
+    # A response past its bound is a failed conversation; cleartext Basic is refused up front.
+    assert issubclass(errors.ResponseTooLarge, errors.ConnectionFailed)
+    assert issubclass(errors.InsecureConnection, errors.PreconditionFailed)
 
 
 def test_refused_errors_carry_code_symbol_and_command() -> None:
