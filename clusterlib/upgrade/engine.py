@@ -654,6 +654,7 @@ class RollingUpgrade:
                     continue
                 resumed = False
                 if info.state is NodeState.Paused and pending is not None and _same(place, pending):
+                    self._fence()  # a recovery changes the cluster: only while the lock holds
                     self._resume_node(place)
                     resumed = True
                 elif info.state is not NodeState.Up:
