@@ -47,9 +47,11 @@ _CSS = """
 .clusterlib h3,.clusterlib h4{margin:6px 0}
 """
 
-_GOOD = {"Up", "Online", "done", "completed", "ok", "Completed"}
-_WARN = {"Paused", "Pending", "PartialOnline", "Joining", "skipped", "running", "InProgress"}
-_BAD = {"Down", "Failed", "Unknown", "failed", "stopped"}
+_GOOD = {"Up", "Online", "done", "completed", "ok", "Completed", "ran"}
+_WARN = {"Paused", "Pending", "PartialOnline", "Joining", "skipped", "running", "InProgress",
+         "skipped: already done"}
+_BAD = {"Down", "Failed", "Unknown", "failed", "stopped", "degraded", "incomplete", "outage",
+        "interrupted"}
 
 
 def _e(value: object) -> str:

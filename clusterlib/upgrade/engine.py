@@ -411,7 +411,7 @@ class RollingUpgrade:
                               message=("resuming" if self._resumed else "starting")
                               + f" rolling upgrade of {body['cluster']}"))
         try:
-            if body["outcome"] not in ("completed", "degraded"):
+            if body["outcome"] not in ("completed", "degraded", "incomplete"):
                 for raw in [*body["plan"]["steps"], *body.setdefault("extra_steps", [])]:
                     step = Step.from_dict(raw)
                     rec = journal.step(step.id)
@@ -430,13 +430,15 @@ class RollingUpgrade:
                 self._check_availability(None)
                 self._final_check()
                 excess = self._excess_downtime()
+                message = self._completion_message()
                 if excess:
                     text = "; ".join(f"{g} {s:.0f}s" for g, s in excess.items())
                     self._warn(f"groups were down longer than their moves needed: {text}")
-                    self._finish("degraded", self._completion_message()
-                                 + f"; OUTAGE: groups were down beyond their moves ({text})")
-                else:
-                    self._finish("completed", self._completion_message())
+                    message += f"; OUTAGE: groups were down beyond their moves ({text})"
+                # Nodes that failed within max_failed_nodes are not upgraded: every step ran,
+                # but the cluster is not where the run was to take it.
+                self._finish("incomplete" if body["failed_nodes"] else
+                             "degraded" if excess else "completed", message)
         except KeyboardInterrupt:
             # Ctrl-C (or SIGTERM turned into one) mid-step: the journal records the step's real
             # end before the interrupt leaves run(); the resume re-checks that step.

@@ -141,7 +141,8 @@ class LockBroken(UpgradeEvent):
 @frozen(kw_only=True)
 class RunFinished(UpgradeEvent):
     """``outcome``: "completed", "degraded" (every step done, but a group was down longer than
-    its moves needed: see Report.availability) or "stopped"."""
+    its moves needed: see Report.availability), "incomplete" (nodes failed within
+    max_failed_nodes) or "stopped"."""
 
     kind: ClassVar[str] = "run-finished"
     outcome: str

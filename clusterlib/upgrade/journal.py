@@ -111,7 +111,8 @@ def validate(body: Any, where: str) -> None:
                 f"{where}: step {step['id']} is {step['status']} but the earlier step"
                 f" {first_pending} is still pending: steps out of order (edited?); clusterlib"
                 " will not act on it")
-    if body["outcome"] not in (None, "completed", "stopped", "refused", "degraded"):
+    if body["outcome"] not in (None, "completed", "stopped", "refused", "degraded",
+                               "incomplete"):
         raise JournalRejected(f"{where}: unknown outcome {body['outcome']!r}")
 
 

@@ -21,7 +21,8 @@ class Report:
     cluster: str
     #: "completed" (every node proven on the target, every group home in its state, no group
     #: down beyond its moves), "degraded" (every step done, but a group was down longer than its
-    #: moves needed), "stopped", "refused" or "running".
+    #: moves needed), "incomplete" (every step done, but nodes failed within max_failed_nodes
+    #: and are not upgraded), "stopped", "refused" or "running".
     outcome: str
     message: str
     journal: str | None
