@@ -113,3 +113,18 @@ class PipelineCounter:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MiB. Not ``getrusage``'s ru_maxrss: Linux
+    carries that over from the parent through fork and exec, so a child would report its
+    parent's peak when that is higher."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

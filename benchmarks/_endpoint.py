@@ -11,7 +11,6 @@ the endpoint's CPU and memory apart from the client's, as a real cluster's would
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -24,7 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import peak_rss_mb
+
+    return peak_rss_mb()
 
 
 def _params(sim: Any) -> dict[str, Any]:

@@ -25,7 +25,6 @@ snapshot included; target < 1 s), the client's peak RSS and the endpoint process
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import parser, table, write
+from _common import parser, peak_rss_mb, table, write
 from _endpoint import RemoteSim
 
 import clusterlib
@@ -146,7 +145,7 @@ def scale_probe(nodes: int, groups: int) -> dict[str, Any]:
     """In this (fresh) process: snapshot best of 3, plan best of 2, peak RSS (module docstring)."""
     from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
-    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_start = peak_rss_mb()
     with RemoteSim(nodes, groups, envelope=ENVELOPE, upgrade_to="2019") as rs:
         cluster = clusterlib.connect(rs.transport(max_envelope_size=ENVELOPE))
         snaps = [measure(rs, cluster.snapshot) for _ in range(3)]
@@ -173,8 +172,7 @@ def scale_probe(nodes: int, groups: int) -> dict[str, Any]:
             "plan_parts": {"snapshot(owners=True)": best([owners]),
                            "planning_s": round(planning, 3)},
             "client_rss_start_mb": round(rss_start, 1),
-            "client_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                                        / 1024, 1),
+            "client_peak_rss_mb": round(peak_rss_mb(), 1),
             "endpoint_peak_rss_mb": endpoint["peak_rss_mb"],
             "endpoint_build_s": rs.startup["build_s"]}
 
