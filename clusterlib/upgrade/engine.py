@@ -6,6 +6,13 @@ journal before it starts and after it ends, and every phase re-reads the live cl
 acts, so a resume never trusts the journal's word about the cluster: a node already upgraded is
 not upgraded again, a node left paused is resumed, a group left on the wrong node is moved back.
 
+Truth rules: every group Online at the start is checked at every step boundary (and right before
+each upgrade action) and recovered or the run stops (_check_availability); an installer whose
+start cannot be ruled out is never sent again (_await_evidence); a node counts as upgraded only
+on the target version (explicit, or adopted from the first upgraded node); the run ends with a
+final check (_final_check), and says "completed" only when nothing differs and no group was
+down beyond its moves ("degraded", "incomplete" or a stop otherwise). See docs/rolling-upgrade.md.
+
 Reads are deliberately few. Possible and preferred owners are read once per run (they cost one
 large round trip: Get-ClusterOwnerNode over every group and resource) and merged into the plain
 snapshots the phases take; moves go through the same retrying, rolling-back move the Group handle
