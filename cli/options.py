@@ -85,6 +85,7 @@ class Target:
     cert_pem: Path | None = None
     cert_key_pem: Path | None = None
     allow_cleartext_basic: bool = False
+    keyring: bool = False
     password_stdin: bool = False
     # The plain --password option: accepted, warned about, never shown in a repr.
     password: str | None = field(default=None, repr=False)
@@ -140,6 +141,8 @@ class Target:
             args += ["--user", self.user]
         if self.password_stdin:
             args += ["--password-stdin"]
+        if self.keyring:
+            args += ["--keyring"]
         if self.dialect is not DialectChoice.auto:
             args += ["--dialect", self.dialect.value]
         if self.connect_timeout != DEFAULT_CONNECT_TIMEOUT:
@@ -221,6 +224,10 @@ AllowCleartextOpt = Annotated[bool, typer.Option(
     " with --no-ssl send the password in cleartext to a host outside 127.0.0.0/8 (refused"
     " otherwise; warned on every use). Prefer --ssl, or Kerberos/Negotiate.",
     rich_help_panel=CONN_PANEL)]
+KeyringOpt = Annotated[bool, typer.Option(
+    "--keyring", envvar="CLUSTERLIB_KEYRING", help="Take the password from the OS keyring"
+    " (service 'clusterlib', account USER@HOST or USER; needs the keyring package).",
+    rich_help_panel=CONN_PANEL)]
 PasswordStdinOpt = Annotated[bool, typer.Option(
     "--password-stdin", envvar="CLUSTERLIB_PASSWORD_STDIN",
     help="Read the password from the first line of standard input.", rich_help_panel=CONN_PANEL)]
@@ -270,6 +277,7 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "cert_pem": (CertPemOpt, None),
     "cert_key_pem": (CertKeyPemOpt, None),
     "allow_cleartext_basic": (AllowCleartextOpt, False),
+    "keyring": (KeyringOpt, False),
     "password_stdin": (PasswordStdinOpt, False),
     "password": (PasswordOpt, None),
     "profile": (ProfileOpt, None),
@@ -406,7 +414,8 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
             ("--time-scale", target.time_scale), ("--node-path", target.node_path),
             ("--read-timeout", target.read_timeout), ("--call-timeout", target.call_timeout),
             ("--cert-pem", target.cert_pem), ("--cert-key-pem", target.cert_key_pem),
-            ("--allow-cleartext-basic", target.allow_cleartext_basic)) if on]
+            ("--allow-cleartext-basic", target.allow_cleartext_basic),
+            ("--keyring", target.keyring)) if on]
         if host_only:
             raise typer.BadParameter(f"{', '.join(host_only)} only apply with --host; the"
                                      " simulator needs no connection options",
@@ -418,8 +427,11 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
         if target.insecure and target.ca_bundle is not None:
             raise typer.BadParameter("--insecure turns certificate validation off; --ca-bundle"
                                      " makes no sense with it", param_hint="'--insecure'")
-        if target.password is not None and target.password_stdin:
-            raise typer.BadParameter("give --password or --password-stdin, not both",
+        given = [name for name, on in (("--password", target.password is not None),
+                                        ("--password-stdin", target.password_stdin),
+                                        ("--keyring", target.keyring)) if on]
+        if len(given) > 1:
+            raise typer.BadParameter(f"give one password source, not {' and '.join(given)}",
                                      param_hint="'--password'")
         if target.insecure and target.ssl is False:
             raise typer.BadParameter("--insecure only concerns HTTPS; it makes no sense with"
@@ -578,6 +590,35 @@ def build_sim(target: Target) -> SimCluster:
 
 # --- credentials and connecting ------------------------------------------------------------------
 
+KEYRING_SERVICE = "clusterlib"
+
+
+def _keyring_password(target: Target) -> str:
+    """The password from the OS keyring (Windows Credential Manager, macOS Keychain, Secret
+    Service) through the ``keyring`` package: service "clusterlib", user "USER@HOST", else
+    "USER". Optional: without the package the error says how to get it."""
+    try:
+        import keyring  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise typer.BadParameter("--keyring needs the keyring package (pip install keyring)",
+                                 param_hint="'--keyring'") from None
+    if not target.user:
+        raise typer.BadParameter("--keyring looks the password up by user: give --user",
+                                 param_hint="'--keyring'")
+    for account in (f"{target.user}@{target.host}", target.user):
+        try:
+            found = keyring.get_password(KEYRING_SERVICE, account)
+        except Exception as exc:  # a locked or missing backend: say so, never a traceback
+            raise typer.BadParameter(f"--keyring: the keyring could not be read"
+                                     f" ({type(exc).__name__})", param_hint="'--keyring'") from None
+        if found:
+            return str(found)
+    raise typer.BadParameter(
+        f"--keyring: no password for {target.user}@{target.host} (nor {target.user}) under"
+        f" service {KEYRING_SERVICE!r}; store it with: keyring set {KEYRING_SERVICE}"
+        f" {target.user}@{target.host}", param_hint="'--keyring'")
+
+
 def resolve_password(target: Target) -> str | None:
     """The password, from the safest source available; registered for scrubbing."""
     from clusterlib_cli import render
@@ -593,6 +634,8 @@ def resolve_password(target: Target) -> str | None:
         if not password:
             raise typer.BadParameter("--password-stdin: standard input was empty",
                                      param_hint="'--password-stdin'")
+    elif target.keyring:
+        password = _keyring_password(target)
     elif os.environ.get(PASSWORD_ENV):
         password = os.environ[PASSWORD_ENV]
     elif target.user and (target.auth in (None, Auth.negotiate, Auth.ntlm, Auth.basic,

@@ -204,3 +204,50 @@ def test_a_missing_kerberos_ticket_explains_kinit() -> None:
     assert hint is not None and "kinit" in hint and "--auth ntlm" in hint
     ntlm = opts.make_target(host="h1.example", auth=opts.Auth.ntlm)
     assert render.connection_hint(errors.AuthenticationError("rejected"), ntlm) is None
+
+
+# --- the OS keyring -------------------------------------------------------------------------------
+
+class _MemoryKeyring:
+    """A stand-in for the ``keyring`` package's API (get_password(service, account)): the
+    package is optional and not installed in the test environment, so the CLI's use of it is
+    checked against this in-memory backend."""
+
+    def __init__(self, store: dict[tuple[str, str], str]) -> None:
+        self.store = store
+        self.asked: list[tuple[str, str]] = []
+
+    def get_password(self, service: str, account: str) -> str | None:
+        self.asked.append((service, account))
+        return self.store.get((service, account))
+
+
+def test_keyring_supplies_the_password_and_it_is_never_shown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sim = SimCluster.classic(os="2012R2")
+    with sim.serve() as ep:
+        backend = _MemoryKeyring({("clusterlib", f"{ep.username}@{ep.host}"): ep.password})
+        monkeypatch.setitem(sys.modules, "keyring", backend)
+        args = ["nodes", "--host", ep.host, "--port", str(ep.port), "--no-ssl", "--auth",
+                "basic", "--user", ep.username, "--keyring", "--json"]
+        ok = invoke(*args)
+        assert ok.exit_code == 0, ok.output
+        assert backend.asked[0] == ("clusterlib", f"{ep.username}@{ep.host}")
+        assert ep.password not in ok.output
+        backend.store.clear()
+        missing = invoke(*args)
+    assert missing.exit_code == 2
+    assert "keyring set clusterlib" in missing.output and ep.password not in missing.output
+
+
+def test_keyring_without_the_package_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "keyring", None)  # import keyring -> ImportError
+    result = invoke("status", "--host", "h1.example", "--user", "u", "--keyring")
+    assert result.exit_code == 2 and "pip install keyring" in result.output
+    both = invoke("status", "--host", "h1.example", "--user", "u", "--keyring",
+                  "--password-stdin")
+    assert both.exit_code == 2 and "one password source" in both.output
