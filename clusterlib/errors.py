@@ -36,7 +36,12 @@ class ClusterError(Exception):
 
 
 class ConnectionFailed(ClusterError):
-    """Could not talk to the cluster: network, TLS, WinRM fault or a dead session."""
+    """Could not talk to the cluster: network, TLS, WinRM fault or a dead session.
+
+    ``unsent`` is True when the command is known never to have left this machine (the session
+    could not even be opened), so whoever sent it may treat it as not started."""
+
+    unsent: bool = False
 
 
 class AuthenticationError(ConnectionFailed):

@@ -192,6 +192,10 @@ def test_nothing_listening_fails_fast_naming_host_port() -> None:
     with pytest.raises(ConnectionFailed, match=f"127.0.0.1:{port}"):
         tr.run_pipeline(Pipeline.of(Cmdlet("Get-ClusterNode"), idempotent=True))
     assert time.monotonic() - started < 2
+    # A command that could never leave (no session) says so: an installer was not started.
+    with pytest.raises(ConnectionFailed) as info:
+        tr.run_cmd(CmdLine(r"D:\setup.exe /unattend"))
+    assert info.value.unsent is True
 
 
 def test_credentials_from_environment(ep: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,8 +255,9 @@ def test_non_idempotent_is_never_resent(sim: SimCluster) -> None:
         tr.run_pipeline(Pipeline.of(Cmdlet("Get-Cluster")))  # pool open, unfaulted
         ep.set_faults(faults)
         move = Pipeline.of(Cmdlet("Move-ClusterGroup", {"Name": "SQL Group 1", "Node": "NODE2"}))
-        with pytest.raises(ConnectionFailed, match="HTTP 500"):
+        with pytest.raises(ConnectionFailed, match="HTTP 500") as info:
             tr.run_pipeline(move)
+        assert info.value.unsent is False  # it left, and ran: never "not started"
         assert len(sim.calls("Move-ClusterGroup")) == 1  # ran once; the answer was lost
         assert ep.actions["Command"] == 2
         ep.set_faults(None)

@@ -316,6 +316,9 @@ class WinRMTransport:
         try:
             return _retrying(self.retry, budget)(attempt)
         except _Retryable as wrapped:
+            # Every attempt failed before the command left: say so, so an installer that was
+            # never sent is a plain failure, not an "unconfirmed start" (upgrade.actions).
+            wrapped.error.unsent = wrapped.unsent
             raise wrapped.error from wrapped.error.__cause__
 
     def _connection(self) -> WSMan:
