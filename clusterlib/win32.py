@@ -172,20 +172,18 @@ def _flatten(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.casefold())
 
 
-def _catalog_keys() -> list[tuple[int, str]]:
-    if not _KEYS:
-        for code, (_sym, msg) in WIN32_ERRORS.items():
-            _KEYS.append((code, _flatten(msg)))
-        for table in LOCALIZED_MESSAGES.values():
-            _KEYS.extend((code, _flatten(msg)) for code, msg in table.items())
-        # Too short a text would match inside unrelated words: 12 letters for alphabetic
-        # scripts; a CJK character carries about a word, so 4 there.
-        _KEYS[:] = [(c, k) for c, k in _KEYS
-                    if len(k) >= (4 if any(ord(ch) >= 0x2E80 for ch in k) else 12)]
+def _catalog_keys() -> tuple[tuple[int, str], ...]:
     return _KEYS
 
 
-_KEYS: list[tuple[int, str]] = []
+def _build_keys() -> tuple[tuple[int, str], ...]:
+    texts = [(code, msg) for code, (_sym, msg) in WIN32_ERRORS.items()]
+    texts += [(code, msg) for table in LOCALIZED_MESSAGES.values() for code, msg in table.items()]
+    keys = [(code, _flatten(msg)) for code, msg in texts]
+    # Too short a text would match inside unrelated words: 12 letters for alphabetic scripts; a
+    # CJK character carries about a word, so 4 there.
+    return tuple((c, k) for c, k in keys
+                 if len(k) >= (4 if any(ord(ch) >= 0x2E80 for ch in k) else 12))
 
 #: FullyQualifiedErrorId heads (the part before the comma) that name one Win32 code. The
 #: simulator writes these; whether a real FailoverClusters cmdlet uses the same ids is [U] (the
@@ -377,3 +375,7 @@ def localized_message(code: int, language: str) -> str | None:
         if lang.lower() == language.lower():
             return table.get(code)
     return None
+
+
+# Built once, at import: the flattened texts the last-resort lookup compares against.
+_KEYS = _build_keys()
