@@ -301,6 +301,7 @@ class RollingUpgrade:
         body: dict[str, Any] = {
             "run_id": self.run_id, "cluster": snapshot.name, "created": utc_now(),
             "updated": utc_now(), "owner": locks.whoami(), "pid": os.getpid(),
+            "clusterlib_version": _clusterlib_version(),
             "options": self.options.to_dict(), "action": self.action.to_dict(),
             "original_placement": snapshot.placement(),
             "original_states": {g.name: g.state.name for g in snapshot.groups},
@@ -340,15 +341,22 @@ class RollingUpgrade:
         snapshot = self.cluster.snapshot(owners=True)
         self._remember_owners(snapshot)
         self._lock = locks.acquire(self.cluster, self.run_id, snapshot.name)
-        if body["outcome"] != "completed":
-            body["outcome"] = None
-            body["stopped_at"] = None
-            body["message"] = "resumed"
-            body["audit"].append({"text": f"resumed by {locks.whoami()} pid {os.getpid()}",
-                                  "at": utc_now()})
-            self._reverify(snapshot)
-            self._journal.save()
-            self._label = "between sessions"  # downtime found at the first check fell there
+        # Every resume re-reads the live cluster, also of a run the journal calls finished
+        # ("completed", "degraded", "incomplete"): the journal's word is never the outcome. The
+        # steps the live cluster contradicts are reopened, and the final check always runs
+        # again, so a finished run against a cluster that no longer shows it is never reported
+        # finished unproven. A finished run that still holds sends nothing (every step is done).
+        was = body["outcome"]
+        body["outcome"] = None
+        body["stopped_at"] = None
+        body["message"] = "resumed"
+        body["audit"].append({"text": f"resumed by {locks.whoami()} pid {os.getpid()}"
+                              + (f" (the journal said {was}; re-checked)"
+                                 if was in ("completed", "degraded", "incomplete") else ""),
+                              "at": utc_now()})
+        self._reverify(snapshot)
+        self._journal.save()
+        self._label = "between sessions"  # downtime found at the first check fell there
 
     def _reverify(self, snapshot: ClusterSnapshot) -> None:
         """On resume, re-check every node the journal says is upgraded against the live cluster
@@ -418,34 +426,34 @@ class RollingUpgrade:
                               message=("resuming" if self._resumed else "starting")
                               + f" rolling upgrade of {body['cluster']}"))
         try:
-            if body["outcome"] not in ("completed", "degraded", "incomplete"):
-                for raw in [*body["plan"]["steps"], *body.setdefault("extra_steps", [])]:
-                    step = Step.from_dict(raw)
-                    rec = journal.step(step.id)
-                    if rec["status"] in ("done", "skipped"):
-                        continue
-                    if step.node is not None and step.node in body["failed_nodes"]:
-                        self._mark(rec, "skipped", f"{step.node} failed earlier in this run")
-                        rec["result"] = "skipped"
-                        continue
-                    if self._stop_requested:
-                        raise _Stop(f"stopped on request before {step.id}; "
-                                    + self._boundary_text(step), node=step.node, phase=step.kind)
-                    # The availability invariant, at every step boundary (see _check_availability).
-                    self._check_availability(step)
-                    self._run_step(step, rec)
-                self._check_availability(None)
-                self._final_check()
-                excess = self._excess_downtime()
-                message = self._completion_message()
-                if excess:
-                    text = "; ".join(f"{g} {s:.0f}s" for g, s in excess.items())
-                    self._warn(f"groups were down longer than their moves needed: {text}")
-                    message += f"; OUTAGE: groups were down beyond their moves ({text})"
-                # Nodes that failed within max_failed_nodes are not upgraded: every step ran,
-                # but the cluster is not where the run was to take it.
-                self._finish("incomplete" if body["failed_nodes"] else
-                             "degraded" if excess else "completed", message)
+            # _reopen cleared any earlier outcome: every session ends with the final check.
+            for raw in [*body["plan"]["steps"], *body.setdefault("extra_steps", [])]:
+                step = Step.from_dict(raw)
+                rec = journal.step(step.id)
+                if rec["status"] in ("done", "skipped"):
+                    continue
+                if step.node is not None and step.node in body["failed_nodes"]:
+                    self._mark(rec, "skipped", f"{step.node} failed earlier in this run")
+                    rec["result"] = "skipped"
+                    continue
+                if self._stop_requested:
+                    raise _Stop(f"stopped on request before {step.id}; "
+                                + self._boundary_text(step), node=step.node, phase=step.kind)
+                # The availability invariant, at every step boundary (see _check_availability).
+                self._check_availability(step)
+                self._run_step(step, rec)
+            self._check_availability(None)
+            self._final_check()
+            excess = self._excess_downtime()
+            message = self._completion_message()
+            if excess:
+                text = "; ".join(f"{g} {s:.0f}s" for g, s in excess.items())
+                self._warn(f"groups were down longer than their moves needed: {text}")
+                message += f"; OUTAGE: groups were down beyond their moves ({text})"
+            # Nodes that failed within max_failed_nodes are not upgraded: every step ran,
+            # but the cluster is not where the run was to take it.
+            self._finish("incomplete" if body["failed_nodes"] else
+                         "degraded" if excess else "completed", message)
         except KeyboardInterrupt:
             # Ctrl-C (or SIGTERM turned into one) mid-step: the journal records the step's real
             # end before the interrupt leaves run(); the resume re-checks that step.
@@ -1597,3 +1605,10 @@ def break_lock(cluster: Cluster, *, reason: str, journal: str | os.PathLike[str]
                on_event: Subscriber | None = None) -> locks.LockInfo | None:
     """Remove a stale upgrade lock, with an audit trail (see ``clusterlib.upgrade.lock``)."""
     return locks.break_lock(cluster, reason=reason, journal=journal, on_event=on_event)
+
+
+def _clusterlib_version() -> str:
+    """The running clusterlib's version, recorded in the journal for the report's header."""
+    from clusterlib import __version__
+
+    return __version__

@@ -1,0 +1,75 @@
+"""Resume of a finished journal, the simulated-endpoint mark, force drain, unsafe names, resume's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from upgrade_helpers import all_upgraded, classic_ps, connect, installer
+
+from clusterlib.sim import SimCluster, release
+from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped
+
+#: Sim event kinds that change a node or a group (the lock's own parameter writes excepted).
+CHANGES = {"paused", "resumed", "move-start", "moved", "upgrade-start", "reboot", "restart",
+           "wmic-started", "functional-level"}
+
+
+def _changes(sim: SimCluster) -> list[str]:
+    return [f"{e.kind} {e.subject}" for e in sim.events if e.kind in CHANGES]
+
+
+def _completed_run(tmp_path: Path) -> tuple[SimCluster, Path]:
+    sim = classic_ps()
+    path = tmp_path / "j.json"
+    report = RollingUpgrade(connect(sim), action=installer(), journal=path).run()
+    assert report.outcome == "completed", report.to_text()
+    return sim, path
+
+
+# ---- 1. a finished journal is checked against the live cluster -----------------------------------
+
+
+def test_resume_of_a_completed_journal_against_the_same_cluster_sends_nothing(
+        tmp_path: Path) -> None:
+    sim, path = _completed_run(tmp_path)
+    before = len(_changes(sim))
+    report = RollingUpgrade.from_journal(connect(sim), journal=path).run()
+    assert report.outcome == "completed", report.to_text()
+    assert _changes(sim)[before:] == []
+
+
+def test_resume_of_a_completed_journal_against_a_fresh_cluster_is_never_completed_unproven(
+        tmp_path: Path) -> None:
+    """A fresh, never-upgraded cluster with the same names: the journal's "completed" is
+    contradicted. The resume reopens every node (each installer really runs on the fresh
+    cluster) and says completed only when the fresh cluster is proven upgraded."""
+    _, path = _completed_run(tmp_path)
+    fresh = classic_ps()
+    report = RollingUpgrade.from_journal(connect(fresh), journal=path).run()
+    starts = [c for c in _changes(fresh) if c.startswith("upgrade-start")]
+    assert sorted(starts) == ["upgrade-start NODE1", "upgrade-start NODE2"]
+    assert all_upgraded(fresh)
+    assert report.outcome == "completed"
+    assert any("reimaged" in w for w in report.warnings)
+
+
+def test_resume_of_a_completed_journal_that_cannot_redo_stops_not_completed(
+        tmp_path: Path) -> None:
+    """A fresh cluster whose installer installs nothing new (no upgrade there): never completed."""
+    _, path = _completed_run(tmp_path)
+    fresh = classic_ps()
+    fresh.upgrade_to = release("2012R2")
+    with pytest.raises(UpgradeStopped) as err:
+        RollingUpgrade.from_journal(connect(fresh), journal=path).run()
+    assert err.value.report.outcome == "stopped"
+    assert Report.from_journal(path).outcome == "stopped"
+
+
+def test_resume_of_a_completed_journal_after_a_node_rolled_back(tmp_path: Path) -> None:
+    sim, path = _completed_run(tmp_path)
+    sim.nodes["NODE2"].release = release("2012R2")
+    before = len(_changes(sim))
+    report = RollingUpgrade.from_journal(connect(sim), journal=path).run()
+    assert [c for c in _changes(sim)[before:] if c.startswith("upgrade-start")] == ["upgrade-start NODE2"]
+    assert report.outcome == "completed" and all_upgraded(sim)
