@@ -40,6 +40,17 @@ class Report:
     availability: dict[str, dict[str, Any]] = field(factory=dict)
     #: The target adopted from the first upgraded node when the run had none (or None).
     adopted_target: dict[str, Any] | None = None
+    #: When the run started and when its journal was last written once it ended (None while it
+    #: runs): ISO 8601 with the time zone, as the journal records them (UTC).
+    started: str | None = None
+    finished: str | None = None
+    #: Who ran it: user@host of the process that created the journal.
+    operator: str | None = None
+    #: The clusterlib version that created the journal (None: not recorded by older versions).
+    clusterlib_version: str | None = None
+    #: The run's exact options and upgrade action, as the journal records them.
+    options: dict[str, Any] = field(factory=dict)
+    action: dict[str, Any] = field(factory=dict)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], journal: str | None) -> Report:
@@ -56,7 +67,12 @@ class Report:
                    final_placement=dict(body["final_placement"]),
                    stopped_at=body["stopped_at"], functional_level=dict(body["functional_level"]),
                    audit=tuple(body["audit"]), availability=availability_of(body),
-                   adopted_target=body.get("adopted_target"))
+                   adopted_target=body.get("adopted_target"),
+                   started=body.get("created"),
+                   finished=body.get("updated") if body.get("outcome") else None,
+                   operator=body.get("owner"),
+                   clusterlib_version=body.get("clusterlib_version"),
+                   options=dict(body.get("options") or {}), action=dict(body.get("action") or {}))
 
     @classmethod
     def from_journal(cls, path: str | os.PathLike[str]) -> Report:
@@ -78,6 +94,32 @@ class Report:
                 if self.final_placement and (self.final_placement.get(g) or "").lower()
                 != (o or "").lower()}
 
+    def node_result(self, name: str) -> str:
+        """"failed" (the run failed the node, or one of its steps failed: a version check that
+        refused the node is a failure, never "done"), "upgraded" (its version check passed, in
+        this or an earlier session), "stopped" (the run stopped at this node) or "not upgraded"."""
+        info = self.nodes.get(name) or {}
+        own = [s for s in self.steps if (s.get("node") or "").lower() == name.lower()]
+        if info.get("failed") or any(s.get("status") == "failed" for s in own):
+            return "failed"
+        verify = [s for s in own if s.get("kind") == "verify"]
+        if verify and all(s.get("status") == "done" for s in verify):
+            return "upgraded"
+        if not verify and info.get("after") and self.outcome == "completed":
+            return "upgraded"
+        if self.stopped_at and (self.stopped_at.get("node") or "").lower() == name.lower():
+            return "stopped"
+        return "not upgraded"
+
+    def header(self) -> dict[str, Any]:
+        """What an auditor files with the report: when (with the time zone), who, where, which
+        clusterlib, and with exactly which options."""
+        return {"started": self.started, "finished": self.finished,
+                "duration_seconds": _span(self.started, self.finished),
+                "operator": self.operator, "cluster": self.cluster,
+                "clusterlib_version": self.clusterlib_version, "options": self.options,
+                "action": self.action}
+
     def phase_seconds(self) -> dict[str, float]:
         """Total seconds per phase kind (drain, action, reboot, ...)."""
         out: dict[str, float] = {}
@@ -88,7 +130,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "cluster": self.cluster, "outcome": self.outcome,
-                "message": self.message, "journal": self.journal, "nodes": self.nodes,
+                "message": self.message, "journal": self.journal, **self.header(),
+                "nodes": {n: {**i, "result": self.node_result(n)} for n, i in self.nodes.items()},
                 "steps": [{**st, "result_text": self.step_result(st)} for st in self.steps],
                 "moves": list(self.moves),
                 "retries": list(self.retries), "warnings": list(self.warnings),
@@ -104,14 +147,16 @@ class Report:
 
     def to_text(self) -> str:
         lines = [f"Rolling upgrade of {self.cluster} (run {self.run_id}): {self.outcome.upper()}",
-                 self.message]
+                 self.message, ""]
+        lines += _header_lines(self.header())
         if self.stopped_at:
             lines.append("Stopped at: " + ", ".join(f"{k} {v}" for k, v in self.stopped_at.items()
                                                      if v))
         lines += ["", f"{'node':<12} {'before':<34} {'after':<34} result"]
         for name, info in self.nodes.items():
+            result = self.node_result(name)
             lines.append(f"{name:<12} {_ver(info['before']):<34} {_ver(info['after']):<34}"
-                         f" {'FAILED' if info['failed'] else ('upgraded' if info['after'] else '-')}")
+                         f" {result.upper() if result == 'failed' else result}")
         results = [self.step_result(st) for st in self.steps]
         counts: dict[str, int] = {}
         for res in results:
@@ -179,7 +224,7 @@ class Report:
         e = html.escape
         rows = "".join(
             f"<tr><td>{e(n)}</td><td>{e(_ver(i['before']))}</td><td>{e(_ver(i['after']))}</td>"
-            f"<td>{'failed' if i['failed'] else ''}</td></tr>" for n, i in self.nodes.items())
+            f"<td>{e(self.node_result(n))}</td></tr>" for n, i in self.nodes.items())
         steps = "".join(
             f"<tr><td>{e(s.get('node') or 'cluster')}</td><td>{e(s['kind'])}</td>"
             f"<td>{e(self.step_result(s))}</td><td>{_secs(s)}</td>"
@@ -219,6 +264,60 @@ def availability_of(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                   "excess": round(excess, 3), "by_phase": by_phase,
                   "episodes": list(rec.get("episodes") or [])}
     return out
+
+
+def _when(stamp: str | None) -> str:
+    """An ISO 8601 stamp shown with its zone spelled out ("+00:00" is UTC)."""
+    if not stamp:
+        return "unknown"
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if moment.utcoffset() is None:
+        return f"{stamp} (time zone not recorded)"
+    zone = "UTC" if moment.utcoffset() == datetime.timedelta(0) else moment.strftime("UTC%z")
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S')} {zone}"
+
+
+def _span(start: str | None, end: str | None) -> float | None:
+    import datetime
+
+    if not start or not end:
+        return None
+    try:
+        a = datetime.datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.datetime.fromisoformat(end.replace("Z", "+00:00"))
+        return round((b - a).total_seconds(), 3)
+    except (ValueError, TypeError):
+        return None
+
+
+def _header_lines(head: Mapping[str, Any]) -> list[str]:
+    """The auditor's header as text lines (shared by the text and HTML renderers)."""
+    dur = head.get("duration_seconds")
+    lines = [f"Started:    {_when(head.get('started'))}",
+             f"Finished:   {_when(head.get('finished')) if head.get('finished') else 'not finished'}"
+             + (f" ({_duration(dur)})" if dur is not None else ""),
+             f"Operator:   {head.get('operator') or 'unknown'}",
+             f"Cluster:    {head.get('cluster')}",
+             f"clusterlib: {head.get('clusterlib_version') or 'unknown (not recorded)'}"]
+    opts = head.get("options") or {}
+    lines.append("Options:    " + (json.dumps(opts, sort_keys=True) if opts else "not recorded"))
+    action = head.get("action") or {}
+    if action:
+        lines.append("Action:     " + json.dumps(action, sort_keys=True))
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    d, rest = divmod(whole, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{d}d " if d else "") + f"{h:d}:{m:02d}:{s:02d}"
 
 
 def _secs(step: Mapping[str, Any]) -> str:
