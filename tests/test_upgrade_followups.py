@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from upgrade_helpers import all_upgraded, classic_ps, connect, installer
 
+from clusterlib import NodeState
 from clusterlib.sim import SimCluster, release
-from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped
+from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped, WmiCommand
+
+WINNT32 = r"D:\i386\winnt32.exe /unattend"
 
 #: Sim event kinds that change a node or a group (the lock's own parameter writes excepted).
 CHANGES = {"paused", "resumed", "move-start", "moved", "upgrade-start", "reboot", "restart",
@@ -73,3 +76,24 @@ def test_resume_of_a_completed_journal_after_a_node_rolled_back(tmp_path: Path) 
     report = RollingUpgrade.from_journal(connect(sim), journal=path).run()
     assert [c for c in _changes(sim)[before:] if c.startswith("upgrade-start")] == ["upgrade-start NODE2"]
     assert report.outcome == "completed" and all_upgraded(sim)
+
+
+# ---- 5. a name cluster.exe cannot carry stops the drain before the pause ---------------------------
+
+
+def test_unsafe_group_name_on_a_cluster_exe_cluster_stops_at_drain_unpaused(
+        tmp_path: Path) -> None:
+    sim = SimCluster.classic(speed=5000)
+    sim.add_group("R&D Share", owner="NODE2")
+    cluster = connect(sim)
+    assert cluster.dialect == "clusterexe"
+    upgrade = RollingUpgrade(cluster, action=WmiCommand(WINNT32), journal=tmp_path / "j.json",
+                             target=sim.upgrade_to)
+    with pytest.raises(UpgradeStopped) as err:
+        upgrade.run()
+    stop = err.value
+    assert stop.phase == "drain" and stop.node == "NODE2" and stop.group == "R&D Share"
+    assert "R&D Share" in str(stop) and "nothing was sent" in str(stop).lower()
+    assert all(n.state is NodeState.Up for n in sim.snapshot().nodes)
+    assert "paused NODE2" not in _changes(sim)  # NODE1 went first and is back Up
+    assert stop.report.outcome == "stopped"

@@ -33,7 +33,13 @@ from typing import Any, TypeVar
 import attrs
 
 from clusterlib.cluster import Cluster, Group
-from clusterlib.errors import ClusterError, ClusterRefused, NotFound, WaitTimeout
+from clusterlib.errors import (
+    ClusterError,
+    ClusterRefused,
+    NotFound,
+    PreconditionFailed,
+    WaitTimeout,
+)
 from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.retry import WaitPolicy, wait_for
@@ -1086,6 +1092,17 @@ class RollingUpgrade:
                 d.execute(d.pause_command(n, drain=True))
             except ClusterRefused as exc:
                 raise _DrainTrouble(f"the cluster refused to pause {n}: {exc}") from exc
+            except PreconditionFailed as exc:
+                # Refused before sending (cluster.exe: a group name cmd.exe quoting cannot
+                # carry, see ClusterExeDialect.check_drain): retrying cannot help, and the node
+                # was not paused. Stop at once naming the group.
+                on = [g.name for g in self.cluster.snapshot().groups_on(n)]
+                named = [g for g in on if repr(g) in str(exc) or f'"{g}"' in str(exc)]
+                raise _Stop(f"will not drain {n}: {exc}. Nothing was sent; {n} was not paused"
+                            " and still owns its groups" + (f" ({', '.join(on)})" if on else "")
+                            + ". Rename the group (or move it off with the cluster's own tools),"
+                            " then resume.", node=n, group=named[0] if named else None,
+                            phase="drain") from exc
         if caps.drain:
             try:
                 info = self._wait(lambda: self._node(n),

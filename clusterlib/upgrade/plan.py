@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from clusterlib.errors import NotFound, NotSupported
+from clusterlib.errors import NotFound, NotSupported, PreconditionFailed
 from clusterlib.model import ClusterSnapshot, GroupInfo
 from clusterlib.upgrade.options import AUTO, UpgradeOptions
 from clusterlib.upgrade.preflight import (
@@ -167,7 +167,12 @@ class _Planning:
     core_moves: bool  # 2016+ mixed-OS mode moves the core group to the first upgraded node
 
     def move(self, group: str, node: str) -> str:
-        return self.dialect.move_command(group, node, wait=_WAIT).describe()
+        try:
+            return self.dialect.move_command(group, node, wait=_WAIT).describe()
+        except PreconditionFailed as exc:
+            # A name the dialect cannot send (cluster.exe: UnsafeName). The plan still shows
+            # the step; the run refuses it at the drain, before the pause (nothing sent).
+            return f"(move {group!r} to {node!r} cannot be sent: {exc})"
 
 
 def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Sequence[str],
