@@ -441,6 +441,8 @@ def _wait_forever() -> None:
 from clusterlib_cli import upgrade_cmds  # noqa: E402  (registers its commands on the sub-apps)
 
 upgrade_cmds.register(app, upgrade_app, lock_app)
+from clusterlib_cli import fleet_cmds  # noqa: E402, I001  (the `fleet` sub-app, clusterlib.fleet)
+fleet_cmds.register(app)
 
 
 def run() -> None:
