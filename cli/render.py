@@ -5,7 +5,8 @@ interface (docs/cli.md): change them only by adding fields, and bump ``schema`` 
 
 Exit codes (``exit_code_for``) are decided here and nowhere else:
 0 ok, 1 the cluster refused or a check failed, 2 usage, 3 could not connect or authenticate,
-4 an upgrade stopped safely and can be resumed, 130 interrupted outside an upgrade.
+4 an upgrade stopped safely and can be resumed, 5 an upgrade finished with problems (its report
+says "degraded" or "incomplete", report.ok False), 130 interrupted outside an upgrade.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from clusterlib import ClusterSnapshot, GroupInfo, NodeInfo
 
 OK, REFUSED, USAGE, CONNECT, STOPPED, INTERRUPTED = 0, 1, 2, 3, 4, 130
+#: Every step ran, but the report is not a clean completion ("degraded": a group was down
+#: beyond its moves; "incomplete": nodes failed within --max-failed-nodes). Not 0, so a script
+#: never takes it for success; not 4, since a resume does not turn it into a completion.
+FINISHED_WITH_PROBLEMS = 5
 
 _SECRETS: set[str] = set()
 _DEBUG = False
@@ -256,6 +261,18 @@ def exit_code_for(exc: BaseException) -> int:
         return CONNECT
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
+    return REFUSED
+
+
+def exit_code_for_report(report: Any) -> int:
+    """The documented exit code for the report an upgrade returned (or stopped with)."""
+    outcome = str(getattr(report, "outcome", "") or "")
+    if outcome == "completed":
+        return OK
+    if outcome in ("degraded", "incomplete"):
+        return FINISHED_WITH_PROBLEMS
+    if outcome in ("stopped", "running"):
+        return STOPPED
     return REFUSED
 
 

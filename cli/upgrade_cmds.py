@@ -510,6 +510,12 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
     if report is not None:
         _print_report(report, target, json)
     if failure is None:
+        code = render.exit_code_for_report(report)
+        if code == render.FINISHED_WITH_PROBLEMS:
+            # Every step ran but the report is not a clean completion: never exit 0 for it.
+            render.info(f"the run finished {str(report.outcome).upper()}, not completed (see the"
+                        f" report above); exit {code}")
+            raise typer.Exit(code)
         return
     if written is not None and report is None and not Path(journal).exists():
         # The engine writes the journal before it takes the lock or changes anything.

@@ -2,7 +2,8 @@
 
 Runs the upgrade, or resumes it when its journal says it was stopped, and exits like the CLI:
 0 completed, 1 refused or failed (the message says which), 3 could not connect, 4 stopped
-safely (run the same command again once the cause is fixed: it resumes from the journal).
+safely (run the same command again once the cause is fixed: it resumes from the journal),
+5 finished with problems (the report says "degraded" or "incomplete").
 Without ``--host`` it rehearses on the embedded simulator and says so.
 
     python examples/automation.py --journal upgrade.json                # simulator rehearsal
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.to_text())
     print(json.dumps({"outcome": summary["outcome"], "simulated": simulated,
                       "journal": str(args.journal)}))
-    return 0 if report.outcome == "completed" else 4
+    return {"completed": 0, "degraded": 5, "incomplete": 5}.get(report.outcome, 4)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""CLI exit codes of a finished upgrade that is not a clean completion, the SIMULATED mark, --force-drain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("clusterlib_cli.main")
+
+from typer.testing import CliRunner
+
+from clusterlib.sim import InstallerFails, SimCluster
+from clusterlib_cli import options, render
+from clusterlib_cli.main import app
+
+PS = ["--sim", "classic-2012r2"]
+
+
+def invoke(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": ""})
+    render._SECRETS.clear()
+    return result
+
+
+def test_incomplete_run_exits_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NODE1's installer fails; --max-failed-nodes 1 lets the run finish: "incomplete", exit 5."""
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016", speed=5000)
+    sim.inject(InstallerFails("NODE1"))
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    journal = tmp_path / "j.json"
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal),
+                    "--max-failed-nodes", "1", "--order", "NODE2,NODE1")
+    assert result.exit_code == render.FINISHED_WITH_PROBLEMS == 5, result.output
+    assert "INCOMPLETE" in result.stdout
+    assert "exit 5" in result.stderr
+
+
+def test_completed_run_still_exits_0(tmp_path: Path) -> None:
+    result = invoke("upgrade", "run", *PS, "--yes", "--journal", str(tmp_path / "j.json"))
+    assert result.exit_code == 0, result.output
+
+
+def test_exit_code_for_report() -> None:
+    class R:
+        def __init__(self, outcome: str) -> None:
+            self.outcome = outcome
+    assert render.exit_code_for_report(R("completed")) == 0
+    assert render.exit_code_for_report(R("degraded")) == 5
+    assert render.exit_code_for_report(R("incomplete")) == 5
+    assert render.exit_code_for_report(R("stopped")) == 4
+    assert render.exit_code_for_report(None) == 1
+
+
+def test_docs_exit_code_table_lists_5() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    table = text.split("## Exit codes", 1)[1].split("\n\n", 2)[1]
+    assert "| 5 |" in table and "degraded" in table and "incomplete" in table
