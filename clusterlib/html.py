@@ -458,7 +458,9 @@ def timeline_downtime(doc: Mapping[str, Any], origin: float,
 
 
 # Tick steps an admin reads: seconds, minutes, hours, days (and no 7-second or 40-minute steps).
-_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+_STEPS: tuple[float, ...] = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,  # simulated runs: milliseconds
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
           86400, 172800, 604800)
 
 
@@ -467,10 +469,12 @@ def _ticks(origin: float | None, total: float, plot_w: float) -> list[tuple[floa
     round instants when ``origin`` is known, elapsed times otherwise; as many as fit unclipped."""
     import datetime
 
-    def label(t: float, step: int) -> str:
+    def label(t: float, step: float) -> str:
         if origin is None:
             return "+" + _human(t).replace(" ", "") if t else "0"
         moment = datetime.datetime.fromtimestamp(origin + t, datetime.timezone.utc)
+        if step < 1:  # a simulated run (or a very short one): milliseconds
+            return moment.strftime("%H:%M:%S.%f")[:12]
         if step >= 86400:
             return moment.strftime("%d %b")
         crosses = total + (origin % 86400) >= 86400
@@ -484,10 +488,10 @@ def _ticks(origin: float | None, total: float, plot_w: float) -> list[tuple[floa
         base = origin or 0.0
         first = (-(base % step)) % step  # the first round instant at or after the start
         marks = []
-        t = first
-        while t <= total + 1e-9:
-            marks.append((t, label(t, step)))
-            t += step
+        i = 0
+        while first + i * step <= total + 1e-9:
+            marks.append((first + i * step, label(first + i * step, step)))
+            i += 1
         widest = max((label_width(text) for _t, text in marks), default=0.0)
         if marks and len(marks) * (widest + 14) <= plot_w * 1.0 and (
                 plot_w * step / max(total, 1e-9) >= widest + 14):
