@@ -241,7 +241,7 @@ def timeline_bars(steps: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             continue
         bars.append({"node": step.get("node") or "cluster", "phase": step.get("kind") or "",
                      "start": t0 - origin, "end": (t1 if t1 is not None else latest) - origin,
-                     "status": step.get("status") or ""})
+                     "status": step.get("status") or "", "seconds": step.get("seconds")})
     return bars
 
 
@@ -530,7 +530,11 @@ def timeline_svg(bars: Sequence[Mapping[str, Any]], *, width: int = 900,
         phase = str(b.get("phase") or "")
         if phase not in phases:
             phases.append(phase)
-        seconds[phase] = seconds.get(phase, 0.0) + float(b["end"]) - float(b["start"])
+        # the step's own (cluster) seconds where known, so the legend matches the phase table
+        # also for a simulated run whose wall clock ran faster
+        took = b.get("seconds")
+        seconds[phase] = seconds.get(phase, 0.0) + (
+            float(took) if took is not None else float(b["end"]) - float(b["start"]))
     nodes_end = top + row_h * len(nodes)
     groups_top = nodes_end + (24 if down else 0)
     groups_end = groups_top + g_row * len(down)
@@ -576,7 +580,9 @@ def timeline_svg(bars: Sequence[Mapping[str, Any]], *, width: int = 900,
         x = x_of(float(b["start"]))
         w = max(1.5, plot_w * (float(b["end"]) - float(b["start"])) / total)
         y = top + nodes.index(str(b["node"])) * row_h + 4
-        tip = f"{b['node']} {phase}: {_human(float(b['end']) - float(b['start']))}" + (
+        took = b.get("seconds")
+        span = float(took) if took is not None else float(b["end"]) - float(b["start"])
+        tip = f"{b['node']} {phase}: {_human(span)}" + (
             f" ({b['status']})" if b.get("status") else "")
         parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 8}" rx="2"'
                      f' fill="{color}"><title>{_e(tip)}</title></rect>')
