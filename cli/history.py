@@ -30,10 +30,16 @@ class Entry:
     refused: str | None = None  # why the journal was not trusted
     report: Any = None
 
+    @property
+    def simulated(self) -> bool:
+        """The run was against the in-process simulator (the journal's recorded endpoint)."""
+        return getattr(self.report, "simulated", False) is True
+
     def to_dict(self) -> dict[str, Any]:
         return {"journal": str(self.path), "run_id": self.run_id, "cluster": self.cluster,
                 "outcome": self.outcome, "started": self.started, "updated": self.updated,
-                "nodes": list(self.nodes), "message": self.message, "refused": self.refused}
+                "nodes": list(self.nodes), "message": self.message, "refused": self.refused,
+                "simulated": self.simulated}
 
 
 def _looks_like_journal(path: Path) -> bool:
@@ -97,8 +103,12 @@ def to_text(entries: list[Entry], folder: Path) -> str:
                          f" {e.refused}")
             continue
         lines.append(f"{e.updated or '?':30} {e.cluster or '?':12} {e.run_id or '?':12}"
-                     f" {(e.outcome or '?').upper():24} {e.path}")
+                     f" {_outcome(e):24} {e.path}")
     return "\n".join(lines)
+
+
+def _outcome(e: Entry) -> str:
+    return (e.outcome or "?").upper() + (" (SIMULATED)" if e.simulated else "")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -112,7 +122,7 @@ def write_html(entries: list[Entry], folder: Path, out_dir: Path) -> Path:
     """``index.html`` (one row per run, linking each run's report page) plus the pages."""
     from html import escape
 
-    from clusterlib.html import report_document
+    from clusterlib_cli.render import html_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -127,10 +137,10 @@ def write_html(entries: list[Entry], folder: Path, out_dir: Path) -> Path:
         page = (f"report-{token}.html" if token and len(token) <= 64
                 and all(c.isascii() and (c.isalnum() or c in "-_") for c in token)
                 else f"report-{len(rows) + 1}.html")
-        _write_private(out_dir / page, str(report_document(e.report)))
+        _write_private(out_dir / page, html_report(e.report, None))  # SIMULATED banner too
         rows.append(f"<tr><td>{escape(e.updated or '?')}</td><td>{escape(e.cluster or '?')}</td>"
                     f"<td><a href=\"{escape(page)}\">{escape(e.run_id or '?')}</a></td>"
-                    f"<td>{escape((e.outcome or '?').upper())}</td>"
+                    f"<td>{escape(_outcome(e))}</td>"
                     f"<td><code>{escape(str(e.path))}</code></td></tr>")
     index = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>clusterlib"
              f" upgrade history: {escape(str(folder))}</title><style>body{{font-family:sans-serif}}"

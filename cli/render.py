@@ -187,7 +187,10 @@ def mark_json_text(text: str, target: Any) -> str:
     """The same for a library's ready-made JSON text (plan, report)."""
     doc = json.loads(text)
     if isinstance(doc, dict):
-        return json.dumps(mark(doc, target), indent=2, default=str)
+        recorded = doc.get("simulated") is True  # a report's own record of its endpoint
+        doc = mark(doc, target)
+        doc["simulated"] = doc["simulated"] or recorded
+        return json.dumps(doc, indent=2, default=str)
     return text
 
 
@@ -202,7 +205,8 @@ def html_report(report: Any, target: Any) -> str:
     from clusterlib.html import report_document
 
     page = str(report_document(report))
-    if is_simulated(target):
+    # The report's own record (its journal's endpoint) counts too: `upgrade report` has no target.
+    if is_simulated(target) or getattr(report, "simulated", False) is True:
         page = page.replace("<body>", "<body>" + SIM_HTML_BANNER, 1)
     return page
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,24 @@ def test_docs_exit_code_table_lists_5() -> None:
     text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
     table = text.split("## Exit codes", 1)[1].split("\n\n", 2)[1]
     assert "| 5 |" in table and "degraded" in table and "incomplete" in table
+
+
+def test_report_and_history_of_a_simulated_run_say_simulated(tmp_path: Path) -> None:
+    journal = tmp_path / "j.json"
+    assert invoke("upgrade", "run", *PS, "--yes", "--journal", str(journal)).exit_code == 0
+    text = invoke("upgrade", "report", str(journal))
+    assert text.exit_code == 0 and "SIMULATED" in text.stdout
+    doc = json.loads(invoke("upgrade", "report", str(journal), "--json").stdout)
+    assert doc["simulated"] is True and doc["endpoint"]["kind"] == "sim"
+    page = tmp_path / "r.html"
+    assert invoke("upgrade", "report", str(journal), "--html", str(page)).exit_code == 0
+    assert "SIMULATED" in page.read_text(encoding="utf-8")
+    hist = invoke("upgrade", "history", str(tmp_path))
+    assert hist.exit_code == 0 and "COMPLETED (SIMULATED)" in hist.stdout
+    runs = json.loads(invoke("upgrade", "history", str(tmp_path), "--json").stdout)["runs"]
+    assert runs[0]["simulated"] is True
+    out = tmp_path / "site"
+    assert invoke("upgrade", "history", str(tmp_path), "--html", str(out)).exit_code == 0
+    pages = [p for p in out.iterdir() if p.name.startswith("report-")]
+    assert pages and "SIMULATED" in pages[0].read_text(encoding="utf-8")
+    assert "SIMULATED" in (out / "index.html").read_text(encoding="utf-8")

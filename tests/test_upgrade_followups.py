@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,42 @@ def test_unsafe_group_name_on_a_cluster_exe_cluster_stops_at_drain_unpaused(
     assert all(n.state is NodeState.Up for n in sim.snapshot().nodes)
     assert "paused NODE2" not in _changes(sim)  # NODE1 went first and is back Up
     assert stop.report.outcome == "stopped"
+
+
+# ---- 2. the journal says whether the cluster was simulated ---------------------------------------
+
+
+def test_journal_and_report_of_a_simulated_run_say_simulated(tmp_path: Path) -> None:
+    _, path = _completed_run(tmp_path)
+    body = json.loads(path.read_text(encoding="utf-8"))["journal"]
+    assert body["endpoint"] == {"kind": "sim", "target": "sim:CLUSTER1"}
+    report = Report.from_journal(path)
+    assert report.simulated is True
+    assert report.to_text().splitlines()[1].startswith("SIMULATED")
+    doc = report.to_dict()
+    assert doc["simulated"] is True and doc["endpoint"]["kind"] == "sim"
+    assert "SIMULATED" in report._repr_html_()
+
+
+def test_endpoint_of_a_winrm_transport_is_winrm() -> None:
+    from clusterlib.upgrade.engine import endpoint_of
+
+    class FakeWinRM:
+        endpoint = "node1.example:5986"
+
+    class FakeCluster:
+        transport = FakeWinRM()
+
+    assert endpoint_of(FakeCluster()) == {"kind": "winrm",  # type: ignore[arg-type]
+                                          "target": "node1.example:5986"}
+
+
+def test_report_without_endpoint_is_not_called_simulated(tmp_path: Path) -> None:
+    """Journals written before the endpoint was recorded: unknown, never SIMULATED."""
+    _, path = _completed_run(tmp_path)
+    report = Report.from_journal(path)
+    import attrs
+
+    old = attrs.evolve(report, endpoint=None)
+    assert old.simulated is False and "SIMULATED" not in old.to_text()
+    assert old.to_dict()["simulated"] is False

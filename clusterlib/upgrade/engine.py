@@ -149,6 +149,20 @@ class _Context:
                                               message=f"waiting for the operator: {prompt}"))
 
 
+def endpoint_of(cluster: Cluster) -> dict[str, str]:
+    """What the run is connected to, for the journal and the report: ``{"kind": "sim" |
+    "winrm" | <transport>, "target": <endpoint>}``. "sim" only for the in-process simulator
+    (its transport carries the simulator); a ``clusterlib sim serve`` endpoint is reached over
+    WinRM like a real host and is recorded as "winrm" (nothing on the wire tells them apart)."""
+    transport = cluster.transport
+    target = str(getattr(transport, "endpoint", "") or "")
+    if getattr(transport, "sim", None) is not None:
+        return {"kind": "sim", "target": target}
+    name = type(transport).__name__
+    kind = "winrm" if "winrm" in name.lower() else name.removesuffix("Transport").lower()
+    return {"kind": kind or "unknown", "target": target}
+
+
 class RollingUpgrade:
     """A rolling upgrade of one cluster.
 
@@ -305,7 +319,8 @@ class RollingUpgrade:
             log.warning("rolling upgrade %s runs without a journal: it cannot be resumed",
                         self.run_id)
         body: dict[str, Any] = {
-            "run_id": self.run_id, "cluster": snapshot.name, "created": utc_now(),
+            "run_id": self.run_id, "cluster": snapshot.name, "endpoint": endpoint_of(self.cluster),
+            "created": utc_now(),
             "updated": utc_now(), "owner": locks.whoami(), "pid": os.getpid(),
             "clusterlib_version": _clusterlib_version(),
             "options": self.options.to_dict(), "action": self.action.to_dict(),
@@ -360,6 +375,15 @@ class RollingUpgrade:
                               + (f" (the journal said {was}; re-checked)"
                                  if was in ("completed", "degraded", "incomplete") else ""),
                               "at": utc_now()})
+        now = endpoint_of(self.cluster)
+        if body.get("endpoint") != now:
+            # The report says where the run's changes went: the latest endpoint, each change
+            # audited (a simulated run resumed on a real host, or the reverse, is visible).
+            body["audit"].append({"text": f"resumed through {now['kind']} {now['target']}"
+                                  + (f" (the run was on {body['endpoint']['kind']}"
+                                     f" {body['endpoint']['target']})" if body.get("endpoint")
+                                     else ""), "at": utc_now()})
+            body["endpoint"] = now
         self._reverify(snapshot)
         self._journal.save()
         self._label = "between sessions"  # downtime found at the first check fell there

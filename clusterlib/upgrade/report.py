@@ -51,6 +51,9 @@ class Report:
     #: The run's exact options and upgrade action, as the journal records them.
     options: dict[str, Any] = field(factory=dict)
     action: dict[str, Any] = field(factory=dict)
+    #: What the run was connected to: {"kind": "sim" | "winrm" | ..., "target": endpoint}
+    #: (None: a journal written before it was recorded).
+    endpoint: dict[str, Any] | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], journal: str | None) -> Report:
@@ -72,7 +75,8 @@ class Report:
                    finished=body.get("updated") if body.get("outcome") else None,
                    operator=body.get("owner"),
                    clusterlib_version=body.get("clusterlib_version"),
-                   options=dict(body.get("options") or {}), action=dict(body.get("action") or {}))
+                   options=dict(body.get("options") or {}), action=dict(body.get("action") or {}),
+                   endpoint=dict(body["endpoint"]) if body.get("endpoint") else None)
 
     @classmethod
     def from_journal(cls, path: str | os.PathLike[str]) -> Report:
@@ -86,6 +90,11 @@ class Report:
     @property
     def ok(self) -> bool:
         return self.outcome == "completed"
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the run was against the in-process simulator (no real cluster changed)."""
+        return bool(self.endpoint) and (self.endpoint or {}).get("kind") == "sim"
 
     @property
     def misplaced(self) -> dict[str, tuple[str | None, str | None]]:
@@ -140,7 +149,8 @@ class Report:
                 "functional_level": self.functional_level, "audit": list(self.audit),
                 "availability": self.availability, "adopted_target": self.adopted_target,
                 "phase_seconds": self.phase_seconds(),
-                "misplaced": {g: list(v) for g, v in self.misplaced.items()}}
+                "misplaced": {g: list(v) for g, v in self.misplaced.items()},
+                "endpoint": self.endpoint, "simulated": self.simulated}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -148,6 +158,8 @@ class Report:
     def to_text(self) -> str:
         lines = [f"Rolling upgrade of {self.cluster} (run {self.run_id}): {self.outcome.upper()}",
                  self.message, ""]
+        if self.simulated:
+            lines.insert(1, _SIMULATED)
         lines += _header_lines(self.header())
         if self.stopped_at:
             lines.append("Stopped at: " + ", ".join(f"{k} {v}" for k, v in self.stopped_at.items()
@@ -229,12 +241,16 @@ class Report:
             f"<tr><td>{e(s.get('node') or 'cluster')}</td><td>{e(s['kind'])}</td>"
             f"<td>{e(self.step_result(s))}</td><td>{_secs(s)}</td>"
             f"<td>{e(s.get('message') or '')}</td></tr>" for s in self.steps)
-        return (f"<div><b>Rolling upgrade of {e(self.cluster)}: {e(self.outcome)}</b>"
+        return (f"<div>{'<p><b>' + e(_SIMULATED) + '</b></p>' if self.simulated else ''}"
+                f"<b>Rolling upgrade of {e(self.cluster)}: {e(self.outcome)}</b>"
                 f"<p>{e(self.message)}</p>"
                 f"<table><tr><th>node</th><th>before</th><th>after</th><th></th></tr>{rows}</table>"
                 f"<table><tr><th>node</th><th>step</th><th>status</th><th>s</th><th>note</th></tr>"
                 f"{steps}</table><p>{len(self.moves)} moves, {len(self.retries)} retries,"
                 f" {len(self.misplaced)} groups off their original owner</p></div>")
+
+
+_SIMULATED = "SIMULATED: this run was against the in-process simulator; no real cluster changed"
 
 
 def availability_of(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
