@@ -237,16 +237,17 @@ def parse_inventory(data: Mapping[str, Any], *, path: Path | None = None) -> Inv
     clusters: list[ClusterEntry] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw, 1):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if isinstance(name, str):
+            key = name.lower()
+            if key in seen:
+                problems.append(f"{where}: cluster {name!r} (entry {index}) repeats the name of"
+                                f" entry {seen[key]}; names must be unique (case-insensitive)")
+                continue
+            seen[key] = index
         entry = _cluster(item, index, where, problems)
-        if entry is None:
-            continue
-        key = entry.name.lower()
-        if key in seen:
-            problems.append(f"{where}: cluster {entry.name!r} (entry {index}) repeats the name of"
-                            f" entry {seen[key]}; names must be unique (case-insensitive)")
-            continue
-        seen[key] = index
-        clusters.append(entry)
+        if entry is not None:
+            clusters.append(entry)
     parallel = _int(fleet, "parallel", 5, 1, f"{where} [fleet]", problems)
     budget = _int(fleet, "max_failed_clusters", 0, 0, f"{where} [fleet]", problems)
     waves = fleet.get("waves", [])

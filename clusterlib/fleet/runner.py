@@ -466,10 +466,10 @@ class Fleet:
 
     def _outcome(self) -> str:
         statuses = [r.status for r in self._results.values()]
-        if self._failed > self.max_failed_clusters:
-            return "budget-exceeded"
         if self._stop.is_set() and any(s in ("stopped", "not-started") for s in statuses):
             return "stopped"
+        if self._failed > self.max_failed_clusters:
+            return "budget-exceeded"
         if all(s in ("completed", "already-upgraded") for s in statuses):
             return "completed"
         return "incomplete"
@@ -551,7 +551,8 @@ class Fleet:
             if not result.versions_before:
                 result.versions_before = versions_of_report(report, "before")
         with self._state_lock:
-            if status in BUDGET_STATUSES:
+            # A cluster that stopped because the fleet asked it to has not failed.
+            if status in BUDGET_STATUSES and not (status == "stopped" and self._stop.is_set()):
                 self._failed += 1
         self._record(result)
         self._emit(name, "finished", f"{status}: {message}" if message else status)
