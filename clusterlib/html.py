@@ -620,16 +620,44 @@ def _in_notebook() -> bool:
 
 
 class NotebookProgress:
-    """An upgrade subscriber that keeps one table (node, phase, status, elapsed) up to date.
+    """An upgrade subscriber that keeps one view up to date: "step n of N", the current phase
+    and how long it has run, the run's elapsed time, an estimate of the time left from the plan's
+    estimates, and a table of nodes (phase, status, time in phase).
 
-    In Jupyter it updates a single ``IPython.display`` handle in place; without IPython it
-    prints one plain line per event, so the same code works in a script.
+    In a Jupyter kernel (JupyterLab, Notebook, VS Code) it updates a single ``IPython.display``
+    handle in place, and a background thread re-draws it every ``tick`` seconds while the run is
+    on, so the clock moves during a long reboot with no event arriving (display updates only, no
+    custom JavaScript). Without IPython it prints one plain line per event, so the same code
+    works in a script.
+
+    ``plan``: the run's plan (``upgrade.plan()``, or its ``to_dict()``) for N and the estimates;
+    without it the view shows no step count or estimate. ``time_scale``: cluster seconds per
+    wall-clock second (``cluster.time_scale``: 1 on a real cluster, the simulator's speed
+    otherwise), so times read as the cluster's.
     """
 
-    def __init__(self, title: str = "Rolling upgrade") -> None:
+    def __init__(self, title: str = "Rolling upgrade", *, plan: Any = None,
+                 time_scale: float = 1.0, tick: float = 1.0) -> None:
+        import threading
+
         self.title = title
         self.rows: dict[str, dict[str, Any]] = {}
         self.last = ""
+        self.time_scale = float(time_scale) if time_scale and time_scale > 0 else 1.0
+        self.tick = float(tick)
+        doc = _as_doc(plan) if plan is not None else {}
+        #: (step id, expected cluster seconds) in the plan's order.
+        self.plan_steps: list[tuple[str, float]] = [
+            (str(s.get("id")), float(s.get("expected_seconds") or 0.0))
+            for s in doc.get("steps") or []]
+        self.current: tuple[str, str] | None = None  # (step id, label) of the running step
+        self.finished: str | None = None  # the run's outcome once it ended
+        self._clock = time.monotonic
+        self._started: float | None = None
+        self._step_since: float | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         self._handle: Any = None
         self._display: Any = None
         try:
@@ -641,27 +669,136 @@ class NotebookProgress:
             self._display = (ipy.display, ipy.HTML)
             self._handle = ipy.display(ipy.HTML(self._render()), display_id=True)
 
+    # ---- the clock ----
+
+    def _cluster_seconds(self, since: float | None) -> float:
+        return 0.0 if since is None else max(0.0, self._clock() - since) * self.time_scale
+
+    def step_position(self) -> tuple[int | None, int]:
+        """(n, N): the running step's 1-based place in the plan (None if unknown), and N."""
+        total = len(self.plan_steps)
+        if self.current is None:
+            return None, total
+        ids = [sid for sid, _e in self.plan_steps]
+        return (ids.index(self.current[0]) + 1 if self.current[0] in ids else None), total
+
+    def remaining_seconds(self) -> float | None:
+        """Cluster seconds left by the plan's estimates: the steps after the running one, and
+        what the running one has left of its own estimate (never below zero). None without a
+        plan, or while a step the plan does not know runs (one added on resume)."""
+        if not self.plan_steps:
+            return None
+        if self.finished is not None:
+            return 0.0
+        if self.current is None:
+            return sum(e for _s, e in self.plan_steps)
+        n, _total = self.step_position()
+        if n is None:
+            return None
+        own = self.plan_steps[n - 1][1]
+        rest = sum(e for _s, e in self.plan_steps[n:])
+        return rest + max(0.0, own - self._cluster_seconds(self._step_since))
+
+    def status_line(self) -> str:
+        """"step n of N: NODE reboot, 2 min 14 s (expected 5 min 00 s) | elapsed ... | about ...
+        left (plan estimates)"; the outcome once the run ended."""
+        if self.finished is not None:
+            return (f"finished: {self.finished} after "
+                    f"{_human(self._cluster_seconds(self._started))}")
+        if self._started is None:
+            return "waiting for the run to start"
+        n, total = self.step_position()
+        parts = []
+        if self.current is not None:
+            where = (f"step {n} of {total}" if n is not None and total
+                     else f"step ? of {total}" if total else "step")
+            expected = (self.plan_steps[n - 1][1] if n is not None and total else 0.0)
+            parts.append(f"{where}: {self.current[1]}, "
+                         f"{_human(self._cluster_seconds(self._step_since))}"
+                         + (f" (expected {_human(expected)})" if expected else ""))
+        parts.append(f"elapsed {_human(self._cluster_seconds(self._started))}")
+        left = self.remaining_seconds()
+        if left is not None:
+            parts.append(f"about {_human(left)} left (plan estimates)")
+        return " | ".join(parts)
+
+    # ---- events ----
+
     def __call__(self, event: Any) -> None:
         doc = event.to_dict() if hasattr(event, "to_dict") else dict(event)
         node, phase = doc.get("node"), doc.get("phase")
         kind = str(doc.get("type") or doc.get("kind") or "")
-        if node:
-            row = self.rows.setdefault(str(node), {"phase": "", "status": "", "since": time.monotonic()})
-            if phase and phase != row["phase"]:
-                row.update(phase=phase, since=time.monotonic())
-            row["status"] = doc.get("status") or ("running" if "Started" in kind else row["status"])
-        self.last = str(doc.get("text") or "")
+        with self._lock:
+            now = self._clock()
+            if self._started is None:
+                self._started = now
+            if kind in ("phase-started", "PhaseStarted") and doc.get("step"):
+                label = " ".join(str(x) for x in (node, phase) if x) or str(doc["step"])
+                self.current = (str(doc["step"]), label)
+                self._step_since = now
+            elif kind in ("run-finished", "RunFinished"):
+                self.finished = str(doc.get("outcome") or "finished")
+                self.current = None
+            if node:
+                row = self.rows.setdefault(str(node), {"phase": "", "status": "", "since": now})
+                if phase and phase != row["phase"]:
+                    row.update(phase=phase, since=now)
+                row["status"] = doc.get("status") or ("running" if "started" in kind.lower()
+                                                      else row["status"])
+            self.last = str(doc.get("text") or doc.get("message") or "")
         if self._handle is not None:
-            self._handle.update(self._display[1](self._render()))
+            self.refresh()
+            if self.finished is None:
+                self.start()
+            else:
+                self.stop()
         else:
             print(self.last)
 
+    # ---- the display ----
+
+    def refresh(self) -> None:
+        """Re-draw the display handle (what the ticker does every ``tick`` seconds)."""
+        if self._handle is not None:
+            with self._lock:
+                markup = self._render()
+            self._handle.update(self._display[1](markup))
+
+    def start(self) -> None:
+        """Start the ticker (idempotent; events start it in a notebook)."""
+        import threading
+
+        if self._ticker is not None or self._handle is None or self.tick <= 0:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(self.tick):
+                self.refresh()
+
+        self._ticker = threading.Thread(target=run, name="clusterlib-progress", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        """Stop the ticker (the run ended); the view keeps its last state."""
+        self._stop.set()
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None and ticker is not _current_thread():
+            ticker.join(timeout=5)
+
     def _render(self) -> str:
-        now = time.monotonic()
         rows = [[f"<b>{_e(n)}</b>", _e(r["phase"]), _state(r["status"] or "-"),
-                 _e(f"{now - r['since']:.0f} s")] for n, r in self.rows.items()]
-        return _wrap(f"<h4>{_e(self.title)}</h4>" + _table(["Node", "Phase", "Status", "In phase"], rows)
+                 _e(_human(self._cluster_seconds(r["since"])))] for n, r in self.rows.items()]
+        return _wrap(f"<h4>{_e(self.title)}</h4><div><b>{_e(self.status_line())}</b></div>"
+                     + _table(["Node", "Phase", "Status", "In phase"], rows)
                      + f'<div class="dim">{_e(self.last)}</div>')
 
     def _repr_html_(self) -> str:
-        return self._render()
+        with self._lock:
+            return self._render()
+
+
+def _current_thread() -> Any:
+    import threading
+
+    return threading.current_thread()

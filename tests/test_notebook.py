@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +41,102 @@ def test_notebook_executes_headless_in_a_kernel() -> None:
     # snapshot, plan, live progress, report, final snapshot
     assert len(html_outputs) >= 4
     assert any("Timeline" in o["data"]["text/html"] for o in html_outputs)
+    # the live view was updated in place to its end, with the plan's step count
+    live = [o["data"]["text/html"] for o in html_outputs if "In phase" in o["data"]["text/html"]]
+    assert live and "finished: completed" in live[-1]
+
+
+# ---- live progress: step n of N, time left, a clock that moves between events ------------------
+
+class _Handle:
+    """Stands in for IPython's display handle: records every update."""
+
+    def __init__(self) -> None:
+        self.updates: list[str] = []
+
+    def update(self, obj: Any) -> None:
+        self.updates.append(str(obj))
+
+
+def _live(progress: Any) -> _Handle:
+    handle = _Handle()
+    progress._handle, progress._display = handle, (None, str)
+    return handle
+
+
+PLAN = {"steps": [{"id": "N1:drain", "expected_seconds": 100.0},
+                  {"id": "N1:reboot", "expected_seconds": 300.0},
+                  {"id": "N1:resume", "expected_seconds": 50.0}]}
+
+
+def test_progress_shows_step_n_of_n_and_the_time_left_from_the_estimates() -> None:
+    from clusterlib.html import NotebookProgress
+
+    now = [1000.0]
+    progress = NotebookProgress("run", plan=PLAN, time_scale=10.0)
+    progress._clock = lambda: now[0]
+    assert progress.remaining_seconds() == 450.0
+    progress({"type": "RunStarted", "text": "started"})
+    progress({"type": "PhaseStarted", "node": "N1", "phase": "drain", "step": "N1:drain"})
+    now[0] += 3.0  # 30 cluster seconds
+    progress({"type": "PhaseStarted", "node": "N1", "phase": "reboot", "step": "N1:reboot"})
+    now[0] += 12.0  # 120 cluster seconds into a 300-second reboot
+    line = progress.status_line()
+    assert line.startswith("step 2 of 3: N1 reboot, 2 min 00 s (expected 5 min 00 s)"), line
+    assert "elapsed 2 min 30 s" in line
+    assert progress.remaining_seconds() == 180.0 + 50.0
+    assert "about 3 min 50 s left (plan estimates)" in line
+    now[0] += 100.0  # the reboot overruns its estimate: what is left never goes negative
+    assert progress.remaining_seconds() == 50.0
+    progress({"type": "PhaseStarted", "node": "N1", "phase": "failback", "step": "N1:extra"})
+    assert progress.step_position() == (None, 3) and progress.remaining_seconds() is None
+    assert progress.status_line().startswith("step ? of 3: N1 failback")
+    progress({"type": "RunFinished", "outcome": "completed"})
+    assert progress.status_line().startswith("finished: completed after")
+
+
+def test_progress_ticks_while_no_event_arrives() -> None:
+    """During a long reboot no event comes: the ticker re-draws, and the clock has moved."""
+    from clusterlib.html import NotebookProgress
+
+    progress = NotebookProgress("run", plan=PLAN, time_scale=1000.0, tick=0.01)
+    handle = _live(progress)
+    progress({"type": "PhaseStarted", "node": "N1", "phase": "reboot", "step": "N1:reboot"})
+    try:
+        deadline = time.monotonic() + 10
+        while len(handle.updates) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ticks = list(handle.updates)
+        assert len(ticks) >= 6, "the view was not re-drawn between events"
+        clocks = {re.search(r"N1 reboot, ([^(|]+)", t).group(1) for t in ticks}  # type: ignore[union-attr]
+        assert len(clocks) >= 3, clocks  # the elapsed time moves
+        assert all("step 2 of 3" in t for t in ticks)
+    finally:
+        progress({"type": "RunFinished", "outcome": "stopped"})
+    settled = len(handle.updates)
+    time.sleep(0.1)
+    assert len(handle.updates) == settled, "the ticker stops when the run ends"
+    assert "finished: stopped" in handle.updates[-1]
+
+
+def test_progress_follows_a_real_run(tmp_path: Path) -> None:
+    from upgrade_helpers import classic_ps, connect, installer
+
+    from clusterlib.html import NotebookProgress
+    from clusterlib.upgrade import RollingUpgrade
+
+    with connect(classic_ps()) as cluster:
+        upgrade = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json")
+        plan = upgrade.plan()
+        progress = NotebookProgress("run", plan=plan, time_scale=cluster.time_scale, tick=0)
+        handle = _live(progress)
+        upgrade.subscribe(progress)
+        report = upgrade.run()
+    assert report.outcome == "completed"
+    total = len(plan.steps)
+    seen = [int(m.group(1)) for u in handle.updates
+            for m in [re.search(rf"step (\d+) of {total}:", u)] if m]
+    assert seen[0] == 1 and max(seen) >= total - 1 and seen == sorted(seen)
+    lefts = [m.group(1) for u in handle.updates for m in [re.search(r"about (.+?) left", u)] if m]
+    assert lefts, "an estimate of the time left was shown"
+    assert "finished: completed" in handle.updates[-1]
