@@ -451,7 +451,8 @@ def group_doc(g: GroupInfo) -> dict[str, Any]:
         "type": g.group_type.name,
         "priority": g.priority,
         "is_core": g.is_core,
-        "preferred_owners": list(g.preferred_owners),
+        # None: not read (null in JSON, "unknown" in tables), never an empty list
+        "preferred_owners": None if g.preferred_owners is None else list(g.preferred_owners),
         "possible_owners": list(g.possible_owners),
     }
 
@@ -539,7 +540,9 @@ def groups_table(snap: ClusterSnapshot) -> Any:
     for g in snap.groups:
         name = cell(g.name) + (" [dim](core)[/]" if g.is_core else "")
         table.add_row(name, _state(g.state.name), cell(g.owner or "-"), g.group_type.name,
-                      str(g.priority), cell(", ".join(g.preferred_owners) or "-"))
+                      "unknown" if g.priority is None else str(g.priority),
+                      "unknown" if g.preferred_owners is None
+                      else cell(", ".join(g.preferred_owners) or "-"))
     return table
 
 

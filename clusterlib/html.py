@@ -107,8 +107,15 @@ def _node_rows(nodes: Iterable[NodeInfo], snap: ClusterSnapshot | None) -> list[
 
 def _group_rows(groups: Iterable[GroupInfo]) -> list[list[str]]:
     return [[f"<b>{_e(g.name)}</b>" + (' <span class="dim">(core)</span>' if g.is_core else ""),
-             _state(g.state.name), _e(g.owner or "-"), _e(g.group_type.name), _e(g.priority),
-             _e(", ".join(g.preferred_owners) or "-")] for g in groups]
+             _state(g.state.name), _e(g.owner or "-"), _e(g.group_type.name),
+             _unknown(g.priority),
+             _unknown(None if g.preferred_owners is None else ", ".join(g.preferred_owners) or "-")]
+            for g in groups]
+
+
+def _unknown(value: object) -> str:
+    """A value that was not read shows "unknown", never a made-up default or "none"."""
+    return '<span class="dim">unknown</span>' if value is None else _e(value)
 
 
 _NODE_HEAD = ["Node", "State", "Drain", "OS", "Cluster service"]

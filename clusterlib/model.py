@@ -185,6 +185,10 @@ def _tuple_of_str(value: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(value or ())
 
 
+def _tuple_or_none(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
 @frozen
 class NodeInfo:
     name: str
@@ -215,13 +219,29 @@ class GroupInfo:
     name: str
     state: GroupState
     owner: str | None
-    priority: int = int(Priority.Medium)
+    #: None: not read. Group priority exists from Windows Server 2012 (Get-ClusterGroup's
+    #: Priority property); cluster.exe clusters (Windows 2000, 2003, 2008) have none, and a
+    #: record never invents one.
+    priority: int | None = int(Priority.Medium)
     is_core: bool = False
     group_type: GroupType = GroupType.Unknown
-    preferred_owners: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    #: None: not read (a snapshot taken without ``owners=True``, or an object the listing could
+    #: not name); ``()``: read, and the group has no preferred owners.
+    preferred_owners: tuple[str, ...] | None = field(default=(), converter=_tuple_or_none)
     # Nodes that may own the group (from its resources' possible owners). Empty means "any node".
     possible_owners: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
     anti_affinity: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+
+    @property
+    def preferences(self) -> tuple[str, ...]:
+        """The preferred owners for decisions: none where they were not read."""
+        return self.preferred_owners or ()
+
+    @property
+    def priority_or_default(self) -> int:
+        """The priority for ordering: Medium (2000, every group's default where priority
+        exists) where none was read, so groups without one keep their relative order."""
+        return int(Priority.Medium) if self.priority is None else self.priority
 
     def can_be_owned_by(self, node: str) -> bool:
         return not self.possible_owners or node.lower() in {n.lower() for n in self.possible_owners}

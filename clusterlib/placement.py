@@ -29,7 +29,7 @@ def _rank(snapshot: ClusterSnapshot, group: GroupInfo, exclude: Iterable[str],
           load: dict[str, int], classes: dict[str, dict[str, int]],
           order: dict[str, int] | None = None) -> list[str]:
     skip = {e.lower() for e in exclude}
-    preferred = [p.lower() for p in group.preferred_owners]
+    preferred = [p.lower() for p in group.preferences]
     own = (group.owner or "").lower()
     where = order if order is not None else _order(snapshot)
     affinity = group.anti_affinity
@@ -133,7 +133,7 @@ class PlacementState:
         heap = [(self.load[k], self.order[k], k) for k in eligible]
         heapq.heapify(heap)
         groups = sorted((self.groups[name] for name in self.on.get(source, {})),
-                        key=lambda g: (g.is_core, -g.priority, g.name))
+                        key=lambda g: (g.is_core, -g.priority_or_default, g.name))
         placed: dict[str, str] = {}
         stuck: list[str] = []
         for g in groups:
@@ -154,7 +154,7 @@ class PlacementState:
         eligible_set = set(eligible) if g.anti_affinity or g.preferred_owners \
             or g.possible_owners else set()
         if g.anti_affinity:
-            preferred = [p.lower() for p in g.preferred_owners]
+            preferred = [p.lower() for p in g.preferences]
 
             def rank(k: str) -> tuple[int, int, int, int]:
                 conflict = sum(self.classes[k].get(c, 0) for c in g.anti_affinity)
@@ -163,7 +163,7 @@ class PlacementState:
 
             found = [k for k in eligible if g.can_be_owned_by(k)]
             return min(found, key=rank) if found else None
-        for p in g.preferred_owners:
+        for p in g.preferences:
             if ok(p.lower()):
                 return p.lower()
         if g.possible_owners:

@@ -247,7 +247,7 @@ class ClusterExeDialect:
         snap = ClusterSnapshot(
             name=version.cluster_name,
             nodes=tuple(nodes),
-            groups=tuple(_group(g, preferred.get(g.name.lower(), ()),
+            groups=tuple(_group(g, preferred.get(g.name.lower()) if owners else None,
                                 possible.get(g.name.lower(), ()), core) for g in groups),
             resources=tuple(resources) if owners else (),
             functional_level=None,
@@ -336,7 +336,7 @@ class ClusterExeDialect:
             raise ParseError(f"expected one group named {name!r} [command: {lines[0]}]", outs[0])
         info = _as_asked(found[0], name)
         if not owners:
-            return _group(info, (), (), self._core)
+            return _group(info, None, (), self._core)  # owners not read
         node_names = [n.name for n in cx.parse_nodes(outs[4])]
         preferred = tuple(cx.parse_owners(outs[1], nodes=node_names))
         listed = [g.name for g in cx.parse_groups(outs[2], nodes=node_names)]
@@ -648,13 +648,15 @@ def _with_versions(node: NodeInfo, props: dict[str, str | int]) -> NodeInfo:
                         lowest_version=ServiceVersion.from_dword(lo) if lo else None)
 
 
-def _group(g: GroupInfo, preferred: tuple[str, ...], possible: tuple[str, ...],
+def _group(g: GroupInfo, preferred: tuple[str, ...] | None, possible: tuple[str, ...],
            core_name: str | None = None) -> GroupInfo:
+    """``preferred`` None: not read. cluster.exe has no group priority (it came with Windows
+    Server 2012's Get-ClusterGroup), so the record says None, not a made-up default."""
     import attrs
 
     core = g.name.lower() == (core_name if core_name is not None else CORE_GROUP).lower()
     return attrs.evolve(g, is_core=core, group_type=GroupType.Cluster if core else g.group_type,
-                        preferred_owners=preferred, possible_owners=possible)
+                        preferred_owners=preferred, possible_owners=possible, priority=None)
 
 
 def detect_clusterexe(transport: Transport, cluster: str | None = None) -> cx.ClusterExeVersion:

@@ -162,10 +162,11 @@ def group_from_row(row: dict[str, str], preferred: dict[str, list[str]],
         name=name,
         owner=row.get("OwnerNode") or None,
         state=GroupState.parse(row.get("State") or "Unknown"),
-        priority=_int(row.get("Priority"), 2000) or 0,
+        # No Priority column (before Windows Server 2012): not read, never a made-up 2000.
+        priority=_int(row.get("Priority")),
         is_core=_bool(row.get("IsCoreGroup")),
         group_type=GroupType.parse(gtype) if gtype else GroupType.Unknown,
-        preferred_owners=preferred.get(name, ()),
+        preferred_owners=preferred.get(name),  # None: not read (no owners=True)
         possible_owners=possible.get(name, ()),
     )
 
@@ -195,7 +196,7 @@ def groups_from_csv(text: Any, what: str, preferred: dict[str, list[str]],
     pick = operator.itemgetter(i_state, i_prio, i_core, i_type)
     # (State, Priority, IsCoreGroup, GroupType) texts -> their values: a few dozen distinct
     # combinations on any cluster, so each is converted once, not once per row.
-    converted: dict[tuple[str, ...], tuple[GroupState, int, bool, GroupType]] = {}
+    converted: dict[tuple[str, ...], tuple[GroupState, int | None, bool, GroupType]] = {}
     # GroupInfo's fields, in _GROUP_SETTERS' order, each set once (see model.slot_setters).
     (set_name, set_state, set_owner, set_prio, set_core, set_type, set_preferred, set_possible,
      set_anti) = _GROUP_SETTERS
@@ -206,7 +207,7 @@ def groups_from_csv(text: Any, what: str, preferred: dict[str, list[str]],
         conv = converted.get(key)
         if conv is None:
             st, pr, co, ty = key
-            conv = converted[key] = (GroupState.parse(st or "Unknown"), _int(pr, 2000) or 0,
+            conv = converted[key] = (GroupState.parse(st or "Unknown"), _int(pr),
                                      _bool(co), GroupType.parse(ty) if ty else GroupType.Unknown)
         name = r[i_name]
         pref = preferred.get(name) if preferred else None
@@ -218,7 +219,7 @@ def groups_from_csv(text: Any, what: str, preferred: dict[str, list[str]],
         set_prio(g, conv[1])
         set_core(g, conv[2])
         set_type(g, conv[3])
-        set_preferred(g, tuple(pref) if pref else ())
+        set_preferred(g, tuple(pref) if pref is not None else None)
         set_possible(g, tuple(poss) if poss else ())
         set_anti(g, ())
         out.append(g)

@@ -199,7 +199,9 @@ class RollingUpgrade:
         self._run_id = uuid.uuid4().hex[:12]
         self._journal: Journal | None = None
         self._resumed = False
-        self._owners: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+        # (preferred owners (None: not read), possible owners, anti-affinity) per group
+        self._owners: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...],
+                                      tuple[str, ...]]] = {}
         self._current: tuple[str | None, str | None] = (None, None)
         self._last_save = 0.0
         self._stop_requested = False
@@ -1516,7 +1518,7 @@ class RollingUpgrade:
         todo = [g for g in snap.groups
                 if original.get(g.name) is not None and not _same(g.owner, original[g.name])]
         # Ordinary groups by priority (as a drain moves them), the core group last.
-        todo.sort(key=lambda g: (g.is_core, -g.priority, g.name.lower()))
+        todo.sort(key=lambda g: (g.is_core, -g.priority_or_default, g.name.lower()))
         failures: list[tuple[str, str]] = []
         moved = 0
         for g in todo:

@@ -301,7 +301,7 @@ def _choose(snapshot: ClusterSnapshot, options: UpgradeOptions,
         if rule is not None:
             excluded.append((g.name, rule))
             continue
-        key = (g.priority, count, g.name.lower())
+        key = (g.priority_or_default, count, g.name.lower())
         if best is None or key < best:
             best, chosen = key, g
     if chosen is None:
@@ -309,7 +309,12 @@ def _choose(snapshot: ClusterSnapshot, options: UpgradeOptions,
     count = info.get(chosen.name.lower(), empty)[1]
     known = f", {count} resource(s)" if snapshot.resources else ""
     return ValidationChoice(chosen, tuple(excluded),
-                            f"lowest priority ({chosen.priority}{known}) among the eligible")
+                            (f"lowest priority ({chosen.priority}{known}) among the eligible"
+                             if chosen.priority is not None else
+                             f"fewest resources ({count}) among the eligible (no group priority"
+                             " on this cluster)" if snapshot.resources else
+                             "first by name among the eligible (no group priority on this"
+                             " cluster)"))
 
 
 def validation_group(snapshot: ClusterSnapshot, options: UpgradeOptions,
