@@ -169,7 +169,7 @@ def _assert_refused_and_idle(sim: SimCluster, journal: Path, expect: str,
     before = len(sim.events)
     cluster = clusterlib.connect(sim)
     with pytest.raises(JournalRejected) as info:
-        RollingUpgrade.resume(cluster, journal=journal, action=RemoteCommand(SETUP))
+        RollingUpgrade.resume(cluster, journal=journal, action=RemoteCommand(SETUP)).run()
     message = str(info.value)
     assert str(journal) in message
     assert expect in message, message
@@ -201,7 +201,7 @@ def test_bad_journal_is_refused_and_nothing_is_sent(stopped: tuple[SimCluster, P
                              file_level=case not in NOT_FILE_LEVEL)
     # The same journal undamaged resumes and finishes: the refusal was the damage's doing.
     report = RollingUpgrade.resume(clusterlib.connect(sim), journal=pristine,
-                                   action=RemoteCommand(SETUP))
+                                   action=RemoteCommand(SETUP)).run()
     assert report.outcome == "completed"
 
 

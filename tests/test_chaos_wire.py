@@ -71,7 +71,7 @@ def _upgrade_under_faults(tmp_path: Path, nodes: int, groups: int, faults: WireF
                     report = RollingUpgrade(cluster, action, journal=journal,
                                             target=sim.upgrade_to).run()
                 else:
-                    report = RollingUpgrade.resume(cluster, journal=journal, action=action)
+                    report = RollingUpgrade.resume(cluster, journal=journal, action=action).run()
             except (UpgradeStopped, ConnectionFailed) as exc:
                 stops.append(f"{type(exc).__name__}: {exc}")
         ep.set_faults(None)

@@ -47,7 +47,7 @@ def _mutations(sim: SimCluster, since: int) -> list[str]:
 def _refused(sim: SimCluster, cluster: clusterlib.Cluster, path: Path, match: str) -> str:
     calls = len(sim.calls())
     with pytest.raises(JournalRejected, match=match) as err:
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert not _mutations(sim, calls)
     assert str(path) in str(err.value)
     return str(err.value)
@@ -70,7 +70,7 @@ def test_group_or_other_writable_journal_is_refused(tmp_path: Path, mode: int) -
     message = _refused(sim, cluster, path, "writable by")
     assert f"chmod go-w {path}" in message
     os.chmod(path, 0o600)
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
 
 
 @POSIX
@@ -96,7 +96,7 @@ def test_journal_in_a_world_writable_directory_without_sticky_bit(tmp_path: Path
         RollingUpgrade(connect(fresh), action=installer(), journal=shared / "new.json").run()
     assert not _mutations(fresh, 0) and not (shared / "new.json").exists()
     os.chmod(shared, 0o1777)  # noqa: S103 - /tmp's mode: others cannot replace your files
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
 
 
 @POSIX
@@ -164,13 +164,13 @@ def _plant(tmp_path: Path) -> None:
         calls = len(sim.calls())
         if replaced:
             with pytest.raises(JournalRejected, match="belongs to") as err:
-                RollingUpgrade.resume(cluster, journal=path)
+                RollingUpgrade.resume(cluster, journal=path).run()
             assert str(path) in str(err.value)
             assert not _mutations(sim, calls)
             assert not any("evil" in str(e.detail) for e in sim.calls())
         else:
             os.chmod(shared, 0o700)
-            report = RollingUpgrade.resume(cluster, journal=path)
+            report = RollingUpgrade.resume(cluster, journal=path).run()
             assert report.ok
             assert all(e.detail.get("line") == SETUP for e in sim.calls("cmd"))
 
@@ -182,14 +182,14 @@ def test_resume_refuses_an_action_other_than_the_recorded_one(tmp_path: Path) ->
     assert SETUP in journal_mod.describe_action(recorded)
     calls = len(sim.calls())
     with pytest.raises(JournalRejected, match="records the action") as err:
-        RollingUpgrade.resume(cluster, journal=path, action=RemoteCommand(r"C:\other.exe /q"))
+        RollingUpgrade.resume(cluster, journal=path, action=RemoteCommand(r"C:\other.exe /q")).run()
     assert SETUP in str(err.value) and "other.exe" in str(err.value)
     assert not _mutations(sim, calls)
     # A secret action does not match a plain one with the same line (nor the other way round).
     with pytest.raises(JournalRejected):
         RollingUpgrade.from_journal(cluster, journal=path,
                                     action=RemoteCommand(SETUP, secret=True))
-    assert RollingUpgrade.resume(cluster, journal=path, action=RemoteCommand(SETUP)).ok
+    assert RollingUpgrade.resume(cluster, journal=path, action=RemoteCommand(SETUP)).run().ok
 
 
 def test_secret_recorded_action_matches_the_secret_given_again(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_secret_recorded_action_matches_the_secret_given_again(tmp_path: Path) -
     sim.clear_faults()
     assert "secret" in journal_mod.describe_action(recorded_action(path))
     assert RollingUpgrade.resume(cluster, journal=path,
-                                 action=RemoteCommand(SETUP, secret=True)).ok
+                                 action=RemoteCommand(SETUP, secret=True)).run().ok
 
 
 def test_a_failed_journal_write_names_the_file(tmp_path: Path,

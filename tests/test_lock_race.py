@@ -377,7 +377,7 @@ def _frozen_and_woken(tmp_path: Path, dialect: str) -> None:
             assert held is not None and held.pid == child.pid
             cluster = clusterlib.connect(sim, dialect=dialect)
             break_lock(cluster, reason="test: the operator believes the run is dead")
-            report = RollingUpgrade.resume(cluster, journal=journal)
+            report = RollingUpgrade.resume(cluster, journal=journal).run()
             assert report.ok, report.message
             finished = read_body(journal)
             after_resume = len(list(sim.events))
@@ -426,7 +426,7 @@ def test_a_resume_refuses_while_the_run_is_frozen_on_this_host(tmp_path: Path) -
             os.kill(child.pid, signal.SIGSTOP)
             before = len(_changes(sim))
             with pytest.raises(LockHeld, match="stopped"):
-                RollingUpgrade.resume(clusterlib.connect(sim), journal=journal)
+                RollingUpgrade.resume(clusterlib.connect(sim), journal=journal).run()
             assert len(_changes(sim)) == before
             hold.touch()
             os.kill(child.pid, signal.SIGCONT)

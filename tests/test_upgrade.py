@@ -410,7 +410,7 @@ def test_request_stop_at_a_step_boundary(tmp_path: Path) -> None:
     with pytest.raises(UpgradeStopped, match="stopped on request before NODE2:drain"):
         upgrade.run()
     assert sim.nodes["NODE2"].state is NodeState.Up
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
     assert all_upgraded(sim)
 
 

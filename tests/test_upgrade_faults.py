@@ -166,7 +166,7 @@ def test_group_fails_online_in_validation_stops_then_resumes(tmp_path: Path) -> 
     assert_safe(sim, online)
     assert LOCK_KEY in sim.private_props  # a stopped run keeps its lock
     sim.clear_faults("File Group 3")
-    report = RollingUpgrade.resume(cluster, journal=path)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
     assert report.ok and all_upgraded(sim)
     assert sim.snapshot().placement() == original
     assert LOCK_KEY not in sim.private_props
@@ -189,7 +189,7 @@ def test_group_fails_online_in_redistribution(tmp_path: Path) -> None:
     report = err.value.report
     assert report.misplaced == {"SQL Group 1": ("NODE1", "NODE2")}
     sim.clear_faults()
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
     assert sim.snapshot().group("SQL Group 1").owner == "NODE1"
 
 
@@ -222,11 +222,11 @@ def test_node_never_returns_stops_then_resumes_when_it_is_back(tmp_path: Path) -
     assert all(g.owner == "NODE1" for g in sim.snapshot().groups)
     # Resuming while it is still down stops again, cleanly, without touching NODE1.
     with pytest.raises(UpgradeStopped, match="did not come back"):
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert sim.nodes["NODE1"].state is NodeState.Up
     sim.clear_faults("NODE2")
     sim.boot_node("NODE2")
-    report = RollingUpgrade.resume(cluster, journal=path)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
     assert report.ok and all_upgraded(sim)
     assert sim.snapshot().placement() == original
     assert len([e for e in sim.calls("cmd") if e.detail.get("node") == "NODE2"]) == 1
@@ -248,7 +248,7 @@ def test_node_returns_incompatible_join_refused(tmp_path: Path) -> None:
     assert_safe(sim, online)
     # Fixed by hand: reinstalled with the right release; the run continues.
     sim.boot_node("NODE2", into="2016")
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
     assert all_upgraded(sim)
 
 
@@ -293,7 +293,7 @@ def test_node_crashes_during_drain_without_retries_stops_safely(tmp_path: Path) 
     assert not sim.calls("cmd")  # the installer never ran
     sim.settle()
     assert_safe(sim, online)
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
 
 
 def test_never_pauses_while_another_node_is_out(tmp_path: Path) -> None:

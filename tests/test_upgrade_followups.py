@@ -9,7 +9,7 @@ import pytest
 from upgrade_helpers import all_upgraded, classic_ps, connect, installer
 
 from clusterlib import NodeState
-from clusterlib.sim import SimCluster, release
+from clusterlib.sim import GroupFailsOnline, SimCluster, release
 from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped, WmiCommand
 
 WINNT32 = r"D:\i386\winnt32.exe /unattend"
@@ -137,3 +137,32 @@ def test_report_without_endpoint_is_not_called_simulated(tmp_path: Path) -> None
     old = attrs.evolve(report, endpoint=None)
     assert old.simulated is False and "SIMULATED" not in old.to_text()
     assert old.to_dict()["simulated"] is False
+
+
+# ---- 7. resume has the constructor's shape ----------------------------------------------------------
+
+
+def test_resume_returns_the_run_ready_to_subscribe_and_run(tmp_path: Path) -> None:
+    sim = classic_ps()
+    sim.inject(GroupFailsOnline("File Group 3", "NODE2"))  # the validation move on NODE2 fails
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(cluster, action=installer(), journal=path).run()
+    sim.clear_faults()
+    before = len(_changes(sim))
+    upgrade = RollingUpgrade.resume(cluster, journal=path)
+    assert isinstance(upgrade, RollingUpgrade)
+    assert len(_changes(sim)) == before  # nothing ran yet
+    seen: list[str] = []
+    upgrade.subscribe(lambda e: seen.append(type(e).__name__))
+    report = upgrade.run()
+    assert report.outcome in ("completed", "degraded"), report.to_text()
+    assert "RunFinished" in seen and all_upgraded(sim)
+
+
+def test_resume_run_true_is_deprecated_but_still_runs(tmp_path: Path) -> None:
+    sim, path = _completed_run(tmp_path)
+    with pytest.warns(DeprecationWarning, match=r"resume\(\.\.\.\)\.run\(\)"):
+        report = RollingUpgrade.resume(connect(sim), journal=path, run=True)
+    assert isinstance(report, Report) and report.outcome == "completed"

@@ -130,8 +130,8 @@ def test_secret_action_must_be_given_again_to_resume(tmp_path: Path) -> None:
         RollingUpgrade(cluster, action=action, journal=path).run()
     sim.clear_faults()
     with pytest.raises(JournalRejected, match="pass action="):
-        RollingUpgrade.resume(cluster, journal=path)
-    assert RollingUpgrade.resume(cluster, journal=path, action=action).ok
+        RollingUpgrade.resume(cluster, journal=path).run()
+    assert RollingUpgrade.resume(cluster, journal=path, action=action).run().ok
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "edit", "version", "not-a-journal",
@@ -158,7 +158,7 @@ def test_damaged_journal_is_refused_and_nothing_happens(tmp_path: Path, damage: 
         path.write_text(json.dumps(outer))
     before = len(sim.events)
     with pytest.raises(JournalRejected):
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert not [e for e in sim.events[before:] if e.kind == "call"
                 and e.subject not in ("Get-Cluster", "Get-ClusterQuorum", "Get-ClusterNode",
                                       "Get-ClusterGroup", "Get-ClusterParameter",
@@ -171,7 +171,7 @@ def test_journal_from_another_cluster_is_refused(tmp_path: Path) -> None:
     _sim, _cluster, path = _stopped_run(tmp_path)
     other = SimCluster.classic(os="2012R2", upgrade_to="2016", name="OTHER", speed=5000)
     with pytest.raises(JournalRejected, match=r"for cluster CLUSTER1.*cluster OTHER"):
-        RollingUpgrade.resume(connect(other), journal=path)
+        RollingUpgrade.resume(connect(other), journal=path).run()
     assert not other.calls("Suspend-ClusterNode")
 
 
@@ -198,7 +198,7 @@ def test_resume_after_the_process_died_mid_action(tmp_path: Path) -> None:
     # the journal records the step as not finished (running, or failed with the interrupt)
     assert Journal.load(path).step("NODE1:action")["status"] in ("running", "failed")
     report = RollingUpgrade.resume(cluster, journal=path,
-                                   action=CallableAction(install_then_die))
+                                   action=CallableAction(install_then_die)).run()
     assert report.ok and all_upgraded(sim)
     assert sorted(e.subject for e in sim.events if e.kind == "upgrade-start") == ["NODE1", "NODE2"]
     assert sim.snapshot().placement() == original
@@ -218,7 +218,7 @@ def test_resume_resumes_a_node_left_paused(tmp_path: Path) -> None:
     with pytest.raises(UpgradeStopped):
         upgrade.run()
     assert sim.nodes["NODE2"].state.name == "Paused"
-    report = RollingUpgrade.resume(cluster, journal=path)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
     assert report.ok and all(n.state.name == "Up" for n in sim.nodes.values())
     assert len(sim.calls("cmd")) == 2  # each node's installer ran exactly once
 
@@ -229,7 +229,7 @@ def test_resume_of_a_completed_run_does_nothing(tmp_path: Path) -> None:
     path = tmp_path / "j.json"
     RollingUpgrade(cluster, action=installer(), journal=path).run()
     calls = len(sim.calls())
-    report = RollingUpgrade.resume(cluster, journal=path)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
     assert report.ok
     assert not [e for e in sim.calls()[calls:] if e.subject in ("Suspend-ClusterNode",
                                                                  "Move-ClusterGroup", "cmd")]
@@ -268,7 +268,7 @@ def test_resume_by_the_same_run_takes_the_lock_back(tmp_path: Path) -> None:
     _sim, cluster, path = _stopped_run(tmp_path)
     run_id = read_body(path)["run_id"]
     assert read_lock(cluster).run_id == run_id  # type: ignore[union-attr]
-    assert RollingUpgrade.resume(cluster, journal=path).ok
+    assert RollingUpgrade.resume(cluster, journal=path).run().ok
     assert read_lock(cluster) is None
 
 
@@ -279,7 +279,7 @@ def test_resume_refused_while_another_run_holds_the_lock(tmp_path: Path) -> None
 
     acquire(cluster, "intruder", "CLUSTER1")
     with pytest.raises(LockHeld, match="intruder"):
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
 
 
 def test_unreadable_lock_value_is_still_a_lock() -> None:

@@ -89,14 +89,14 @@ def test_group_failing_on_the_drain_target_is_never_a_clean_completion(
     # Resumed with the fault still there: the drain is repeated, fails the same way, and the
     # group is put back again; still no installer, nothing left Failed.
     with pytest.raises(UpgradeStopped) as again:
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert again.value.group == "File Group 4"
     assert _starts(sim, "NODE2") == 0
     assert {g.name for g in sim.snapshot().groups if g.state is GroupState.Online} == online
     # The fault cleared, the resume finishes every step, but the run as a whole had an outage:
     # "degraded", never a clean "completed".
     sim.clear_faults()
-    done = RollingUpgrade.resume(cluster, journal=path)
+    done = RollingUpgrade.resume(cluster, journal=path).run()
     assert done.outcome == "degraded" and not done.ok, done.to_text()
     assert "OUTAGE" in done.to_text() and "File Group 4" in done.message
     assert all_upgraded(sim, os_to)
@@ -170,12 +170,12 @@ def test_hung_installer_stops_for_an_operator_without_resending(tmp_path: Path) 
     assert sim.nodes["NODE2"].release.key == "2012R2"  # the next node was not touched
     # A plain resume still does not send it again: it waits for evidence and stops again.
     with pytest.raises(UpgradeStopped):
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert _starts(sim, "NODE1") == 1
     # The operator ended the hung installer and says so: only then is it sent again.
     sim.clear_faults()
     sim.nodes["NODE1"].install = None
-    report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"])
+    report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"]).run()
     assert report.outcome == "completed" and all_upgraded(sim)
     assert _starts(sim, "NODE1") == 2
     assert any("resend_action" in a["text"] for a in report.audit)
@@ -194,7 +194,7 @@ def test_failing_installer_stops_with_the_node_not_upgraded(tmp_path: Path) -> N
     assert snap.node("NODE1").state is NodeState.Paused and not snap.groups_on("NODE1")
     assert err.value.report.outcome == "stopped"
     sim.clear_faults()
-    assert RollingUpgrade.resume(cluster, journal=path).outcome == "completed"
+    assert RollingUpgrade.resume(cluster, journal=path).run().outcome == "completed"
     assert all_upgraded(sim)
 
 
@@ -225,7 +225,7 @@ def test_interrupt_in_the_install_window_then_resume_waits_for_the_restart(
     text = on_disk.to_text()
     assert "STOPPED" in text and "not on their original owner" in text  # NODE1 was drained
     assert sim.nodes["NODE1"].release.key == "2012R2"  # still copying files
-    report = RollingUpgrade.resume(cluster, journal=path)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
     assert report.outcome == "completed" and all_upgraded(sim)
     kinds = [(e.kind, e.subject) for e in sim.events]
     joined = kinds.index(("joined", "NODE1"))
@@ -253,7 +253,7 @@ def test_resume_redoes_a_node_the_live_cluster_contradicts(tmp_path: Path) -> No
     assert sim.nodes["NODE1"].release.key == "2016"
     sim.clear_faults()
     sim.nodes["NODE1"].release = release("2012R2")  # rolled back behind the run's back
-    report = RollingUpgrade.resume(cluster, journal=path)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
     assert report.outcome in ("completed", "degraded"), report.to_text()
     assert all_upgraded(sim)
     assert _starts(sim, "NODE1") == 2
@@ -311,7 +311,7 @@ def test_journal_write_failure_is_a_safe_stop_naming_the_file(
     assert not [s for s in report.steps if s["status"] == "running"]
     assert sim.snapshot().node("NODE1").state in (NodeState.Up, NodeState.Paused)
     monkeypatch.setattr(Journal, "save", real)
-    assert RollingUpgrade.resume(cluster, journal=path).outcome == "completed"
+    assert RollingUpgrade.resume(cluster, journal=path).run().outcome == "completed"
     assert all_upgraded(sim)
 
 
@@ -333,7 +333,7 @@ def test_verify_hook_failure_stops_with_the_node_paused_and_empty(
         return  # the hook's failure over the wire is the point; the resume is the same in-process
     seen: list[str] = []
     report = RollingUpgrade.resume(cluster, journal=path,
-                                   verify=lambda node, c: seen.append(node))
+                                   verify=lambda node, c: seen.append(node)).run()
     assert report.outcome == "completed" and seen == ["NODE1", "NODE2"]
 
 
@@ -397,9 +397,9 @@ def test_hooks_in_options_round_trip_and_bad_hooks_are_refused(tmp_path: Path) -
         RollingUpgrade(cluster, action=installer(), journal=path, retries_per_node=0,
                        options=UpgradeOptions(verify=_fail_once())).run()
     with pytest.raises(JournalRejected, match="verify"):
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert RollingUpgrade.resume(cluster, journal=path,
-                                 verify=lambda n, c: None).outcome == "completed"
+                                 verify=lambda n, c: None).run().outcome == "completed"
 
 
 def _fail_once() -> Any:
@@ -454,9 +454,9 @@ def test_wmi_started_installer_that_fails_is_resent_only_at_the_operators_word(
     assert err.value.phase == "reboot" and "resend_action=['NODE1']" in str(err.value)
     sim.clear_faults()
     with pytest.raises(UpgradeStopped):
-        RollingUpgrade.resume(cluster, journal=path)
+        RollingUpgrade.resume(cluster, journal=path).run()
     assert _starts(sim, "NODE1") == 0
-    report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"])
+    report = RollingUpgrade.resume(cluster, journal=path, resend_action=["NODE1"]).run()
     assert report.outcome == "completed" and all_upgraded(sim, "2003")
     assert _starts(sim, "NODE1") == 1 and _starts(sim, "NODE2") == 1
 
@@ -550,7 +550,7 @@ def test_resume_against_a_fresh_cluster_never_claims_old_nodes(tmp_path: Path) -
         RollingUpgrade(connect(first), action=installer(), journal=path).run()
     assert first.nodes["NODE1"].release.key == "2016"
     fresh = classic_ps()
-    report = RollingUpgrade.resume(connect(fresh), journal=path)
+    report = RollingUpgrade.resume(connect(fresh), journal=path).run()
     assert report.outcome in ("completed", "degraded")
     assert all_upgraded(fresh)
     assert _starts(fresh, "NODE1") == 1 and _starts(fresh, "NODE2") == 1

@@ -113,7 +113,7 @@ def _run_case(dialect: str, name: str) -> dict[str, Any]:
             sim.boot_node("NODE1", into=os_to)  # the operator reinstalled it
         hooks = {k: (lambda n, c: None) for k in ("verify", "pre_update") if k in kw}
         done = RollingUpgrade.resume(cluster, journal=path,
-                                     resend_action=["NODE1"] if resend else (), **hooks)
+                                     resend_action=["NODE1"] if resend else (), **hooks).run()
         _check(sim, done, online, os_to)
         outcome2 = done.outcome
         assert outcome2 in ("completed", "degraded"), done.to_text()

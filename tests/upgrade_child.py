@@ -191,7 +191,7 @@ def upgrade(args: argparse.Namespace) -> int:
             report = RollingUpgrade(cluster, action=RemoteCommand(SETUP), journal=args.journal,
                                     on_event=show, target="9.3").run()
         else:
-            report = RollingUpgrade.resume(cluster, journal=args.journal, on_event=show)
+            report = RollingUpgrade.resume(cluster, journal=args.journal, on_event=show).run()
     except UpgradeStopped as exc:
         print(json.dumps({"type": "stopped", "text": str(exc)}), flush=True)
         return 4

@@ -8,7 +8,7 @@
                              journal="upgrade.json", target="9.3", raise_functional_level=True)
     print(upgrade.plan().to_text())      # a dry run is just the plan
     report = upgrade.run()               # UpgradeStopped (with .report) if it stops safely
-    RollingUpgrade.resume(cluster, journal="upgrade.json")
+    RollingUpgrade.resume(cluster, journal="upgrade.json").run()   # after a stop: same shape
 
 A run says "completed" only when every node is proven on the target version, every group is
 back on its original owner in its original state, and no group was down longer than its moves

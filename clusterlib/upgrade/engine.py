@@ -26,9 +26,10 @@ import logging
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import attrs
 
@@ -1625,17 +1626,43 @@ class RollingUpgrade:
         self._resumed = True
         return self
 
+    @overload
+    @classmethod
+    def resume(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
+               action: UpgradeAction | None = None, on_event: Subscriber | None = None,
+               pre_update: Any = None, verify: Any = None, resend_action: Any = (),
+               run: Literal[False, None] = None) -> RollingUpgrade: ...
+
+    @overload
+    @classmethod
+    def resume(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
+               action: UpgradeAction | None = None, on_event: Subscriber | None = None,
+               pre_update: Any = None, verify: Any = None, resend_action: Any = (),
+               run: Literal[True]) -> Report: ...
+
     @classmethod
     def resume(cls, cluster: Cluster, *, journal: str | os.PathLike[str],
                action: UpgradeAction | None = None,
                on_event: Subscriber | None = None, pre_update: Any = None,
-               verify: Any = None, resend_action: Any = ()) -> Report:
-        """Continue the run recorded in ``journal`` from its first unfinished step, re-checking
-        the live cluster at every step (and redoing a node whose recorded upgrade the live
-        versions contradict). Returns the Report (or raises UpgradeStopped again)."""
-        return cls.from_journal(cluster, journal=journal, action=action, on_event=on_event,
-                                pre_update=pre_update, verify=verify,
-                                resend_action=resend_action).run()
+               verify: Any = None, resend_action: Any = (),
+               run: bool | None = None) -> RollingUpgrade | Report:
+        """The run recorded in ``journal``, ready to ``.subscribe()`` to and ``.run()``: the
+        same shape as ``RollingUpgrade(...)`` (``RollingUpgrade.resume(cluster,
+        journal=path).run()`` continues from the first unfinished step, re-checking the live
+        cluster at every step and redoing a node whose recorded upgrade the live versions
+        contradict; it returns the Report or raises UpgradeStopped again).
+
+        ``run=True`` is the old shape (it runs at once and returns the Report); it still works
+        but is deprecated (DeprecationWarning) and will be removed."""
+        upgrade = cls.from_journal(cluster, journal=journal, action=action, on_event=on_event,
+                                   pre_update=pre_update, verify=verify,
+                                   resend_action=resend_action)
+        if run:
+            warnings.warn("RollingUpgrade.resume(..., run=True) is deprecated: call"
+                          " RollingUpgrade.resume(...).run(), which returns the same Report",
+                          DeprecationWarning, stacklevel=2)
+            return upgrade.run()
+        return upgrade
 
 
 class _DrainTrouble(Exception):

@@ -57,7 +57,7 @@ class UpgradeStopped(ClusterError):
         self.node = node
         self.group = group
         self.phase = phase
-        tail = f" Journal: {journal}; resume with RollingUpgrade.resume(cluster, journal=...)." \
+        tail = f" Journal: {journal}; resume with RollingUpgrade.resume(cluster, journal=...).run()." \
             if journal is not None else ""
         super().__init__(message + tail)
 
