@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "drain": ("bench_drain.py", True),
     "parse": ("bench_parse.py", True),
     "cli-startup": ("bench_cli_startup.py", False),
+    "fleet": ("bench_fleet.py", True),
 }
 
 
