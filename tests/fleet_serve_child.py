@@ -1,6 +1,6 @@
 """Serves simulated clusters on loopback endpoints for the fleet tests, so they outlive a killed fleet run.
 
-    python fleet_serve_child.py OUT.json SPEED LAYOUT[:FAULT] ...
+    python fleet_serve_child.py OUT.json SPEED LAYOUT[+FAULT] ...
 
 FAULT: installer-fails (on the first node) or never-returns (the first node stays Down after its
 reboot). The password is $FLEET_TEST_PASSWORD. OUT.json gets [{"port", "time_scale", "layout",
@@ -26,7 +26,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         served = []
         for spec in specs:
-            layout, _, fault = spec.partition(":")
+            layout, _, fault = spec.partition("+")
             sim = build_sim(Target(sim=layout, speed=speed))
             first = sorted(sim.nodes)[0]
             if fault == "installer-fails":

@@ -131,8 +131,8 @@ def test_twenty_over_the_wire_with_faults(tmp_path: Path, served: Any) -> None:
     """20 loopback clusters (mixed releases, 3 faulted), parallel 5: every healthy one upgraded,
     the faulted ones stopped safely within the budget; exit 4 (resumable)."""
     layouts = ("classic", "classic-2012r2", "build:3x6@2016", "classic-2019")
-    specs = [layouts[i % 4] + (":installer-fails" if i in (3, 11) else "")
-             + (":never-returns" if i == 17 else "") for i in range(20)]
+    specs = [layouts[i % 4] + ("+installer-fails" if i in (3, 11) else "")
+             + ("+never-returns" if i == 17 else "") for i in range(20)]
     endpoints = served(2000.0, *specs)
     inventory = _inventory(tmp_path, endpoints, parallel=5, max_failed_clusters=3,
                            waves=["rest"])
