@@ -140,3 +140,33 @@ def test_progress_follows_a_real_run(tmp_path: Path) -> None:
     lefts = [m.group(1) for u in handle.updates for m in [re.search(r"about (.+?) left", u)] if m]
     assert lefts, "an estimate of the time left was shown"
     assert "finished: completed" in handle.updates[-1]
+
+
+def test_progress_ticks_in_a_real_kernel() -> None:
+    """In a Jupyter kernel the ticker thread's redraws reach the front end as display updates
+    while the cell is still busy (a reboot that sends no event), with the clock moving."""
+    nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install nbformat)")
+    nbclient = pytest.importorskip("nbclient", reason="needs nbclient (pip install nbclient)")
+    pytest.importorskip("ipykernel", reason="needs a Python kernel (pip install ipykernel)")
+    source = (
+        "import time\n"
+        "from clusterlib.html import NotebookProgress\n"
+        "plan = {'steps': [{'id': 'N1:reboot', 'expected_seconds': 300.0}]}\n"
+        "p = NotebookProgress('run', plan=plan, time_scale=100.0, tick=0.05)\n"
+        "p({'type': 'PhaseStarted', 'node': 'N1', 'phase': 'reboot', 'step': 'N1:reboot'})\n"
+        "time.sleep(1.0)  # no event: only the ticker redraws\n"
+        "p({'type': 'RunFinished', 'outcome': 'completed'})\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    seen: list[str] = []
+
+    class Client(nbclient.NotebookClient):  # type: ignore[misc, name-defined]
+        def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+            seen.append(msg["content"]["data"].get("text/html", ""))
+            super()._update_display_id(display_id, msg)
+
+    Client(nb, timeout=60, kernel_name="python3").execute()
+    ticks = [s for s in seen if "N1 reboot" in s]
+    assert len(ticks) >= 5, f"{len(ticks)} redraws while waiting"
+    clocks = {re.search(r"N1 reboot, ([^(|]+)", t).group(1) for t in ticks}  # type: ignore[union-attr]
+    assert len(clocks) >= 3, clocks
+    assert "step 1 of 1" in ticks[0] and "finished: completed" in seen[-1]
