@@ -68,37 +68,49 @@ def _png(path: Path) -> tuple[int, int, list[bytes]]:
         pos += 12 + length
     raw = zlib.decompress(idat)
     stride = width * channels
+    ones = int.from_bytes(b"\x7f" * stride, "big")
+    highs = int.from_bytes(b"\x80" * stride, "big")
     rows: list[bytes] = []
-    prev = bytearray(stride)
+    prev = bytes(stride)
     for y in range(height):
-        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - channels] if i >= channels else 0
-            b = prev[i]
-            c = prev[i - channels] if i >= channels else 0
-            if ftype == 1:
-                line[i] = (line[i] + a) & 255
-            elif ftype == 2:
-                line[i] = (line[i] + b) & 255
-            elif ftype == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif ftype == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(bytes(line))
+        ftype = raw[y * (stride + 1)]
+        line = raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)]
+        if ftype == 2:  # Up: bytewise sum without carries between bytes (SWAR on one big int)
+            a, b = int.from_bytes(line, "big"), int.from_bytes(prev, "big")
+            line = (((a & ones) + (b & ones)) ^ ((a ^ b) & highs)).to_bytes(stride, "big")
+        elif ftype:
+            out = bytearray(line)
+            for i in range(stride):
+                left = out[i - channels] if i >= channels else 0
+                up = prev[i]
+                corner = prev[i - channels] if i >= channels else 0
+                if ftype == 1:
+                    out[i] = (out[i] + left) & 255
+                elif ftype == 3:
+                    out[i] = (out[i] + (left + up) // 2) & 255
+                else:
+                    p = left + up - corner
+                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                    out[i] = (out[i] + (left if pa <= pb and pa <= pc
+                                        else up if pb <= pc else corner)) & 255
+            line = bytes(out)
+        rows.append(line if channels == 3 else
+                    bytes(v for i, v in enumerate(line) if i % 4 < 3))
         prev = line
-    return width, height, [bytes(r[i] for i in range(len(r)) if i % channels < 3) for r in rows]
+    return width, height, rows
+
+
+_DARK = bytes(1 if v < 235 else 0 for v in range(256))
 
 
 def _ink(rows: list[bytes], x0: int, y0: int, x1: int, y1: int) -> int:
     """Pixels in [x0, x1) x [y0, y1) that are not (near) white."""
     count = 0
     for y in range(max(0, y0), min(len(rows), y1)):
-        row = rows[y]
-        for x in range(max(0, x0), min(len(row) // 3, x1)):
-            if min(row[3 * x], row[3 * x + 1], row[3 * x + 2]) < 235:
-                count += 1
+        part = rows[y][3 * max(0, x0):3 * x1].translate(_DARK)  # 1 where a channel is dark
+        r, g, b = part[0::3], part[1::3], part[2::3]
+        count += (int.from_bytes(r, "big") | int.from_bytes(g, "big")
+                  | int.from_bytes(b, "big")).bit_count()
     return count
 
 
