@@ -10,7 +10,14 @@ from upgrade_helpers import all_upgraded, classic_ps, connect, installer
 
 from clusterlib import NodeState
 from clusterlib.sim import GroupFailsOnline, SimCluster, release
-from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped, WmiCommand
+from clusterlib.upgrade import (
+    PowerShellAction,
+    RemoteCommand,
+    Report,
+    RollingUpgrade,
+    UpgradeStopped,
+    WmiCommand,
+)
 
 WINNT32 = r"D:\i386\winnt32.exe /unattend"
 
@@ -166,3 +173,47 @@ def test_resume_run_true_is_deprecated_but_still_runs(tmp_path: Path) -> None:
     with pytest.warns(DeprecationWarning, match=r"resume\(\.\.\.\)\.run\(\)"):
         report = RollingUpgrade.resume(connect(sim), journal=path, run=True)
     assert isinstance(report, Report) and report.outcome == "completed"
+
+
+# ---- 4. RemoteCommand.problem finds what will fail before anything changes --------------------------
+
+
+def test_remote_command_refused_where_no_winrm_listener_exists() -> None:
+    sim = SimCluster.classic(speed=5000)  # Windows 2000: no WinRM listener
+    cluster = connect(sim)
+    before = len(_changes(sim))
+    plan = RollingUpgrade(cluster, action=RemoteCommand(r"D:\i386\winnt32.exe /unattend")).plan()
+    check = next(c for c in plan.checks if c.name == "action")
+    assert not check.ok and not plan.ok
+    assert "NODE1" in check.message and "NODE2" in check.message
+    assert "WmiCommand" in check.message and "WinRM" in check.message
+    assert len(_changes(sim)) == before
+    # WmiCommand passes the same check.
+    wmi = RollingUpgrade(cluster, action=WmiCommand(WINNT32)).plan()
+    assert next(c for c in wmi.checks if c.name == "action").ok
+
+
+def test_remote_command_fine_where_winrm_exists() -> None:
+    cluster = connect(classic_ps())
+    assert RemoteCommand(r"D:\setup.exe").problem(cluster, snapshot=cluster.snapshot()) is None
+
+
+def test_remote_command_refused_when_the_node_connection_would_be_insecure() -> None:
+    """Basic over plain HTTP is allowed to the loopback management endpoint, but the installer
+    runs on each node's own host: for_node() refuses that, and preflight says so."""
+    from clusterlib.transports.winrm import WinRMTransport
+
+    transport = WinRMTransport("127.0.0.1", auth="basic", ssl=False, username="u",
+                               password="s3cret-pw")
+
+    class Cluster:
+        pass
+
+    fake = Cluster()
+    fake.transport = transport  # type: ignore[attr-defined]
+    snap = classic_ps().snapshot()
+    for action in (RemoteCommand(r"D:\setup.exe"),
+                   PowerShellAction("Install-WindowsFeature", {"Name": "Failover-Clustering"})):
+        problem = action.problem(fake, snapshot=snap)  # type: ignore[arg-type]
+        assert problem is not None
+        assert "NODE1" in problem and "cleartext" in problem and "s3cret-pw" not in problem

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from clusterlib.errors import ClusterError, ConnectionFailed, NotSupported
+from clusterlib.errors import ClusterError, ConnectionFailed, NotSupported, PreconditionFailed
 from clusterlib.transports.base import Cmdlet, CmdLine, Pipeline
 
 if TYPE_CHECKING:
@@ -75,6 +75,53 @@ def _lost_connection(cluster: Cluster, node: str, exc: ConnectionFailed, ctx: Ac
                             " was sent; whether it started cannot be ruled out") from exc
 
 
+def _reach_problem(what: str, cluster: Cluster, snapshot: ClusterSnapshot | None) -> str | None:
+    """Why an action that runs on each node over WinRM cannot reach them, found before anything
+    changes: the transport cannot open one (no ``for_node``), refuses to (``InsecureConnection``:
+    Basic over plain HTTP to a node that is not loopback, though the management endpoint was),
+    or a node's OS has no WinRM listener by default (Windows 2000: none; Windows Server 2003: only
+    with WMF 2.0, KB 968930 [inferred], see clusterlib.versions). Such nodes are asked once,
+    read-only (``ver``): one that answers is fine; otherwise WmiCommand is the way."""
+    for_node = getattr(cluster.transport, "for_node", None)
+    if for_node is None:
+        return (f"{what} needs a transport that can reach each node; "
+                f"{cluster.transport.endpoint} has no for_node()")
+    if snapshot is None:
+        return None
+    from clusterlib.versions import release_for_major, release_for_os
+
+    refused: list[str] = []
+    silent: list[str] = []
+    for n in snapshot.nodes:
+        try:
+            transport = for_node(n.name)
+        except PreconditionFailed as exc:  # InsecureConnection: never a password in cleartext
+            refused.append(f"{n.name}: {exc}")
+            continue
+        rel = release_for_os(n.os_version) or (
+            release_for_major(n.highest_version.major) if n.highest_version else None)
+        if rel is None or rel.winrm:
+            continue
+        try:
+            transport.run_cmd(CmdLine("ver"))
+        except ClusterError as exc:
+            silent.append(f"{n.name} ({rel.label}: {exc})")
+        finally:
+            close = getattr(transport, "close", None)
+            if close is not None and transport is not cluster.transport:
+                close()
+    problems = []
+    if refused:
+        problems.append(f"{what} cannot reach " + "; ".join(refused))
+    if silent:
+        problems.append(
+            f"{what} runs over WinRM on each node, but no WinRM listener answered on "
+            + ", ".join(silent) + ". Windows 2000 has none, and Windows Server 2003 only with"
+            " WMF 2.0 (KB 968930); use WmiCommand(line), which starts it through WMI"
+            " (clusterlib.upgrade.default_action picks it for nodes older than 2008)")
+    return "; ".join(problems) or None
+
+
 def _node_transport(cluster: Cluster, node: str) -> Any:
     for_node = getattr(cluster.transport, "for_node", None)
     if for_node is None:
@@ -107,11 +154,10 @@ class RemoteCommand:
     def describe(self, node: str) -> str:
         return f"on {node}: {REDACTED if self.secret else self.line}"
 
-    def problem(self, cluster: Cluster) -> str | None:
-        if getattr(cluster.transport, "for_node", None) is None:
-            return (f"RemoteCommand needs a transport that can reach each node; "
-                    f"{cluster.transport.endpoint} has no for_node()")
-        return None
+    def problem(self, cluster: Cluster, snapshot: ClusterSnapshot | None = None) -> str | None:
+        """Why it cannot run (preflight; see _reach_problem), or None. With ``snapshot`` every
+        node is checked; nothing changes on the cluster."""
+        return _reach_problem("RemoteCommand", cluster, snapshot)
 
     def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
         transport = _node_transport(cluster, node)
@@ -158,11 +204,9 @@ class PowerShellAction:
     def describe(self, node: str) -> str:
         return f"on {node}: {self._shown()}"
 
-    def problem(self, cluster: Cluster) -> str | None:
-        if getattr(cluster.transport, "for_node", None) is None:
-            return (f"PowerShellAction needs a transport that can reach each node; "
-                    f"{cluster.transport.endpoint} has no for_node()")
-        return None
+    def problem(self, cluster: Cluster, snapshot: ClusterSnapshot | None = None) -> str | None:
+        """Why it cannot run (preflight; see _reach_problem), or None."""
+        return _reach_problem("PowerShellAction", cluster, snapshot)
 
     def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
         from clusterlib.dialects.base import raise_for_errors

@@ -22,6 +22,7 @@ the cluster's own move time, not by reads.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -148,6 +149,17 @@ class _Context:
         self._engine._emit(WaitingForOperator(run_id=self._engine.run_id, node=self._node,
                                               phase="action", prompt=prompt, timeout=timeout,
                                               message=f"waiting for the operator: {prompt}"))
+
+
+def _action_problem(action: UpgradeAction, cluster: Cluster,
+                    snapshot: ClusterSnapshot) -> str | None:
+    """``action.problem(cluster)``, with the plan's snapshot for an action that takes one (the
+    built-in ones check every node); a custom action's one-argument problem() still works."""
+    try:
+        takes = "snapshot" in inspect.signature(action.problem).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return action.problem(cluster, snapshot=snapshot) if takes else action.problem(cluster)  # type: ignore[call-arg]
 
 
 def endpoint_of(cluster: Cluster) -> dict[str, str]:
@@ -278,8 +290,8 @@ class RollingUpgrade:
             lock_info = locks.read_lock(self.cluster)
         except ClusterError as exc:
             lock_error = f"cannot read the upgrade lock: {exc}"
-        problem = "no upgrade action given" if self.action is None else self.action.problem(
-            self.cluster)
+        problem = "no upgrade action given" if self.action is None else _action_problem(
+            self.action, self.cluster, snapshot)
         checks = run_checks(snapshot, opts, order=order, lock=lock_info, lock_error=lock_error,
                             run_id=self._run_id, action_problem=problem,
                             functional_level_supported=self.cluster.capabilities.functional_level,
