@@ -40,10 +40,10 @@ def test_report_header_in_text_json_and_html(tmp_path: Path) -> None:
     assert doc["operator"] == whoami() and doc["clusterlib_version"] == clusterlib.__version__
     assert doc["options"]["retries_per_node"] == 2 and doc["duration_seconds"] >= 0
     assert all(n["result"] == "upgraded" for n in doc["nodes"].values())
-    page = chtml.report_document(report)
-    for needle in ("Started", " UTC", whoami(), clusterlib.__version__,
-                   "retries_per_node", report.cluster):
-        assert needle in page, needle
+    for page in (chtml.report_document(report), report._repr_html_()):
+        for needle in ("Started", " UTC", whoami(), clusterlib.__version__,
+                       "retries_per_node", report.cluster):
+            assert needle in page, needle
 
 
 def test_a_failed_version_check_shows_the_node_failed_not_done(tmp_path: Path) -> None:

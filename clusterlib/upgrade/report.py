@@ -244,6 +244,7 @@ class Report:
         return (f"<div>{'<p><b>' + e(_SIMULATED) + '</b></p>' if self.simulated else ''}"
                 f"<b>Rolling upgrade of {e(self.cluster)}: {e(self.outcome)}</b>"
                 f"<p>{e(self.message)}</p>"
+                f"<p>{'<br>'.join(e(line) for line in _header_lines(self.header()))}</p>"
                 f"<table><tr><th>node</th><th>before</th><th>after</th><th></th></tr>{rows}</table>"
                 f"<table><tr><th>node</th><th>step</th><th>status</th><th>s</th><th>note</th></tr>"
                 f"{steps}</table><p>{len(self.moves)} moves, {len(self.retries)} retries,"
