@@ -162,6 +162,10 @@ def _run(fleet: Fleet, json: bool, html: Path | None) -> None:
     if code == render.STOPPED:
         where = f" --journal-dir {fleet.journal_dir}"
         render.info(f"Resume with: clusterlib fleet resume {fleet.inventory.path}{where}")
+        if fleet.inventory.simulated:
+            render.info("SIMULATED clusters live in this process only: a later command meets"
+                        " fresh, unchanged simulators and cannot resume them; serve them with"
+                        " `clusterlib sim serve` and list their host/port to rehearse a resume")
     raise typer.Exit(code)
 
 

@@ -335,7 +335,7 @@ class Fleet:
     def _write_journal(self, state: str) -> None:
         body = {"format": FORMAT, "state": state, "started": self._started,
                 "updated": utc_now(), "inventory": str(self.inventory.path or ""),
-                "inventory_sha256": _inventory_hash(self.inventory),
+                "clusters_sha256": _clusters_hash(self.inventory),
                 "options": self._fleet_options(),
                 "clusters": {n: r.to_dict() for n, r in self._results.items()}}
         tmp = self.fleet_journal.with_suffix(".json.tmp")
@@ -576,6 +576,7 @@ class Fleet:
         self._emit(name, "upgrade", event.text, upgrade=event.to_dict())
 
 
-def _inventory_hash(inventory: Inventory) -> str:
+def _clusters_hash(inventory: Inventory) -> str:
+    """A short fingerprint of the inventory's cluster names, for a reader comparing runs."""
     text = json.dumps([c.name for c in inventory.clusters])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
