@@ -195,15 +195,26 @@ class Node:
         snap = self.cluster.snapshot()
         return [Group(self.cluster, g.name, g) for g in snap.groups_on(self.name)]
 
-    def pause(self, drain: bool = True) -> ClusterSnapshot:
+    def pause(self, drain: bool = True, *, force: bool = False) -> ClusterSnapshot:
         """Pause the node; with ``drain`` move every group it owns (core group included) to other
         nodes first-come by priority. On clusters whose Suspend-ClusterNode has no -Drain
         (Windows Server 2008 R2, cluster.exe) clusterlib pauses, then moves each group itself.
+
+        ``force`` (CAU's -ForcePauseAndDrain): ``-ForceDrain`` (2012 R2+; ``-ForceEvacuation`` on
+        2012): a workload that cannot be moved safely is stopped and moved as a failed role, and
+        the node is paused anyway. Refused (NotSupported, nothing sent) where the release has
+        neither switch, or without ``drain``.
 
         Refused before anything is sent when the node is not Up/Paused, when no other node is Up,
         or when a group on it has no other node that may own it.
         """
         c = self.cluster
+        if force and (not drain or c.capabilities.force_drain is None):
+            raise NotSupported(
+                f"cannot force-drain {self.name}: " + (
+                    "force applies to a drain only (drain=True)" if not drain else
+                    "this cluster's Suspend-ClusterNode has neither -ForceDrain (Windows Server"
+                    " 2012 R2 and later) nor -ForceEvacuation (2012); nothing was sent"))
         snap = c.snapshot(owners=drain)
         me = snap.node(self.name)
         if me.state not in (NodeState.Up, NodeState.Paused):
@@ -222,7 +233,8 @@ class Node:
                     f" (Up nodes: {', '.join(others)}); fix the possible owners first")
         started = time.monotonic()
         d = c._dialect
-        d.execute(d.pause_command(me.name, drain=drain))
+        d.execute(d.pause_command(me.name, drain=drain, force=True) if force
+                  else d.pause_command(me.name, drain=drain))
         c._emit("pause", node=me.name, drain=drain)
         if drain and c.capabilities.drain:
             node = c._wait(lambda: d.read_node(me.name),

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from upgrade_helpers import all_upgraded, classic_ps, connect, installer
 
-from clusterlib import NodeState
+from clusterlib import NodeState, NotSupported
 from clusterlib.sim import GroupFailsOnline, SimCluster, release
 from clusterlib.upgrade import (
     PowerShellAction,
     RemoteCommand,
     Report,
     RollingUpgrade,
+    UpgradeOptions,
     UpgradeStopped,
     WmiCommand,
 )
@@ -217,3 +218,48 @@ def test_remote_command_refused_when_the_node_connection_would_be_insecure() -> 
         problem = action.problem(fake, snapshot=snap)  # type: ignore[arg-type]
         assert problem is not None
         assert "NODE1" in problem and "cleartext" in problem and "s3cret-pw" not in problem
+
+
+# ---- 6. force drain ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("os", "switch"), [("2012R2", "ForceDrain"), ("2016", "ForceDrain"),
+                                            ("2012", "ForceEvacuation")])
+def test_force_drain_switch_by_release(os: str, switch: str) -> None:
+    sim = SimCluster.classic(os=os, speed=5000)
+    cluster = connect(sim)
+    assert cluster.capabilities.force_drain == switch
+    text = cluster.commands.pause_command("NODE1", drain=True, force=True).describe()
+    assert f"-{switch}" in text and "-Drain" in text
+    assert "-Force" not in cluster.commands.pause_command("NODE1", drain=True).describe()
+    cluster.node("NODE1").pause(force=True)
+    assert sim.snapshot().node("NODE1").state is NodeState.Paused
+    assert not sim.snapshot().groups_on("NODE1")
+
+
+@pytest.mark.parametrize("os", ["2008R2", "2003"])
+def test_force_drain_refused_where_the_release_has_none(os: str) -> None:
+    sim = SimCluster.classic(os=os, speed=5000)
+    cluster = connect(sim)
+    assert cluster.capabilities.force_drain is None
+    before = len(_changes(sim))
+    with pytest.raises(NotSupported, match="force"):
+        cluster.node("NODE1").pause(force=True)
+    assert len(_changes(sim)) == before
+    plan = RollingUpgrade(cluster, action=WmiCommand(WINNT32) if os == "2003"
+                          else installer(), force_drain=True).plan()
+    check = next(c for c in plan.checks if c.name == "force-drain")
+    assert not check.ok and "force" in check.message.lower() and not plan.ok
+
+
+def test_force_drain_run_sends_the_switch_and_journals_the_option(tmp_path: Path) -> None:
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    upgrade = RollingUpgrade(cluster, action=installer(), journal=path, force_drain=True)
+    assert "-ForceDrain" in upgrade.plan().to_text()
+    report = upgrade.run()
+    assert report.outcome == "completed", report.to_text()
+    assert report.options["force_drain"] is True
+    assert UpgradeOptions.from_dict(report.options).force_drain is True
+    assert RollingUpgrade(cluster, action=installer()).options.force_drain is False

@@ -29,6 +29,10 @@ class Capabilities:
     failback: bool  # Resume-ClusterNode -Failback exists
     functional_level: bool  # Update-ClusterFunctionalLevel exists (Windows Server 2016+)
     private_properties: bool = True  # cluster private properties can be read and written
+    #: The Suspend-ClusterNode switch of a forced drain (failed workloads stopped and moved as
+    #: failed roles, then the node paused): "ForceDrain" (2012 R2+), "ForceEvacuation" (2012,
+    #: docs v=wps.620), None where there is none (2008 R2 has no drain, cluster.exe).
+    force_drain: str | None = None
 
     @property
     def label(self) -> str:
@@ -50,7 +54,7 @@ class Dialect(Protocol):
 
     def read_node(self, name: str) -> NodeInfo: ...
 
-    def pause_command(self, node: str, *, drain: bool) -> Command: ...
+    def pause_command(self, node: str, *, drain: bool, force: bool = False) -> Command: ...
 
     def resume_command(self, node: str, *, failback: str | None) -> Command: ...
 

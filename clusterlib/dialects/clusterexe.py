@@ -372,7 +372,10 @@ class ClusterExeDialect:
 
     # ---- actions (built, then executed) ----
 
-    def pause_command(self, node: str, *, drain: bool) -> Command:
+    def pause_command(self, node: str, *, drain: bool, force: bool = False) -> Command:
+        if force:
+            raise NotSupported(f"cluster.exe has no forced drain: pause {node} without force"
+                               " (Suspend-ClusterNode -ForceDrain exists from Windows Server 2012)")
         # cluster.exe has no drain: the handle layer moves the groups itself (capabilities).
         # With drain, execute() first checks every name those moves will need (see there).
         return PauseLine(cx.pause_node_command(node, cluster=self.cluster_name),

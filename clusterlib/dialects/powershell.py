@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from clusterlib.dialects.base import Capabilities, Command, raise_for_errors, record_code
-from clusterlib.errors import GroupNotFound, NodeNotFound, ParseError
+from clusterlib.errors import GroupNotFound, NodeNotFound, NotSupported, ParseError
 from clusterlib.model import (
     ClusterSnapshot,
     DrainStatus,
@@ -363,10 +363,20 @@ class PowerShellDialect:
         return Pipeline.of(Cmdlet(cmdlet, _with_cluster(params, self.cluster_name)),
                            idempotent=False)
 
-    def pause_command(self, node: str, *, drain: bool) -> Command:
+    def pause_command(self, node: str, *, drain: bool, force: bool = False) -> Command:
         params: dict[str, Any] = {"Name": node}
+        if force:
+            switch = self.capabilities.force_drain
+            if not drain or switch is None:
+                raise NotSupported(
+                    f"a forced drain of {node} needs Suspend-ClusterNode -Drain with -ForceDrain"
+                    " (Windows Server 2012 R2 and later) or -ForceEvacuation (2012); this"
+                    " cluster's has neither" if drain else
+                    f"force applies to a drain only (pause {node} with drain=True)")
         if drain and self.capabilities.drain:
             params["Drain"] = True
+            if force:
+                params[str(self.capabilities.force_drain)] = True
             params["Wait"] = True
         return self._action("Suspend-ClusterNode", params)
 
@@ -447,6 +457,9 @@ def detect_powershell(transport: Transport, cluster_name: str | None = None) -> 
     params = suspend[0].get("Parameters") or {}
     names = {str(k).lower() for k in (params.keys() if isinstance(params, dict) else params)}
     drain = "drain" in names
+    force = ("ForceDrain" if "forcedrain" in names
+             else "ForceEvacuation" if "forceevacuation" in names else None)
     has_fl = len(outs) > 1 and bool(_json_items(outs[1], "Get-Command Update-ClusterFunctionalLevel"))
     # -Failback on Resume-ClusterNode arrived with drain (Windows Server 2012).
-    return Capabilities(dialect="powershell", drain=drain, failback=drain, functional_level=has_fl)
+    return Capabilities(dialect="powershell", drain=drain, failback=drain, functional_level=has_fl,
+                        force_drain=force)

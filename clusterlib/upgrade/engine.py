@@ -295,7 +295,8 @@ class RollingUpgrade:
         checks = run_checks(snapshot, opts, order=order, lock=lock_info, lock_error=lock_error,
                             run_id=self._run_id, action_problem=problem,
                             functional_level_supported=self.cluster.capabilities.functional_level,
-                            resuming=resuming)
+                            resuming=resuming,
+                            force_drain_switch=self.cluster.capabilities.force_drain)
         if order_error is not None:
             from clusterlib.upgrade.preflight import CheckResult
 
@@ -1128,7 +1129,8 @@ class RollingUpgrade:
         info = self._node(n)
         if not (info.state is NodeState.Paused and info.drain_status is DrainStatus.InProgress):
             try:
-                d.execute(d.pause_command(n, drain=True))
+                d.execute(d.pause_command(n, drain=True, force=True) if self.options.force_drain
+                          else d.pause_command(n, drain=True))
             except ClusterRefused as exc:
                 raise _DrainTrouble(f"the cluster refused to pause {n}: {exc}") from exc
             except PreconditionFailed as exc:

@@ -150,6 +150,11 @@ class UpgradeOptions:
     ``raise_functional_level``: run Update-ClusterFunctionalLevel at the end (irreversible;
     only when every node is Up on one version).
     ``require_all_up``: preflight refuses when any node is not Up.
+    ``force_drain``: CAU's -ForcePauseAndDrain: drain with Suspend-ClusterNode -ForceDrain
+    (2012 R2+; -ForceEvacuation on 2012): a workload that cannot be moved safely is stopped and
+    moved as a failed role and the node is paused anyway. Preflight refuses it where the release
+    has neither switch. The availability invariant still holds: such a group is recovered or the
+    run stops, and the run is at best "degraded".
     """
 
     order: tuple[str, ...] | None = field(default=None, converter=_order)
@@ -176,6 +181,7 @@ class UpgradeOptions:
     #: stops the run with that node paused and owning no group (resume runs it again).
     pre_update: Any = field(default=None, eq=False, repr=False)
     verify: Any = field(default=None, eq=False, repr=False)
+    force_drain: bool = False
 
     def __attrs_post_init__(self) -> None:
         from clusterlib.upgrade.actions import as_hook

@@ -242,7 +242,12 @@ def _drain_step(ctx: _Planning, d: NodeDrain) -> Step:
     core_name = core.name if core is not None else None
     self_moved = {g: t for g, t in d.targets.items() if not caps.drain or g == core_name}
     batches = math.ceil(max(0, len(d.targets) - len(self_moved)) / max(1, est.drain_parallelism))
-    commands = [ctx.dialect.pause_command(n, drain=True).describe()]
+    try:
+        commands = [(ctx.dialect.pause_command(n, drain=True, force=True)
+                     if ctx.options.force_drain
+                     else ctx.dialect.pause_command(n, drain=True)).describe()]
+    except NotSupported as exc:  # the force-drain check refuses the run
+        commands = [f"(cannot pause {n}: {exc})"]
     commands += [ctx.move(g, t) for g, t in self_moved.items()]
     commands.append(f"(confirm: {n} Paused and owns no group)")
     return Step(

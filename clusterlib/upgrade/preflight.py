@@ -375,6 +375,8 @@ class CheckContext:
     action_problem: str | None = None
     functional_level_supported: bool = True
     resuming: bool = False
+    #: The cluster's forced-drain switch (Capabilities.force_drain), None: it has none.
+    force_drain_switch: str | None = None
 
     @functools.cached_property
     def drains(self) -> list[NodeDrain]:
@@ -647,6 +649,23 @@ def check_functional_level(ctx: CheckContext) -> list[CheckResult]:
                     f"will raise the functional level at the end (now {snap.functional_level})")]
 
 
+def check_force_drain(ctx: CheckContext) -> list[CheckResult]:
+    """``force-drain`` (only when asked for, CAU's -ForcePauseAndDrain): the cluster's
+    Suspend-ClusterNode has -ForceDrain (2012 R2+) or -ForceEvacuation (2012)."""
+    if not ctx.options.force_drain:
+        return []
+    switch = ctx.force_drain_switch
+    problems = [] if switch else [
+        "a forced drain was requested, but this cluster has none: Suspend-ClusterNode -ForceDrain"
+        " exists from Windows Server 2012 R2 (-ForceEvacuation on 2012); Windows Server 2008 R2"
+        " has no drain and cluster.exe no forced one. Run without force_drain"]
+    return [CheckResult("force-drain", not problems, "; ".join(problems) if problems else
+                        f"drains are forced (-{switch}): a group that cannot move safely is"
+                        " stopped and moved as a failed role, and the node is paused anyway;"
+                        " the availability check then recovers it or stops",
+                        "error" if problems else "warning")]
+
+
 def check_validation_group(ctx: CheckContext) -> list[CheckResult]:
     """``validation-group``: the group chosen by ``choose_validation_group``, with the rule that
     excluded each other group; a named group that breaks a rule is refused."""
@@ -712,17 +731,18 @@ CHECKS: tuple[Callable[[CheckContext], list[CheckResult]], ...] = (
     check_nodes_up, check_groups_healthy, check_no_paused_nodes, check_node_order,
     check_node_limit, check_upgrade_path, check_quorum, check_capacity, check_anti_affinity,
     check_version_join, check_lock, check_action, check_functional_level, check_validation_group,
-    check_core_group,
+    check_core_group, check_force_drain,
 )
 
 
 def run_checks(snapshot: ClusterSnapshot, options: UpgradeOptions, *, order: Sequence[str],
                lock: LockInfo | None, lock_error: str | None, run_id: str | None,
                action_problem: str | None, functional_level_supported: bool,
-               resuming: bool = False) -> list[CheckResult]:
+               resuming: bool = False,
+               force_drain_switch: str | None = None) -> list[CheckResult]:
     """Every preflight check (``CHECKS``), in a fixed order; see docs/rolling-upgrade.md."""
     ctx = CheckContext(snapshot, options, tuple(order), lock, lock_error, run_id, action_problem,
-                       functional_level_supported, resuming)
+                       functional_level_supported, resuming, force_drain_switch)
     out: list[CheckResult] = []
     for check in CHECKS:
         out.extend(check(ctx))
