@@ -58,6 +58,15 @@ ValidationOpt = Annotated[str | None, typer.Option(
 LevelOpt = Annotated[bool, typer.Option(
     "--raise-functional-level", help="Update-ClusterFunctionalLevel at the end (irreversible).",
     rich_help_panel=UPGRADE_PANEL)]
+ForceDrainOpt = Annotated[bool, typer.Option(
+    "--force-drain", help="Force each drain (Suspend-ClusterNode -ForceDrain; -ForceEvacuation on"
+    " 2012; CAU -ForcePauseAndDrain): a group that cannot move safely is STOPPED and moved as a"
+    " failed role, and the node is paused anyway. Refused where the cluster has no forced drain"
+    " (2008 R2, cluster.exe). Asks for its own confirmation.", rich_help_panel=UPGRADE_PANEL)]
+FORCE_DRAIN_TEXT = ("--force-drain: each drain is forced (Suspend-ClusterNode -ForceDrain). A group"
+                    " that cannot be moved safely is STOPPED and moved as a failed role, and the"
+                    " node is paused anyway. clusterlib then moves such a group back where it was"
+                    " Online or stops the run; the run is at best DEGRADED (exit 5).")
 JournalOpt = Annotated[Path | None, typer.Option(
     "--journal", dir_okay=False, help="Where to write the run journal (default:"
     " ./clusterlib-upgrade-CLUSTER-TIMESTAMP.json).", rich_help_panel=UPGRADE_PANEL)]
@@ -269,6 +278,7 @@ def upgrade_plan(
     drain_timeout: DrainTimeoutOpt = None,
     reboot_timeout: RebootTimeoutOpt = None,
     require_all_nodes_online: RequireAllOpt = True,
+    force_drain: ForceDrainOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Dry run: the preflight checks, the steps in order and the exact commands. Changes nothing."""
@@ -283,8 +293,9 @@ def upgrade_plan(
                              failback=failback, max_failed_nodes=max_failed_nodes,
                              validation_group=validation_group,
                              raise_functional_level=raise_functional_level,
-                             policies=_policies(max_retries_per_node, drain_timeout,
-                                                reboot_timeout, require_all_nodes_online)))
+                             policies={**_policies(max_retries_per_node, drain_timeout,
+                                                   reboot_timeout, require_all_nodes_online),
+                                       "force_drain": force_drain or None}))
         plan = upgrade.plan()
         if json:
             render.out(render.mark_json_text(plan.to_json(), target))
@@ -630,6 +641,7 @@ def upgrade_run(
     drain_timeout: DrainTimeoutOpt = None,
     reboot_timeout: RebootTimeoutOpt = None,
     require_all_nodes_online: RequireAllOpt = True,
+    force_drain: ForceDrainOpt = False,
     stop_after: StopAfterOpt = None,
     warn_after: WarnAfterOpt = None,
     pre_update: PreUpdateOpt = None,
@@ -655,8 +667,9 @@ def upgrade_run(
                            failback=failback, max_failed_nodes=max_failed_nodes,
                            validation_group=validation_group,
                            raise_functional_level=raise_functional_level,
-                           policies=_policies(max_retries_per_node, drain_timeout,
-                                              reboot_timeout, require_all_nodes_online))
+                           policies={**_policies(max_retries_per_node, drain_timeout,
+                                                 reboot_timeout, require_all_nodes_online),
+                                     "force_drain": force_drain or None})
         action = _action(api, target, cluster, command, manual)
         if dry_run:
             upgrade = api.RollingUpgrade(cluster, action=action, options=options, **hooks)
@@ -677,6 +690,12 @@ def upgrade_run(
         if not plan.ok:
             render.out(plan.to_text())
             raise api.PreflightFailed(plan.failed_checks)
+        if force_drain:
+            # Loud, and its own question: it lets the cluster stop groups (CAU's
+            # -ForcePauseAndDrain). --yes answers it too, but the warning is always shown.
+            render.warn(FORCE_DRAIN_TEXT)
+            render.confirm(f"Force-drain every node of {cluster.name}, stopping any group that"
+                           " cannot move safely?", yes=yes)
         render.confirm(f"Upgrade every node of {cluster.name} ({' -> '.join(plan.order)}),"
                        f" journal {path}?", yes=yes)
         _drive(upgrade, cluster, target, journal=path, notify=notify, html=html, json=json,

@@ -79,3 +79,26 @@ def test_report_and_history_of_a_simulated_run_say_simulated(tmp_path: Path) -> 
     pages = [p for p in out.iterdir() if p.name.startswith("report-")]
     assert pages and "SIMULATED" in pages[0].read_text(encoding="utf-8")
     assert "SIMULATED" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_force_drain_warns_loudly_and_sends_the_switch(tmp_path: Path) -> None:
+    journal = tmp_path / "j.json"
+    result = invoke("upgrade", "run", *PS, "--yes", "--force-drain", "--journal", str(journal))
+    assert result.exit_code == 0, result.output
+    assert "--force-drain" in result.stderr and "STOPPED" in result.stderr
+    outer = json.loads(journal.read_text(encoding="utf-8"))
+    assert outer["journal"]["options"]["force_drain"] is True
+    assert any("-ForceDrain" in c for s in outer["plan"]["steps"] for c in s["commands"])
+
+
+def test_force_drain_without_yes_and_no_terminal_is_refused_unchanged(tmp_path: Path) -> None:
+    journal = tmp_path / "j.json"
+    result = invoke("upgrade", "run", *PS, "--force-drain", "--journal", str(journal))
+    assert result.exit_code == 2 and "Force-drain" in result.output
+    assert "--force-drain" in result.stderr  # the warning came first
+
+
+def test_force_drain_refused_where_the_cluster_has_none() -> None:
+    result = invoke("upgrade", "plan", "--sim", "classic-2008r2", "--force-drain")
+    assert result.exit_code == 1, result.output
+    assert "force-drain" in result.stdout and "ForceDrain" in result.stdout
