@@ -200,10 +200,10 @@ ERROR_ID_CODES: dict[str, int] = {
 #: found [P]: PowerShell's ErrorCategory is language-neutral (learn.microsoft.com,
 #: System.Management.Automation.ErrorCategory), the cmdlet name is the FQID's first part
 #: (ErrorRecord.FullyQualifiedErrorId: "<id>,<command type>").
+#: Only the Get- cmdlets: an action names two kinds of object (Move-ClusterGroup a group and a
+#: node), so its ObjectNotFound alone does not say which was missing.
 _NOT_FOUND_BY_CMDLET: dict[str, int] = {
-    "get-clusternode": 5042, "suspend-clusternode": 5042, "resume-clusternode": 5042,
-    "get-clustergroup": 5013, "move-clustergroup": 5013,
-    "get-clusterresource": 5007,
+    "get-clusternode": 5042, "get-clustergroup": 5013, "get-clusterresource": 5007,
 }
 
 

@@ -74,6 +74,8 @@ def test_code_of_prefers_what_does_not_change_with_the_language() -> None:
     assert win32.code_of(None, "ClusterNodeNotFound,Microsoft.FailoverClusters", "", locked) == 5042
     assert win32.code_of(None, "Get-ClusterGroup,Microsoft.FailoverClusters.PowerShell."
                          "GetClusterGroupCommand", "ObjectNotFound", "???") == 5013
+    # An action's ObjectNotFound does not say which of its objects was missing.
+    assert win32.code_of(None, "Move-ClusterGroup,X", "ObjectNotFound", "???") is None
     # An id that names no code leaves it to the text.
     assert win32.code_of(None, "Move-ClusterGroup,X", "NotSpecified", locked) == 5960
     assert win32.code_of(None, "Move-ClusterGroup,X", "NotSpecified", "???") is None
