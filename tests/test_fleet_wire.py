@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chaos_helpers import skip_unless_chaos
 from upgrade_helpers import SETUP
 
 import clusterlib
@@ -127,9 +128,12 @@ def test_fleet_run_sigkilled_and_resumed(tmp_path: Path, served: Any) -> None:
 
 
 @pytest.mark.chaos
-def test_twenty_over_the_wire_with_faults(tmp_path: Path, served: Any) -> None:
+def test_twenty_over_the_wire_with_faults(tmp_path: Path, served: Any,
+                                         request: pytest.FixtureRequest) -> None:
     """20 loopback clusters (mixed releases, 3 faulted), parallel 5: every healthy one upgraded,
-    the faulted ones stopped safely within the budget; exit 4 (resumable)."""
+    the faulted ones stopped safely within the budget; exit 4 (resumable). Opt-in (about a
+    minute): ``pytest -m chaos``; the default run has the in-process 20 (tests/test_fleet.py)."""
+    skip_unless_chaos(request)
     layouts = ("classic", "classic-2012r2", "build:3x6@2016", "classic-2019")
     specs = [layouts[i % 4] + ("+installer-fails" if i in (3, 11) else "")
              + ("+never-returns" if i == 17 else "") for i in range(20)]
