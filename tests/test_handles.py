@@ -16,6 +16,7 @@ from clusterlib import (
     PreconditionFailed,
 )
 from clusterlib.sim import GroupFailsOnline, GroupLocked, GroupSlow, NodeCrashesDuringDrain, SimCluster
+from clusterlib.sim.locale import core_group
 
 
 def test_connect_detects_dialect_and_snapshots(connect_sim: ConnectSim, classic_ps: SimCluster) -> None:
@@ -29,7 +30,7 @@ def test_connect_detects_dialect_and_snapshots(connect_sim: ConnectSim, classic_
     assert node1.os_version.build == 9600
     assert node1.highest_version == clusterlib.ServiceVersion(8, 9600)
     assert snap.group("SQL Group 1").priority == 3000
-    assert snap.group("Cluster Group").is_core
+    assert snap.group(core_group(classic_ps.language)).is_core
     assert snap.health().ok
     assert snap.dialect == "powershell"
     assert "CLUSTER1" in repr(cluster)

@@ -12,6 +12,7 @@ from conftest import ConnectSim
 import clusterlib
 from clusterlib.model import NodeInfo, NodeState, OSVersion, ServiceVersion
 from clusterlib.sim import SimCluster
+from clusterlib.sim.locale import core_group
 
 WIN2003_OS = (5, 2, 3790)
 WIN2003_SERVICE = ServiceVersion(4, 3790)
@@ -50,7 +51,8 @@ def test_two_node_2000_to_2003_by_hand(connect_sim: ConnectSim) -> None:
     cluster = connect_sim(sim)
     assert cluster.dialect == "clusterexe"
     original = cluster.snapshot().placement()
-    assert original == {"Cluster Group": "NODE1", "SQL Group 1": "NODE1",
+    core = core_group(sim.language)  # localized on a non-English cluster
+    assert original == {core: "NODE1", "SQL Group 1": "NODE1",
                         "SQL Group 2": "NODE1", "File Group 3": "NODE2",
                         "File Group 4": "NODE2"}
 
@@ -78,7 +80,7 @@ def test_two_node_2000_to_2003_by_hand(connect_sim: ConnectSim) -> None:
         # 4. Resume, then prove it takes work: a group there and back.
         snap = cluster.node(name).resume()
         assert snap.node(name).state is NodeState.Up
-        probe = next(g for g, owner in original.items() if owner == name and g != "Cluster Group")
+        probe = next(g for g, owner in original.items() if owner == name and g != core)
         snap = cluster.group(probe).move(other)
         assert snap.group(probe).owner == other
         snap = cluster.group(probe).move(name)
