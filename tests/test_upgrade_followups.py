@@ -90,14 +90,30 @@ def test_resume_of_a_completed_journal_after_a_node_rolled_back(tmp_path: Path) 
 # ---- 5. a name cluster.exe cannot carry stops the drain before the pause ---------------------------
 
 
-def test_unsafe_group_name_on_a_cluster_exe_cluster_stops_at_drain_unpaused(
-        tmp_path: Path) -> None:
+def test_unsafe_group_name_on_a_cluster_exe_cluster_is_refused_by_preflight() -> None:
     sim = SimCluster.classic(speed=5000)
     sim.add_group("R&D Share", owner="NODE2")
     cluster = connect(sim)
+    plan = RollingUpgrade(cluster, action=WmiCommand(WINNT32), target=sim.upgrade_to).plan()
+    check = next(c for c in plan.checks if c.name == "names")
+    assert not check.ok and not plan.ok and "R&D Share" in check.message
+
+
+def test_unsafe_group_name_on_a_cluster_exe_cluster_stops_at_drain_unpaused(
+        tmp_path: Path) -> None:
+    """A group named so cluster.exe cannot carry it appears mid-run (after preflight): the drain
+    of its node stops before the pause, naming it."""
+    sim = SimCluster.classic(speed=5000)
+    cluster = connect(sim)
     assert cluster.dialect == "clusterexe"
+
+    def add(event: object) -> None:
+        if type(event).__name__ == "PhaseFinished" and getattr(event, "step", "") \
+                == "NODE1:validate" and "R&D Share" not in sim.groups:
+            sim.add_group("R&D Share", owner="NODE2")
+
     upgrade = RollingUpgrade(cluster, action=WmiCommand(WINNT32), journal=tmp_path / "j.json",
-                             target=sim.upgrade_to)
+                             target=sim.upgrade_to, on_event=add)
     with pytest.raises(UpgradeStopped) as err:
         upgrade.run()
     stop = err.value

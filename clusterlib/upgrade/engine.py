@@ -79,7 +79,7 @@ from clusterlib.upgrade.events import (
 from clusterlib.upgrade.journal import Journal, check_action
 from clusterlib.upgrade.options import UpgradeOptions
 from clusterlib.upgrade.plan import Plan, Step, build_steps
-from clusterlib.upgrade.preflight import join_verdict, resolve_order, run_checks
+from clusterlib.upgrade.preflight import CheckResult, join_verdict, resolve_order, run_checks
 from clusterlib.upgrade.report import Report
 
 log = logging.getLogger("clusterlib.upgrade")
@@ -160,6 +160,26 @@ def _action_problem(action: UpgradeAction, cluster: Cluster,
     except (TypeError, ValueError):
         takes = False
     return action.problem(cluster, snapshot=snapshot) if takes else action.problem(cluster)  # type: ignore[call-arg]
+
+
+def _unsendable_names(cluster: Cluster, snapshot: ClusterSnapshot) -> list[str]:
+    """Groups and nodes cluster.exe quoting cannot carry (``clusterlib.clusterexe.check_name``):
+    every group is moved by name at some drain or at the redistribution, so preflight refuses
+    them before anything changes (the drain also refuses them, for a group that appears later)."""
+    if cluster.dialect != "clusterexe":
+        return []
+    from clusterlib.clusterexe import check_name
+    from clusterlib.errors import UnsafeName
+
+    out = []
+    for kind, names in (("node name", [n.name for n in snapshot.nodes]),
+                        ("group name", [g.name for g in snapshot.groups])):
+        for name in names:
+            try:
+                check_name(name, kind)
+            except UnsafeName as exc:
+                out.append(str(exc))
+    return out
 
 
 def endpoint_of(cluster: Cluster) -> dict[str, str]:
@@ -297,9 +317,12 @@ class RollingUpgrade:
                             functional_level_supported=self.cluster.capabilities.functional_level,
                             resuming=resuming,
                             force_drain_switch=self.cluster.capabilities.force_drain)
+        unsendable = _unsendable_names(self.cluster, snapshot)
+        if unsendable:
+            checks.append(CheckResult("names", False, "; ".join(unsendable)
+                                      + ". Rename them (or move them off with the cluster's own"
+                                      " tools) first; nothing was changed"))
         if order_error is not None:
-            from clusterlib.upgrade.preflight import CheckResult
-
             checks = [CheckResult("node-order", False, order_error),
                       *[c for c in checks if c.name != "node-order"]]
         steps = build_steps(snapshot, opts, order, self.cluster.commands, self.action) \
