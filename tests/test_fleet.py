@@ -306,3 +306,28 @@ def test_cluster_entry_connection_options() -> None:
         assert entry.needs_password()
         with connect_entry(entry, "pw-fleet-test") as cluster:
             assert {n.name for n in cluster.snapshot().nodes} == {"NODE1", "NODE2"}
+
+
+def test_a_journal_mid_run_resumes_even_when_every_node_is_upgraded(tmp_path: Path) -> None:
+    """Killed after the last node but before the groups went home: the fleet resumes that
+    cluster's journal (redistribution, final check) instead of calling it already upgraded."""
+    inv = _inventory(1)
+    sims = _sims(inv)
+    fleet = Fleet(inv, journal_dir=tmp_path, connect=_connector(sims))
+
+    def stop_before_redistribute(e: Any) -> None:
+        up = e.upgrade or {}
+        if up.get("kind") == "phase-finished" and up.get("phase") == "validate" \
+                and up.get("node") == sorted(sims["c00"].nodes)[-1]:
+            fleet.request_stop()
+
+    fleet.subscribe(stop_before_redistribute)
+    first = fleet.run()
+    assert first.clusters[0].status == "stopped"
+    sim = sims["c00"]
+    assert all(n.release.key == sim.upgrade_to.key for n in sim.nodes.values())
+    plan = Fleet.from_journal(inv, journal_dir=tmp_path, connect=_connector(sims)).plan()
+    assert plan.clusters[0].status == "resume"
+    again = Fleet.from_journal(inv, journal_dir=tmp_path, connect=_connector(sims)).run()
+    assert again.clusters[0].status == "completed", again.to_text()
+    assert again.clusters[0].stopped_at is None

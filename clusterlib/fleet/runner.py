@@ -288,14 +288,16 @@ class Fleet:
             opts = _sim_target(cluster, self._options(entry))
             done, snap = already_upgraded(cluster, opts)
             before = versions_of_snapshot(snap)
-            if done:
-                return ClusterPlan(entry.name, "already-upgraded",
-                                   f"every node runs {opts.target}; nothing to do",
-                                   versions_before=before, simulated=simulated)
+            # A journal first: a run killed after its last node (groups not yet home) must
+            # resume, although every node already runs the target.
             if self.journal_of(entry).exists():
                 return ClusterPlan(entry.name, "resume", "resumes its journal "
                                    f"{self.journal_of(entry)}", versions_before=before,
                                    simulated=simulated)
+            if done:
+                return ClusterPlan(entry.name, "already-upgraded",
+                                   f"every node runs {opts.target}; nothing to do",
+                                   versions_before=before, simulated=simulated)
             installer = self.inventory.installer_of(entry)
             action = default_action(installer, snap) if installer else None
             plan = RollingUpgrade(cluster, action, options=opts).plan()
