@@ -50,9 +50,9 @@ def main() -> int:
     from clusterlib.upgrade import (
         LockHeld,
         PreflightFailed,
-        RemoteCommand,
         RollingUpgrade,
         UpgradeStopped,
+        default_action,
     )
     from clusterlib.upgrade.errors import LockLost
 
@@ -65,7 +65,9 @@ def main() -> int:
         transport = RPCTransport(args.port, speed=args.speed)
         cluster = clusterlib.connect(transport, dialect=args.dialect)
     if args.mode == "run":
-        upgrade = RollingUpgrade(cluster, action=RemoteCommand(SETUP), journal=args.journal)
+        # WMI on a Windows 2000 layout (no WinRM listener on its nodes), else WinRM.
+        upgrade = RollingUpgrade(cluster, action=default_action(SETUP, cluster.snapshot()),
+                                 journal=args.journal)
     else:
         upgrade = RollingUpgrade.from_journal(cluster, journal=args.journal)
     held = False

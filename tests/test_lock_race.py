@@ -40,10 +40,10 @@ from clusterlib.upgrade import (
     CallableAction,
     LockHeld,
     PreflightFailed,
-    RemoteCommand,
     RollingUpgrade,
     UpgradeStopped,
     break_lock,
+    default_action,
     read_lock,
 )
 from clusterlib.upgrade import lock as locks
@@ -316,7 +316,9 @@ def _process_race(tmp_path: Path, transport: str, dialect: str, kind: str, n: in
             extra = ["--winrm", "--dialect", dialect]
             cluster = clusterlib.connect(sim, dialect=dialect)
         if kind == "resume":
-            _stopped_before_anything(sim, cluster, shared, RemoteCommand(SETUP))
+            # default_action: WMI on the Windows 2000 layout (no WinRM listener on its nodes).
+            _stopped_before_anything(sim, cluster, shared,
+                                     default_action(SETUP, cluster.snapshot()))
             # This process stays alive and so would look like a live holder to the contenders.
             break_lock(cluster, reason="test: the preparing run is done")
         writes = _lock_writes(sim)
