@@ -85,6 +85,19 @@ def _passwords(inventory: Inventory) -> dict[str, str]:
     return passwords
 
 
+class _Stderr:
+    """Progress lines as every other CLI line: secrets scrubbed, control characters shown (names
+    from a cluster never drive the terminal)."""
+
+    def write(self, text: str) -> int:
+        sys.stderr.write(render.visible_lines(render.scrub(text.rstrip("\n"))) + "\n"
+                         if text.strip() else "")
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _fleet(inventory: Inventory, journal_dir: Path | None, *, resume: bool, verbose: bool,
            **overrides: Any) -> Fleet:
     from clusterlib.fleet import Fleet, FleetError, InventoryError, print_events
@@ -96,9 +109,9 @@ def _fleet(inventory: Inventory, journal_dir: Path | None, *, resume: bool, verb
         if resume:
             return Fleet.from_journal(inventory, journal_dir=journal_dir,
                                       passwords=_passwords(inventory),
-                                      on_event=print_events(verbose=verbose), **kwargs)
+                                      on_event=print_events(_Stderr(), verbose=verbose), **kwargs)
         return Fleet(inventory, journal_dir=journal_dir, passwords=_passwords(inventory),
-                     on_event=print_events(verbose=verbose), **kwargs)
+                     on_event=print_events(_Stderr(), verbose=verbose), **kwargs)
     except InventoryError as exc:
         raise typer.BadParameter(str(exc), param_hint="'INVENTORY'") from None
     except FleetError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from clusterlib.fleet.runner import FleetEvent
 
@@ -13,7 +13,15 @@ LINE_KINDS = ("phase-started", "phase-finished", "run-finished", "warning", "ret
               "waiting-for-operator", "lock-broken")
 
 
-def print_events(stream: TextIO | None = None, *, verbose: bool = False
+class Writable(Protocol):
+    """Anything print() can write to (a text stream)."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def print_events(stream: Writable | None = None, *, verbose: bool = False
                  ) -> Callable[[FleetEvent], None]:
     """A subscriber printing ``[cluster] text`` for each fleet event and each step of every
     cluster (``verbose``: every engine event)."""
