@@ -125,6 +125,10 @@ def test_fleet_run_sigkilled_and_resumed(tmp_path: Path, served: Any) -> None:
     status = _cli("status", str(tmp_path / "journals"))
     out, _ = status.communicate(timeout=60)
     assert status.returncode == 0 and "fleet completed: 3 completed" in out
+    # The password reached no journal, report or page.
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) > 10
+    assert not [p for p in written if PASSWORD.encode() in p.read_bytes()]
 
 
 @pytest.mark.chaos
