@@ -14,6 +14,9 @@ each ending in Python objects the caller can use, timed in interleaved rounds (A
 Per reader: best and median wall time, HTTP requests, the client's CPU (this process) and the
 endpoint's CPU (the endpoint process) of the best round, and the ratio to clusterlib's best.
 
+Also: HTTP requests of a snapshot with Windows' default 500 KB envelope on both ends, and of a
+group move and a drain with ``-Wait`` (smallest size).
+
 Scale target (full run only): in a fresh client process, 64 nodes x 32,000 groups:
 ``snapshot()`` wall time (target < 1 s), ``RollingUpgrade.plan()`` wall time (its owners
 snapshot included; target < 1 s), the client's peak RSS and the endpoint process's peak RSS.
@@ -46,6 +49,7 @@ from clusterlib.sim.releases import release
 SIZES = [(4, 40), (16, 1000), (64, 8000), (64, 32000)]
 QUICK_SIZES = [(2, 4), (4, 40)]
 ENVELOPE = 8 * 1024 * 1024
+WINDOWS_ENVELOPE = 500 * 1024  # a Windows listener's default MaxEnvelopeSizekb
 CLIXML_LIMIT = 8000  # the CLIXML reader takes minutes beyond this (about 2.5 s per 1,000 groups)
 SCALE = (64, 32000)
 
@@ -138,6 +142,7 @@ def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
         pool.close()
         cluster.close()
     out: dict[str, Any] = {"nodes": nodes, "groups": groups, "rounds": rounds}
+    out.update(requests_at_defaults(nodes, groups))
     for name, ms in runs.items():
         best = min(ms, key=lambda m: m["wall_s"])
         out[name] = {**{k: round(v, 4) for k, v in best.items()},
@@ -146,6 +151,30 @@ def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
     base = out["clusterlib"]["wall_s"]
     for name in runs:
         out[name]["over_clusterlib"] = round(out[name]["wall_s"] / base, 2)
+    return out
+
+
+def requests_at_defaults(nodes: int, groups: int) -> dict[str, Any]:
+    """HTTP requests of one snapshot with Windows' default 500 KB envelope on both ends, and on
+    the smallest size, of one group move and one ``Suspend-ClusterNode -Drain -Wait``."""
+    from clusterlib.transports.base import Cmdlet, Pipeline
+
+    out: dict[str, Any] = {}
+    with RemoteSim(nodes, groups, speed=1e5, envelope=WINDOWS_ENVELOPE) as rs:
+        cluster = clusterlib.connect(rs.transport(max_envelope_size=WINDOWS_ENVELOPE))
+        cluster.snapshot()  # the pool is open
+        out["snapshot_500kb"] = {k: round(v, 4) for k, v in measure(rs, cluster.snapshot).items()}
+        if nodes <= 4:
+            tr = cluster.transport
+            snap = cluster.snapshot()
+            group = next(g for g in snap.groups if not g.is_core)
+            target = next(n.name for n in snap.nodes if n.name != group.owner)
+            out["move_requests"] = measure(rs, lambda: tr.run_pipeline(Pipeline.of(Cmdlet(
+                "Move-ClusterGroup", {"Name": group.name, "Node": target}))))["requests"]
+            out["drain_wait_requests"] = measure(rs, lambda: tr.run_pipeline(Pipeline.of(Cmdlet(
+                "Suspend-ClusterNode", {"Name": snap.nodes[0].name, "Drain": True,
+                                        "Wait": True}))))["requests"]
+        cluster.close()
     return out
 
 
@@ -206,10 +235,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("CLIXML", "JSON"):
             m = r.get(name)
             row += ([m["wall_s"], f"{m['over_clusterlib']:.2f}x"] if m else ["-", "-"])
+        row.append(int(r["snapshot_500kb"]["requests"]))
         rows.append(row)
         print(f"{nodes}x{groups} done", file=sys.stderr, flush=True)
     print(table(["nodes", "groups", "cl req", "clusterlib s", "cl client cpu", "cl endpoint cpu",
-                 "CLIXML s", "CLIXML / cl", "JSON s", "JSON / cl"], rows))
+                 "CLIXML s", "CLIXML / cl", "JSON s", "JSON / cl", "cl req @500 KB"], rows))
+    for r in results:
+        if "move_requests" in r:
+            print(f"{r['nodes']}x{r['groups']}: a group move {int(r['move_requests'])} requests,"
+                  f" a drain with -Wait {int(r['drain_wait_requests'])} requests")
     scale = None
     if not args.quick:
         done = subprocess.run([sys.executable, __file__, "--probe"], capture_output=True,
