@@ -28,7 +28,7 @@ from chaos_helpers import PASSWORD, wire_cluster
 
 import clusterlib
 from clusterlib.errors import ClusterError
-from clusterlib.sim import SimCluster
+from clusterlib.sim import GroupFailsOnline, SimCluster
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
 cli_main = pytest.importorskip("clusterlib_cli.main")
@@ -112,6 +112,7 @@ def test_every_cli_command_keeps_the_password_out(served: tuple[SimCluster, Any]
                                                   caplog: pytest.LogCaptureFixture,
                                                   tmp_path: Path) -> None:
     sim, ep = served
+    sim.inject(GroupFailsOnline("File Group 3", "NODE2"))  # the upgrade run stops at validation
     host = _host(ep)
     journal = tmp_path / "journal.json"
     html = tmp_path / "report.html"
@@ -122,12 +123,13 @@ def test_every_cli_command_keeps_the_password_out(served: tuple[SimCluster, Any]
         ["group", "move", "--to", "NODE1", "--yes", *host, "SQL Group 1"],
         ["upgrade", "plan", "--command", r"D:\setup.exe /unattend", *host],
         ["upgrade", "plan", "--json", "--command", r"D:\setup.exe /unattend", *host],
-        # Over --host the CLI reaches each node's own host name for the installer, which the
-        # loopback endpoint is not: the run stops safely (exit 4) with journal, report and a
-        # resume hint, all of which must be clean too.
+        # The installer runs on each node's own shell (--node-path on the loopback endpoint;
+        # without it preflight refuses Basic over HTTP to the node hosts, before any change).
+        # The validation move fails (fault below): the run stops safely (exit 4) with journal,
+        # report and a resume hint, all of which must be clean too.
         ["upgrade", "run", "--yes", "--command", r"D:\setup.exe /unattend", "--journal",
-         str(journal), "--html", str(html), *host],
-        ["upgrade", "resume", "--yes", str(journal), *host],
+         str(journal), "--html", str(html), *host, "--node-path", "wsman/node/{node}"],
+        ["upgrade", "resume", "--yes", str(journal), *host, "--node-path", "wsman/node/{node}"],
         ["upgrade", "report", str(journal)], ["upgrade", "report", "--json", str(journal)],
         ["upgrade", "report", "--html", str(tmp_path / "report2.html"), str(journal)],
         ["lock", "show", *host], ["lock", "show", "--json", *host],
