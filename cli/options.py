@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from clusterlib.profiles import PROFILE_KEYS
+
 if TYPE_CHECKING:
     import clusterlib
     from clusterlib.sim import SimCluster
+    from clusterlib.sim.layouts import Layout
 
 PASSWORD_ENV = "CLUSTERLIB_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 PROFILES_ENV = "CLUSTERLIB_PROFILES"
@@ -57,9 +60,9 @@ class Failback(str, enum.Enum):
 
 SIM_LAYOUTS_HELP = (
     "classic (Windows 2000 -> 2003, two nodes, driven with cluster.exe), classic-OS (e.g."
-    " classic-2012r2: the same layout on OS, upgrading to the next release), build:NxM[@OS]"
-    " (N nodes, M groups; OS default 2016)"
-)
+    " classic-2012r2: the same layout on OS, upgrading to the next release where a rolling"
+    " upgrade exists), build:NxM[@OS] (N nodes, M groups; OS default 2016)"
+)  # the same words as clusterlib.sim.layouts.LAYOUTS_HELP, which --help must not import
 
 
 @dataclass(frozen=True)
@@ -288,10 +291,6 @@ _CONNECTION_PARAMS: dict[str, tuple[Any, Any]] = {
     "debug": (DebugOpt, False),
 }
 
-#: What a profile may set (TOML keys, '-' or '_'): the connection options, never a secret.
-PROFILE_KEYS = ("host", "cluster", "user", "auth", "ssl", "port", "ca_bundle", "insecure",
-                "dialect", "connect_timeout", "read_timeout", "call_timeout", "cert_pem",
-                "cert_key_pem", "time_scale", "node_path", "sim", "speed")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -451,55 +450,22 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
 # --- profiles ------------------------------------------------------------------------------------
 
 def profiles_path() -> Path:
-    """``$CLUSTERLIB_PROFILES``, else ``profiles.toml`` in the platform's config folder:
-    platformdirs' answer when it is installed (``%APPDATA%\\clusterlib`` on Windows,
-    ``~/Library/Application Support/clusterlib`` on macOS), else ``$XDG_CONFIG_HOME/clusterlib``
-    or ``~/.config/clusterlib`` (what platformdirs answers on Linux too)."""
-    explicit = os.environ.get(PROFILES_ENV)
-    if explicit:
-        return Path(explicit)
-    try:
-        import platformdirs
-    except ImportError:
-        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        return Path(base) / "clusterlib" / "profiles.toml"
-    return Path(platformdirs.user_config_dir("clusterlib", appauthor=False)) / "profiles.toml"
+    """Where profiles live (see :func:`clusterlib.profiles.profiles_path`)."""
+    from clusterlib.profiles import profiles_path as path
+
+    return path()
 
 
 def load_profile(name: str) -> dict[str, Any]:
-    """``[profiles.NAME]`` from the profiles file; passwords are refused there on purpose."""
-    path = profiles_path()
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10: tomli is the same parser, when installed
-        try:
-            import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-        except ImportError as exc:
-            raise typer.BadParameter("reading profiles needs Python 3.11 or the tomli package",
-                                     param_hint="'--profile'") from exc
+    """``[profiles.NAME]`` (:func:`clusterlib.profiles.load_profile`), as a usage error when it
+    cannot be used."""
+    from clusterlib.profiles import ProfileError
+    from clusterlib.profiles import load_profile as load
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise typer.BadParameter(f"no profiles file at {path}", param_hint="'--profile'") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise typer.BadParameter(f"{path}: {exc}", param_hint="'--profile'") from exc
-    profiles = data.get("profiles", {})
-    if name not in profiles:
-        known = ", ".join(sorted(profiles)) or "(none)"
-        raise typer.BadParameter(f"no profile {name!r} in {path}; profiles: {known}",
-                                 param_hint="'--profile'")
-    entry = dict(profiles[name])
-    if "password" in entry:
-        raise typer.BadParameter(f"profile {name!r} in {path} holds a password; remove it and use"
-                                 f" ${PASSWORD_ENV} or --password-stdin", param_hint="'--profile'")
-    # A misspelt key (``hots = ...``) must not silently drop the host and fall back to anything.
-    unknown = sorted(k for k in entry if k.replace("-", "_") not in PROFILE_KEYS)
-    if unknown:
-        valid = ", ".join(k.replace("_", "-") for k in PROFILE_KEYS)
-        raise typer.BadParameter(f"profile {name!r} in {path}: unknown key"
-                                 f"{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))};"
-                                 f" valid keys: {valid}", param_hint="'--profile'")
-    return {key.replace("-", "_"): value for key, value in entry.items()}
+        return load(name)
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--profile'") from exc
 
 
 def _coerce_profile_value(key: str, value: Any) -> Any:
@@ -528,64 +494,36 @@ def _coerce_profile_value(key: str, value: Any) -> Any:
 
 # --- simulator layouts ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Layout:
-    kind: str  # "classic" | "build"
-    os: str
-    upgrade_to: str | None
-    nodes: int = 2
-    groups: int = 4
+def __getattr__(name: str) -> Any:
+    # Layout lives with the simulator; imported on first use so --help never loads the simulator.
+    if name == "Layout":
+        from clusterlib.sim.layouts import Layout
+
+        return Layout
+    raise AttributeError(name)
 
 
 def parse_layout(text: str) -> Layout:
-    """``classic``, ``classic-OS``, ``build:NxM`` or ``build:NxM@OS`` (usage error otherwise)."""
-    from clusterlib.sim import RELEASES
+    """``classic``, ``classic-OS``, ``build:NxM`` or ``build:NxM@OS`` (usage error otherwise);
+    one definition: :func:`clusterlib.sim.layouts.parse_layout`."""
+    from clusterlib.sim.layouts import parse_layout as parse
 
-    order = list(RELEASES)
-
-    def os_key(raw: str) -> str:
-        for key in order:
-            if key.lower() == raw.lower():
-                return key
-        raise typer.BadParameter(f"unknown Windows release {raw!r} in layout {text!r}; known:"
-                                 f" {', '.join(order)}", param_hint="'--sim'")
-
-    def after(key: str) -> str | None:
-        idx = order.index(key)
-        return order[idx + 1] if idx + 1 < len(order) else None
-
-    low = text.strip().lower()
-    if low in ("classic", "two-node", "classic-2000"):
-        # Exactly SimCluster.classic(): Windows 2000 upgrading to 2003, driven with cluster.exe.
-        return Layout("classic", "2000", "2003")
-    if low.startswith("classic-"):
-        key = os_key(low.removeprefix("classic-"))
-        return Layout("classic", key, after(key))
-    if low.startswith("build:"):
-        spec, _, os_part = low.removeprefix("build:").partition("@")
-        n_text, sep, m_text = spec.partition("x")
-        if not sep or not n_text.isdigit() or not m_text.isdigit() or int(n_text) < 1:
-            raise typer.BadParameter(f"layout {text!r}: expected build:NxM (e.g. build:4x20)",
-                                     param_hint="'--sim'")
-        key = os_key(os_part) if os_part else "2016"
-        return Layout("build", key, after(key), nodes=int(n_text), groups=int(m_text))
-    raise typer.BadParameter(f"unknown simulator layout {text!r}; layouts: {SIM_LAYOUTS_HELP}",
-                             param_hint="'--sim'")
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--sim'") from exc
 
 
 def build_sim(target: Target) -> SimCluster:
-    from clusterlib.sim import SimCluster
+    """The simulator of ``--sim LAYOUT`` (a usage error for a layout Windows refuses, e.g. more
+    nodes than the release allows)."""
+    from clusterlib.sim.layouts import build
 
     layout = parse_layout(target.layout)
-    kw: dict[str, Any] = {}
-    if target.speed is not None:
-        kw["speed"] = target.speed
-    if layout.kind == "classic":
-        if layout.os == "2000":
-            return SimCluster.classic(**kw)
-        return SimCluster.classic(os=layout.os, upgrade_to=layout.upgrade_to, **kw)
-    return SimCluster.build(layout.nodes, layout.groups, os=layout.os,
-                            upgrade_to=layout.upgrade_to, **kw)
+    try:
+        return build(layout, speed=target.speed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--sim'") from exc
 
 
 # --- credentials and connecting ------------------------------------------------------------------

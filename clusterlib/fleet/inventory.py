@@ -420,27 +420,20 @@ def _check_layout(sim: str, label: str, problems: list[str]) -> None:
 
 
 def _parse_layout(text: str) -> Any:
-    """The CLI's simulator layouts (one definition: clusterlib_cli.options.parse_layout)."""
-    import typer
+    """A simulator layout (one definition: clusterlib.sim.layouts.parse_layout)."""
+    from clusterlib.sim.layouts import parse_layout
 
-    from clusterlib_cli.options import parse_layout
-
-    try:
-        return parse_layout(text)
-    except typer.BadParameter as exc:
-        raise ValueError(exc.message) from None
+    return parse_layout(text)
 
 
 def _profile(name: str, label: str, problems: list[str]) -> dict[str, Any]:
-    """A connection profile (the CLI's profiles.toml); it never holds a password."""
-    import typer
-
-    from clusterlib_cli.options import load_profile
+    """A connection profile (profiles.toml); it never holds a password."""
+    from clusterlib.profiles import ProfileError, load_profile
 
     try:
         entry = load_profile(name)
-    except typer.BadParameter as exc:
-        problems.append(f"{label}: {exc.message}")
+    except ProfileError as exc:
+        problems.append(f"{label}: {exc}")
         return {}
     return {k: v for k, v in entry.items() if k in CONNECTION_KEYS}
 

@@ -131,10 +131,9 @@ class FleetPlan:
 def connect_entry(entry: ClusterEntry, password: str | None = None) -> clusterlib.Cluster:
     """A connection to one inventory cluster (a fresh simulator for ``sim`` entries)."""
     if entry.sim is not None:
-        from clusterlib_cli.options import Target, build_sim
+        from clusterlib.sim.layouts import build
 
-        sim = build_sim(Target(sim=entry.sim, speed=entry.speed))
-        return clusterlib.connect(sim)
+        return clusterlib.connect(build(entry.sim, speed=entry.speed))
     conn = dict(entry.connection)
     options: dict[str, Any] = {}
     renames = {"user": "username", "cert_pem": "certificate_pem",
