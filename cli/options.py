@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from clusterlib.profiles import PROFILE_KEYS
-
 if TYPE_CHECKING:
     import clusterlib
     from clusterlib.sim import SimCluster
@@ -391,6 +389,8 @@ def make_target(*, sources: dict[str, str] | None = None, **conn: Any) -> Target
         if loser == "host":
             # The host's companions from the same weaker source go with it (a profile's user
             # and port mean nothing to the simulator); typed ones stay and are refused below.
+            from clusterlib.profiles import PROFILE_KEYS  # not at import: --help stays light
+
             for key in PROFILE_KEYS:
                 if key not in ("sim", "speed") and _RANK.get(src.get(key, ""), 0) <= host_rank \
                         and _RANK.get(src.get(key, ""), 0) > 0:

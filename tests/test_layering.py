@@ -1,4 +1,4 @@
-"""Doors open downward only: the library never imports the CLI, and lower rooms never import the upgrade engine or fleets."""
+"""Doors open downward only: the library never imports the CLI; lower rooms never import the engine."""
 
 from __future__ import annotations
 
