@@ -11,6 +11,7 @@ from upgrade_helpers import all_upgraded, classic_ps, connect, installer
 from clusterlib import NodeState, NotSupported
 from clusterlib.sim import GroupFailsOnline, SimCluster, release
 from clusterlib.upgrade import (
+    JournalRejected,
     PowerShellAction,
     RemoteCommand,
     Report,
@@ -18,6 +19,7 @@ from clusterlib.upgrade import (
     UpgradeOptions,
     UpgradeStopped,
     WmiCommand,
+    read_lock,
 )
 
 WINNT32 = r"D:\i386\winnt32.exe /unattend"
@@ -279,3 +281,21 @@ def test_force_drain_run_sends_the_switch_and_journals_the_option(tmp_path: Path
     assert report.options["force_drain"] is True
     assert UpgradeOptions.from_dict(report.options).force_drain is True
     assert RollingUpgrade(cluster, action=installer()).options.force_drain is False
+
+
+def test_resume_that_must_redo_a_node_needs_an_action_it_cannot_rebuild(tmp_path: Path) -> None:
+    """A secret installer line is not in the journal: a finished run whose node was rolled back
+    asks for action= before anything changes, and then redoes it."""
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    secret = RemoteCommand(r"D:\setup.exe /unattend /key:XYZZY-1234", secret=True)
+    assert RollingUpgrade(cluster, action=secret, journal=path).run().outcome == "completed"
+    sim.nodes["NODE2"].release = release("2012R2")
+    before = len(_changes(sim))
+    with pytest.raises(JournalRejected, match="action="):
+        RollingUpgrade.from_journal(cluster, journal=path).run()
+    assert len(_changes(sim)) == before
+    assert read_lock(cluster) is None  # the refused resume left no lock behind
+    report = RollingUpgrade.from_journal(cluster, journal=path, action=secret).run()
+    assert report.outcome == "completed" and all_upgraded(sim)

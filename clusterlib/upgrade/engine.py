@@ -424,6 +424,19 @@ class RollingUpgrade:
                                      else ""), "at": utc_now()})
             body["endpoint"] = now
         self._reverify(snapshot)
+        pending = sorted({str(r["node"]) for r in body["steps"] if r["kind"] == "action"
+                          and r["status"] not in ("done", "skipped")})
+        if self.action is None and pending:
+            # Reopened by the live cluster (a node rolled back after the run finished), but the
+            # action is not in the journal (code, a person, a secret line): refuse before any
+            # change, and leave the journal and the lock as they were.
+            locks.release(self.cluster, self._lock)
+            self._lock = None
+            raise JournalRejected(
+                f"{self._journal.path}: the live cluster contradicts the journal, so"
+                f" {', '.join(pending)} must be upgraded again, but the run's action"
+                f" ({body['action'].get('kind')}) cannot be rebuilt from the journal (code, a"
+                " person, or a secret command line); pass action= to resume; nothing was done")
         self._journal.save()
         self._label = "between sessions"  # downtime found at the first check fell there
 
