@@ -293,9 +293,13 @@ def test_resume_that_must_redo_a_node_needs_an_action_it_cannot_rebuild(tmp_path
     assert RollingUpgrade(cluster, action=secret, journal=path).run().outcome == "completed"
     sim.nodes["NODE2"].release = release("2012R2")
     before = len(_changes(sim))
+    refused = RollingUpgrade.from_journal(cluster, journal=path)
     with pytest.raises(JournalRejected, match="action="):
-        RollingUpgrade.from_journal(cluster, journal=path).run()
+        refused.run()
     assert len(_changes(sim)) == before
+    assert Report.from_journal(path).outcome == "stopped"  # no longer "completed"
+    with pytest.raises(JournalRejected, match="action="):  # refused at once now
+        RollingUpgrade.from_journal(cluster, journal=path)
     assert read_lock(cluster) is None  # the refused resume left no lock behind
     report = RollingUpgrade.from_journal(cluster, journal=path, action=secret).run()
     assert report.outcome == "completed" and all_upgraded(sim)

@@ -429,14 +429,21 @@ class RollingUpgrade:
         if self.action is None and pending:
             # Reopened by the live cluster (a node rolled back after the run finished), but the
             # action is not in the journal (code, a person, a secret line): refuse before any
-            # change, and leave the journal and the lock as they were.
-            locks.release(self.cluster, self._lock)
-            self._lock = None
-            raise JournalRejected(
-                f"{self._journal.path}: the live cluster contradicts the journal, so"
-                f" {', '.join(pending)} must be upgraded again, but the run's action"
-                f" ({body['action'].get('kind')}) cannot be rebuilt from the journal (code, a"
-                " person, or a secret command line); pass action= to resume; nothing was done")
+            # change to the cluster. The journal keeps the truth (no longer "completed": the
+            # reopened steps are in it), and a resume with action= continues from them.
+            message = (f"the live cluster contradicts the journal: {', '.join(pending)} must be"
+                       f" upgraded again, but the run's action ({body['action'].get('kind')})"
+                       " cannot be rebuilt from the journal (code, a person, or a secret command"
+                       " line); pass action= to resume; nothing was done")
+            body["outcome"] = "stopped"
+            body["message"] = message
+            body["stopped_at"] = {"node": pending[0], "group": None, "phase": "resume"}
+            try:
+                self._journal.save()
+            finally:
+                locks.release(self.cluster, self._lock)
+                self._lock = None
+            raise JournalRejected(f"{self._journal.path}: {message}")
         self._journal.save()
         self._label = "between sessions"  # downtime found at the first check fell there
 
