@@ -303,3 +303,27 @@ def test_resume_that_must_redo_a_node_needs_an_action_it_cannot_rebuild(tmp_path
     assert read_lock(cluster) is None  # the refused resume left no lock behind
     report = RollingUpgrade.from_journal(cluster, journal=path, action=secret).run()
     assert report.outcome == "completed" and all_upgraded(sim)
+
+
+def test_a_second_run_on_an_upgraded_cluster_drains_nothing_and_sends_nothing(tmp_path: Path) -> None:
+    """Nodes already on the target are left alone (a re-run, or a cluster finished by hand):
+    draining them and sending the installer again would take workloads away for nothing."""
+    from clusterlib.upgrade import RemoteCommand, RollingUpgrade
+
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016", speed=5000)
+    cluster = connect(sim)
+    first = RollingUpgrade(cluster, RemoteCommand(r"D:\setup.exe /unattend"),
+                           journal=tmp_path / "a.json", target="9.3").run()
+    assert first.outcome == "completed"
+    before = len(sim.calls())
+    again = RollingUpgrade(cluster, RemoteCommand(r"D:\setup.exe /unattend"),
+                           journal=tmp_path / "b.json", target="9.3")
+    plan = again.plan()
+    assert plan.order == () and plan.steps == ()
+    skipped = {c.name: c for c in plan.checks}["already-on-target"]
+    assert "NODE1, NODE2 already run the target 9.3" in skipped.message
+    report = again.run()
+    assert report.outcome == "completed" and "nothing to upgrade" in report.message
+    acted = [e for e in sim.calls()[before:]
+             if e.subject in ("Suspend-ClusterNode", "Move-ClusterGroup", "Resume-ClusterNode", "cmd")]
+    assert acted == []

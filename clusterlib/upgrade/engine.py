@@ -605,6 +605,8 @@ class RollingUpgrade:
         body = self._journal.body
         failed = body["failed_nodes"]
         done = [n for n in body["plan"]["order"] if n not in failed]
+        if not done and not failed:
+            return "nothing to upgrade: every node already runs the target (checked live)"
         text = f"upgraded {len(done)} node(s): {', '.join(done)}"
         if failed:
             text += f"; FAILED (within max_failed_nodes): {', '.join(failed)}"

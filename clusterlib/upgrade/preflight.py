@@ -110,10 +110,24 @@ def default_order(snapshot: ClusterSnapshot, policy: str = "node-id") -> tuple[s
 
 
 def resolve_order(snapshot: ClusterSnapshot, options: UpgradeOptions) -> tuple[str, ...]:
-    """The node order as the cluster spells the names (NodeNotFound lists valid names)."""
+    """The node order as the cluster spells the names (NodeNotFound lists valid names), without
+    the nodes that already run the target: draining a node and sending its installer again
+    would take its workloads away for nothing (a re-run, or a cluster finished by hand)."""
     if options.order is None:
-        return default_order(snapshot, options.order_policy)
-    return tuple(snapshot.node(name).name for name in options.order)
+        order = default_order(snapshot, options.order_policy)
+    else:
+        order = tuple(snapshot.node(name).name for name in options.order)
+    done = {name.lower() for name in already_on_target(snapshot, options)}
+    return tuple(name for name in order if name.lower() not in done)
+
+
+def already_on_target(snapshot: ClusterSnapshot, options: UpgradeOptions) -> tuple[str, ...]:
+    """Nodes that already run ``options.target`` (none without an explicit target: the first
+    upgraded node's version becomes the target only during the run)."""
+    target = options.target
+    if target is None:
+        return ()
+    return tuple(n.name for n in snapshot.nodes if target.matches(n.highest_version, n.os_version))
 
 
 def order_source(options: UpgradeOptions) -> str:
@@ -430,7 +444,14 @@ def check_node_order(ctx: CheckContext) -> list[CheckResult]:
     how = order_source(ctx.options)
     out = [_result("node-order", problems, "order: " + " -> ".join(ctx.order)
                    + ("" if how == "given" else f" (order_policy {how})"))]
-    missing = [n.name for n in ctx.snapshot.nodes if n.name.lower() not in seen]
+    on_target = already_on_target(ctx.snapshot, ctx.options)
+    if on_target:
+        out.append(CheckResult("already-on-target", False,
+                               f"{', '.join(on_target)} already run{'s' if len(on_target) == 1 else ''}"
+                               f" the target {ctx.options.target}: not drained, not upgraded again",
+                               "warning"))
+    skip = seen | {name.lower() for name in on_target}
+    missing = [n.name for n in ctx.snapshot.nodes if n.name.lower() not in skip]
     if missing:
         out.append(CheckResult("node-order-partial", False,
                                f"not in the order, so not upgraded: {', '.join(missing)}",
