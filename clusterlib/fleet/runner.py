@@ -507,10 +507,8 @@ class Fleet:
             installer = self.inventory.installer_of(entry)
             action = default_action(installer, cluster.snapshot()) if installer else None
             if journal.exists():
-                prior = Report.from_journal(journal)
-                if prior.outcome in ("completed", "degraded", "incomplete"):
-                    self._finish(base, t0, prior.outcome, prior.message, prior)
-                    return
+                # Even a finished journal is resumed: the engine re-reads the live cluster, sends
+                # nothing while the journal holds, and redoes what the cluster contradicts.
                 upgrade = RollingUpgrade.from_journal(cluster, journal=journal, action=action)
             else:
                 upgrade = RollingUpgrade(cluster, action, journal=journal, options=opts)
