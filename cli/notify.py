@@ -3,7 +3,8 @@
 Each message is JSON shaped like a Slack/Teams incoming-webhook body: a human ``text`` plus the
 event's own fields under ``clusterlib``. Posting happens on one daemon thread fed by a bounded
 queue: ``send`` never blocks (a full queue drops the message and counts it), each POST has a
-short timeout, and any failure is counted, reported once as a warning, and otherwise ignored:
+short timeout and is tried again (bounded) when the service throttles or is briefly away, and
+any failure is counted, reported once as a warning, and otherwise ignored:
 a dead webhook must never stop or fail a rolling upgrade.
 """
 
@@ -19,6 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 _STOP = object()
+
+#: Tries per message, and the pause before the second (doubled before the third).
+ATTEMPTS = 3
+RETRY_PAUSE = 0.5
 
 #: ``--notify-on`` categories and the upgrade events each one lets through ("finish" is the
 #: final summary the CLI sends itself; "stop" is that summary when the run did not complete).
@@ -116,16 +121,27 @@ class Notifier:
             self._post(item)
 
     def _post(self, body: object) -> None:
+        """POST one message: up to ``ATTEMPTS`` tries for what may pass on a second try (no
+        connection, a timeout, HTTP 429 or 5xx: chat services throttle), with a short pause
+        between them; a 4xx other than 429 is final. Bounded: attempts x timeout, on this
+        thread only."""
         data = json.dumps(body, default=str).encode("utf-8")
         # The scheme was checked in __init__ (http/https only), so S310's file: worry is moot.
         request = urllib.request.Request(self.url, data=data, method="POST",  # noqa: S310
                                          headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                response.read(1024)
-            self.sent += 1
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            # The URL may carry a token (Slack webhooks do): report the reason only.
-            self.failed += 1
-            reason = getattr(exc, "reason", None) or getattr(exc, "code", None) or type(exc).__name__
-            self.last_error = str(reason)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                    response.read(1024)
+                self.sent += 1
+                return
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                # The URL may carry a token (Slack webhooks do): report the reason only.
+                code = getattr(exc, "code", None)
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                self.last_error = f"HTTP {code} {reason}" if isinstance(code, int) else str(reason)
+                final = isinstance(code, int) and 400 <= code < 500 and code != 429
+                if final or attempt == ATTEMPTS:
+                    self.failed += 1
+                    return
+                time.sleep(RETRY_PAUSE * attempt)

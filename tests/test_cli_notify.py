@@ -149,3 +149,33 @@ def test_a_run_posts_a_final_summary_with_placement_downtime_and_report(
                                    "--notify", url, "--notify-on", "everything"],
                              env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": ""})
     assert bad.exit_code == 2 and "'everything'" in bad.output
+
+
+def test_a_throttled_or_failing_post_is_tried_again_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """429 and 5xx are tried again (chat services throttle); a 4xx is final; nothing blocks."""
+    monkeypatch.setattr(notify, "RETRY_PAUSE", 0.01)
+    answers = [503, 429, 200, 404]
+    received: Received = []
+
+    class Flaky(_Receiver):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            code = answers.pop(0)
+            if code == 200:
+                received.append(json.loads(body))
+            self.send_response(code)
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        with notify.Notifier(url, timeout=2) as n:
+            n.send("first")    # 503, 429, then delivered on the third try
+            n.send("second")   # 404: final, not tried again
+        assert [m["text"] for m in received] == ["first"]
+        assert (n.sent, n.failed) == (1, 1) and answers == []
+        assert "404" in (n.summary() or "")
+    finally:
+        server.shutdown()
+        server.server_close()
