@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, PSResult
-from clusterlib.transports.inprocess import InProcessTransport
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,31 +49,6 @@ def write(name: str, payload: dict[str, Any], path: Path | None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps({"benchmark": name, "machine": machine(), **payload}, indent=2))
     return target
-
-
-class CountingTransport:
-    """An in-process transport that counts every call crossing the transport boundary, by kind
-    ("pipeline", "cmd"), node shells included."""
-
-    def __init__(self, inner: InProcessTransport, counts: Counter[str]) -> None:
-        self.inner = inner
-        self.counts = counts
-        self.endpoint = inner.endpoint
-        self.time_scale = inner.time_scale
-
-    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
-        self.counts["pipeline"] += 1
-        return self.inner.run_pipeline(pipeline)
-
-    def run_cmd(self, line: CmdLine) -> CmdResult:
-        self.counts["cmd"] += 1
-        return self.inner.run_cmd(line)
-
-    def for_node(self, node: str) -> CountingTransport:
-        return CountingTransport(self.inner.for_node(node), self.counts)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def first_word(call: Pipeline | CmdLine) -> str:
