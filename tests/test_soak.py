@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chaos_helpers import skip_unless_chaos
 
 import clusterlib
 
@@ -43,6 +44,9 @@ def _rss_kib(pid: int | str = "self") -> int:
 @pytest.fixture
 def endpoint(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], dict[str, object]]]:
     log_size = getattr(request, "param", 2000)
+    if log_size != 2000:
+        # The 30-minute soak: opt-in, decided before its endpoint process starts.
+        skip_unless_chaos(request)
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(log_size)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
