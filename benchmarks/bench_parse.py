@@ -10,8 +10,8 @@ per-row, floor, clusterlib, ...) so a busy shared machine slows each alike:
 - per-row: ``parse_csv`` + ``group_from_row`` per row (the general path, kept for odd CSVs).
 
 Reported: each reader's best time and its ratio to the floor's best, and the median of the
-per-round ratios. Garbage collection is off inside each timed call, as in timeit. The bar
-(issue 14): clusterlib within 4x of the floor.
+per-round ratios. Garbage collection is off inside each timed call, as in timeit. The bar:
+clusterlib within 4x of the floor.
 
     python benchmarks/bench_parse.py            # 8,000 and 32,000 rows, 15 rounds
     python benchmarks/bench_parse.py --quick    # 8,000 rows, 5 rounds

@@ -14,7 +14,7 @@ Yardsticks, in simulated seconds from the simulator's own parameters:
 - the engine's own path: the moves the engine actually made, at the durations they take (each
   drain batch by batch, the core-group and validation moves and the redistribution one at a
   time, as it makes them), plus install + reboot + join. Its overhead (wall minus this path) is
-  the orchestration's own cost: reads, polls, journal fsyncs. Issue 14's bar for it: <= 5 % over
+  the orchestration's own cost: reads, polls, journal fsyncs. The bar for it: <= 5 % over
   the wire at speed 25.
 
     python benchmarks/bench_upgrade.py                  # 16 x 400, speed 25, over the wire
