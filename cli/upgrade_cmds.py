@@ -96,6 +96,13 @@ DrainTimeoutOpt = Annotated[float | None, typer.Option(
 RebootTimeoutOpt = Annotated[float | None, typer.Option(
     "--reboot-timeout", min=1, help="Seconds a node may take to go down and come back after its"
     " installer (library default 3600).", rich_help_panel=POLICY_PANEL)]
+RejoinTimeoutOpt = Annotated[float | None, typer.Option(
+    "--rejoin-timeout", min=1, help="Seconds a resumed node may take to be Up again (library"
+    " default 900).", rich_help_panel=POLICY_PANEL)]
+MoveTimeoutOpt = Annotated[float | None, typer.Option(
+    "--move-timeout", min=1, help="Seconds one group may take to be Online on its new node"
+    " (default 300). A connection policy, not journaled: give it again to resume.",
+    rich_help_panel=POLICY_PANEL)]
 RequireAllOpt = Annotated[bool, typer.Option(
     "--require-all-nodes-online/--allow-nodes-offline", help="Refuse to start unless every node"
     " is Up (the default; CAU RequireAllNodesOnline).", rich_help_panel=POLICY_PANEL)]
@@ -211,10 +218,22 @@ def _options(api: Any, cluster: Any, target: Target, *, order: str | None,
 
 
 def _policies(retries: int | None, drain_timeout: float | None, reboot_timeout: float | None,
-              require_all: bool) -> dict[str, Any]:
+              require_all: bool, rejoin_timeout: float | None = None) -> dict[str, Any]:
     """The run-policy options under the library's UpgradeOptions field names."""
     return {"retries_per_node": retries, "drain_timeout": drain_timeout,
-            "reboot_timeout": reboot_timeout, "require_all_up": require_all}
+            "reboot_timeout": reboot_timeout, "require_all_up": require_all,
+            "rejoin_timeout": rejoin_timeout}
+
+
+def _with_move_timeout(cluster: clusterlib.Cluster, seconds: float | None) -> None:
+    """``--move-timeout``: how long the handles wait for a moved group to be Online (the
+    cluster's move wait policy; the engine's moves go through the same handles)."""
+    if seconds is not None:
+        import attrs
+
+        policies = cluster.policies
+        cluster.policies = attrs.evolve(policies, move_wait=attrs.evolve(policies.move_wait,
+                                                                         timeout=seconds))
 
 
 def _default_journal(cluster_name: str) -> Path:
@@ -277,6 +296,8 @@ def upgrade_plan(
     max_retries_per_node: RetriesOpt = None,
     drain_timeout: DrainTimeoutOpt = None,
     reboot_timeout: RebootTimeoutOpt = None,
+    rejoin_timeout: RejoinTimeoutOpt = None,
+    move_timeout: MoveTimeoutOpt = None,
     require_all_nodes_online: RequireAllOpt = True,
     force_drain: ForceDrainOpt = False,
     json: JsonOpt = False,
@@ -287,6 +308,7 @@ def upgrade_plan(
     api = _upgrade_api()
     _check_action_options(target, command, manual)  # a usage error needs no connection
     with _connected(target) as cluster:
+        _with_move_timeout(cluster, move_timeout)
         upgrade = api.RollingUpgrade(
             cluster, action=_action(api, target, cluster, command, manual),
             options=_options(api, cluster, target, order=order, target_version=target_version,
@@ -294,7 +316,8 @@ def upgrade_plan(
                              validation_group=validation_group,
                              raise_functional_level=raise_functional_level,
                              policies={**_policies(max_retries_per_node, drain_timeout,
-                                                   reboot_timeout, require_all_nodes_online),
+                                                   reboot_timeout, require_all_nodes_online,
+                                                   rejoin_timeout),
                                        "force_drain": force_drain or None}))
         plan = upgrade.plan()
         if json:
@@ -640,6 +663,8 @@ def upgrade_run(
     max_retries_per_node: RetriesOpt = None,
     drain_timeout: DrainTimeoutOpt = None,
     reboot_timeout: RebootTimeoutOpt = None,
+    rejoin_timeout: RejoinTimeoutOpt = None,
+    move_timeout: MoveTimeoutOpt = None,
     require_all_nodes_online: RequireAllOpt = True,
     force_drain: ForceDrainOpt = False,
     stop_after: StopAfterOpt = None,
@@ -662,13 +687,15 @@ def upgrade_run(
     categories = _check_notify(notify, notify_on)
     hooks = _run_kwargs(api, pre_update=pre_update, verify=verify)
     with _connected(target) as cluster:
+        _with_move_timeout(cluster, move_timeout)
         path = journal or _default_journal(cluster.name)
         options = _options(api, cluster, target, order=order, target_version=target_version,
                            failback=failback, max_failed_nodes=max_failed_nodes,
                            validation_group=validation_group,
                            raise_functional_level=raise_functional_level,
                            policies={**_policies(max_retries_per_node, drain_timeout,
-                                                 reboot_timeout, require_all_nodes_online),
+                                                 reboot_timeout, require_all_nodes_online,
+                                                 rejoin_timeout),
                                      "force_drain": force_drain or None})
         action = _action(api, target, cluster, command, manual)
         if dry_run:

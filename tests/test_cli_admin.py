@@ -251,3 +251,21 @@ def test_keyring_without_the_package_says_how_to_get_it(monkeypatch: pytest.Monk
     both = invoke("status", "--host", "h1.example", "--user", "u", "--keyring",
                   "--password-stdin")
     assert both.exit_code == 2 and "one password source" in both.output
+
+
+def test_rejoin_and_move_timeouts_reach_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--rejoin-timeout is a journaled run policy; --move-timeout is the handles' move wait."""
+    from typer.testing import CliRunner
+
+    from clusterlib.sim import SimCluster
+    from clusterlib_cli import options
+    from clusterlib_cli.main import app
+
+    sim = SimCluster.classic(os="2012R2", upgrade_to="2016", speed=5000)
+    monkeypatch.setattr(options, "build_sim", lambda target: sim)
+    result = CliRunner().invoke(app, ["upgrade", "plan", "--sim", "classic-2012r2", "--json",
+                                      "--rejoin-timeout", "120", "--move-timeout", "45"])
+    assert result.exit_code == 0, result.output
+    assert '"rejoin_timeout": 120.0' in result.output
+    # The dialect's move command carries the move wait as Move-ClusterGroup -Wait.
+    assert "-Wait 45" in result.output

@@ -325,7 +325,8 @@ class RollingUpgrade:
         if order_error is not None:
             checks = [CheckResult("node-order", False, order_error),
                       *[c for c in checks if c.name != "node-order"]]
-        steps = build_steps(snapshot, opts, order, self.cluster.commands, self.action) \
+        steps = build_steps(snapshot, opts, order, self.cluster.commands, self.action,
+                            move_wait=int(self.cluster.policies.move_wait.timeout)) \
             if order else ()
         return Plan(cluster=snapshot.name, dialect=self.cluster.dialect, order=tuple(order),
                     steps=steps, checks=tuple(checks), options=opts.to_dict(),

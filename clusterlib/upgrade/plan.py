@@ -165,10 +165,11 @@ class _Planning:
     original: dict[str, str | None]
     validation: GroupInfo | None  # the cluster-wide choice (None: no validation move)
     core_moves: bool  # 2016+ mixed-OS mode moves the core group to the first upgraded node
+    move_wait: int = _WAIT  # the handles' move wait (Cluster.policies.move_wait), as sent
 
     def move(self, group: str, node: str) -> str:
         try:
-            return self.dialect.move_command(group, node, wait=_WAIT).describe()
+            return self.dialect.move_command(group, node, wait=self.move_wait).describe()
         except PreconditionFailed as exc:
             # A name the dialect cannot send (cluster.exe: UnsafeName). The plan still shows
             # the step; the run refuses it at the drain, before the pause (nothing sent).
@@ -176,7 +177,8 @@ class _Planning:
 
 
 def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Sequence[str],
-                dialect: Dialect, action: UpgradeAction | None) -> tuple[Step, ...]:
+                dialect: Dialect, action: UpgradeAction | None, *,
+                move_wait: int = _WAIT) -> tuple[Step, ...]:
     """The steps for ``order`` with the commands ``dialect`` would send. Linear in groups: the
     predicted sequence comes from the snapshot's cache (preflight computed it already)."""
     core_moves = core_follows_upgraded(snapshot, options.target)
@@ -188,7 +190,7 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
     except NotFound:  # preflight reports it; the plan just has no validation step
         base_vg = None
     ctx = _Planning(snapshot, options, tuple(order), dialect, action, snapshot.placement(),
-                    base_vg, core_moves)
+                    base_vg, core_moves, move_wait)
     steps: list[Step] = []
     for d in drains:
         steps += _node_steps(ctx, d)
