@@ -127,12 +127,14 @@ def _progress(cluster: clusterlib.Cluster, title: str) -> Progress:
 class Output(str, enum.Enum):
     table = "table"
     json = "json"
+    yaml = "yaml"
     csv = "csv"
 
 
 OutputOpt = Annotated[Output | None, typer.Option(
     "--output", "-o", case_sensitive=False, help="table (for people), json (the documented"
-    " fields) or csv (one row per record, the JSON field names as the header).",
+    " fields), yaml (the same document) or csv (one row per record, the JSON field names as"
+    " the header).",
     rich_help_panel="Output")]
 
 
@@ -156,10 +158,10 @@ def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
                                  param_hint="'--output'")
     with _connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if fmt is Output.json:
-            render.emit_json(render.mark(render.status_doc(snap, dialect=cluster.dialect,
-                                                           endpoint=cluster.transport.endpoint),
-                                         target))
+        if fmt in (Output.json, Output.yaml):
+            doc = render.mark(render.status_doc(snap, dialect=cluster.dialect,
+                                                endpoint=cluster.transport.endpoint), target)
+            (render.emit_json if fmt is Output.json else render.emit_yaml)(doc)
         else:
             render.sim_banner(target)
             render.print_status(snap, dialect=cluster.dialect, endpoint=cluster.transport.endpoint)
@@ -174,8 +176,9 @@ def nodes(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> No
     fmt = _format(json, output)
     with _connected(target) as cluster:
         snap = cluster.snapshot()
-        if fmt is Output.json:
-            render.emit_json(render.mark(render.nodes_doc(snap), target))
+        if fmt in (Output.json, Output.yaml):
+            doc = render.mark(render.nodes_doc(snap), target)
+            (render.emit_json if fmt is Output.json else render.emit_yaml)(doc)
         elif fmt is Output.csv:
             render.emit_csv([render.node_doc(n, snap) for n in snap.nodes], target)
         else:
@@ -192,8 +195,9 @@ def groups(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
     fmt = _format(json, output)
     with _connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if fmt is Output.json:
-            render.emit_json(render.mark(render.groups_doc(snap), target))
+        if fmt in (Output.json, Output.yaml):
+            doc = render.mark(render.groups_doc(snap), target)
+            (render.emit_json if fmt is Output.json else render.emit_yaml)(doc)
         elif fmt is Output.csv:
             render.emit_csv([render.group_doc(g) for g in snap.groups], target)
         else:

@@ -248,6 +248,38 @@ def emit_csv(rows: Sequence[Mapping[str, Any]], target: Any = None) -> None:
     sys.stdout.flush()
 
 
+def yaml_text(doc: Any, indent: int = 0) -> str:
+    """``doc`` (what JSON output holds: mappings, lists, strings, numbers, booleans, null) as
+    block-style YAML 1.2. Every string is double-quoted with JSON's escapes, which YAML reads
+    unchanged, so no name (``yes``, ``0x10``, ``- x``, ``: ``) can turn into another type; keys
+    are quoted the same way. Written here rather than adding a YAML library for one emitter."""
+    pad = "  " * indent
+    if isinstance(doc, Mapping):
+        if not doc:
+            return "{}"
+        lines = []
+        for key, value in doc.items():
+            head = f"{pad}{json.dumps(str(key))}:"
+            lines.append(head + _yaml_child(value, indent))
+        return "\n".join(lines)
+    if isinstance(doc, (list, tuple)):
+        if not doc:
+            return "[]"
+        return "\n".join(f"{pad}-" + _yaml_child(item, indent) for item in doc)
+    return json.dumps(doc, default=str)
+
+
+def _yaml_child(value: Any, indent: int) -> str:
+    if isinstance(value, (Mapping, list, tuple)) and value:
+        return "\n" + yaml_text(value, indent + 1)
+    return " " + yaml_text(value, indent + 1)
+
+
+def emit_yaml(doc: Mapping[str, Any]) -> None:
+    sys.stdout.write(scrub(yaml_text(doc)) + "\n")
+    sys.stdout.flush()
+
+
 def emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.write(scrub(json.dumps(doc, indent=2, default=str)) + "\n")
     sys.stdout.flush()

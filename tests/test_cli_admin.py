@@ -269,3 +269,31 @@ def test_rejoin_and_move_timeouts_reach_the_library(monkeypatch: pytest.MonkeyPa
     assert '"rejoin_timeout": 120.0' in result.output
     # The dialect's move command carries the move wait as Move-ClusterGroup -Wait.
     assert "-Wait 45" in result.output
+
+
+@pytest.mark.parametrize("command", ["status", "nodes", "groups"])
+def test_yaml_output_is_the_json_document(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-o yaml carries exactly the JSON document, whatever the names look like to YAML."""
+    import json as json_module
+
+    yaml = pytest.importorskip("yaml")  # PyYAML comes with the test extra (ansible-core)
+    from typer.testing import CliRunner
+
+    from clusterlib.sim import SimCluster
+    from clusterlib_cli import options
+    from clusterlib_cli.main import app
+
+    tricky = ["yes", "- x", "a: b", "0x10", "null", "#hash", 'say "hi"\nthen', "~", "ÄÖ 中文"]
+
+    def build(target: object) -> SimCluster:
+        sim = SimCluster.classic(os="2016", speed=5000)
+        for i, name in enumerate(tricky):
+            sim.add_group(name, owner="NODE1" if i % 2 else "NODE2")
+        return sim
+
+    monkeypatch.setattr(options, "build_sim", build)
+    runner = CliRunner()
+    as_json = runner.invoke(app, [command, "--sim", "classic-2016", "-o", "json"])
+    as_yaml = runner.invoke(app, [command, "--sim", "classic-2016", "-o", "yaml"])
+    assert as_json.exit_code == 0 and as_yaml.exit_code == 0, as_yaml.output
+    assert yaml.safe_load(as_yaml.output) == json_module.loads(as_json.output)
