@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,9 +210,8 @@ def test_a_missing_kerberos_ticket_explains_kinit() -> None:
 # --- the OS keyring -------------------------------------------------------------------------------
 
 class _MemoryKeyring:
-    """A stand-in for the ``keyring`` package's API (get_password(service, account)): the
-    package is optional and not installed in the test environment, so the CLI's use of it is
-    checked against this in-memory backend."""
+    """A stand-in for the ``keyring`` package's API (get_password(service, account)), to see
+    which accounts the CLI asks for; the real package is exercised end to end below."""
 
     def __init__(self, store: dict[tuple[str, str], str]) -> None:
         self.store = store
@@ -297,3 +297,30 @@ def test_yaml_output_is_the_json_document(command: str, monkeypatch: pytest.Monk
     as_yaml = runner.invoke(app, [command, "--sim", "classic-2016", "-o", "yaml"])
     assert as_json.exit_code == 0 and as_yaml.exit_code == 0, as_yaml.output
     assert yaml.safe_load(as_yaml.output) == json_module.loads(as_json.output)
+
+
+def test_keyring_through_the_real_package_in_a_process(tmp_path: Path) -> None:
+    """--keyring through the installed keyring package, its backend chosen the package's own way
+    (PYTHON_KEYRING_BACKEND): the password is found, used, and never printed."""
+    import json as json_module
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("keyring")
+    fixtures = Path(__file__).parent / "fixtures"
+    sim = SimCluster.classic(os="2012R2")
+    with sim.serve() as ep:
+        store = tmp_path / "vault.json"
+        store.write_text(json_module.dumps({f"clusterlib/{ep.username}@{ep.host}": ep.password}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTERLIB_")}
+        env.update(PYTHON_KEYRING_BACKEND="file_keyring.FileKeyring",
+                   CLUSTERLIB_TEST_KEYRING_FILE=str(store),
+                   PYTHONPATH=os.pathsep.join([str(fixtures), env.get("PYTHONPATH", "")]))
+        done = subprocess.run([sys.executable, "-m", "clusterlib_cli", "nodes", "--host", ep.host,
+                               "--port", str(ep.port), "--no-ssl", "--auth", "basic", "--user",
+                               ep.username, "--keyring", "--json"],
+                              capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json_module.loads(done.stdout)["nodes"][0]["name"] == "NODE1"
+    assert ep.password not in done.stdout + done.stderr
