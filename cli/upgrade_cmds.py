@@ -558,7 +558,16 @@ def _drive(upgrade: Any, cluster: Any, target: Target, *, journal: Path, notify:
                           " file system (or choose another --journal), then run it again.")
         raise typer.Exit(render.REFUSED)
     outcome = str(getattr(report, "outcome", "") or "")
-    if outcome != "completed":
+    if type(failure).__name__ == "LockLost":
+        # Fenced out: another holder took the lock (a resume while this process was frozen, or
+        # a broken lock). Resuming from here would fight it; say who holds the cluster now.
+        holder = getattr(failure, "holder", None)
+        describe = getattr(holder, "describe", None)
+        who = describe() if callable(describe) else "nobody (the lock was removed)"
+        render.info(f"This run no longer holds the cluster's upgrade lock; it now belongs to"
+                    f" {render.visible(str(who))}. Nothing more was sent. Check that run before"
+                    " resuming this journal.")
+    elif outcome != "completed":
         for text in resume_lines(journal, target, action_args(upgrade.action)):
             render.info(text)
     if written is not None:

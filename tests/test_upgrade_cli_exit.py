@@ -102,3 +102,29 @@ def test_force_drain_refused_where_the_cluster_has_none() -> None:
     result = invoke("upgrade", "plan", "--sim", "classic-2008r2", "--force-drain")
     assert result.exit_code == 1, result.output
     assert "force-drain" in result.stdout and "ForceDrain" in result.stdout
+
+
+def test_a_fenced_out_run_names_the_new_holder_not_a_resume_command(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """LockLost: another holder owns the cluster now; the CLI says who (escaped), exit 4, and
+    does not invite a resume that would fight it."""
+    from typer.testing import CliRunner
+
+    from clusterlib.upgrade import RollingUpgrade
+    from clusterlib.upgrade.errors import LockLost
+    from clusterlib_cli.main import app
+
+    class Holder:
+        def describe(self) -> str:
+            return "run abc by ops@\x1b[31mmgmt2 (pid 4242)"
+
+    def fenced(self: RollingUpgrade) -> None:
+        raise LockLost("the upgrade lock was taken over", holder=Holder())
+
+    monkeypatch.setattr(RollingUpgrade, "run", fenced)
+    result = CliRunner().invoke(app, ["upgrade", "run", "--sim", "classic-2012r2", "--yes",
+                                      "--speed", "5000"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 4, result.output
+    assert "no longer holds the cluster's upgrade lock" in result.output
+    assert "ops@\\x1b[31mmgmt2" in result.output and "\x1b[31m" not in result.output
+    assert "Resume with" not in result.output
