@@ -260,7 +260,12 @@ class Node:
             raise ClusterRefused(f"{self.name} still owns {', '.join(stuck)} and no Up node may"
                                  " take them")
         for gname, target in targets.items():
-            Group(c, gname).move_to(target)
+            # The snapshot just read is the group's state and its owners, and the plan chose
+            # an Up node that may own it: no per-group re-read before the move.
+            g = snap.group(gname)
+            if (g.owner or "").lower() == target.lower() and g.state is not GroupState.Failed:
+                continue
+            Group(c, gname)._move_known(g, target)
 
     def resume(self, failback: str = "NoFailback") -> ClusterSnapshot:
         """Resume a paused node. ``failback``: NoFailback (default: groups stay where they are),
@@ -363,25 +368,39 @@ class Group:
                 f" owners: {', '.join(g.possible_owners)})")
         if (g.owner or "").lower() == target.name.lower() and g.state is not GroupState.Failed:
             return g
+        return self._move_known(g, target.name)
+
+    def _move_known(self, g: GroupInfo, target: str) -> GroupInfo:
+        """Move ``g`` (as just read, target already checked) and announce it: the move (which
+        waits itself) and one confirming read."""
+        c = self.cluster
         expected = (g.state if g.state in (GroupState.Online, GroupState.Offline,
                                            GroupState.PartialOnline) else GroupState.Online)
         started = time.monotonic()
-        attempts = self.move_prechecked(target.name, expected)
-        final = d.read_group(g.name)
-        self._info = final
-        c._emit("move", group=g.name, source=source, target=target.name, state=final.state.name,
+        # The group just read is the pre-move state: no re-read before the move, and the
+        # move's own confirming read is the group as it ends up.
+        attempts = self.move_prechecked(target, expected, known=g)
+        final = self._info if self._info is not None else c._dialect.read_group(g.name)
+        c._emit("move", group=g.name, source=g.owner, target=target, state=final.state.name,
                 attempts=attempts, seconds=time.monotonic() - started)
         return final
 
-    def move_prechecked(self, target: str, expected: GroupState) -> int:
+    def move_prechecked(self, target: str, expected: GroupState, *,
+                        known: GroupInfo | None = None) -> int:
         """The retrying, rolling-back move with none of ``move_to``'s reads and checks: for a
         caller that has already checked the target from its own snapshot (the upgrade engine
         moves hundreds of groups from one read). Waits until the group is ``expected`` on
         ``target``; returns the number of attempts. Same retry, no-blind-resend and roll-back
-        guarantees as ``move``."""
+        guarantees as ``move``.
+
+        ``known``: the group as the caller has just read it. The first attempt then sends the
+        move without reading the group again, so a move is the Move-ClusterGroup (which waits
+        for the group itself, ``-Wait``) and one confirming read; every retry still re-reads
+        the group before it re-sends. The confirmed group is left in ``self._info``."""
         c = self.cluster
         d = c._dialect
         attempts = 0
+        self._info = None
 
         def on_target(info: GroupInfo) -> bool:
             return (info.owner or "").lower() == target.lower()
@@ -389,17 +408,19 @@ class Group:
         def attempt() -> None:
             nonlocal attempts
             attempts += 1
-            current = d.read_group(self.name)
+            # A retry re-reads the group first, so a move already under way is never re-sent.
+            current = known if attempts == 1 and known is not None else d.read_group(self.name)
             in_flight = on_target(current) and current.state is GroupState.Pending
             if not (on_target(current) and current.state is expected) and not in_flight:
                 d.execute(d.move_command(self.name, target,
                                          wait=int(c.policies.move_wait.timeout)))
             try:
-                c._wait(lambda: d.read_group(self.name),
-                        lambda i: on_target(i) and i.state is expected, "move_wait",
-                        f"{self.name} {expected.name} on {target}",
-                        failed=lambda i: "Failed" if on_target(i) and i.state is GroupState.Failed
-                        else None)
+                self._info = c._wait(
+                    lambda: d.read_group(self.name),
+                    lambda i: on_target(i) and i.state is expected, "move_wait",
+                    f"{self.name} {expected.name} on {target}",
+                    failed=lambda i: "Failed" if on_target(i) and i.state is GroupState.Failed
+                    else None)
             except WaitTimeout as exc:
                 if str(exc).endswith(": Failed"):
                     raise _OnlineFailed(self.name, target) from exc
@@ -408,7 +429,7 @@ class Group:
         def on_retry(n: int, exc: BaseException) -> None:
             c._emit("retry", group=self.name, target=target, attempt=n, error=str(exc))
 
-        source_before = d.read_group(self.name)
+        source_before = known if known is not None else d.read_group(self.name)
         try:
             retry_call(attempt, c.policies.move_retry, what=f"move of {self.name} to {target}",
                        scale=c.time_scale, on_retry=on_retry,

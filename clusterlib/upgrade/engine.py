@@ -1082,7 +1082,8 @@ class RollingUpgrade:
             # The Group handle's retrying, rolling-back move without its per-move reads: this
             # phase already checked the target from its own snapshot.
             self._fence(before_move=True)
-            attempts = Group(self.cluster, group).move_prechecked(target, expected)
+            attempts = Group(self.cluster, group).move_prechecked(target, expected,
+                                                                  known=before)
         except (ClusterRefused, WaitTimeout) as exc:
             now = d.read_group(group)
             if now.state not in (GroupState.Online, GroupState.Pending):
