@@ -438,10 +438,15 @@ class Group:
             online_failed = isinstance(exc, _OnlineFailed) or exc.win32_code == 5018
             if not online_failed:
                 raise
-            where = self._roll_back(source_before, target)
-            raise ClusterRefused(f"group {self.name} failed to come online on {target}; {where}",
-                                 win32_code=5018, command=f"move {self.name} to {target}") from exc
+            raise self.roll_back(source_before, target) from exc
         return attempts
+
+    def roll_back(self, before: GroupInfo, target: str) -> ClusterRefused:
+        """The group went Failed on ``target``: put it back where ``before`` shows it. Returns
+        (does not raise) the error a failed ``move`` raises, saying where the group is now."""
+        where = self._roll_back(before, target)
+        return ClusterRefused(f"group {self.name} failed to come online on {target}; {where}",
+                              win32_code=5018, command=f"move {self.name} to {target}")
 
     def _roll_back(self, before: GroupInfo, target: str) -> str:
         """The group failed on the target: put it back where it was. Returns what happened."""

@@ -153,3 +153,9 @@ _MAX_POLLS_NO_WAIT = 5000
 def _sleep_poll(seconds: float) -> None:
     # Polls always yield the CPU a little, even in testing mode, so a simulated clock can move.
     time.sleep(seconds if _WAITING else min(seconds, 0.001))
+
+
+def pause_between_polls(policy: WaitPolicy, scale: float = 1.0) -> None:
+    """One of ``policy``'s poll intervals (divided by ``scale``), for a caller that runs its own
+    poll loop (several moves confirmed by one read per poll). In testing mode a token sleep."""
+    _sleep_poll(policy.interval / (scale if scale > 0 else 1.0))

@@ -44,7 +44,7 @@ from clusterlib.errors import (
 )
 from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
 from clusterlib.placement import candidate_nodes, evacuation_plan
-from clusterlib.retry import WaitPolicy, wait_for
+from clusterlib.retry import WaitPolicy, pause_between_polls, wait_for
 from clusterlib.upgrade import lock as locks
 from clusterlib.upgrade.actions import (
     ActionFailed,
@@ -1085,15 +1085,7 @@ class RollingUpgrade:
             attempts = Group(self.cluster, group).move_prechecked(target, expected,
                                                                   known=before)
         except (ClusterRefused, WaitTimeout) as exc:
-            now = d.read_group(group)
-            if now.state not in (GroupState.Online, GroupState.Pending):
-                # Down since this move began (the availability section counts from here).
-                self._down(group, time.time() - (time.monotonic() - t0), self._label,
-                           now.state.name, now.owner)
-            self._record_move(group, before.owner, target, f"failed; now {now.state.name} on"
-                              f" {now.owner}", 1, (time.monotonic() - t0) * self.cluster.time_scale,
-                              purpose)
-            raise _MoveFailed(f"moving {group} from {before.owner} to {target} failed: {exc}",
+            raise _MoveFailed(self._move_failed(group, before, target, t0, exc, purpose),
                               group) from exc
         # The wait above ended only with the group in ``expected`` on ``target``.
         self._record_move(group, before.owner, target, expected.name, attempts,
@@ -1582,7 +1574,7 @@ class RollingUpgrade:
         # Ordinary groups by priority (as a drain moves them), the core group last.
         todo.sort(key=lambda g: (g.is_core, -g.priority_or_default, g.name.lower()))
         failures: list[tuple[str, str]] = []
-        moved = 0
+        moves: list[tuple[GroupInfo, str]] = []
         for g in todo:
             home = original[g.name]
             assert home is not None
@@ -1599,20 +1591,102 @@ class RollingUpgrade:
                 self._warn(f"{home} may no longer own {g.name}; left on {g.owner}")
                 self._journal.body.setdefault("left_in_place", {})[g.name] = g.owner
                 continue
-            try:
-                self._move(g.name, home, "redistribute", known=g)
-                moved += 1
-            except _MoveFailed as exc:
-                failures.append((g.name, str(exc)))
-            if time.monotonic() - self._last_save > 1.0:
-                # Moves are facts worth keeping, but not worth an fsync each.
-                self._save()
+            moves.append((g, home))
+        # The core group last, alone, after every other group is home.
+        moved = self._move_all([m for m in moves if not m[0].is_core], failures)
+        moved += self._move_all([m for m in moves if m[0].is_core], failures, width=1)
         if failures:
             text = "; ".join(f"{g}: {why}" for g, why in failures)
             raise _Stop(f"redistribution left {len(failures)} group(s) off their original owner"
                         f" ({text}). Every other group is back; every node is upgraded.",
                         group=failures[0][0], phase="redistribute")
         return "done", f"{moved} group(s) moved back to their original owners"
+
+    def _move_all(self, moves: list[tuple[GroupInfo, str]], failures: list[tuple[str, str]],
+                  width: int | None = None) -> int:
+        """Move each group to its node, at most ``redistribute_parallelism`` at a time; returns
+        how many arrived, adds (group, why) to ``failures`` for the others.
+
+        Each move is fenced and sent with ``-Wait 0`` (Move-ClusterGroup returns at once), and
+        the moves in flight are confirmed by one read of every group per poll. A group that goes
+        Failed on its target is returned where it was (as ``_move`` does, same message); a move
+        the cluster refuses at once, or one that outlasts ``policies.move_wait``, is handed to
+        ``_move``, which re-reads the group (never re-sending a move under way) and retries.
+        cluster.exe's ``/wait:0`` is not documented to return at once [U]: there, one at a time.
+        """
+        c = self.cluster
+        d = c.commands
+        width = width or self.options.redistribute_parallelism
+        if width <= 1 or c.dialect == "clusterexe":
+            return self._move_serially(moves, failures)
+        queue = list(moves)
+        flying: dict[str, tuple[GroupInfo, str, GroupState, float]] = {}
+        handover: list[tuple[GroupInfo, str]] = []
+        moved = 0
+        limit = c.policies.move_wait.timeout / (c.time_scale or 1.0)
+        while queue or flying:
+            while queue and len(flying) < width:
+                g, home = queue.pop(0)
+                expected = (g.state if g.state in (GroupState.Online, GroupState.Offline,
+                                                   GroupState.PartialOnline) else GroupState.Online)
+                self._fence(before_move=True)
+                try:
+                    d.execute(d.move_command(g.name, home, wait=0))
+                except ClusterError:
+                    handover.append((g, home))  # _move retries it, or says why it cannot
+                    continue
+                flying[g.name] = (g, home, expected, time.monotonic())
+            if not flying:
+                continue
+            pause_between_polls(c.policies.move_wait, c.time_scale)
+            now = {g.name: g for g in c.snapshot().groups}
+            for name, (was, home, want, t0) in list(flying.items()):
+                seen = now.get(name)
+                there = seen is not None and _same(seen.owner, home)
+                if seen is not None and there and seen.state is want:
+                    del flying[name]
+                    self._record_move(name, was.owner, home, want.name, 1,
+                                      (time.monotonic() - t0) * c.time_scale, "redistribute")
+                    moved += 1
+                elif seen is not None and there and seen.state is GroupState.Failed:
+                    del flying[name]
+                    exc = Group(c, name).roll_back(was, home)
+                    failures.append((name, self._move_failed(name, was, home, t0, exc,
+                                                             "redistribute")))
+                elif seen is None or time.monotonic() - t0 > limit:
+                    del flying[name]
+                    handover.append((was, home))
+            if time.monotonic() - self._last_save > 1.0:
+                # Moves are facts worth keeping, but not worth an fsync each.
+                self._save()
+        return moved + self._move_serially(handover, failures, fresh=True)
+
+    def _move_serially(self, moves: list[tuple[GroupInfo, str]], failures: list[tuple[str, str]],
+                       fresh: bool = False) -> int:
+        """One move after another through ``_move``; ``fresh``: re-read each group first."""
+        moved = 0
+        for g, home in moves:
+            try:
+                self._move(g.name, home, "redistribute", known=None if fresh else g)
+                moved += 1
+            except _MoveFailed as exc:
+                failures.append((g.name, str(exc)))
+            if time.monotonic() - self._last_save > 1.0:
+                self._save()
+        return moved
+
+    def _move_failed(self, group: str, before: GroupInfo, target: str, t0: float,
+                     exc: ClusterError, purpose: str) -> str:
+        """A move that ended badly: count the group's downtime, journal the move, say why."""
+        now = self.cluster.commands.read_group(group)
+        if now.state not in (GroupState.Online, GroupState.Pending):
+            # Down since this move began (the availability section counts from here).
+            self._down(group, time.time() - (time.monotonic() - t0), self._label,
+                       now.state.name, now.owner)
+        self._record_move(group, before.owner, target, f"failed; now {now.state.name} on"
+                          f" {now.owner}", 1, (time.monotonic() - t0) * self.cluster.time_scale,
+                          purpose)
+        return f"moving {group} from {before.owner} to {target} failed: {exc}"
 
     def _do_functional_level(self, step: Step, resumed: bool) -> tuple[str, str]:
         assert self._journal is not None

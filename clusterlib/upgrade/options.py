@@ -182,6 +182,9 @@ class UpgradeOptions:
     pre_update: Any = field(default=None, eq=False, repr=False)
     verify: Any = field(default=None, eq=False, repr=False)
     force_drain: bool = False
+    #: Moves in flight at once when the groups go back to their original owners at the end (as
+    #: the cluster's drain moves 4 at a time); 1 moves them one after another.
+    redistribute_parallelism: int = field(default=4, validator=attrs.validators.ge(1))
 
     def __attrs_post_init__(self) -> None:
         from clusterlib.upgrade.actions import as_hook
