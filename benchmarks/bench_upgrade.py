@@ -12,8 +12,9 @@ Yardsticks, in simulated seconds from the simulator's own parameters:
   drain's parallelism, install window + reboots + join; one final redistribution at full
   parallelism. ``bound + validation`` adds the validation moves (the seed's requirement).
 - the engine's own path: the moves the engine actually made, at the durations they take (each
-  drain batch by batch, the core-group and validation moves and the redistribution one at a
-  time, as it makes them), plus install + reboot + join. Its overhead (wall minus this path) is
+  drain batch by batch, the core-group and validation moves one at a time, the redistribution
+  up to ``redistribute_parallelism`` (4) at a time, as it makes them), plus install + reboot +
+  join. Its overhead (wall minus this path) is
   the orchestration's own cost: reads, polls, journal fsyncs. The bar for it: <= 5 % over
   the wire at speed 25.
 
@@ -46,6 +47,7 @@ from clusterlib.transports.inprocess import InProcessTransport
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
 BAR_PCT = 5.0
+REDISTRIBUTE_PARALLELISM = 4  # UpgradeOptions.redistribute_parallelism's default
 
 
 def engine_path(params: dict[str, Any], state: dict[str, Any],
@@ -58,7 +60,8 @@ def engine_path(params: dict[str, Any], state: dict[str, Any],
             "core group": purposes["drain"] * move,
             "install+reboot+join": len(params["nodes"]) * action,
             "validation": purposes["validation"] * move,
-            "redistribution": purposes["redistribute"] * move}
+            # The engine returns groups home up to redistribute_parallelism (4) at a time.
+            "redistribution": math.ceil(purposes["redistribute"] / REDISTRIBUTE_PARALLELISM) * move}
 
 
 def _params_of(sim: SimCluster) -> dict[str, Any]:
