@@ -99,3 +99,30 @@ def test_group_fails_online_in_parallel_redistribution_stops(tmp_path: Path) -> 
     sim.clear_faults()
     assert RollingUpgrade.resume(cluster, journal=path).run().ok
     assert sim.snapshot().group(victim.name).owner == "NODE01"
+
+
+def test_a_locked_group_in_parallel_redistribution_is_retried_and_reported(
+        tmp_path: Path) -> None:
+    """A move refused as busy (5960) is retried through the serial, re-reading move, and the
+    report records that retry as the serial path does."""
+    from clusterlib.sim import GroupLocked
+
+    sim = _sim()
+    original = sim.snapshot().placement()
+    cluster = connect(sim)
+    upgrade = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json")
+    locked: list[str] = []
+
+    def lock_one_on_redistribution(event: object) -> None:
+        if type(event).__name__ == "PhaseStarted" and getattr(event, "phase", "") == \
+                "redistribute" and not locked:
+            away = [g.name for g in sim.snapshot().groups
+                    if g.owner != original[g.name] and not g.is_core]
+            locked.append(away[0])
+            sim.inject(GroupLocked(away[0], times=1))
+
+    upgrade.subscribe(lock_one_on_redistribution)
+    report = upgrade.run()
+    assert report.ok and locked
+    assert any(r["group"] == locked[0] and "5960" in r["error"] for r in report.retries)
+    assert sim.snapshot().placement() == original

@@ -40,6 +40,7 @@ from clusterlib.errors import (
     ClusterRefused,
     NotFound,
     PreconditionFailed,
+    TransientClusterError,
     WaitTimeout,
 )
 from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
@@ -1632,7 +1633,12 @@ class RollingUpgrade:
                 self._fence(before_move=True)
                 try:
                     d.execute(d.move_command(g.name, home, wait=0))
-                except ClusterError:
+                except ClusterError as refused:
+                    if isinstance(refused, TransientClusterError):
+                        # Busy, locked or moving: the handover below is its retry; record it
+                        # as one, as the serial move does, so the report says it happened.
+                        self._on_cluster_event("retry", {"group": g.name, "attempt": 1,
+                                                         "error": refused})
                     handover.append((g, home))  # _move retries it, or says why it cannot
                     continue
                 flying[g.name] = (g, home, expected, time.monotonic())
