@@ -84,7 +84,7 @@ def test_journal_owned_by_another_user_is_refused(tmp_path: Path) -> None:
 
 @POSIX
 def test_journal_in_a_world_writable_directory_without_sticky_bit(tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
+    shared = tmp_path / "team-dir"
     shared.mkdir(mode=0o700)
     sim, cluster, path = _stopped_run(shared)
     os.chmod(shared, 0o777)  # noqa: S103 - opened up after the run stopped
