@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, PSResult
+from clusterlib.wire import CmdLine, CmdResult, Pipeline, PSResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -15,7 +15,7 @@ from _common import parser, table, write
 import clusterlib
 from clusterlib import retry
 from clusterlib.sim import SimCluster
-from clusterlib.transports.base import Cmdlet, Pipeline
+from clusterlib.wire import Cmdlet, Pipeline
 
 
 def layout(groups: int, targets: int, speed: float) -> SimCluster:

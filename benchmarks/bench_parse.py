@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import parser, table, write
 
-from clusterlib.dialects.powershell import (
+from clusterlib.dialects.powershell_dialect import (
     group_from_row,
     groups_from_csv,
     parse_csv,
     snapshot_pipeline,
 )
 from clusterlib.sim import SimCluster
-from clusterlib.transports.inprocess import InProcessTransport
+from clusterlib.sim.transport import InProcessTransport
 
 BAR = 4.0
 

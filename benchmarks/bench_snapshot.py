@@ -43,7 +43,7 @@ from _common import parser, peak_rss_mb, table, write
 from _endpoint import RemoteSim
 
 import clusterlib
-from clusterlib.dialects.powershell import GROUP_PROPS, NODE_PROPS
+from clusterlib.dialects.powershell_dialect import GROUP_PROPS, NODE_PROPS
 from clusterlib.sim.releases import release
 
 SIZES = [(4, 40), (16, 1000), (64, 8000), (64, 32000)]
@@ -157,7 +157,7 @@ def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
 def requests_at_defaults(nodes: int, groups: int) -> dict[str, Any]:
     """HTTP requests of one snapshot with Windows' default 500 KB envelope on both ends, and on
     the smallest size, of one group move and one ``Suspend-ClusterNode -Drain -Wait``."""
-    from clusterlib.transports.base import Cmdlet, Pipeline
+    from clusterlib.wire import Cmdlet, Pipeline
 
     out: dict[str, Any] = {}
     with RemoteSim(nodes, groups, speed=1e5, envelope=WINDOWS_ENVELOPE) as rs:

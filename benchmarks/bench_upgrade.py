@@ -43,7 +43,7 @@ from bench_upgrade_scaling import FROM, SETUP, TO, lower_bound
 import clusterlib
 from clusterlib.sim import SimCluster
 from clusterlib.sim.releases import release
-from clusterlib.transports.inprocess import InProcessTransport
+from clusterlib.sim.transport import InProcessTransport
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
 BAR_PCT = 5.0

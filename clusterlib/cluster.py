@@ -30,7 +30,7 @@ from clusterlib.retry import DEFAULT_POLICIES, Policies, retry_call, wait_for
 from clusterlib.transports.base import Transport
 
 if TYPE_CHECKING:
-    from clusterlib.sim.model import SimCluster
+    from clusterlib.sim.simcluster import SimCluster
 
 log = logging.getLogger("clusterlib")
 
@@ -509,12 +509,12 @@ def connect(target: str | SimCluster | Transport, *, dialect: str = "auto",
 
 
 def _transport_for(target: Any, cluster: str | None, **options: Any) -> Transport:
-    from clusterlib.sim.model import SimCluster
+    from clusterlib.sim.simcluster import SimCluster
 
     if isinstance(target, SimCluster):
         if options:
             raise TypeError(f"options {sorted(options)} do not apply to a simulated cluster")
-        from clusterlib.transports.inprocess import InProcessTransport
+        from clusterlib.sim.transport import InProcessTransport
 
         return InProcessTransport(target)
     if isinstance(target, str):

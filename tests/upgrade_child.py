@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clusterlib.errors import ConnectionFailed
-from clusterlib.transports.base import CmdLine, CmdResult, Pipeline, PSResult
+from clusterlib.wire import CmdLine, CmdResult, Pipeline, PSResult
 
 SETUP = r"D:\setup.exe /unattend"
 
@@ -48,7 +48,7 @@ def _authkey() -> bytes:
 def serve(args: argparse.Namespace) -> None:
     from clusterlib.model import GroupState
     from clusterlib.sim import NodeCrashesDuringDrain, SimCluster
-    from clusterlib.transports.inprocess import InProcessTransport
+    from clusterlib.sim.transport import InProcessTransport
 
     sim = SimCluster.build(args.nodes, args.groups, os="2012R2", upgrade_to="2016",
                            speed=args.speed)

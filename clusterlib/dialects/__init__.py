@@ -19,7 +19,7 @@ def choose(transport: Transport, dialect: str = "auto", cluster: str | None = No
     the PowerShell probe (a Windows Server 2008 R2 endpoint offers both) but still checks that
     cluster.exe answers.
     """
-    from clusterlib.dialects.powershell import PowerShellDialect, detect_powershell
+    from clusterlib.dialects.powershell_dialect import PowerShellDialect, detect_powershell
 
     wanted = (dialect or "auto").lower().replace(".exe", "exe").replace("-", "")
     if wanted not in DIALECTS:
@@ -37,7 +37,7 @@ def choose(transport: Transport, dialect: str = "auto", cluster: str | None = No
 def _clusterexe(transport: Transport, cluster: str | None) -> Dialect:
     """The cluster.exe dialect, after ``cluster.exe /ver`` answered (one round trip): an endpoint
     without cluster.exe gets a NotSupported that says so, not a failure on the first read."""
-    from clusterlib.dialects.clusterexe import ClusterExeDialect, detect_clusterexe
+    from clusterlib.dialects.clusterexe_dialect import ClusterExeDialect, detect_clusterexe
 
     try:
         detect_clusterexe(transport, cluster)

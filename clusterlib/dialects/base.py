@@ -10,7 +10,8 @@ from attrs import frozen
 from clusterlib import win32
 from clusterlib.errors import ClusterRefused, NotSimulated, NotSupported, refused_from
 from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
-from clusterlib.transports.base import CmdLine, ErrorRecord, Pipeline, Transport
+from clusterlib.transports.base import Transport
+from clusterlib.wire import CmdLine, ErrorRecord, Pipeline
 
 Command = Pipeline | CmdLine
 

@@ -1,6 +1,7 @@
 """The simulated failover cluster: clusterlib's embedded default and its test bed."""
 
-from clusterlib.sim.model import (
+from clusterlib.sim.releases import RELEASES, Release, release
+from clusterlib.sim.simcluster import (
     DEFAULT_EVENT_LOG_SIZE,
     DEFAULT_INSTALL_WINDOW,
     DEFAULT_INSTALLER,
@@ -22,7 +23,7 @@ from clusterlib.sim.model import (
     SimEvent,
     SimHostDown,
 )
-from clusterlib.sim.releases import RELEASES, Release, release
+from clusterlib.sim.transport import InProcessTransport
 
 __all__ = [
     "DEFAULT_EVENT_LOG_SIZE",
@@ -34,6 +35,7 @@ __all__ = [
     "GroupFailsOnline",
     "GroupLocked",
     "GroupSlow",
+    "InProcessTransport",
     "InstallRun",
     "InstallerAnswerLost",
     "InstallerFails",

@@ -5,7 +5,7 @@ A node's shell (``node="NODE1"``) is that host's cmd.exe: ``hostname``, ``echo``
 ``cmd /c <line>``, ``ver``, ``&`` chains, cluster.exe, and the installer (only a line matching the
 simulator's ``installer=`` pattern upgrades the node). The shell with ``node=None`` is the host
 that serves the cluster endpoint: a node itself on releases with WinRM, a management host
-(:data:`~clusterlib.sim.model.MANAGEMENT_HOST`) for Windows 2000/2003 clusters, whose nodes have
+(:data:`~clusterlib.sim.simcluster.MANAGEMENT_HOST`) for Windows 2000/2003 clusters, whose nodes have
 no WinRM listener; it also answers ``wmic /node:"NODE" process call create "<line>"``, which
 starts ``<line>`` on that node through WMI over DCOM (Win32_Process.Create).
 
@@ -23,11 +23,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from clusterlib.transports.base import CmdResult
+from clusterlib.wire import CmdResult
 
 if TYPE_CHECKING:
-    from clusterlib.sim.model import SimCluster
     from clusterlib.sim.releases import Release
+    from clusterlib.sim.simcluster import SimCluster
 
 __all__ = ["installer_image", "not_recognized", "run_command_line", "tasklist", "wmic_answer"]
 
@@ -50,11 +50,11 @@ def run_command_line(sim: SimCluster, line: str, node: str | None = None) -> Cmd
 
     Commands chained with ``&`` run in turn (the exit code is the last one's); ``exit N`` ends the
     line there with code N. A node that is Down cannot be reached: raises
-    :class:`~clusterlib.sim.model.SimHostDown` (the transports report a failed connection).
-    An installer whose answer is lost raises :class:`~clusterlib.sim.model.SimAnswerLost`.
+    :class:`~clusterlib.sim.simcluster.SimHostDown` (the transports report a failed connection).
+    An installer whose answer is lost raises :class:`~clusterlib.sim.simcluster.SimAnswerLost`.
     """
     from clusterlib.model import NodeState
-    from clusterlib.sim.model import SimHostDown
+    from clusterlib.sim.simcluster import SimHostDown
 
     sim.log("call", "cmd", line=line, node=node or "")
     if node is not None:
@@ -146,7 +146,7 @@ def _run_one(sim: SimCluster, line: str, node: str | None) -> tuple[CmdResult, b
     if prog == "ver" and not word.startswith('"'):
         return CmdResult(stdout=f"\r\n{_ver(sim, node)}\r\n", stderr="", exit_code=0), False
     if prog == "cluster":
-        from clusterlib.sim.clusterexe import run_cluster_exe
+        from clusterlib.sim.clusterexe_emulator import run_cluster_exe
 
         return run_cluster_exe(sim, line), False
     if prog == "wmic" and _has_wmic(sim, node):
@@ -154,7 +154,7 @@ def _run_one(sim: SimCluster, line: str, node: str | None) -> tuple[CmdResult, b
     if prog == "tasklist" and _has_wmic(sim, node):
         return tasklist(sim, node, rest), False
     if prog == "powershell" and _release(sim, node).powershell:
-        from clusterlib.sim.powershell import run_powershell_exe
+        from clusterlib.sim.powershell_host import run_powershell_exe
 
         out, err, code = run_powershell_exe(sim, rest)
         return CmdResult(stdout=out, stderr=err, exit_code=code), False
@@ -185,7 +185,7 @@ def _serving_release(sim: SimCluster) -> Release:
 
 
 def _exists_on_windows(prog: str, rel: Release) -> bool:
-    from clusterlib.sim.powershell import _PROGRAMS
+    from clusterlib.sim.powershell_host import _PROGRAMS
 
     if prog not in _PROGRAMS or prog == "cluster":
         return False
@@ -219,7 +219,7 @@ def _cmd(sim: SimCluster, rest: str, node: str | None) -> CmdResult:
 
 
 def _installer(sim: SimCluster, node: str, line: str) -> CmdResult:
-    from clusterlib.sim.model import SimError
+    from clusterlib.sim.simcluster import SimError
 
     try:
         code, stdout = sim.start_installer(node, line)
@@ -240,7 +240,7 @@ def _host_name(sim: SimCluster, node: str | None) -> str:
     if node is not None:
         return sim.node(node).name
     if not sim.initial_release.winrm:
-        from clusterlib.sim.model import MANAGEMENT_HOST
+        from clusterlib.sim.simcluster import MANAGEMENT_HOST
 
         return MANAGEMENT_HOST
     return _serving_node_release(sim)[0]
@@ -285,7 +285,7 @@ def wmic_answer(sim: SimCluster, rest: str) -> CmdResult:
     simulated (exit 1, saying so).
     """
     from clusterlib.model import NodeState
-    from clusterlib.sim.model import SimAnswerLost
+    from clusterlib.sim.simcluster import SimAnswerLost
 
     m = _WMIC_CREATE.match(rest.strip())
     if m is None:
@@ -308,7 +308,7 @@ def wmic_answer(sim: SimCluster, rest: str) -> CmdResult:
         except SimAnswerLost:
             raise
         except Exception as exc:  # a SimError: the process still started and then failed
-            from clusterlib.sim.model import SimError
+            from clusterlib.sim.simcluster import SimError
 
             if not isinstance(exc, SimError):
                 raise
@@ -365,7 +365,7 @@ def tasklist(sim: SimCluster, node: str | None, rest: str) -> CmdResult:
     listed under its image name, so "is the installer still running?" has an answer on the node
     (the installer's own marker). Table layout and the no-match line are Windows Server 2008 and
     later's [P] (2003 words the INFO line differently)."""
-    from clusterlib.sim.model import SimNode
+    from clusterlib.sim.simcluster import SimNode
 
     args = _tasklist_args(rest)
     if args is None:

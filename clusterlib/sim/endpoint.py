@@ -40,8 +40,8 @@ from clusterlib.sim import wsman
 from clusterlib.sim.wsman import Chunk, Request, WSManError
 
 if TYPE_CHECKING:
-    from clusterlib.sim.model import SimCluster
     from clusterlib.sim.psrp import PSRPShell
+    from clusterlib.sim.simcluster import SimCluster
 
 log = logging.getLogger(__name__)
 
@@ -634,8 +634,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _run_cmd(self, shell: _CmdShell, command: _CmdCommand) -> None:
         from clusterlib.sim.cmdshell import run_command_line
-        from clusterlib.sim.model import SimAnswerLost
-        from clusterlib.sim.powershell import run_powershell_exe
+        from clusterlib.sim.powershell_host import run_powershell_exe
+        from clusterlib.sim.simcluster import SimAnswerLost
 
         try:
             word, _, rest = command.line.strip().partition(" ")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 if TYPE_CHECKING:
-    from clusterlib.sim.model import SimCluster
+    from clusterlib.sim.simcluster import SimCluster
 
 LAYOUTS_HELP = (
     "classic (Windows 2000 -> 2003, two nodes, driven with cluster.exe), classic-OS (e.g."
@@ -81,7 +81,7 @@ def parse_layout(text: str) -> Layout:
 def build(layout: Layout | str, *, speed: float | None = None) -> SimCluster:
     """The simulated cluster of a layout (ValueError for one Windows refuses, e.g. too many
     nodes for the release)."""
-    from clusterlib.sim.model import SimCluster
+    from clusterlib.sim.simcluster import SimCluster
 
     if isinstance(layout, str):
         layout = parse_layout(layout)

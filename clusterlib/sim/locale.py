@@ -17,7 +17,7 @@ Sources and status of the texts:
 * "Available Storage" names: "Armazenamento Disponível", "Verfügbarer Speicher", "可用存放裝置":
   **constructed**.
 * cluster.exe's error line ("System error N has occurred (0x%08x)."): the English line is
-  captured ([V], clusterlib.clusterexe.format_error); the translations are **constructed**, modelled
+  captured ([V], clusterlib.wire.cluster_text.format_error); the translations are **constructed**, modelled
   on net.exe's well-known localized "System error N has occurred." lines, and keep the
   ``(0x........).`` insert at the line's end, which the library reads ([P]: a translation keeps
   the message's inserts).

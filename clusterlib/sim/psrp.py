@@ -31,8 +31,7 @@ from psrpcore.types import (
 from psrpcore.types import PSObject as CorePSObject
 from psrpcore.types._enum import PSEnumMeta
 
-from clusterlib.sim.model import SimCluster
-from clusterlib.sim.powershell import (
+from clusterlib.sim.powershell_host import (
     PowerShellHost,
     SimErrorRecord,
     bind_positional,
@@ -40,7 +39,8 @@ from clusterlib.sim.powershell import (
 )
 from clusterlib.sim.psobjects import PSEnumValue
 from clusterlib.sim.psobjects import PSObject as SimPSObject
-from clusterlib.transports.base import Cmdlet, Pipeline, Statement
+from clusterlib.sim.simcluster import SimCluster
+from clusterlib.wire import Cmdlet, Pipeline, Statement
 
 _FRAGMENT_HEADER = struct.Struct(">QQBI")  # object id, fragment id, start/end flags, length
 

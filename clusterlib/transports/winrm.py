@@ -36,13 +36,6 @@ from clusterlib.errors import (
     ResponseTooLarge,
     TransportTimeout,
 )
-from clusterlib.transports.base import (
-    CmdLine,
-    CmdResult,
-    ErrorRecord,
-    Pipeline,
-    PSResult,
-)
 from clusterlib.transports.bounded import (
     BoundedDefragmenter,
     CallBudget,
@@ -50,6 +43,7 @@ from clusterlib.transports.bounded import (
     Limits,
     bounded_send,
 )
+from clusterlib.wire import CmdLine, CmdResult, ErrorRecord, Pipeline, PSResult
 
 if TYPE_CHECKING:
     from pypsrp.powershell import PowerShell, RunspacePool
@@ -486,7 +480,7 @@ class WinRMTransport:
 
         shell = self._open_winrs()
         # The whole line is the WinRS Command: the listener hands it to cmd.exe /c unchanged,
-        # so the quoting done by clusterlib.dialects.clusterexe is what cmd.exe parses.
+        # so the quoting done by clusterlib.dialects.clusterexe_dialect is what cmd.exe parses.
         proc = Process(shell, line.line)
         try:
             proc.begin_invoke()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from clusterlib.errors import ClusterError, ConnectionFailed, NotSupported, PreconditionFailed
-from clusterlib.transports.base import Cmdlet, CmdLine, Pipeline
+from clusterlib.wire import Cmdlet, CmdLine, Pipeline
 
 if TYPE_CHECKING:
     from clusterlib.cluster import Cluster
@@ -339,7 +339,7 @@ class WmiCommand:
     learn.microsoft.com/windows/win32/cimwin32prov/create-method-in-class-win32-process). So
     ReturnValue != 0 is ``ActionFailed``; after 0 the only evidence of success is the node going
     down and coming back on the target version, which the engine's reboot and verify phases
-    check. The line is built and quoted by ``clusterlib.clusterexe.wmic_process_create`` (it
+    check. The line is built and quoted by ``clusterlib.wire.cluster_text.wmic_process_create`` (it
     refuses characters it cannot pass safely). ``secret=True`` keeps the line out of the plan,
     events and journal.
     """
@@ -361,7 +361,7 @@ class WmiCommand:
         return f'wmic /node:"{node}" process call create "{shown}" (from the management host)'
 
     def problem(self, cluster: Cluster) -> str | None:
-        from clusterlib.clusterexe import wmic_process_create
+        from clusterlib.wire.cluster_text import wmic_process_create
 
         try:
             wmic_process_create("NODE", self.line)
@@ -372,8 +372,8 @@ class WmiCommand:
         return None
 
     def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
-        from clusterlib.clusterexe import parse_wmic_create, wmic_process_create
         from clusterlib.errors import ParseError
+        from clusterlib.wire.cluster_text import parse_wmic_create, wmic_process_create
 
         shown = REDACTED if self.secret else self.line
         line = wmic_process_create(node, self.line)
@@ -394,7 +394,7 @@ class WmiCommand:
             raise ActionUnconfirmed(f"wmic's answer about {shown} on {node} is unreadable;"
                                     " whether it started cannot be ruled out") from exc
         if code != 0:
-            from clusterlib.clusterexe import WMI_CREATE_RESULTS
+            from clusterlib.wire.cluster_text import WMI_CREATE_RESULTS
 
             raise ActionFailed(f"wmic could not start {shown} on {node}: Win32_Process.Create"
                                f" returned {code} ({WMI_CREATE_RESULTS.get(code, 'unknown')})")

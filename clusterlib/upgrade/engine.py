@@ -164,13 +164,13 @@ def _action_problem(action: UpgradeAction, cluster: Cluster,
 
 
 def _unsendable_names(cluster: Cluster, snapshot: ClusterSnapshot) -> list[str]:
-    """Groups and nodes cluster.exe quoting cannot carry (``clusterlib.clusterexe.check_name``):
+    """Groups and nodes cluster.exe quoting cannot carry (``clusterlib.wire.cluster_text.check_name``):
     every group is moved by name at some drain or at the redistribution, so preflight refuses
     them before anything changes (the drain also refuses them, for a group that appears later)."""
     if cluster.dialect != "clusterexe":
         return []
-    from clusterlib.clusterexe import check_name
     from clusterlib.errors import UnsafeName
+    from clusterlib.wire.cluster_text import check_name
 
     out = []
     for kind, names in (("node name", [n.name for n in snapshot.nodes]),

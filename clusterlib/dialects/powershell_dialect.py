@@ -1,0 +1,466 @@
+"""The FailoverClusters PowerShell dialect: cmdlet pipelines with named parameters, and reading their output.
+
+Reads end in ``ConvertTo-Csv -NoTypeInformation | Out-String``: one string crosses the wire per
+statement, enums arrive by name and nested objects (OwnerNode) by their ToString(), the node's
+name. Shipping whole objects costs seconds of CLIXML work for thousands of groups (measured in
+benchmarks/bench_snapshot.py); CSV keeps a snapshot one round trip of plain text.
+[P] ConvertTo-Csv's use of ToString() for nested values is documented PowerShell behaviour; it
+was not checked against a real FailoverClusters object.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import operator
+from collections.abc import Iterable
+from typing import Any
+
+from clusterlib.dialects.base import Capabilities, Command, raise_for_errors, record_code
+from clusterlib.errors import GroupNotFound, NodeNotFound, NotSupported, ParseError
+from clusterlib.model import (
+    ClusterSnapshot,
+    DrainStatus,
+    GroupInfo,
+    GroupState,
+    GroupType,
+    NodeInfo,
+    NodeState,
+    OSVersion,
+    ServiceVersion,
+    slot_setters,
+)
+from clusterlib.transports.base import Transport
+from clusterlib.wire import Cmdlet, CmdLine, Pipeline, Statement
+
+NODE_PROPS = ("Name", "Id", "State", "DrainStatus", "NodeWeight", "DynamicWeight", "MajorVersion",
+              "MinorVersion", "BuildNumber", "CSDVersion", "NodeHighestVersion", "NodeLowestVersion")
+GROUP_PROPS = ("Name", "OwnerNode", "State", "Priority", "IsCoreGroup", "GroupType")
+CLUSTER_PROPS = ("Name", "ClusterFunctionalLevel", "DynamicQuorum")
+QUORUM_PROPS = ("QuorumType", "QuorumResource")
+
+_CSV = (Cmdlet("ConvertTo-Csv", {"NoTypeInformation": True}), Cmdlet("Out-String"))
+
+
+def _with_cluster(params: dict[str, Any], cluster: str | None) -> dict[str, Any]:
+    if cluster:
+        params["Cluster"] = cluster
+    return params
+
+
+def _read(cmdlet: str, props: Iterable[str], cluster: str | None, **params: Any) -> Statement:
+    return Statement((Cmdlet(cmdlet, _with_cluster(dict(params), cluster)),
+                      Cmdlet("Select-Object", {"Property": list(props)}), *_CSV))
+
+
+def snapshot_pipeline(cluster: str | None = None, *, owners: bool = False) -> Pipeline:
+    """Everything a snapshot needs, in one round trip whatever the cluster's size."""
+    statements = [
+        Statement((Cmdlet("Get-Cluster", {"Name": cluster} if cluster else {}),
+                   Cmdlet("Select-Object", {"Property": list(CLUSTER_PROPS)}), *_CSV)),
+        _read("Get-ClusterQuorum", QUORUM_PROPS, cluster),
+        _read("Get-ClusterNode", NODE_PROPS, cluster),
+        _read("Get-ClusterGroup", GROUP_PROPS, cluster),
+    ]
+    if owners:
+        # Preferred owners per group and possible owners per resource. OwnerNodes is a list of
+        # node objects: at -Depth 1 its items are beyond the depth and become node names.
+        statements += [
+            Statement((Cmdlet("Get-ClusterGroup", _with_cluster({}, cluster)),
+                       Cmdlet("Get-ClusterOwnerNode"),
+                       Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+            Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
+                       Cmdlet("Get-ClusterOwnerNode"),
+                       Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+            Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
+                       Cmdlet("Select-Object", {"Property": ["Name", "OwnerGroup"]}), *_CSV)),
+        ]
+    return Pipeline(statements=tuple(statements), idempotent=True)
+
+
+SNAPSHOT_PIPELINE = snapshot_pipeline()
+
+
+def parse_csv(text: Any, what: str) -> list[dict[str, str]]:
+    """Rows of a ``ConvertTo-Csv -NoTypeInformation | Out-String`` result.
+
+    Read as one CSV document, never line by line: a quoted field may hold a line break (names
+    are free text on a cluster).
+    """
+    records = _csv_records(text, what)
+    if not records:
+        return []
+    header = records[0]
+    return [dict(zip(header, r, strict=True)) for r in records[1:]]
+
+
+def _csv_records(text: Any, what: str) -> list[list[str]]:
+    """The header and the rows of a CSV result, every row as wide as the header (else
+    ParseError); [] for nothing. What csv.DictReader checks, without its per-row Python
+    bookkeeping (it doubled the cost of reading 8,000 groups)."""
+    if text is None or text == "":
+        return []
+    if not isinstance(text, str):
+        raise ParseError(f"expected CSV text for {what}", repr(text))
+    body = text.lstrip("\ufeff")
+    if body.startswith("#TYPE"):
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+    if not body.strip():
+        return []
+    try:
+        records = list(csv.reader(io.StringIO(body, newline=""), strict=True))
+    except csv.Error as exc:
+        raise ParseError(f"unreadable CSV for {what}: {exc}", text) from exc
+    if records:
+        width = len(records[0])
+        if any(len(r) != width for r in records):
+            # A blank line is no row (as DictReader skips it); any other short or long row is.
+            records = records[:1] + [r for r in records[1:] if r]
+            if any(len(r) != width for r in records):
+                raise ParseError(f"ragged CSV row for {what}", text)
+    return records
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1")
+
+
+def node_from_row(row: dict[str, str]) -> NodeInfo:
+    major = _int(row.get("MajorVersion"))
+    hi = _int(row.get("NodeHighestVersion"))
+    lo = _int(row.get("NodeLowestVersion"))
+    drain = row.get("DrainStatus") or ""
+    return NodeInfo(
+        name=row["Name"],
+        id=row.get("Id", "") or "",
+        state=NodeState.parse(row.get("State") or "Unknown"),
+        drain_status=DrainStatus.parse(drain) if drain else DrainStatus.NotInitiated,
+        os_version=OSVersion(major, _int(row.get("MinorVersion"), 0) or 0,
+                             _int(row.get("BuildNumber"), 0) or 0, row.get("CSDVersion") or "")
+        if major is not None else None,
+        highest_version=ServiceVersion.from_dword(hi) if hi else None,
+        lowest_version=ServiceVersion.from_dword(lo) if lo else None,
+        node_weight=_int(row.get("NodeWeight"), 1) or 0,
+        dynamic_weight=_int(row.get("DynamicWeight"), 1) or 0,
+    )
+
+
+def group_from_row(row: dict[str, str], preferred: dict[str, list[str]],
+                   possible: dict[str, list[str]]) -> GroupInfo:
+    name = row["Name"]
+    gtype = row.get("GroupType") or ""
+    return GroupInfo(
+        name=name,
+        owner=row.get("OwnerNode") or None,
+        state=GroupState.parse(row.get("State") or "Unknown"),
+        # No Priority column (before Windows Server 2012): not read, never a made-up 2000.
+        priority=_int(row.get("Priority")),
+        is_core=_bool(row.get("IsCoreGroup")),
+        group_type=GroupType.parse(gtype) if gtype else GroupType.Unknown,
+        preferred_owners=preferred.get(name),  # None: not read (no owners=True)
+        possible_owners=possible.get(name, ()),
+    )
+
+
+_GROUP_SETTERS = slot_setters(GroupInfo, ("name", "state", "owner", "priority", "is_core",
+                                          "group_type", "preferred_owners", "possible_owners",
+                                          "anti_affinity"))
+
+
+def groups_from_csv(text: Any, what: str, preferred: dict[str, list[str]],
+                    possible: dict[str, list[str]]) -> tuple[GroupInfo, ...]:
+    """``group_from_row`` for every row of a Get-ClusterGroup CSV, at near the cost of reading
+    the CSV: columns found once, each distinct State / Priority / IsCoreGroup / GroupType text
+    converted once (by the same functions group_from_row uses), records built without
+    re-validating the values just converted. A CSV without the expected columns goes the
+    per-row way (same results, same errors)."""
+    records = _csv_records(text, what)
+    if not records:
+        return ()
+    header = records[0]
+    if not set(GROUP_PROPS) <= set(header):
+        return tuple(group_from_row(dict(zip(header, r, strict=True)), preferred, possible)
+                     for r in records[1:])
+    # The last column of a name wins, as in the dict a row would make.
+    col = {name: i for i, name in enumerate(header)}
+    i_name, i_owner, i_state, i_prio, i_core, i_type = (col[p] for p in GROUP_PROPS)
+    pick = operator.itemgetter(i_state, i_prio, i_core, i_type)
+    # (State, Priority, IsCoreGroup, GroupType) texts -> their values: a few dozen distinct
+    # combinations on any cluster, so each is converted once, not once per row.
+    converted: dict[tuple[str, ...], tuple[GroupState, int | None, bool, GroupType]] = {}
+    # GroupInfo's fields, in _GROUP_SETTERS' order, each set once (see model.slot_setters).
+    (set_name, set_state, set_owner, set_prio, set_core, set_type, set_preferred, set_possible,
+     set_anti) = _GROUP_SETTERS
+    new = object.__new__
+    out = []
+    for r in records[1:]:
+        key = pick(r)
+        conv = converted.get(key)
+        if conv is None:
+            st, pr, co, ty = key
+            conv = converted[key] = (GroupState.parse(st or "Unknown"), _int(pr),
+                                     _bool(co), GroupType.parse(ty) if ty else GroupType.Unknown)
+        name = r[i_name]
+        pref = preferred.get(name) if preferred else None
+        poss = possible.get(name) if possible else None
+        g = new(GroupInfo)
+        set_name(g, name)
+        set_state(g, conv[0])
+        set_owner(g, r[i_owner] or None)
+        set_prio(g, conv[1])
+        set_core(g, conv[2])
+        set_type(g, conv[3])
+        set_preferred(g, tuple(pref) if pref is not None else None)
+        set_possible(g, tuple(poss) if poss else ())
+        set_anti(g, ())
+        out.append(g)
+    return tuple(out)
+
+
+def _json_items(text: Any, what: str) -> list[dict[str, Any]]:
+    if text is None or text == "":
+        return []
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ParseError(f"unreadable JSON for {what}: {exc}", str(text)) from exc
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) for i in items):
+        raise ParseError(f"unexpected JSON shape for {what}", str(text))
+    return items
+
+
+def _name_of(value: Any) -> str:
+    """A nested cluster object arrives as its ToString() (a name) or, at a shallower depth, as a
+    dict of its properties."""
+    if isinstance(value, dict):
+        return str(value.get("Name", ""))
+    return str(value)
+
+
+class PowerShellDialect:
+    """Drives a cluster through the FailoverClusters cmdlets."""
+
+    def __init__(self, transport: Transport, capabilities: Capabilities,
+                 cluster_name: str | None = None) -> None:
+        self.transport = transport
+        self.capabilities = capabilities
+        self.cluster_name = cluster_name
+
+    # ---- reads ----
+
+    def _run_read(self, pipeline: Pipeline) -> tuple[tuple[Any, ...], ...]:
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, pipeline.describe())
+        return result.outputs
+
+    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
+        pipeline = snapshot_pipeline(self.cluster_name, owners=owners)
+        outs = self._run_read(pipeline)
+        first = [o[0] if o else "" for o in outs]
+        cluster_rows = parse_csv(first[0], "Get-Cluster")
+        if not cluster_rows:
+            raise ParseError("Get-Cluster returned nothing", str(first[0]))
+        crow = cluster_rows[0]
+        quorum_rows = parse_csv(first[1], "Get-ClusterQuorum")
+        qtype = quorum_rows[0].get("QuorumType", "") if quorum_rows else ""
+        qres = quorum_rows[0].get("QuorumResource", "") if quorum_rows else ""
+        nodes = tuple(node_from_row(r) for r in parse_csv(first[2], "Get-ClusterNode"))
+        preferred: dict[str, list[str]] = {}
+        possible: dict[str, list[str]] = {}
+        if owners:
+            for item in _json_items(first[4], "group owners"):
+                preferred[_name_of(item.get("ClusterObject"))] = [
+                    _name_of(n) for n in item.get("OwnerNodes") or []]
+            res_group = {r["Name"]: r.get("OwnerGroup", "")
+                         for r in parse_csv(first[6], "Get-ClusterResource")}
+            for item in _json_items(first[5], "resource owners"):
+                res = _name_of(item.get("ClusterObject"))
+                grp = res_group.get(res)
+                if grp is None:
+                    continue
+                names = [_name_of(n) for n in item.get("OwnerNodes") or []]
+                if grp in possible:
+                    keep = {n.lower() for n in names}
+                    possible[grp] = [n for n in possible[grp] if n.lower() in keep]
+                else:
+                    possible[grp] = names
+            all_nodes = {n.name.lower() for n in nodes}
+            # Every node possible is the same as no restriction; keep the record small.
+            possible = {g: v for g, v in possible.items() if {n.lower() for n in v} != all_nodes}
+        groups = groups_from_csv(first[3], "Get-ClusterGroup", preferred, possible)
+        return ClusterSnapshot(
+            name=crow.get("Name", ""),
+            nodes=nodes,
+            groups=groups,
+            functional_level=_int(crow.get("ClusterFunctionalLevel")),
+            dialect=self.capabilities.label,
+            quorum_type=qtype,
+            dynamic_quorum=_bool(crow.get("DynamicQuorum")),
+            witness=bool(qres) and qtype not in ("NodeMajority", "DiskOnly"),
+        )
+
+    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
+        """One group, in one round trip; ``owners`` adds its preferred owners and the possible
+        owners of its resources."""
+        statements = [_read("Get-ClusterGroup", GROUP_PROPS, self.cluster_name, Name=name)]
+        if owners:
+            statements += [
+                Statement((Cmdlet("Get-ClusterOwnerNode", _with_cluster({"Group": name},
+                                                                       self.cluster_name)),
+                           Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+                Statement((Cmdlet("Get-ClusterGroup", _with_cluster({"Name": name}, self.cluster_name)),
+                           Cmdlet("Get-ClusterResource"), Cmdlet("Get-ClusterOwnerNode"),
+                           Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+            ]
+        pipeline = Pipeline(statements=tuple(statements), idempotent=True)
+        result = self.transport.run_pipeline(pipeline)
+        # By code, never by the message's words (a localized cluster translates them).
+        if result.errors and record_code(result.errors[0]) == 5013:
+            raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
+        raise_for_errors(result.errors, pipeline.describe())
+        first = [o[0] if o else "" for o in result.outputs]
+        rows = parse_csv(first[0], "Get-ClusterGroup")
+        if len(rows) != 1:
+            raise ParseError(f"expected one group named {name!r}", str(result.output))
+        preferred: dict[str, list[str]] = {}
+        possible: dict[str, list[str]] = {}
+        if owners:
+            real = rows[0]["Name"]
+            for item in _json_items(first[1], "group owners"):
+                preferred[real] = [_name_of(n) for n in item.get("OwnerNodes") or []]
+            sets = [[_name_of(n) for n in item.get("OwnerNodes") or []]
+                    for item in _json_items(first[2], "resource owners")]
+            if sets:
+                keep = set.intersection(*({n.lower() for n in s} for s in sets))
+                possible[real] = [n for n in sets[0] if n.lower() in keep]
+        return group_from_row(rows[0], preferred, possible)
+
+    def read_node(self, name: str) -> NodeInfo:
+        pipeline = Pipeline(statements=(_read("Get-ClusterNode", NODE_PROPS, self.cluster_name,
+                                              Name=name),), idempotent=True)
+        result = self.transport.run_pipeline(pipeline)
+        if result.errors and record_code(result.errors[0]) == 5042:
+            raise NodeNotFound(name, [n.name for n in self.snapshot().nodes])
+        raise_for_errors(result.errors, pipeline.describe())
+        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterNode")
+        if len(rows) != 1:
+            raise ParseError(f"expected one node named {name!r}", str(result.output))
+        return node_from_row(rows[0])
+
+    # ---- actions (built, then executed) ----
+
+    def _action(self, cmdlet: str, params: dict[str, Any]) -> Pipeline:
+        return Pipeline.of(Cmdlet(cmdlet, _with_cluster(params, self.cluster_name)),
+                           idempotent=False)
+
+    def pause_command(self, node: str, *, drain: bool, force: bool = False) -> Command:
+        params: dict[str, Any] = {"Name": node}
+        if force:
+            switch = self.capabilities.force_drain
+            if not drain or switch is None:
+                raise NotSupported(
+                    f"a forced drain of {node} needs Suspend-ClusterNode -Drain with -ForceDrain"
+                    " (Windows Server 2012 R2 and later) or -ForceEvacuation (2012); this"
+                    " cluster's has neither" if drain else
+                    f"force applies to a drain only (pause {node} with drain=True)")
+        if drain and self.capabilities.drain:
+            params["Drain"] = True
+            if force:
+                params[str(self.capabilities.force_drain)] = True
+            params["Wait"] = True
+        return self._action("Suspend-ClusterNode", params)
+
+    def resume_command(self, node: str, *, failback: str | None) -> Command:
+        params: dict[str, Any] = {"Name": node}
+        if failback is not None and self.capabilities.failback:
+            params["Failback"] = failback
+        return self._action("Resume-ClusterNode", params)
+
+    def move_command(self, group: str, to: str | None, *, wait: int | None) -> Command:
+        params: dict[str, Any] = {"Name": group}
+        if to is not None:
+            params["Node"] = to
+        if wait is not None:
+            params["Wait"] = int(wait)
+        return self._action("Move-ClusterGroup", params)
+
+    def functional_level_command(self, *, what_if: bool) -> Command:
+        return self._action("Update-ClusterFunctionalLevel", {"WhatIf": True} if what_if
+                            else {"Force": True})
+
+    def execute(self, command: Command) -> None:
+        if isinstance(command, CmdLine):
+            raise TypeError("the PowerShell dialect does not send command lines")
+        result = self.transport.run_pipeline(command)
+        raise_for_errors(result.errors, command.describe())
+
+    # ---- private properties of the cluster object (the upgrade lock lives here) ----
+
+    def _cluster_stmt(self) -> Cmdlet:
+        return Cmdlet("Get-Cluster", {"Name": self.cluster_name} if self.cluster_name else {})
+
+    def get_private(self, key: str) -> str | None:
+        return self.list_private().get(key)
+
+    def list_private(self) -> dict[str, str]:
+        """Every private property of the cluster object, from one listing. Asking for one name
+        fails when it is absent with a message in the cluster's UI language, so absence is
+        read from the list of names, never from an error's wording."""
+        pipeline = Pipeline(statements=(Statement((
+            self._cluster_stmt(), Cmdlet("Get-ClusterParameter"),
+            Cmdlet("Select-Object", {"Property": ["Name", "Value"]}), *_CSV)),), idempotent=True)
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, pipeline.describe())
+        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterParameter")
+        return {r["Name"]: r.get("Value") or "" for r in rows if r.get("Name")}
+
+    def set_private(self, key: str, value: str) -> None:
+        pipeline = Pipeline(statements=(Statement((
+            self._cluster_stmt(),
+            Cmdlet("Set-ClusterParameter", {"Name": key, "Value": value, "Create": True}))),))
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, f"Set-ClusterParameter -Name {key} -Create")
+
+    def delete_private(self, key: str) -> None:
+        pipeline = Pipeline(statements=(Statement((
+            self._cluster_stmt(), Cmdlet("Set-ClusterParameter", {"Name": key, "Delete": True}))),))
+        result = self.transport.run_pipeline(pipeline)
+        raise_for_errors(result.errors, f"Set-ClusterParameter -Name {key} -Delete")
+
+
+def detect_powershell(transport: Transport, cluster_name: str | None = None) -> Capabilities | None:
+    """Ask the endpoint whether the FailoverClusters module is there and whether
+    Suspend-ClusterNode has -Drain. None means no module (a legacy cluster: use cluster.exe)."""
+    probe = Pipeline(statements=(
+        Statement((Cmdlet("Get-Command", {"Name": "Suspend-ClusterNode"}),
+                   Cmdlet("Select-Object", {"Property": ["Name", "Parameters"]}),
+                   Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+        Statement((Cmdlet("Get-Command", {"Name": "Update-ClusterFunctionalLevel"}),
+                   Cmdlet("Select-Object", {"Property": ["Name"]}),
+                   Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
+    ), idempotent=True)
+    result = transport.run_pipeline(probe)
+    outs = [o[0] if o else "" for o in result.outputs]
+    suspend = _json_items(outs[0], "Get-Command Suspend-ClusterNode") if outs else []
+    if not suspend:
+        return None
+    params = suspend[0].get("Parameters") or {}
+    names = {str(k).lower() for k in (params.keys() if isinstance(params, dict) else params)}
+    drain = "drain" in names
+    force = ("ForceDrain" if "forcedrain" in names
+             else "ForceEvacuation" if "forceevacuation" in names else None)
+    has_fl = len(outs) > 1 and bool(_json_items(outs[1], "Get-Command Update-ClusterFunctionalLevel"))
+    # -Failback on Resume-ClusterNode arrived with drain (Windows Server 2012).
+    return Capabilities(dialect="powershell", drain=drain, failback=drain, functional_level=has_fl,
+                        force_drain=force)

@@ -1,0 +1,109 @@
+"""Every benchmark runs (``--quick``, each in its own process, through benchmarks/run_all.py), prints
+its table and writes its results, so the figures in docs/performance.md can always be reproduced."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks"
+DASHES = re.compile(r"^[ -]*-{3,}[ -]*$", re.MULTILINE)  # the line under a table's header
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "all.json"
+    done = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--quick", "--json",
+                           str(out)], capture_output=True, text=True, timeout=240, cwd=ROOT)
+    return {"proc": done, "doc": json.loads(out.read_text()) if out.exists() else None}
+
+
+def _ran(run: dict[str, Any]) -> bool:
+    """Exit 0, or exit 1 from a performance bar a benchmark judges itself (bench_upgrade's 5 %
+    overhead bar): a busy CI machine may miss a timing bar; it must never crash."""
+    return run["exit"] == 0 or (run["exit"] == 1 and "bar:" in run["stdout"]
+                                and "FAIL" in run["stdout"] and "Traceback" not in run["stderr"])
+
+
+def test_run_all_runs_every_benchmark(quick_run: dict[str, Any]) -> None:
+    done = quick_run["proc"]
+    doc = quick_run["doc"]
+    assert doc is not None, done.stdout[-3000:] + done.stderr[-3000:]
+    assert doc["mode"] == "quick"
+    assert all(_ran(r) for r in doc["runs"]), [(r["name"], r["exit"]) for r in doc["runs"]]
+    assert done.returncode == (0 if all(r["exit"] == 0 for r in doc["runs"]) else 1)
+    scripts = {p.stem for p in BENCH.glob("bench_*.py")}
+    ran = {Path(r["argv"][0]).stem for r in doc["runs"]}
+    assert ran == scripts, f"not run by run_all.py: {scripts - ran}"
+    assert doc["machine"]["cpus"] and doc["machine"]["python"] and doc["machine"]["cpu_model"]
+    # The combined summary table names every benchmark.
+    summary = done.stdout.rsplit("machine:", 1)[0]
+    for r in doc["runs"]:
+        assert r["name"] in summary
+
+
+@pytest.mark.parametrize("name", ["snapshot", "upgrade", "upgrade-scaling", "drain", "parse",
+                                  "cli-startup"])
+def test_each_benchmark_prints_a_table_and_writes_results(quick_run: dict[str, Any],
+                                                          name: str) -> None:
+    runs = {r["name"]: r for r in quick_run["doc"]["runs"]}
+    if name not in runs:
+        pytest.fail(f"{name} did not run")
+    run = runs[name]
+    assert _ran(run), run["stderr"]
+    assert "--quick" in run["argv"]
+    assert DASHES.search(run["stdout"]) or name == "cli-startup", run["stdout"]
+    if name == "cli-startup":
+        # Prints only: its table has no dash line but one row per command it timed.
+        assert "median ms" in run["stdout"] and "clusterlib_cli --help" in run["stdout"]
+        assert "heavy modules imported by --help: none" in run["stdout"]
+        return
+    assert run["results"], f"{name} wrote no JSON results"
+    for payload in run["results"].values():
+        assert "error" not in payload and payload.get("results"), payload
+
+
+def _payload(quick_run: dict[str, Any], name: str) -> dict[str, Any]:
+    runs = {r["name"]: r for r in quick_run["doc"]["runs"]}
+    payload: dict[str, Any] = next(iter(runs[name]["results"].values()))
+    return payload
+
+
+def test_upgrade_scaling_figures_are_sane(quick_run: dict[str, Any]) -> None:
+    payload = _payload(quick_run, "upgrade-scaling")
+    assert [r["nodes"] for r in payload["results"]] == [2]
+    for r in payload["results"]:
+        parts = r["bound_parts"]
+        # 2 nodes x (install window 120 + reboot 60 + join 5) is most of the bound.
+        assert parts["install+reboot+join"] == 2 * 185.0
+        assert r["bound_sim_s"] == sum(parts.values())
+        assert r["validation_sim_s"] > 0  # clusterlib's validation moves, counted apart
+        for way in ("clusterlib", "cau"):
+            # Nothing beats the physical lower bound.
+            assert r[way]["sim_s"] >= r["bound_sim_s"], (way, r)
+            assert r[way]["pipelines_per_node"] > 0
+            assert r[way]["calls_by_first_cmdlet"]["cmd:setup.exe"] == 2  # once per node
+        assert r["cau"]["calls_by_first_cmdlet"]["Suspend-ClusterNode"] == 2
+        assert r["clusterlib_over_cau"] == round(r["clusterlib"]["sim_s"] / r["cau"]["sim_s"], 3)
+
+
+def test_snapshot_readers_read_the_same_cluster(quick_run: dict[str, Any]) -> None:
+    payload = _payload(quick_run, "snapshot")
+    for r in payload["results"]:
+        assert {"clusterlib", "CLIXML", "JSON"} <= set(r), r
+        assert r["clusterlib"]["requests"] >= 2  # Command + Receive at least
+        assert r["clusterlib"]["over_clusterlib"] == 1.0
+
+
+def test_parse_ratio_is_reported(quick_run: dict[str, Any]) -> None:
+    payload = _payload(quick_run, "parse")
+    r = payload["results"][0]
+    assert r["rows"] == 8001 and r["ratio_best"]["floor"] == 1.0
+    assert r["ratio_best"]["clusterlib"] > 1.0  # nothing reads faster than csv.reader alone

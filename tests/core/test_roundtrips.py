@@ -1,0 +1,131 @@
+"""Round trips per handle operation (group.move, node.pause with drain, node.resume), pinned."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+import clusterlib
+from clusterlib import Cluster, GroupState, NodeState
+from clusterlib.cluster import Group
+from clusterlib.sim import GroupLocked, SimCluster
+from clusterlib.sim.transport import InProcessTransport
+from clusterlib.transports.base import Transport
+from clusterlib.wire import CmdLine, CmdResult, Pipeline, PSResult
+
+
+class CountingTransport:
+    """The in-process transport, counting every pipeline and command line it carries."""
+
+    def __init__(self, inner: InProcessTransport) -> None:
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self.time_scale = inner.time_scale
+        self.sent: list[str] = []
+
+    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+        self.sent.append(pipeline.statements[0].commands[0].name)
+        return self.inner.run_pipeline(pipeline)
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        self.sent.append("cmd:" + line.line)
+        return self.inner.run_cmd(line)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def count(self) -> int:
+        return len(self.sent)
+
+
+# (os, dialect): the PowerShell dialect, and cluster.exe on 2008 R2.
+DIALECTS = [("2012R2", "powershell"), ("2008R2", "clusterexe")]
+
+
+def _connect(os: str, dialect: str) -> tuple[SimCluster, Cluster, CountingTransport]:
+    sim = SimCluster.classic(os=os)
+    counter = CountingTransport(InProcessTransport(sim))
+    assert isinstance(counter, Transport)
+    cluster = clusterlib.connect(counter, dialect=dialect)
+    counter.sent.clear()
+    return sim, cluster, counter
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_group_move_to_is_read_move_confirm(os: str, dialect: str) -> None:
+    sim, cluster, counter = _connect(os, dialect)
+    info = Group(cluster, "SQL Group 1").move_to("NODE2")
+    assert info.owner == "NODE2" and info.state is GroupState.Online
+    assert sim.snapshot().group("SQL Group 1").owner == "NODE2"
+    # The group with its owners, the target node, the move (which waits), one confirming read.
+    assert counter.count() == MOVE_TO[dialect], counter.sent
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_group_move_adds_one_snapshot(os: str, dialect: str) -> None:
+    _sim, cluster, counter = _connect(os, dialect)
+    snap = Group(cluster, "SQL Group 1").move("NODE2")
+    assert snap.group("SQL Group 1").owner == "NODE2"
+    assert counter.count() == MOVE_TO[dialect] + 1, counter.sent
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_move_prechecked_with_known_group_is_two_round_trips(os: str, dialect: str) -> None:
+    sim, cluster, counter = _connect(os, dialect)
+    known = cluster.commands.read_group("SQL Group 1")
+    counter.sent.clear()
+    attempts = Group(cluster, "SQL Group 1").move_prechecked("NODE2", GroupState.Online,
+                                                             known=known)
+    assert attempts == 1
+    assert sim.snapshot().group("SQL Group 1").owner == "NODE2"
+    assert counter.count() == 2, counter.sent  # the move and one confirming read
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_retry_rereads_before_resending(os: str, dialect: str) -> None:
+    sim, cluster, counter = _connect(os, dialect)
+    sim.inject(GroupLocked("SQL Group 1", times=1))
+    Group(cluster, "SQL Group 1").move_to("NODE2")
+    assert sim.snapshot().group("SQL Group 1").owner == "NODE2"
+    # A locked first attempt, then a re-read of the group before the second send.
+    sent = counter.sent
+    first_move = next(i for i, s in enumerate(sent) if _is_move(s))
+    second_move = next(i for i, s in enumerate(sent) if i > first_move and _is_move(s))
+    assert any(_is_group_read(s) for s in sent[first_move + 1:second_move]), sent
+
+
+def _is_move(name: str) -> bool:
+    return name == "Move-ClusterGroup" or (name.startswith("cmd:") and "/moveto:" in name)
+
+
+def _is_group_read(name: str) -> bool:
+    return name == "Get-ClusterGroup" or (name.startswith("cmd:") and "/status" in name
+                                          and " group " in name)
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_node_pause_with_drain_and_resume_counts(os: str, dialect: str) -> None:
+    _sim, cluster, counter = _connect(os, dialect)
+    snap = cluster.node("NODE1").pause(drain=True)
+    assert snap.node("NODE1").state is NodeState.Paused
+    assert not [g for g in snap.groups_on("NODE1")]
+    paused = Counter(counter.sent)
+    counter.sent.clear()
+    snap = cluster.node("NODE1").resume()
+    assert snap.node("NODE1").state is NodeState.Up
+    resumed = counter.count()
+    assert sum(paused.values()) == PAUSE[dialect], [s[:60] for s in paused.elements()]
+    assert resumed == RESUME[dialect], counter.sent
+
+
+# The group read with its owners, the target node, the move (which waits), one confirming read;
+# cluster.exe reads the resources' owners in a second command line.
+MOVE_TO = {"powershell": 4, "clusterexe": 5}
+# node(): one snapshot. pause(drain): a snapshot with owners, the suspend, the drain's state, a
+# snapshot with owners for what the cluster left (the core group), its move and confirming read,
+# a closing snapshot. cluster.exe has no drain: after the pause clusterlib moves each of NODE1's
+# three groups itself from that one snapshot (a move and a confirming read each).
+PAUSE = {"powershell": 8, "clusterexe": 14}
+# node(), a snapshot, the resume, the node's state, a closing snapshot.
+RESUME = {"powershell": 5, "clusterexe": 5}
