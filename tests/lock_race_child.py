@@ -1,4 +1,4 @@
-"""Lock-race helper: one contender process of tests/chaos/test_lock_race.py (a run or a resume)."""
+"""Lock-race helper: one contender process of tests/chaos/test_lock_race.py (a run or a resume).
 
 ``python lock_race_child.py run|resume --journal J --go GO --hold HOLD (--port P | --winrm)
 [--dialect D]``: connects (RPC transport to the test's simulator server, authkey in
