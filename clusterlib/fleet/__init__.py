@@ -12,6 +12,7 @@
 See docs/fleet.md.
 """
 
+from clusterlib.fleet.errors import FleetError
 from clusterlib.fleet.inventory import (
     ClusterEntry,
     Inventory,
@@ -24,7 +25,6 @@ from clusterlib.fleet.report import ClusterResult, FleetReport
 from clusterlib.fleet.runner import (
     ClusterPlan,
     Fleet,
-    FleetError,
     FleetEvent,
     FleetPlan,
     FleetRefused,

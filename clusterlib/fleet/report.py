@@ -9,10 +9,12 @@ from __future__ import annotations
 import html
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from clusterlib.fleet.journal import journal_path, read_journal
 
 #: Statuses that end a cluster's part of the fleet run (a resume keeps them as they are).
 FINAL_STATUSES = ("completed", "already-upgraded", "degraded", "incomplete")
@@ -167,15 +169,7 @@ class FleetReport:
     def from_journal(cls, journal_dir: str | os.PathLike[str]) -> FleetReport:
         """The report of a fleet run from its journal folder (also of a run still going or
         killed: its clusters show their last recorded status)."""
-        from clusterlib.fleet.runner import FLEET_JOURNAL, FleetError
-
-        path = Path(journal_dir) / FLEET_JOURNAL
-        try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FleetError(f"no fleet journal at {path}") from None
-        except (OSError, ValueError) as exc:
-            raise FleetError(f"{path}: the fleet journal cannot be read ({exc})") from None
+        body = read_journal(journal_path(journal_dir))
         clusters = [ClusterResult.from_dict(c) for c in body.get("clusters", {}).values()]
         return cls(outcome=str(body.get("state")), clusters=clusters, started=body.get("started"),
                    finished=body.get("updated"), options=body.get("options") or {},
@@ -260,7 +254,3 @@ def _arrow(c: ClusterResult) -> str:
     before = ", ".join(c.versions_before) or "?"
     after = ", ".join(c.versions_after) or "?"
     return before if before == after else f"{before} -> {after}"
-
-
-def rows(results: Iterable[ClusterResult]) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in results]

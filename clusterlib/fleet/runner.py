@@ -22,7 +22,9 @@ from typing import Any
 
 import clusterlib
 from clusterlib.errors import ClusterError, ConnectionFailed
+from clusterlib.fleet.errors import FleetError
 from clusterlib.fleet.inventory import ClusterEntry, Inventory, InventoryError
+from clusterlib.fleet.journal import journal_path, read_journal, write_journal
 from clusterlib.fleet.report import (
     BUDGET_STATUSES,
     FINAL_STATUSES,
@@ -43,14 +45,7 @@ from clusterlib.upgrade import (
 )
 from clusterlib.upgrade.events import utc_now
 
-FLEET_JOURNAL = "fleet.json"
-FORMAT = "clusterlib-fleet/1"
-
 Connector = Callable[[ClusterEntry], clusterlib.Cluster]
-
-
-class FleetError(ClusterError):
-    """The fleet cannot run as asked (the message says why and what to do)."""
 
 
 class FleetRefused(FleetError):
@@ -331,21 +326,14 @@ class Fleet:
 
     @property
     def fleet_journal(self) -> Path:
-        return self.journal_dir / FLEET_JOURNAL
+        return journal_path(self.journal_dir)
 
     def _write_journal(self, state: str) -> None:
-        body = {"format": FORMAT, "state": state, "started": self._started,
-                "updated": utc_now(), "inventory": str(self.inventory.path or ""),
-                "clusters_sha256": _clusters_hash(self.inventory),
-                "options": self._fleet_options(),
-                "clusters": {n: r.to_dict() for n, r in self._results.items()}}
-        tmp = self.fleet_journal.with_suffix(".json.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.fleet_journal)
+        write_journal(self.fleet_journal, {
+            "state": state, "started": self._started, "updated": utc_now(),
+            "inventory": str(self.inventory.path or ""),
+            "clusters_sha256": _clusters_hash(self.inventory), "options": self._fleet_options(),
+            "clusters": {n: r.to_dict() for n, r in self._results.items()}})
 
     def _fleet_options(self) -> dict[str, Any]:
         return {"parallel": self.parallel, "max_failed_clusters": self.max_failed_clusters,
@@ -364,15 +352,7 @@ class Fleet:
         finished keep their result, every other one resumes its own journal (or starts)."""
         fleet = cls(inventory, journal_dir=journal_dir, **kwargs)
         path = fleet.fleet_journal
-        try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FleetError(f"no fleet journal at {path}: nothing to resume; start with"
-                             " `run`") from None
-        except (OSError, ValueError) as exc:
-            raise FleetError(f"{path}: the fleet journal cannot be read ({exc})") from None
-        if not isinstance(body, dict) or body.get("format") != FORMAT:
-            raise FleetError(f"{path}: not a clusterlib fleet journal ({FORMAT})")
+        body = read_journal(path, missing=": nothing to resume; start with `run`")
         names = {c.name for c in inventory.clusters}
         missing = [n for n in body.get("clusters", {}) if n not in names]
         if missing:
