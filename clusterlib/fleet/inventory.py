@@ -221,64 +221,19 @@ def parse_inventory(data: Mapping[str, Any], *, path: Path | None = None) -> Inv
     where = str(path) if path else "inventory"
     problems: list[str] = []
     _unknown(data, ("fleet", "defaults", "cluster"), where, problems)
-    fleet = data.get("fleet", {})
-    if not isinstance(fleet, Mapping):
-        raise InventoryError(f"{where}: [fleet] must be a table")
+    fleet = _table(data, "fleet", where)
     _unknown(fleet, FLEET_KEYS, f"{where} [fleet]", problems)
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, Mapping):
-        raise InventoryError(f"{where}: [defaults] must be a table")
+    defaults = _table(data, "defaults", where)
     _unknown(defaults, UPGRADE_KEYS, f"{where} [defaults]", problems)
     _check_options(defaults, f"{where} [defaults]", problems)
-    raw = data.get("cluster", [])
-    if not isinstance(raw, list) or not raw:
-        problems.append(f"{where}: no clusters; add at least one [[cluster]] table with a name")
-        raw = []
-    clusters: list[ClusterEntry] = []
-    seen: dict[str, int] = {}
-    for index, item in enumerate(raw, 1):
-        name = item.get("name") if isinstance(item, Mapping) else None
-        if isinstance(name, str):
-            key = name.lower()
-            if key in seen:
-                problems.append(f"{where}: cluster {name!r} (entry {index}) repeats the name of"
-                                f" entry {seen[key]}; names must be unique (case-insensitive)")
-                continue
-            seen[key] = index
-        entry = _cluster(item, index, where, problems)
-        if entry is not None:
-            clusters.append(entry)
-    parallel = _int(fleet, "parallel", 5, 1, f"{where} [fleet]", problems)
-    budget = _int(fleet, "max_failed_clusters", 0, 0, f"{where} [fleet]", problems)
-    waves = fleet.get("waves", [])
-    if isinstance(waves, str):
-        waves = [w.strip() for w in waves.split(",") if w.strip()]
-    if not isinstance(waves, list) or not all(isinstance(w, str) and w for w in waves):
-        problems.append(f"{where} [fleet]: waves must be a list of tags, e.g. [\"canary\", \"rest\"]")
-        waves = []
-    aon = fleet.get("all_or_nothing", False)
-    if not isinstance(aon, bool):
-        problems.append(f"{where} [fleet]: all_or_nothing must be true or false, not {aon!r}")
-    installer = fleet.get("installer")
-    if installer is not None and (not isinstance(installer, str) or not installer.strip()):
-        problems.append(f"{where} [fleet]: installer must be a command line (a string)")
-    jdir = fleet.get("journal_dir")
-    if jdir is not None and not isinstance(jdir, str):
-        problems.append(f"{where} [fleet]: journal_dir must be a folder path (a string)")
-    journal_dir = None
-    if isinstance(jdir, str):
-        journal_dir = Path(jdir).expanduser()
-        if path is not None and not journal_dir.is_absolute():
-            journal_dir = path.parent / journal_dir
+    clusters = _clusters(data.get("cluster", []), where, problems)
+    settings = _fleet_settings(fleet, f"{where} [fleet]", path, problems)
     for c in clusters:
-        if not (c.installer or installer):
+        if not (c.installer or fleet.get("installer")):
             problems.append(f"{where}: cluster {c.name!r} has no installer; set [fleet]"
                             " installer or the cluster's installer")
-    inventory = Inventory(clusters=tuple(clusters), parallel=parallel, max_failed_clusters=budget,
-                          waves=tuple(waves), all_or_nothing=bool(aon),
-                          installer=installer if isinstance(installer, str) else None,
-                          journal_dir=journal_dir, defaults=dict(defaults), path=path)
-    if not problems and waves:
+    inventory = Inventory(clusters=tuple(clusters), defaults=dict(defaults), path=path, **settings)
+    if not problems and inventory.waves:
         try:
             inventory.waves_of()
         except InventoryError as exc:
@@ -286,6 +241,77 @@ def parse_inventory(data: Mapping[str, Any], *, path: Path | None = None) -> Inv
     if problems:
         raise InventoryError("\n".join(problems))
     return inventory
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """A top-level table ([fleet], [defaults]); absent is empty, anything else is refused."""
+    table = data.get(key, {})
+    if not isinstance(table, Mapping):
+        raise InventoryError(f"{where}: [{key}] must be a table")
+    return table
+
+
+def _clusters(raw: Any, where: str, problems: list[str]) -> list[ClusterEntry]:
+    """The [[cluster]] tables that are valid, in file order; names unique case-insensitively."""
+    if not isinstance(raw, list) or not raw:
+        problems.append(f"{where}: no clusters; add at least one [[cluster]] table with a name")
+        return []
+    clusters: list[ClusterEntry] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw, 1):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if isinstance(name, str):
+            if name.lower() in seen:
+                problems.append(f"{where}: cluster {name!r} (entry {index}) repeats the name of"
+                                f" entry {seen[name.lower()]}; names must be unique"
+                                " (case-insensitive)")
+                continue
+            seen[name.lower()] = index
+        entry = _cluster(item, index, where, problems)
+        if entry is not None:
+            clusters.append(entry)
+    return clusters
+
+
+def _fleet_settings(fleet: Mapping[str, Any], where: str, path: Path | None,
+                    problems: list[str]) -> dict[str, Any]:
+    """The [fleet] table as Inventory fields (parallel, budget, waves, installer, journal_dir)."""
+    parallel = _int(fleet, "parallel", 5, 1, where, problems)
+    budget = _int(fleet, "max_failed_clusters", 0, 0, where, problems)
+    waves = fleet.get("waves", [])
+    if isinstance(waves, str):
+        waves = [w.strip() for w in waves.split(",") if w.strip()]
+    if not isinstance(waves, list) or not all(isinstance(w, str) and w for w in waves):
+        problems.append(f"{where}: waves must be a list of tags, e.g. [\"canary\", \"rest\"]")
+        waves = []
+    aon = fleet.get("all_or_nothing", False)
+    if not isinstance(aon, bool):
+        problems.append(f"{where}: all_or_nothing must be true or false, not {aon!r}")
+    installer = _installer(fleet, where, problems)
+    return {"parallel": parallel, "max_failed_clusters": budget, "waves": tuple(waves),
+            "all_or_nothing": bool(aon), "installer": installer,
+            "journal_dir": _journal_dir(fleet.get("journal_dir"), where, path, problems)}
+
+
+def _installer(table: Mapping[str, Any], where: str, problems: list[str]) -> str | None:
+    """The ``installer`` command line of [fleet] or of a cluster (None when absent or invalid)."""
+    installer = table.get("installer")
+    if installer is not None and (not isinstance(installer, str) or not installer.strip()):
+        problems.append(f"{where}: installer must be a command line (a string)")
+    return installer if isinstance(installer, str) else None
+
+
+def _journal_dir(value: Any, where: str, path: Path | None, problems: list[str]) -> Path | None:
+    """[fleet] journal_dir, relative to the inventory file's folder."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{where}: journal_dir must be a folder path (a string)")
+        return None
+    folder = Path(value).expanduser()
+    if path is not None and not folder.is_absolute():
+        folder = path.parent / folder
+    return folder
 
 
 def _unknown(table: Mapping[str, Any], valid: tuple[str, ...], where: str,
@@ -319,6 +345,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 def _cluster(item: Any, index: int, where: str, problems: list[str]) -> ClusterEntry | None:
+    """One [[cluster]] table, or None when it has a problem (each added to ``problems``)."""
     if not isinstance(item, Mapping):
         problems.append(f"{where}: cluster entry {index} must be a table")
         return None
@@ -334,40 +361,70 @@ def _cluster(item: Any, index: int, where: str, problems: list[str]) -> ClusterE
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         problems.append(f"{label}: tags must be a list of strings")
         tags = []
+    upgrade = _upgrade_table(item, label, problems)
+    sim, speed = item.get("sim"), item.get("speed")
+    connection = (_simulated(item, label, problems) if sim is not None
+                  else _connection(item, label, problems))
+    password_env, keyring = _password_source(item, label, problems)
+    installer = _installer(item, label, problems)
+    if len(problems) > before:
+        return None
+    return ClusterEntry(name=name, tags=tuple(tags), sim=sim, speed=float(speed) if speed else None,
+                        connection=connection, profile=item.get("profile"),
+                        password_env=password_env, keyring=keyring, installer=installer,
+                        upgrade=upgrade)
+
+
+def _upgrade_table(item: Mapping[str, Any], label: str, problems: list[str]) -> dict[str, Any]:
+    """A cluster's ``upgrade`` table: UpgradeOptions fields that override [defaults]."""
     upgrade = item.get("upgrade", {})
     if not isinstance(upgrade, Mapping):
         problems.append(f"{label}: upgrade must be a table of upgrade options")
-        upgrade = {}
+        return {}
     _unknown(upgrade, UPGRADE_KEYS, f"{label} upgrade", problems)
     _check_options(upgrade, f"{label} upgrade", problems)
+    return dict(upgrade)
+
+
+def _simulated(item: Mapping[str, Any], label: str, problems: list[str]) -> dict[str, Any]:
+    """The fields of a simulated cluster (``sim``, ``speed``); it takes no connection, so the
+    connection it returns is empty."""
+    sim, speed = item.get("sim"), item.get("speed")
+    given = [*(k for k in CONNECTION_KEYS if k in item), *(["profile"] if item.get("profile") else [])]
+    if not isinstance(sim, str):
+        problems.append(f"{label}: sim must be a simulator layout such as 'classic-2012r2'")
+    elif given:
+        problems.append(f"{label}: a simulated cluster (sim = {sim!r}) takes no connection"
+                        f" options ({', '.join(given)}); remove them or remove sim")
+    else:
+        _check_layout(sim, label, problems)
+    if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float))
+                              or speed <= 0):
+        problems.append(f"{label}: speed must be a positive number")
+    return {}
+
+
+def _connection(item: Mapping[str, Any], label: str, problems: list[str]) -> dict[str, Any]:
+    """The connection of a real cluster: its own keys over its profile's."""
     connection = {k: item[k] for k in CONNECTION_KEYS if k in item}
     profile = item.get("profile")
-    sim = item.get("sim")
-    speed = item.get("speed")
-    if sim is not None:
-        if not isinstance(sim, str):
-            problems.append(f"{label}: sim must be a simulator layout such as 'classic-2012r2'")
-        elif connection or profile:
-            given = ", ".join([*connection, *(["profile"] if profile else [])])
-            problems.append(f"{label}: a simulated cluster (sim = {sim!r}) takes no connection"
-                            f" options ({given}); remove them or remove sim")
+    if item.get("speed") is not None:
+        problems.append(f"{label}: speed only applies to a simulated cluster (sim = ...)")
+    if profile is not None:
+        if not isinstance(profile, str):
+            problems.append(f"{label}: profile must be a profile name")
         else:
-            _check_layout(sim, label, problems)
-        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float))
-                                  or speed <= 0):
-            problems.append(f"{label}: speed must be a positive number")
-    else:
-        if speed is not None:
-            problems.append(f"{label}: speed only applies to a simulated cluster (sim = ...)")
-        if profile is not None:
-            if not isinstance(profile, str):
-                problems.append(f"{label}: profile must be a profile name")
-            else:
-                connection = {**_profile(profile, label, problems), **connection}
-        if not connection.get("host"):
-            problems.append(f"{label}: no connection: give host = \"...\" (or a profile with a"
-                            " host), or sim = \"classic-2012r2\" for a simulated cluster")
-        _check_connection(connection, label, problems)
+            connection = {**_profile(profile, label, problems), **connection}
+    if not connection.get("host"):
+        problems.append(f"{label}: no connection: give host = \"...\" (or a profile with a"
+                        " host), or sim = \"classic-2012r2\" for a simulated cluster")
+    _check_connection(connection, label, problems)
+    return connection
+
+
+def _password_source(item: Mapping[str, Any], label: str,
+                     problems: list[str]) -> tuple[str | None, bool]:
+    """(password_env, keyring): at most one of the two password sources a cluster may name."""
     password_env = item.get("password_env")
     if password_env is not None and (not isinstance(password_env, str)
                                      or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", password_env)):
@@ -377,14 +434,7 @@ def _cluster(item: Any, index: int, where: str, problems: list[str]) -> ClusterE
         problems.append(f"{label}: keyring must be true or false")
     if password_env and keyring:
         problems.append(f"{label}: give one password source, password_env or keyring, not both")
-    installer = item.get("installer")
-    if installer is not None and (not isinstance(installer, str) or not installer.strip()):
-        problems.append(f"{label}: installer must be a command line (a string)")
-    if len(problems) > before:
-        return None
-    return ClusterEntry(name=name, tags=tuple(tags), sim=sim, speed=float(speed) if speed else None,
-                        connection=connection, profile=profile, password_env=password_env,
-                        keyring=bool(keyring), installer=installer, upgrade=dict(upgrade))
+    return password_env, bool(keyring)
 
 
 _CONN_TYPES: dict[str, tuple[type, ...]] = {
@@ -413,17 +463,13 @@ def _check_connection(conn: Mapping[str, Any], label: str, problems: list[str]) 
 
 
 def _check_layout(sim: str, label: str, problems: list[str]) -> None:
-    try:
-        _parse_layout(sim)
-    except ValueError as exc:
-        problems.append(f"{label}: {exc}")
-
-
-def _parse_layout(text: str) -> Any:
-    """A simulator layout (one definition: clusterlib.sim.layouts.parse_layout)."""
+    """A simulator layout must parse (one definition: clusterlib.sim.layouts.parse_layout)."""
     from clusterlib.sim.layouts import parse_layout
 
-    return parse_layout(text)
+    try:
+        parse_layout(sim)
+    except ValueError as exc:
+        problems.append(f"{label}: {exc}")
 
 
 def _profile(name: str, label: str, problems: list[str]) -> dict[str, Any]:
