@@ -46,7 +46,8 @@ Sources (all public):
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, TypeVar
 
 from attrs import field, frozen
 
@@ -55,6 +56,7 @@ __all__ = [
     "PathKind",
     "PathVerdict",
     "WindowsRelease",
+    "lookup_release",
     "max_nodes",
     "release_for_key",
     "release_for_major",
@@ -64,6 +66,7 @@ __all__ = [
 
 PathKind = Literal["service-pack", "rolling", "migration"]
 Certainty = Literal["verified", "inferred", "unverified"]
+_R = TypeVar("_R")
 
 
 @frozen
@@ -111,6 +114,15 @@ def _r(key: str, label: str, major: int, minor: int, os: tuple[int, int, int], n
                           editions=editions, csd=csd, sources=sources)
 
 
+def _server_10(year: str, major: int, minor: int, build: int) -> WindowsRelease:
+    """A Windows Server release on OS 10.0 (2016 and later): 64 nodes, WinRM, the PowerShell
+    module with -Drain, no cluster.exe by default, and a functional level equal to its
+    cluster-service major (Update-ClusterFunctionalLevel help)."""
+    return _r(year, f"Windows Server {year}", major, minor, (10, 0, build), 64,
+              winrm=True, ps=True, drain=True, cexe=False, fl=major,
+              sources=f"clusapi.h CLUSTER_VERSION; functional level {major}; {_LIMITS_64}")
+
+
 _LIMITS = "node limit: KB 288778, TechNet cc787244 [verified]"
 _LIMITS_64 = "node limit: 64 from Windows Server 2012 on, product documentation [inferred]"
 
@@ -149,33 +161,34 @@ RELEASES: dict[str, WindowsRelease] = {
            winrm=True, ps=True, drain=True, cexe=False, fl=8,
            sources=f"clusapi.h CLUSTER_VERSION; functional level 8 (rolling-upgrade page);"
                    f" {_LIMITS_64}"),
-        _r("2016", "Windows Server 2016", 9, 3, (10, 0, 14393), 64,
-           winrm=True, ps=True, drain=True, cexe=False, fl=9,
-           sources=f"clusapi.h CLUSTER_VERSION; functional level 9; {_LIMITS_64}"),
-        _r("2019", "Windows Server 2019", 10, 3, (10, 0, 17763), 64,
-           winrm=True, ps=True, drain=True, cexe=False, fl=10,
-           sources=f"clusapi.h CLUSTER_VERSION; functional level 10; {_LIMITS_64}"),
-        _r("2022", "Windows Server 2022", 11, 3, (10, 0, 20348), 64,
-           winrm=True, ps=True, drain=True, cexe=False, fl=11,
-           sources=f"clusapi.h CLUSTER_VERSION; functional level 11; {_LIMITS_64}"),
-        _r("2025", "Windows Server 2025", 12, 4, (10, 0, 26100), 64,
-           winrm=True, ps=True, drain=True, cexe=False, fl=12,
-           sources=f"clusapi.h CLUSTER_VERSION; functional level 12; {_LIMITS_64}"),
+        _server_10("2016", 9, 3, 14393),
+        _server_10("2019", 10, 3, 17763),
+        _server_10("2022", 11, 3, 20348),
+        _server_10("2025", 12, 4, 26100),
     )
 }
 
 _BY_MAJOR: dict[int, WindowsRelease] = {r.cluster_major: r for r in RELEASES.values()}
 
 
+def lookup_release(key: str, table: Mapping[str, _R]) -> _R:
+    """``table``'s entry for a release's short name ("2000", "2008R2", "ws2025", "nt4 sp4"; case,
+    blanks and a "WS" prefix ignored): one spelling rule for every table keyed by release
+    (:data:`RELEASES` here, the simulator's own in ``clusterlib.sim.releases``).
+
+    Raises ValueError naming the table's keys."""
+    norm = key.upper().replace(" ", "").replace("WS", "")
+    for k, rel in table.items():
+        if k.upper() == norm:
+            return rel
+    raise ValueError(f"unknown Windows release {key!r}; known: {', '.join(table)}")
+
+
 def release_for_key(key: str) -> WindowsRelease:
     """A release by its short name ("2000", "2008R2", "2025", "NT4SP4"; case and blanks ignored).
 
     Raises ValueError naming the known keys."""
-    norm = key.upper().replace(" ", "").replace("WS", "")
-    for k, rel in RELEASES.items():
-        if k.upper() == norm:
-            return rel
-    raise ValueError(f"unknown Windows release {key!r}; known: {', '.join(RELEASES)}")
+    return lookup_release(key, RELEASES)
 
 
 def release_for_major(major: int) -> WindowsRelease | None:
