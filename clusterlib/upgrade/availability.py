@@ -1,0 +1,192 @@
+"""The availability invariant (groups Online at the start stay Online), its recovery, and the final check."""
+
+from __future__ import annotations
+
+import time
+
+from clusterlib.errors import NotFound
+from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState, NodeState
+from clusterlib.upgrade import downtime, moves, nodewatch
+from clusterlib.upgrade.context import MoveFailed, RunContext, Stop, same
+from clusterlib.upgrade.plan import Step
+
+
+def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = None) -> None:
+    """The invariant: every group Online when the run started is Online (or Pending: moving)
+    now. A group that is not is moved back to a node where it was Online (bounded by the move
+    retry policy and ``retries_per_node``); otherwise the run stops, naming the group, where
+    it is, the phase it went down in and for how long. Downtime is measured between the
+    engine's own reads (an upper bound, exact to one step) and from failed moves' start."""
+    online0 = {g for g, st in run.body["original_states"].items() if st == "Online"}
+    if not online0:
+        return
+    snap = snap if snap is not None else run.snap()
+    now = time.time()
+    label = run.label
+    down: list[GroupInfo] = []
+    for g in snap.groups:
+        if g.name not in online0:
+            continue
+        downtime.ledger(run, g.name)
+        if g.state in (GroupState.Online, GroupState.Pending):
+            downtime.account(run, g.name, now, label, up=True)
+            continue
+        downtime.went_down(run, g.name, now, label, g.state.name, g.owner)
+        downtime.account(run, g.name, now, label, up=False)
+        down.append(g)
+    for g in down:
+        recover(run, g, snap)
+
+
+def online_places(run: RunContext, group: str) -> list[str]:
+    """Nodes where ``group`` was Online during this run, newest first."""
+    places: list[str] = []
+    for m in reversed(run.body["moves"]):
+        if m["group"] == group and m["state"] == "Online" and m["target"] not in places:
+            places.append(m["target"])
+    home = run.body["original_placement"].get(group)
+    if home and home not in places:
+        places.append(home)
+    return places
+
+
+def recover(run: RunContext, g: GroupInfo, snap: ClusterSnapshot) -> None:
+    """The documented recovery of a group that should be Online: move it back to an Up node
+    where it was Online. When the only such node is the one this run drained and has not yet
+    upgraded, that node is resumed (it is unchanged) and the group goes back there; the run
+    then stops, since draining it again would fail the group again."""
+    label = downtime.ledger(run, g.name)["down_phase"] or run.label
+    lnode, _, lphase = label.rpartition(" ")
+    why: list[str] = []
+    tries = run.recoveries.get(g.name, 0)
+    if tries <= run.options.retries_per_node:
+        run.recoveries[g.name] = tries + 1
+        pending = drained_not_started(run)
+        for place in online_places(run, g.name):
+            resumed = _try_place(run, g, snap, place, pending, why)
+            if resumed is None:
+                continue
+            now = time.time()
+            down = downtime.down_for(run, g.name, now)
+            downtime.account(run, g.name, now, run.label, up=True)
+            text = (f"{g.name} was {g.state.name} on {g.owner} (down {down:.0f}s since"
+                    f" {label}); moved back to {place}, where it was Online")
+            if resumed:
+                raise Stop(f"{text}, and {place} was resumed without being upgraded."
+                           f" {g.name} cannot stay Online on {g.owner}: fix it there (or its"
+                           " possible owners), then resume; the drain of"
+                           f" {place} is repeated first.", node=lnode or place,
+                           group=g.name, phase=lphase or "drain")
+            run.warn(text, node=lnode or None, phase=lphase or None)
+            return
+    down = downtime.down_for(run, g.name, time.time())
+    raise Stop(f"{g.name} is {g.state.name} on {g.owner} (Online when the run started) and"
+               f" has been down {down:.0f}s, since {label}; moving it back to a node where"
+               f" it was Online did not work ({'; '.join(why) or 'no such node is Up'})."
+               " Stopped before anything else changes; bring it Online, then resume.",
+               node=lnode or None, group=g.name, phase=lphase or None)
+
+
+def _try_place(run: RunContext, g: GroupInfo, snap: ClusterSnapshot, place: str,
+               pending: str | None, why: list[str]) -> bool | None:
+    """Move ``g`` back to ``place``: None when it did not land Online (``why`` says why), else
+    whether ``place`` had to be resumed (the drained node whose upgrade never started)."""
+    if same(place, g.owner) and g.state is not GroupState.Failed:
+        return None
+    try:
+        info = snap.node(place)
+    except NotFound:
+        return None
+    resumed = False
+    if info.state is NodeState.Paused and pending is not None and same(place, pending):
+        run.fence()  # a recovery changes the cluster: only while the lock holds
+        nodewatch.resume_node(run, place)
+        resumed = True
+    elif info.state is not NodeState.Up:
+        why.append(f"{place} is {info.state.name}")
+        return None
+    try:
+        landed = moves.move(run, g.name, place, "recovery", known=g)
+    except MoveFailed as exc:
+        why.append(str(exc))
+        return None
+    if landed not in (GroupState.Online, GroupState.Pending):
+        why.append(f"on {place} it is {landed.name}")
+        return None
+    return resumed
+
+
+def drained_not_started(run: RunContext) -> str | None:
+    """The node this run drained whose upgrade action was never sent (at most one): its
+    latest drain step is done, its latest action step is not, and the journal records no
+    send (``action_sent`` is written right before an action is sent)."""
+    body = run.body
+    latest: dict[tuple[str, str], str] = {}
+    for rec in body["steps"]:
+        if rec["node"] is not None:
+            latest[(rec["node"], rec["kind"])] = rec["status"]
+    sent = body.get("action_sent", {})
+    for n in body["plan"]["order"]:
+        if (latest.get((n, "drain")) in ("done", "skipped")
+                and latest.get((n, "action")) not in (None, "done", "skipped")
+                and n not in sent):
+            return str(n)
+    return None
+
+
+def final_check(run: RunContext) -> None:
+    """Before a run may say "completed": every node that did not fail runs the target (or,
+    without one, a version other than its old one), is Up, and every group is on its original
+    owner in its original state (groups the redistribution deliberately left are excepted
+    with their warning). Any difference stops the run, listing them all."""
+    snap = run.snap()
+    diffs = _node_differences(run, snap) + _group_differences(run, snap)
+    if diffs:
+        raise Stop(f"final check: {len(diffs)} difference(s) from the target state, so the"
+                   " run is not complete: " + "; ".join(diffs) + ". Resume re-checks and"
+                   " redoes what the live cluster contradicts.", phase="final-check")
+
+
+def _node_differences(run: RunContext, snap: ClusterSnapshot) -> list[str]:
+    diffs: list[str] = []
+    for n in run.body["plan"]["order"]:
+        if n in run.body["failed_nodes"]:
+            continue
+        try:
+            info = snap.node(n)
+        except NotFound:
+            diffs.append(f"{n} is no longer in the cluster")
+            continue
+        if not run.upgraded(n, info):
+            diffs.append(f"{n} runs cluster service {info.highest_version} (OS"
+                         f" {info.os_version}), not {target_text(run, n)}")
+        if info.state is not NodeState.Up:
+            diffs.append(f"{n} is {info.state.name}, not Up")
+    return diffs
+
+
+def _group_differences(run: RunContext, snap: ClusterSnapshot) -> list[str]:
+    body = run.body
+    original: dict[str, str | None] = body["original_placement"]
+    left = body.get("left_in_place", {})
+    diffs: list[str] = []
+    for g in snap.groups:
+        home = original.get(g.name)
+        if home and not same(g.owner, home) and g.name not in left:
+            diffs.append(f"{g.name} is on {g.owner}, not on its original owner {home}")
+        was = body["original_states"].get(g.name)
+        if was is not None and was != g.state.name and not (
+                was == "Online" and g.state is GroupState.Pending):
+            diffs.append(f"{g.name} is {g.state.name}, was {was}")
+    return diffs
+
+
+def target_text(run: RunContext, n: str) -> str:
+    """What ``n`` should run, in words (the target, the adopted one, or "not the old one")."""
+    if run.options.target is not None:
+        return f"the target {run.options.target}"
+    adopted = run.body.get("adopted_target")
+    if adopted:
+        return f"the target {adopted['highest']} (OS {adopted['os']}) adopted from" \
+               f" {adopted['from']}"
+    return f"a version other than {run.before(n).get('highest')}"

@@ -1,0 +1,302 @@
+"""What the upgrade's phases share: the run context (cluster, journal, events, lock fence) and its stops."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from clusterlib.cluster import Cluster
+from clusterlib.model import ClusterSnapshot, NodeInfo, NodeState
+from clusterlib.retry import WaitPolicy, wait_for
+from clusterlib.upgrade import lock as locks
+from clusterlib.upgrade.actions import UpgradeAction
+from clusterlib.upgrade.errors import JournalWriteFailed, LockLost
+from clusterlib.upgrade.events import (
+    EventBus,
+    GroupMoved,
+    Retry,
+    UpgradeEvent,
+    WaitingForOperator,
+    Warning,
+    utc_now,
+)
+from clusterlib.upgrade.journal import Journal
+from clusterlib.upgrade.options import UpgradeOptions
+from clusterlib.upgrade.report import Report
+
+T = TypeVar("T")
+
+#: Node states that count as back in the cluster, and as out of it (down, joining, unknown).
+BACK = (NodeState.Up, NodeState.Paused)
+OUT = (NodeState.Down, NodeState.Joining, NodeState.Unknown)
+
+# (preferred owners (None: not read), possible owners, anti-affinity) of one group
+Owners = tuple[tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]
+
+
+class Stop(Exception):
+    """Stop the run here; the cluster is in the state ``message`` describes."""
+
+    def __init__(self, message: str, *, node: str | None = None, group: str | None = None,
+                 phase: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+        self.group = group
+        self.phase = phase
+
+
+class JournalFailed(Stop):
+    """The journal could not be written (ENOSPC, a read-only disk, ...): stop before anything
+    else changes, since a step the journal cannot record must not run."""
+
+    def __init__(self, path: Path | None, exc: OSError | JournalWriteFailed) -> None:
+        super().__init__(f"cannot write the journal {path}: {exc}. Stopped safely before the"
+                         " next change; the journal file keeps the state of its last successful"
+                         " write (the step after it is re-checked on resume). Free space or fix"
+                         " the file system, then resume.")
+        self.path = path
+
+
+class NodeFailed(Exception):
+    """This node failed but is back and safe; counts against max_failed_nodes."""
+
+
+class MoveFailed(Exception):
+    """A move ended badly; the message says where the group is now."""
+
+    def __init__(self, message: str, group: str) -> None:
+        super().__init__(message)
+        self.group = group
+
+
+class DrainTrouble(Exception):
+    """One drain attempt failed in a way another attempt may fix."""
+
+    def __init__(self, message: str, group: str | None = None) -> None:
+        super().__init__(message)
+        self.group = group
+
+
+def versions_of(info: NodeInfo) -> dict[str, Any]:
+    """A node's versions and state as the journal records them (nodes_before, nodes_after)."""
+    return {"highest": str(info.highest_version) if info.highest_version else None,
+            "lowest": str(info.lowest_version) if info.lowest_version else None,
+            "os": str(info.os_version) if info.os_version else None,
+            "state": info.state.name}
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Node and group names compare case-insensitively, as the cluster compares them."""
+    return (a or "").lower() == (b or "").lower()
+
+
+class RunContext:
+    """One run's shared state, handed to every phase: the cluster and its policies, the run's
+    options, action and hooks, the journal, the event bus, the lock this run holds (the fence),
+    the owner lists read at the start, and which step's time is passing. Phases read and change
+    the cluster only through it, so a phase is a plain function of (context, step)."""
+
+    def __init__(self, cluster: Cluster, action: UpgradeAction | None, options: UpgradeOptions,
+                 *, run_id: str, pre_update: UpgradeAction | None = None,
+                 verify: UpgradeAction | None = None) -> None:
+        self.cluster = cluster
+        self.action = action
+        self.options = options
+        self.run_id = run_id
+        # Hooks (CAU's pre-/post-update scripts): pre_update runs on the drained node right
+        # before the action; verify after the version check, before the node is resumed.
+        self.pre_update = pre_update
+        self.verify = verify
+        self.bus = EventBus()
+        self.journal: Journal | None = None
+        self.resend: set[str] = set()  # nodes (lower case) whose unconfirmed action may go again
+        self.owners: dict[str, Owners] = {}
+        self.current: tuple[str | None, str | None] = (None, None)  # (node, phase) running
+        self.label = "start"  # the step whose time is passing (for the availability section)
+        self.lock: locks.LockInfo | None = None  # this holder's lock (token), for fencing
+        self.fenced_at = 0.0
+        self.last_save = 0.0
+        self.recoveries: dict[str, int] = {}
+
+    # ---- the journal ----
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The journal's body (the run's recorded state)."""
+        assert self.journal is not None
+        return self.journal.body
+
+    def save(self) -> None:
+        assert self.journal is not None
+        try:
+            self.journal.save()
+        except (OSError, JournalWriteFailed) as exc:
+            raise JournalFailed(self.journal.path, exc) from exc
+        self.last_save = time.monotonic()
+
+    def save_due(self) -> None:
+        """Save when the last save is over a second old: moves are facts worth keeping, but not
+        worth an fsync each."""
+        if time.monotonic() - self.last_save > 1.0:
+            self.save()
+
+    def audit(self, text: str) -> None:
+        self.body["audit"].append({"text": text, "at": utc_now()})
+
+    def report(self) -> Report:
+        assert self.journal is not None
+        path = str(self.journal.path) if self.journal.path is not None else None
+        return Report.from_body(self.journal.body, path)
+
+    def mark(self, rec: dict[str, Any], status: str, message: str, save: bool = True) -> None:
+        rec["status"] = status
+        rec["message"] = message
+        rec["finished"] = utc_now()
+        if save:
+            self.save()
+
+    # ---- events ----
+
+    def emit(self, event: UpgradeEvent) -> None:
+        self.bus.emit(event)
+
+    def warn(self, message: str, *, node: str | None = None, phase: str | None = None) -> None:
+        if self.journal is not None:
+            self.body["warnings"].append(
+                " ".join(x for x in (node, phase) if x) + (": " if node or phase else "") + message)
+        self.emit(Warning(run_id=self.run_id, node=node, phase=phase, message=message))
+
+    def note_retry(self, node: str, phase: str, attempt: int, error: str,
+                   group: str | None = None) -> None:
+        self.body["retries"].append({"node": node, "phase": phase, "group": group,
+                                     "attempt": attempt, "error": error, "at": utc_now()})
+        self.save()
+        self.emit(Retry(run_id=self.run_id, node=node, phase=phase, group=group, attempt=attempt,
+                        error=error, message=f"retrying {phase} of {node}: {error}"))
+
+    def record_move(self, group: str, source: str | None, target: str, state: str,
+                    attempts: int, seconds: float, purpose: str) -> None:
+        node, phase = self.current
+        self.body["moves"].append({
+            "group": group, "source": source, "target": target, "state": state,
+            "attempts": attempts, "seconds": round(seconds, 3), "purpose": purpose,
+            "node": node, "phase": phase, "at": utc_now()})
+        self.emit(GroupMoved(run_id=self.run_id, node=node, phase=phase, group=group,
+                             source=source, target=target, state=state, attempts=attempts,
+                             seconds=seconds, purpose=purpose,
+                             message=f"{group}: {source} -> {target} ({state})"))
+
+    def on_cluster_event(self, name: str, details: dict[str, Any]) -> None:
+        """The handles' own events (a move's retry, a rollback), journaled as this step's."""
+        node, phase = self.current
+        if name == "retry":
+            record = {"node": node, "phase": phase, "group": details.get("group"),
+                      "attempt": details.get("attempt"), "error": str(details.get("error")),
+                      "at": utc_now()}
+            if self.journal is not None:
+                self.body["retries"].append(record)
+            self.emit(Retry(run_id=self.run_id, node=node, phase=phase,
+                            group=details.get("group"), attempt=int(details.get("attempt") or 0),
+                            error=str(details.get("error")),
+                            message=f"retrying the move of {details.get('group')}:"
+                            f" {details.get('error')}"))
+        elif name == "move" and details.get("rollback"):
+            self.record_move(str(details.get("group")), details.get("source"),
+                             str(details.get("target")), str(details.get("state")), 1, 0.0,
+                             "rollback")
+
+    def waiting(self, node: str, prompt: str, timeout: float) -> None:
+        self.emit(WaitingForOperator(run_id=self.run_id, node=node, phase="action",
+                                     prompt=prompt, timeout=timeout,
+                                     message=f"waiting for the operator: {prompt}"))
+
+    # ---- the lock fence ----
+
+    def fence(self, *, before_move: bool = False) -> None:
+        """Fencing (``lock.check``): stop with LockLost, changing nothing, unless this holder's
+        token still holds the lock. At every step start; before a move unless the last check
+        was less than ``lock.FENCE_INTERVAL`` seconds ago (a frozen run always re-checks)."""
+        if self.lock is None:
+            return
+        if before_move and time.monotonic() - self.fenced_at < locks.FENCE_INTERVAL:
+            return
+        try:
+            locks.check(self.cluster, self.lock)
+        except LockLost as lost:
+            node, phase = self.current
+            raise LockLost(str(lost), holder=lost.holder, report=self.report(),
+                           journal=self.journal.path if self.journal else None, node=node,
+                           phase=phase) from None
+        self.fenced_at = time.monotonic()
+
+    # ---- reads ----
+
+    def remember_owners(self, snapshot: ClusterSnapshot) -> None:
+        self.owners = {g.name: (g.preferred_owners, g.possible_owners, g.anti_affinity)
+                       for g in snapshot.groups}
+
+    def snap(self) -> ClusterSnapshot:
+        """A plain snapshot with the owner lists read at the start of the run merged in."""
+        snap = self.cluster.snapshot()
+        groups = []
+        for g in snap.groups:
+            known = self.owners.get(g.name)
+            if known is not None:
+                g = attrs.evolve(g, preferred_owners=known[0], possible_owners=known[1],
+                                 anti_affinity=known[2])
+            groups.append(g)
+        return snap.evolve(groups=tuple(groups))
+
+    def node(self, name: str) -> NodeInfo:
+        return self.cluster.commands.read_node(name)
+
+    def wait(self, read: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str,
+             failed: Callable[[T], str | None] | None = None) -> T:
+        policy = WaitPolicy(timeout=timeout, interval=min(self.options.poll_interval, timeout))
+        return wait_for(read, done, policy, what=what, scale=self.cluster.time_scale,
+                        failed=failed)
+
+    # ---- versions ----
+
+    def before(self, node: str) -> dict[str, Any]:
+        """``node``'s versions at the start of the run (empty when the journal has none)."""
+        return self.body["nodes_before"].get(node) or {}
+
+    def changed(self, node: str, info: NodeInfo) -> bool:
+        """Whether ``node`` runs another version than at the start (cluster service, or the OS
+        build and service pack: a service-pack roll changes only those)."""
+        v = versions_of(info)
+        before = self.before(node)
+        return v["highest"] is not None and (v["highest"], v["os"]) != (before.get("highest"),
+                                                                        before.get("os"))
+
+    def upgraded(self, node: str, info: NodeInfo) -> bool:
+        """Whether ``info`` proves the node runs what the action installs: the target's
+        cluster-service version when one was given; else the version the first upgraded node
+        came back with (adopted as the target, see phases.verify); else any change from before."""
+        if self.options.target is not None:
+            return self.options.target.matches(info.highest_version, info.os_version)
+        adopted = self.body.get("adopted_target")
+        if adopted:
+            v = versions_of(info)
+            return (v["highest"], v["os"]) == (adopted["highest"], adopted["os"])
+        return self.changed(node, info)
+
+
+class ActionSink:
+    """What an action sees of the run (see actions.ActionContext)."""
+
+    def __init__(self, run: RunContext, node: str) -> None:
+        self._run = run
+        self._node = node
+
+    def notify(self, message: str) -> None:
+        self._run.warn(message, node=self._node, phase="action")
+
+    def waiting(self, prompt: str, timeout: float) -> None:
+        self._run.waiting(self._node, prompt, timeout)
