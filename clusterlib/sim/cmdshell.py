@@ -185,7 +185,7 @@ def _serving_release(sim: SimCluster) -> Release:
 
 
 def _exists_on_windows(prog: str, rel: Release) -> bool:
-    from clusterlib.sim.powershell_host import _PROGRAMS
+    from clusterlib.sim.ps_catalog import PROGRAMS as _PROGRAMS
 
     if prog not in _PROGRAMS or prog == "cluster":
         return False

@@ -31,12 +31,8 @@ from psrpcore.types import (
 from psrpcore.types import PSObject as CorePSObject
 from psrpcore.types._enum import PSEnumMeta
 
-from clusterlib.sim.powershell_host import (
-    PowerShellHost,
-    SimErrorRecord,
-    bind_positional,
-    script_pipeline,
-)
+from clusterlib.sim.powershell_host import PowerShellHost
+from clusterlib.sim.ps_catalog import SimErrorRecord, bind_positional, script_pipeline
 from clusterlib.sim.psobjects import PSEnumValue
 from clusterlib.sim.psobjects import PSObject as SimPSObject
 from clusterlib.sim.simcluster import SimCluster

@@ -1,0 +1,148 @@
+"""The core cmdlets clusterlib pipes into, as the simulator's PowerShell host runs them:
+Select-Object, ConvertTo-Json, ConvertTo-Csv, Out-String, Write-Output, Invoke-Expression, Get-Command."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from clusterlib.sim.ps_catalog import (
+    CLUSTER_MODULE,
+    REAL_PARAMS,
+    SimErrorRecord,
+    Stop,
+    not_simulated,
+    script_pipeline,
+)
+from clusterlib.sim.psobjects import PSObject, convert_to_json, select_object
+from clusterlib.sim.simcluster import SimError
+from clusterlib.wire import Cmdlet
+
+if TYPE_CHECKING:
+    from clusterlib.sim.powershell_host import PowerShellHost
+
+def select(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    props = host.names(cmd.param("Property"))
+    out: list[Any] = select_object(items or [], props) if props else list(items or [])
+    first = cmd.param("First")
+    return out[: int(first)] if first is not None else out
+
+def to_json(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    data = list(items or [])
+    if cmd.param("InputObject") is not None:
+        data = [cmd.param("InputObject")]
+    if not data:
+        return []
+    depth = int(cmd.param("Depth", 2))
+    if depth < 1:
+        # Windows PowerShell 5.1 validates -Depth as 1 or more ([P]: PowerShell 7 allows 0).
+        raise SimError(87, f"Cannot validate argument on parameter 'Depth'. The {depth} argument"
+                       " is less than the minimum allowed range of 1.",
+                       category="InvalidData", error_id="ParameterArgumentValidationError")
+    return [convert_to_json(data, depth=depth, compress=bool(cmd.param("Compress")))]
+
+def to_csv(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    """ConvertTo-Csv as Windows PowerShell 5.1: one string per line, every field quoted,
+    property values by ToString() (enums by name, nested objects by their ToString, $null
+    as an empty field). [P] from the cmdlet's documented behaviour; not checked on a real
+    FailoverClusters object."""
+    data = [o for o in (items or []) if isinstance(o, PSObject)]
+    if not data:
+        return []
+    lines = [] if cmd.param("NoTypeInformation") else [f"#TYPE {data[0].type_names[0]}"]
+    headers = list(data[0].props)
+    lines.append(csv_line(headers))
+    for obj in data:
+        lines.append(csv_line([ps_to_string(obj.get(h)) for h in headers]))
+    return lines
+
+def out_string(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    data = list(items or [])
+    if cmd.param("InputObject") is not None:
+        data = [cmd.param("InputObject")]
+    if not data:
+        return []
+    if not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in data):
+        # The default table/list views of the FailoverClusters types are not modelled.
+        raise Stop(not_simulated(
+            "formatting objects as text (Out-String and the default view); pipe them"
+            " through ConvertTo-Json or ConvertTo-Csv first"))
+    text = [str(i) for i in data]
+    if cmd.param("Stream"):
+        # -Stream: one string per line (a string with line breaks becomes several).
+        return [line for t in text for line in (t.splitlines() or [""])]
+    return ["\r\n".join(text) + "\r\n"]
+
+def write_output(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    value = cmd.param("InputObject")
+    if value is None:
+        return list(items or [])
+    return list(value) if isinstance(value, list) else [value]
+
+def invoke_expression(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    """Invoke-Expression -Command: script text in the subset clusterlib.sim.psscript accepts
+    runs as the same cmdlet calls would; other text is "not simulated". Errors of the inner
+    statements are written as they happen; a terminating one ends Invoke-Expression too."""
+    text = cmd.param("Command")
+    if text is None:
+        text = next((i for i in items or [] if isinstance(i, str)), None)
+    if not isinstance(text, str):
+        raise SimError(87, "Cannot bind argument to parameter 'Command' because it is null.",
+                       category="InvalidData", error_id="ParameterArgumentValidationErrorNull")
+    inner = host.invoke(script_pipeline(text))
+    errors = list(inner.errors)
+    fatal = errors.pop() if errors and errors[-1].terminating else None
+    host.side_errors.extend(errors)
+    if fatal is not None:
+        raise Stop(fatal)
+    return [item for out in inner.outputs for item in out]
+
+def get_command(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    out = []
+    module = cmd.param("Module")
+    for name in host.names(cmd.param("Name")):
+        canon = next((k for k in REAL_PARAMS if k.lower() == name.lower()), None)
+        mod = "FailoverClusters" if canon in CLUSTER_MODULE else "Microsoft.PowerShell.Utility"
+        real = host.real_command(name) if canon is None else canon
+        if canon is None and real is not None:
+            raise Stop(not_simulated(f"Get-Command of {real}"))
+        if canon is None or (canon in CLUSTER_MODULE and not host.sim.powershell) or (
+                module is not None and str(module).lower() != mod.lower()):
+            raise Stop(SimErrorRecord(
+                message=f"The term '{name}' is not recognized as the name of a cmdlet, function,"
+                " script file, or operable program.", category="ObjectNotFound",
+                target=name, error_id="CommandNotFoundException,Microsoft.PowerShell.Commands."
+                "GetCommandCommand",
+                exception_type="System.Management.Automation.CommandNotFoundException"))
+        params = host.real_params(canon)
+        out.append(PSObject(("System.Management.Automation.CmdletInfo", "System.Object"),
+                            {"Name": canon, "ModuleName": mod, "CommandType": "Cmdlet",
+                             "Parameters": {p: "System.Management.Automation.ParameterMetadata"
+                                            for p in sorted(params)}},
+                            to_string=canon))
+    return out
+
+
+
+def ps_to_string(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (list, tuple)):
+        return f"System.Collections.Generic.List`1[{type(value).__name__}]"
+    if isinstance(value, dict):
+        return "System.Collections.Hashtable"
+    return str(value)
+
+
+def csv_line(fields: Sequence[str | None]) -> str:
+    # PowerShell 5.1 quotes every field and doubles embedded quotes; $null becomes an empty field.
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="")
+    writer.writerow(["" if f is None else f for f in fields])
+    return buf.getvalue()
+
+
