@@ -1,6 +1,6 @@
 """The cluster.exe dialect: command lines for legacy clusters (Windows 2000-2008) and reading their text.
 
-Every line is made by :mod:`clusterlib.wire.cluster_text` (the one place that quotes), so a name
+Every line is made by :mod:`clusterlib.wire.cmdline` (the one place that quotes), so a name
 cmd.exe quoting cannot carry raises :class:`~clusterlib.errors.UnsafeName` while the command
 is being *built*, before anything reaches the transport. Answers are read with the text layer's
 parsers; output they do not understand raises ParseError with the text, never a half-read
@@ -73,6 +73,7 @@ from clusterlib.model import (
 from clusterlib.transports.base import Transport
 from clusterlib.wire import CmdLine, CmdResult, Pipeline
 from clusterlib.wire import cluster_text as cx
+from clusterlib.wire import cmdline as cl
 
 log = logging.getLogger("clusterlib")
 
@@ -106,8 +107,8 @@ class PauseLine(CmdLine):
     drain: bool = False
 
 
-def _prefix(cluster: str | None) -> tuple[str, cx.Switch | None]:
-    return cx.PROGRAM, (cx.Switch("cluster", cx.ClusterName(cluster)) if cluster else None)
+def _prefix(cluster: str | None) -> tuple[str, cl.Switch | None]:
+    return cl.PROGRAM, (cl.Switch("cluster", cl.ClusterName(cluster)) if cluster else None)
 
 
 def _raise_for(result: CmdResult, command: str, *, chained: bool = False) -> None:
@@ -139,7 +140,7 @@ class ClusterExeDialect:
         self.capabilities = CAPABILITIES
         self.cluster_name = cluster
         if cluster is not None:
-            cx.check_name(cluster, "cluster name")
+            cl.check_name(cluster, "cluster name")
         self._last: ClusterSnapshot | None = None
         # The core group's name as the last snapshot found it (from the quorum resource).
         self._core: str | None = None
@@ -149,8 +150,8 @@ class ClusterExeDialect:
 
     # ---- building ----
 
-    def _line(self, *parts: cx.Part | None) -> str:
-        return cx.build_line(*_prefix(self.cluster_name), *parts)
+    def _line(self, *parts: cl.Part | None) -> str:
+        return cl.build_line(*_prefix(self.cluster_name), *parts)
 
     def _run(self, line: str, *, idempotent: bool) -> CmdResult:
         result = self.transport.run_cmd(CmdLine(line, idempotent=idempotent))
@@ -269,14 +270,14 @@ class ClusterExeDialect:
         asks: list[tuple[str, str, str]] = []  # (kind, object name, group name)
         for g in groups:
             try:
-                commands.append(self._line("group", cx.GroupName(g.name), "/listowners"))
+                commands.append(self._line("group", cl.GroupName(g.name), "/listowners"))
             except UnsafeName as exc:
                 log.warning("preferred owners of %r not read: %s", g.name, exc)
                 continue
             asks.append(("group", g.name, g.name))
         for r in resources:
             try:
-                commands.append(self._line("res", cx.ResourceName(r.name), "/listowners"))
+                commands.append(self._line("res", cl.ResourceName(r.name), "/listowners"))
             except UnsafeName as exc:
                 log.warning("possible owners of resource %r not read: %s", r.name, exc)
                 continue
@@ -319,7 +320,7 @@ class ClusterExeDialect:
         cluster.exe finds the group by exactly the name given; its listing cannot show leading
         or trailing blanks, so the name returned keeps the caller's blanks when the row shows the
         same name without them (``"Data "`` stays ``"Data "``, never becomes ``"Data"``)."""
-        group = cx.GroupName(name)
+        group = cl.GroupName(name)
         lines = [self._line("group", group, "/status")]
         if owners:
             lines += [self._line("group", group, "/listowners"), self._line("group"),
@@ -347,7 +348,7 @@ class ClusterExeDialect:
         asks = []
         for r in mine:
             try:
-                asks.append(self._line("res", cx.ResourceName(r.name), "/listowners"))
+                asks.append(self._line("res", cl.ResourceName(r.name), "/listowners"))
             except UnsafeName as exc:
                 log.warning("possible owners of resource %r not read: %s", r.name, exc)
         for text in self.read_chain(asks) if asks else []:
@@ -358,7 +359,7 @@ class ClusterExeDialect:
         return _group(info, preferred, tuple(possible or ()), self._core)
 
     def read_node(self, name: str) -> NodeInfo:
-        node = cx.NodeName(name)
+        node = cl.NodeName(name)
         lines = [self._line("node", node, "/status"), self._line("node", node, "/prop")]
         try:
             status, prop = self.read_chain(lines)
@@ -379,20 +380,20 @@ class ClusterExeDialect:
                                " (Suspend-ClusterNode -ForceDrain exists from Windows Server 2012)")
         # cluster.exe has no drain: the handle layer moves the groups itself (capabilities).
         # With drain, execute() first checks every name those moves will need (see there).
-        return PauseLine(cx.pause_node_command(node, cluster=self.cluster_name),
+        return PauseLine(cl.pause_node_command(node, cluster=self.cluster_name),
                          idempotent=False, node=node, drain=drain)
 
     def resume_command(self, node: str, *, failback: str | None) -> Command:
         # No -Failback either: the handle layer moves groups back by preferred owner.
-        return CmdLine(cx.resume_node_command(node, cluster=self.cluster_name), idempotent=False)
+        return CmdLine(cl.resume_node_command(node, cluster=self.cluster_name), idempotent=False)
 
     def move_command(self, group: str, to: str | None, *, wait: int | None) -> Command:
         if to is not None:
-            line = cx.move_group_command(group, to, wait_seconds=wait, cluster=self.cluster_name)
+            line = cl.move_group_command(group, to, wait_seconds=wait, cluster=self.cluster_name)
         else:
             # /move without a node: the cluster picks the destination (Windows Server 2003 help).
-            line = self._line("group", cx.GroupName(group), "/move",
-                              cx.Switch("wait", wait) if wait is not None else None)
+            line = self._line("group", cl.GroupName(group), "/move",
+                              cl.Switch("wait", wait) if wait is not None else None)
         return CmdLine(line, idempotent=False)
 
     def check_drain(self, node: str) -> None:
@@ -406,7 +407,7 @@ class ClusterExeDialect:
         PreconditionFailed) naming the group when
 
         * its name holds a character cmd.exe quoting cannot carry
-          (:func:`~clusterlib.wire.cluster_text.check_name`);
+          (:func:`~clusterlib.wire.cmdline.check_name`);
         * two groups list under the same name (names that differ only in leading or trailing
           blanks, or in case: the fixed-width listing shows ``Data`` and ``Data `` alike);
         * ``group "G"`` does not answer for that name, or answers with another owner (the real
@@ -415,7 +416,7 @@ class ClusterExeDialect:
         * the resource listing cannot be read (the moves read it), or an Up node that could
           receive the groups has a name cmd.exe quoting cannot carry.
         """
-        cx.check_name(node, "node name")
+        cl.check_name(node, "node name")
         key = node.lower()
 
         def refuse(what: str) -> NoReturn:
@@ -429,7 +430,7 @@ class ClusterExeDialect:
             mine = [g.name for g in groups if (g.owner or "").lower() == key]
             for name in mine:
                 try:
-                    cx.check_name(name, "group name")
+                    cl.check_name(name, "group name")
                 except UnsafeName as exc:
                     refuse(f"group {name!r} on it cannot be moved by cluster.exe ({exc})")
                 if counts[name.strip().lower()] > 1:
@@ -443,7 +444,7 @@ class ClusterExeDialect:
             for n in last.nodes:
                 if n.name.lower() != key and n.state.name == "Up":
                     try:
-                        cx.check_name(n.name, "node name")
+                        cl.check_name(n.name, "node name")
                     except UnsafeName as exc:
                         refuse(f"node {n.name!r}, which could receive its groups, cannot be named"
                                f" on a cluster.exe line ({exc})")
@@ -452,7 +453,7 @@ class ClusterExeDialect:
         for round_trip in range(2):
             asks = [n for n in expected if n.lower() not in probed]
             commands = [self._line("group"), self._line("res")] if round_trip == 0 else []
-            commands += [self._line("group", cx.GroupName(n), "/status") for n in asks]
+            commands += [self._line("group", cl.GroupName(n), "/status") for n in asks]
             if not commands:
                 break
             parts, codes = self._read_tolerant(commands)
@@ -554,20 +555,20 @@ class ClusterExeDialect:
     def set_private(self, key: str, value: str) -> None:
         _check_key(key)
         try:
-            cx.check_name(value, "property value", allow_empty=True)
+            cl.check_name(value, "property value", allow_empty=True)
             if value.startswith(_ENCODED):
                 raise UnsafeName("looks encoded")
             sent = value
         except UnsafeName:
             sent = _ENCODED + base64.urlsafe_b64encode(value.encode()).decode("ascii")
-        self._run(cx.set_cluster_private_prop_command(key, sent, cluster=self.cluster_name),
+        self._run(cl.set_cluster_private_prop_command(key, sent, cluster=self.cluster_name),
                   idempotent=False)
 
     def delete_private(self, key: str) -> None:
         _check_key(key)
         # "/priv:Name /usedefault" deletes a private property (TechNet cc776201, [V] for nodes;
         # for the cluster object by analogy, [P]).
-        line = self._line(cx.Switch("priv", cx.Name(key)), "/usedefault")
+        line = self._line(cl.Switch("priv", cl.Name(key)), "/usedefault")
         self._run(line, idempotent=False)
 
 
@@ -668,7 +669,7 @@ def detect_clusterexe(transport: Transport, cluster: str | None = None) -> cx.Cl
     """Probe ``cluster.exe /ver``: the version when cluster.exe answers; NotSupported when the
     endpoint has no cluster.exe; the mapped error when the cluster refuses (e.g. 1722 for a
     cluster name nobody answers to)."""
-    line = cx.build_line(*_prefix(cluster), "/ver")
+    line = cl.build_line(*_prefix(cluster), "/ver")
     result = transport.run_cmd(CmdLine(line, idempotent=True))
     if result.exit_code == 1 and "not simulated" in result.stderr and "cluster.exe" in (
             result.stderr):

@@ -1,7 +1,7 @@
 """The simulator's cluster.exe: reads a command line, calls the model, prints what cluster.exe prints.
 
 Thin, like the PowerShell host (compare moto's ``responses.py``): the line is split the way
-cluster.exe's own lexer splits it (:func:`clusterlib.wire.cluster_text.split_line`, never ``eval``),
+cluster.exe's own lexer splits it (:func:`clusterlib.wire.cmdline.split_line`, never ``eval``),
 the model does the work, and the text layer's printers produce the output, so the dialect's
 parsers read exactly the layout the printers write. Every call is logged as
 ``sim.log("call", "cluster.exe", argv=[...], line=...)`` with the tokens as cluster.exe
@@ -27,6 +27,7 @@ from clusterlib.model import GroupInfo, NodeInfo
 from clusterlib.sim import locale as sim_locale
 from clusterlib.wire import CmdResult
 from clusterlib.wire import cluster_text as cx
+from clusterlib.wire import cmdline as cl
 
 if TYPE_CHECKING:
     from clusterlib.sim.simcluster import SimCluster
@@ -161,7 +162,7 @@ def _lex(line: str) -> list[_Token]:
     if current:
         raw.append(current)
     # split_line does the unquoting (and refuses an unclosed quote) exactly as cluster.exe.
-    return [_Token(cx.split_line(r)[0] if r != '""' else "", r.startswith("/")) for r in raw]
+    return [_Token(cl.split_line(r)[0] if r != '""' else "", r.startswith("/")) for r in raw]
 
 
 # ---------------------------------------------------------------------------------------------

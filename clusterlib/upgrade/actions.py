@@ -339,7 +339,7 @@ class WmiCommand:
     learn.microsoft.com/windows/win32/cimwin32prov/create-method-in-class-win32-process). So
     ReturnValue != 0 is ``ActionFailed``; after 0 the only evidence of success is the node going
     down and coming back on the target version, which the engine's reboot and verify phases
-    check. The line is built and quoted by ``clusterlib.wire.cluster_text.wmic_process_create`` (it
+    check. The line is built and quoted by ``clusterlib.wire.cmdline.wmic_process_create`` (it
     refuses characters it cannot pass safely). ``secret=True`` keeps the line out of the plan,
     events and journal.
     """
@@ -361,7 +361,7 @@ class WmiCommand:
         return f'wmic /node:"{node}" process call create "{shown}" (from the management host)'
 
     def problem(self, cluster: Cluster) -> str | None:
-        from clusterlib.wire.cluster_text import wmic_process_create
+        from clusterlib.wire.cmdline import wmic_process_create
 
         try:
             wmic_process_create("NODE", self.line)
@@ -373,7 +373,8 @@ class WmiCommand:
 
     def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
         from clusterlib.errors import ParseError
-        from clusterlib.wire.cluster_text import parse_wmic_create, wmic_process_create
+        from clusterlib.wire.cluster_text import parse_wmic_create
+        from clusterlib.wire.cmdline import wmic_process_create
 
         shown = REDACTED if self.secret else self.line
         line = wmic_process_create(node, self.line)

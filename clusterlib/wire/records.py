@@ -91,7 +91,7 @@ class Pipeline:
 @frozen
 class CmdLine:
     """A cmd.exe command line, already quoted by the one place that quotes
-    (``clusterlib.wire.cluster_text``). ``idempotent`` as for Pipeline."""
+    (``clusterlib.wire.cmdline``). ``idempotent`` as for Pipeline."""
 
     line: str
     idempotent: bool = False

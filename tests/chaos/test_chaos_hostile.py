@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from clusterlib.errors import UnsafeName
 from clusterlib.sim import SimCluster
-from clusterlib.wire.cluster_text import check_name
+from clusterlib.wire.cmdline import check_name
 
 cli_main = pytest.importorskip("clusterlib_cli.main")
 from typer.testing import CliRunner  # noqa: E402

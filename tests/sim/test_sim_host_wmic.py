@@ -16,6 +16,7 @@ from clusterlib.sim import MANAGEMENT_HOST, InstallerAnswerLost, InstallerFails,
 from clusterlib.sim.cmdshell import run_command_line
 from clusterlib.sim.transport import InProcessTransport
 from clusterlib.wire import cluster_text as cx
+from clusterlib.wire import cmdline as cl
 
 SETUP = r"D:\i386\winnt32.exe /unattend"
 
@@ -30,7 +31,7 @@ def test_the_endpoint_host_of_a_2000_cluster_is_a_management_host() -> None:
 
 def test_wmic_starts_the_installer_on_the_node() -> None:
     sim = SimCluster.classic()
-    line = cx.wmic_process_create("NODE1", SETUP)  # exactly what the library builds
+    line = cl.wmic_process_create("NODE1", SETUP)  # exactly what the library builds
     out = InProcessTransport(sim).run_cmd(line)
     assert out.exit_code == 0
     assert out.stdout.startswith("Executing (Win32_Process)->Create()\r\nMethod execution"
@@ -84,7 +85,7 @@ def test_wmic_answer_lost() -> None:
     sim = SimCluster.classic()
     sim.inject(InstallerAnswerLost("NODE1"))
     with pytest.raises(clusterlib.ConnectionFailed):
-        InProcessTransport(sim).run_cmd(cx.wmic_process_create("NODE1", SETUP))
+        InProcessTransport(sim).run_cmd(cl.wmic_process_create("NODE1", SETUP))
     sim.settle()
     assert sim.node("NODE1").release.key == "2003"
 

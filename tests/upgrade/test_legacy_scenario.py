@@ -39,7 +39,8 @@ def upgrade(cluster: clusterlib.Cluster, sim: SimCluster, node: str) -> None:
     """Start the installer on the node as a Windows 2000 admin can: a Windows 2000 node has no
     WinRM listener, so from the management host through WMI (``wmic /node:... process call
     create``), over either transport."""
-    from clusterlib.wire.cluster_text import parse_wmic_create, wmic_process_create
+    from clusterlib.wire.cluster_text import parse_wmic_create
+    from clusterlib.wire.cmdline import wmic_process_create
 
     result = cluster.transport.run_cmd(wmic_process_create(node, INSTALLER))
     assert result.exit_code == 0, result.stderr

@@ -1,5 +1,5 @@
 """Unicode look-alikes Windows' best-fit conversion turns into cmd.exe's special characters are
-refused in the cluster.exe dialect (table clusterlib.wire.cluster_text.BEST_FIT, from Microsoft's
+refused in the cluster.exe dialect (table clusterlib.wire.cmdline.BEST_FIT, from Microsoft's
 published WindowsBestFit tables)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from clusterlib.errors import UnsafeName
-from clusterlib.wire import cluster_text as cx
-from clusterlib.wire.cluster_text import _REFUSED
+from clusterlib.wire import cmdline as cl
+from clusterlib.wire.cmdline import _REFUSED
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bestfit1252.txt"
 HEX = re.compile(r"0x[0-9a-fA-F]+")
@@ -47,24 +47,24 @@ def test_every_dangerous_best_fit_of_code_page_1252_is_in_the_table() -> None:
     assert dangerous["\uff06"] == "&" and dangerous["\uff5c"] == "|"
     assert table[0xFF3C] == ord("\\")
     for ch, target in dangerous.items():
-        assert cx.BEST_FIT.get(ch) == target, f"U+{ord(ch):04X} -> {target!r} missing"
+        assert cl.BEST_FIT.get(ch) == target, f"U+{ord(ch):04X} -> {target!r} missing"
 
 
-@pytest.mark.parametrize("ch", sorted(c for c, t in cx.BEST_FIT.items() if t in DANGEROUS))
+@pytest.mark.parametrize("ch", sorted(c for c, t in cl.BEST_FIT.items() if t in DANGEROUS))
 def test_every_dangerous_look_alike_is_refused_by_name(ch: str) -> None:
     name = f"Share {ch} 1"
     with pytest.raises(UnsafeName) as err:
-        cx.check_name(name, "group name")
+        cl.check_name(name, "group name")
     message = str(err.value)
     assert repr(name) in message and "best-fit" in message
-    assert repr(cx.BEST_FIT[ch]) in message  # what it would become
+    assert repr(cl.BEST_FIT[ch]) in message  # what it would become
     with pytest.raises(UnsafeName):
-        cx.build_line("cluster.exe", "group", cx.GroupName(name), "/status")
+        cl.build_line("cluster.exe", "group", cl.GroupName(name), "/status")
 
 
 def test_the_table_holds_only_non_ascii_characters_mapping_to_ascii() -> None:
-    assert cx.BEST_FIT
-    for ch, target in cx.BEST_FIT.items():
+    assert cl.BEST_FIT
+    for ch, target in cl.BEST_FIT.items():
         assert ord(ch) >= 0x80 and ord(target) < 0x80
         assert target in _REFUSED or target == "\\" or unicodedata.category(target) == "Cc"
 
@@ -74,13 +74,13 @@ def test_harmless_best_fits_and_ordinary_letters_pass() -> None:
     # becomes '\' in 932, which names may contain. Accented and CJK letters have no best fit.
     for name in ("Akte \u00a7 12", "Absatz \u00b6", "Preis \u00a5", "Gr\u00fc\u00dfe", "\u4e2d\u6587",
                  "Caf\u00e9 SQL"):
-        assert cx.check_name(name) == name
+        assert cl.check_name(name) == name
 
 
 def test_wmic_refuses_look_alikes_and_a_closing_backslash() -> None:
     with pytest.raises(UnsafeName, match="best-fit"):
-        cx.wmic_process_create("NODE1", "setup.exe /x:\uff02a")
+        cl.wmic_process_create("NODE1", "setup.exe /x:\uff02a")
     for line in ("D:\\setup\\", "D:\\setup\uff3c", "D:\\setup\u00a5"):
         with pytest.raises(UnsafeName, match="ends with"):
-            cx.wmic_process_create("NODE1", line)
-    assert cx.wmic_process_create("NODE1", "D:\\setup\\ ").line.endswith('\\ "')
+            cl.wmic_process_create("NODE1", line)
+    assert cl.wmic_process_create("NODE1", "D:\\setup\\ ").line.endswith('\\ "')

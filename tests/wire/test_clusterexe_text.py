@@ -1,4 +1,4 @@
-"""Tests for clusterlib.wire.cluster_text: quoting, command lines, and reading/printing cluster.exe text."""
+"""Tests for wire.cmdline (quoting, command lines) and wire.cluster_text (cluster.exe text)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from clusterlib.model import (
     ResourceState,
 )
 from clusterlib.wire import cluster_text as cx
+from clusterlib.wire import cmdline as cl
 
 # Real cluster.exe output, copied with a note of where each came from (NAME.source beside it).
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
@@ -380,7 +381,7 @@ def test_format_error_matches_cluster_exe_casing() -> None:
     ],
 )
 def test_parse_error_maps_exit_code_and_text(code: int, symbol: str, words: str) -> None:
-    command = cx.resume_node_command("NODE 2")
+    command = cl.resume_node_command("NODE 2")
     err = cx.parse_error("", cx.format_error(code), code, command)
     assert isinstance(err, ClusterRefused)
     assert err.win32_code == code
@@ -428,83 +429,83 @@ def test_parse_error_success_hresult_transient_and_unknown_text() -> None:
 )
 def test_unsafe_names_are_refused_naming_the_character(ch: str, label: str) -> None:
     with pytest.raises(UnsafeName) as info:
-        cx.GroupName(f"SQL{ch}Group")
+        cl.GroupName(f"SQL{ch}Group")
     message = str(info.value)
     assert repr(f"SQL{ch}Group") in message
     assert label.lower() in message.lower()
     assert "not allowed" in message
     with pytest.raises(UnsafeName):
-        cx.quote_arg(f"x{ch}")
+        cl.quote_arg(f"x{ch}")
     with pytest.raises(UnsafeName):
-        cx.move_group_command("G", f"N{ch}")
+        cl.move_group_command("G", f"N{ch}")
 
 
 def test_empty_name_is_refused_but_empty_property_value_is_allowed() -> None:
     with pytest.raises(UnsafeName, match="empty"):
-        cx.NodeName("")
-    assert cx.set_cluster_private_prop_command("Lock", "") == 'cluster.exe /priv Lock=""'
+        cl.NodeName("")
+    assert cl.set_cluster_private_prop_command("Lock", "") == 'cluster.exe /priv Lock=""'
 
 
 @pytest.mark.parametrize("name", ["SQL Group 1", "Knoten Ü", "群集 组", r"Disk E:\ (x), y=1", "/evict"])
 def test_safe_names_are_quoted(name: str) -> None:
-    assert cx.quote_arg(name) == f'"{name}"'
-    assert cx.split_line(cx.build_line("cluster.exe", "group", cx.GroupName(name))) == [
+    assert cl.quote_arg(name) == f'"{name}"'
+    assert cl.split_line(cl.build_line("cluster.exe", "group", cl.GroupName(name))) == [
         "cluster.exe", "group", name
     ]
 
 
 def test_command_builders() -> None:
-    assert cx.list_nodes_command() == "cluster.exe node"
-    assert cx.list_nodes_command(cluster="CL 1") == 'cluster.exe /cluster:"CL 1" node'
-    assert cx.node_status_command("N1") == 'cluster.exe node "N1" /status'
-    assert cx.node_props_command("N1") == 'cluster.exe node "N1" /prop'
-    assert cx.pause_node_command("N1", cluster="C") == 'cluster.exe /cluster:"C" node "N1" /pause'
-    assert cx.resume_node_command("N1") == 'cluster.exe node "N1" /resume'
-    assert cx.list_groups_command() == "cluster.exe group"
-    assert cx.group_status_command("Cluster Group") == 'cluster.exe group "Cluster Group" /status'
-    assert cx.group_props_command("G") == 'cluster.exe group "G" /prop'
-    assert cx.group_owners_command("G") == 'cluster.exe group "G" /listowners'
-    assert cx.move_group_command("SQL Group 1", "NODE 2", wait_seconds=60, cluster="C") == (
+    assert cl.list_nodes_command() == "cluster.exe node"
+    assert cl.list_nodes_command(cluster="CL 1") == 'cluster.exe /cluster:"CL 1" node'
+    assert cl.node_status_command("N1") == 'cluster.exe node "N1" /status'
+    assert cl.node_props_command("N1") == 'cluster.exe node "N1" /prop'
+    assert cl.pause_node_command("N1", cluster="C") == 'cluster.exe /cluster:"C" node "N1" /pause'
+    assert cl.resume_node_command("N1") == 'cluster.exe node "N1" /resume'
+    assert cl.list_groups_command() == "cluster.exe group"
+    assert cl.group_status_command("Cluster Group") == 'cluster.exe group "Cluster Group" /status'
+    assert cl.group_props_command("G") == 'cluster.exe group "G" /prop'
+    assert cl.group_owners_command("G") == 'cluster.exe group "G" /listowners'
+    assert cl.move_group_command("SQL Group 1", "NODE 2", wait_seconds=60, cluster="C") == (
         'cluster.exe /cluster:"C" group "SQL Group 1" /moveto:"NODE 2" /wait:60'
     )
-    assert cx.move_group_command("G", "N") == 'cluster.exe group "G" /moveto:"N"'
-    assert cx.list_resources_command() == "cluster.exe res"
-    assert cx.resource_owners_command("Disk K:") == 'cluster.exe res "Disk K:" /listowners'
-    assert cx.version_command(cluster="C") == 'cluster.exe /cluster:"C" /ver'
-    assert cx.cluster_private_props_command() == "cluster.exe /priv"
-    assert cx.set_cluster_private_prop_command("UpgradeLock", "ADMIN1 2024-01-01") == (
+    assert cl.move_group_command("G", "N") == 'cluster.exe group "G" /moveto:"N"'
+    assert cl.list_resources_command() == "cluster.exe res"
+    assert cl.resource_owners_command("Disk K:") == 'cluster.exe res "Disk K:" /listowners'
+    assert cl.version_command(cluster="C") == 'cluster.exe /cluster:"C" /ver'
+    assert cl.cluster_private_props_command() == "cluster.exe /priv"
+    assert cl.set_cluster_private_prop_command("UpgradeLock", "ADMIN1 2024-01-01") == (
         'cluster.exe /priv UpgradeLock="ADMIN1 2024-01-01"'
     )
-    assert cx.set_cluster_private_prop_command("Epoch", 7) == "cluster.exe /priv Epoch=7:DWORD"
+    assert cl.set_cluster_private_prop_command("Epoch", 7) == "cluster.exe /priv Epoch=7:DWORD"
     with pytest.raises(UnsafeName, match="percent"):
-        cx.set_cluster_private_prop_command("UpgradeLock", "%USERNAME%")
+        cl.set_cluster_private_prop_command("UpgradeLock", "%USERNAME%")
     with pytest.raises(ValueError, match="non-negative"):
-        cx.move_group_command("G", "N", wait_seconds=-1)
+        cl.move_group_command("G", "N", wait_seconds=-1)
 
 
 def test_build_line_marks_names_and_refuses_plain_strings_that_are_not_words() -> None:
-    node = cx.NodeName("NODE 2")
-    line = cx.build_line("cluster", None, "group", cx.GroupName("SQL Group 1"), "/moveto:" + node,
+    node = cl.NodeName("NODE 2")
+    line = cl.build_line("cluster", None, "group", cl.GroupName("SQL Group 1"), "/moveto:" + node,
                          "/wait:60")
     assert line == 'cluster group "SQL Group 1" /moveto:"NODE 2" /wait:60'
-    assert "/moveto:" + node == cx.Switch("moveto", node)
+    assert "/moveto:" + node == cl.Switch("moveto", node)
     with pytest.raises(ValueError, match="wrap names"):
-        cx.build_line("cluster", "group", "SQL Group 1")
+        cl.build_line("cluster", "group", "SQL Group 1")
     with pytest.raises(ValueError, match="wrap names"):
-        cx.build_line("cluster", "group", "G&calc")
+        cl.build_line("cluster", "group", "G&calc")
     with pytest.raises(TypeError):
-        cx.build_line("cluster", 5)  # type: ignore[arg-type]
+        cl.build_line("cluster", 5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         # Only "/switch:" + name means something; any other concatenation is a bug.
         "group " + node
 
 
 def test_split_line_follows_cluster_exe_lexer() -> None:
-    assert cx.split_line('a hel"lo wor"ld "x""y" ""  \t/moveto:"N 2"') == [
+    assert cl.split_line('a hel"lo wor"ld "x""y" ""  \t/moveto:"N 2"') == [
         "a", "hello world", 'x"y', "", "/moveto:N 2"
     ]
     with pytest.raises(ParseError, match="closing quote") as info:
-        cx.split_line('cluster group "SQL Group')
+        cl.split_line('cluster group "SQL Group')
     assert info.value.text == 'cluster group "SQL Group'
 
 
@@ -517,7 +518,7 @@ _REFUSED = set('"%!^&|<>')
 
 def _best_fit_refused(ch: str) -> bool:
     # The documented rule: a best fit to a refused character, newline, carriage return or NUL.
-    return ch in cx.BEST_FIT and (cx.BEST_FIT[ch] in _REFUSED or cx.BEST_FIT[ch] in "\n\r\0")
+    return ch in cl.BEST_FIT and (cl.BEST_FIT[ch] in _REFUSED or cl.BEST_FIT[ch] in "\n\r\0")
 
 
 def _name_char(ch: str) -> bool:
@@ -540,25 +541,25 @@ NODE_IDS = st.integers(min_value=0, max_value=999999).map(str)
 
 
 @given(st.lists(st.one_of(
-    SAFE_NAMES.map(cx.GroupName),
+    SAFE_NAMES.map(cl.GroupName),
     st.tuples(st.sampled_from(["moveto", "cluster", "node"]), SAFE_NAMES).map(
-        lambda t: cx.Switch(t[0], cx.NodeName(t[1]))),
-    st.integers(min_value=0, max_value=10**6).map(lambda n: cx.Switch("wait", n)),
+        lambda t: cl.Switch(t[0], cl.NodeName(t[1]))),
+    st.integers(min_value=0, max_value=10**6).map(lambda n: cl.Switch("wait", n)),
     st.sampled_from(["cluster.exe", "group", "/status", "/priv", "res"]),
     st.tuples(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True),
-              st.one_of(st.text(_CHARS, max_size=20).map(cx.PropValue),
-                        st.integers(0, 2**32 - 1))).map(lambda t: cx.SetProp(*t)),
+              st.one_of(st.text(_CHARS, max_size=20).map(cl.PropValue),
+                        st.integers(0, 2**32 - 1))).map(lambda t: cl.SetProp(*t)),
 ), min_size=1, max_size=6))
-def test_split_line_inverts_build_line(parts: list[cx.Part]) -> None:
-    line = cx.build_line(*parts)
+def test_split_line_inverts_build_line(parts: list[cl.Part]) -> None:
+    line = cl.build_line(*parts)
     expected = [p if isinstance(p, str) else p.plain() for p in parts]
-    assert cx.split_line(line) == expected
+    assert cl.split_line(line) == expected
     assert "\n" not in line and "%" not in line
 
 
 @given(SAFE_NAMES)
 def test_any_name_check_name_accepts_is_free_of_refused_characters(name: str) -> None:
-    quoted = cx.quote_arg(name)
+    quoted = cl.quote_arg(name)
     assert quoted[0] == quoted[-1] == '"'
     assert not (set(quoted[1:-1]) & _REFUSED)
 
@@ -569,10 +570,10 @@ def test_check_name_refuses_exactly_the_documented_characters(name: str) -> None
            or _best_fit_refused(c)]
     if bad:
         with pytest.raises(UnsafeName) as info:
-            cx.check_name(name)
+            cl.check_name(name)
         assert repr(bad[0]) in str(info.value)
     else:
-        assert cx.check_name(name) == name
+        assert cl.check_name(name) == name
 
 
 @given(st.lists(st.tuples(TABLE_NAMES, NODE_IDS, st.sampled_from(list(NodeState))), max_size=6))

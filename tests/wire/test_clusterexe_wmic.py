@@ -6,6 +6,7 @@ import pytest
 
 from clusterlib.errors import ParseError, UnsafeName
 from clusterlib.wire import cluster_text as cx
+from clusterlib.wire import cmdline as cl
 
 OK = (
     "Executing (Win32_Process)->Create()\r\n"
@@ -20,18 +21,18 @@ OK = (
 
 
 def test_builds_the_documented_line_and_is_never_retried() -> None:
-    cmd = cx.wmic_process_create("NODE1", r"D:\i386\winnt32.exe /unattend /s:D:\i386")
+    cmd = cl.wmic_process_create("NODE1", r"D:\i386\winnt32.exe /unattend /s:D:\i386")
     assert cmd.line == r'wmic /node:"NODE1" process call create "D:\i386\winnt32.exe /unattend /s:D:\i386"'
     assert cmd.idempotent is False
     # cluster.exe's lexer (same quoting rules as wmic's for these tokens) reads it back whole.
-    assert cx.split_line(cmd.line) == [
+    assert cl.split_line(cmd.line) == [
         "wmic", "/node:NODE1", "process", "call", "create",
         r"D:\i386\winnt32.exe /unattend /s:D:\i386",
     ]
 
 
 def test_host_names_with_dots_and_dashes_are_carried() -> None:
-    cmd = cx.wmic_process_create("sql-node-2.corp.example", "setup.exe")
+    cmd = cl.wmic_process_create("sql-node-2.corp.example", "setup.exe")
     assert '/node:"sql-node-2.corp.example"' in cmd.line
 
 
@@ -53,7 +54,7 @@ def test_host_names_with_dots_and_dashes_are_carried() -> None:
 )
 def test_refuses_what_the_quoting_cannot_carry(line: str, char: str) -> None:
     with pytest.raises(UnsafeName) as err:
-        cx.wmic_process_create("NODE1", line)
+        cl.wmic_process_create("NODE1", line)
     assert char in str(err.value)
     assert "command line" in str(err.value)
 
@@ -61,15 +62,15 @@ def test_refuses_what_the_quoting_cannot_carry(line: str, char: str) -> None:
 @pytest.mark.parametrize("node", ["@nodes.txt", "A,B", "NODE 1", 'N"1', "", "-x", "N&1", "N%x%"])
 def test_refuses_node_names_wmic_would_read_otherwise(node: str) -> None:
     with pytest.raises(UnsafeName) as err:
-        cx.wmic_process_create(node, "setup.exe")
+        cl.wmic_process_create(node, "setup.exe")
     assert "node name" in str(err.value)
 
 
 def test_refuses_blank_and_overlong_lines() -> None:
     with pytest.raises(UnsafeName, match="empty or blank"):
-        cx.wmic_process_create("NODE1", "   ")
+        cl.wmic_process_create("NODE1", "   ")
     with pytest.raises(UnsafeName, match="8191"):
-        cx.wmic_process_create("NODE1", "setup.exe " + "x" * 8000)
+        cl.wmic_process_create("NODE1", "setup.exe " + "x" * 8000)
 
 
 def test_parses_success_with_process_id() -> None:
@@ -126,12 +127,12 @@ def test_the_simulated_management_host_answers_what_the_parser_reads() -> None:
     from clusterlib.sim.cmdshell import run_command_line
 
     sim = SimCluster.classic()
-    started = run_command_line(sim, cx.wmic_process_create("NODE1", "hostname").line)
+    started = run_command_line(sim, cl.wmic_process_create("NODE1", "hostname").line)
     value, pid = cx.parse_wmic_create(started.stdout)
     assert value == 0 and pid is not None and pid > 0
-    missing = run_command_line(sim, cx.wmic_process_create("NODE1", r"C:\none.exe /x").line)
+    missing = run_command_line(sim, cl.wmic_process_create("NODE1", r"C:\none.exe /x").line)
     assert cx.parse_wmic_create(missing.stdout) == (9, None)
-    down = run_command_line(sim, cx.wmic_process_create("NODE9", "hostname").line)
+    down = run_command_line(sim, cl.wmic_process_create("NODE9", "hostname").line)
     with pytest.raises(ParseError):
         cx.parse_wmic_create(down.stdout)
     assert cx.wmic_error_code(down.stderr) == 1722
