@@ -60,21 +60,18 @@ AVAILABLE_STORAGE: dict[str, str] = {
     "zh-TW": "可用存放裝置",  # constructed
 }
 
-# cluster.exe's first error line; {code} decimal, {hex} the 8-digit lower-case insert.
-_SYSTEM_ERROR: dict[str, str] = {
-    "en-US": "System error {code} has occurred (0x{hex}).",
-    "pt-BR": "Ocorreu o erro de sistema {code} (0x{hex}).",  # constructed
-    "de-DE": "Systemfehler {code} aufgetreten (0x{hex}).",  # constructed
-    "zh-TW": "發生系統錯誤 {code} (0x{hex}).",  # constructed
-}
-
-# What FormatMessage leaves when a language has no text for a code (317, ERROR_MR_MID_NOT_FOUND
-# as cluster.exe prints it in English; the translations constructed).
-_NO_TEXT: dict[str, str] = {
-    "en-US": "Error 0x13d formatting string for error code 0x{code:x}",
-    "pt-BR": "Erro 0x13d ao formatar a cadeia de caracteres do código de erro 0x{code:x}",
-    "de-DE": "Fehler 0x13d beim Formatieren der Zeichenfolge für Fehlercode 0x{code:x}",
-    "zh-TW": "格式化錯誤碼 0x{code:x} 的字串時發生錯誤 0x13d",
+# cluster.exe's error text per language: the first error line ({code} decimal, {hex} the 8-digit
+# lower-case insert), and what FormatMessage leaves when the language has no text for a code (317,
+# ERROR_MR_MID_NOT_FOUND as cluster.exe prints it in English; the translations constructed).
+_ERROR_LINES: dict[str, tuple[str, str]] = {
+    "en-US": ("System error {code} has occurred (0x{hex}).",
+              "Error 0x13d formatting string for error code 0x{code:x}"),
+    "pt-BR": ("Ocorreu o erro de sistema {code} (0x{hex}).",  # constructed
+              "Erro 0x13d ao formatar a cadeia de caracteres do código de erro 0x{code:x}"),
+    "de-DE": ("Systemfehler {code} aufgetreten (0x{hex}).",  # constructed
+              "Fehler 0x13d beim Formatieren der Zeichenfolge für Fehlercode 0x{code:x}"),
+    "zh-TW": ("發生系統錯誤 {code} (0x{hex}).",  # constructed
+              "格式化錯誤碼 0x{code:x} 的字串時發生錯誤 0x13d"),
 }
 
 
@@ -122,8 +119,9 @@ def format_error(code: int, language: str) -> str:
     """What cluster.exe prints on stderr when a call fails with Win32 ``code``, in ``language``:
     the "System error" line (with its ``(0x........).`` insert), a blank line, the message."""
     lang = check_language(language)
-    text = win32.localized_message(code, lang) or _NO_TEXT[lang].format(code=code)
-    first = _SYSTEM_ERROR[lang].format(code=code, hex=f"{code:08x}")
+    system_error, no_text = _ERROR_LINES[lang]
+    text = win32.localized_message(code, lang) or no_text.format(code=code)
+    first = system_error.format(code=code, hex=f"{code:08x}")
     return CRLF.join([first, "", text]) + CRLF
 
 

@@ -44,10 +44,6 @@ class PSObject:
                 return value
         return None
 
-    def has(self, name: str) -> bool:
-        low = name.lower()
-        return any(k.lower() == low for k in self.props)
-
 
 def enum_value(type_name: str, member: Any) -> PSEnumValue:
     """Wrap a clusterlib model enum member as the .NET enum the cmdlets return."""

@@ -107,18 +107,8 @@ def _sim_edition(facts: WindowsRelease) -> str | None:
 
 RELEASES: dict[str, Release] = _from_facts()
 
-ORDER: tuple[str, ...] = tuple(RELEASES)
-
 
 def release(key: str) -> Release:
-    """Look a release up by key ("2000", "2003", "2012R2", ...), case-insensitively."""
-    norm = key.upper().replace(" ", "").replace("WS", "")
-    for k, rel in RELEASES.items():
-        if k.upper() == norm:
-            return rel
-    raise ValueError(f"unknown Windows release {key!r}; known: {', '.join(RELEASES)}")
-
-
-def next_release(key: str) -> Release | None:
-    idx = ORDER.index(release(key).key)
-    return RELEASES[ORDER[idx + 1]] if idx + 1 < len(ORDER) else None
+    """Look a release up by key ("2000", "2003", "2012R2", ...), case-insensitively (the spelling
+    rule of :func:`clusterlib.versions.lookup_release`)."""
+    return versions.lookup_release(key, RELEASES)
