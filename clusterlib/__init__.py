@@ -1,5 +1,7 @@
 """clusterlib: drive Microsoft failover clusters (status, drains, moves, rolling upgrades) over WinRM."""
 
+# html gives the records and handles their notebook reprs (standard library only).
+from clusterlib import html as _html  # noqa: F401
 from clusterlib.cluster import Cluster, Group, Node, connect
 from clusterlib.dialects.base import Capabilities
 from clusterlib.errors import (

@@ -79,12 +79,6 @@ class Cluster:
         name = self._name or "?"
         return f"<Cluster {name!r} via {self.transport.endpoint} ({self.dialect})>"
 
-    def _repr_html_(self) -> str:
-        # A notebook shows a cluster by its current state: one snapshot read, as a person expects.
-        from clusterlib.html import snapshot_html
-
-        return snapshot_html(self.snapshot())
-
     def close(self) -> None:
         self.transport.close()
 
@@ -175,12 +169,6 @@ class Node:
     def __repr__(self) -> str:
         state = self._info.state.name if self._info else "?"
         return f"<Node {self.name!r} {state}>"
-
-    def _repr_html_(self) -> str:
-        # Shows what the handle already knows: displaying it in a notebook must not hit the wire.
-        from clusterlib.html import node_html
-
-        return node_html(self._info) if self._info else f"<code>{self!r}</code>"
 
     def info(self) -> NodeInfo:
         """A fresh read of this node."""
@@ -306,11 +294,6 @@ class Group:
         if self._info is None:
             return f"<Group {self.name!r}>"
         return f"<Group {self.name!r} {self._info.state.name} on {self._info.owner}>"
-
-    def _repr_html_(self) -> str:
-        from clusterlib.html import group_html
-
-        return group_html(self._info) if self._info else f"<code>{self!r}</code>"
 
     def info(self) -> GroupInfo:
         """A fresh read of this group."""

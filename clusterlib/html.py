@@ -1,12 +1,14 @@
-"""HTML views: `_repr_html_` renderers, live notebook progress, and the self-contained report file.
+"""HTML views of the records and handles (`_repr_html_`), shared HTML pieces, and live notebook progress.
 
-Everything here returns strings built with the standard library only (``html.escape`` and an
-inline SVG drawn by hand), so notebooks and report files need no network and the install stays
-small. Each renderer wraps its output in ``<div class="clusterlib">`` with one scoped ``<style>``,
-so several objects in one notebook do not fight over CSS.
+Everything here returns strings built with the standard library only (``html.escape``), so
+notebooks need no network and the install stays small. Each renderer wraps its output in
+``<div class="clusterlib">`` with one scoped ``<style>``, so several objects in one notebook do
+not fight over CSS.
 
-Records are read through their public attributes (and plans/reports through ``to_json()``), so
-this module never reaches into the upgrade engine's internals.
+Records do not know how they are drawn: this module gives ``NodeInfo``, ``GroupInfo``,
+``ClusterSnapshot`` and the ``Cluster``/``Node``/``Group`` handles their ``_repr_html_`` when it
+is imported (``import clusterlib`` imports it). The upgrade's plan, report and timeline views
+live one floor up, in :mod:`clusterlib.upgrade.report_html`.
 """
 
 from __future__ import annotations
@@ -15,27 +17,21 @@ import html
 import importlib
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-if TYPE_CHECKING:
-    from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
+from clusterlib.cluster import Cluster, Group, Node
+from clusterlib.model import ClusterSnapshot, GroupInfo, NodeInfo
 
 __all__ = [
     "Html",
     "NotebookProgress",
     "group_html",
     "groups_html",
-    "label_width",
     "node_html",
     "nodes_html",
-    "plan_html",
-    "report_document",
-    "report_html",
     "snapshot_html",
-    "timeline_bars",
-    "timeline_downtime",
-    "timeline_svg",
 ]
 
 _CSS = """
@@ -161,258 +157,14 @@ def snapshot_html(snap: ClusterSnapshot) -> str:
     return _wrap(body)
 
 
-# --- plans and reports (read through their JSON, the documented surface) -----------------------------
+# --- shared with the upgrade views (clusterlib.upgrade.report_html) -------------------------------
 
 def _as_doc(obj: Any) -> dict[str, Any]:
+    """A plan or report as its JSON document (``to_json()``), or the mapping itself."""
     if isinstance(obj, Mapping):
         return dict(obj)
     raw = obj.to_json()
     return dict(json.loads(raw) if isinstance(raw, (str, bytes)) else raw)
-
-
-def plan_html(plan: Any) -> str:
-    """A rolling-upgrade plan (anything with ``to_json()``): steps in order, with their commands."""
-    doc = _as_doc(plan)
-    return _wrap(_plan_body(doc))
-
-
-def _plan_body(doc: Mapping[str, Any]) -> str:
-    steps = doc.get("steps") or []
-    rows = []
-    for i, step in enumerate(steps, 1):
-        commands = step.get("commands") or []
-        cmd_html = "<br>".join(f"<code>{_e(c)}</code>" for c in commands) or '<span class="dim">-</span>'
-        rows.append([_e(i), _e(step.get("node") or ""), _e(step.get("phase") or step.get("kind")),
-                     _e(step.get("description") or step.get("text") or ""), cmd_html])
-    title = f"Plan for {_e(doc.get('cluster', '?'))}"
-    extra = []
-    for key in ("action", "target_version", "order"):
-        if doc.get(key):
-            extra.append(f"{_e(key.replace('_', ' '))}: {_e(_short(doc[key]))}")
-    return (f"<h3>{title}</h3><div>{' &middot; '.join(extra)}</div>"
-            + _table(["#", "Node", "Phase", "What", "Commands"], rows))
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
-def report_html(report: Any) -> str:
-    """A run's report (anything with ``to_json()``) for a notebook cell."""
-    return _wrap(_report_body(_as_doc(report)))
-
-
-def report_document(report: Any, *, title: str | None = None) -> str:
-    """A complete, self-contained HTML file for a report: no scripts, no fonts, no network."""
-    doc = _as_doc(report)
-    name = title or f"clusterlib upgrade report: {doc.get('cluster', '')}"
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(name)}</title></head><body>{_wrap(_report_body(doc))}</body></html>\n")
-
-
-def _ver(info: Any) -> str:
-    if not info:
-        return "-"
-    if isinstance(info, Mapping):
-        return f"{info.get('highest') or '?'} ({info.get('os') or '?'})"
-    return str(info)
-
-
-def _parse_time(value: Any) -> float | None:
-    import datetime
-
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def timeline_bars(steps: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Bars for ``timeline_svg`` from report steps (their ``started``/``finished`` timestamps);
-    steps that never started are left out, a running one ends at the latest known instant."""
-    timed = [(s, _parse_time(s.get("started")), _parse_time(s.get("finished"))) for s in steps]
-    starts = [t0 for _s, t0, _t1 in timed if t0 is not None]
-    if not starts:
-        return []
-    origin = min(starts)
-    latest = max([t for _s, a, b in timed for t in (a, b) if t is not None])
-    bars = []
-    for step, t0, t1 in timed:
-        if t0 is None:
-            continue
-        bars.append({"node": step.get("node") or "cluster", "phase": step.get("kind") or "",
-                     "start": t0 - origin, "end": (t1 if t1 is not None else latest) - origin,
-                     "status": step.get("status") or "", "seconds": step.get("seconds")})
-    return bars
-
-
-def _header_table(doc: Mapping[str, Any]) -> str:
-    """The auditor's header: when (with the time zone), who, where, which clusterlib, and the
-    exact options and action the run was given."""
-    from clusterlib.upgrade.report import _duration, _when
-
-    dur = doc.get("duration_seconds")
-    finished = _when(doc.get("finished")) if doc.get("finished") else "not finished"
-    opts = doc.get("options") or {}
-    action = doc.get("action") or {}
-    rows = [["Started", _e(_when(doc.get("started")))],
-            ["Finished", _e(finished + (f" ({_duration(float(dur))})" if dur is not None else ""))],
-            ["Operator", _e(doc.get("operator") or "unknown")],
-            ["Cluster", _e(doc.get("cluster"))],
-            ["clusterlib", _e(doc.get("clusterlib_version") or "unknown (not recorded)")],
-            ["Options", f"<code>{_e(json.dumps(opts, sort_keys=True))}</code>" if opts
-             else "not recorded"]]
-    if action:
-        rows.append(["Action", f"<code>{_e(json.dumps(action, sort_keys=True))}</code>"])
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<table class="header">{body}</table>'
-
-
-def _report_body(doc: Mapping[str, Any]) -> str:
-    outcome = str(doc.get("outcome") or "?")
-    parts = [f"<h3>Rolling upgrade of {_e(doc.get('cluster'))}: {_state(outcome)}</h3>",
-             f"<p>{_e(doc.get('message'))}</p>",
-             f'<div class="dim">run {_e(doc.get("run_id"))}'
-             + (f" &middot; journal <code>{_e(doc.get('journal'))}</code>" if doc.get("journal")
-                else "") + "</div>"]
-    parts.append(_header_table(doc))
-    stopped = doc.get("stopped_at")
-    if stopped:
-        parts.append("<p><b>Stopped at:</b> " + _e(_short({k: v for k, v in stopped.items() if v}))
-                     + "</p>")
-    moves = list(doc.get("moves") or [])
-    retries = list(doc.get("retries") or [])
-    misplaced = doc.get("misplaced") or {}
-    phase_seconds = doc.get("phase_seconds") or {}
-    summary = [f"{len(moves)} group moves", f"{len(retries)} retries",
-               f"{len(misplaced)} groups off their original owner"]
-    if phase_seconds:
-        summary.append("phase time: " + ", ".join(f"{k} {float(v):.0f} s"
-                                                   for k, v in phase_seconds.items()))
-    parts.append("<h4>Summary</h4><div>" + " &middot; ".join(_e(x) for x in summary) + "</div>")
-
-    node_rows = []
-    for name, info in (doc.get("nodes") or {}).items():
-        # The report's own verdict (a failed version check is "failed", never "done"); a
-        # document from an older report without it falls back to the failed flag.
-        result = str(info.get("result") or ("failed" if info.get("failed") else
-                                             "upgraded" if info.get("after") else "-"))
-        node_rows.append([f"<b>{_e(name)}</b>", _e(_ver(info.get("before"))),
-                          _e(_ver(info.get("after"))), _state(result)])
-    parts.append("<h4>Nodes: versions before and after</h4>"
-                 + _table(["Node", "Before", "After", "Result"], node_rows))
-
-    steps_list = list(doc.get("steps") or [])
-    bars = timeline_bars(steps_list)
-    if bars:
-        origin = _origin(steps_list)
-        down = timeline_downtime(doc, origin, steps_list) if origin is not None else {}
-        parts.append("<h4>Timeline</h4>" + timeline_svg(bars, origin=origin, downtime=down))
-    phase_rows = _phase_rows(steps_list)
-    if phase_rows:
-        parts.append("<h4>Time per phase</h4>" + _table(
-            ["Phase", "Steps", "Total", "Longest", "Longest on"], phase_rows))
-    step_rows = [[_e(s.get("node") or "cluster"), _e(s.get("kind")),
-                  _state(s.get("result_text") or s.get("status")),
-                  _e("" if s.get("seconds") is None else f"{float(s['seconds']):.1f}"),
-                  _e(s.get("attempts", "")), _e(s.get("message") or "")]
-                 for s in doc.get("steps") or []]
-    parts.append("<h4>Steps</h4>" + _table(["Node", "Phase", "Status", "Seconds", "Attempts",
-                                            "Note"], step_rows))
-    move_rows = [[_e(m.get("group")), _e(m.get("source")), _e(m.get("target")),
-                  _state(m.get("state") or ""), _e(m.get("purpose") or m.get("phase") or ""),
-                  _e(m.get("attempts", "")),
-                  _e("" if m.get("seconds") is None else f"{float(m['seconds']):.1f}")]
-                 for m in moves]
-    parts.append(f"<h4>Moves ({len(moves)})</h4>" + _table(
-        ["Group", "From", "To", "State", "Why", "Attempts", "Seconds"], move_rows))
-    if retries:
-        retry_rows = [[_e(r.get("node") or ""), _e(r.get("phase") or ""), _e(r.get("group") or ""),
-                       _e(r.get("attempt", "")), _e(r.get("error") or "")] for r in retries]
-        parts.append(f"<h4>Retries ({len(retries)})</h4>"
-                     + _table(["Node", "Phase", "Group", "Attempt", "Error"], retry_rows))
-    availability = doc.get("availability") or {}
-    if availability:
-        rows = [[_e(g), _e(f"{float(a['seconds']):.1f}"), _e(f"{float(a['moves']):.1f}"),
-                 _state("outage" if float(a["excess"]) > 0 else "ok"),
-                 _e(f"{float(a['excess']):.1f}"),
-                 _e(", ".join(f"{k} {float(v):.1f}" for k, v in a["by_phase"].items()))]
-                for g, a in availability.items()]
-        parts.append("<h4>Availability (seconds not Online)</h4>" + _table(
-            ["Group", "Down", "Moves needed", "", "Beyond moves", "By phase"], rows))
-    if not doc.get("final_placement") and doc.get("outcome") != "running":
-        parts.append("<p><b>Placement:</b> not read at the end of the run; see the warnings</p>")
-    if misplaced:
-        rows = [[_e(g), _e(v[0]), _e(v[1])] for g, v in misplaced.items()]
-        parts.append("<h4>Groups not on their original owner</h4>"
-                     + _table(["Group", "Was on", "Now on"], rows))
-    level = doc.get("functional_level") or {}
-    if level:
-        parts.append("<h4>Functional level</h4><div>" + _e(_short(level)) + "</div>")
-    warnings = list(doc.get("warnings") or [])
-    if warnings:
-        parts.append("<h4>Warnings</h4><ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings)
-                     + "</ul>")
-    audit = list(doc.get("audit") or [])
-    if audit:
-        parts.append("<h4>Audit</h4><ul>" + "".join(
-            f"<li>{_e(a.get('text', a) if isinstance(a, Mapping) else a)}</li>" for a in audit)
-            + "</ul>")
-    return "".join(parts)
-
-
-# The chart's text is drawn in the monospace font so its width has an honest upper bound that the
-# server can check (there is no script in the file to measure it): every common monospace face
-# advances each character by at most 0.602 em (DejaVu Sans Mono and Menlo 0.602, Liberation Mono
-# and Courier New 0.600, Consolas 0.55); East Asian wide characters take two cells.
-_FONT = 11
-_EM_BOUND = 0.62
-_MONO = "DejaVu Sans Mono,Menlo,Consolas,Liberation Mono,Courier New,monospace"
-_LONGEST_LABEL = 32  # node and group labels beyond this are shortened (full name in the tooltip)
-
-
-def label_width(text: str, size: float = _FONT) -> float:
-    """An upper bound on ``text``'s width in pixels in the timeline's font at ``size`` px."""
-    import unicodedata
-
-    cells = sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-    return cells * _EM_BOUND * size
-
-
-def _fit(text: str, limit: int = _LONGEST_LABEL) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
-
-
-def _tip(name: str) -> str:
-    """The full name as a tooltip, only where the label had to be shortened."""
-    return f"<title>{_e(name)}</title>" if _fit(name) != name else ""
-
-
-def _origin(steps: Iterable[Mapping[str, Any]]) -> float | None:
-    starts = [t for t in (_parse_time(s.get("started")) for s in steps) if t is not None]
-    return min(starts) if starts else None
-
-
-def _phase_rows(steps: Iterable[Mapping[str, Any]]) -> list[list[str]]:
-    """Per phase: how many steps took time, their total and the longest (cluster seconds)."""
-    totals: dict[str, list[Any]] = {}
-    for s in steps:
-        if s.get("seconds") is None:
-            continue
-        secs = float(s["seconds"])
-        row = totals.setdefault(str(s.get("kind") or ""), [0, 0.0, -1.0, ""])
-        row[0] += 1
-        row[1] += secs
-        if secs > row[2]:
-            row[2], row[3] = secs, str(s.get("node") or "cluster")
-    return [[_e(k), _e(n), _e(_human(total)), _e(_human(longest)), _e(on)]
-            for k, (n, total, longest, on) in totals.items()]
 
 
 def _human(seconds: float) -> str:
@@ -425,193 +177,6 @@ def _human(seconds: float) -> str:
     if whole < 86400:
         return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
     return f"{whole // 86400} d {whole % 86400 // 3600:02d} h"
-
-
-def timeline_downtime(doc: Mapping[str, Any], origin: float,
-                      steps: Sequence[Mapping[str, Any]] = ()) -> dict[str, list[tuple[float, float]]]:
-    """Each group's time not Online, as (start, end) seconds from ``origin`` (the run's first step
-    start): the downtime episodes the engine recorded, and the moves it made (a move's group is
-    down while it moves; a move records when it ended and how many cluster seconds it took).
-
-    Cluster seconds become wall-clock seconds through the run's own ratio of step seconds to step
-    wall time (1 on a real cluster; the simulator's speed factor otherwise)."""
-    ratios = []
-    for s in steps:
-        t0, t1 = _parse_time(s.get("started")), _parse_time(s.get("finished"))
-        if t0 is not None and t1 is not None and t1 > t0 and s.get("seconds"):
-            ratios.append(float(s["seconds"]) / (t1 - t0))
-    scale = sorted(ratios)[len(ratios) // 2] if ratios else 1.0
-    out: dict[str, list[tuple[float, float]]] = {}
-    for m in doc.get("moves") or []:
-        end = _parse_time(m.get("at"))
-        if end is None or m.get("state") != "Online" or m.get("purpose") in ("recovery",
-                                                                              "rollback"):
-            continue
-        secs = float(m.get("seconds") or 0.0) / (scale or 1.0)
-        out.setdefault(str(m.get("group")), []).append((max(0.0, end - secs - origin),
-                                                        end - origin))
-    latest = max([t for s in steps for t in (_parse_time(s.get("started")),
-                                             _parse_time(s.get("finished"))) if t is not None]
-                 or [origin])
-    for g, a in (doc.get("availability") or {}).items():
-        for ep in a.get("episodes") or []:
-            t0 = _parse_time(ep.get("from"))
-            if t0 is None:
-                continue
-            t1 = _parse_time(ep.get("to"))
-            out.setdefault(str(g), []).append((t0 - origin, (t1 if t1 is not None else latest)
-                                               - origin))
-    return {g: sorted(v) for g, v in out.items()}
-
-
-# Tick steps an admin reads: seconds, minutes, hours, days (and no 7-second or 40-minute steps).
-_STEPS: tuple[float, ...] = (
-    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,  # simulated runs: milliseconds
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
-          86400, 172800, 604800)
-
-
-def _ticks(origin: float | None, total: float, plot_w: float) -> list[tuple[float, str]]:
-    """(seconds from origin, label): wall-clock times (UTC, what the journal records) aligned to
-    round instants when ``origin`` is known, elapsed times otherwise; as many as fit unclipped."""
-    import datetime
-
-    def label(t: float, step: float) -> str:
-        if origin is None:
-            return "+" + _human(t).replace(" ", "") if t else "0"
-        moment = datetime.datetime.fromtimestamp(origin + t, datetime.timezone.utc)
-        if step < 1:  # a simulated run (or a very short one): milliseconds
-            return moment.strftime("%H:%M:%S.%f")[:12]
-        if step >= 86400:
-            return moment.strftime("%d %b")
-        crosses = total + (origin % 86400) >= 86400
-        if step >= 3600 and crosses:
-            return moment.strftime("%d %b %H:%M")
-        return moment.strftime("%H:%M:%S" if step < 60 else "%H:%M")
-
-    for step in _STEPS:
-        if step * 60 < total:  # more than 60 ticks could never fit anyway
-            continue
-        base = origin or 0.0
-        first = (-(base % step)) % step  # the first round instant at or after the start
-        marks = []
-        i = 0
-        while first + i * step <= total + 1e-9:
-            marks.append((first + i * step, label(first + i * step, step)))
-            i += 1
-        widest = max((label_width(text) for _t, text in marks), default=0.0)
-        if marks and len(marks) * (widest + 14) <= plot_w * 1.0 and (
-                plot_w * step / max(total, 1e-9) >= widest + 14):
-            return marks
-    return [(0.0, label(0.0, _STEPS[-1]))]
-
-
-def timeline_svg(bars: Sequence[Mapping[str, Any]], *, width: int = 900,
-                 origin: float | None = None,
-                 downtime: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> str:
-    """Nodes as rows, phases as bars; below them each group's time not Online, in red.
-
-    ``bars``: dicts with ``node``, ``phase``, ``start`` and ``end`` (seconds from the run's start)
-    and optional ``status``. ``origin``: the run's start (epoch seconds) for wall-clock ticks in
-    UTC; without it the ticks show elapsed time. ``downtime``: group -> (start, end) seconds.
-    Every text's extent is bounded by ``label_width`` and kept inside the drawing."""
-    if not bars:
-        return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
-    down = {g: list(v) for g, v in (downtime or {}).items() if v}
-    nodes: list[str] = []
-    for b in bars:
-        if str(b["node"]) not in nodes:
-            nodes.append(str(b["node"]))
-    ends = [float(b["end"]) for b in bars] + [e for v in down.values() for _s, e in v]
-    total = max(ends) or 1.0
-    labels = [_fit(n) for n in nodes] + [_fit(g) for g in down]
-    label_w = int(max(label_width(t) for t in labels) + 16)
-    label_w = max(label_w, int(label_width("UTC") + 16))
-    plot_w = width - label_w - 12
-    row_h, top, g_row = 22, 34, 14
-    palette = ["#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
-               "#9c755f", "#bab0ac"]
-    phases: list[str] = []
-    seconds: dict[str, float] = {}
-    for b in bars:
-        phase = str(b.get("phase") or "")
-        if phase not in phases:
-            phases.append(phase)
-        # the step's own (cluster) seconds where known, so the legend matches the phase table
-        # also for a simulated run whose wall clock ran faster
-        took = b.get("seconds")
-        seconds[phase] = seconds.get(phase, 0.0) + (
-            float(took) if took is not None else float(b["end"]) - float(b["start"]))
-    nodes_end = top + row_h * len(nodes)
-    groups_top = nodes_end + (24 if down else 0)
-    groups_end = groups_top + g_row * len(down)
-    # The legend: phase swatches with each phase's total time, wrapped to the drawing's width.
-    entries = [(palette[i % 9], f"{p or 'step'} {_human(seconds[p])}") for i, p in
-               enumerate(phases)] + [("#e15759", "failed")] + (
-        [("#d62728", "group not Online")] if down else [])
-    legend: list[tuple[float, int, str, str]] = []
-    lx, line = 4.0, 0
-    for color, text in entries:
-        w = 14 + label_width(text) + 16
-        if lx + w > width - 4 and lx > 4:
-            lx, line = 4.0, line + 1
-        legend.append((lx, line, color, text))
-        lx += w
-    legend_top = groups_end + 12
-    height = int(legend_top + 16 * (line + 1) + 6)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
-             f' viewBox="0 0 {width} {height}" font-family="{_MONO}" font-size="{_FONT}"'
-             ' role="img" aria-label="timeline">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>']
-
-    def x_of(t: float) -> float:
-        return label_w + plot_w * t / total
-
-    axis = "UTC" if origin is not None else "elapsed"
-    parts.append(f'<text x="4" y="{top - 14}" fill="#666">{axis}</text>')
-    for t, text in _ticks(origin, total, plot_w):
-        x = x_of(t)
-        w = label_width(text)
-        left = min(max(x - w / 2, label_w - w / 2), width - 4 - w)
-        parts.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{groups_end}"'
-                     ' stroke="#e5e7eb"/>')
-        parts.append(f'<text x="{left:.1f}" y="{top - 14}" fill="#444">{_e(text)}</text>')
-    for i, node in enumerate(nodes):
-        y = top + i * row_h
-        parts.append(f'<text x="4" y="{y + 15}">{_tip(node)}{_e(_fit(node))}</text>')
-        parts.append(f'<line x1="{label_w}" y1="{y + row_h}" x2="{width - 12}" y2="{y + row_h}"'
-                     ' stroke="#eee"/>')
-    for b in bars:
-        phase = str(b.get("phase") or "")
-        color = "#e15759" if b.get("status") == "failed" else palette[phases.index(phase) % 9]
-        x = x_of(float(b["start"]))
-        w = max(1.5, plot_w * (float(b["end"]) - float(b["start"])) / total)
-        y = top + nodes.index(str(b["node"])) * row_h + 4
-        took = b.get("seconds")
-        span = float(took) if took is not None else float(b["end"]) - float(b["start"])
-        tip = f"{b['node']} {phase}: {_human(span)}" + (
-            f" ({b['status']})" if b.get("status") else "")
-        parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 8}" rx="2"'
-                     f' fill="{color}"><title>{_e(tip)}</title></rect>')
-    if down:
-        parts.append(f'<text x="4" y="{nodes_end + 17}" fill="#666">groups not Online</text>')
-    for i, (group, spans) in enumerate(down.items()):
-        y = groups_top + i * g_row
-        parts.append(f'<text x="4" y="{y + 11}" font-size="{_FONT - 1}">{_tip(group)}'
-                     f'{_e(_fit(group))}</text>')
-        for a, b_ in spans:
-            x = x_of(a)
-            w = max(1.5, plot_w * (b_ - a) / total)
-            parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{g_row - 5}"'
-                         f' fill="#d62728"><title>{_e(group)}: not Online for'
-                         f' {_e(_human(b_ - a))}</title></rect>')
-    for x, ln, color, text in legend:
-        y = legend_top + 16 * ln
-        parts.append(f'<rect x="{x:.1f}" y="{y}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{x + 14:.1f}" y="{y + 9}">{_e(text)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
 
 
 # --- live progress in a notebook -----------------------------------------------------------------
@@ -809,3 +374,45 @@ def _current_thread() -> Any:
     import threading
 
     return threading.current_thread()
+
+
+# --- notebook reprs, registered here so the records need not know about HTML --------------------------
+
+def _cluster_html(cluster: Cluster) -> str:
+    # A notebook shows a cluster by its current state: one snapshot read, as a person expects.
+    return snapshot_html(cluster.snapshot())
+
+
+def _handle_html(render: Callable[[Any], str]) -> Callable[[Node | Group], str]:
+    """A handle shows what it already knows: displaying it in a notebook must not hit the wire."""
+
+    def draw(handle: Node | Group) -> str:
+        known = handle._info
+        return render(known) if known is not None else f"<code>{_e(repr(handle))}</code>"
+
+    return draw
+
+
+def _register() -> None:
+    reprs: tuple[tuple[type, Callable[[Any], str]], ...] = (
+        (NodeInfo, node_html), (GroupInfo, group_html), (ClusterSnapshot, snapshot_html),
+        (Cluster, _cluster_html), (Node, _handle_html(node_html)),
+        (Group, _handle_html(group_html)))
+    for cls, render in reprs:
+        cls._repr_html_ = render  # type: ignore[attr-defined]
+
+
+_register()
+
+# The plan, report and timeline views moved to clusterlib.upgrade.report_html (the records' floor
+# must not import the upgrade); the old names still resolve here, with a DeprecationWarning.
+_MOVED = frozenset({"label_width", "plan_html", "report_document", "report_html", "timeline_bars",
+                    "timeline_downtime", "timeline_svg"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(f"clusterlib.html.{name} moved to clusterlib.upgrade.report_html.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("clusterlib.upgrade.report_html"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -208,11 +208,6 @@ class NodeInfo:
     def __repr__(self) -> str:
         return f"<Node {self.name!r} {self.state.name}>"
 
-    def _repr_html_(self) -> str:
-        from clusterlib.html import node_html
-
-        return node_html(self)
-
 
 @frozen
 class GroupInfo:
@@ -248,11 +243,6 @@ class GroupInfo:
 
     def __repr__(self) -> str:
         return f"<Group {self.name!r} {self.state.name} on {self.owner}>"
-
-    def _repr_html_(self) -> str:
-        from clusterlib.html import group_html
-
-        return group_html(self)
 
 
 @frozen
@@ -440,12 +430,6 @@ class ClusterSnapshot:
     def __repr__(self) -> str:
         return (f"<ClusterSnapshot {self.name!r} nodes={len(self.nodes)} groups={len(self.groups)}"
                 f" {'healthy' if self.health().ok else 'unhealthy'}>")
-
-    def _repr_html_(self) -> str:
-        from clusterlib.html import snapshot_html
-
-        return snapshot_html(self)
-
 
 
 def slot_setters(cls: type, names: Iterable[str]) -> tuple[Callable[[Any, Any], None], ...]:

@@ -1,4 +1,4 @@
-"""clusterlib.html: notebook renderers escape everything, and the report file is self-contained."""
+"""clusterlib.html and clusterlib.upgrade.report_html: renderers escape everything, the report file is self-contained."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import clusterlib
 from clusterlib import html as chtml
+from clusterlib.upgrade import report_html
 from clusterlib.sim import SimCluster
 
 
@@ -59,7 +60,7 @@ def _report_doc() -> dict[str, Any]:
 
 
 def test_report_document_is_self_contained() -> None:
-    page = chtml.report_document(_report_doc())
+    page = report_html.report_document(_report_doc())
     assert page.startswith("<!DOCTYPE html>")
     # No scripts, no external resources: viewable offline, safe to mail around.
     assert "<script" not in page and "<link" not in page and "@import" not in page
@@ -72,9 +73,9 @@ def test_report_document_is_self_contained() -> None:
 
 
 def test_timeline_has_one_row_per_node_and_a_bar_per_step() -> None:
-    bars = chtml.timeline_bars(_report_doc()["steps"])
+    bars = report_html.timeline_bars(_report_doc()["steps"])
     assert len(bars) == 8 and bars[0]["start"] == 0 and bars[-1]["end"] == 372
-    svg = chtml.timeline_svg(bars)
+    svg = report_html.timeline_svg(bars)
     root = ET.fromstring(svg)  # noqa: S314 - our own output, checked for being well-formed XML
     ns = "{http://www.w3.org/2000/svg}"
     rects = [r for r in root.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
@@ -84,7 +85,7 @@ def test_timeline_has_one_row_per_node_and_a_bar_per_step() -> None:
 
 
 def test_plan_html_from_a_mapping() -> None:
-    out = chtml.plan_html({"cluster": "C", "steps": [
+    out = report_html.plan_html({"cluster": "C", "steps": [
         {"node": "NODE1", "kind": "drain", "description": "drain it",
          "commands": ["Suspend-ClusterNode -Name 'NODE1' -Drain"]}]})
     assert "Suspend-ClusterNode -Name &#x27;NODE1&#x27; -Drain" in out
@@ -101,3 +102,33 @@ def test_notebook_progress_without_ipython_prints(capsys: Any) -> None:
     progress(Ev())
     assert "[NODE1 drain] draining" in capsys.readouterr().out
     assert "NODE1" in progress._repr_html_()
+
+
+def test_records_do_not_know_how_they_are_drawn() -> None:
+    """model.py and cluster.py import no HTML; html.py gives them their reprs; the upgrade views
+    moved up a floor and the old names still resolve from clusterlib.html, with a warning."""
+    import ast
+    import warnings
+    from pathlib import Path
+
+    import pytest
+
+    root = Path(clusterlib.__file__).parent
+    for name in ("model.py", "cluster.py", "html.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "clusterlib.html" not in mods or name == "html.py", name
+        assert not any(m.startswith("clusterlib.upgrade") for m in mods), (name, mods)
+    snap = _snapshot()
+    handle = clusterlib.Group(None, "G", snap.groups[0])  # type: ignore[arg-type]
+    assert handle._repr_html_() == chtml.group_html(snap.groups[0])  # type: ignore[attr-defined]
+    bare = clusterlib.Node(None, "<b>x</b>")  # type: ignore[arg-type]
+    assert "&lt;b&gt;" in bare._repr_html_()  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="report_html.report_document"):
+        moved = chtml.report_document
+    assert moved is report_html.report_document
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(AttributeError):
+            _ = chtml.no_such_view

@@ -179,7 +179,7 @@ def test_library_upgrade_over_the_wire_keeps_the_password_out(logs: _Collect,
             node_shell.close()
     assert report.outcome == "completed"
     assert all(n.release.key == "2016" for n in sim.nodes.values())
-    from clusterlib.html import report_document
+    from clusterlib.upgrade.report_html import report_document
 
     for text, where in [("\n".join(reprs), "a repr"), (report.to_json(), "the JSON report"),
                         (report.to_text(), "the text report"),
