@@ -58,6 +58,7 @@ from clusterlib.upgrade.options import Estimates, TargetVersion, UpgradeOptions
 from clusterlib.upgrade.plan import Plan, Step
 from clusterlib.upgrade.preflight import CheckResult
 from clusterlib.upgrade.report import Report
+from clusterlib.upgrade.report_html import report_document
 
 __all__ = [
     "ActionFailed",
@@ -100,4 +101,5 @@ __all__ = [
     "default_action",
     "events",
     "read_lock",
+    "report_document",
 ]
