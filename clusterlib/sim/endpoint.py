@@ -38,6 +38,7 @@ from attrs import define, field, frozen
 
 from clusterlib.sim import wsman
 from clusterlib.sim.wsman import Chunk, Request, WSManError
+from clusterlib.wire.limits import DEFAULT_MAX_ENVELOPE_SIZE  # responses <= min(this, the ask)
 
 if TYPE_CHECKING:
     from clusterlib.sim.psrp import PSRPShell
@@ -45,9 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What a Windows Server listener is configured with unless an admin raised it
-# (winrm/config MaxEnvelopeSizekb = 500). Responses never exceed min(this, the client's ask).
-DEFAULT_MAX_ENVELOPE_SIZE = 500 * 1024
 # winrm/config/Winrs IdleTimeout, 7,200,000 ms by default: a shell no request touched for this
 # long is deleted (learn.microsoft.com "Installation and configuration for Windows Remote
 # Management", WinRS settings).

@@ -44,6 +44,7 @@ from clusterlib.transports.bounded import (
     bounded_send,
 )
 from clusterlib.wire import CmdLine, CmdResult, ErrorRecord, Pipeline, PSResult
+from clusterlib.wire.limits import DEFAULT_MAX_ENVELOPE_SIZE
 
 if TYPE_CHECKING:
     from pypsrp.powershell import PowerShell, RunspacePool
@@ -73,10 +74,6 @@ DEFAULT_RETRY = TransportRetry()
 #: The default bound of one whole call (all attempts): generous enough for a long drain with
 #: -Wait, finite so that no host can hold a call forever.
 DEFAULT_CALL_TIMEOUT = 3600.0
-
-# Windows Server's default MaxEnvelopeSizekb is 500: the largest response a listener sends
-# unless an administrator raised it (see docs/connecting.md, "Large clusters").
-DEFAULT_MAX_ENVELOPE_SIZE = 500 * 1024
 
 # Marks the end of a statement's output. PSRP output carries no statement index, so between
 # statements the transport adds ``Write-Output -InputObject <marker>`` (a cmdlet with a parameter,
