@@ -132,6 +132,19 @@ def _raise_for(result: CmdResult, command: str, *, chained: bool = False) -> Non
         raise error
 
 
+def _chain(commands: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """``commands`` chained with ``&``, each followed by its ``echo`` marker, on as few lines of
+    at most MAX_LINE characters as they fit: (line, the indexes of the commands on it)."""
+    lines: list[tuple[str, list[int]]] = []
+    for i, command in enumerate(commands):
+        piece = f"{command} & echo {_MARK.format(i)}"
+        if lines and len(lines[-1][0]) + 3 + len(piece) <= MAX_LINE:
+            lines[-1] = (f"{lines[-1][0]} & {piece}", [*lines[-1][1], i])
+        else:
+            lines.append((piece, [i]))
+    return lines
+
+
 class ClusterExeDialect:
     """Drives a cluster through cluster.exe command lines (see the module docstring)."""
 
@@ -161,21 +174,8 @@ class ClusterExeDialect:
     def read_chain(self, commands: Sequence[str]) -> list[str]:
         """Run read-only commands chained with ``&`` (as few lines as fit), return each one's
         stdout. Any failure raises; so does output without every marker."""
-        lines: list[tuple[str, list[int]]] = []
-        current = ""
-        members: list[int] = []
-        for i, command in enumerate(commands):
-            piece = f"{command} & echo {_MARK.format(i)}"
-            candidate = f"{current} & {piece}" if current else piece
-            if current and len(candidate) > MAX_LINE:
-                lines.append((current, members))
-                candidate, members = piece, []
-            current = candidate
-            members.append(i)
-        if current:
-            lines.append((current, members))
         outputs: list[str] = []
-        for line, wanted in lines:
+        for line, wanted in _chain(commands):
             result = self.transport.run_cmd(CmdLine(line, idempotent=True))
             _raise_for(result, line, chained=True)
             parts = self._split(result.stdout, wanted, line)
@@ -218,10 +218,7 @@ class ClusterExeDialect:
             optional = {4} if owners else {4, 5}
             if any(not outs[i].strip() for i in range(len(base)) if i not in optional) or (
                     not any(not outs[i].strip() for i in optional)):
-                error = cx.parse_error("", cx.format_error(codes[0]), codes[0],
-                                       command=" & ".join(base))
-                assert error is not None
-                raise error
+                _raise_code(codes[0], command=" & ".join(base))
             log.warning("cluster.exe snapshot: %s failed (Win32 %s); core group and quorum"
                         " type by fallback", " and ".join(base[i] for i in sorted(optional)
                                                           if not outs[i].strip()), codes[0])
@@ -268,28 +265,19 @@ class ClusterExeDialect:
         carry are skipped with a warning (their owners stay unknown, i.e. unrestricted)."""
         commands: list[str] = []
         asks: list[tuple[str, str, str]] = []  # (kind, object name, group name)
-        for g in groups:
-            try:
-                commands.append(self._line("group", cl.GroupName(g.name), "/listowners"))
-            except UnsafeName as exc:
-                log.warning("preferred owners of %r not read: %s", g.name, exc)
-                continue
-            asks.append(("group", g.name, g.name))
-        for r in resources:
-            try:
-                commands.append(self._line("res", cl.ResourceName(r.name), "/listowners"))
-            except UnsafeName as exc:
-                log.warning("possible owners of resource %r not read: %s", r.name, exc)
-                continue
-            asks.append(("resource", r.name, r.group))
+        wanted = [("group", g.name, g.name) for g in groups] + [
+            ("resource", r.name, r.group) for r in resources]
+        for kind, name, group in wanted:
+            line = self._listowners(kind, name)
+            if line is not None:
+                commands.append(line)
+                asks.append((kind, name, group))
         outs, codes = self._read_tolerant(commands) if commands else ([], [])
         # A name as listed that cluster.exe does not find (the real one has blanks the listing
         # cannot show) leaves that object's owners unknown; any other failure is raised.
         other = [c for c in codes if c not in (5007, 5013)]
         if other:
-            error = cx.parse_error("", cx.format_error(other[0]), other[0])
-            assert error is not None
-            raise error
+            _raise_code(other[0])
         preferred: dict[str, tuple[str, ...]] = {}
         possible: dict[str, list[str]] = {}
         for (kind, name, group), text in zip(asks, outs, strict=True):
@@ -310,6 +298,19 @@ class ClusterExeDialect:
         # Every node possible is the same as no restriction (as the PowerShell dialect reads it).
         return preferred, {k: tuple(v) for k, v in possible.items()
                            if {n.lower() for n in v} != everyone}
+
+    def _listowners(self, kind: str, name: str) -> str | None:
+        """``group "name" /listowners`` (preferred owners) or ``res "name" /listowners``
+        (possible owners); None, with a warning, for a name cmd.exe quoting cannot carry (its
+        owners then stay unknown, i.e. unrestricted)."""
+        try:
+            if kind == "group":
+                return self._line("group", cl.GroupName(name), "/listowners")
+            return self._line("res", cl.ResourceName(name), "/listowners")
+        except UnsafeName as exc:
+            what = "preferred owners of %r" if kind == "group" else "possible owners of resource %r"
+            log.warning(what + " not read: %s", name, exc)
+            return None
 
     def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
         """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners, the group,
@@ -345,12 +346,7 @@ class ClusterExeDialect:
         mine = [r for r in cx.parse_resources(outs[3], groups=listed, nodes=node_names)
                 if r.group.lower() == info.name.strip().lower()]
         possible: list[str] | None = None
-        asks = []
-        for r in mine:
-            try:
-                asks.append(self._line("res", cl.ResourceName(r.name), "/listowners"))
-            except UnsafeName as exc:
-                log.warning("possible owners of resource %r not read: %s", r.name, exc)
+        asks = [line for r in mine if (line := self._listowners("resource", r.name)) is not None]
         for text in self.read_chain(asks) if asks else []:
             owners_listed = cx.parse_owners(text, nodes=node_names)
             keep = {n.lower() for n in owners_listed}
@@ -416,94 +412,14 @@ class ClusterExeDialect:
         * the resource listing cannot be read (the moves read it), or an Up node that could
           receive the groups has a name cmd.exe quoting cannot carry.
         """
-        cl.check_name(node, "node name")
-        key = node.lower()
-
-        def refuse(what: str) -> NoReturn:
-            raise UnsafeName(f"cannot drain node {node!r} through cluster.exe: {what}. Nothing was"
-                             " sent; the node was not paused")
-
-        def names_on(groups: Sequence[GroupInfo]) -> list[str]:
-            counts: dict[str, int] = {}
-            for g in groups:
-                counts[g.name.strip().lower()] = counts.get(g.name.strip().lower(), 0) + 1
-            mine = [g.name for g in groups if (g.owner or "").lower() == key]
-            for name in mine:
-                try:
-                    cl.check_name(name, "group name")
-                except UnsafeName as exc:
-                    refuse(f"group {name!r} on it cannot be moved by cluster.exe ({exc})")
-                if counts[name.strip().lower()] > 1:
-                    refuse(f"{counts[name.strip().lower()]} groups are listed as {name!r} (their"
-                           " names differ only in blanks or case, which cluster.exe's listing"
-                           " does not show), so clusterlib cannot tell which one to move")
-            return mine
-
-        last = self._last
-        if last is not None:
-            for n in last.nodes:
-                if n.name.lower() != key and n.state.name == "Up":
-                    try:
-                        cl.check_name(n.name, "node name")
-                    except UnsafeName as exc:
-                        refuse(f"node {n.name!r}, which could receive its groups, cannot be named"
-                               f" on a cluster.exe line ({exc})")
-        expected = names_on(last.groups) if last is not None else []
-        probed: dict[str, str] = {}
-        for round_trip in range(2):
-            asks = [n for n in expected if n.lower() not in probed]
-            commands = [self._line("group"), self._line("res")] if round_trip == 0 else []
-            commands += [self._line("group", cl.GroupName(n), "/status") for n in asks]
-            if not commands:
-                break
-            parts, codes = self._read_tolerant(commands)
-            if round_trip == 0:
-                known = [n.name for n in last.nodes] if last is not None else []
-                listed = cx.parse_groups(parts[0], nodes=known)
-                try:
-                    cx.parse_resources(parts[1], groups=[g.name for g in listed], nodes=known)
-                except ParseError as exc:
-                    refuse(f"the resource listing cannot be read ({exc.reason})")
-                answers = parts[2:]
-            else:
-                answers = parts
-            for name, text in zip(asks, answers, strict=True):
-                probed[name.lower()] = text
-            if any(c != 5013 for c in codes):
-                bad = next(c for c in codes if c != 5013)
-                error = cx.parse_error("", cx.format_error(bad), bad)
-                assert error is not None
-                raise error
-            if round_trip == 0:
-                expected = names_on(listed)
-        for name in expected:
-            text = probed.get(name.lower(), "")
-            try:
-                found = cx.parse_groups(text, nodes=known) if text.strip() else []
-            except ParseError:
-                found = []
-            if len(found) != 1 or found[0].name.lower() != name.lower():
-                refuse(f"the group listed as {name!r} on it does not answer to that name"
-                       " (its real name has leading or trailing blanks that cluster.exe's"
-                       " listing does not show), so clusterlib cannot move it")
-            if (found[0].owner or "").lower() != key:
-                refuse(f"group {name!r} answers as owned by {found[0].owner!r}, not by this node"
-                       " (it moved while being checked, or the listing showed another group"
-                       " under its name); read the cluster again and retry")
+        _DrainCheck(self, node).run()
 
     def _read_tolerant(self, commands: Sequence[str]) -> tuple[list[str], list[int]]:
         """Like :meth:`read_chain` on one line, but a command that fails leaves its part empty
         instead of raising; returns the parts and the Win32 codes reported on stderr."""
-        lines: list[tuple[str, list[int]]] = []
-        for i, command in enumerate(commands):
-            piece = f"{command} & echo {_MARK.format(i)}"
-            if lines and len(lines[-1][0]) + 3 + len(piece) <= MAX_LINE:
-                lines[-1] = (f"{lines[-1][0]} & {piece}", [*lines[-1][1], i])
-            else:
-                lines.append((piece, [i]))
         parts: list[str] = []
         codes: list[int] = []
-        for line, wanted in lines:
+        for line, wanted in _chain(commands):
             result = self.transport.run_cmd(CmdLine(line, idempotent=True))
             found = cx.error_codes(result.stderr)
             if result.stderr.strip() and not found:
@@ -570,6 +486,109 @@ class ClusterExeDialect:
         # for the cluster object by analogy, [P]).
         line = self._line(cl.Switch("priv", cl.Name(key)), "/usedefault")
         self._run(line, idempotent=False)
+
+
+class _DrainCheck:
+    """One :meth:`ClusterExeDialect.check_drain`: the node, the last snapshot's view of the
+    cluster, and what the read-only probes answered."""
+
+    def __init__(self, dialect: ClusterExeDialect, node: str) -> None:
+        self.dialect = dialect
+        self.node = node
+        self.key = node.lower()
+        self.last = dialect._last
+        self.known = [n.name for n in self.last.nodes] if self.last is not None else []
+
+    def refuse(self, what: str) -> NoReturn:
+        raise UnsafeName(f"cannot drain node {self.node!r} through cluster.exe: {what}. Nothing was"
+                         " sent; the node was not paused")
+
+    def run(self) -> None:
+        cl.check_name(self.node, "node name")
+        self.check_receivers()
+        expected, probed = self.probe()
+        for name in expected:
+            self.check_answer(name, probed.get(name.lower(), ""))
+
+    def names_on(self, groups: Sequence[GroupInfo]) -> list[str]:
+        """The node's groups in ``groups``, each nameable on a line and listed once."""
+        counts: dict[str, int] = {}
+        for g in groups:
+            counts[g.name.strip().lower()] = counts.get(g.name.strip().lower(), 0) + 1
+        mine = [g.name for g in groups if (g.owner or "").lower() == self.key]
+        for name in mine:
+            try:
+                cl.check_name(name, "group name")
+            except UnsafeName as exc:
+                self.refuse(f"group {name!r} on it cannot be moved by cluster.exe ({exc})")
+            if counts[name.strip().lower()] > 1:
+                self.refuse(f"{counts[name.strip().lower()]} groups are listed as {name!r} (their"
+                            " names differ only in blanks or case, which cluster.exe's listing"
+                            " does not show), so clusterlib cannot tell which one to move")
+        return mine
+
+    def check_receivers(self) -> None:
+        """Every other Up node, which could receive the groups, can be named on a line."""
+        for n in self.last.nodes if self.last is not None else ():
+            if n.name.lower() != self.key and n.state.name == "Up":
+                try:
+                    cl.check_name(n.name, "node name")
+                except UnsafeName as exc:
+                    self.refuse(f"node {n.name!r}, which could receive its groups, cannot be"
+                                f" named on a cluster.exe line ({exc})")
+
+    def probe(self) -> tuple[list[str], dict[str, str]]:
+        """A fresh group and resource listing with ``group "G" /status`` for each group the last
+        snapshot put on the node, then (a second round trip) for any the fresh listing adds.
+        Returns the node's groups by the fresh listing and each one's ``/status`` text."""
+        d = self.dialect
+        expected = self.names_on(self.last.groups) if self.last is not None else []
+        probed: dict[str, str] = {}
+        for round_trip in range(2):
+            asks = [n for n in expected if n.lower() not in probed]
+            commands = [d._line("group"), d._line("res")] if round_trip == 0 else []
+            commands += [d._line("group", cl.GroupName(n), "/status") for n in asks]
+            if not commands:
+                break
+            parts, codes = d._read_tolerant(commands)
+            answers = parts
+            if round_trip == 0:
+                listed = cx.parse_groups(parts[0], nodes=self.known)
+                try:
+                    cx.parse_resources(parts[1], groups=[g.name for g in listed], nodes=self.known)
+                except ParseError as exc:
+                    self.refuse(f"the resource listing cannot be read ({exc.reason})")
+                answers = parts[2:]
+            for name, text in zip(asks, answers, strict=True):
+                probed[name.lower()] = text
+            bad = [c for c in codes if c != 5013]
+            if bad:
+                _raise_code(bad[0])
+            if round_trip == 0:
+                expected = self.names_on(listed)
+        return expected, probed
+
+    def check_answer(self, name: str, text: str) -> None:
+        """``group "name" /status`` answered for that very group, still on the node."""
+        try:
+            found = cx.parse_groups(text, nodes=self.known) if text.strip() else []
+        except ParseError:
+            found = []
+        if len(found) != 1 or found[0].name.lower() != name.lower():
+            self.refuse(f"the group listed as {name!r} on it does not answer to that name"
+                        " (its real name has leading or trailing blanks that cluster.exe's"
+                        " listing does not show), so clusterlib cannot move it")
+        if (found[0].owner or "").lower() != self.key:
+            self.refuse(f"group {name!r} answers as owned by {found[0].owner!r}, not by this node"
+                        " (it moved while being checked, or the listing showed another group"
+                        " under its name); read the cluster again and retry")
+
+
+def _raise_code(code: int, command: str | None = None) -> NoReturn:
+    """Raise the mapped error for a Win32 code a chained line reported on stderr."""
+    error = cx.parse_error("", cx.format_error(code), code, command=command)
+    assert error is not None
+    raise error
 
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
