@@ -28,6 +28,20 @@ class ProfileError(ValueError):
     password. The message names the file and what would be valid."""
 
 
+def toml_parser() -> Any:
+    """The TOML parser: tomllib (Python 3.11+), else the tomli package (the same parser, for
+    Python 3.10) when it is installed, else None. Profiles and fleet inventories read TOML."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:
+        import tomli  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    return tomli
+
+
 def profiles_path() -> Path:
     """``$CLUSTERLIB_PROFILES``, else ``profiles.toml`` in the platform's config folder:
     platformdirs' answer when it is installed (``%APPDATA%\\clusterlib`` on Windows,
@@ -47,13 +61,9 @@ def profiles_path() -> Path:
 def load_profile(name: str) -> dict[str, Any]:
     """``[profiles.NAME]`` from the profiles file, keys normalised to ``snake_case``."""
     path = profiles_path()
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10: tomli is the same parser, when installed
-        try:
-            import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-        except ImportError as exc:
-            raise ProfileError("reading profiles needs Python 3.11 or the tomli package") from exc
+    tomllib = toml_parser()
+    if tomllib is None:
+        raise ProfileError("reading profiles needs Python 3.11 or the tomli package")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterlib.profiles import ProfileError, load_profile, toml_parser
 from clusterlib.upgrade.options import UpgradeOptions
 
 PASSWORD_ENV = "CLUSTERLIB_PASSWORD"  # noqa: S105 - the variable's name, not a secret
@@ -188,21 +188,12 @@ class Inventory:
 
 # --- loading and validation ---------------------------------------------------------------------
 
-def _toml() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-        return tomllib
-    try:  # Python 3.10: tomli is the same parser
-        import tomli  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as exc:
-        raise InventoryError("reading an inventory needs Python 3.11 or the tomli package") from exc
-    return tomli
-
-
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read and validate an inventory file (``InventoryError`` names every problem found)."""
     file = Path(path)
-    toml = _toml()
+    toml = toml_parser()
+    if toml is None:
+        raise InventoryError("reading an inventory needs Python 3.11 or the tomli package")
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -474,8 +465,6 @@ def _check_layout(sim: str, label: str, problems: list[str]) -> None:
 
 def _profile(name: str, label: str, problems: list[str]) -> dict[str, Any]:
     """A connection profile (profiles.toml); it never holds a password."""
-    from clusterlib.profiles import ProfileError, load_profile
-
     try:
         entry = load_profile(name)
     except ProfileError as exc:

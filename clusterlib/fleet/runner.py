@@ -42,6 +42,7 @@ from clusterlib.upgrade import (
     UpgradeOptions,
     UpgradeStopped,
     default_action,
+    report_document,
 )
 from clusterlib.upgrade.events import utc_now
 
@@ -541,8 +542,6 @@ class Fleet:
                        " finish")
 
     def _write_cluster_html(self, name: str, report: Report) -> str | None:
-        from clusterlib.html import report_document
-
         path = self.journal_dir / f"{_safe_name(name)}.html"
         try:
             path.write_text(report_document(report, title=f"Rolling upgrade of {name}"),

@@ -79,12 +79,52 @@ ansible_facts:
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, NoReturn, Protocol  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]  # noqa: E402
 
+# Only clusterlib's public names (clusterlib, clusterlib.upgrade, clusterlib.fleet): the module
+# must survive the package's internal moves. A missing clusterlib is reported by main().
+try:
+    from clusterlib import Cluster, ClusterError
+    from clusterlib.fleet import (
+        ClusterEntry,
+        Inventory,
+        InventoryError,
+        already_upgraded,
+        connect_entry,
+        parse_inventory,
+    )
+    from clusterlib.upgrade import (
+        PreflightFailed,
+        Report,
+        RollingUpgrade,
+        UpgradeAction,
+        UpgradeOptions,
+        UpgradeStopped,
+        default_action,
+        report_document,
+    )
+except ImportError as exc:
+    CLUSTERLIB_MISSING: ImportError | None = exc
+else:
+    CLUSTERLIB_MISSING = None
+
 CONNECTION = ("host", "port", "user", "auth", "ssl", "ca_bundle", "insecure", "cluster", "dialect",
               "time_scale", "node_path")
+#: Outcomes of a journal's run that ended: anything else is a run to resume.
+FINISHED = ("completed", "degraded", "incomplete")
+
+
+class _Module(Protocol):
+    """What the module uses of AnsibleModule (untyped): exit_json and fail_json never return."""
+
+    params: dict[str, Any]
+    check_mode: bool
+
+    def exit_json(self, **kwargs: Any) -> NoReturn: ...
+
+    def fail_json(self, **kwargs: Any) -> NoReturn: ...
 
 
 def _spec() -> dict[str, Any]:
@@ -106,22 +146,37 @@ def _spec() -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=_spec(), supports_check_mode=True,
+    module: _Module = AnsibleModule(argument_spec=_spec(), supports_check_mode=True,
                            mutually_exclusive=[("host", "sim")],
                            required_one_of=[("host", "sim")])
+    if CLUSTERLIB_MISSING is not None:
+        module.fail_json(msg=f"clusterlib is not installed for {sys.executable}:"
+                         f" {CLUSTERLIB_MISSING}")
     p = module.params
+    inventory, entry = _inventory(module, p)
+    password = p["password"] or os.environ.get("CLUSTERLIB_PASSWORD")
+    if entry.needs_password() and not password:
+        module.fail_json(msg=f"no password for {p['user']}: give password (Ansible Vault) or set"
+                         " $CLUSTERLIB_PASSWORD on the controller")
+    journal = Path(p["journal"])
+    result: dict[str, Any] = {"changed": False, "simulated": entry.simulated,
+                              "journal": str(journal)}
     try:
-        from clusterlib.errors import ClusterError
-        from clusterlib.fleet import InventoryError, already_upgraded, connect_entry, parse_inventory
-        from clusterlib.upgrade import (
-            PreflightFailed,
-            Report,
-            RollingUpgrade,
-            UpgradeStopped,
-            default_action,
-        )
-    except ImportError as exc:
-        module.fail_json(msg=f"clusterlib is not installed for {sys.executable}: {exc}")
+        cluster = connect_entry(entry, password)
+    except ClusterError as exc:
+        module.fail_json(msg=f"could not connect to {entry.describe()}: {exc}", **result)
+    with cluster:
+        try:
+            _upgrade(module, cluster, _options(cluster, inventory, entry), journal, result)
+        except PreflightFailed as exc:
+            module.fail_json(msg="preflight failed, nothing changed: " + "; ".join(
+                f"{c.name}: {c.message}" for c in exc.failed), **result)
+        except ClusterError as exc:
+            module.fail_json(msg=f"{type(exc).__name__}: {exc}", **{**result, "changed": True})
+
+
+def _inventory(module: _Module, p: dict[str, Any]) -> tuple[Inventory, ClusterEntry]:
+    """The task's parameters as a one-cluster fleet inventory (validated as inventories are)."""
     name = p["cluster"] or p["host"] or "simulated"
     item: dict[str, Any] = {"name": "".join(c if c.isalnum() or c in "._-" else "_"
                                             for c in name)[:63] or "cluster",
@@ -136,87 +191,86 @@ def main() -> None:
         inventory = parse_inventory({"fleet": {"installer": p["installer"]}, "cluster": [item]})
     except InventoryError as exc:
         module.fail_json(msg=str(exc))
-    entry = inventory.clusters[0]
-    password = p["password"] or os.environ.get("CLUSTERLIB_PASSWORD")
-    if entry.needs_password() and not password:
-        module.fail_json(msg=f"no password for {p['user']}: give password (Ansible Vault) or set"
-                         " $CLUSTERLIB_PASSWORD on the controller")
-    journal = Path(p["journal"])
-    simulated = entry.simulated
-    result: dict[str, Any] = {"changed": False, "simulated": simulated, "journal": str(journal)}
+    return inventory, inventory.clusters[0]
+
+
+def _options(cluster: Cluster, inventory: Inventory, entry: ClusterEntry) -> UpgradeOptions:
+    """The upgrade options; a simulated cluster without a target upgrades to its layout's next
+    release (as the CLI and the fleet do)."""
+    options = inventory.upgrade_options(entry)
+    sim = getattr(cluster.transport, "sim", None)
+    if options.target is None and sim is not None and getattr(sim, "upgrade_to", None):
+        options = options.evolve(target=sim.upgrade_to)
+    return options
+
+
+def _upgrade(module: _Module, cluster: Cluster, options: UpgradeOptions, journal: Path,
+             result: dict[str, Any]) -> NoReturn:
+    """Nothing to do, the plan (check mode), a resumed run or a new one: always exits."""
+    prior = Report.from_journal(journal) if journal.exists() else None
+    unfinished = prior is not None and prior.outcome not in FINISHED
+    done, snap = already_upgraded(cluster, options)
+    if done and not unfinished:
+        report = {"outcome": "already-upgraded", "cluster": snap.name,
+                  "target": str(options.target),
+                  "nodes": {n.name: {"highest": str(n.highest_version), "os": str(n.os_version)}
+                            for n in snap.nodes}}
+        module.exit_json(outcome="already-upgraded", report=report,
+                         msg=f"every node runs {options.target}; nothing to do",
+                         ansible_facts={"clusterlib_upgrade": report}, **result)
+    action = default_action(module.params["installer"], snap)
+    if module.check_mode:
+        _plan(module, cluster, action, options, prior if unfinished else None, journal, result)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    if unfinished:
+        upgrade = RollingUpgrade.from_journal(cluster, journal=journal, action=action)
+    elif prior is not None:
+        module.fail_json(msg=f"{journal} records a finished run ({prior.outcome}) but the"
+                         f" cluster is not on {options.target}: move the journal away to"
+                         " start a new run", **result)
+    else:
+        upgrade = RollingUpgrade(cluster, action, journal=journal, options=options)
+    _run(module, upgrade, result)
+
+
+def _plan(module: _Module, cluster: Cluster, action: UpgradeAction, options: UpgradeOptions,
+          unfinished: Report | None, journal: Path, result: dict[str, Any]) -> NoReturn:
+    """Check mode: what a run would do (resume the journal's run, or the plan); changes nothing."""
+    would = {k: v for k, v in result.items() if k != "changed"}
+    if unfinished is not None:
+        module.exit_json(changed=True, outcome="planned", report=unfinished.to_dict(),
+                         msg=f"would resume the run in {journal}",
+                         ansible_facts={"clusterlib_upgrade": unfinished.to_dict()}, **would)
+    plan = RollingUpgrade(cluster, action, options=options).plan()
+    doc = plan.to_dict()
+    if not plan.ok:
+        module.fail_json(msg="preflight failed: " + "; ".join(
+            f"{c.name}: {c.message}" for c in plan.failed_checks), report=doc, **result)
+    module.exit_json(changed=True, outcome="planned", report=doc, msg=plan.to_text(),
+                     ansible_facts={"clusterlib_upgrade": doc}, **would)
+
+
+def _run(module: _Module, upgrade: RollingUpgrade, result: dict[str, Any]) -> NoReturn:
+    """Run (or resume) the upgrade; a safe stop fails the task so that a rerun resumes it."""
     try:
-        cluster = connect_entry(entry, password)
-    except ClusterError as exc:
-        module.fail_json(msg=f"could not connect to {entry.describe()}: {exc}", **result)
-    with cluster:
-        options = inventory.upgrade_options(entry)
-        sim = getattr(cluster.transport, "sim", None)
-        if options.target is None and sim is not None and getattr(sim, "upgrade_to", None):
-            options = options.evolve(target=sim.upgrade_to)
-        try:
-            prior = Report.from_journal(journal) if journal.exists() else None
-            done, snap = already_upgraded(cluster, options)
-            unfinished = prior is not None and prior.outcome not in ("completed", "degraded",
-                                                                     "incomplete")
-            if done and not unfinished:
-                report = {"outcome": "already-upgraded", "cluster": snap.name,
-                          "target": str(options.target),
-                          "nodes": {n.name: {"highest": str(n.highest_version),
-                                             "os": str(n.os_version)} for n in snap.nodes}}
-                module.exit_json(outcome="already-upgraded", report=report,
-                                 msg=f"every node runs {options.target}; nothing to do",
-                                 ansible_facts={"clusterlib_upgrade": report}, **result)
-            action = default_action(p["installer"], snap)
-            if module.check_mode:
-                if prior is not None and unfinished:
-                    module.exit_json(changed=True, outcome="planned", report=prior.to_dict(),
-                                     msg=f"would resume the run in {journal}",
-                                     ansible_facts={"clusterlib_upgrade": prior.to_dict()},
-                                     **{k: v for k, v in result.items() if k != "changed"})
-                plan = RollingUpgrade(cluster, action, options=options).plan()
-                doc = plan.to_dict()
-                if not plan.ok:
-                    module.fail_json(msg="preflight failed: " + "; ".join(
-                        f"{c.name}: {c.message}" for c in plan.failed_checks), report=doc, **result)
-                module.exit_json(changed=True, outcome="planned", report=doc, msg=plan.to_text(),
-                                 ansible_facts={"clusterlib_upgrade": doc},
-                                 **{k: v for k, v in result.items() if k != "changed"})
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            if unfinished:
-                upgrade = RollingUpgrade.from_journal(cluster, journal=journal, action=action)
-            elif prior is not None:
-                module.fail_json(msg=f"{journal} records a finished run ({prior.outcome}) but the"
-                                 f" cluster is not on {options.target}: move the journal away to"
-                                 " start a new run", **result)
-            else:
-                upgrade = RollingUpgrade(cluster, action, journal=journal, options=options)
-            try:
-                run = upgrade.run()
-            except UpgradeStopped as exc:
-                _html(p, exc.report)
-                doc = exc.report.to_dict()
-                module.fail_json(msg=f"stopped safely: {exc}; run the task again to resume",
-                                 outcome="stopped", report=doc,
-                                 ansible_facts={"clusterlib_upgrade": doc},
-                                 **{**result, "changed": True})
-            _html(p, run)
-            doc = run.to_dict()
-            out = {**result, "changed": True, "outcome": run.outcome, "report": doc,
-                   "ansible_facts": {"clusterlib_upgrade": doc}, "msg": run.message}
-            if run.outcome != "completed":
-                module.fail_json(**out)
-            module.exit_json(**out)
-        except PreflightFailed as exc:
-            module.fail_json(msg="preflight failed, nothing changed: " + "; ".join(
-                f"{c.name}: {c.message}" for c in exc.failed), **result)
-        except ClusterError as exc:
-            module.fail_json(msg=f"{type(exc).__name__}: {exc}", **{**result, "changed": True})
+        run = upgrade.run()
+    except UpgradeStopped as exc:
+        _html(module.params, exc.report)
+        doc = exc.report.to_dict()
+        module.fail_json(msg=f"stopped safely: {exc}; run the task again to resume",
+                         outcome="stopped", report=doc, ansible_facts={"clusterlib_upgrade": doc},
+                         **{**result, "changed": True})
+    _html(module.params, run)
+    doc = run.to_dict()
+    out = {**result, "changed": True, "outcome": run.outcome, "report": doc,
+           "ansible_facts": {"clusterlib_upgrade": doc}, "msg": run.message}
+    if run.outcome != "completed":
+        module.fail_json(**out)
+    module.exit_json(**out)
 
 
-def _html(params: dict[str, Any], report: Any) -> None:
+def _html(params: dict[str, Any], report: Report) -> None:
     if params.get("report_html"):
-        from clusterlib.html import report_document
-
         Path(params["report_html"]).write_text(report_document(report), encoding="utf-8")
 
 
