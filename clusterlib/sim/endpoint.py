@@ -258,6 +258,19 @@ class _Server(http.server.ThreadingHTTPServer):
         log.debug("endpoint: connection from %s ended: %s: %s", client_address[0],
                   type(exc).__name__, exc)
 
+    def register(self, shells: dict[str, Any], shell_id: str, shell: Any) -> None:
+        """A new shell in ``shells`` (ps_shells or cmd_shells), idle from now."""
+        with self.lock:
+            shells[shell_id] = shell
+            self.last_used[shell_id] = time.monotonic()
+
+    def forget(self, shell_id: str) -> None:
+        """A deleted shell: gone from both tables and from the idle clock."""
+        with self.lock:
+            self.ps_shells.pop(shell_id, None)
+            self.cmd_shells.pop(shell_id, None)
+            self.last_used.pop(shell_id, None)
+
     def touch(self, shell_id: str) -> None:
         with self.lock:
             if shell_id in self.ps_shells or shell_id in self.cmd_shells:
@@ -468,78 +481,90 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return shell
 
     def _powershell(self, req: Request) -> tuple[str, str]:
+        if req.action == wsman.CREATE:
+            return self._ps_create(req)
+        shell = self._ps_shell(req)
+        if req.action == wsman.DELETE:
+            self.server.forget(shell.shell_id)
+            with shell.cond:
+                shell.close()
+            return f"{wsman.TRANSFER}/DeleteResponse", ""
+        if req.action == wsman.COMMAND:
+            return self._ps_command(req, shell)
+        if req.action == wsman.SEND:
+            return self._ps_send(req, shell)
+        if req.action == wsman.RECEIVE:
+            return f"{wsman.RSP}/ReceiveResponse", self._ps_receive(req, shell)
+        if req.action == wsman.SIGNAL:
+            return self._ps_signal(req, shell)
+        raise WSManError(wsman.ACTION_NOT_SUPPORTED, "w:ActionNotSupported",
+                         f"not simulated: action {req.action}")
+
+    def _ps_create(self, req: Request) -> tuple[str, str]:
         from clusterlib.sim.psrp import PSRPShell
 
         srv = self.server
         body = req.body
-        if req.action == wsman.CREATE:
-            if body is None:
-                raise _schema("rsp:Shell")
-            shell_id = (body.attrib.get("ShellId") or str(uuid.uuid4())).upper()
-            creation = body.find(f"{{{wsman.PWSH}}}creationXml")
-            if creation is None or not creation.text:
-                raise _schema("creationXml")
-            shell = PSRPShell(srv.sim, shell_id, self._fragment_size(req))
-            with shell.cond:
-                shell.feed(base64.b64decode(creation.text))
-            with srv.lock:
-                srv.ps_shells[shell_id] = shell
-                srv.last_used[shell_id] = time.monotonic()
-            return (f"{wsman.TRANSFER}/CreateResponse",
-                    wsman.create_response(self._address(), req.resource_uri, shell_id,
-                                          _text(body, "InputStreams") or "stdin pr",
-                                          _text(body, "OutputStreams") or "stdout",
-                                          srv.username, self.client_address[0],
-                                          srv.idle_timeout))
-        if req.action == wsman.DELETE:
-            shell = self._ps_shell(req)
-            with srv.lock:
-                srv.ps_shells.pop(shell.shell_id, None)
-                srv.last_used.pop(shell.shell_id, None)
-            with shell.cond:
-                shell.close()
-            return f"{wsman.TRANSFER}/DeleteResponse", ""
-        shell = self._ps_shell(req)
-        if req.action == wsman.COMMAND:
-            if body is None:
-                raise _schema("rsp:CommandLine")
-            command_id = (body.attrib.get("CommandId") or "").upper() or None
-            args = [a.text or "" for a in body.findall(f"{{{wsman.RSP}}}Arguments")]
-            with shell.cond:
-                shell.fragment_size = self._fragment_size(req)
-                for arg in args:
-                    shell.feed(base64.b64decode(arg), command_id)
-                cmd = shell.command(command_id) if command_id else (
-                    list(shell.commands.values())[-1] if shell.commands else None)
-            if cmd is None:
-                raise _schema("a CreatePipeline fragment in rsp:Arguments")
-            return f"{wsman.RSP}/CommandResponse", wsman.command_response(cmd.command_id)
-        if req.action == wsman.SEND:
-            if body is None:
-                raise _schema("rsp:Send")
-            with shell.cond:
-                for stream in body.findall(f"{{{wsman.RSP}}}Stream"):
-                    cid = (stream.attrib.get("CommandId") or "").upper() or None
-                    if stream.text:
-                        shell.feed(base64.b64decode(stream.text), cid)
-            return f"{wsman.RSP}/SendResponse", "<rsp:SendResponse/>"
-        if req.action == wsman.RECEIVE:
-            return f"{wsman.RSP}/ReceiveResponse", self._ps_receive(req, shell)
-        if req.action == wsman.SIGNAL:
-            if body is None:
-                raise _schema("rsp:Signal")
-            cid = (body.attrib.get("CommandId") or "").upper()
-            code = _text(body, "Code") or ""
-            with shell.cond:
-                cmd = shell.command(cid)
-                if cmd is not None:
-                    if code == wsman.SIGNAL_PS_CTRL_C:
-                        shell.stop(cmd)
-                    else:
-                        shell.terminate(cmd)
-            return f"{wsman.RSP}/SignalResponse", "<rsp:SignalResponse/>"
-        raise WSManError(wsman.ACTION_NOT_SUPPORTED, "w:ActionNotSupported",
-                         f"not simulated: action {req.action}")
+        if body is None:
+            raise _schema("rsp:Shell")
+        shell_id = (body.attrib.get("ShellId") or str(uuid.uuid4())).upper()
+        creation = body.find(f"{{{wsman.PWSH}}}creationXml")
+        if creation is None or not creation.text:
+            raise _schema("creationXml")
+        shell = PSRPShell(srv.sim, shell_id, self._fragment_size(req))
+        with shell.cond:
+            shell.feed(base64.b64decode(creation.text))
+        srv.register(srv.ps_shells, shell_id, shell)
+        return self._created(req, shell_id, "stdin pr", "stdout")
+
+    def _created(self, req: Request, shell_id: str, inputs: str, outputs: str) -> tuple[str, str]:
+        """The CreateResponse of a new shell (the streams the client asked for, else ours)."""
+        srv = self.server
+        return (f"{wsman.TRANSFER}/CreateResponse",
+                wsman.create_response(self._address(), req.resource_uri, shell_id,
+                                      _text(req.body, "InputStreams") or inputs,
+                                      _text(req.body, "OutputStreams") or outputs,
+                                      srv.username, self.client_address[0], srv.idle_timeout))
+
+    def _ps_command(self, req: Request, shell: PSRPShell) -> tuple[str, str]:
+        body = req.body
+        if body is None:
+            raise _schema("rsp:CommandLine")
+        command_id = (body.attrib.get("CommandId") or "").upper() or None
+        args = [a.text or "" for a in body.findall(f"{{{wsman.RSP}}}Arguments")]
+        with shell.cond:
+            shell.fragment_size = self._fragment_size(req)
+            for arg in args:
+                shell.feed(base64.b64decode(arg), command_id)
+            cmd = shell.command(command_id) if command_id else (
+                list(shell.commands.values())[-1] if shell.commands else None)
+        if cmd is None:
+            raise _schema("a CreatePipeline fragment in rsp:Arguments")
+        return f"{wsman.RSP}/CommandResponse", wsman.command_response(cmd.command_id)
+
+    def _ps_send(self, req: Request, shell: PSRPShell) -> tuple[str, str]:
+        if req.body is None:
+            raise _schema("rsp:Send")
+        with shell.cond:
+            for stream in req.body.findall(f"{{{wsman.RSP}}}Stream"):
+                cid = (stream.attrib.get("CommandId") or "").upper() or None
+                if stream.text:
+                    shell.feed(base64.b64decode(stream.text), cid)
+        return f"{wsman.RSP}/SendResponse", "<rsp:SendResponse/>"
+
+    def _ps_signal(self, req: Request, shell: PSRPShell) -> tuple[str, str]:
+        if req.body is None:
+            raise _schema("rsp:Signal")
+        cid = (req.body.attrib.get("CommandId") or "").upper()
+        code = _text(req.body, "Code") or ""
+        with shell.cond:
+            cmd = shell.command(cid)
+            if cmd is not None:
+                if code == wsman.SIGNAL_PS_CTRL_C:
+                    shell.stop(cmd)
+                else:
+                    shell.terminate(cmd)
+        return f"{wsman.RSP}/SignalResponse", "<rsp:SignalResponse/>"
 
     def _ps_receive(self, req: Request, shell: PSRPShell) -> str:
         desired = req.body.find(f"{{{wsman.RSP}}}DesiredStream") if req.body is not None else None
@@ -586,23 +611,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if req.action == wsman.CREATE:
             shell_id = str(uuid.uuid4()).upper()
             page = req.options.get("WINRS_CODEPAGE", "437")
-            with srv.lock:
-                srv.cmd_shells[shell_id] = _CmdShell(shell_id, "utf-8" if page == "65001"
-                                                     else "cp437", node=self.node)
-                srv.last_used[shell_id] = time.monotonic()
-            return (f"{wsman.TRANSFER}/CreateResponse",
-                    wsman.create_response(self._address(), req.resource_uri, shell_id,
-                                          _text(body, "InputStreams") or "stdin",
-                                          _text(body, "OutputStreams") or "stdout stderr",
-                                          srv.username, self.client_address[0],
-                                          srv.idle_timeout))
+            srv.register(srv.cmd_shells, shell_id,
+                         _CmdShell(shell_id, "utf-8" if page == "65001" else "cp437",
+                                   node=self.node))
+            return self._created(req, shell_id, "stdin", "stdout stderr")
         shell = srv.cmd_shells.get(req.shell_id or "")
         if shell is None:
             raise wsman.unknown_shell(req.shell_id)
         if req.action == wsman.DELETE:
-            with srv.lock:
-                srv.cmd_shells.pop(shell.shell_id, None)
-                srv.last_used.pop(shell.shell_id, None)
+            srv.forget(shell.shell_id)
             return f"{wsman.TRANSFER}/DeleteResponse", ""
         if req.action == wsman.COMMAND:
             if body is None:
@@ -615,7 +632,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             command = _CmdCommand(line=line, codepage=shell.codepage)
             with shell.cond:
                 shell.commands[command_id] = command
-            threading.Thread(target=self._run_cmd, args=(shell, command), daemon=True,
+            threading.Thread(target=_run_cmd, args=(srv.sim, shell, command), daemon=True,
                              name=f"sim-winrs-{command_id[:8]}").start()
             return f"{wsman.RSP}/CommandResponse", wsman.command_response(command_id)
         if req.action == wsman.SEND:
@@ -629,36 +646,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return f"{wsman.RSP}/ReceiveResponse", self._cmd_receive(req, shell)
         raise WSManError(wsman.ACTION_NOT_SUPPORTED, "w:ActionNotSupported",
                          f"not simulated: action {req.action}")
-
-    def _run_cmd(self, shell: _CmdShell, command: _CmdCommand) -> None:
-        from clusterlib.sim.cmdshell import run_command_line
-        from clusterlib.sim.powershell_host import run_powershell_exe
-        from clusterlib.sim.simcluster import SimAnswerLost
-
-        try:
-            word, _, rest = command.line.strip().partition(" ")
-            program = word.strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
-            if program in ("powershell", "powershell.exe"):
-                # powershell.exe exists on every release the endpoint serves (pywinrm's run_ps).
-                out, err, code = run_powershell_exe(self.server.sim, rest)
-            else:
-                result = run_command_line(self.server.sim, command.line, node=shell.node)
-                out, err, code = result.stdout, result.stderr, result.exit_code
-        except SimAnswerLost as exc:
-            log.debug("endpoint: answer lost: %s", exc)
-            with shell.cond:
-                command.lost = True
-                command.done = True
-                shell.cond.notify_all()
-            return
-        except Exception as exc:  # a simulator bug must reach the client as output
-            out, err, code = "", f"simulator failure: {type(exc).__name__}: {exc}\r\n", 1
-        with shell.cond:
-            command.stdout = out.encode(command.codepage, errors="replace")
-            command.stderr = err.encode(command.codepage, errors="replace")
-            command.exit_code = code
-            command.done = True
-            shell.cond.notify_all()
 
     def _cmd_receive(self, req: Request, shell: _CmdShell) -> str:
         desired = req.body.find(f"{{{wsman.RSP}}}DesiredStream") if req.body is not None else None
@@ -694,6 +681,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 _SOAP = "application/soap+xml;charset=UTF-8"
+
+
+def _run_cmd(sim: SimCluster, shell: _CmdShell, command: _CmdCommand) -> None:
+    """Worker: run a WinRS command line (cmd.exe, or powershell.exe) and keep its output."""
+    from clusterlib.sim.cmdshell import run_command_line
+    from clusterlib.sim.powershell_host import run_powershell_exe
+    from clusterlib.sim.simcluster import SimAnswerLost
+
+    try:
+        word, _, rest = command.line.strip().partition(" ")
+        program = word.strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
+        if program in ("powershell", "powershell.exe"):
+            # powershell.exe exists on every release the endpoint serves (pywinrm's run_ps).
+            out, err, code = run_powershell_exe(sim, rest)
+        else:
+            result = run_command_line(sim, command.line, node=shell.node)
+            out, err, code = result.stdout, result.stderr, result.exit_code
+    except SimAnswerLost as exc:
+        log.debug("endpoint: answer lost: %s", exc)
+        with shell.cond:
+            command.lost = True
+            command.done = True
+            shell.cond.notify_all()
+        return
+    except Exception as exc:  # a simulator bug must reach the client as output
+        out, err, code = "", f"simulator failure: {type(exc).__name__}: {exc}\r\n", 1
+    with shell.cond:
+        command.stdout = out.encode(command.codepage, errors="replace")
+        command.stderr = err.encode(command.codepage, errors="replace")
+        command.exit_code = code
+        command.done = True
+        shell.cond.notify_all()
 
 
 class _AnswerLost(Exception):
@@ -820,6 +839,17 @@ def _make_tls(directory: Path) -> tuple[str, str, str]:
     return str(ca_path), str(cert_path), str(key_path)
 
 
+def _new_tls() -> tuple[str, str, ssl_module.SSLContext]:
+    """A per-run directory (the CA bundle clients read stays there until the endpoint stops), the
+    bundle's path and the server's TLS context."""
+    import os
+
+    _clean_stale_run_dirs()
+    tmp = tempfile.mkdtemp(prefix=f"{_RUN_PREFIX}{os.getpid()}-")
+    ca_bundle, context = _load_tls(Path(tmp))
+    return tmp, ca_bundle, context
+
+
 # ---- serve -------------------------------------------------------------------------------------
 
 
@@ -860,25 +890,11 @@ def serve(
     ca_bundle = None
     try:
         if ssl:
-            import os
-
-            _clean_stale_run_dirs()
-            tmp = tempfile.mkdtemp(prefix=f"{_RUN_PREFIX}{os.getpid()}-")
-            ca_bundle, server.tls = _load_tls(Path(tmp))
+            tmp, ca_bundle, server.tls = _new_tls()
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name=f"sim-endpoint-{bound_port}", daemon=True)
         thread.start()
-        stop_reaper = threading.Event()
-
-        def reap() -> None:
-            # Checks a few times per idle period, at most once a second.
-            interval = min(1.0, max(0.01, idle_timeout / 4))
-            while not stop_reaper.wait(interval):
-                server.expire_idle_shells()
-
-        reaper = threading.Thread(target=reap, name=f"sim-endpoint-reaper-{bound_port}",
-                                  daemon=True)
-        reaper.start()
+        stop_reaper, reaper = _start_reaper(server, idle_timeout, bound_port)
         endpoint = Endpoint(host=host, port=bound_port, username=username, password=secret,
                             ssl=ssl, ca_bundle=ca_bundle, time_scale=sim.speed,
                             max_envelope_size=max_envelope_size, server=server)
@@ -895,3 +911,19 @@ def serve(
         server.server_close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _start_reaper(server: _Server, idle_timeout: float,
+                  port: int) -> tuple[threading.Event, threading.Thread]:
+    """The thread deleting idle shells, and the event that stops it."""
+    stop = threading.Event()
+
+    def reap() -> None:
+        # Checks a few times per idle period, at most once a second.
+        interval = min(1.0, max(0.01, idle_timeout / 4))
+        while not stop.wait(interval):
+            server.expire_idle_shells()
+
+    reaper = threading.Thread(target=reap, name=f"sim-endpoint-reaper-{port}", daemon=True)
+    reaper.start()
+    return stop, reaper

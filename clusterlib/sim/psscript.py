@@ -50,6 +50,9 @@ class ScriptCommand:
     positional: tuple[Any, ...]
 
 
+_PUNCTUATION = {";": "end", "\r": "end", "\n": "end", "|": "pipe", ",": "comma"}
+
+
 def _tokens(script: str) -> list[_Tok]:
     out: list[_Tok] = []
     i, n = 0, len(script)
@@ -58,68 +61,69 @@ def _tokens(script: str) -> list[_Tok]:
         if c in " \t":
             i += 1
             continue
-        if c in ";\r\n":
-            out.append(_Tok("end", c))
-            i += 1
-            continue
-        if c == "|":
+        if c in _PUNCTUATION:
             if script[i:i + 2] == "||":
                 raise NotSimulatedScript("the || operator")
-            out.append(_Tok("pipe", c))
+            out.append(_Tok(_PUNCTUATION[c], c))
             i += 1
             continue
-        if c == ",":
-            out.append(_Tok("comma", c))
-            i += 1
-            continue
-        if c == "'":
-            j, buf = i + 1, []
-            while True:
-                if j >= n:
-                    raise NotSimulatedScript("an unterminated string")
-                if script[j] == "'":
-                    if script[j + 1:j + 2] == "'":  # '' is one quote inside '...'
-                        buf.append("'")
-                        j += 2
-                        continue
-                    break
-                buf.append(script[j])
-                j += 1
-            out.append(_Tok("str", script[i:j + 1], "".join(buf)))
-            i = j + 1
-            continue
-        if c == '"':
-            j = script.find('"', i + 1)
-            if j < 0:
-                raise NotSimulatedScript("an unterminated string")
-            body = script[i + 1:j]
-            if "$" in body or "`" in body:
-                raise NotSimulatedScript("expansion in a double-quoted string")
-            out.append(_Tok("str", script[i:j + 1], body))
-            i = j + 1
-            continue
-        if c == "$":
-            m = re.match(r"\$[A-Za-z]+", script[i:])
-            word = m.group(0).lower() if m else "$"
-            if word not in _LITERALS:
-                raise NotSimulatedScript(f"the variable or expression {script[i:i + 20]!r}")
-            out.append(_Tok("literal", word, _LITERALS[word]))
-            i += len(word)
-            continue
-        m = _BARE.match(script, i)
-        if not m:
-            raise NotSimulatedScript(f"the character {c!r}")
-        word = m.group(0)
-        head, colon, rest = word.partition(":")
-        pm = _PARAM.match(head + colon)
-        if pm:
-            out.append(_Tok("param", head + colon, pm.group(1), colon=bool(colon)))
-            if rest:  # -First:2 in one word
-                out.append(_Tok("word", rest, _number(rest)))
-        else:
-            out.append(_Tok("word", word, _number(word)))
-        i = m.end()
+        read = _READERS.get(c, _bare_word)
+        toks, i = read(script, i)
+        out.extend(toks)
     return out
+
+
+def _single_quoted(script: str, i: int) -> tuple[list[_Tok], int]:
+    j, buf, n = i + 1, [], len(script)
+    while True:
+        if j >= n:
+            raise NotSimulatedScript("an unterminated string")
+        if script[j] == "'":
+            if script[j + 1:j + 2] == "'":  # '' is one quote inside '...'
+                buf.append("'")
+                j += 2
+                continue
+            break
+        buf.append(script[j])
+        j += 1
+    return [_Tok("str", script[i:j + 1], "".join(buf))], j + 1
+
+
+def _double_quoted(script: str, i: int) -> tuple[list[_Tok], int]:
+    j = script.find('"', i + 1)
+    if j < 0:
+        raise NotSimulatedScript("an unterminated string")
+    body = script[i + 1:j]
+    if "$" in body or "`" in body:
+        raise NotSimulatedScript("expansion in a double-quoted string")
+    return [_Tok("str", script[i:j + 1], body)], j + 1
+
+
+def _dollar(script: str, i: int) -> tuple[list[_Tok], int]:
+    m = re.match(r"\$[A-Za-z]+", script[i:])
+    word = m.group(0).lower() if m else "$"
+    if word not in _LITERALS:
+        raise NotSimulatedScript(f"the variable or expression {script[i:i + 20]!r}")
+    return [_Tok("literal", word, _LITERALS[word])], i + len(word)
+
+
+def _bare_word(script: str, i: int) -> tuple[list[_Tok], int]:
+    m = _BARE.match(script, i)
+    if not m:
+        raise NotSimulatedScript(f"the character {script[i]!r}")
+    word = m.group(0)
+    head, colon, rest = word.partition(":")
+    pm = _PARAM.match(head + colon)
+    if not pm:
+        return [_Tok("word", word, _number(word))], m.end()
+    toks = [_Tok("param", head + colon, pm.group(1), colon=bool(colon))]
+    if rest:  # -First:2 in one word
+        toks.append(_Tok("word", rest, _number(rest)))
+    return toks, m.end()
+
+
+_READERS: dict[str, Callable[[str, int], tuple[list[_Tok], int]]] = {
+    "'": _single_quoted, '"': _double_quoted, "$": _dollar}
 
 
 def _number(word: str) -> Any:
@@ -179,33 +183,40 @@ def parse_script(script: str, is_switch: Callable[[str, str], bool]) -> list[lis
             continue
         if tok.kind != "word" or not isinstance(tok.value, str):
             raise NotSimulatedScript(f"{tok.text!r} where a command name belongs")
-        name = tok.text
-        i += 1
-        named: list[tuple[str, Any]] = []
-        positional: list[Any] = []
-        while i < len(toks) and toks[i].kind not in ("end", "pipe"):
-            t = toks[i]
-            if t.kind == "param":
-                pname = str(t.value)
-                if t.colon:
-                    value, i = _value_tokens(toks, i + 1)
-                    named.append((pname, value))
-                elif is_switch(name, pname) or i + 1 >= len(toks) or toks[i + 1].kind in (
-                        "param", "end", "pipe"):
-                    named.append((pname, True))
-                    i += 1
-                else:
-                    value, i = _value_tokens(toks, i + 1)
-                    named.append((pname, value))
-            elif t.kind == "comma":
-                raise NotSimulatedScript("a leading comma")
-            else:
-                value, i = _value_tokens(toks, i)
-                positional.append(value)
-        pipeline.append(ScriptCommand(name, tuple(named), tuple(positional)))
+        command, i = _command(toks, i, is_switch)
+        pipeline.append(command)
         expect_command = False
     if pipeline and expect_command:
         raise NotSimulatedScript("an empty pipeline element")
     if pipeline:
         statements.append(pipeline)
     return statements
+
+
+def _command(toks: list[_Tok], i: int,
+             is_switch: Callable[[str, str], bool]) -> tuple[ScriptCommand, int]:
+    """The command whose name is toks[i], with its arguments up to the next | or statement end."""
+    name = toks[i].text
+    i += 1
+    named: list[tuple[str, Any]] = []
+    positional: list[Any] = []
+    while i < len(toks) and toks[i].kind not in ("end", "pipe"):
+        t = toks[i]
+        if t.kind == "param":
+            pname = str(t.value)
+            if t.colon:
+                value, i = _value_tokens(toks, i + 1)
+                named.append((pname, value))
+            elif is_switch(name, pname) or i + 1 >= len(toks) or toks[i + 1].kind in (
+                    "param", "end", "pipe"):
+                named.append((pname, True))
+                i += 1
+            else:
+                value, i = _value_tokens(toks, i + 1)
+                named.append((pname, value))
+        elif t.kind == "comma":
+            raise NotSimulatedScript("a leading comma")
+        else:
+            value, i = _value_tokens(toks, i)
+            positional.append(value)
+    return ScriptCommand(name, tuple(named), tuple(positional)), i
