@@ -21,12 +21,10 @@ from clusterlib.fleet.inventory import (
     parse_inventory,
 )
 from clusterlib.fleet.progress import NotebookProgress, print_events
+from clusterlib.fleet.records import ClusterPlan, FleetEvent, FleetPlan
 from clusterlib.fleet.report import ClusterResult, FleetReport
 from clusterlib.fleet.runner import (
-    ClusterPlan,
     Fleet,
-    FleetEvent,
-    FleetPlan,
     FleetRefused,
     already_upgraded,
     connect_entry,

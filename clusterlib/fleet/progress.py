@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from clusterlib.fleet.runner import FleetEvent
+from clusterlib.fleet.records import FleetEvent
 
 #: Engine event kinds worth a terminal line (the rest, e.g. every check, stay in the journal).
 LINE_KINDS = ("phase-started", "phase-finished", "run-finished", "warning", "retry",

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from clusterlib.errors import ClusterError, ConnectionFailed
 from clusterlib.fleet.errors import FleetError
 from clusterlib.fleet.inventory import ClusterEntry, Inventory, InventoryError
 from clusterlib.fleet.journal import journal_path, read_journal, write_journal
+from clusterlib.fleet.records import ClusterPlan, FleetEvent, FleetPlan
 from clusterlib.fleet.report import (
     BUDGET_STATUSES,
     FINAL_STATUSES,
@@ -55,73 +55,6 @@ class FleetRefused(FleetError):
     def __init__(self, message: str, report: FleetReport) -> None:
         super().__init__(message)
         self.report = report
-
-
-@dataclass(frozen=True)
-class FleetEvent:
-    """One line of fleet progress: ``cluster`` (None for the fleet itself), ``kind`` and ``text``.
-    ``upgrade`` carries the engine event's ``to_dict()`` for kind "upgrade"."""
-
-    cluster: str | None
-    kind: str
-    text: str
-    at: str = field(default_factory=utc_now)
-    upgrade: Mapping[str, Any] | None = None
-
-    def line(self) -> str:
-        return f"[{self.cluster or 'fleet'}] {self.text}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, "kind": self.kind, "text": self.text, "at": self.at,
-                "upgrade": dict(self.upgrade) if self.upgrade else None}
-
-
-@dataclass
-class ClusterPlan:
-    """The preflight of one cluster: ``status`` "ready", "resume", "already-upgraded",
-    "preflight-failed" or "unreachable"; ``plan`` the engine's Plan (None unless planned)."""
-
-    name: str
-    status: str
-    message: str = ""
-    plan: Any = None
-    failed_checks: tuple[str, ...] = ()
-    versions_before: tuple[str, ...] = ()
-    simulated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("ready", "resume", "already-upgraded")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "message": self.message,
-                "failed_checks": list(self.failed_checks),
-                "versions_before": list(self.versions_before), "simulated": self.simulated,
-                "plan": self.plan.to_dict() if self.plan is not None else None}
-
-
-@dataclass
-class FleetPlan:
-    clusters: list[ClusterPlan]
-    waves: list[list[str]]
-    simulated: bool
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.clusters)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "simulated": self.simulated, "waves": self.waves,
-                "clusters": [c.to_dict() for c in self.clusters]}
-
-    def to_text(self) -> str:
-        lines = ["SIMULATED clusters are embedded simulators; nothing real is touched"] \
-            if self.simulated else []
-        for i, wave in enumerate(self.waves, 1):
-            lines.append(f"wave {i}: {', '.join(wave) or '(empty)'}")
-        for c in self.clusters:
-            lines.append(f"  {c.name:<24} {c.status:<17} {c.message}".rstrip())
-        return "\n".join(lines)
 
 
 def connect_entry(entry: ClusterEntry, password: str | None = None) -> clusterlib.Cluster:
@@ -167,6 +100,35 @@ def _sim_target(cluster: clusterlib.Cluster, options: UpgradeOptions) -> Upgrade
     if options.target is None and sim is not None and getattr(sim, "upgrade_to", None):
         return options.evolve(target=sim.upgrade_to)
     return options
+
+
+def _plan_cluster(cluster: clusterlib.Cluster, entry: ClusterEntry, inventory: Inventory,
+                  journal: Path) -> ClusterPlan:
+    """The preflight of one connected cluster: resume (its journal exists), already-upgraded,
+    preflight-failed or ready (the engine's plan)."""
+    opts = _sim_target(cluster, inventory.upgrade_options(entry))
+    done, snap = already_upgraded(cluster, opts)
+    before = versions_of_snapshot(snap)
+    simulated = entry.simulated
+    # A journal first: a run killed after its last node (groups not yet home) must resume,
+    # although every node already runs the target.
+    if journal.exists():
+        return ClusterPlan(entry.name, "resume", f"resumes its journal {journal}",
+                           versions_before=before, simulated=simulated)
+    if done:
+        return ClusterPlan(entry.name, "already-upgraded",
+                           f"every node runs {opts.target}; nothing to do",
+                           versions_before=before, simulated=simulated)
+    installer = inventory.installer_of(entry)
+    action = default_action(installer, snap) if installer else None
+    plan = RollingUpgrade(cluster, action, options=opts).plan()
+    if not plan.ok:
+        failed = tuple(f"{c.name}: {c.message}" for c in plan.failed_checks)
+        return ClusterPlan(entry.name, "preflight-failed", "; ".join(failed), plan=plan,
+                           failed_checks=failed, versions_before=before, simulated=simulated)
+    return ClusterPlan(entry.name, "ready", f"{len(plan.steps)} steps, order"
+                       f" {' -> '.join(plan.order)}", plan=plan, versions_before=before,
+                       simulated=simulated)
 
 
 def _safe_name(name: str) -> str:
@@ -266,60 +228,29 @@ class Fleet:
 
     # ---- planning ----
 
-    def _options(self, entry: ClusterEntry) -> UpgradeOptions:
-        return self.inventory.upgrade_options(entry)
-
     def journal_of(self, entry: ClusterEntry) -> Path:
         return self.journal_dir / f"{_safe_name(entry.name)}.json"
 
     def _plan_one(self, entry: ClusterEntry) -> ClusterPlan:
-        simulated = entry.simulated
         try:
             cluster = self.connect(entry)
         except (ClusterError, FleetError, InventoryError, OSError) as exc:
             return ClusterPlan(entry.name, "unreachable", f"{type(exc).__name__}: {exc}",
-                               simulated=simulated)
+                               simulated=entry.simulated)
         try:
-            opts = _sim_target(cluster, self._options(entry))
-            done, snap = already_upgraded(cluster, opts)
-            before = versions_of_snapshot(snap)
-            # A journal first: a run killed after its last node (groups not yet home) must
-            # resume, although every node already runs the target.
-            if self.journal_of(entry).exists():
-                return ClusterPlan(entry.name, "resume", "resumes its journal "
-                                   f"{self.journal_of(entry)}", versions_before=before,
-                                   simulated=simulated)
-            if done:
-                return ClusterPlan(entry.name, "already-upgraded",
-                                   f"every node runs {opts.target}; nothing to do",
-                                   versions_before=before, simulated=simulated)
-            installer = self.inventory.installer_of(entry)
-            action = default_action(installer, snap) if installer else None
-            plan = RollingUpgrade(cluster, action, options=opts).plan()
-            if not plan.ok:
-                failed = tuple(f"{c.name}: {c.message}" for c in plan.failed_checks)
-                return ClusterPlan(entry.name, "preflight-failed", "; ".join(failed), plan=plan,
-                                   failed_checks=failed, versions_before=before,
-                                   simulated=simulated)
-            return ClusterPlan(entry.name, "ready", f"{len(plan.steps)} steps, order"
-                               f" {' -> '.join(plan.order)}", plan=plan, versions_before=before,
-                               simulated=simulated)
+            return _plan_cluster(cluster, entry, self.inventory, self.journal_of(entry))
         except ClusterError as exc:
             return ClusterPlan(entry.name, "unreachable", f"{type(exc).__name__}: {exc}",
-                               simulated=simulated)
+                               simulated=entry.simulated)
         finally:
             cluster.close()
 
     def plan(self) -> FleetPlan:
         """Preflight of every cluster (in parallel); changes nothing."""
-        entries = [e for wave in self.wave_entries for e in wave]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(entries)))) as pool:
-            plans = list(pool.map(self._plan_one, entries))
-        by_name = {p.name: p for p in plans}
+        by_name = {p.name: p for p in self._preflight([e for w in self.wave_entries for e in w])}
         ordered = [by_name[e.name] for e in self.inventory.clusters if e.name in by_name]
         for p in ordered:
-            self._emit(p.name, "planned", f"preflight: {p.status}"
-                       + (f" ({p.message})" if p.message else ""))
+            self._emit_planned(p, detail_ready=True)
         return FleetPlan(ordered, [[e.name for e in w] for w in self.wave_entries],
                          self.inventory.simulated)
 
@@ -389,21 +320,36 @@ class Fleet:
                    + (" (SIMULATED clusters included)" if self.inventory.simulated else ""))
         plan = self._plan_todo(todo)
         self._failed = sum(1 for r in self._results.values() if r.status in BUDGET_STATUSES)
-        bad = [p for p in plan.values() if not p.ok]
-        if bad and self.all_or_nothing:
-            for p in plan.values():
-                self._results[p.name] = ClusterResult.from_plan(
-                    p, "preflight-failed" if not p.ok else "not-started",
-                    p.message if not p.ok else "all_or_nothing: another cluster failed its"
-                    " preflight", self._entry(p.name))
-            self._write_journal("refused")
-            report = self._report("refused", t0)
-            raise FleetRefused(f"all_or_nothing: {len(bad)} cluster(s) failed their preflight"
-                               f" ({', '.join(p.name for p in bad)}); no cluster was changed",
-                               report)
+        self._refuse_unless_all_ready(plan, t0)
         for p in plan.values():
             if p.status in ("preflight-failed", "unreachable", "already-upgraded"):
                 self._record(ClusterResult.from_plan(p, p.status, p.message, self._entry(p.name)))
+        self._run_waves(plan)
+        self._record_not_started()
+        outcome = self._outcome()
+        self._write_journal(outcome)
+        report = self._report(outcome, t0)
+        self._emit(None, "fleet-finished", report.summary())
+        return report
+
+    def _refuse_unless_all_ready(self, plan: dict[str, ClusterPlan], t0: float) -> None:
+        """all_or_nothing: a failed preflight refuses the whole fleet before any change."""
+        bad = [p for p in plan.values() if not p.ok]
+        if not bad or not self.all_or_nothing:
+            return
+        for p in plan.values():
+            self._results[p.name] = ClusterResult.from_plan(
+                p, "preflight-failed" if not p.ok else "not-started",
+                p.message if not p.ok else "all_or_nothing: another cluster failed its"
+                " preflight", self._entry(p.name))
+        self._write_journal("refused")
+        report = self._report("refused", t0)
+        raise FleetRefused(f"all_or_nothing: {len(bad)} cluster(s) failed their preflight"
+                           f" ({', '.join(p.name for p in bad)}); no cluster was changed", report)
+
+    def _run_waves(self, plan: dict[str, ClusterPlan]) -> None:
+        """Each wave's clusters not done yet, ``parallel`` at a time; a wave starts only when the
+        previous one has finished and the fleet is neither stopped nor over its budget."""
         for index, wave in enumerate(self.wave_entries, 1):
             entries = [e for e in wave if e.name not in self._results]
             if not entries:
@@ -417,6 +363,8 @@ class Fleet:
                 futures = [pool.submit(self._run_one, e, index, plan.get(e.name)) for e in entries]
                 for f in futures:
                     f.result()
+
+    def _record_not_started(self) -> None:
         for entry in self.inventory.clusters:
             if entry.name not in self._results:
                 why = "stopped at your request before it started" if self._stop.is_set() \
@@ -424,24 +372,27 @@ class Fleet:
                 self._results[entry.name] = ClusterResult(
                     name=entry.name, status="not-started", message=why, tags=entry.tags,
                     simulated=entry.simulated)
-        outcome = self._outcome()
-        self._write_journal(outcome)
-        report = self._report(outcome, t0)
-        self._emit(None, "fleet-finished", report.summary())
-        return report
 
     def _entry(self, name: str) -> ClusterEntry:
         return self.inventory.cluster(name)
 
     def _plan_todo(self, todo: list[ClusterEntry]) -> dict[str, ClusterPlan]:
-        if not todo:
-            return {}
-        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(todo)))) as pool:
-            plans = list(pool.map(self._plan_one, todo))
+        plans = self._preflight(todo)
         for p in plans:
-            self._emit(p.name, "planned", f"preflight: {p.status}"
-                       + (f" ({p.message})" if p.message and p.status != "ready" else ""))
+            self._emit_planned(p, detail_ready=False)
         return {p.name: p for p in plans}
+
+    def _preflight(self, entries: list[ClusterEntry]) -> list[ClusterPlan]:
+        """The preflight of these clusters, ``parallel`` at a time, in their order."""
+        if not entries:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(entries))) as pool:
+            return list(pool.map(self._plan_one, entries))
+
+    def _emit_planned(self, p: ClusterPlan, *, detail_ready: bool) -> None:
+        detail = p.message and (detail_ready or p.status != "ready")
+        self._emit(p.name, "planned", f"preflight: {p.status}" + (f" ({p.message})" if detail
+                                                                  else ""))
 
     def _halted(self) -> bool:
         return self._stop.is_set() or self._failed > self.max_failed_clusters
@@ -464,19 +415,16 @@ class Fleet:
                            simulated=self.inventory.simulated)
 
     def _run_one(self, entry: ClusterEntry, wave: int, plan: ClusterPlan | None) -> None:
-        name = entry.name
         if self._halted():
             return  # recorded as not-started at the end
-        started, t0 = utc_now(), time.monotonic()
-        journal = self.journal_of(entry)
-        base: dict[str, Any] = {"name": name, "tags": entry.tags, "wave": wave, "simulated": entry.simulated,
-                "journal": str(journal), "started": started,
-                "versions_before": plan.versions_before if plan else ()}
+        t0 = time.monotonic()
+        base: dict[str, Any] = {"name": entry.name, "tags": entry.tags, "wave": wave,
+                                "simulated": entry.simulated, "journal": str(self.journal_of(entry)),
+                                "started": utc_now(),
+                                "versions_before": plan.versions_before if plan else ()}
         self._record(ClusterResult(status="running", message="upgrading", **base))
-        self._emit(name, "started", f"upgrade started (wave {wave})"
+        self._emit(entry.name, "started", f"upgrade started (wave {wave})"
                    + (" SIMULATED" if entry.simulated else ""))
-        report: Report | None = None
-        status, message = "failed", ""
         try:
             cluster = self.connect(entry)
         except (ClusterError, FleetError, InventoryError, OSError) as exc:
@@ -484,42 +432,55 @@ class Fleet:
                          None)
             return
         try:
-            opts = _sim_target(cluster, self._options(entry))
-            installer = self.inventory.installer_of(entry)
-            action = default_action(installer, cluster.snapshot()) if installer else None
-            if journal.exists():
-                # Even a finished journal is resumed: the engine re-reads the live cluster, sends
-                # nothing while the journal holds, and redoes what the cluster contradicts.
-                upgrade = RollingUpgrade.from_journal(cluster, journal=journal, action=action)
-            else:
-                upgrade = RollingUpgrade(cluster, action, journal=journal, options=opts)
-            upgrade.subscribe(lambda ev, n=name: self._forward(n, ev))  # type: ignore[misc]
-            with self._state_lock:
-                self._running[name] = upgrade
-            if self._stop.is_set():
-                upgrade.request_stop()
-            try:
-                report = upgrade.run()
-                status, message = report.outcome, report.message
-            finally:
-                with self._state_lock:
-                    self._running.pop(name, None)
-        except UpgradeStopped as exc:
-            report, status, message = exc.report, "stopped", str(exc)
-        except PreflightFailed as exc:
-            status = "preflight-failed"
-            message = "; ".join(f"{c.name}: {c.message}" for c in exc.failed)
-        except LockHeld as exc:
-            status, message = "refused", str(exc)
-        except ConnectionFailed as exc:
-            status, message = "failed", f"lost the connection: {exc}"
-        except ClusterError as exc:
-            status, message = "failed", f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # one cluster's bug must not end the other clusters' runs
-            status, message = "failed", f"unexpected {type(exc).__name__}: {exc}"
+            report, status, message = self._upgrade(entry, cluster)
         finally:
             cluster.close()
         self._finish(base, t0, status, message, report)
+
+    def _upgrade(self, entry: ClusterEntry,
+                 cluster: clusterlib.Cluster) -> tuple[Report | None, str, str]:
+        """One cluster's rolling upgrade, new or resumed: (report, status, message). Never
+        raises: whatever one cluster does, the other clusters' runs go on."""
+        try:
+            report = self._run_upgrade(entry.name, self._upgrade_of(entry, cluster))
+        except UpgradeStopped as exc:
+            return exc.report, "stopped", str(exc)
+        except PreflightFailed as exc:
+            return None, "preflight-failed", "; ".join(f"{c.name}: {c.message}"
+                                                       for c in exc.failed)
+        except LockHeld as exc:
+            return None, "refused", str(exc)
+        except ConnectionFailed as exc:
+            return None, "failed", f"lost the connection: {exc}"
+        except ClusterError as exc:
+            return None, "failed", f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # one cluster's bug must not end the other clusters' runs
+            return None, "failed", f"unexpected {type(exc).__name__}: {exc}"
+        return report, report.outcome, report.message
+
+    def _upgrade_of(self, entry: ClusterEntry, cluster: clusterlib.Cluster) -> RollingUpgrade:
+        journal = self.journal_of(entry)
+        installer = self.inventory.installer_of(entry)
+        action = default_action(installer, cluster.snapshot()) if installer else None
+        if journal.exists():
+            # Even a finished journal is resumed: the engine re-reads the live cluster, sends
+            # nothing while the journal holds, and redoes what the cluster contradicts.
+            return RollingUpgrade.from_journal(cluster, journal=journal, action=action)
+        options = _sim_target(cluster, self.inventory.upgrade_options(entry))
+        return RollingUpgrade(cluster, action, journal=journal, options=options)
+
+    def _run_upgrade(self, name: str, upgrade: RollingUpgrade) -> Report:
+        """Run it, reachable by request_stop() while it runs; its events become fleet events."""
+        upgrade.subscribe(lambda ev: self._forward(name, ev))
+        with self._state_lock:
+            self._running[name] = upgrade
+        if self._stop.is_set():
+            upgrade.request_stop()
+        try:
+            return upgrade.run()
+        finally:
+            with self._state_lock:
+                self._running.pop(name, None)
 
     def _finish(self, base: dict[str, Any], t0: float, status: str, message: str,
                 report: Report | None) -> None:
