@@ -1,6 +1,6 @@
 """How commands travel to a cluster: the transport interface and its implementations."""
 
-from clusterlib.transports.base import Transport
+from clusterlib.transports.base import NodeTransport, Transport
 from clusterlib.wire import Cmdlet, CmdLine, CmdResult, ErrorRecord, Pipeline, PSResult, Statement
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "CmdResult",
     "Cmdlet",
     "ErrorRecord",
+    "NodeTransport",
     "PSResult",
     "Pipeline",
     "Statement",

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from clusterlib.wire.records import CmdLine, CmdResult, Pipeline, PSResult
 
-__all__ = ["Transport"]
+__all__ = ["NodeTransport", "Transport"]
 
 
 @runtime_checkable
@@ -31,3 +31,14 @@ class Transport(Protocol):
     def run_cmd(self, line: CmdLine) -> CmdResult: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class NodeTransport(Transport, Protocol):
+    """A transport that can also open a shell on one node's own host (for actions that must run
+    on the node itself: an installer, a cmdlet). ``WinRMTransport`` reaches the node by its host
+    name (or the ``node_path`` template of one endpoint serving every node); the simulator's
+    ``InProcessTransport`` by the simulated node. A transport without it still drives the
+    cluster; only node-side actions need it (``isinstance(t, NodeTransport)``)."""
+
+    def for_node(self, node: str) -> Transport: ...

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from clusterlib.dialects import host_commands
 from clusterlib.errors import ClusterError, ConnectionFailed, NotSupported, PreconditionFailed
-from clusterlib.wire import Cmdlet, CmdLine, Pipeline
+from clusterlib.transports.base import NodeTransport, Transport
 
 if TYPE_CHECKING:
     from clusterlib.cluster import Cluster
@@ -77,15 +78,16 @@ def _lost_connection(cluster: Cluster, node: str, exc: ConnectionFailed, ctx: Ac
 
 def _reach_problem(what: str, cluster: Cluster, snapshot: ClusterSnapshot | None) -> str | None:
     """Why an action that runs on each node over WinRM cannot reach them, found before anything
-    changes: the transport cannot open one (no ``for_node``), refuses to (``InsecureConnection``:
-    Basic over plain HTTP to a node that is not loopback, though the management endpoint was),
+    changes: the transport cannot open one (not a ``NodeTransport``: no ``for_node``), refuses
+    to (``InsecureConnection``: Basic over plain HTTP to a node that is not loopback, though the
+    management endpoint was),
     or a node's OS has no WinRM listener by default (Windows 2000: none; Windows Server 2003: only
     with WMF 2.0, KB 968930 [inferred], see clusterlib.versions). Such nodes are asked once,
     read-only (``ver``): one that answers is fine; otherwise WmiCommand is the way."""
-    for_node = getattr(cluster.transport, "for_node", None)
-    if for_node is None:
-        return (f"{what} needs a transport that can reach each node; "
-                f"{cluster.transport.endpoint} has no for_node()")
+    host = cluster.transport
+    if not isinstance(host, NodeTransport):
+        return (f"{what} needs a transport that can reach each node;"
+                f" {getattr(host, 'endpoint', type(host).__name__)}: {_lacks(host)}")
     if snapshot is None:
         return None
     from clusterlib.versions import release_for_major, release_for_os
@@ -94,7 +96,7 @@ def _reach_problem(what: str, cluster: Cluster, snapshot: ClusterSnapshot | None
     silent: list[str] = []
     for n in snapshot.nodes:
         try:
-            transport = for_node(n.name)
+            transport = host.for_node(n.name)
         except PreconditionFailed as exc:  # InsecureConnection: never a password in cleartext
             refused.append(f"{n.name}: {exc}")
             continue
@@ -103,13 +105,12 @@ def _reach_problem(what: str, cluster: Cluster, snapshot: ClusterSnapshot | None
         if rel is None or rel.winrm:
             continue
         try:
-            transport.run_cmd(CmdLine("ver"))
+            transport.run_cmd(host_commands.probe_line())
         except ClusterError as exc:
             silent.append(f"{n.name} ({rel.label}: {exc})")
         finally:
-            close = getattr(transport, "close", None)
-            if close is not None and transport is not cluster.transport:
-                close()
+            if transport is not host:
+                transport.close()
     problems = []
     if refused:
         problems.append(f"{what} cannot reach " + "; ".join(refused))
@@ -122,13 +123,23 @@ def _reach_problem(what: str, cluster: Cluster, snapshot: ClusterSnapshot | None
     return "; ".join(problems) or None
 
 
-def _node_transport(cluster: Cluster, node: str) -> Any:
-    for_node = getattr(cluster.transport, "for_node", None)
-    if for_node is None:
+def _lacks(transport: object) -> str:
+    """What keeps ``transport`` from being a NodeTransport, for the error message."""
+    if not callable(getattr(transport, "for_node", None)):
+        return "it has no for_node()"
+    missing = [f"{m}()" for m in ("run_pipeline", "run_cmd", "close") if not hasattr(transport, m)]
+    missing += [] if hasattr(transport, "endpoint") else ["endpoint"]
+    return "it has for_node() but not " + ", ".join(missing) + " of the Transport protocol"
+
+
+def _node_transport(cluster: Cluster, node: str) -> Transport:
+    host = cluster.transport
+    if not isinstance(host, NodeTransport):
+        where = getattr(host, "endpoint", type(host).__name__)
         raise NotSupported(
-            f"the transport {cluster.transport.endpoint} cannot run a command on node {node}"
-            " (it has no for_node()); use CallableAction or ManualAction with this transport")
-    return for_node(node)
+            f"the transport {where} cannot run a command on node {node} ({_lacks(host)});"
+            " use CallableAction or ManualAction with this transport")
+    return host.for_node(node)
 
 
 class RemoteCommand:
@@ -162,7 +173,7 @@ class RemoteCommand:
     def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
         transport = _node_transport(cluster, node)
         try:
-            result = transport.run_cmd(CmdLine(self.line))
+            result = transport.run_cmd(host_commands.host_line(self.line))
         except ConnectionFailed as exc:
             _lost_connection(cluster, node, exc, ctx, "the command")
             return
@@ -189,7 +200,7 @@ class PowerShellAction:
 
     def __init__(self, cmdlet: str, params: Mapping[str, Any] | None = None, *,
                  reboots: bool = True, secret: bool = False) -> None:
-        self.cmdlet = Cmdlet(cmdlet, dict(params or {}))
+        self.cmdlet = host_commands.cmdlet_call(cmdlet, params)
         self.reboots = reboots
         self.secret = secret  # parameter values stay out of plans, events and the journal
 
@@ -212,7 +223,7 @@ class PowerShellAction:
         from clusterlib.dialects.base import raise_for_errors
 
         transport = _node_transport(cluster, node)
-        pipeline = Pipeline.of(self.cmdlet)
+        pipeline = host_commands.powershell_call(self.cmdlet)
         try:
             result = transport.run_pipeline(pipeline)
         except ConnectionFailed as exc:
@@ -361,10 +372,8 @@ class WmiCommand:
         return f'wmic /node:"{node}" process call create "{shown}" (from the management host)'
 
     def problem(self, cluster: Cluster) -> str | None:
-        from clusterlib.wire.cmdline import wmic_process_create
-
         try:
-            wmic_process_create("NODE", self.line)
+            host_commands.wmic_create("NODE", self.line)
         except ClusterError as exc:
             return f"WmiCommand cannot send this command line: {exc}" if not self.secret else (
                 "WmiCommand cannot send this (secret) command line: it holds a character wmic"
@@ -373,11 +382,9 @@ class WmiCommand:
 
     def run(self, node: str, cluster: Cluster, ctx: ActionContext) -> None:
         from clusterlib.errors import ParseError
-        from clusterlib.wire.cluster_text import parse_wmic_create
-        from clusterlib.wire.cmdline import wmic_process_create
 
         shown = REDACTED if self.secret else self.line
-        line = wmic_process_create(node, self.line)
+        line = host_commands.wmic_create(node, self.line)
         try:
             result = cluster.transport.run_cmd(line)
         except ConnectionFailed as exc:
@@ -385,7 +392,7 @@ class WmiCommand:
             return
         text = result.stdout or ""
         try:
-            code, pid = parse_wmic_create(text)
+            code, pid = host_commands.read_wmic_create(text)
         except ParseError as exc:
             if result.exit_code != 0:
                 # WMIC's own ERROR answer (node unreachable, access denied): nothing started.
@@ -395,10 +402,8 @@ class WmiCommand:
             raise ActionUnconfirmed(f"wmic's answer about {shown} on {node} is unreadable;"
                                     " whether it started cannot be ruled out") from exc
         if code != 0:
-            from clusterlib.wire.cluster_text import WMI_CREATE_RESULTS
-
             raise ActionFailed(f"wmic could not start {shown} on {node}: Win32_Process.Create"
-                               f" returned {code} ({WMI_CREATE_RESULTS.get(code, 'unknown')})")
+                               f" returned {code} ({host_commands.wmi_create_result(code)})")
         ctx.notify(f"started on {node} through WMI (process {pid}); its exit code cannot be read:"
                    " the node going down and returning on the target version is the proof")
 

@@ -355,8 +355,16 @@ def test_powershell_action_sends_typed_parameters() -> None:
             sent.append(p)
             return PSResult(outputs=((),))
 
-    class Host:
+    class Host:  # a whole Transport (run_pipeline, run_cmd, close) with for_node: a NodeTransport
         endpoint = "fake:1"
+
+        def run_pipeline(self, p: Pipeline) -> PSResult:
+            raise AssertionError("the cmdlet must run on the node, not the host")
+
+        def run_cmd(self, line: CmdLine) -> CmdResult:
+            raise AssertionError("the cmdlet must run on the node, not the host")
+
+        def close(self) -> None: ...
 
         def for_node(self, node: str) -> NodeTransport:
             return NodeTransport()
