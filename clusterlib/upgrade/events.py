@@ -33,13 +33,18 @@ def _plain(_inst: Any, _field: Any, value: Any) -> Any:
 class UpgradeEvent:
     """Base of all events. ``message`` is the detail; ``text`` the rendered one-liner."""
 
-    kind: ClassVar[str] = "event"
+    kind: ClassVar[str] = "event"  # each event names its own: class X(UpgradeEvent, kind=...)
 
     run_id: str
     node: str | None = None
     phase: str | None = None
     message: str = ""
     at: str = field(factory=utc_now)
+
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:  # (attrs rebuilds each class without it: the name is kept then)
+            cls.kind = kind
 
     @property
     def text(self) -> str:
@@ -53,44 +58,48 @@ class UpgradeEvent:
 
 
 @frozen(kw_only=True)
-class RunStarted(UpgradeEvent):
-    kind: ClassVar[str] = "run-started"
+class RunStarted(UpgradeEvent, kind="run-started"):
+    """A run starts (``resumed``: from its journal), over ``nodes`` in their order."""
+
     cluster: str
     nodes: tuple[str, ...] = ()
     resumed: bool = False
 
 
 @frozen(kw_only=True)
-class CheckFinished(UpgradeEvent):
+class CheckFinished(UpgradeEvent, kind="check"):
     """One preflight check's result."""
 
-    kind: ClassVar[str] = "check"
     check: str
     ok: bool
 
 
 @frozen(kw_only=True)
-class PhaseStarted(UpgradeEvent):
+class StepEvent(UpgradeEvent):
+    """An event about one plan step: ``step`` is its id ("NODE1:drain", "cluster:redistribute")."""
+
+    step: str
+
+
+@frozen(kw_only=True)
+class PhaseStarted(StepEvent, kind="phase-started"):
     """``timeout``: the bound on this phase in cluster seconds (None when unbounded here)."""
 
-    kind: ClassVar[str] = "phase-started"
-    step: str
     timeout: float | None = None
 
 
 @frozen(kw_only=True)
-class PhaseFinished(UpgradeEvent):
+class PhaseFinished(StepEvent, kind="phase-finished"):
     """``status`` is "done", "skipped" (already done on the live cluster) or "failed"."""
 
-    kind: ClassVar[str] = "phase-finished"
-    step: str
     status: str
     seconds: float
 
 
 @frozen(kw_only=True)
-class GroupMoved(UpgradeEvent):
-    kind: ClassVar[str] = "group-moved"
+class GroupMoved(UpgradeEvent, kind="group-moved"):
+    """A group moved (or was moved back: ``purpose`` "rollback"), as the journal records it."""
+
     group: str
     source: str | None
     target: str
@@ -107,44 +116,42 @@ class GroupMoved(UpgradeEvent):
 
 
 @frozen(kw_only=True)
-class Retry(UpgradeEvent):
-    kind: ClassVar[str] = "retry"
+class Retry(UpgradeEvent, kind="retry"):
+    """A refused or slow operation is tried again (``attempt`` counts from 1)."""
+
     attempt: int
     error: str
     group: str | None = None
 
 
 @frozen(kw_only=True)
-class Warning(UpgradeEvent):  # the name the event stream documents (shadows the builtin here)
+class Warning(UpgradeEvent, kind="warning"):  # the event stream's name (shadows the builtin)
     """Something an operator should read, that did not stop the run."""
-
-    kind: ClassVar[str] = "warning"
 
 
 @frozen(kw_only=True)
-class WaitingForOperator(UpgradeEvent):
+class WaitingForOperator(UpgradeEvent, kind="waiting"):
     """A ManualAction waits for ``upgrade.confirm(node)`` (or the CLI's prompt)."""
 
-    kind: ClassVar[str] = "waiting"
     prompt: str
     timeout: float
 
 
 @frozen(kw_only=True)
-class LockBroken(UpgradeEvent):
-    kind: ClassVar[str] = "lock-broken"
+class LockBroken(UpgradeEvent, kind="lock-broken"):
+    """The cluster-side lock was broken by ``by`` (``previous``: the holder it named)."""
+
     reason: str
     by: str
     previous: dict[str, Any] = field(factory=dict)
 
 
 @frozen(kw_only=True)
-class RunFinished(UpgradeEvent):
+class RunFinished(UpgradeEvent, kind="run-finished"):
     """``outcome``: "completed", "degraded" (every step done, but a group was down longer than
     its moves needed: see Report.availability), "incomplete" (nodes failed within
     max_failed_nodes) or "stopped"."""
 
-    kind: ClassVar[str] = "run-finished"
     outcome: str
     seconds: float
 

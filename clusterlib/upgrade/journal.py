@@ -1,7 +1,10 @@
 """The run journal: a JSON file written atomically before and after every phase, from which a run resumes.
 
-Format: ``{"schema": "clusterlib.upgrade.journal", "version": 1, "checksum": "sha256:...",
+Format: ``{"schema": "clusterlib.upgrade.journal", "version": 2, "checksum": "sha256:...",
 "plan": {...}, "journal": {...}}``: one compact line (``python -m json.tool`` shows it indented).
+``journal`` is a ``RunState`` in JSON form (clusterlib/upgrade/state.py: the fields, the checks,
+and ``migrate_v1``); a version-1 file is read through that migration and written back as
+version 2 by the next save; a newer version is refused, naming it and the newest this reads.
 The checksum covers the canonical text (sorted keys, compact) of ``plan`` and ``journal``, so
 truncation, a stray edit or a half-written copy is caught before anything acts on it. It detects
 accidents, not an adversary who can rewrite the file and its checksum. The plan never changes
@@ -34,27 +37,24 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from clusterlib.upgrade.errors import JournalRejected, JournalTakenOver, JournalWriteFailed
+from clusterlib.upgrade.state import (
+    READS,
+    STATUSES,
+    VERSION,
+    AuditRecord,
+    RunState,
+    migrate_v1,
+    upgrade_body,
+)
+
+__all__ = ["SCHEMA", "STATUSES", "VERSION", "Journal", "JournalRejected", "RunState",
+           "check_action", "check_directory", "check_trusted", "checksum_of", "describe_action",
+           "parse_body", "parse_state", "read_body", "read_state", "recorded_action"]
 
 SCHEMA = "clusterlib.upgrade.journal"
-VERSION = 1
-STATUSES = ("pending", "running", "done", "skipped", "failed")
-
-# key -> accepted types (None stands for JSON null)
-_REQUIRED: dict[str, tuple[type | None, ...]] = {
-    "run_id": (str,), "cluster": (str,), "created": (str,), "updated": (str,),
-    "owner": (str,), "options": (dict,), "action": (dict,), "original_placement": (dict,),
-    "original_states": (dict,), "nodes_before": (dict,), "nodes_after": (dict,), "plan": (dict,),
-    "steps": (list,), "moves": (list,), "retries": (list,), "warnings": (list,), "audit": (list,),
-    "failed_nodes": (list,), "outcome": (str, None), "message": (str,), "stopped_at": (dict, None),
-    "validation_in_flight": (dict, None), "functional_level": (dict,), "final_placement": (dict,),
-}
-_STEP_KEYS: dict[str, tuple[type | None, ...]] = {
-    "id": (str,), "kind": (str,), "node": (str, None), "status": (str,), "attempts": (int,),
-    "started": (str, None), "finished": (str, None), "seconds": (float, int, None), "message": (str,),
-}
 
 
 def _canonical(body: Mapping[str, Any]) -> str:
@@ -69,51 +69,6 @@ def checksum_of(plan_text: str, body_text: str) -> str:
 
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _fits(value: Any, types: tuple[type | None, ...]) -> bool:
-    if value is None:
-        return None in types
-    if isinstance(value, bool):
-        return bool in types
-    return any(t is not None and isinstance(value, t) for t in types)
-
-
-def validate(body: Any, where: str) -> None:
-    """Schema check of a journal body: raises JournalRejected naming the first problem."""
-    if not isinstance(body, dict):
-        raise JournalRejected(f"{where}: the journal body is not an object")
-    for key, types in _REQUIRED.items():
-        if key not in body:
-            raise JournalRejected(f"{where}: field {key!r} is missing")
-        if not _fits(body[key], types):
-            raise JournalRejected(f"{where}: field {key!r} has the wrong type")
-    ids = set()
-    for i, step in enumerate(body["steps"]):
-        if not isinstance(step, dict):
-            raise JournalRejected(f"{where}: step {i} is not an object")
-        for key, types in _STEP_KEYS.items():
-            if key not in step or not _fits(step[key], types):
-                raise JournalRejected(f"{where}: step {i} field {key!r} is missing or mistyped")
-        if step["status"] not in STATUSES:
-            raise JournalRejected(f"{where}: step {step['id']} has unknown status {step['status']!r}")
-        if step["id"] in ids:
-            raise JournalRejected(f"{where}: step id {step['id']} appears twice")
-        ids.add(step["id"])
-    # The engine runs steps strictly in order, so nothing after a pending step has been started:
-    # a later step marked done (or running, or failed) was edited in, and resuming would skip it.
-    first_pending = None
-    for step in body["steps"]:
-        if step["status"] == "pending":
-            first_pending = first_pending or step["id"]
-        elif first_pending is not None and step["status"] != "skipped":
-            raise JournalRejected(
-                f"{where}: step {step['id']} is {step['status']} but the earlier step"
-                f" {first_pending} is still pending: steps out of order (edited?); clusterlib"
-                " will not act on it")
-    if body["outcome"] not in (None, "completed", "stopped", "refused", "degraded",
-                               "incomplete"):
-        raise JournalRejected(f"{where}: unknown outcome {body['outcome']!r}")
 
 
 def _user(uid: int) -> str:
@@ -193,8 +148,7 @@ def recorded_action(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The action the journal at ``path`` recorded (``UpgradeAction.to_dict()`` form, secret
     lines redacted), from a trusted, checked journal: what a resume would run. Show it and ask
     (or compare it with the caller's) before resuming."""
-    action = Journal.load(path).body["action"]
-    return dict(action)
+    return dict(Journal.load(path).state.action)
 
 
 def describe_action(record: Mapping[str, Any]) -> str:
@@ -251,7 +205,7 @@ def atomic_write(path: Path, text: str) -> None:
             os.close(dfd)
 
 
-def read_body(path: Path) -> dict[str, Any]:
+def read_state(path: Path) -> RunState:
     """Load and check a journal file; JournalRejected says exactly why one is refused."""
     where = str(path)
     try:
@@ -260,11 +214,22 @@ def read_body(path: Path) -> dict[str, Any]:
         raise JournalRejected(f"{where}: no such journal") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise JournalRejected(f"{where}: cannot read the journal: {exc}") from exc
-    return parse_body(raw, where)
+    return parse_state(raw, where)
+
+
+def read_body(path: Path) -> dict[str, Any]:
+    """``read_state`` in JSON form (today's version, with the plan)."""
+    return read_state(path).to_dict()
 
 
 def parse_body(raw: str, where: str) -> dict[str, Any]:
-    """Check a journal file's text; JournalRejected says exactly why one is refused."""
+    """``parse_state`` in JSON form (today's version, with the plan)."""
+    return parse_state(raw, where).to_dict()
+
+
+def parse_state(raw: str, where: str) -> RunState:
+    """Check a journal file's text (any version this clusterlib reads, migrated to today's);
+    JournalRejected says exactly why one is refused."""
     try:
         outer = json.loads(raw)
     except ValueError as exc:
@@ -272,9 +237,13 @@ def parse_body(raw: str, where: str) -> dict[str, Any]:
     if not isinstance(outer, dict) or outer.get("schema") != SCHEMA:
         raise JournalRejected(f"{where}: not a clusterlib upgrade journal")
     version = outer.get("version")
-    if version != VERSION:
-        raise JournalRejected(f"{where}: journal version {version!r} is not supported (this"
-                              f" clusterlib reads version {VERSION})")
+    if isinstance(version, bool) or version not in READS:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
+        raise JournalRejected(
+            f"{where}: journal version {version!r} is not supported (this clusterlib reads"
+            f" versions {', '.join(map(str, READS))}; the newest is {VERSION})"
+            + ("; it was written by a newer clusterlib: resume it with that version" if newer
+               else ""))
     body = outer.get("journal")
     plan = outer.get("plan")
     if not isinstance(body, dict) or not isinstance(plan, dict):
@@ -282,20 +251,22 @@ def parse_body(raw: str, where: str) -> dict[str, Any]:
     if outer.get("checksum") != checksum_of(_canonical(plan), _canonical(body)):
         raise JournalRejected(f"{where}: checksum mismatch: the journal was edited or damaged;"
                               " clusterlib will not act on it")
-    body["plan"] = plan
-    validate(body, where)
+    state = RunState.from_dict(upgrade_body({**body, "plan": plan}, version), where)
     if not isinstance(plan.get("steps"), list) or not isinstance(plan.get("order"), list):
         raise JournalRejected(f"{where}: the plan has no steps or order")
-    return body
+    return state
 
 
 class Journal:
-    """One run's journal file and its in-memory body. ``save()`` after every change that must
-    survive a crash."""
+    """One run's journal file and its typed state (``state``, a RunState). ``save()`` after every
+    change that must survive a crash."""
 
-    def __init__(self, path: Path | None, body: dict[str, Any]) -> None:
+    def __init__(self, path: Path | None, state: RunState | Mapping[str, Any]) -> None:
         self.path = Path(path) if path is not None else None
-        self.body = body
+        # A mapping is a body in JSON form that may leave out what version 1 wrote only once it
+        # was needed (what the engine builds at the start, until it builds the RunState itself).
+        self.state = (state if isinstance(state, RunState)
+                      else RunState.from_dict(migrate_v1(state), str(self.path or "<memory>")))
         self.saves = 0
         self._plan_text: str | None = None
         self._plan_id = 0
@@ -303,35 +274,43 @@ class Journal:
         # to overwrite a file that changed since (another holder of the same run writes it).
         self._identity: tuple[int, int, int, int, int] | None = None
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The state, for code that still reads it as ``body["key"]`` (transitional, removed once
+        no caller is left: RunState answers item access by its JSON keys and turns dicts stored
+        in it into its records; it is typed as the dict it stands in for). Use ``state``."""
+        return cast("dict[str, Any]", self.state)
+
     @classmethod
-    def create(cls, path: str | os.PathLike[str] | None, body: dict[str, Any]) -> Journal:
+    def create(cls, path: str | os.PathLike[str] | None,
+               state: RunState | Mapping[str, Any]) -> Journal:
         """Start a journal at ``path``. Refuses to overwrite the journal of an unfinished run."""
         if path is None:
-            validate(body, "<memory>")
-            return cls(None, body)
+            return cls(None, state)
         p = Path(path)
         check_directory(p.parent, p)
         if p.is_symlink():
             check_trusted(p)  # refuses, naming the link and the fix
         if p.exists():
             try:
-                old = read_body(p)
+                old: RunState | None = read_state(p)
             except JournalRejected:
                 old = None
-            if old is None or old.get("outcome") != "completed":
+            if old is None or old.outcome != "completed":
                 raise JournalRejected(
                     f"{p}: a journal already exists there"
-                    + (f" for run {old['run_id']} ({old.get('outcome') or 'unfinished'})" if old
+                    + (f" for run {old.run_id} ({old.outcome or 'unfinished'})" if old
                        else " (unreadable)")
                     + "; resume it with RollingUpgrade.resume or choose another journal path")
-        validate(body, str(p))
-        journal = cls(p, body)
+        journal = cls(p, state)
         journal.save()
         return journal
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Journal:
-        """Open a journal to act on it: trusted (``check_trusted``) and checked (``read_body``)."""
+        """Open a journal to act on it: trusted (``check_trusted``) and checked (``parse_state``).
+        A journal of an older version is migrated in memory and written back in today's version
+        by the next ``save()``."""
         p = Path(path)
         check_trusted(p)
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
@@ -347,39 +326,30 @@ class Journal:
                 raw = fh.read().decode("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise JournalRejected(f"{p}: cannot read the journal: {exc}") from exc
-        journal = cls(p, parse_body(raw, str(p)))
+        journal = cls(p, parse_state(raw, str(p)))
         journal._identity = _identity(st)
         return journal
+
+    def text(self) -> str:
+        """The file's content for the current state (one line; the plan serialised once)."""
+        plan = self.state.plan
+        if self._plan_text is None or self._plan_id != id(plan):
+            self._plan_text, self._plan_id = _canonical(plan), id(plan)
+        text = _canonical(self.state.to_dict(plan=False))
+        return ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
+                + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
+                + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")
 
     def save(self) -> None:
         from clusterlib.upgrade.events import utc_now
 
-        self.body["updated"] = utc_now()
+        self.state.updated = utc_now()
         if self.path is None:  # a run without a journal file (it cannot be resumed)
             return
-        plan = self.body["plan"]
-        if self._plan_text is None or self._plan_id != id(plan):
-            self._plan_text, self._plan_id = _canonical(plan), id(plan)
-        text = _canonical({k: v for k, v in self.body.items() if k != "plan"})
-        outer = ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
-                 + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
-                 + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")
+        outer = self.text()
         if self.path.is_symlink():
             atomic_write(self.path, outer)  # refuses, naming the link
-        if self._identity is not None:
-            try:
-                now: tuple[int, int, int, int, int] | None = _identity(os.lstat(self.path))
-            except FileNotFoundError:
-                now = None
-            except OSError as exc:
-                raise JournalWriteFailed(f"{self.path}: cannot inspect the journal before"
-                                         f" writing it: {exc}", path=self.path,
-                                         errno=exc.errno) from exc
-            if now != self._identity:
-                raise JournalTakenOver(
-                    f"{self.path} changed on disk since this run last wrote it (another resume"
-                    " of this run writes it now, or it was replaced); not overwriting it",
-                    path=self.path)
+        self._check_unchanged()
         try:
             atomic_write(self.path, outer)
         except OSError as exc:
@@ -392,17 +362,32 @@ class Journal:
             self._identity = _identity(os.lstat(self.path))
         self.saves += 1
 
-    # ---- steps ----
+    def _check_unchanged(self) -> None:
+        """Refuse to overwrite a file that changed since this process last read or wrote it."""
+        if self._identity is None or self.path is None:
+            return
+        try:
+            now: tuple[int, int, int, int, int] | None = _identity(os.lstat(self.path))
+        except FileNotFoundError:
+            now = None
+        except OSError as exc:
+            raise JournalWriteFailed(f"{self.path}: cannot inspect the journal before"
+                                     f" writing it: {exc}", path=self.path,
+                                     errno=exc.errno) from exc
+        if now != self._identity:
+            raise JournalTakenOver(
+                f"{self.path} changed on disk since this run last wrote it (another resume"
+                " of this run writes it now, or it was replaced); not overwriting it",
+                path=self.path)
 
     def step(self, step_id: str) -> dict[str, Any]:
-        for s in self.body["steps"]:
-            if s["id"] == step_id:
-                return s  # type: ignore[no-any-return]
-        raise KeyError(step_id)
+        """The step record ``step_id`` (transitional, typed as the dict it stands in for, like
+        ``body``; typed code uses ``state.step``)."""
+        return cast("dict[str, Any]", self.state.step(step_id))
 
     @staticmethod
     def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
         """Add an audit record (e.g. a broken lock) to an existing journal, keeping it valid."""
         journal = Journal.load(path)
-        journal.body["audit"].append(dict(record))
+        journal.state.audit.append(AuditRecord.from_dict(dict(record), str(path)))
         journal.save()

@@ -11,7 +11,9 @@ from attrs import field, frozen
 
 from clusterlib.model import ServiceVersion
 
-FAILBACK_MODES = ("end", "each")
+#: The upgrade's failback policy: every group back to its original owner once at the "end" of
+#: the run, or after "each" node. (Not Resume-ClusterNode -Failback's values: cluster.FAILBACK_MODES.)
+FAILBACK_POLICIES = ("end", "each")
 #: ``validation_group`` value meaning "the lowest-priority non-core group" (the default).
 AUTO = "auto"
 
@@ -101,8 +103,8 @@ def _target(value: Any) -> TargetVersion | None:
 
 def _failback(value: str) -> str:
     v = str(value).lower()
-    if v not in FAILBACK_MODES:
-        raise ValueError(f"failback must be one of {', '.join(FAILBACK_MODES)}, not {value!r}")
+    if v not in FAILBACK_POLICIES:
+        raise ValueError(f"failback must be one of {', '.join(FAILBACK_POLICIES)}, not {value!r}")
     return v
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from clusterlib.upgrade.state import Availability, Record, RunState, migrate_v1
+
 
 @frozen
 class Report:
@@ -56,34 +58,43 @@ class Report:
     endpoint: dict[str, Any] | None = None
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any], journal: str | None) -> Report:
+    def from_state(cls, state: RunState, journal: str | None) -> Report:
+        """The report of a run's recorded state (``journal``: the file it came from, if any)."""
         nodes: dict[str, dict[str, Any]] = {}
-        for name, before in body["nodes_before"].items():
-            nodes[name] = {"before": before, "after": body["nodes_after"].get(name),
-                           "failed": name in body["failed_nodes"]}
-        return cls(run_id=body["run_id"], cluster=body["cluster"],
-                   outcome=body["outcome"] or "running", message=body["message"],
-                   journal=journal, nodes=nodes, steps=tuple(dict(s) for s in body["steps"]),
-                   moves=tuple(body["moves"]), retries=tuple(body["retries"]),
-                   warnings=tuple(body["warnings"]),
-                   original_placement=dict(body["original_placement"]),
-                   final_placement=dict(body["final_placement"]),
-                   stopped_at=body["stopped_at"], functional_level=dict(body["functional_level"]),
-                   audit=tuple(body["audit"]), availability=availability_of(body),
-                   adopted_target=body.get("adopted_target"),
-                   started=body.get("created"),
-                   finished=body.get("updated") if body.get("outcome") else None,
-                   operator=body.get("owner"),
-                   clusterlib_version=body.get("clusterlib_version"),
-                   options=dict(body.get("options") or {}), action=dict(body.get("action") or {}),
-                   endpoint=dict(body["endpoint"]) if body.get("endpoint") else None)
+        for name, before in state.nodes_before.items():
+            after = state.nodes_after.get(name)
+            nodes[name] = {"before": before.to_dict(), "after": after.to_dict() if after else None,
+                           "failed": name in state.failed_nodes}
+        return cls(run_id=state.run_id, cluster=state.cluster,
+                   outcome=state.outcome or "running", message=state.message,
+                   journal=journal, nodes=nodes, steps=tuple(s.to_dict() for s in state.steps),
+                   moves=tuple(m.to_dict() for m in state.moves),
+                   retries=tuple(r.to_dict() for r in state.retries),
+                   warnings=tuple(state.warnings),
+                   original_placement=dict(state.original_placement),
+                   final_placement=dict(state.final_placement),
+                   stopped_at=_dict_of(state.stopped_at),
+                   functional_level=dict(state.functional_level),
+                   audit=tuple(a.to_dict() for a in state.audit),
+                   availability=availability_of(state),
+                   adopted_target=_dict_of(state.adopted_target),
+                   started=state.created, finished=state.updated if state.outcome else None,
+                   operator=state.owner, clusterlib_version=state.clusterlib_version,
+                   options=dict(state.options), action=dict(state.action),
+                   endpoint=_dict_of(state.endpoint))
+
+    @classmethod
+    def from_body(cls, body: RunState | Mapping[str, Any], journal: str | None) -> Report:
+        """The report of a journal body: a RunState, or its JSON form (checked as a load checks
+        it; a version-1 body is migrated first)."""
+        return cls.from_state(_state_of(body), journal)
 
     @classmethod
     def from_journal(cls, path: str | os.PathLike[str]) -> Report:
         """The report of the run recorded in ``path`` (checked like a resume checks it)."""
-        from clusterlib.upgrade.journal import read_body
+        from clusterlib.upgrade.journal import read_state
 
-        return cls.from_body(read_body(Path(path)), str(path))
+        return cls.from_state(read_state(Path(path)), str(path))
 
     # ---- derived ----
 
@@ -254,33 +265,42 @@ class Report:
 _SIMULATED = "SIMULATED: this run was against the in-process simulator; no real cluster changed"
 
 
-def availability_of(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def availability_of(body: RunState | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each group Online at the start: ``moves`` (cluster seconds of its successful moves: the
     downtime a move needs), ``excess`` (seconds it was seen down beyond that, between the engine's
     reads or from a failed move's start), ``seconds`` (their sum), ``by_phase`` ("NODE phase" ->
     seconds) and ``episodes`` (each time it was down beyond a move)."""
-    raw = body.get("availability") or {}
+    state = _state_of(body)
     out: dict[str, dict[str, Any]] = {}
-    for g, state in body["original_states"].items():
-        if state != "Online":
+    for g, status in state.original_states.items():
+        if status != "Online":
             continue
-        rec = raw.get(g) or {}
+        rec = state.availability.get(g) or Availability()
         by_phase: dict[str, float] = {}
         moves = 0.0
-        for m in body["moves"]:
-            if m["group"] != g or m["state"] != "Online" or m["purpose"] in ("recovery",
-                                                                              "rollback"):
+        for m in state.moves:
+            if m.group != g or m.state != "Online" or m.purpose in ("recovery", "rollback"):
                 continue
-            label = " ".join(x for x in (m.get("node"), m.get("phase")) if x) or "run"
-            by_phase[label] = round(by_phase.get(label, 0.0) + float(m["seconds"]), 3)
-            moves += float(m["seconds"])
-        for label, secs in (rec.get("by_phase") or {}).items():
+            label = " ".join(x for x in (m.node, m.phase) if x) or "run"
+            by_phase[label] = round(by_phase.get(label, 0.0) + float(m.seconds), 3)
+            moves += float(m.seconds)
+        for label, secs in rec.by_phase.items():
             by_phase[label] = round(by_phase.get(label, 0.0) + float(secs), 3)
-        excess = float(rec.get("excess") or 0.0)
+        excess = float(rec.excess)
         out[g] = {"seconds": round(moves + excess, 3), "moves": round(moves, 3),
                   "excess": round(excess, 3), "by_phase": by_phase,
-                  "episodes": list(rec.get("episodes") or [])}
+                  "episodes": [e.to_dict() for e in rec.episodes]}
     return out
+
+
+def _state_of(body: RunState | Mapping[str, Any]) -> RunState:
+    if isinstance(body, RunState):
+        return body
+    return RunState.from_dict(migrate_v1(body))
+
+
+def _dict_of(record: Record | None) -> dict[str, Any] | None:
+    return record.to_dict() if record is not None else None
 
 
 def _when(stamp: str | None) -> str:

@@ -25,7 +25,7 @@ from chaos_helpers import action_calls
 import clusterlib
 from clusterlib.sim import GroupFailsOnline, SimCluster
 from clusterlib.upgrade import JournalRejected, RemoteCommand, RollingUpgrade, UpgradeStopped
-from clusterlib.upgrade.journal import Journal
+from clusterlib.upgrade import journal as journal_mod
 
 cli_main = pytest.importorskip("clusterlib_cli.main")
 from typer.testing import CliRunner  # noqa: E402
@@ -74,12 +74,14 @@ def _outer(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
 
 
 def _resealed(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
-    """Edit the body and save it through Journal itself, so the checksum is valid again: the
-    careful hand-editor (or a buggy tool). Only the content checks can catch these."""
+    """Edit the body and seal it again with a valid checksum: the careful hand-editor (or a
+    buggy tool). Only the content checks can catch these."""
     def apply(path: Path) -> None:
-        journal = Journal.load(path)
-        edit(journal.body)
-        journal.save()
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        edit(doc["journal"])
+        doc["checksum"] = journal_mod.checksum_of(journal_mod._canonical(doc["plan"]),
+                                                  journal_mod._canonical(doc["journal"]))
+        path.write_text(json.dumps(doc), encoding="utf-8")
     return apply
 
 
@@ -115,7 +117,7 @@ def _wrong_type(body: dict[str, Any]) -> None:
 
 
 def _version(doc: dict[str, Any]) -> None:
-    doc["version"] = 2
+    doc["version"] = 3  # a newer clusterlib's
 
 
 def _not_utf8(path: Path) -> None:
@@ -136,7 +138,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "not-a-journal": (_raw(lambda t: json.dumps({"hello": "world"})), "not a clusterlib upgrade"),
     "node-added": (_outer(_add_node_outer), "checksum mismatch"),
     "step-marked-done": (_outer(_done_outer), "checksum mismatch"),
-    "version-changed": (_outer(_version), "version 2 is not supported"),
+    "version-changed": (_outer(_version), "version 3 is not supported"),
     "resealed-node-added": (_resealed(_add_node), "NODE9"),
     "resealed-step-marked-done": (_resealed(_done_out_of_order), "steps out of order"),
     "not-utf8": (_not_utf8, "cannot read the journal"),

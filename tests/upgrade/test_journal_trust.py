@@ -246,15 +246,15 @@ def test_a_journal_changed_on_disk_is_not_overwritten(tmp_path: Path) -> None:
     """Two holders of one run's journal: the later writer's file is never clobbered."""
     _sim, _cluster, path = _stopped_run(tmp_path)
     first, second = Journal.load(path), Journal.load(path)
-    second.body["warnings"].append("written by the second holder")
+    second.state.warnings.append("written by the second holder")
     second.save()
-    first.body["warnings"].append("stale")
+    first.state.warnings.append("stale")
     with pytest.raises(JournalTakenOver) as err:
         first.save()
     assert err.value.path == path and isinstance(err.value, JournalWriteFailed)
     assert "written by the second holder" in path.read_text()
     assert "stale" not in path.read_text()
-    second.body["warnings"].append("again")
+    second.state.warnings.append("again")
     second.save()  # the current writer goes on
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from upgrade_helpers import classic_ps, connect, installer
 
-from clusterlib import html as chtml
+from clusterlib.upgrade import report_html as chtml
 from clusterlib.upgrade import Report, RollingUpgrade
 
 CHROMIUM = "/usr/bin/chromium"
@@ -161,8 +161,8 @@ def _day_body() -> dict[str, Any]:
                                                     "seconds": 2400.0, "phase": "NODE09 reboot",
                                                     "state": "Failed", "on": "NODE09"}]}
                     for g, h in ((3, 3), (40, 11), (101, 20))}
-    before = {"highest": "8.9600", "os": "10.0.9600"}
-    after = {"highest": "9.3", "os": "10.0.14393"}
+    before = {"highest": "8.9600", "lowest": "8.9600", "os": "10.0.9600"}
+    after = {"highest": "9.3", "lowest": "8.9600", "os": "10.0.14393"}
     return {"run_id": "day", "cluster": "BIGCLUSTER", "created": _stamp(t0, -2),
             "updated": _stamp(t0, t + 3), "owner": "admin@jumphost", "clusterlib_version": "0.1.0",
             "options": {"retries_per_node": 1, "max_failed_nodes": 1},
@@ -172,7 +172,8 @@ def _day_body() -> dict[str, Any]:
             "outcome": "incomplete", "message": "63 of 64 nodes upgraded", "steps": steps,
             "moves": moves, "retries": [], "warnings": [], "original_placement": placement,
             "final_placement": placement, "stopped_at": None, "functional_level": {},
-            "audit": [], "original_states": states, "availability": availability}
+            "audit": [], "original_states": states, "availability": availability,
+            "validation_in_flight": None, "plan": {"order": nodes, "steps": []}}
 
 
 # ---- the checks ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from upgrade_helpers import classic_ps, connect, installer
 
 import clusterlib
-from clusterlib import html as chtml
+from clusterlib.upgrade import report_html as chtml
 from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped
 from clusterlib.upgrade.lock import whoami
 

@@ -27,6 +27,7 @@ from clusterlib.upgrade import (
     read_lock,
 )
 from clusterlib.upgrade import journal as journal_mod
+from clusterlib.upgrade import state as state_mod
 from clusterlib.upgrade.journal import Journal, read_body
 from clusterlib.upgrade.lock import AUDIT_KEY, CLAIM_PREFIX, LOCK_KEY
 
@@ -48,7 +49,7 @@ def test_journal_is_0600_valid_json_with_checksum(tmp_path: Path) -> None:
     RollingUpgrade(connect(sim), action=installer(), journal=path).run()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     outer = json.loads(path.read_text())
-    assert outer["schema"] == "clusterlib.upgrade.journal" and outer["version"] == 1
+    assert outer["schema"] == "clusterlib.upgrade.journal" and outer["version"] == 2
     assert outer["checksum"].startswith("sha256:")
     body = outer["journal"]
     assert body["cluster"] == "CLUSTER1" and body["outcome"] == "completed"
@@ -67,11 +68,11 @@ def test_written_before_and_after_every_phase(tmp_path: Path) -> None:
         name = type(event).__name__
         if name in ("PhaseStarted", "PhaseFinished"):
             journal = Journal.load(path)
-            seen.append((name, event.step, journal.step(event.step)["status"]))
+            seen.append((name, event.step, journal.state.step(event.step).status))
             if name == "PhaseStarted":
-                earlier = [s for s in journal.body["steps"]][: [s["id"] for s in
-                                                                journal.body["steps"]].index(event.step)]
-                assert all(s["status"] in ("done", "skipped") for s in earlier), earlier
+                ids = [s.id for s in journal.state.steps]
+                earlier = journal.state.steps[: ids.index(event.step)]
+                assert all(s.status in ("done", "skipped") for s in earlier), earlier
 
     RollingUpgrade(connect(sim), action=installer(), journal=path, on_event=look).run()
     steps = [s["id"] for s in read_body(path)["steps"]]
@@ -147,7 +148,7 @@ def test_damaged_journal_is_refused_and_nothing_happens(tmp_path: Path, damage: 
         assert '"status":"failed"' in text
         path.write_text(text.replace('"status":"failed"', '"status":"done"', 1))
     elif damage == "version":
-        path.write_text(text.replace('"version":1', '"version":2', 1))
+        path.write_text(text.replace('"version":2', '"version":3', 1))
     elif damage == "not-a-journal":
         path.write_text(json.dumps({"hello": "world"}))
     else:
@@ -157,8 +158,11 @@ def test_damaged_journal_is_refused_and_nothing_happens(tmp_path: Path, damage: 
                                                     journal_mod._canonical(outer["journal"]))
         path.write_text(json.dumps(outer))
     before = len(sim.events)
-    with pytest.raises(JournalRejected):
+    with pytest.raises(JournalRejected) as refused:
         RollingUpgrade.resume(cluster, journal=path).run()
+    if damage == "version":  # names the version found and the newest this clusterlib reads
+        assert "version 3 is not supported" in str(refused.value)
+        assert "the newest is 2" in str(refused.value) and "newer clusterlib" in str(refused.value)
     assert not [e for e in sim.events[before:] if e.kind == "call"
                 and e.subject not in ("Get-Cluster", "Get-ClusterQuorum", "Get-ClusterNode",
                                       "Get-ClusterGroup", "Get-ClusterParameter",
@@ -196,7 +200,7 @@ def test_resume_after_the_process_died_mid_action(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         RollingUpgrade(cluster, action=CallableAction(install_then_die), journal=path).run()
     # the journal records the step as not finished (running, or failed with the interrupt)
-    assert Journal.load(path).step("NODE1:action")["status"] in ("running", "failed")
+    assert Journal.load(path).state.step("NODE1:action").status in ("running", "failed")
     report = RollingUpgrade.resume(cluster, journal=path,
                                    action=CallableAction(install_then_die)).run()
     assert report.ok and all_upgraded(sim)
@@ -287,3 +291,82 @@ def test_unreadable_lock_value_is_still_a_lock() -> None:
     sim.private_props[LOCK_KEY] = "garbage"
     lock = read_lock(connect(sim))
     assert lock is not None and "unreadable" in lock.owner
+
+
+# ---- versions: a version-1 journal (tests/fixtures/journal_v1.json, see its .source) ----------
+
+V1 = Path(__file__).resolve().parent.parent / "fixtures" / "journal_v1.json"
+
+
+def _v1_cluster() -> SimCluster:
+    """The cluster as the version-1 run left it: NODE1 upgraded to 2016 and Up, NODE2 still on
+    2012 R2, every group Online on NODE2."""
+    sim = classic_ps()
+    for g in list(sim.groups):
+        if sim.group(g).owner == "NODE1":
+            sim.move_group(g, "NODE2")
+    sim.upgrade_node("NODE1")
+    sim.settle()
+    assert sim.nodes["NODE1"].state.name == "Up" and sim.nodes["NODE1"].release.key == "2016"
+    return sim
+
+
+def test_a_version_1_journal_resumes_to_completion_and_is_rewritten_as_version_2(
+        tmp_path: Path) -> None:
+    path = tmp_path / "journal_v1.json"
+    path.write_bytes(V1.read_bytes())
+    path.chmod(0o600)
+    assert json.loads(path.read_text())["version"] == 1
+    sim = _v1_cluster()
+    setup = len(sim.events)
+    before = Report.from_journal(path)  # read through the migration, nothing written
+    assert before.outcome == "stopped" and before.node_result("NODE1") == "upgraded"
+    assert json.loads(path.read_text())["version"] == 1
+    report = RollingUpgrade.resume(connect(sim), journal=path).run()
+    assert report.ok and all_upgraded(sim), report.to_text()
+    # only NODE2 was upgraded in this session: NODE1's steps were done in the version-1 run
+    assert [e.subject for e in sim.events[setup:] if e.kind == "upgrade-start"] == ["NODE2"]
+    outer = json.loads(path.read_text())
+    assert outer["version"] == journal_mod.VERSION == 2
+    state = journal_mod.read_state(path)
+    assert state.run_id == "2f760426804e" and state.outcome == "completed"
+    assert state.moves[0].group == "Cluster Group" and state.moves[0].purpose == "drain"
+    assert state.adopted_target is not None and state.adopted_target.from_ == "NODE1"
+    assert "resumed by" in state.audit[0].text
+
+
+def test_migrate_v1_fills_what_version_1_wrote_only_when_needed() -> None:
+    outer = json.loads(V1.read_text())
+    body = {**outer["journal"], "plan": outer["plan"]}
+    for key in ("availability", "adopted_target", "extra_steps", "hooks", "endpoint", "pid",
+                "action_sent", "action_unconfirmed", "clusterlib_version"):
+        body.pop(key, None)  # what a version-1 file of a run that needed none of them lacks
+    for step in body["steps"]:
+        step.pop("group")
+    with pytest.raises(JournalRejected, match="v1: field 'pid' is missing"):
+        state_mod.RunState.from_dict(body, "v1")  # version 2 requires what version 1 left out
+    with pytest.raises(JournalRejected, match=r"v1: steps\[0\] field 'group' is missing"):
+        state_mod.RunState.from_dict(state_mod.migrate_v1(body) | {"steps": body["steps"]}, "v1")
+    state = state_mod.RunState.from_dict(state_mod.migrate_v1(body), "v1")
+    assert state.availability == {} and state.adopted_target is None and state.endpoint is None
+    assert state.hooks.pre_update is None and state.steps[0].group is None
+    assert state.steps[0].result == "ran" and state.steps[-1].result is None
+    again = state.to_dict()
+    assert "result" not in again["steps"][-1]  # an unset result is left out, as version 1 did
+    assert state_mod.RunState.from_dict(again, "v2").to_dict() == again
+
+
+def test_a_version_2_body_round_trips_and_unknown_or_mistyped_fields_are_refused() -> None:
+    outer = json.loads(V1.read_text())
+    body = state_mod.migrate_v1({**outer["journal"], "plan": outer["plan"]})
+    assert state_mod.RunState.from_dict(body, "j").to_dict() == body
+    with pytest.raises(JournalRejected, match=r"j: field 'surprise' is not a journal field"):
+        state_mod.RunState.from_dict({**body, "surprise": 1}, "j")
+    broken = json.loads(json.dumps(body))
+    broken["moves"][1]["seconds"] = "35"
+    with pytest.raises(JournalRejected, match=r"j: moves\[1\] field 'seconds' has the wrong type"):
+        state_mod.RunState.from_dict(broken, "j")
+    broken = json.loads(json.dumps(body))
+    broken["nodes_after"]["NODE1"] = "9.3"
+    with pytest.raises(JournalRejected, match=r"nodes_after\['NODE1'\] is not an object"):
+        state_mod.RunState.from_dict(broken, "j")

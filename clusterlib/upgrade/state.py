@@ -1,0 +1,535 @@
+"""The journal's typed, versioned run record (RunState and its parts), its checks, the v1 migration.
+
+Version 2 is what this clusterlib writes: every field of ``RunState`` is present (fields that
+version 1 added only when needed, such as ``availability`` or ``adopted_target``, are written
+empty), and every record is checked on load, not only the steps. A version-1 body (written by
+clusterlib 0.1 before the record was typed) loads through ``migrate_v1`` and is written back as
+version 2 on the next save. JSON keys equal the field names, except ``from`` (a Python keyword),
+held as ``from_``; a record's ``to_dict()`` gives the JSON form, ``from_dict()`` checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, SupportsIndex, TypeVar, cast
+
+import attrs
+from attrs import define, field, frozen
+
+from clusterlib.upgrade.errors import JournalRejected
+
+VERSION = 2  # what this clusterlib writes; the newest it reads
+READS = (1, 2)
+STATUSES = ("pending", "running", "done", "skipped", "failed")
+OUTCOMES = ("completed", "stopped", "refused", "degraded", "incomplete")
+
+_Types = tuple[type | None, ...]
+R = TypeVar("R", bound="Record")
+
+_OPT_STR: _Types = (str, None)
+_NUM: _Types = (float, int)
+
+
+def _fits(value: Any, types: _Types) -> bool:
+    if value is None:
+        return None in types
+    if isinstance(value, bool):
+        return bool in types
+    return any(t is not None and isinstance(value, t) for t in types)
+
+
+def _m(types: _Types, *, key: str | None = None, of: type[Record] | None = None,
+       shape: str = "one", items: _Types | None = None, omit_none: bool = False,
+       optional: bool = False) -> dict[str, Any]:
+    """A journal field's metadata: ``types`` are the JSON types it accepts; ``of`` the record
+    class it holds (``shape`` "one", "list" or "map"); ``items`` the JSON types of a list's or
+    map's plain values; ``key`` its JSON key when that is no Python name; ``optional``: a body
+    may leave it out (its default then), else a load refuses a body without it."""
+    return {"types": types, "key": key, "of": of, "shape": shape, "items": items,
+            "omit_none": omit_none, "optional": optional}
+
+
+def _fields(cls: type[Record]) -> tuple[attrs.Attribute[Any], ...]:
+    return tuple(attrs.fields(cast(Any, cls)))
+
+
+_STR, _OSTR, _OBJ = _m((str,)), _m(_OPT_STR), _m((dict,))
+_MAYBE = _m(_OPT_STR, optional=True)  # may be left out (older writers did)
+_MAYBE_NUM = _m((float, int, None), optional=True)
+_ONUM = _m((float, int, None))
+_PLACES = _m((dict,), shape="map", items=_OPT_STR)  # group -> owner node (None: no owner)
+
+
+class Record:
+    """What every journal record shares: ``to_dict()`` (its JSON form) and ``from_dict()``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._dict(())
+
+    def _dict(self, skip: tuple[str, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in _fields(type(self)):
+            if f.name in skip:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "details":  # an audit record's own keys, kept as written
+                out.update(value)
+            elif not (f.metadata.get("omit_none") and value is None):
+                out[f.metadata.get("key") or f.name] = _plain(value)
+        return out
+
+    @classmethod
+    def from_dict(cls: type[R], raw: Any, where: str = "<memory>") -> R:
+        """Check ``raw`` (JSON form) and build the record; JournalRejected names what is wrong."""
+        return _load(cls, raw, where, "")
+
+    # ---- dict-style access: transitional, for code not yet switched to the typed fields ----
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, _attr(type(self), key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        f = _field(type(self), key)
+        setattr(self, f.name, _coerce(f, value))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and _find(type(self), key) is not None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, _attr(type(self), key)) if key in self else None
+        return default if value is None else value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if self.get(key) is None:
+            self[key] = default
+        return self[key]
+
+    def update(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            self[key] = value
+
+    def keys(self) -> list[str]:
+        return [f.metadata.get("key") or f.name for f in _fields(type(self))
+                if f.name != "details"]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Record):
+            return type(other) is type(self) and self.to_dict() == other.to_dict()
+        if isinstance(other, Mapping):
+            return self.to_dict() == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable records, compared by content
+
+
+def _find(cls: type[Record], key: str) -> attrs.Attribute[Any] | None:
+    for f in _fields(cls):
+        if (f.metadata.get("key") or f.name) == key and f.name != "details":
+            return f
+    return None
+
+
+def _field(cls: type[Record], key: str) -> attrs.Attribute[Any]:
+    f = _find(cls, key)
+    if f is None:
+        raise KeyError(key)
+    return f
+
+
+def _attr(cls: type[Record], key: str) -> str:
+    return _field(cls, key).name
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# ---- loading (every check names the file, the record and the field) ----
+
+
+def _load(cls: type[R], raw: Any, where: str, ctx: str) -> R:
+    if not isinstance(raw, dict):
+        raise JournalRejected(f"{where}: {ctx or 'the journal body '}is not an object")
+    args: dict[str, Any] = {}
+    known = set()
+    for f in _fields(cls):
+        key = f.metadata.get("key") or f.name
+        if f.name == "details":
+            continue
+        known.add(key)
+        if key not in raw:
+            if not f.metadata.get("optional"):
+                raise JournalRejected(f"{where}: {ctx}field {key!r} is missing")
+            continue
+        args[f.name] = _value(f, raw[key], where, ctx, key)
+    rest = {k: v for k, v in raw.items() if k not in known}
+    if rest and _find_name(cls, "details"):
+        args["details"] = rest
+    elif rest:
+        raise JournalRejected(f"{where}: {ctx}field {sorted(rest)[0]!r} is not a journal field"
+                              " (written by a newer clusterlib, or edited?)")
+    return cls(**args)
+
+
+def _find_name(cls: type[Record], name: str) -> bool:
+    return any(f.name == name for f in _fields(cls))
+
+
+def _value(f: attrs.Attribute[Any], value: Any, where: str, ctx: str, key: str) -> Any:
+    meta = f.metadata
+    if not _fits(value, meta["types"]):
+        raise JournalRejected(f"{where}: {ctx}field {key!r} has the wrong type"
+                              f" ({type(value).__name__})")
+    of, items, shape = meta["of"], meta["items"], meta["shape"]
+    if value is None or (of is None and items is None):
+        return value
+    if shape == "one":
+        return _load(of, value, where, f"{ctx}{key} ")
+    pairs: Iterable[tuple[Any, Any]] = enumerate(value) if shape == "list" else value.items()
+    out = {}
+    for k, v in pairs:
+        label = f"{ctx}{key}[{k!r}] " if shape == "map" else f"{ctx}{key}[{k}] "
+        if of is not None:
+            out[k] = _load(of, v, where, label)
+        elif not _fits(v, items):
+            raise JournalRejected(f"{where}: {label}has the wrong type ({type(v).__name__})")
+        else:
+            out[k] = v
+    if shape == "list":
+        return RecordList(of, out.values()) if of is not None else list(out.values())
+    return RecordMap(of, out) if of is not None else out
+
+
+def _coerce(f: attrs.Attribute[Any], value: Any) -> Any:
+    """A value set through dict-style access, in the field's typed form (a mapping given for a
+    record becomes the record)."""
+    of, shape = f.metadata.get("of"), f.metadata.get("shape")
+    if of is None or value is None:
+        return value
+    if shape == "one":
+        return value if isinstance(value, Record) else of.from_dict(value)
+    if shape == "list":
+        return RecordList(of, value)
+    return RecordMap(of, dict(value))
+
+
+class RecordList(list[Any]):
+    """A list of records that turns a mapping added to it into the record (transitional: code
+    that still appends dicts keeps the list typed)."""
+
+    def __init__(self, of: type[Record], items: Iterable[Any] = ()) -> None:
+        self._of = of
+        super().__init__(self._make(x) for x in items)
+
+    def _make(self, item: Any) -> Any:
+        return item if isinstance(item, Record) else self._of.from_dict(item)
+
+    def append(self, item: Any) -> None:
+        super().append(self._make(item))
+
+    def insert(self, index: SupportsIndex, item: Any) -> None:
+        super().insert(index, self._make(item))
+
+    def extend(self, items: Iterable[Any]) -> None:
+        super().extend(self._make(x) for x in items)
+
+
+class RecordMap(dict[str, Any]):
+    """A name -> record mapping that turns a mapping stored in it into the record."""
+
+    def __init__(self, of: type[Record], items: Mapping[str, Any] | None = None) -> None:
+        self._of = of
+        super().__init__({k: self._make(v) for k, v in (items or {}).items()})
+
+    def _make(self, item: Any) -> Any:
+        return item if isinstance(item, Record) else self._of.from_dict(item)
+
+    def __setitem__(self, key: str, item: Any) -> None:
+        super().__setitem__(key, self._make(item))
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
+# ---- the records ----
+
+
+@define(kw_only=True, eq=False)
+class StepRecord(Record):
+    """One plan step as run: ``status`` one of STATUSES; ``result`` how it ended when that is
+    more than its status ("already done", "skipped", "interrupted", ...)."""
+
+    id: str = field(metadata=_STR)
+    kind: str = field(metadata=_STR)
+    node: str | None = field(metadata=_OSTR)
+    group: str | None = field(default=None, metadata=_OSTR)
+    status: str = field(metadata=_STR)
+    attempts: int = field(metadata=_m((int,)))
+    started: str | None = field(metadata=_OSTR)
+    finished: str | None = field(metadata=_OSTR)
+    seconds: float | None = field(metadata=_ONUM)
+    message: str = field(metadata=_STR)
+    result: str | None = field(default=None,
+                               metadata=_m(_OPT_STR, omit_none=True, optional=True))
+
+
+@frozen(kw_only=True, eq=False)
+class MoveRecord(Record):
+    """A group move the run made (``purpose``: drain, validation, failback, recovery, ...)."""
+
+    group: str = field(metadata=_STR)
+    source: str | None = field(metadata=_OSTR)
+    target: str = field(metadata=_STR)
+    state: str = field(metadata=_STR)
+    attempts: int = field(metadata=_m((int,)))
+    seconds: float = field(metadata=_m(_NUM))
+    purpose: str = field(metadata=_STR)
+    node: str | None = field(default=None, metadata=_MAYBE)
+    phase: str | None = field(default=None, metadata=_MAYBE)
+    at: str | None = field(default=None, metadata=_MAYBE)
+
+
+@frozen(kw_only=True, eq=False)
+class RetryRecord(Record):
+    """A retried operation (``attempt`` as the retry policy counted it; None when unknown)."""
+
+    node: str | None = field(metadata=_OSTR)
+    phase: str | None = field(metadata=_OSTR)
+    group: str | None = field(default=None, metadata=_MAYBE)
+    attempt: int | None = field(default=None, metadata=_m((int, None), optional=True))
+    error: str = field(metadata=_STR)
+    at: str | None = field(default=None, metadata=_MAYBE)
+
+
+@frozen(kw_only=True, eq=False)
+class AuditRecord(Record):
+    """An audited act (resumed, lock broken, action sent again...): ``text`` and ``at``, and
+    whatever else its writer recorded (``details``, e.g. a broken lock's previous holder)."""
+
+    text: str = field(metadata=_STR)
+    at: str | None = field(default=None, metadata=_MAYBE)
+    details: dict[str, Any] = field(factory=dict)
+
+
+@frozen(kw_only=True, eq=False)
+class StopPoint(Record):
+    """Where a run stopped."""
+
+    node: str | None = field(default=None, metadata=_OSTR)
+    group: str | None = field(default=None, metadata=_OSTR)
+    phase: str | None = field(default=None, metadata=_OSTR)
+
+
+@frozen(kw_only=True, eq=False)
+class InFlight(Record):
+    """The validation move under way: ``group`` went to ``node`` from ``home``."""
+
+    node: str = field(metadata=_STR)
+    group: str = field(metadata=_STR)
+    home: str | None = field(metadata=_OSTR)
+
+
+@frozen(kw_only=True, eq=False)
+class NodeVersions(Record):
+    """A node's versions and state as read (cluster service highest/lowest, OS build)."""
+
+    highest: str | None = field(metadata=_OSTR)
+    lowest: str | None = field(metadata=_OSTR)
+    os: str | None = field(metadata=_OSTR)
+    state: str | None = field(default=None, metadata=_MAYBE)
+
+
+@frozen(kw_only=True, eq=False)
+class AdoptedTarget(Record):
+    """The version the first upgraded node came back with, adopted as the run's target."""
+
+    highest: str | None = field(metadata=_OSTR)
+    lowest: str | None = field(metadata=_OSTR)
+    os: str | None = field(metadata=_OSTR)
+    from_: str = field(metadata=_m((str,), key="from"))
+
+
+@frozen(kw_only=True, eq=False)
+class Endpoint(Record):
+    """What the run was connected to (``kind``: "sim", "winrm", ...)."""
+
+    kind: str = field(metadata=_STR)
+    target: str = field(metadata=_STR)
+
+
+@frozen(kw_only=True, eq=False)
+class Hooks(Record):
+    """The run's pre-update and verify hooks (``UpgradeAction.to_dict()`` form, or None)."""
+
+    pre_update: dict[str, Any] | None = field(default=None, metadata=_m((dict, None)))
+    verify: dict[str, Any] | None = field(default=None, metadata=_m((dict, None)))
+
+
+@frozen(kw_only=True, eq=False)
+class Unconfirmed(Record):
+    """An upgrade action that may have started without its start being confirmed."""
+
+    at: str | None = field(default=None, metadata=_MAYBE)
+    error: str = field(metadata=_STR)
+
+
+@define(kw_only=True, eq=False)
+class Episode(Record):
+    """One time a group was down beyond its own moves."""
+
+    from_: str = field(metadata=_m((str,), key="from"))
+    to: str | None = field(default=None, metadata=_MAYBE)
+    seconds: float = field(default=0.0, metadata=_m(_NUM, optional=True))
+    phase: str | None = field(default=None, metadata=_MAYBE)
+    state: str | None = field(default=None, metadata=_MAYBE)
+    on: str | None = field(default=None, metadata=_MAYBE)
+
+
+@define(kw_only=True, eq=False)
+class Availability(Record):
+    """A group's downtime account (wall-clock marks as time.time() floats; cluster seconds)."""
+
+    down_since: float | None = field(default=None, metadata=_MAYBE_NUM)
+    counted_until: float | None = field(default=None, metadata=_MAYBE_NUM)
+    down_phase: str | None = field(default=None, metadata=_MAYBE)
+    excess: float = field(default=0.0, metadata=_m(_NUM))
+    by_phase: dict[str, float] = field(factory=dict, metadata=_m((dict,), shape="map", items=_NUM,
+                                                                optional=True))
+    episodes: list[Episode] = field(factory=list, metadata=_m((list,), of=Episode, shape="list",
+                                                             optional=True))
+
+
+@define(kw_only=True, eq=False)
+class RunState(Record):
+    """One run's recorded state: what the journal file holds (``plan`` is written apart)."""
+
+    run_id: str = field(metadata=_STR)
+    cluster: str = field(metadata=_STR)
+    created: str = field(metadata=_STR)
+    updated: str = field(metadata=_STR)
+    owner: str = field(metadata=_STR)
+    pid: int | None = field(default=None, metadata=_m((int, None)))
+    clusterlib_version: str | None = field(default=None, metadata=_OSTR)
+    endpoint: Endpoint | None = field(default=None, metadata=_m((dict, None), of=Endpoint))
+    options: dict[str, Any] = field(metadata=_OBJ)  # UpgradeOptions.to_dict() form
+    action: dict[str, Any] = field(metadata=_OBJ)  # UpgradeAction.to_dict(), redacted
+    hooks: Hooks = field(factory=Hooks, metadata=_m((dict,), of=Hooks))
+    original_placement: dict[str, str | None] = field(metadata=_PLACES)
+    original_states: dict[str, str] = field(metadata=_m((dict,), shape="map", items=(str,)))
+    nodes_before: dict[str, NodeVersions] = field(metadata=_m((dict,), of=NodeVersions, shape="map"))
+    nodes_after: dict[str, NodeVersions] = field(metadata=_m((dict,), of=NodeVersions, shape="map"))
+    plan: dict[str, Any] = field(metadata=_OBJ)  # Plan.to_dict() form
+    steps: list[StepRecord] = field(metadata=_m((list,), of=StepRecord, shape="list"))
+    extra_steps: list[dict[str, Any]] = field(factory=list, metadata=_m((list,), shape="list", items=(dict,)))
+    moves: list[MoveRecord] = field(metadata=_m((list,), of=MoveRecord, shape="list"))
+    retries: list[RetryRecord] = field(metadata=_m((list,), of=RetryRecord, shape="list"))
+    warnings: list[str] = field(metadata=_m((list,), shape="list", items=(str,)))
+    audit: list[AuditRecord] = field(metadata=_m((list,), of=AuditRecord, shape="list"))
+    failed_nodes: list[str] = field(metadata=_m((list,), shape="list", items=(str,)))
+    outcome: str | None = field(metadata=_OSTR)
+    message: str = field(metadata=_STR)
+    stopped_at: StopPoint | None = field(metadata=_m((dict, None), of=StopPoint))
+    validation_in_flight: InFlight | None = field(metadata=_m((dict, None), of=InFlight))
+    functional_level: dict[str, int | None] = field(  # "before", "after", "final"
+        metadata=_m((dict,), shape="map", items=(int, None)))
+    final_placement: dict[str, str | None] = field(metadata=_PLACES)
+    availability: dict[str, Availability] = field(
+        factory=dict, metadata=_m((dict,), of=Availability, shape="map"))
+    adopted_target: AdoptedTarget | None = field(default=None,
+                                                 metadata=_m((dict, None), of=AdoptedTarget))
+    action_sent: dict[str, str] = field(factory=dict, metadata=_m((dict,), shape="map", items=(str,)))
+    action_unconfirmed: dict[str, Unconfirmed] = field(
+        factory=dict, metadata=_m((dict,), of=Unconfirmed, shape="map"))
+    left_in_place: dict[str, str | None] = field(factory=dict, metadata=_PLACES)
+
+    def __attrs_post_init__(self) -> None:
+        # Lists and maps of records are typed containers even when built from plain ones.
+        for f in _fields(type(self)):
+            if f.metadata.get("of") is not None and f.metadata["shape"] != "one":
+                object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
+
+    def step(self, step_id: str) -> StepRecord:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def to_dict(self, *, plan: bool = True) -> dict[str, Any]:
+        """The JSON form; ``plan=False`` leaves the plan out (the file writes it apart)."""
+        return self._dict(() if plan else ("plan",))
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "<memory>") -> RunState:
+        state = _load(cls, raw, where, "")
+        check(state, where)
+        return state
+
+
+def check(state: RunState, where: str) -> None:
+    """What the types alone do not say: known statuses and outcome, unique step ids, and no step
+    started after an earlier one still pending."""
+    ids: set[str] = set()
+    for step in state.steps:
+        if step.status not in STATUSES:
+            raise JournalRejected(f"{where}: step {step.id} has unknown status {step.status!r}")
+        if step.id in ids:
+            raise JournalRejected(f"{where}: step id {step.id} appears twice")
+        ids.add(step.id)
+    # The engine runs steps strictly in order, so nothing after a pending step has been started:
+    # a later step marked done (or running, or failed) was edited in, and resuming would skip it.
+    first_pending = None
+    for step in state.steps:
+        if step.status == "pending":
+            first_pending = first_pending or step.id
+        elif first_pending is not None and step.status != "skipped":
+            raise JournalRejected(
+                f"{where}: step {step.id} is {step.status} but the earlier step"
+                f" {first_pending} is still pending: steps out of order (edited?); clusterlib"
+                " will not act on it")
+    if state.outcome is not None and state.outcome not in OUTCOMES:
+        raise JournalRejected(f"{where}: unknown outcome {state.outcome!r}")
+
+
+# ---- version 1 ----
+
+#: The fields version 1 wrote only once they were needed, with the value that means "none yet".
+_V1_LATER: dict[str, Callable[[], Any]] = {
+    "pid": lambda: None, "clusterlib_version": lambda: None, "endpoint": lambda: None,
+    "hooks": lambda: {"pre_update": None, "verify": None}, "availability": dict,
+    "adopted_target": lambda: None, "extra_steps": list, "action_sent": dict,
+    "action_unconfirmed": dict, "left_in_place": dict,
+}
+
+
+def migrate_v1(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A version-1 journal body (with its plan) as version 2: the fields version 1 added only
+    when needed are filled with their empty value, and each step gets its ``group``. Nothing
+    else changes; the result is checked by ``RunState.from_dict`` like any version-2 body."""
+    out = dict(body)
+    for key, empty in _V1_LATER.items():
+        if out.get(key) is None:
+            out[key] = empty()
+    steps = out.get("steps")
+    if isinstance(steps, list):
+        out["steps"] = [{"group": None, **s} if isinstance(s, dict) else s for s in steps]
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[Mapping[str, Any]], dict[str, Any]]] = {1: migrate_v1}
+
+
+def upgrade_body(body: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """``body`` as written by journal format ``version``, in today's form (VERSION)."""
+    out = dict(body)
+    while version < VERSION:
+        out = MIGRATIONS[version](out)
+        version += 1
+    return out
