@@ -1,6 +1,6 @@
 """``clusterlib upgrade history``: every run journal in a folder, newest first (like Get-CauReport -Last).
 
-Each journal is read with the same checks a resume applies (``read_body``); a file that is a
+Each journal is read with the same checks a resume applies (``read_state``); a file that is a
 journal but cannot be trusted is listed as refused with the reason, never silently dropped, and
 a file that is no journal at all is left out. ``--html DIR`` writes an index page and one report
 page per run, each self-contained and mode 0600 like the journals.
@@ -55,24 +55,24 @@ def collect(folder: Path) -> list[Entry]:
     """The journals in ``folder`` (not recursive), newest first by their own timestamps."""
     from clusterlib.errors import ClusterError
     from clusterlib.upgrade import Report
-    from clusterlib.upgrade.journal import read_body
+    from clusterlib.upgrade.journal import read_state
 
     entries: list[Entry] = []
     for path in sorted(folder.glob("*.json")):
         if not path.is_file() or not _looks_like_journal(path):
             continue
         try:
-            body = read_body(path)
-            report = Report.from_body(body, str(path))
+            state = read_state(path)
+            report = Report.from_state(state, str(path))
         except (ClusterError, OSError, ValueError, KeyError, TypeError) as exc:
             entries.append(Entry(path=path, refused=str(exc) or type(exc).__name__,
                                  updated=_mtime(path)))
             continue
         entries.append(Entry(
-            path=path, run_id=body.get("run_id"), cluster=body.get("cluster"),
-            outcome=body.get("outcome") or "running or interrupted", started=body.get("created"),
-            updated=body.get("updated"), nodes=tuple(body.get("nodes_before") or ()),
-            message=str(body.get("message") or ""), report=report))
+            path=path, run_id=state.run_id, cluster=state.cluster,
+            outcome=state.outcome or "running or interrupted", started=state.created,
+            updated=state.updated, nodes=tuple(state.nodes_before), message=state.message,
+            report=report))
     entries.sort(key=lambda e: e.updated or "", reverse=True)
     return entries
 

@@ -74,3 +74,20 @@ def test_history_html_index_links_each_report(tmp_path: Path) -> None:
 def test_history_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke("upgrade", "history", str(tmp_path / "nope"))
     assert result.exit_code == 2 and "no such folder" in result.output
+
+
+def test_history_lists_a_version_1_journal_without_rewriting_it(tmp_path: Path) -> None:
+    """A journal written before the format's version 2 (tests/fixtures/journal_v1.json) is read
+    through the migration; listing it writes nothing."""
+    runs = tmp_path / "runs"
+    runs.mkdir(mode=0o700)
+    old = runs / "v1.json"
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "journal_v1.json"
+    old.write_bytes(fixture.read_bytes())
+    old.chmod(0o600)
+    result = invoke("upgrade", "history", str(runs), "--json")
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["refused"] is None and run["run_id"] == "2f760426804e"
+    assert run["outcome"] == "stopped" and run["nodes"] == ["NODE1", "NODE2"] and run["simulated"]
+    assert old.read_bytes() == fixture.read_bytes()
