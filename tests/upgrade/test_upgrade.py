@@ -482,7 +482,7 @@ def test_exported_names() -> None:
         "PreflightFailed", "RemoteCommand", "Report", "Retry", "RollingUpgrade", "RunFinished",
         "RunStarted", "Step", "TargetVersion", "UpgradeAction", "UpgradeEvent", "UpgradeOptions",
         "UpgradeStopped", "UpgradeWarning", "WaitingForOperator", "break_lock", "events",
-        "read_lock"}
+        "read_lock", "report_document"}
     assert all(hasattr(api, name) for name in api.__all__)
     assert issubclass(api.UpgradeStopped, clusterlib.ClusterError)
     assert issubclass(api.PreflightFailed, clusterlib.PreconditionFailed)
