@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from clusterlib_cli import render
+from clusterlib_cli.options import JsonOpt
 
 if TYPE_CHECKING:
     from clusterlib.fleet import Fleet, FleetReport, Inventory
@@ -42,8 +43,7 @@ WavesOpt = Annotated[str | None, typer.Option(
 AllOrNothingOpt = Annotated[bool | None, typer.Option(
     "--all-or-nothing/--skip-failed", help="Refuse the whole fleet when any preflight fails"
     " (default: skip only that cluster).", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON document instead of text.")]
-HtmlOpt = Annotated[Path | None, typer.Option(
+FleetHtmlOpt = Annotated[Path | None, typer.Option(
     "--html", dir_okay=False, help="Also write the HTML index to this file (it links each"
     " cluster's report in the journal folder).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print every engine event of"
@@ -87,10 +87,14 @@ def _passwords(inventory: Inventory) -> dict[str, str]:
 
 class _Stderr:
     """Progress lines as every other CLI line: secrets scrubbed, control characters shown (names
-    from a cluster never drive the terminal)."""
+    from a cluster never drive the terminal). Written from the fleet's worker threads, so it
+    holds the invocation's output context instead of looking it up."""
+
+    def __init__(self) -> None:
+        self.ui = render.current()
 
     def write(self, text: str) -> int:
-        sys.stderr.write(render.visible_lines(render.scrub(text.rstrip("\n"))) + "\n"
+        sys.stderr.write(render.visible_lines(self.ui.scrub(text.rstrip("\n"))) + "\n"
                          if text.strip() else "")
         return len(text)
 
@@ -198,7 +202,7 @@ def fleet_plan(inventory: InventoryArg, journal_dir: JournalDirOpt = None,
 def fleet_run(inventory: InventoryArg, journal_dir: JournalDirOpt = None,
               parallel: ParallelOpt = None, max_failed_clusters: BudgetOpt = None,
               waves: WavesOpt = None, all_or_nothing: AllOrNothingOpt = None,
-              json: JsonOpt = False, html: HtmlOpt = None, verbose: VerboseOpt = False) -> None:
+              json: JsonOpt = False, html: FleetHtmlOpt = None, verbose: VerboseOpt = False) -> None:
     """Upgrade every cluster: preflight all, then waves, --parallel at a time."""
     inv = _load(inventory)
     fleet = _fleet(inv, journal_dir, resume=False, verbose=verbose, parallel=parallel,
@@ -209,7 +213,7 @@ def fleet_run(inventory: InventoryArg, journal_dir: JournalDirOpt = None,
 
 def fleet_resume(inventory: InventoryArg, journal_dir: JournalDirOpt = None,
                  parallel: ParallelOpt = None, max_failed_clusters: BudgetOpt = None,
-                 json: JsonOpt = False, html: HtmlOpt = None, verbose: VerboseOpt = False) -> None:
+                 json: JsonOpt = False, html: FleetHtmlOpt = None, verbose: VerboseOpt = False) -> None:
     """Continue a fleet run from its journal folder: finished clusters stay as they are, every
     other one resumes its own journal (or starts)."""
     inv = _load(inventory)
@@ -243,7 +247,7 @@ def fleet_status(where: WhereArg, json: JsonOpt = False) -> None:
         render.out(report.to_text())
 
 
-def fleet_report(where: WhereArg, json: JsonOpt = False, html: HtmlOpt = None) -> None:
+def fleet_report(where: WhereArg, json: JsonOpt = False, html: FleetHtmlOpt = None) -> None:
     """Write the fleet report (index.html and fleet-report.json in the journal folder)."""
     report = _recorded(where)
     _show(report, json, html)

@@ -1,28 +1,42 @@
 """The Typer app: each command a typed signature plus one library call; errors -> exit codes in one place.
 
-Where things live: the shared connection options and their validation in ``options``, all output
-and the error -> exit-code mapping in ``render``, the live display in ``progress``, webhooks in
+Where things live: option declarations and the decorators that expand bundles of them in
+``options`` (connection), ``upgrade_args`` (upgrades); the Target and its validation in ``target``,
+profiles in ``profiles``, passwords in ``passwords``, opening the cluster in ``connect``; all output,
+the invocation's output context and the error -> exit-code mapping in ``render``; the live display
+in ``progress``; a run's drive (stops, report, resume command) in ``upgrade_drive``; webhooks in
 ``notify``. Library modules are imported inside the commands, so ``clusterlib --help`` imports
 neither clusterlib, the simulator, pypsrp nor rich's table machinery.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from clusterlib_cli.options import SIM_LAYOUTS_HELP, Failback, Target, connection_options
+from clusterlib_cli.connect import connected
+from clusterlib_cli.options import (
+    SIM_LAYOUTS_HELP,
+    DryRunOpt,
+    Failback,
+    JsonOpt,
+    YesOpt,
+    connection_options,
+    option_bundle,
+)
+from clusterlib_cli.target import Target
 
 if TYPE_CHECKING:
     import clusterlib
     from clusterlib_cli.progress import Progress
+    from clusterlib_cli.render import RenderContext
 
 
 class _App(TyperGroup):
@@ -40,19 +54,26 @@ class _App(TyperGroup):
             # escaped like every other line (Typer prints it as is).
             from clusterlib_cli import render
 
-            exc.message = render.visible_lines(render.scrub(exc.message))
+            exc.message = render.visible_lines(_ui(ctx).scrub(exc.message))
             raise
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
             from clusterlib_cli import render
 
-            render.info("interrupted; the last command may or may not have reached the cluster")
+            _ui(ctx).info("interrupted; the last command may or may not have reached the cluster")
             raise typer.Exit(render.INTERRUPTED) from None
         except Exception as exc:
-            from clusterlib_cli import render
+            raise typer.Exit(_ui(ctx).present_error(exc)) from None
 
-            raise typer.Exit(render.present_error(exc)) from None
+
+def _ui(ctx: Any) -> RenderContext:
+    """The invocation's output context (made by the app's callback; a fresh one if the error
+    came before it ran)."""
+    from clusterlib_cli.render import RenderContext
+
+    found = ctx.find_object(RenderContext)
+    return found if found is not None else RenderContext()
 
 
 def _typer(name: str | None = None, help: str | None = None, *,
@@ -88,33 +109,17 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option(
+def _main(ctx: typer.Context, version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True,
         help="Print the clusterlib version and exit.")] = False) -> None:
     """Drive Microsoft failover clusters over WinRM: status, drains, moves and rolling upgrades.
     Every command that needs a cluster takes --host (or CLUSTERLIB_HOST, or --profile), or --sim
     LAYOUT for the embedded simulator; `clusterlib demo` tries it all on the simulator."""
+    from clusterlib_cli import render
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document (fields in"
-                                       " docs/cli.md) instead of tables.", rich_help_panel="Output")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before"
-                                      " changing the cluster.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the exact commands that would"
-                                         " be sent and change nothing.")]
-
+    render.begin(ctx)  # this invocation's output state (--debug, secrets, consoles): ctx.obj
 
 # --- shared plumbing -------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _connected(target: Target) -> Iterator[clusterlib.Cluster]:
-    from clusterlib_cli.options import open_cluster
-
-    cluster = open_cluster(target)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
 
 def _progress(cluster: clusterlib.Cluster, title: str) -> Progress:
     from clusterlib_cli.progress import Progress
@@ -145,6 +150,16 @@ def _format(json: bool, output: Output | None) -> Output:
     return Output.json if json else (output or Output.table)
 
 
+def _emit_document(fmt: Output, doc: dict[str, Any], target: Target) -> bool:
+    """Print ``doc`` when the format is a document (JSON, YAML); False for the other formats."""
+    from clusterlib_cli import render
+
+    if fmt not in (Output.json, Output.yaml):
+        return False
+    (render.emit_json if fmt is Output.json else render.emit_yaml)(render.mark(doc, target))
+    return True
+
+
 @app.command()
 @connection_options
 def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
@@ -156,15 +171,13 @@ def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
         raise typer.BadParameter("status is nodes and groups together; for CSV use `clusterlib"
                                  " nodes -o csv` or `clusterlib groups -o csv`",
                                  param_hint="'--output'")
-    with _connected(target) as cluster:
+    with connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if fmt in (Output.json, Output.yaml):
-            doc = render.mark(render.status_doc(snap, dialect=cluster.dialect,
-                                                endpoint=cluster.transport.endpoint), target)
-            (render.emit_json if fmt is Output.json else render.emit_yaml)(doc)
-        else:
+        dialect, endpoint = str(cluster.dialect), cluster.transport.endpoint
+        if not _emit_document(fmt, render.status_doc(snap, dialect=dialect, endpoint=endpoint),
+                              target):
             render.sim_banner(target)
-            render.print_status(snap, dialect=cluster.dialect, endpoint=cluster.transport.endpoint)
+            render.print_status(snap, dialect=dialect, endpoint=endpoint)
 
 
 @app.command()
@@ -174,12 +187,11 @@ def nodes(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> No
     from clusterlib_cli import render
 
     fmt = _format(json, output)
-    with _connected(target) as cluster:
+    with connected(target) as cluster:
         snap = cluster.snapshot()
-        if fmt in (Output.json, Output.yaml):
-            doc = render.mark(render.nodes_doc(snap), target)
-            (render.emit_json if fmt is Output.json else render.emit_yaml)(doc)
-        elif fmt is Output.csv:
+        if _emit_document(fmt, render.nodes_doc(snap), target):
+            return
+        if fmt is Output.csv:
             render.emit_csv([render.node_doc(n, snap) for n in snap.nodes], target)
         else:
             render.sim_banner(target)
@@ -193,12 +205,11 @@ def groups(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
     from clusterlib_cli import render
 
     fmt = _format(json, output)
-    with _connected(target) as cluster:
+    with connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if fmt in (Output.json, Output.yaml):
-            doc = render.mark(render.groups_doc(snap), target)
-            (render.emit_json if fmt is Output.json else render.emit_yaml)(doc)
-        elif fmt is Output.csv:
+        if _emit_document(fmt, render.groups_doc(snap), target):
+            return
+        if fmt is Output.csv:
             render.emit_csv([render.group_doc(g) for g in snap.groups], target)
         else:
             render.sim_banner(target)
@@ -206,6 +217,65 @@ def groups(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
 
 
 # --- actions -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChangeFlags:
+    """The options every command that changes the cluster takes: --dry-run, --yes, --json."""
+
+    dry_run: bool = False
+    yes: bool = False
+    json: bool = False
+
+
+change_options = option_bundle("flags", ChangeFlags, {
+    "dry_run": (DryRunOpt, False), "yes": (YesOpt, False), "json": (JsonOpt, False)})
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One handle operation as ``node pause``, ``node resume`` and ``group move`` present it."""
+
+    verb: str  # the JSON document's "action"
+    subject: str  # the node's or group's own spelling of its name
+    commands: Callable[[], list[str]]  # --dry-run: what would be sent
+    question: str  # the confirmation
+    title: str  # the progress display's title
+    phase: str
+    timeout: float | None
+    run: Callable[[], clusterlib.ClusterSnapshot]
+    summary: Callable[[clusterlib.ClusterSnapshot], str]
+
+
+def _perform(target: Target, flags: ChangeFlags,
+             prepare: Callable[[clusterlib.Cluster, clusterlib.ClusterSnapshot], _Change], *,
+             owners: bool = False) -> None:
+    """Connect, read, then --dry-run's commands, or confirm, run with progress and present the
+    placement changes (one skeleton for every single-object change)."""
+    from clusterlib_cli import render
+
+    with connected(target) as cluster:
+        before = cluster.snapshot(owners=owners)
+        change = prepare(cluster, before)  # an unknown name fails here, listing the valid ones
+        if flags.dry_run:
+            _dry_run(target, f"{change.verb} {change.subject}", change.commands(), flags.json)
+            return
+        render.confirm(change.question, yes=flags.yes)
+        progress = _progress(cluster, change.title)
+        unsubscribe = cluster.subscribe(progress.on_cluster_event)
+        try:
+            with progress:
+                progress.phase(change.subject, change.phase, change.timeout)
+                snap = change.run()
+                progress.finish()
+        finally:
+            unsubscribe()
+        if flags.json:
+            render.emit_json(render.mark(render.action_doc(
+                change.verb, change.subject, before, snap, progress.events), target))
+        else:
+            render.sim_banner(target)
+            render.print_action(change.summary(snap), before, snap)
+
 
 def _dry_run(target: Target, what: str, commands: list[str], json: bool) -> None:
     """--dry-run: the exact commands (as the dialect builds them), nothing sent."""
@@ -241,139 +311,106 @@ def _pause_commands(cluster: clusterlib.Cluster, snap: clusterlib.ClusterSnapsho
     lines += [f"(refused at run time: no Up node may own {g})" for g in stuck]
     return lines
 
-def _finish_action(action: str, subject: str, before: clusterlib.ClusterSnapshot,
-                   after: clusterlib.ClusterSnapshot, progress: Progress, summary: str,
-                   json: bool, target: Target) -> None:
-    from clusterlib_cli import render
 
-    if json:
-        render.emit_json(render.mark(render.action_doc(action, subject, before, after,
-                                                       progress.events), target))
-    else:
-        render.sim_banner(target)
-        render.print_action(summary, before, after)
+def _pause_change(cluster: clusterlib.Cluster, before: clusterlib.ClusterSnapshot, name: str,
+                  no_drain: bool) -> _Change:
+    from clusterlib import Node
+
+    info = before.node(name)
+    node = Node(cluster, info.name, info)
+
+    def summary(snap: clusterlib.ClusterSnapshot) -> str:
+        left = [g.name for g in snap.groups_on(node.name)]
+        return (f"{node.name} is {snap.node(node.name).state.name}; groups on it: "
+                f"{', '.join(left) or 'none'}")
+
+    return _Change(
+        "pause", info.name, lambda: _pause_commands(cluster, before, info.name, not no_drain),
+        f"Pause {node.name}" + ("" if no_drain else " and move its groups away")
+        + f" on cluster {cluster.name}?", f"Pausing {node.name}",
+        "pause" if no_drain else "drain",
+        None if no_drain else cluster.policies.drain_wait.timeout,
+        lambda: node.pause(drain=not no_drain), summary)
+
+
+def _resume_change(cluster: clusterlib.Cluster, before: clusterlib.ClusterSnapshot, name: str,
+                   failback: Failback) -> _Change:
+    from clusterlib import Node
+
+    info = before.node(name)
+    node = Node(cluster, info.name, info)
+    return _Change(
+        "resume", info.name,
+        lambda: [cluster.commands.resume_command(info.name, failback=failback.value).describe()],
+        f"Resume {node.name} (failback {failback.value}) on cluster {cluster.name}?",
+        f"Resuming {node.name}", "resume", cluster.policies.node_wait.timeout,
+        lambda: node.resume(failback=failback.value),
+        lambda snap: f"{node.name} is {snap.node(node.name).state.name}")
+
+
+def _move_change(cluster: clusterlib.Cluster, before: clusterlib.ClusterSnapshot, name: str,
+                 to: str | None) -> _Change:
+    from clusterlib import Group
+
+    ginfo = before.group(name)
+    group = Group(cluster, ginfo.name, ginfo)
+    dest = before.node(to).name if to is not None else None
+    wait = cluster.policies.move_wait.timeout
+
+    def summary(snap: clusterlib.ClusterSnapshot) -> str:
+        info = snap.group(group.name)
+        return f"{info.name} is {info.state.name} on {info.owner}"
+
+    return _Change(
+        "move", ginfo.name,
+        lambda: [cluster.commands.move_command(ginfo.name, dest, wait=int(wait)).describe()],
+        f"Move {group.name} to {dest or 'the best other node'} on cluster {cluster.name}?",
+        f"Moving {group.name}", f"move to {dest or 'best node'}", wait,
+        lambda: group.move(dest), summary)
 
 
 @node_app.command("pause")
 @connection_options
+@change_options
 def node_pause(
     name: Annotated[str, typer.Argument(help="The node to pause.")],
     target: Target,
     no_drain: Annotated[bool, typer.Option("--no-drain", help="Pause only: leave its groups"
                                            " where they are.")] = False,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    json: JsonOpt = False,
+    flags: ChangeFlags = ChangeFlags(),
 ) -> None:
     """Pause a node, draining its groups to the other nodes first (unless --no-drain)."""
-    import clusterlib
-    from clusterlib_cli import render
-
-    with _connected(target) as cluster:
-        before = cluster.snapshot(owners=dry_run)
-        info = before.node(name)  # an unknown name fails here, listing the valid ones
-        if dry_run:
-            _dry_run(target, f"pause {info.name}", _pause_commands(cluster, before, info.name,
-                                                                   not no_drain), json)
-            return
-        node = clusterlib.Node(cluster, info.name, info)
-        render.confirm(f"Pause {node.name}" + ("" if no_drain else " and move its groups away")
-                       + f" on cluster {cluster.name}?", yes=yes)
-        progress = _progress(cluster, f"Pausing {node.name}")
-        unsubscribe = cluster.subscribe(progress.on_cluster_event)
-        try:
-            with progress:
-                progress.phase(node.name, "pause" if no_drain else "drain",
-                               None if no_drain else cluster.policies.drain_wait.timeout)
-                snap = node.pause(drain=not no_drain)
-                progress.finish()
-        finally:
-            unsubscribe()
-        left = [g.name for g in snap.groups_on(node.name)]
-        _finish_action("pause", node.name, before, snap, progress,
-                       f"{node.name} is {snap.node(node.name).state.name}; groups on it: "
-                       f"{', '.join(left) or 'none'}", json, target)
+    _perform(target, flags, lambda cluster, before: _pause_change(cluster, before, name, no_drain),
+             owners=flags.dry_run)
 
 
 @node_app.command("resume")
 @connection_options
+@change_options
 def node_resume(
     name: Annotated[str, typer.Argument(help="The paused node to resume.")],
     target: Target,
     failback: Annotated[Failback, typer.Option("--failback", case_sensitive=False,
                         help="NoFailback: groups stay; Immediate: drained groups come back now;"
                         " Policy: per each group's failback settings.")] = Failback.NoFailback,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    json: JsonOpt = False,
+    flags: ChangeFlags = ChangeFlags(),
 ) -> None:
     """Resume a paused node."""
-    import clusterlib
-    from clusterlib_cli import render
-
-    with _connected(target) as cluster:
-        before = cluster.snapshot()
-        info = before.node(name)
-        if dry_run:
-            line = cluster.commands.resume_command(info.name, failback=failback.value).describe()
-            _dry_run(target, f"resume {info.name}", [line], json)
-            return
-        node = clusterlib.Node(cluster, info.name, info)
-        render.confirm(f"Resume {node.name} (failback {failback.value}) on cluster"
-                       f" {cluster.name}?", yes=yes)
-        progress = _progress(cluster, f"Resuming {node.name}")
-        unsubscribe = cluster.subscribe(progress.on_cluster_event)
-        try:
-            with progress:
-                progress.phase(node.name, "resume", cluster.policies.node_wait.timeout)
-                snap = node.resume(failback=failback.value)
-                progress.finish()
-        finally:
-            unsubscribe()
-        _finish_action("resume", node.name, before, snap, progress,
-                       f"{node.name} is {snap.node(node.name).state.name}", json, target)
+    _perform(target, flags, lambda cluster, before: _resume_change(cluster, before, name, failback))
 
 
 @group_app.command("move")
 @connection_options
+@change_options
 def group_move(
     name: Annotated[str, typer.Argument(help="The group to move.")],
     target: Target,
     to: Annotated[str | None, typer.Option("--to", help="The node to move it to (default: the"
                                            " best other Up node).")] = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    json: JsonOpt = False,
+    flags: ChangeFlags = ChangeFlags(),
 ) -> None:
     """Move a group to another node and wait until it is back in its state there."""
-    import clusterlib
-    from clusterlib_cli import render
-
-    with _connected(target) as cluster:
-        before = cluster.snapshot()
-        ginfo = before.group(name)
-        group = clusterlib.Group(cluster, ginfo.name, ginfo)
-        dest = before.node(to).name if to is not None else None
-        if dry_run:
-            line = cluster.commands.move_command(
-                ginfo.name, dest, wait=int(cluster.policies.move_wait.timeout)).describe()
-            _dry_run(target, f"move {ginfo.name}", [line], json)
-            return
-        render.confirm(f"Move {group.name} to {dest or 'the best other node'} on cluster"
-                       f" {cluster.name}?", yes=yes)
-        progress = _progress(cluster, f"Moving {group.name}")
-        unsubscribe = cluster.subscribe(progress.on_cluster_event)
-        try:
-            with progress:
-                progress.phase(group.name, f"move to {dest or 'best node'}",
-                               cluster.policies.move_wait.timeout)
-                snap = group.move(dest)
-                progress.finish()
-        finally:
-            unsubscribe()
-        info = snap.group(group.name)
-        _finish_action("move", group.name, before, snap, progress,
-                       f"{info.name} is {info.state.name} on {info.owner}", json, target)
+    _perform(target, flags, lambda cluster, before: _move_change(cluster, before, name, to))
 
 
 # --- the simulator -------------------------------------------------------------------------------------
@@ -395,18 +432,12 @@ def sim_serve(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Serve a simulated cluster on a loopback WinRM endpoint until Ctrl-C."""
+    from clusterlib.sim.endpoint import serve
     from clusterlib_cli import render
     from clusterlib_cli.options import build_sim, make_target
 
     target = make_target(sim=sim, speed=speed, debug=debug)
     simulated = build_sim(target)
-    try:
-        from clusterlib.sim.endpoint import serve
-    except ImportError as exc:
-        from clusterlib import NotSupported
-
-        raise NotSupported("the loopback WinRM endpoint (clusterlib.sim.endpoint) is not in"
-                           " this build") from exc
     _claim_stop_signals()  # before the endpoint exists, so no signal can skip its clean-up
     try:
         with serve(simulated, host="127.0.0.1", port=port, username=user, ssl=ssl) as endpoint:

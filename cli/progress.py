@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clusterlib_cli import render
+
+if TYPE_CHECKING:
+    from clusterlib_cli.render import RenderContext
 
 
 @dataclass
@@ -38,21 +41,15 @@ class _State:
     lines: list[str] = field(default_factory=list)
 
 
-def _timeout_of(details: Mapping[str, Any]) -> float | None:
-    for key in ("timeout", "phase_timeout", "timeout_s"):
-        value = details.get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
-
-
 class Progress:
     """A context manager that shows progress until it exits. Thread-safe: events may arrive
-    from the library's worker threads."""
+    from the library's worker threads, so the invocation's output context (``ui``: secrets
+    to scrub, consoles) is held here rather than looked up."""
 
     def __init__(self, title: str, *, time_scale: float = 1.0, live: bool | None = None,
-                 keep_lines: int = 8) -> None:
+                 keep_lines: int = 8, ui: RenderContext | None = None) -> None:
         self.title = title
+        self.ui = ui if ui is not None else render.current()
         self.scale = time_scale if time_scale > 0 else 1.0
         self.live_mode = sys.stderr.isatty() if live is None else live
         self.keep = keep_lines
@@ -90,11 +87,11 @@ class Progress:
         if self.live_mode:
             from rich.live import Live
 
-            self._live = Live(self, console=render.console(stderr=True), refresh_per_second=8,
+            self._live = Live(self, console=self.ui.console(stderr=True), refresh_per_second=8,
                               transient=False, redirect_stdout=False, redirect_stderr=False)
             self._live.__enter__()
         else:
-            render.info(self.title)
+            self.ui.info(self.title)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -168,7 +165,7 @@ class Progress:
     def _line(self, text: str) -> None:
         stamp = time.monotonic() - self._started
         # Names in event text come from the cluster: shown, never interpreted by the terminal.
-        line = f"[{stamp:6.1f}s] {render.visible(render.scrub(text))}"
+        line = f"[{stamp:6.1f}s] {render.visible(self.ui.scrub(text))}"
         if self.live_mode:
             with self._lock:
                 self._state.lines.append(line)
@@ -176,7 +173,7 @@ class Progress:
             if self._live is not None:
                 self._live.refresh()
         else:
-            render.info(line)
+            self.ui.info(line)
 
     # ---- drawing (rich calls this on every refresh, so elapsed time keeps moving) ----
 

@@ -11,6 +11,7 @@ says "degraded" or "incomplete", report.ok False), 130 interrupted outside an up
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -29,76 +30,165 @@ OK, REFUSED, USAGE, CONNECT, STOPPED, INTERRUPTED = 0, 1, 2, 3, 4, 130
 #: never takes it for success; not 4, since a resume does not turn it into a completion.
 FINISHED_WITH_PROBLEMS = 5
 
-_SECRETS: set[str] = set()
-_DEBUG = False
-_consoles: dict[str, Console] = {}
-
-
-# --- state set by the options layer --------------------------------------------------------------
+# --- the state of one invocation ------------------------------------------------------------------
 
 class _WarnHandler(logging.Handler):
     """Library log records as one ``warning:`` line each (scrubbed), instead of Python's bare
     last-resort output."""
 
+    def __init__(self, ui: RenderContext) -> None:
+        super().__init__()
+        self.ui = ui
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            warn(record.getMessage())
+            self.ui.warn(record.getMessage())
         except Exception:  # noqa: S110 - a log line must never break a command
             pass
 
 
-_HANDLER = _WarnHandler()
+class RenderContext:
+    """What the output of one invocation remembers: --debug, its target (so an error can say
+    which option to change), the secrets no line may contain, and the rich consoles.
+
+    The app's callback creates one per invocation and keeps it on typer's ``ctx.obj``; commands
+    reach it with :func:`current`, and code that runs on other threads (progress lines, timers,
+    log records) is handed it explicitly. The module-level ``out``/``info``/``warn``/... are
+    the same methods on the current invocation's context.
+    """
+
+    def __init__(self) -> None:
+        self.debug = False
+        self.target: Any = None
+        self.secrets: set[str] = set()
+        self._consoles: dict[str, Console] = {}
+
+    def set_debug(self, on: bool) -> None:
+        """--debug: every library log record with timestamps. Otherwise only errors, as
+        warnings: routine retry notes would bury the one line that matters."""
+        self.debug = on
+        lib = logging.getLogger("clusterlib")
+        for old in [h for h in lib.handlers if isinstance(h, _WarnHandler)]:
+            lib.removeHandler(old)  # an earlier invocation's, in the same process
+        handler = _WarnHandler(self)
+        lib.addHandler(handler)
+        lib.propagate = on
+        handler.setLevel(logging.CRITICAL + 1 if on else logging.ERROR)
+        lib.setLevel(logging.DEBUG if on else logging.ERROR)
+        if on:
+            logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                                format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    def debug_enabled(self) -> bool:
+        return self.debug or bool(os.environ.get("CLUSTERLIB_DEBUG"))
+
+    def add_secret(self, secret: str) -> None:
+        """Remember a secret so no message this invocation prints can contain it."""
+        if secret:
+            self.secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        """Remove every known secret from ``text`` (defence in depth: the library never puts a
+        password in a message, but a transport's foreign exception text might)."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "********")
+        return text
+
+    def console(self, stderr: bool = False) -> Console:
+        """Rich consoles, created on first use (rich is not imported for ``--help``). Colour
+        only on a terminal; NO_COLOR is honoured by rich itself."""
+        key = "err" if stderr else "out"
+        con = self._consoles.get(key)
+        stream = sys.stderr if stderr else sys.stdout
+        # CliRunner swaps sys.stdout per invocation, so a cached console must follow the stream.
+        if con is None or con.file is not stream:
+            from rich.console import Console
+
+            con = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=False)
+            self._consoles[key] = con
+        return con
+
+    def out(self, text: str = "") -> None:
+        """Plain text to stdout, no markup interpretation, control characters shown."""
+        sys.stdout.write(visible_lines(self.scrub(text)) + "\n")
+        sys.stdout.flush()
+
+    def info(self, text: str) -> None:
+        """A human note on stderr (keeps stdout clean for --json)."""
+        self.console(stderr=True).print(visible_lines(self.scrub(text)), markup=False,
+                                        highlight=False, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        self.console(stderr=True).print(
+            f"[bold yellow]warning:[/] {_escape(visible_lines(self.scrub(text)))}",
+            highlight=False, soft_wrap=True)
+
+    def usage_line(self, text: str) -> None:
+        """A usage problem as one line on stderr (the caller exits 2): no usage box, no
+        traceback."""
+        self.console(stderr=True).print(f"[bold red]error:[/] {_escape(self.scrub(text))}",
+                                        highlight=False, soft_wrap=True)
+
+    def present_error(self, exc: BaseException) -> int:
+        """Print the error (one red line; the traceback too with --debug) and return the exit
+        code."""
+        return _present_error(self, exc)
+
+
+#: The running invocation's context: set by the app's callback for the invocation's duration
+#: (the same object as typer's ctx.obj). New threads start without it, by design of contextvars.
+_CURRENT: contextvars.ContextVar[RenderContext | None] = contextvars.ContextVar(
+    "clusterlib_cli_render", default=None)
+
+
+def begin(ctx: Any) -> RenderContext:
+    """Make a fresh context for the invocation of typer context ``ctx``: kept on ``ctx.obj``
+    and current until the invocation's context closes."""
+    ui = RenderContext()
+    ctx.obj = ui
+    token = _CURRENT.set(ui)
+    ctx.call_on_close(lambda: _CURRENT.reset(token))
+    return ui
+
+
+def current() -> RenderContext:
+    """The running invocation's context. Outside an invocation, or on a thread the invocation
+    started, a fresh one: code that runs there is handed its context explicitly."""
+    found = _CURRENT.get()
+    return found if found is not None else RenderContext()
+
+
+def __getattr__(name: str) -> Any:
+    # The earlier module-level set of secrets, for callers that cleared it between invocations.
+    if name == "_SECRETS":
+        return current().secrets
+    raise AttributeError(name)
 
 
 def set_debug(on: bool) -> None:
-    """--debug: every library log record with timestamps. Otherwise only errors, as warnings:
-    routine retry notes would bury the one line that matters."""
-    global _DEBUG
-    _DEBUG = on
-    lib = logging.getLogger("clusterlib")
-    if _HANDLER not in lib.handlers:
-        lib.addHandler(_HANDLER)
-    lib.propagate = on
-    _HANDLER.setLevel(logging.CRITICAL + 1 if on else logging.ERROR)
-    lib.setLevel(logging.DEBUG if on else logging.ERROR)
-    if on:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    current().set_debug(on)
 
 
 def debug_enabled() -> bool:
-    return _DEBUG or bool(os.environ.get("CLUSTERLIB_DEBUG"))
+    return current().debug_enabled()
+
+
+def set_target(target: Any) -> None:
+    """The invocation's connection options, so errors can say which option to change."""
+    current().target = target
 
 
 def add_secret(secret: str) -> None:
-    """Remember a secret so no message this process prints can contain it."""
-    if secret:
-        _SECRETS.add(secret)
+    """Remember a secret so no message this invocation prints can contain it."""
+    current().add_secret(secret)
 
 
 def scrub(text: str) -> str:
-    """Remove every known secret from ``text`` (defence in depth: the library never puts a
-    password in a message, but a transport's foreign exception text might)."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "********")
-    return text
+    return current().scrub(text)
 
-
-# --- consoles ------------------------------------------------------------------------------------
 
 def console(stderr: bool = False) -> Console:
-    """Rich consoles, created on first use (rich is not imported for ``--help``). Colour only on
-    a terminal; NO_COLOR is honoured by rich itself."""
-    key = "err" if stderr else "out"
-    con = _consoles.get(key)
-    stream = sys.stderr if stderr else sys.stdout
-    # CliRunner swaps sys.stdout per invocation, so a cached console must follow the stream.
-    if con is None or con.file is not stream:
-        from rich.console import Console
-
-        con = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=False)
-        _consoles[key] = con
-    return con
+    return current().console(stderr)
 
 
 # --- terminal safety -------------------------------------------------------------------------------
@@ -142,21 +232,15 @@ def visible_lines(text: str) -> str:
 
 
 def out(text: str = "") -> None:
-    """Plain text to stdout, no markup interpretation, control characters shown."""
-    sys.stdout.write(visible_lines(scrub(text)) + "\n")
-    sys.stdout.flush()
+    current().out(text)
 
 
 def info(text: str) -> None:
-    """A human note on stderr (keeps stdout clean for --json)."""
-    console(stderr=True).print(visible_lines(scrub(text)), markup=False, highlight=False,
-                               soft_wrap=True)
+    current().info(text)
 
 
 def warn(text: str) -> None:
-    con = console(stderr=True)
-    con.print(f"[bold yellow]warning:[/] {_escape(visible_lines(scrub(text)))}", highlight=False,
-              soft_wrap=True)
+    current().warn(text)
 
 
 def cell(text: object) -> str:
@@ -218,9 +302,7 @@ def _escape(text: str) -> str:
 
 
 def usage_line(text: str) -> None:
-    """A usage problem as one line on stderr (the caller exits 2): no usage box, no traceback."""
-    console(stderr=True).print(f"[bold red]error:[/] {_escape(scrub(text))}", highlight=False,
-                               soft_wrap=True)
+    current().usage_line(text)
 
 
 def emit_csv(rows: Sequence[Mapping[str, Any]], target: Any = None) -> None:
@@ -231,6 +313,7 @@ def emit_csv(rows: Sequence[Mapping[str, Any]], target: Any = None) -> None:
 
     if not rows:
         return
+    ui = current()
     fields = [*rows[0].keys(), "simulated"]
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(fields)
@@ -243,7 +326,7 @@ def emit_csv(rows: Sequence[Mapping[str, Any]], target: Any = None) -> None:
                     if isinstance(value, bool) else str(value))
             if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
                 text = "'" + text
-            cells.append(scrub(text))
+            cells.append(ui.scrub(text))
         writer.writerow(cells)
     sys.stdout.flush()
 
@@ -291,7 +374,7 @@ def exit_code_for(exc: BaseException) -> int:
     """The documented exit code for an exception raised while running a command."""
     from clusterlib import errors
 
-    if _is_resumable_stop(exc):
+    if is_resumable_stop(exc):
         return STOPPED
     if isinstance(exc, errors.ConnectionFailed):
         return CONNECT
@@ -312,14 +395,14 @@ def exit_code_for_report(report: Any) -> int:
     return REFUSED
 
 
-def _is_resumable_stop(exc: BaseException) -> bool:
+def is_resumable_stop(exc: BaseException) -> bool:
     # The upgrade's "stopped safely, resumable" exception carries its report; matched by that
     # attribute, so this module need not import the upgrade package to classify errors.
     return exc.__class__.__name__ in ("UpgradeStopped", "StoppedSafely") or (
         hasattr(exc, "report") and hasattr(exc, "journal"))
 
 
-def error_line(exc: BaseException) -> str:
+def error_line(exc: BaseException, ui: RenderContext | None = None) -> str:
     """One line a person can act on: the kind of failure and the library's message."""
     from clusterlib import errors
 
@@ -349,16 +432,7 @@ def error_line(exc: BaseException) -> str:
     elif rest:
         first = " ".join(line.strip().removeprefix("- ") for line in message.splitlines()
                          if line.strip())
-    return scrub(f"{label}: {first}")
-
-
-_TARGET: Any = None
-
-
-def set_target(target: Any) -> None:
-    """The invocation's connection options, so errors can say which option to change."""
-    global _TARGET
-    _TARGET = target
+    return (ui or current()).scrub(f"{label}: {first}")
 
 
 def _answers_tls(host: str, port: int, timeout: float = 3.0) -> bool:
@@ -399,7 +473,7 @@ def connection_hint(exc: BaseException, target: Any = None) -> str | None:
     """What to change when a connection failed for a reason the options explain."""
     from clusterlib import errors
 
-    target = target if target is not None else _TARGET
+    target = target if target is not None else current().target
     chain = _chain_text(exc)
     auth = getattr(getattr(target, "auth", None), "value", None)
     if auth in (None, "negotiate", "kerberos") and any(
@@ -426,11 +500,15 @@ def connection_hint(exc: BaseException, target: Any = None) -> str | None:
 
 def present_error(exc: BaseException) -> int:
     """Print the error (one red line; the traceback too with --debug) and return the exit code."""
-    con = console(stderr=True)
-    if debug_enabled():
+    return current().present_error(exc)
+
+
+def _present_error(ui: RenderContext, exc: BaseException) -> int:
+    con = ui.console(stderr=True)
+    if ui.debug_enabled():
         import traceback
 
-        con.print(scrub("".join(traceback.format_exception(exc))), markup=False,
+        con.print(ui.scrub("".join(traceback.format_exception(exc))), markup=False,
                   highlight=False, end="")
     # soft_wrap: the message stays one line whatever the terminal width (greppable logs).
     failed = getattr(exc, "failed", None)
@@ -444,9 +522,9 @@ def present_error(exc: BaseException) -> int:
                       f" {cell(getattr(check, 'message', check))}", highlight=False,
                       soft_wrap=True)
         return exit_code_for(exc)
-    line = error_line(exc).removeprefix("error: ")
+    line = error_line(exc, ui).removeprefix("error: ")
     try:
-        hint = connection_hint(exc)
+        hint = connection_hint(exc, ui.target)
     except Exception:  # a hint must never hide the error itself
         hint = None
     if hint:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 import clusterlib  # noqa: E402
 from clusterlib.sim import SimCluster  # noqa: E402
-from clusterlib_cli import options, render  # noqa: E402
+from clusterlib_cli import connect, options, profiles, render  # noqa: E402
 
 app = cli_main.app
 PS = ["--sim", "classic-2012r2"]
@@ -284,11 +284,11 @@ def test_resume_command_round_trips_every_connection_option(
                          f'auth = "ntlm"\nca-bundle = "{bundle}"\nconnect-timeout = 12\n')
     seen: dict[str, Any] = {}
 
-    def capture(target: Any) -> Any:
+    def capture(target: Any, sim: Any = None) -> Any:
         seen["target"] = target
         raise SystemExit(0)
 
-    monkeypatch.setattr(options, "open_cluster", capture)
+    monkeypatch.setattr(connect, "open_cluster", capture)
     result = invoke("status", "--profile", "prod", "--cluster", "CL1", "--dialect",
                     "clusterexe", "--password", "hunter2-secret",
                     env={**profiles, "CLUSTERLIB_USER": "CORP\\admin",
@@ -335,11 +335,11 @@ def test_profiles_live_in_the_platform_config_folder_and_the_example_parses(
 def test_a_typed_false_flag_beats_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
-    def capture(target: Any) -> Any:
+    def capture(target: Any, sim: Any = None) -> Any:
         seen["target"] = target
         raise SystemExit(0)
 
-    monkeypatch.setattr(options, "open_cluster", capture)
+    monkeypatch.setattr(connect, "open_cluster", capture)
     env = _profiles(tmp_path, '[profiles.p]\nhost = "h1.example"\nssl = true\nport = 5986\n')
     assert invoke("status", "--profile", "p", "--no-ssl", "--port", "5985", env=env).exit_code == 0
     assert seen["target"].ssl is False and seen["target"].port == 5985
@@ -365,6 +365,6 @@ def test_every_profile_shown_in_the_docs_is_valid(tmp_path: Path,
         import tomllib
 
         for name in tomllib.loads(block).get("profiles", {}):
-            loaded = options.load_profile(name)
+            loaded = profiles.load_profile(name)
             for key, value in loaded.items():
-                options._coerce_profile_value(key, value)
+                profiles.coerce_value(key, value)
