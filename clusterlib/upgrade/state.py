@@ -68,14 +68,14 @@ class Record:
 
     def _dict(self, skip: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in _fields(type(self)):
-            if f.name in skip:
+        for name, key, omit_none in _dump_plan(type(self)):
+            if name in skip:
                 continue
-            value = getattr(self, f.name)
-            if f.name == "details":  # an audit record's own keys, kept as written
+            value = getattr(self, name)
+            if name == "details":  # an audit record's own keys, kept as written
                 out.update(value)
-            elif not (f.metadata.get("omit_none") and value is None):
-                out[f.metadata.get("key") or f.name] = _plain(value)
+            elif not (omit_none and value is None):
+                out[key] = _plain(value)
         return out
 
     @classmethod
@@ -140,9 +140,24 @@ def _attr(cls: type[Record], key: str) -> str:
     return _field(cls, key).name
 
 
+_DUMP: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _dump_plan(cls: type[Record]) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, JSON key, omit when None) of each field, worked out once per class: a save
+    writes the whole state, so this runs for every record at every save."""
+    plan = _DUMP.get(cls)
+    if plan is None:
+        plan = _DUMP[cls] = tuple((f.name, f.metadata.get("key") or f.name,
+                                   bool(f.metadata.get("omit_none"))) for f in _fields(cls))
+    return plan
+
+
 def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, Record):
-        return value.to_dict()
+        return value._dict(())
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
