@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,6 @@ from clusterlib.dialects.base import Capabilities, Dialect
 from clusterlib.errors import (
     ClusterError,
     ClusterRefused,
-    NodeNotFound,
     NotSupported,
     PreconditionFailed,
     TransientClusterError,
@@ -24,6 +24,7 @@ from clusterlib.model import (
     GroupState,
     NodeInfo,
     NodeState,
+    expected_state,
 )
 from clusterlib.placement import best_node, evacuation_plan
 from clusterlib.retry import DEFAULT_POLICIES, Policies, retry_call, wait_for
@@ -37,7 +38,8 @@ log = logging.getLogger("clusterlib")
 #: Listener signature: (event name, details). Events: "move", "retry", "pause", "resume".
 Listener = Callable[[str, dict[str, Any]], None]
 
-FAILBACK_MODES = ("NoFailback", "Immediate", "Policy")
+#: Resume-ClusterNode's -Failback values (not the upgrade's failback option, upgrade.options).
+RESUME_FAILBACK_VALUES = ("NoFailback", "Immediate", "Policy")
 
 
 class Cluster:
@@ -46,7 +48,9 @@ class Cluster:
     def __init__(self, transport: Transport, dialect: Dialect, *,
                  policies: Policies = DEFAULT_POLICIES, time_scale: float | None = None) -> None:
         self.transport = transport
-        self._dialect = dialect
+        #: How this cluster is driven: the dialect object that builds and sends the commands
+        #: (its ``name``, and ``str()`` of it, is the label; see ``dialect_name``).
+        self.dialect = dialect
         self.policies = policies
         self.time_scale = float(time_scale if time_scale is not None
                                 else getattr(transport, "time_scale", 1.0) or 1.0)
@@ -56,18 +60,20 @@ class Cluster:
     # ---- identity ----
 
     @property
-    def dialect(self) -> str:
+    def dialect_name(self) -> str:
         """How this cluster is driven: "powershell", "powershell-nodrain" or "clusterexe"."""
-        return self._dialect.capabilities.label
+        return self.dialect.name
 
     @property
     def capabilities(self) -> Capabilities:
-        return self._dialect.capabilities
+        return self.dialect.capabilities
 
     @property
     def commands(self) -> Dialect:
-        """The dialect object (builds the exact commands; used by plans to show them)."""
-        return self._dialect
+        """Deprecated: the dialect object is ``Cluster.dialect``."""
+        warnings.warn("Cluster.commands is deprecated: use Cluster.dialect (the dialect object)",
+                      DeprecationWarning, stacklevel=2)
+        return self.dialect
 
     @property
     def name(self) -> str:
@@ -77,7 +83,7 @@ class Cluster:
 
     def __repr__(self) -> str:
         name = self._name or "?"
-        return f"<Cluster {name!r} via {self.transport.endpoint} ({self.dialect})>"
+        return f"<Cluster {name!r} via {self.transport.endpoint} ({self.dialect_name})>"
 
     def close(self) -> None:
         self.transport.close()
@@ -108,7 +114,7 @@ class Cluster:
     def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
         """Nodes, groups, states, owners and versions in one round trip. ``owners=True`` adds
         preferred and possible owners (still one round trip, a larger one)."""
-        snap = self._dialect.snapshot(owners=owners)
+        snap = self.dialect.snapshot(owners=owners)
         self._name = snap.name
         return snap
 
@@ -147,7 +153,7 @@ class Cluster:
         if len(versions) > 1:
             raise PreconditionFailed("nodes run different cluster-service versions ("
                                      + ", ".join(sorted(versions)) + "); upgrade them all first")
-        self._dialect.execute(self._dialect.functional_level_command(what_if=what_if))
+        self.dialect.execute(self.dialect.functional_level_command(what_if=what_if))
         return self.snapshot()
 
     # ---- shared helpers for the handles ----
@@ -172,7 +178,7 @@ class Node:
 
     def info(self) -> NodeInfo:
         """A fresh read of this node."""
-        self._info = self.cluster._dialect.read_node(self.name)
+        self._info = self.cluster.dialect.read_node(self.name)
         return self._info
 
     @property
@@ -220,7 +226,7 @@ class Node:
                     f"cannot drain {me.name}: no other Up node may own {', '.join(stuck)}"
                     f" (Up nodes: {', '.join(others)}); fix the possible owners first")
         started = time.monotonic()
-        d = c._dialect
+        d = c.dialect
         d.execute(d.pause_command(me.name, drain=drain, force=True) if force
                   else d.pause_command(me.name, drain=drain))
         c._emit("pause", node=me.name, drain=drain)
@@ -267,7 +273,7 @@ class Node:
         if me.state is not NodeState.Paused:
             raise PreconditionFailed(f"node {me.name} is {me.state.name}, not Paused; only a paused"
                                      " node can be resumed")
-        d = c._dialect
+        d = c.dialect
         d.execute(d.resume_command(me.name, failback=mode))
         c._emit("resume", node=me.name, failback=mode)
         node = c._wait(lambda: d.read_node(me.name), lambda n: n.state is NodeState.Up,
@@ -297,7 +303,7 @@ class Group:
 
     def info(self) -> GroupInfo:
         """A fresh read of this group."""
-        self._info = self.cluster._dialect.read_group(self.name)
+        self._info = self.cluster.dialect.read_group(self.name)
         return self._info
 
     @property
@@ -325,21 +331,20 @@ class Group:
         """``move()`` without the closing snapshot: returns the group as it ends up. For callers
         that move many groups (a drain, a redistribution) and read the cluster once at the end."""
         c = self.cluster
-        d = c._dialect
-        g = d.read_group(self.name, owners=True)
-        source = g.owner
         target_name = to.name if isinstance(to, Node) else to
         if target_name is None:
+            # The best node needs every node and group: one snapshot is the whole read.
             snap = c.snapshot(owners=True)
-            target_name = best_node(snap, snap.group(g.name), exclude=[source] if source else [])
+            g = snap.group(self.name)
+            target_name = best_node(snap, g, exclude=[g.owner] if g.owner else [])
             if target_name is None:
                 raise PreconditionFailed(f"no other Up node may own group {g.name}")
-        try:
-            target = d.read_node(target_name)
-        except ClusterRefused as exc:
-            if exc.win32_code == 5042:
-                raise NodeNotFound(target_name, [n.name for n in c.snapshot().nodes]) from exc
-            raise
+            target = snap.node(target_name)
+        else:
+            # The group, its owners and the target's state in one read (NotFound for either name).
+            g, found = c.dialect.read_move(self.name, target_name)
+            assert found is not None  # a target was named
+            target = found
         if target.state is not NodeState.Up:
             why = ("a paused node accepts no groups" if target.state is NodeState.Paused
                    else "groups can only move to an Up node")
@@ -357,13 +362,12 @@ class Group:
         """Move ``g`` (as just read, target already checked) and announce it: the move (which
         waits itself) and one confirming read."""
         c = self.cluster
-        expected = (g.state if g.state in (GroupState.Online, GroupState.Offline,
-                                           GroupState.PartialOnline) else GroupState.Online)
+        expected = expected_state(g)
         started = time.monotonic()
         # The group just read is the pre-move state: no re-read before the move, and the
         # move's own confirming read is the group as it ends up.
         attempts = self.move_prechecked(target, expected, known=g)
-        final = self._info if self._info is not None else c._dialect.read_group(g.name)
+        final = self._info if self._info is not None else c.dialect.read_group(g.name)
         c._emit("move", group=g.name, source=g.owner, target=target, state=final.state.name,
                 attempts=attempts, seconds=time.monotonic() - started)
         return final
@@ -381,7 +385,7 @@ class Group:
         for the group itself, ``-Wait``) and one confirming read; every retry still re-reads
         the group before it re-sends. The confirmed group is left in ``self._info``."""
         c = self.cluster
-        d = c._dialect
+        d = c.dialect
         attempts = 0
         self._info = None
 
@@ -434,7 +438,7 @@ class Group:
     def _roll_back(self, before: GroupInfo, target: str) -> str:
         """The group failed on the target: put it back where it was. Returns what happened."""
         c = self.cluster
-        d = c._dialect
+        d = c.dialect
         source = before.owner
         if not source or source.lower() == target.lower():
             return "it stays where it is"
@@ -462,10 +466,10 @@ class _OnlineFailed(ClusterError):
 
 
 def _failback_mode(value: str) -> str:
-    for mode in FAILBACK_MODES:
+    for mode in RESUME_FAILBACK_VALUES:
         if mode.lower() == str(value).lower().replace("-", "").replace("_", ""):
             return mode
-    raise ValueError(f"failback must be one of {', '.join(FAILBACK_MODES)}, not {value!r}")
+    raise ValueError(f"failback must be one of {', '.join(RESUME_FAILBACK_VALUES)}, not {value!r}")
 
 
 def connect(target: str | SimCluster | Transport, *, dialect: str = "auto",
@@ -521,3 +525,10 @@ def _choose_dialect(transport: Transport, dialect: str, cluster: str | None) -> 
 
     return choose(transport, dialect, cluster)
 
+
+def __getattr__(name: str) -> Any:
+    if name == "FAILBACK_MODES":
+        warnings.warn("clusterlib.cluster.FAILBACK_MODES is now RESUME_FAILBACK_VALUES",
+                      DeprecationWarning, stacklevel=2)
+        return RESUME_FAILBACK_VALUES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

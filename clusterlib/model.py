@@ -245,6 +245,13 @@ class GroupInfo:
         return f"<Group {self.name!r} {self.state.name} on {self.owner}>"
 
 
+def expected_state(group: GroupInfo) -> GroupState:
+    """The state a moved group must reach on its target: the state it had (Online, Offline,
+    PartialOnline), or Online for a group that was Failed or in transit (Pending, Unknown)."""
+    return (group.state if group.state in (GroupState.Online, GroupState.Offline,
+                                           GroupState.PartialOnline) else GroupState.Online)
+
+
 @frozen
 class ResourceInfo:
     name: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -55,6 +56,15 @@ class Dialect(Protocol):
 
     def read_node(self, name: str) -> NodeInfo: ...
 
+    def read_move(self, group: str, target: str | None) -> tuple[GroupInfo, NodeInfo | None]:
+        """What a move needs, in one read: the group with its owners, and the target node."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The label: "powershell", "powershell-nodrain" or "clusterexe" (``str()`` too)."""
+        ...
+
     def pause_command(self, node: str, *, drain: bool, force: bool = False) -> Command: ...
 
     def resume_command(self, node: str, *, failback: str | None) -> Command: ...
@@ -102,4 +112,32 @@ def raise_for_errors(errors: Sequence[ErrorRecord], command: str) -> None:
                        category=first.category, error_id=first.error_id)
 
 
-__all__ = ["Capabilities", "ClusterRefused", "Command", "Dialect", "raise_for_errors", "record_code"]
+class NamedDialect:
+    """What every concrete dialect shares: it is named by its capabilities' label (``name``,
+    ``str()``). Comparing it with a string still works, with a DeprecationWarning, for scripts
+    written when ``Cluster.dialect`` was that label (``cluster.dialect == "powershell"``)."""
+
+    capabilities: Capabilities
+
+    @property
+    def name(self) -> str:
+        return self.capabilities.label
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            warnings.warn("comparing Cluster.dialect with a string is deprecated: compare"
+                          " Cluster.dialect_name (or Cluster.dialect.name)", DeprecationWarning,
+                          stacklevel=2)
+            return self.name == other
+        return self is other
+
+    def __hash__(self) -> int:
+        # Equal to its label (above), so hashed as the label.
+        return hash(self.name)
+
+
+__all__ = ["Capabilities", "ClusterRefused", "Command", "Dialect", "NamedDialect", "raise_for_errors",
+           "record_code"]

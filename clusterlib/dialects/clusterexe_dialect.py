@@ -51,7 +51,7 @@ from typing import NoReturn
 
 from attrs import frozen
 
-from clusterlib.dialects.base import Capabilities, Command
+from clusterlib.dialects.base import Capabilities, Command, NamedDialect
 from clusterlib.errors import (
     ClusterRefused,
     GroupNotFound,
@@ -145,7 +145,7 @@ def _chain(commands: Sequence[str]) -> list[tuple[str, list[int]]]:
     return lines
 
 
-class ClusterExeDialect:
+class ClusterExeDialect(NamedDialect):
     """Drives a cluster through cluster.exe command lines (see the module docstring)."""
 
     def __init__(self, transport: Transport, cluster: str | None = None) -> None:
@@ -312,31 +312,40 @@ class ClusterExeDialect:
             log.warning(what + " not read: %s", name, exc)
             return None
 
-    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
-        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners, the group,
-        resource and node listings chained, then one ``/listowners`` per resource of the group).
-        The group listing settles resource rows whose name and group both overflow; the node
-        listing lets an owner listing hold node names with blanks.
-
-        cluster.exe finds the group by exactly the name given; its listing cannot show leading
-        or trailing blanks, so the name returned keeps the caller's blanks when the row shows the
-        same name without them (``"Data "`` stays ``"Data "``, never becomes ``"Data"``)."""
+    def _group_lines(self, name: str, *, owners: bool) -> list[str]:
         group = cl.GroupName(name)
         lines = [self._line("group", group, "/status")]
         if owners:
             lines += [self._line("group", group, "/listowners"), self._line("group"),
                       self._line("res"), self._line("node")]
+        return lines
+
+    def _node_lines(self, name: str) -> list[str]:
+        node = cl.NodeName(name)
+        return [self._line("node", node, "/status"), self._line("node", node, "/prop")]
+
+    def _read_named(self, lines: Sequence[str], group: str | None = None,
+                    node: str | None = None) -> list[str]:
+        """``read_chain`` for reads of one group and/or one node: a name the cluster does not
+        have (Win32 5013, 5042) is a NotFound listing the valid names."""
         try:
-            outs = self.read_chain(lines)
+            return self.read_chain(lines)
         except ClusterRefused as exc:
-            if exc.win32_code == 5013:
-                raise GroupNotFound(name, [g.name for g in self.snapshot().groups]) from exc
+            if exc.win32_code == 5013 and group is not None:
+                raise GroupNotFound(group, [g.name for g in self.snapshot().groups]) from exc
+            if exc.win32_code == 5042 and node is not None:
+                raise NodeNotFound(node, [n.name for n in self.snapshot().nodes]) from exc
             raise
+
+    def _group_from(self, outs: Sequence[str], name: str, *, owners: bool,
+                    line: str) -> GroupInfo:
+        """The group from its ``_group_lines`` answers; with owners, one more round trip reads
+        the possible owners of each of its resources."""
         # Node names from the last snapshot let an owner whose name has blanks be read whole.
         known = [n.name for n in self._last.nodes] if self._last is not None else []
         found = cx.parse_groups(outs[0], nodes=known)
         if len(found) != 1:
-            raise ParseError(f"expected one group named {name!r} [command: {lines[0]}]", outs[0])
+            raise ParseError(f"expected one group named {name!r} [command: {line}]", outs[0])
         info = _as_asked(found[0], name)
         if not owners:
             return _group(info, None, (), self._core)  # owners not read
@@ -346,7 +355,7 @@ class ClusterExeDialect:
         mine = [r for r in cx.parse_resources(outs[3], groups=listed, nodes=node_names)
                 if r.group.lower() == info.name.strip().lower()]
         possible: list[str] | None = None
-        asks = [line for r in mine if (line := self._listowners("resource", r.name)) is not None]
+        asks = [ask for r in mine if (ask := self._listowners("resource", r.name)) is not None]
         for text in self.read_chain(asks) if asks else []:
             owners_listed = cx.parse_owners(text, nodes=node_names)
             keep = {n.lower() for n in owners_listed}
@@ -354,19 +363,42 @@ class ClusterExeDialect:
                         else [n for n in possible if n.lower() in keep])
         return _group(info, preferred, tuple(possible or ()), self._core)
 
-    def read_node(self, name: str) -> NodeInfo:
-        node = cl.NodeName(name)
-        lines = [self._line("node", node, "/status"), self._line("node", node, "/prop")]
-        try:
-            status, prop = self.read_chain(lines)
-        except ClusterRefused as exc:
-            if exc.win32_code == 5042:
-                raise NodeNotFound(name, [n.name for n in self.snapshot().nodes]) from exc
-            raise
+    @staticmethod
+    def _node_from(status: str, prop: str, name: str, line: str) -> NodeInfo:
         found = cx.parse_nodes(status)
         if len(found) != 1:
-            raise ParseError(f"expected one node named {name!r} [command: {lines[0]}]", status)
+            raise ParseError(f"expected one node named {name!r} [command: {line}]", status)
         return _with_versions(found[0], cx.parse_props(prop, object_name=found[0].name))
+
+    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
+        """One group: 1 round trip; ``owners=True``: 2 (its status, preferred owners, the group,
+        resource and node listings chained, then one ``/listowners`` per resource of the group).
+        The group listing settles resource rows whose name and group both overflow; the node
+        listing lets an owner listing hold node names with blanks.
+
+        cluster.exe finds the group by exactly the name given; its listing cannot show leading
+        or trailing blanks, so the name returned keeps the caller's blanks when the row shows the
+        same name without them (``"Data "`` stays ``"Data "``, never becomes ``"Data"``)."""
+        lines = self._group_lines(name, owners=owners)
+        return self._group_from(self._read_named(lines, group=name), name, owners=owners,
+                                line=lines[0])
+
+    def read_node(self, name: str) -> NodeInfo:
+        lines = self._node_lines(name)
+        status, prop = self._read_named(lines, node=name)
+        return self._node_from(status, prop, name, lines[0])
+
+    def read_move(self, group: str, target: str | None) -> tuple[GroupInfo, NodeInfo | None]:
+        """What a move needs: the group with its owners and the target node's status and
+        properties chained on the group's first line, then the group's resources' owners:
+        2 round trips (``read_group(owners=True)``'s, the node riding along)."""
+        if target is None:
+            return self.read_group(group, owners=True), None
+        glines, nlines = self._group_lines(group, owners=True), self._node_lines(target)
+        outs = self._read_named([*glines, *nlines], group=group, node=target)
+        info = self._group_from(outs[:len(glines)], group, owners=True, line=glines[0])
+        status, prop = outs[len(glines):]
+        return info, self._node_from(status, prop, target, nlines[0])
 
     # ---- actions (built, then executed) ----
 

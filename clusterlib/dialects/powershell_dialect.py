@@ -17,7 +17,13 @@ import operator
 from collections.abc import Iterable
 from typing import Any
 
-from clusterlib.dialects.base import Capabilities, Command, raise_for_errors, record_code
+from clusterlib.dialects.base import (
+    Capabilities,
+    Command,
+    NamedDialect,
+    raise_for_errors,
+    record_code,
+)
 from clusterlib.errors import GroupNotFound, NodeNotFound, NotSupported, ParseError
 from clusterlib.model import (
     ClusterSnapshot,
@@ -248,7 +254,7 @@ def _name_of(value: Any) -> str:
     return str(value)
 
 
-class PowerShellDialect:
+class PowerShellDialect(NamedDialect):
     """Drives a cluster through the FailoverClusters cmdlets."""
 
     def __init__(self, transport: Transport, capabilities: Capabilities,
@@ -310,9 +316,7 @@ class PowerShellDialect:
             witness=bool(qres) and qtype not in ("NodeMajority", "DiskOnly"),
         )
 
-    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
-        """One group, in one round trip; ``owners`` adds its preferred owners and the possible
-        owners of its resources."""
+    def _group_statements(self, name: str, *, owners: bool) -> list[Statement]:
         statements = [_read("Get-ClusterGroup", GROUP_PROPS, self.cluster_name, Name=name)]
         if owners:
             statements += [
@@ -323,16 +327,28 @@ class PowerShellDialect:
                            Cmdlet("Get-ClusterResource"), Cmdlet("Get-ClusterOwnerNode"),
                            Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
             ]
+        return statements
+
+    def _run_named(self, statements: list[Statement], group: str | None = None,
+                   node: str | None = None) -> list[Any]:
+        """Run reads of one group and/or one node; the first output of each statement. A name
+        the cluster does not have is a NotFound listing the valid names, decided by the first
+        error's code, never by its words (a localized cluster translates them)."""
         pipeline = Pipeline(statements=tuple(statements), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
-        # By code, never by the message's words (a localized cluster translates them).
-        if result.errors and record_code(result.errors[0]) == 5013:
-            raise GroupNotFound(name, [g.name for g in self.snapshot().groups])
+        code = record_code(result.errors[0]) if result.errors else None
+        if code == 5013 and group is not None:
+            raise GroupNotFound(group, [g.name for g in self.snapshot().groups])
+        if code == 5042 and node is not None:
+            raise NodeNotFound(node, [n.name for n in self.snapshot().nodes])
         raise_for_errors(result.errors, pipeline.describe())
-        first = [o[0] if o else "" for o in result.outputs]
+        return [o[0] if o else "" for o in result.outputs]
+
+    @staticmethod
+    def _group_from(first: list[Any], name: str, *, owners: bool) -> GroupInfo:
         rows = parse_csv(first[0], "Get-ClusterGroup")
         if len(rows) != 1:
-            raise ParseError(f"expected one group named {name!r}", str(result.output))
+            raise ParseError(f"expected one group named {name!r}", str(first[0]))
         preferred: dict[str, list[str]] = {}
         possible: dict[str, list[str]] = {}
         if owners:
@@ -346,17 +362,33 @@ class PowerShellDialect:
                 possible[real] = [n for n in sets[0] if n.lower() in keep]
         return group_from_row(rows[0], preferred, possible)
 
-    def read_node(self, name: str) -> NodeInfo:
-        pipeline = Pipeline(statements=(_read("Get-ClusterNode", NODE_PROPS, self.cluster_name,
-                                              Name=name),), idempotent=True)
-        result = self.transport.run_pipeline(pipeline)
-        if result.errors and record_code(result.errors[0]) == 5042:
-            raise NodeNotFound(name, [n.name for n in self.snapshot().nodes])
-        raise_for_errors(result.errors, pipeline.describe())
-        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterNode")
+    @staticmethod
+    def _node_from(text: Any, name: str) -> NodeInfo:
+        rows = parse_csv(text, "Get-ClusterNode")
         if len(rows) != 1:
-            raise ParseError(f"expected one node named {name!r}", str(result.output))
+            raise ParseError(f"expected one node named {name!r}", str(text))
         return node_from_row(rows[0])
+
+    def read_group(self, name: str, *, owners: bool = False) -> GroupInfo:
+        """One group, in one round trip; ``owners`` adds its preferred owners and the possible
+        owners of its resources."""
+        first = self._run_named(self._group_statements(name, owners=owners), group=name)
+        return self._group_from(first, name, owners=owners)
+
+    def read_node(self, name: str) -> NodeInfo:
+        first = self._run_named([_read("Get-ClusterNode", NODE_PROPS, self.cluster_name, Name=name)],
+                                node=name)
+        return self._node_from(first[0], name)
+
+    def read_move(self, group: str, target: str | None) -> tuple[GroupInfo, NodeInfo | None]:
+        """What a move needs, in one round trip: the group with its preferred and possible
+        owners, and the target node's state (``target`` None: the group only)."""
+        statements = self._group_statements(group, owners=True)
+        if target is not None:
+            statements.append(_read("Get-ClusterNode", NODE_PROPS, self.cluster_name, Name=target))
+        first = self._run_named(statements, group=group, node=target)
+        info = self._group_from(first, group, owners=True)
+        return info, (self._node_from(first[3], target) if target is not None else None)
 
     # ---- actions (built, then executed) ----
 

@@ -165,7 +165,7 @@ def plan_of(run: RunContext, snapshot: ClusterSnapshot, resuming: bool = False) 
                   *[c for c in checks if c.name != "node-order"]]
     steps = build_steps(snapshot, opts, order, cluster.commands, action,
                         move_wait=int(cluster.policies.move_wait.timeout)) if order else ()
-    return Plan(cluster=snapshot.name, dialect=cluster.dialect, order=tuple(order),
+    return Plan(cluster=snapshot.name, dialect=cluster.dialect_name, order=tuple(order),
                 steps=steps, checks=tuple(checks), options=opts.to_dict(),
                 action=action.describe("<node>") if action else "(none)",
                 original_placement=snapshot.placement())

@@ -50,21 +50,21 @@ def cmd_lines(sim: SimCluster) -> int:
 
 def test_classic_cluster_is_detected_as_clusterexe(connect_sim: ConnectSim) -> None:
     cluster = connect_sim(SimCluster.classic())
-    assert cluster.dialect == "clusterexe"
+    assert cluster.dialect_name == "clusterexe"
     assert cluster.capabilities.drain is False and cluster.capabilities.failback is False
-    assert isinstance(cluster.commands, ClusterExeDialect)
+    assert isinstance(cluster.dialect, ClusterExeDialect)
 
 
 def test_override_on_a_cluster_with_both(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic(os="2008R2")
-    assert connect_sim(sim).dialect == "powershell-nodrain"
-    assert connect_sim(sim, dialect="clusterexe").dialect == "clusterexe"
-    assert connect_sim(sim, dialect="cluster.exe").dialect == "clusterexe"
+    assert connect_sim(sim).dialect_name == "powershell-nodrain"
+    assert connect_sim(sim, dialect="clusterexe").dialect_name == "clusterexe"
+    assert connect_sim(sim, dialect="cluster.exe").dialect_name == "clusterexe"
 
 
 def test_modern_cluster_without_cluster_exe(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic(os="2016")
-    assert connect_sim(sim).dialect == "powershell"
+    assert connect_sim(sim).dialect_name == "powershell"
     with pytest.raises(NotSupported, match=r"cluster\.exe"):
         connect_sim(sim, dialect="clusterexe")
 
@@ -150,7 +150,7 @@ def test_states_other_than_up_and_online(connect_sim: ConnectSim) -> None:
 
 def test_read_node_and_group(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic()
-    d = connect_sim(sim).commands
+    d = connect_sim(sim).dialect
     before = cmd_lines(sim)
     node = d.read_node("node2")
     assert cmd_lines(sim) - before == 1
@@ -216,7 +216,7 @@ def test_move_and_back(connect_sim: ConnectSim) -> None:
 
 def test_resume_of_a_running_node_maps_5058(connect_sim: ConnectSim) -> None:
     cluster = connect_sim(SimCluster.classic())
-    d = cluster.commands
+    d = cluster.dialect
     command = d.resume_command("NODE1", failback=None)
     assert isinstance(command, CmdLine) and command.idempotent is False
     with pytest.raises(ClusterRefused) as err:
@@ -239,7 +239,7 @@ def test_move_to_paused_node_refused_before_sending(connect_sim: ConnectSim) -> 
                    for c in sim.calls("cluster.exe")[sent:])
     # Sent anyway (bypassing the handle), the cluster refuses with 5070.
     with pytest.raises(ClusterRefused) as err:
-        cluster.commands.execute(cluster.commands.move_command("SQL Group 1", "NODE2", wait=5))
+        cluster.dialect.execute(cluster.dialect.move_command("SQL Group 1", "NODE2", wait=5))
     assert err.value.win32_code == 5070
 
 
@@ -268,7 +268,7 @@ def test_cluster_option_is_carried() -> None:
 
 def test_private_properties_round_trip(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic()
-    d = connect_sim(sim).commands
+    d = connect_sim(sim).dialect
     assert d.get_private("ClusterlibLock") is None
     d.set_private("ClusterlibLock", "host-1 pid 42")
     assert sim.private_props["ClusterlibLock"] == "host-1 pid 42"
@@ -301,7 +301,7 @@ def test_hostile_group_names_refused_or_carried_byte_for_byte(connect_sim: Conne
     cluster = connect_sim(sim)
     sent = len(sim.calls("cluster.exe"))
     try:
-        cluster.commands.execute(cluster.commands.move_command(name, "NODE2", wait=30))
+        cluster.dialect.execute(cluster.dialect.move_command(name, "NODE2", wait=30))
     except UnsafeName:
         assert len(sim.calls("cluster.exe")) == sent  # nothing was sent
         return
@@ -309,7 +309,7 @@ def test_hostile_group_names_refused_or_carried_byte_for_byte(connect_sim: Conne
     assert call.detail["argv"][1] == name  # received byte for byte
     assert sim.group(name).owner == "NODE2"  # and acted on that exact group, nothing else
     try:
-        info = cluster.commands.read_group(name)
+        info = cluster.dialect.read_group(name)
     except ParseError:
         return  # a name the listing cannot show unambiguously is refused, never half-read
     assert info.name == name.strip() or info.name == name
@@ -324,7 +324,7 @@ def test_hostile_node_names_refused_or_carried_byte_for_byte(connect_sim: Connec
     cluster = connect_sim(sim)
     sent = len(sim.calls("cluster.exe"))
     try:
-        cluster.commands.execute(cluster.commands.pause_command(name, drain=False))
+        cluster.dialect.execute(cluster.dialect.pause_command(name, drain=False))
     except UnsafeName:
         assert len(sim.calls("cluster.exe")) == sent
         return
@@ -404,7 +404,7 @@ def test_errors_are_cluster_errors() -> None:
 def test_read_group_with_owners_in_two_round_trips(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic()
     sim.add_group("Pinned", owner="NODE2", possible_owners=["NODE2"], preferred_owners=["NODE2"])
-    d = connect_sim(sim).commands
+    d = connect_sim(sim).dialect
     before = cmd_lines(sim)
     g = d.read_group("pinned", owners=True)
     assert cmd_lines(sim) - before == 2

@@ -21,7 +21,7 @@ from clusterlib.sim.locale import core_group
 
 def test_connect_detects_dialect_and_snapshots(connect_sim: ConnectSim, classic_ps: SimCluster) -> None:
     cluster = connect_sim(classic_ps)
-    assert cluster.dialect == "powershell"
+    assert cluster.dialect_name == "powershell"
     snap = cluster.snapshot()
     assert snap.name == "CLUSTER1"
     assert snap.placement() == classic_ps.snapshot().placement()
@@ -72,7 +72,7 @@ def test_pause_drain_resume_failback(connect_sim: ConnectSim, classic_ps: SimClu
 def test_pause_without_drain_on_2008r2_moves_groups_itself(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic(os="2008R2")
     cluster = connect_sim(sim)
-    assert cluster.dialect == "powershell-nodrain"
+    assert cluster.dialect_name == "powershell-nodrain"
     snap = cluster.node("NODE1").pause(drain=True)
     assert snap.groups_on("NODE1") == ()
     assert snap.node("NODE1").state is NodeState.Paused
@@ -216,7 +216,7 @@ def test_cannot_drain_when_no_node_may_own_a_group(connect_sim: ConnectSim) -> N
 
 def test_cluster_errors_are_mapped(connect_sim: ConnectSim, classic_ps: SimCluster) -> None:
     cluster = connect_sim(classic_ps)
-    d = cluster.commands
+    d = cluster.dialect
     with pytest.raises(ClusterRefused) as err:
         d.execute(d.resume_command("NODE1", failback=None))
     assert err.value.win32_code == 5058
@@ -233,7 +233,7 @@ def test_unsupported_parameter_is_not_supported(connect_sim: ConnectSim) -> None
         Pipeline.of(Cmdlet("Suspend-ClusterNode", {"Name": "NODE1", "Drain": True})))
     assert result.errors[0].error_id.startswith("NamedParameterNotFound")
     with pytest.raises(clusterlib.NotSupported, match="dialect='clusterexe'"):
-        cluster.commands.execute(
+        cluster.dialect.execute(
             Pipeline.of(Cmdlet("Suspend-ClusterNode", {"Name": "NODE1", "Drain": True})))
 
 
@@ -242,9 +242,9 @@ def test_unknown_cmdlet_fails_loudly(connect_sim: ConnectSim, classic_ps: SimClu
     from clusterlib.wire import Cmdlet, Pipeline
 
     with pytest.raises(clusterlib.NotSimulated):
-        cluster.commands.execute(Pipeline.of(Cmdlet("Stop-ClusterNode", {"Name": "NODE1"})))
+        cluster.dialect.execute(Pipeline.of(Cmdlet("Stop-ClusterNode", {"Name": "NODE1"})))
     with pytest.raises(clusterlib.NotSupported):
-        cluster.commands.execute(Pipeline.of(Cmdlet("Remove-Everything")))
+        cluster.dialect.execute(Pipeline.of(Cmdlet("Remove-Everything")))
 
 
 def test_bad_connect_targets() -> None:
@@ -254,3 +254,34 @@ def test_bad_connect_targets() -> None:
         clusterlib.connect(SimCluster.classic(os="2016"), dialect="bash")
     with pytest.raises(TypeError, match="do not apply to a simulated cluster"):
         clusterlib.connect(SimCluster.classic(os="2016"), password="x")
+
+
+def test_dialect_is_the_object_and_the_old_spellings_still_work(classic_ps: SimCluster) -> None:
+    """Cluster.dialect is the dialect object (named by its label), dialect_name the label; the
+    label comparison, Cluster.commands and FAILBACK_MODES keep working, each with a warning."""
+    import warnings
+
+    from clusterlib import cluster as cluster_module
+    from clusterlib.dialects.powershell_dialect import PowerShellDialect
+
+    cluster = clusterlib.connect(classic_ps)
+    assert isinstance(cluster.dialect, PowerShellDialect)
+    assert cluster.dialect.name == cluster.dialect_name == str(cluster.dialect) == "powershell"
+    assert f"via {cluster.dialect}" == "via powershell"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new spellings never warn
+        assert cluster.dialect == cluster.dialect and cluster.dialect_name != "clusterexe"
+    with pytest.warns(DeprecationWarning, match="dialect_name"):
+        assert cluster.dialect == "powershell"
+    with pytest.warns(DeprecationWarning, match="dialect_name"):
+        assert cluster.dialect != "clusterexe"
+    with pytest.warns(DeprecationWarning, match="dialect_name"):
+        assert {"powershell": 1}[cluster.dialect] == 1  # type: ignore[index]
+    with pytest.warns(DeprecationWarning, match="Cluster.dialect"):
+        assert cluster.commands is cluster.dialect
+    with pytest.warns(DeprecationWarning, match="RESUME_FAILBACK_VALUES"):
+        assert cluster_module.FAILBACK_MODES == cluster_module.RESUME_FAILBACK_VALUES
+    with pytest.raises(AttributeError):
+        _ = cluster_module.NO_SUCH_NAME
+    with pytest.raises(ValueError, match="NoFailback, Immediate, Policy"):
+        cluster.node("NODE1").resume(failback="sometimes")

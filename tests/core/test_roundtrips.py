@@ -58,7 +58,8 @@ def test_group_move_to_is_read_move_confirm(os: str, dialect: str) -> None:
     info = Group(cluster, "SQL Group 1").move_to("NODE2")
     assert info.owner == "NODE2" and info.state is GroupState.Online
     assert sim.snapshot().group("SQL Group 1").owner == "NODE2"
-    # The group with its owners, the target node, the move (which waits), one confirming read.
+    # One read (the group, its owners, the target's state), the move (which waits), one
+    # confirming read.
     assert counter.count() == MOVE_TO[dialect], counter.sent
 
 
@@ -73,7 +74,7 @@ def test_group_move_adds_one_snapshot(os: str, dialect: str) -> None:
 @pytest.mark.parametrize(("os", "dialect"), DIALECTS)
 def test_move_prechecked_with_known_group_is_two_round_trips(os: str, dialect: str) -> None:
     sim, cluster, counter = _connect(os, dialect)
-    known = cluster.commands.read_group("SQL Group 1")
+    known = cluster.dialect.read_group("SQL Group 1")
     counter.sent.clear()
     attempts = Group(cluster, "SQL Group 1").move_prechecked("NODE2", GroupState.Online,
                                                              known=known)
@@ -93,6 +94,26 @@ def test_retry_rereads_before_resending(os: str, dialect: str) -> None:
     first_move = next(i for i, s in enumerate(sent) if _is_move(s))
     second_move = next(i for i, s in enumerate(sent) if i > first_move and _is_move(s))
     assert any(_is_group_read(s) for s in sent[first_move + 1:second_move]), sent
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_move_to_best_node_reads_one_snapshot(os: str, dialect: str) -> None:
+    sim, cluster, counter = _connect(os, dialect)
+    info = Group(cluster, "SQL Group 1").move_to()
+    assert info.owner == "NODE2" and sim.snapshot().group("SQL Group 1").owner == "NODE2"
+    # The snapshot with owners (it names the best node and holds the group), the move, one
+    # confirming read; cluster.exe's snapshot with owners is two command lines.
+    assert counter.count() == {"powershell": 3, "clusterexe": 4}[dialect], counter.sent
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_move_read_names_what_is_missing(os: str, dialect: str) -> None:
+    _sim, cluster, counter = _connect(os, dialect)
+    with pytest.raises(clusterlib.GroupNotFound, match="SQL Group 1"):
+        Group(cluster, "No Such Group").move_to("NODE2")
+    with pytest.raises(clusterlib.NodeNotFound, match="NODE2"):
+        Group(cluster, "SQL Group 1").move_to("NODE9")
+    assert not [s for s in counter.sent if _is_move(s)], counter.sent
 
 
 def _is_move(name: str) -> bool:
@@ -119,9 +140,9 @@ def test_node_pause_with_drain_and_resume_counts(os: str, dialect: str) -> None:
     assert resumed == RESUME[dialect], counter.sent
 
 
-# The group read with its owners, the target node, the move (which waits), one confirming read;
-# cluster.exe reads the resources' owners in a second command line.
-MOVE_TO = {"powershell": 4, "clusterexe": 5}
+# One read of the group with its owners and the target node's state, the move (which waits), one
+# confirming read; cluster.exe reads the resources' owners in a second command line.
+MOVE_TO = {"powershell": 3, "clusterexe": 4}
 # node(): one snapshot. pause(drain): a snapshot with owners, the suspend, the drain's state, a
 # snapshot with owners for what the cluster left (the core group), its move and confirming read,
 # a closing snapshot. cluster.exe has no drain: after the pause clusterlib moves each of NODE1's

@@ -49,7 +49,7 @@ def test_snapshot_shape(target: tuple[clusterlib.Cluster, str]) -> None:
     assert any(g.is_core for g in snap.groups)
     assert all(n.highest_version is not None for n in snap.nodes)
     assert snap.group(group).owner in {n.name for n in snap.nodes}
-    assert cluster.dialect in ("powershell", "powershell-nodrain", "clusterexe")
+    assert cluster.dialect_name in ("powershell", "powershell-nodrain", "clusterexe")
 
 
 def test_move_test_group_away_and_back(target: tuple[clusterlib.Cluster, str]) -> None:
