@@ -286,7 +286,7 @@ SIM_HTML_BANNER = ('<p style="background:#fde68a;border:2px solid #b45309;paddin
 def html_report(report: Any, target: Any) -> str:
     """The self-contained HTML report, with a SIMULATED banner at the top of the body for a
     simulated run (the banner is fixed text: nothing cluster-supplied goes into it)."""
-    from clusterlib.html import report_document
+    from clusterlib.upgrade.report_html import report_document
 
     page = str(report_document(report))
     # The report's own record (its journal's endpoint) counts too: `upgrade report` has no target.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import time
@@ -11,35 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 import clusterlib
+import clusterlib_cli.main as cli_main
 from clusterlib.sim import SimCluster
-
-cli_main = pytest.importorskip(
-    "clusterlib_cli.main",
-    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-from typer.testing import CliRunner  # noqa: E402
-
-from clusterlib_cli import options, render  # noqa: E402
+from clusterlib_cli import options
 
 app = cli_main.app
 PS = ["--sim", "classic-2012r2"]
-HAS_CLUSTEREXE = importlib.util.find_spec("clusterlib.dialects.clusterexe_dialect") is not None
-needs_clusterexe = pytest.mark.skipif(
-    not HAS_CLUSTEREXE, reason="--sim classic is Windows 2000, driven with cluster.exe:"
-    " clusterlib.dialects.clusterexe_dialect has not landed yet")
 
 
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_render_state() -> Iterator[None]:
-    yield
-    render._SECRETS.clear()
-    render.set_debug(False)
 
 
 def invoke(runner: CliRunner, *args: str, env: dict[str, str] | None = None,
@@ -83,7 +67,6 @@ def test_status_table_for_people(runner: CliRunner) -> None:
     assert "\x1b[" not in result.stdout  # no colour when not a terminal
 
 
-@needs_clusterexe
 def test_status_classic_is_the_windows_2000_cluster(runner: CliRunner) -> None:
     result = invoke(runner, "status", "--sim", "classic", "--json")
     assert result.exit_code == 0, result.output

@@ -11,25 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-cli_main = pytest.importorskip(
-    "clusterlib_cli.main",
-    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-from typer.testing import CliRunner  # noqa: E402
-
-import clusterlib  # noqa: E402
-from clusterlib.sim import SimCluster  # noqa: E402
-from clusterlib_cli import options, render  # noqa: E402
+import clusterlib
+import clusterlib_cli.main as cli_main
+from clusterlib.sim import SimCluster
+from clusterlib_cli import options, render
 
 app = cli_main.app
 PS = ["--sim", "classic-2012r2"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_render_state() -> Iterator[None]:
-    yield
-    render._SECRETS.clear()
-    render.set_debug(False)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -110,7 +100,6 @@ def test_ssl_against_http_says_use_no_ssl(both_listeners: tuple[Any, Any]) -> No
 
 
 def test_failed_preflight_prints_one_check_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("clusterlib.upgrade")
     sim = SimCluster.classic(os="2012R2", upgrade_to="2016")
     with clusterlib.connect(sim) as cluster:
         cluster.node("NODE1").pause(drain=False)

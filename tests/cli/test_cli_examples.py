@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("clusterlib.upgrade")
-
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "automation.py"
 

@@ -7,24 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
+from typer.testing import CliRunner
 
-pytest.importorskip("clusterlib_cli.main",
-                    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-upgrade_api = pytest.importorskip("clusterlib.upgrade")
-if not hasattr(upgrade_api, "RollingUpgrade"):
-    pytest.skip("the upgrade engine has not landed", allow_module_level=True)
-
-from typer.testing import CliRunner  # noqa: E402
-
-from clusterlib_cli import render  # noqa: E402
-from clusterlib_cli.main import app  # noqa: E402
+from clusterlib_cli.main import app
 
 
 def invoke(*args: str) -> Any:
     result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": "",
                                                       "COLUMNS": "300"})
-    render._SECRETS.clear()
     return result
 
 

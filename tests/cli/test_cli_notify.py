@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-notify = pytest.importorskip(
-    "clusterlib_cli.notify",
-    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
+import clusterlib_cli.notify as notify
 
 Received = list[dict[str, Any]]
 
@@ -125,7 +123,6 @@ def test_notify_on_filters_events(receiver: tuple[str, Received]) -> None:
 
 def test_a_run_posts_a_final_summary_with_placement_downtime_and_report(
         receiver: tuple[str, Received], tmp_path: Any) -> None:
-    pytest.importorskip("clusterlib.upgrade")
     from typer.testing import CliRunner
 
     from clusterlib_cli.main import app

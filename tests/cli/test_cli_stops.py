@@ -5,35 +5,21 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-pytest.importorskip("clusterlib_cli.main",
-                    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-upgrade_api = pytest.importorskip("clusterlib.upgrade")
-if not hasattr(upgrade_api, "RollingUpgrade"):
-    pytest.skip("the upgrade engine has not landed", allow_module_level=True)
-
-from typer.testing import CliRunner  # noqa: E402
-
-from clusterlib.sim import SimCluster  # noqa: E402
-from clusterlib.upgrade import journal as journal_mod  # noqa: E402
-from clusterlib_cli import options, render  # noqa: E402
-from clusterlib_cli.main import app  # noqa: E402
+import clusterlib.upgrade as upgrade_api
+from clusterlib.sim import SimCluster
+from clusterlib.upgrade import journal as journal_mod
+from clusterlib_cli import options
+from clusterlib_cli.main import app
 
 PS = ["--sim", "classic-2012r2"]
 SETUP = r"D:\setup.exe /unattend"
 CHANGING = ("Suspend-ClusterNode", "Resume-ClusterNode", "Move-ClusterGroup", "cluster.exe", "cmd")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_render_state() -> Iterator[None]:
-    yield
-    render._SECRETS.clear()
-    render.set_debug(False)
 
 
 def invoke(*args: str, input: str | None = None) -> Any:

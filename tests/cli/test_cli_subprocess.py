@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import os
 import re
 import select
@@ -11,31 +11,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("clusterlib_cli.main",
-                    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-
 from clusterlib_cli.main import app
 
 CLI = [sys.executable, "-m", "clusterlib_cli"]
-
-
-def _has_engine() -> bool:
-    if importlib.util.find_spec("clusterlib.upgrade") is None:
-        return False
-    import clusterlib.upgrade
-
-    return hasattr(clusterlib.upgrade, "RollingUpgrade")
-
-
-needs_engine = pytest.mark.skipif(not _has_engine(), reason="clusterlib.upgrade.RollingUpgrade"
-                                  " (the upgrade engine) has not landed yet")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -44,16 +29,17 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
-    """``clusterlib sim serve`` in the background: (the options to reach it, its password)."""
-    pw_file = tmp_path / "pw"
-    proc = subprocess.Popen([*CLI, "sim", "serve", "--sim", "classic-2012r2", "--password-file",
-                             str(pw_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+@contextlib.contextmanager
+def _serving(pw_file: Path, *options: str,
+             wait: float = 30) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``clusterlib sim serve OPTIONS --password-file PW_FILE`` in the background until the block
+    ends (then Ctrl-C, unless the block stopped it): the process and the lines it printed up to
+    its connect line."""
+    proc = subprocess.Popen([*CLI, "sim", "serve", *options, "--password-file", str(pw_file)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         lines = []
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + wait
         assert proc.stdout is not None
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
@@ -62,19 +48,32 @@ def served(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
                 break
         else:
             pytest.fail("sim serve printed no connect line: " + "".join(lines))
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _connect_args(lines: list[str]) -> list[str]:
+    """The options of the connect line ``sim serve`` printed (what follows ``status``)."""
+    command = shlex.split(lines[-1].strip())
+    return command[command.index("status") + 1:]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
+    """``clusterlib sim serve`` in the background: (the options to reach it, its password)."""
+    pw_file = tmp_path / "pw"
+    with _serving(pw_file, "--sim", "classic-2012r2", wait=20) as (_, lines):
         assert oct(pw_file.stat().st_mode & 0o777) == "0o600"
-        command = shlex.split(lines[-1].strip())
-        args = command[command.index("status") + 1:]
         password = pw_file.read_text().strip()
         assert password not in "".join(lines)  # written to the file, not shown
-        yield args, password
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield _connect_args(lines), password
 
 
 def test_sim_serve_then_connect_with_host(served: tuple[list[str], str]) -> None:
@@ -105,7 +104,6 @@ def test_help_imports_nothing_heavy() -> None:
     assert not {"clusterlib", "pypsrp", "psrpcore", "requests", "rich"} & set(out)
 
 
-@needs_engine
 def test_demo_runs_the_classic_upgrade(tmp_path: Path) -> None:
     html = tmp_path / "report.html"
     done = subprocess.run([*CLI, "demo", "--speed", "2000", "--html", str(html)],
@@ -167,34 +165,12 @@ def _pty_run(argv: list[str], env: dict[str, str], *, deadline: float,
 def served_https(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
     """``clusterlib sim serve --ssl`` in the background: (its printed connect options, password)."""
     pw_file = tmp_path / "pw"
-    proc = subprocess.Popen([*CLI, "sim", "serve", "--sim", "classic-2012r2", "--ssl",
-                             "--speed", "300", "--password-file", str(pw_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    try:
-        lines = []
-        deadline = time.monotonic() + 30
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if line.strip().startswith("CLUSTERLIB_PASSWORD="):
-                break
-        else:
-            pytest.fail("sim serve printed no connect line: " + "".join(lines))
-        command = shlex.split(lines[-1].strip())
-        args = command[command.index("status") + 1:]
+    with _serving(pw_file, "--sim", "classic-2012r2", "--ssl", "--speed", "300") as (_, lines):
+        args = _connect_args(lines)
         assert "--ca-bundle" in args and "--ssl" in args
         yield args, pw_file.read_text().strip()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
-@needs_engine
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_ctrl_c_then_the_printed_resume_command_verbatim_over_https(
         tmp_path: Path, served_https: tuple[list[str], str]) -> None:
@@ -235,66 +211,54 @@ def test_ctrl_c_then_the_printed_resume_command_verbatim_over_https(
     assert "COMPLETED" in text
 
 
-@needs_engine
-def test_sigterm_stops_at_a_boundary_and_says_a_fresh_simulator_cannot_resume(
-        tmp_path: Path) -> None:
-    journal = tmp_path / "journal.json"
-    proc = subprocess.Popen([*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", "25",
+def _terminated_run(journal: Path, speed: str, ready: Callable[[], bool], *,
+                    signals: int) -> tuple[int, str, str]:
+    """``upgrade run --sim classic-2012r2`` as a process, sent SIGTERM ``signals`` times (50 ms
+    apart) once ``ready()``: (exit code, stdout, stderr)."""
+    proc = subprocess.Popen([*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", speed,
                              "--yes", "--journal", str(journal)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=_env())
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not journal.exists():
+        while time.monotonic() < deadline and not ready():
             time.sleep(0.05)
-        assert journal.exists()
-        proc.send_signal(signal.SIGTERM)  # what kill, systemd and container runtimes send
+        assert ready()
+        for i in range(signals):
+            if i:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)  # what kill, systemd and container runtimes send
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    text = (out + err).decode("utf-8", "replace")
-    assert proc.returncode == 4, text
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def test_sigterm_stops_at_a_boundary_and_says_a_fresh_simulator_cannot_resume(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "journal.json"
+    code, out, err = _terminated_run(journal, "25", journal.exists, signals=1)
+    text = out + err
+    assert code == 4, text
     assert "SIGTERM: stopping after the current step" in text
     assert "stopped safely between two steps at your request (SIGTERM)" in text
     assert "cannot be resumed" in text and "clusterlib sim serve --sim classic-2012r2" in text
     assert "Resume with:" not in text  # no command that would resume a fresh, unchanged cluster
-    assert "SIMULATED" in out.decode()
-
-
-def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], list[str], str]:
-    pw_file = tmp_path / "pw"
-    proc = subprocess.Popen([*CLI, "sim", "serve", *extra, "--password-file", str(pw_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    lines: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if line.strip().startswith("CLUSTERLIB_PASSWORD="):
-            command = shlex.split(line.strip())
-            return proc, command[command.index("status") + 1:], pw_file.read_text().strip()
-    proc.kill()
-    pytest.fail("sim serve printed no connect line: " + "".join(lines))
+    assert "SIMULATED" in out
 
 
 def test_sim_serve_stops_cleanly_on_sigterm_and_removes_its_key_folder(tmp_path: Path) -> None:
-    proc, args, _ = _serve(tmp_path, "--sim", "classic-2012r2", "--ssl")
-    try:
+    with _serving(tmp_path / "pw", "--sim", "classic-2012r2", "--ssl") as (proc, lines):
+        args = _connect_args(lines)
         bundle = Path(args[args.index("--ca-bundle") + 1])
         assert bundle.exists()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0
     assert not bundle.parent.exists()
 
 
-@needs_engine
 @pytest.mark.chaos
 @pytest.mark.skipif(sys.platform == "win32", reason="the runbook is a bash script")
 def test_classic_runbook_against_a_served_windows_2000_cluster(
@@ -310,8 +274,9 @@ def test_classic_runbook_against_a_served_windows_2000_cluster(
 
     if shutil.which("bash") is None:
         pytest.skip("no bash")
-    proc, args, password = _serve(tmp_path, "--sim", "classic", "--ssl", "--speed", "3000")
-    try:
+    pw_file = tmp_path / "pw"
+    with _serving(pw_file, "--sim", "classic", "--ssl", "--speed", "3000") as (_, lines):
+        args, password = _connect_args(lines), pw_file.read_text().strip()
         opt = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")
                and not args[i + 1].startswith("--")}
         env = _env(CLUSTERLIB_HOST=opt["--host"], CLUSTERLIB_PORT=opt["--port"],
@@ -329,13 +294,6 @@ def test_classic_runbook_against_a_served_windows_2000_cluster(
         root = Path(__file__).resolve().parents[2]
         done = subprocess.run(["bash", str(root / "examples" / "classic_runbook.sh")],
                               capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "COMPLETED" in done.stdout
     assert "SIMULATED" not in done.stdout  # over --host the CLI cannot know; it does not guess
@@ -369,30 +327,15 @@ def _a_step_is_running(journal: Path) -> bool:
     return any(step.get("status") == "running" for step in body.get("steps", []))
 
 
-@needs_engine
 def test_a_second_sigterm_interrupts_mid_step_and_says_so(tmp_path: Path) -> None:
     journal = tmp_path / "journal.json"
-    proc = subprocess.Popen([*CLI, "upgrade", "run", "--sim", "classic-2012r2", "--speed", "10",
-                             "--yes", "--journal", str(journal)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=_env())
-    try:
-        # Both signals must land inside a step (the drain takes a while at speed 10): wait until
-        # the journal says a step is running, or a busy machine lets the run reach a boundary
-        # between the two signals and end there.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not _a_step_is_running(journal):
-            time.sleep(0.05)
-        assert _a_step_is_running(journal)
-        proc.send_signal(signal.SIGTERM)
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    text = (out + err).decode("utf-8", "replace")
-    assert proc.returncode == 4, text
+    # Both signals must land inside a step (the drain takes a while at speed 10): wait until
+    # the journal says a step is running, or a busy machine lets the run reach a boundary
+    # between the two signals and end there.
+    code, out, err = _terminated_run(journal, "10", lambda: _a_step_is_running(journal),
+                                     signals=2)
+    text = out + err
+    assert code == 4, text
     assert "interrupted mid-step (SIGTERM twice)" in text
     assert "stopped safely" not in text
     import json as json_module
@@ -401,7 +344,6 @@ def test_a_second_sigterm_interrupts_mid_step_and_says_so(tmp_path: Path) -> Non
     assert body["outcome"] == "stopped" or body["stopped_at"] is not None, body["outcome"]
 
 
-@needs_engine
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_live_progress_on_a_terminal_ticks_while_a_phase_waits(tmp_path: Path) -> None:
     """On a terminal the progress table redraws while a phase waits: the reboot row's elapsed

@@ -7,20 +7,16 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-cli_main = pytest.importorskip(
-    "clusterlib_cli.main",
-    reason="clusterlib_cli is not installed (pyproject must map clusterlib_cli -> cli)")
-from typer.testing import CliRunner  # noqa: E402
-
-import clusterlib  # noqa: E402
-from clusterlib.sim import SimCluster  # noqa: E402
-from clusterlib_cli import connect, options, profiles, render  # noqa: E402
+import clusterlib
+import clusterlib_cli.main as cli_main
+from clusterlib.sim import SimCluster
+from clusterlib_cli import connect, options, profiles, render
 
 app = cli_main.app
 PS = ["--sim", "classic-2012r2"]
@@ -34,13 +30,6 @@ CONN_VARS = ["CLUSTERLIB_HOST", "CLUSTERLIB_SIM", "CLUSTERLIB_PROFILE", "CLUSTER
              "CLUSTERLIB_CLUSTER", "CLUSTERLIB_PASSWORD_STDIN", "CLUSTERLIB_PROFILES",
              "CLUSTERLIB_READ_TIMEOUT", "CLUSTERLIB_CALL_TIMEOUT", "CLUSTERLIB_CERT_PEM",
              "CLUSTERLIB_CERT_KEY_PEM", "CLUSTERLIB_ALLOW_CLEARTEXT_BASIC", "CLUSTERLIB_KEYRING"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_render_state() -> Iterator[None]:
-    yield
-    render._SECRETS.clear()
-    render.set_debug(False)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Any:

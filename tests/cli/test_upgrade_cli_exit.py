@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("clusterlib_cli.main")
-
 from typer.testing import CliRunner
 
 from clusterlib.sim import InstallerFails, SimCluster
@@ -21,7 +18,6 @@ PS = ["--sim", "classic-2012r2"]
 
 def invoke(*args: str) -> Any:
     result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "CLUSTERLIB_PASSWORD": ""})
-    render._SECRETS.clear()
     return result
 
 
