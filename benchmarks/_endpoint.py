@@ -6,6 +6,10 @@ the simulator's parameters (for the lower bound). Each ``report`` line the paren
 answered with one JSON line: the simulator's state (releases, placement, moves by reason, the
 event log's size, the process's peak RSS). End of input ends the child. A separate process keeps
 the endpoint's CPU and memory apart from the client's, as a real cluster's would be.
+
+``BENCH_ENDPOINT_PROFILE=path.prof`` in the environment profiles the child with cProfile, every
+thread included (the listener answers each request on a thread of its own), and writes the merged
+statistics to that path when the child ends: where the endpoint's CPU goes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def _params(sim: Any) -> dict[str, Any]:
         owned[g.owner]["core" if g.is_core else "ordinary"] += 1
     return {"nodes": list(sim.nodes), "owned": owned,
             "move_time": max(g.move_time for g in sim.groups.values()),
+            "move_time_min": min(g.move_time for g in sim.groups.values()),
             "drain_parallelism": sim.drain_parallelism, "install_window": sim.install_window,
             "restarts": sim.restarts, "reboot_time": node.reboot_time,
             "join_time": node.join_time, "speed": sim.speed,
@@ -59,7 +64,58 @@ def _report(sim: Any) -> dict[str, Any]:
             "cpu_s": time.process_time()}
 
 
+def _profile_threads(path: str) -> Any:
+    """Every thread started from now on runs under a cProfile of its own; the returned
+    function merges them (and the main thread's) into ``path``."""
+    import cProfile
+    import pstats
+    import threading
+
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+    original = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        prof = cProfile.Profile()
+        with lock:
+            profiles.append(prof)
+        prof.enable()
+        try:
+            original(self)
+        finally:
+            prof.disable()
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+    main = cProfile.Profile()
+    main.enable()
+
+    def dump() -> None:
+        main.disable()
+        stats = pstats.Stats(main)
+        with lock:
+            for prof in profiles:
+                try:
+                    stats.add(prof)
+                except TypeError:  # a thread that never ran a profiled call
+                    pass
+        stats.dump_stats(path)
+
+    return dump
+
+
 def child(argv: list[str]) -> int:
+    import os
+
+    dump = _profile_threads(os.environ["BENCH_ENDPOINT_PROFILE"]) \
+        if os.environ.get("BENCH_ENDPOINT_PROFILE") else None
+    try:
+        return _child(argv)
+    finally:
+        if dump is not None:
+            dump()
+
+
+def _child(argv: list[str]) -> int:
     import argparse
 
     from clusterlib.sim import SimCluster

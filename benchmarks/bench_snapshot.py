@@ -18,8 +18,8 @@ Also: HTTP requests of a snapshot with Windows' default 500 KB envelope on both 
 group move and a drain with ``-Wait`` (smallest size).
 
 Scale target (full run only): in a fresh client process, 64 nodes x 32,000 groups:
-``snapshot()`` wall time (target < 1 s), ``RollingUpgrade.plan()`` wall time (its owners
-snapshot included; target < 1 s), the client's peak RSS and the endpoint process's peak RSS.
+``snapshot()`` wall time (target < 1 s), the client's peak RSS and the endpoint process's peak
+RSS. The plan at that size (target < 1 s too) is ``bench_plan.py``'s.
 
     python benchmarks/bench_snapshot.py            # 4x40, 16x1000, 64x8000, 64x32000 + scale
     python benchmarks/bench_snapshot.py --quick    # 2x4, 4x40 (CI)
@@ -44,7 +44,6 @@ from _endpoint import RemoteSim
 
 import clusterlib
 from clusterlib.dialects.powershell_dialect import GROUP_PROPS, NODE_PROPS
-from clusterlib.sim.releases import release
 
 SIZES = [(4, 40), (16, 1000), (64, 8000), (64, 32000)]
 QUICK_SIZES = [(2, 4), (4, 40)]
@@ -179,35 +178,18 @@ def requests_at_defaults(nodes: int, groups: int) -> dict[str, Any]:
 
 
 def scale_probe(nodes: int, groups: int) -> dict[str, Any]:
-    """In this (fresh) process: snapshot best of 3, one plan, peak RSS (module docstring)."""
-    from clusterlib.upgrade import RemoteCommand, RollingUpgrade
-
+    """In this (fresh) process: snapshot best of 3, peak RSS (module docstring). The plan at
+    this size is ``bench_plan.py``'s."""
     rss_start = peak_rss_mb()
-    with RemoteSim(nodes, groups, envelope=ENVELOPE, upgrade_to="2019") as rs:
+    with RemoteSim(nodes, groups, envelope=ENVELOPE) as rs:
         cluster = clusterlib.connect(rs.transport(max_envelope_size=ENVELOPE))
         snaps = [measure(rs, cluster.snapshot) for _ in range(3)]
         assert len(cluster.snapshot().groups) == groups + 1
-        upgrade = RollingUpgrade(cluster, action=RemoteCommand(r"D:\setup.exe /unattend"),
-                                 target=release("2019"))
-        plans = [measure(rs, upgrade.plan)]
-        # The plan's parts: its snapshot with owner lists, and the planning on that record.
-        owners = measure(rs, lambda: cluster.snapshot(owners=True))
-        record = cluster.snapshot(owners=True)
-        t0 = time.perf_counter()
-        assert upgrade._plan_from(record).steps
-        planning = time.perf_counter() - t0
         endpoint = rs.report()
         cluster.close()
-
-    def best(ms: list[dict[str, float]]) -> dict[str, float]:
-        return {k: round(v, 3) for k, v in min(ms, key=lambda m: m["wall_s"]).items()}
-
-    return {"nodes": nodes, "groups": groups, "snapshot_best_s": best(snaps)["wall_s"],
-            "snapshot": best(snaps), "snapshot_s": [round(m["wall_s"], 3) for m in snaps],
-            "plan_best_s": best(plans)["wall_s"], "plan": best(plans),
-            "plan_s": [round(m["wall_s"], 3) for m in plans],
-            "plan_parts": {"snapshot(owners=True)": best([owners]),
-                           "planning_s": round(planning, 3)},
+    best = {k: round(v, 3) for k, v in min(snaps, key=lambda m: m["wall_s"]).items()}
+    return {"nodes": nodes, "groups": groups, "snapshot_best_s": best["wall_s"],
+            "snapshot": best, "snapshot_s": [round(m["wall_s"], 3) for m in snaps],
             "client_rss_start_mb": round(rss_start, 1),
             "client_peak_rss_mb": round(peak_rss_mb(), 1),
             "endpoint_peak_rss_mb": endpoint["peak_rss_mb"],
@@ -250,17 +232,11 @@ def main(argv: list[str] | None = None) -> int:
                               text=True, timeout=900, check=True)
         scale = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"scale {scale['nodes']}x{scale['groups']}: snapshot {scale['snapshot_best_s']} s"
-              f" (target < 1 s: {'PASS' if scale['snapshot_best_s'] < 1 else 'FAIL'}),"
-              f" plan {scale['plan_best_s']} s (target < 1 s:"
-              f" {'PASS' if scale['plan_best_s'] < 1 else 'FAIL'}), client peak RSS"
+              f" (target < 1 s: {'PASS' if scale['snapshot_best_s'] < 1 else 'FAIL'}; rounds"
+              f" {scale['snapshot_s']}), client CPU {scale['snapshot']['client_cpu_s']} s,"
+              f" endpoint CPU {scale['snapshot']['server_cpu_s']} s; client peak RSS"
               f" {scale['client_peak_rss_mb']} MB (at start {scale['client_rss_start_mb']} MB),"
               f" endpoint peak RSS {scale['endpoint_peak_rss_mb']} MB")
-        parts = scale["plan_parts"]
-        print(f"  snapshot: client CPU {scale['snapshot']['client_cpu_s']} s, endpoint CPU"
-              f" {scale['snapshot']['server_cpu_s']} s; plan = snapshot(owners=True)"
-              f" {parts['snapshot(owners=True)']['wall_s']} s (endpoint CPU"
-              f" {parts['snapshot(owners=True)']['server_cpu_s']} s) + planning"
-              f" {parts['planning_s']} s")
     name = "snapshot-quick" if args.quick else "snapshot"
     print(f"wrote {write(name, {'envelope': ENVELOPE, 'results': results, 'scale': scale}, args.json)}")
     return 0

@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "snapshot": ("bench_snapshot.py", True),
     "upgrade": ("bench_upgrade.py", True),
     "upgrade-scaling": ("bench_upgrade_scaling.py", True),
+    "plan": ("bench_plan.py", True),
     "drain": ("bench_drain.py", True),
     "parse": ("bench_parse.py", True),
     "cli-startup": ("bench_cli_startup.py", False),

@@ -49,8 +49,8 @@ def test_run_all_runs_every_benchmark(quick_run: dict[str, Any]) -> None:
         assert r["name"] in summary
 
 
-@pytest.mark.parametrize("name", ["snapshot", "upgrade", "upgrade-scaling", "drain", "parse",
-                                  "cli-startup"])
+@pytest.mark.parametrize("name", ["snapshot", "upgrade", "upgrade-scaling", "plan", "drain",
+                                  "parse", "cli-startup"])
 def test_each_benchmark_prints_a_table_and_writes_results(quick_run: dict[str, Any],
                                                           name: str) -> None:
     runs = {r["name"]: r for r in quick_run["doc"]["runs"]}
@@ -100,6 +100,18 @@ def test_snapshot_readers_read_the_same_cluster(quick_run: dict[str, Any]) -> No
         assert {"clusterlib", "CLIXML", "JSON"} <= set(r), r
         assert r["clusterlib"]["requests"] >= 2  # Command + Receive at least
         assert r["clusterlib"]["over_clusterlib"] == 1.0
+
+
+def test_plan_figures_add_up(quick_run: dict[str, Any]) -> None:
+    payload = _payload(quick_run, "plan")
+    r = payload["results"][0]
+    plan, owners, snap = r["plan"], r["owners read"], r["snapshot"]
+    # The plan reads the owner lists; the owners read is a snapshot and more.
+    assert plan["requests"] >= owners["requests"] >= snap["requests"] >= 2
+    # The plan is its owners read plus the planning (whose one read is the upgrade lock).
+    assert plan["requests"] == owners["requests"] + r["planning"]["requests"]
+    assert r["owners_share"] == round(owners["wall_s"] / plan["wall_s"], 3)
+    assert r["client_peak_rss_mb"] > 0 and r["endpoint_peak_rss_mb"] > 0
 
 
 def test_parse_ratio_is_reported(quick_run: dict[str, Any]) -> None:

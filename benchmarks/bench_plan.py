@@ -1,0 +1,122 @@
+"""The rolling upgrade's plan over the loopback wire, by size: its wall time, what share of it is
+the owner-list read, and whether it grows linearly with the groups.
+
+``RollingUpgrade.plan()`` is one ``snapshot(owners=True)`` (groups, nodes, and every group's
+preferred owners and every resource's possible owners) and then the planning on that record
+(order, preflight checks, steps). Each size is a fresh simulated cluster behind the loopback
+WinRM endpoint in its own process (``benchmarks/_endpoint.py``; listener and client at an 8 MiB
+envelope), so the endpoint's CPU is measured apart from the client's. Timed in interleaved rounds
+(plan, owners read, plain snapshot, planning alone; best of the rounds):
+
+- plan: ``upgrade.plan()``, wall, client CPU, endpoint CPU, HTTP requests;
+- owners read: ``cluster.snapshot(owners=True)`` alone, and its share of the plan's wall;
+- plain snapshot: ``cluster.snapshot()`` (what the owner lists add to a read);
+- planning: the plan built from an already read record (the client, and one read of the
+  upgrade lock).
+
+Target (issue 14): 64 nodes x 32,000 groups planned in < 1 s over loopback; and linear growth
+(the plan at 32,000 groups / at 8,000 on 64 nodes <= 5). The client's and the endpoint's peak
+memory (VmHWM) at the largest size close the table.
+
+    python benchmarks/bench_plan.py            # 16x1000, 64x8000, 64x32000
+    python benchmarks/bench_plan.py --quick    # 4x40 (CI)
+    python benchmarks/bench_plan.py --sizes 64x32000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import parser, peak_rss_mb, table, write
+from _endpoint import RemoteSim
+from bench_snapshot import ENVELOPE, measure
+
+import clusterlib
+from clusterlib.sim.releases import release
+from clusterlib.upgrade import RemoteCommand, RollingUpgrade
+
+SIZES = [(16, 1000), (64, 8000), (64, 32000)]
+QUICK_SIZES = [(4, 40)]
+TARGET_S = 1.0
+GROWTH_BAR = 5.0  # 4x the groups may cost at most 5x the time
+
+
+def _size(text: str) -> tuple[int, int]:
+    nodes, _, groups = text.partition("x")
+    return int(nodes), int(groups)
+
+
+def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
+    with RemoteSim(nodes, groups, envelope=ENVELOPE, upgrade_to="2019") as rs:
+        cluster = clusterlib.connect(rs.transport(max_envelope_size=ENVELOPE))
+        upgrade = RollingUpgrade(cluster, action=RemoteCommand(r"D:\setup.exe /unattend"),
+                                 target=release("2019"))
+        record = cluster.snapshot(owners=True)  # warm-up, and the record planning reuses
+        assert len(record.groups) == groups + 1
+
+        def planning() -> None:
+            assert upgrade._plan_from(record).steps
+
+        ways: dict[str, Callable[[], Any]] = {
+            "plan": upgrade.plan, "owners read": lambda: cluster.snapshot(owners=True),
+            "snapshot": cluster.snapshot, "planning": planning}
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in ways}
+        for _ in range(rounds):
+            for name, fn in ways.items():
+                runs[name].append(measure(rs, fn))
+        endpoint_rss = rs.report()["peak_rss_mb"]
+        cluster.close()
+    out: dict[str, Any] = {"nodes": nodes, "groups": groups, "rounds": rounds,
+                           "client_peak_rss_mb": round(peak_rss_mb(), 1),
+                           "endpoint_peak_rss_mb": endpoint_rss}
+    for name, ms in runs.items():
+        best = min(ms, key=lambda m: m["wall_s"])
+        out[name] = {**{k: round(v, 4) for k, v in best.items()},
+                     "rounds_s": [round(m["wall_s"], 3) for m in ms]}
+    out["owners_share"] = round(out["owners read"]["wall_s"] / out["plan"]["wall_s"], 3)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=_size, nargs="+", default=None, help="NODESxGROUPS ...")
+    p.add_argument("--rounds", type=int, default=None)
+    args = p.parse_args(argv)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
+    rounds = args.rounds or 2
+    results = []
+    for nodes, groups in sizes:
+        results.append(run_size(nodes, groups, rounds))
+        print(f"{nodes}x{groups} done", file=sys.stderr, flush=True)
+    print(table(["nodes", "groups", "plan s", "client cpu", "endpoint cpu", "requests",
+                 "owners read s", "owners / plan", "snapshot s", "planning s"],
+                [[r["nodes"], r["groups"], r["plan"]["wall_s"], r["plan"]["client_cpu_s"],
+                  r["plan"]["server_cpu_s"], int(r["plan"]["requests"]),
+                  r["owners read"]["wall_s"], f"{r['owners_share']:.0%}",
+                  r["snapshot"]["wall_s"], r["planning"]["wall_s"]] for r in results]))
+    largest = max(results, key=lambda r: r["groups"])
+    ok = largest["plan"]["wall_s"] < TARGET_S
+    print(f"target: {largest['nodes']}x{largest['groups']} planned in < {TARGET_S:g} s"
+          f" ({largest['plan']['wall_s']} s): {'PASS' if ok else 'FAIL'} (reported, not"
+          f" enforced); client peak RSS {largest['client_peak_rss_mb']} MB, endpoint peak RSS"
+          f" {largest['endpoint_peak_rss_mb']} MB")
+    growth = None
+    same = {r["groups"]: r for r in results if r["nodes"] == largest["nodes"]}
+    if largest["groups"] // 4 in same:
+        growth = round(largest["plan"]["wall_s"] / same[largest["groups"] // 4]["plan"]["wall_s"],
+                       2)
+        print(f"growth: {largest['groups']:,} groups / {largest['groups'] // 4:,} on"
+              f" {largest['nodes']} nodes: {growth}x (bar {GROWTH_BAR:g}x, linear ~4x)")
+    name = "plan-quick" if args.quick else "plan"
+    print(f"wrote {write(name, {'results': results, 'growth': growth}, args.json)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
