@@ -173,7 +173,7 @@ def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
                                  param_hint="'--output'")
     with connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        dialect, endpoint = str(cluster.dialect), cluster.transport.endpoint
+        dialect, endpoint = cluster.dialect_name, cluster.transport.endpoint
         if not _emit_document(fmt, render.status_doc(snap, dialect=dialect, endpoint=endpoint),
                               target):
             render.sim_banner(target)
@@ -299,7 +299,7 @@ def _pause_commands(cluster: clusterlib.Cluster, snap: clusterlib.ClusterSnapsho
     placement rules pick now; a later move may pick differently if the cluster changed."""
     from clusterlib.placement import evacuation_plan
 
-    d = cluster.commands
+    d = cluster.dialect
     lines = [d.pause_command(node, drain=drain).describe()]
     if not drain:
         return lines
@@ -341,7 +341,7 @@ def _resume_change(cluster: clusterlib.Cluster, before: clusterlib.ClusterSnapsh
     node = Node(cluster, info.name, info)
     return _Change(
         "resume", info.name,
-        lambda: [cluster.commands.resume_command(info.name, failback=failback.value).describe()],
+        lambda: [cluster.dialect.resume_command(info.name, failback=failback.value).describe()],
         f"Resume {node.name} (failback {failback.value}) on cluster {cluster.name}?",
         f"Resuming {node.name}", "resume", cluster.policies.node_wait.timeout,
         lambda: node.resume(failback=failback.value),
@@ -363,7 +363,7 @@ def _move_change(cluster: clusterlib.Cluster, before: clusterlib.ClusterSnapshot
 
     return _Change(
         "move", ginfo.name,
-        lambda: [cluster.commands.move_command(ginfo.name, dest, wait=int(wait)).describe()],
+        lambda: [cluster.dialect.move_command(ginfo.name, dest, wait=int(wait)).describe()],
         f"Move {group.name} to {dest or 'the best other node'} on cluster {cluster.name}?",
         f"Moving {group.name}", f"move to {dest or 'best node'}", wait,
         lambda: group.move(dest), summary)

@@ -385,7 +385,7 @@ def _demo_run(speed: float, journal: Path, html: Path | None, debug: bool) -> No
                                  options=UpgradeOptions(target=sim.upgrade_to, order=order))
         plan = upgrade.plan()
         render.sim_banner(target)
-        render.print_status(snap, dialect=str(cluster.dialect),
+        render.print_status(snap, dialect=cluster.dialect_name,
                             endpoint=cluster.transport.endpoint)
         render.out("")
         render.out(plan.to_text())
@@ -395,7 +395,7 @@ def _demo_run(speed: float, journal: Path, html: Path | None, debug: bool) -> No
         drive(upgrade, cluster, target, journal, RunReporting(html=html), resume=False,
               plan=plan)
         render.out("")
-        render.print_status(cluster.snapshot(owners=True), dialect=str(cluster.dialect),
+        render.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect_name,
                             endpoint=cluster.transport.endpoint)
 
 
