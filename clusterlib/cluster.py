@@ -161,7 +161,8 @@ class Cluster:
     def _wait(self, read: Callable[[], Any], done: Callable[[Any], bool], which: str,
               what: str, failed: Callable[[Any], str | None] | None = None) -> Any:
         policy = getattr(self.policies, which)
-        return wait_for(read, done, policy, what=what, scale=self.time_scale, failed=failed)
+        return wait_for(read, done, policy, what=what, scale=self.time_scale, failed=failed,
+                        clock=self.policies.clock)
 
 
 class Node:
@@ -420,7 +421,7 @@ class Group:
         try:
             retry_call(attempt, c.policies.move_retry, what=f"move of {self.name} to {target}",
                        scale=c.time_scale, on_retry=on_retry,
-                       retry_on=(TransientClusterError, WaitTimeout))
+                       retry_on=(TransientClusterError, WaitTimeout), clock=c.policies.clock)
         except (_OnlineFailed, ClusterRefused) as exc:
             online_failed = isinstance(exc, _OnlineFailed) or exc.win32_code == 5018
             if not online_failed:

@@ -9,8 +9,10 @@ original error is re-raised.
 Durations are in the cluster's seconds. A simulated cluster runs ``time_scale`` times faster than
 the wall clock, so sleeps are divided by it; real clusters have a scale of 1.
 
-Tests turn waiting off with ``clusterlib.retry.testing(wait=False)`` (compare
-``stamina.set_testing``): retries still happen, they just do not sleep.
+Whether waits really sleep is one explicit object, a :class:`RetryClock`: ``Policies.clock``
+(by default the library-wide ``CLOCK``), passed to every retry and poll. Tests turn waiting off
+with ``clusterlib.retry.testing(wait=False)`` (compare ``stamina.set_testing``), which switches
+``CLOCK``: retries still happen, they just do not sleep.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import tenacity
-from attrs import frozen
+from attrs import define, field, frozen
 
 from clusterlib.errors import TransientClusterError, WaitTimeout
 
@@ -30,23 +32,42 @@ log = logging.getLogger("clusterlib.retry")
 
 T = TypeVar("T")
 
-_WAITING = True
+@define
+class RetryClock:
+    """Whether retry back-offs and poll intervals really sleep (``waiting``). A poll always
+    yields the CPU a little, even without waiting, so a simulated clock can move."""
+
+    waiting: bool = True
+
+    def sleep(self, seconds: float) -> None:
+        """A back-off: ``seconds`` when waiting, nothing otherwise."""
+        if self.waiting and seconds > 0:
+            time.sleep(seconds)
+
+    def poll(self, seconds: float) -> None:
+        """A poll interval: ``seconds`` when waiting, a token 1 ms at most otherwise."""
+        time.sleep(seconds if self.waiting else min(seconds, 0.001))
+
+
+#: The clock every ``Policies`` carries unless given its own; ``testing()`` switches it.
+CLOCK = RetryClock()
 
 
 @contextlib.contextmanager
 def testing(*, wait: bool = False) -> Iterator[None]:
-    """Within the block, retry back-offs and poll intervals do not sleep."""
-    global _WAITING
-    old, _WAITING = _WAITING, wait
+    """Within the block, retry back-offs and poll intervals of ``CLOCK`` do not sleep."""
+    old, CLOCK.waiting = CLOCK.waiting, wait
     try:
         yield
     finally:
-        _WAITING = old
+        CLOCK.waiting = old
 
 
-def _sleep(seconds: float) -> None:
-    if _WAITING and seconds > 0:
-        time.sleep(seconds)
+def __getattr__(name: str) -> object:
+    # The switch's former spelling, a module global, read by code written before RetryClock.
+    if name == "_WAITING":
+        return CLOCK.waiting
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @frozen
@@ -75,7 +96,8 @@ class Policies:
     move_wait: WaitPolicy = WaitPolicy(timeout=300.0, interval=2.0)  # Online on the target
     drain_wait: WaitPolicy = WaitPolicy(timeout=1800.0, interval=5.0)
     node_wait: WaitPolicy = WaitPolicy(timeout=1800.0, interval=5.0)  # reboot/rejoin
-    read_retry: RetryPolicy = RetryPolicy(attempts=3, initial=1.0, max_wait=5.0, total=60.0)
+    #: Whether waits sleep: the library-wide CLOCK unless a caller gives its own.
+    clock: RetryClock = field(default=CLOCK, eq=False, repr=False)
 
 
 DEFAULT_POLICIES = Policies()
@@ -93,8 +115,10 @@ def _log_retry(what: str) -> Callable[[tenacity.RetryCallState], None]:
 
 def retry_call(fn: Callable[[], T], policy: RetryPolicy, *, what: str, scale: float = 1.0,
                on_retry: Callable[[int, BaseException], None] | None = None,
-               retry_on: tuple[type[BaseException], ...] = TRANSIENT) -> T:
-    """Call ``fn``; on a transient error wait and call again, within ``policy``'s bounds."""
+               retry_on: tuple[type[BaseException], ...] = TRANSIENT,
+               clock: RetryClock = CLOCK) -> T:
+    """Call ``fn``; on a transient error wait (by ``clock``) and call again, within ``policy``'s
+    bounds."""
     scale = scale if scale > 0 else 1.0
     logger = _log_retry(what)
 
@@ -105,7 +129,7 @@ def retry_call(fn: Callable[[], T], policy: RetryPolicy, *, what: str, scale: fl
             on_retry(state.attempt_number, exc)
 
     stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.attempts)
-    if _WAITING:
+    if clock.waiting:
         # In testing mode only the attempt count bounds a retry: without back-off sleeps the
         # elapsed time measures the test machine, not the policy.
         stop = stop | tenacity.stop_after_delay(policy.total / scale)
@@ -115,7 +139,7 @@ def retry_call(fn: Callable[[], T], policy: RetryPolicy, *, what: str, scale: fl
                                               max=policy.max_wait / scale),
         retry=tenacity.retry_if_exception_type(retry_on),
         before_sleep=before_sleep,
-        sleep=_sleep,
+        sleep=clock.sleep,
         reraise=True,
     )
     return retrying(fn)
@@ -123,7 +147,7 @@ def retry_call(fn: Callable[[], T], policy: RetryPolicy, *, what: str, scale: fl
 
 def wait_for(read: Callable[[], T], done: Callable[[T], bool], policy: WaitPolicy, *,
              what: str, scale: float = 1.0,
-             failed: Callable[[T], str | None] | None = None) -> T:
+             failed: Callable[[T], str | None] | None = None, clock: RetryClock = CLOCK) -> T:
     """Poll ``read`` until ``done(value)``; raise WaitTimeout naming ``what`` after the timeout.
 
     ``failed(value)`` may return a reason to stop early (e.g. the group went Failed).
@@ -140,22 +164,17 @@ def wait_for(read: Callable[[], T], done: Callable[[T], bool], policy: WaitPolic
             reason = failed(value)
             if reason:
                 raise WaitTimeout(f"{what}: {reason}")
-        if time.monotonic() >= deadline or (not _WAITING and polls >= _MAX_POLLS_NO_WAIT):
+        if time.monotonic() >= deadline or (not clock.waiting and polls >= _MAX_POLLS_NO_WAIT):
             raise WaitTimeout(f"{what}: not reached within {policy.timeout:g} s"
                               f" (last seen: {value!r})")
-        _sleep_poll(policy.interval / scale)
+        clock.poll(policy.interval / scale)
 
 
 # With waiting turned off a poll loop would spin; bound it by count instead of time.
 _MAX_POLLS_NO_WAIT = 5000
 
 
-def _sleep_poll(seconds: float) -> None:
-    # Polls always yield the CPU a little, even in testing mode, so a simulated clock can move.
-    time.sleep(seconds if _WAITING else min(seconds, 0.001))
-
-
-def pause_between_polls(policy: WaitPolicy, scale: float = 1.0) -> None:
+def pause_between_polls(policy: WaitPolicy, scale: float = 1.0, clock: RetryClock = CLOCK) -> None:
     """One of ``policy``'s poll intervals (divided by ``scale``), for a caller that runs its own
     poll loop (several moves confirmed by one read per poll). In testing mode a token sleep."""
-    _sleep_poll(policy.interval / (scale if scale > 0 else 1.0))
+    clock.poll(policy.interval / (scale if scale > 0 else 1.0))
