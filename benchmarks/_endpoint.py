@@ -4,7 +4,8 @@ The parent (``RemoteSim``) starts ``python benchmarks/_endpoint.py --nodes N --g
 child builds ``SimCluster.build(...)``, serves it, and writes one JSON line: how to connect and
 the simulator's parameters (for the lower bound). Each ``report`` line the parent sends is
 answered with one JSON line: the simulator's state (releases, placement, moves by reason, the
-event log's size, the process's peak RSS). End of input ends the child. A separate process keeps
+event log's size, the process's peak RSS); a ``timeline`` line, with its clock and physical
+events (``benchmarks/_timeline.py``). End of input ends the child. A separate process keeps
 the endpoint's CPU and memory apart from the client's, as a real cluster's would be.
 
 ``BENCH_ENDPOINT_PROFILE=path.prof`` in the environment profiles the child with cProfile, every
@@ -62,6 +63,19 @@ def _report(sim: Any) -> dict[str, Any]:
             "events": len(sim.events), "events_dropped": sim.events.dropped,
             "sim_now": sim.now(), "peak_rss_mb": round(_peak_rss_mb(), 1),
             "cpu_s": time.process_time()}
+
+
+def _timeline(sim: Any) -> dict[str, Any]:
+    """The simulator's clock and its physical events, for benchmarks/_timeline.py."""
+    node = next(iter(sim.nodes.values()))
+    kinds = ("move-start", "upgrade-start", "joined")
+    # The simulated clock is linear in time.monotonic: one reading of both places it.
+    mono, now = time.monotonic(), sim.now()
+    return {"speed": sim.speed, "t0": mono, "offset": now,
+            "move_time": max(g.move_time for g in sim.groups.values()),
+            "action_s": sim.install_window + sim.restarts * node.reboot_time + node.join_time,
+            "events": [(e.t, e.kind, e.subject) for e in sim.events if e.kind in kinds],
+            "events_dropped": sim.events.dropped}
 
 
 def _profile_threads(path: str) -> Any:
@@ -142,6 +156,8 @@ def _child(argv: list[str]) -> int:
         for line in sys.stdin:
             if line.strip() == "report":
                 print(json.dumps({**_report(sim), "requests": ep.requests}), flush=True)
+            elif line.strip() == "timeline":
+                print(json.dumps(_timeline(sim)), flush=True)
     return 0
 
 
@@ -170,6 +186,13 @@ class RemoteSim:
     def report(self) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("report\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
+
+    def timeline(self) -> dict[str, Any]:
+        """The simulator's clock and physical events (``_timeline.breakdown`` reads them)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("timeline\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PipelineCounter, parser, table, write
 from _endpoint import RemoteSim
+from _timeline import CallRecorder, Span, breakdown, describe, recording_sleeps
 from bench_upgrade_scaling import FROM, SETUP, TO, lower_bound
 
 import clusterlib
@@ -76,21 +77,27 @@ def _state_of(sim: SimCluster) -> dict[str, Any]:
     return _report(sim)
 
 
-def upgrade(transport: Any, speed: float) -> tuple[float, Any, Counter[str], int]:
+def upgrade(transport: Any, speed: float) -> dict[str, Any]:
+    """One upgrade through ``transport``: wall seconds, the report, calls counted by first
+    cmdlet, journal saves, and the calls and sleeps on the monotonic clock (``_timeline``)."""
     counts: Counter[str] = Counter()
-    counted = PipelineCounter(transport, counts)
+    spans: list[Span] = []
+    counted = PipelineCounter(CallRecorder(transport, spans), counts)
     cluster = clusterlib.connect(counted, time_scale=speed)
     counts.clear()  # connect's dialect probe is not part of the upgrade
+    spans.clear()
     with tempfile.TemporaryDirectory() as tmp:
         run = RollingUpgrade(cluster, action=RemoteCommand(SETUP),
                              journal=Path(tmp) / "journal.json", target=release(TO))
-        started = time.perf_counter()
-        report = run.run()
-        wall = time.perf_counter() - started
+        with recording_sleeps(spans):
+            started, mono0 = time.perf_counter(), time.monotonic()
+            report = run.run()
+            wall, mono1 = time.perf_counter() - started, time.monotonic()
         saves = run._journal.saves if run._journal is not None else 0
     cluster.close()
     assert report.ok, report.message
-    return wall, report, counts, saves
+    return {"wall": wall, "report": report, "counts": counts, "saves": saves, "spans": spans,
+            "window": (mono0, mono1)}
 
 
 def run_once(nodes: int, groups: int, speed: float, wire: bool) -> dict[str, Any]:
@@ -98,16 +105,23 @@ def run_once(nodes: int, groups: int, speed: float, wire: bool) -> dict[str, Any
         with RemoteSim(nodes, groups, speed=speed, os=FROM, upgrade_to=TO) as rs:
             params = rs.params
             before = rs.report()
-            wall, report, counts, saves = upgrade(rs.transport(), speed)
+            done = upgrade(rs.transport(), speed)
             state = rs.report()
+            timeline = rs.timeline()
             requests = state["requests"] - before["requests"]
     else:
+        from _endpoint import _timeline
+
         sim = SimCluster.build(nodes, groups, os=FROM, upgrade_to=TO, speed=speed)
         params = _params_of(sim)
         before = _state_of(sim)
-        wall, report, counts, saves = upgrade(InProcessTransport(sim), speed)
+        done = upgrade(InProcessTransport(sim), speed)
         state = _state_of(sim)
+        timeline = _timeline(sim)
         requests = 0
+    wall, report, counts, saves = done["wall"], done["report"], done["counts"], done["saves"]
+    where = breakdown(timeline, done["spans"], *done["window"])
+    where["events_dropped"] = timeline["events_dropped"]
     assert set(state["releases"].values()) == {TO}
     assert state["placement"] == before["placement"]
     purposes = Counter(m["purpose"] for m in report.moves)
@@ -121,6 +135,7 @@ def run_once(nodes: int, groups: int, speed: float, wire: bool) -> dict[str, Any
             "engine_path_sim_s": e, "engine_path": path,
             "over_bound": round(sim_s / b, 3), "over_bound_plus_validation": round(sim_s / (b + v), 3),
             "overhead_pct": round(100 * (sim_s - e) / e, 2),
+            "timeline": where,
             "pipelines": counts["pipeline"], "cmd_lines": counts["cmd"],
             "pipelines_per_node": round(counts["pipeline"] / nodes, 1),
             "http_requests": requests, "journal_saves": saves,
@@ -149,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         top = list(r["calls_by_first_cmdlet"].items())[:8]
         print(f"{r['transport']}: calls per node by first cmdlet: "
               + ", ".join(f"{k} {v / nodes:.1f}" for k, v in top))
+        print(f"{r['transport']}: {describe(r['timeline'])}")
     wire = results[-1]
     ok = wire["overhead_pct"] <= BAR_PCT
     print(f"bar: over the wire, overhead vs the engine's own path <= {BAR_PCT:g}%"

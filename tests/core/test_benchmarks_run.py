@@ -102,6 +102,19 @@ def test_snapshot_readers_read_the_same_cluster(quick_run: dict[str, Any]) -> No
         assert r["clusterlib"]["over_clusterlib"] == 1.0
 
 
+def test_upgrade_timeline_adds_up(quick_run: dict[str, Any]) -> None:
+    """Busy plus idle is the whole run; every idle second is charged to something."""
+    payload = _payload(quick_run, "upgrade")
+    for r in payload["results"]:
+        t = r["timeline"]
+        assert t["events_dropped"] == 0
+        assert abs(t["busy_sim_s"] + t["idle_sim_s"] - t["total_sim_s"]) <= 0.5, t
+        assert abs(sum(t["idle_by_activity"].values()) - t["idle_sim_s"]) <= 1.0, t
+        # The work: at least every node's install, reboot and join (185 s each at 2 nodes).
+        assert t["work_sim_s"] >= 2 * 185.0 and t["late_sim_s"] >= 0, t
+        assert abs(t["total_sim_s"] - r["sim_s"]) <= 0.02 * r["sim_s"], (t, r["sim_s"])
+
+
 def test_plan_figures_add_up(quick_run: dict[str, Any]) -> None:
     payload = _payload(quick_run, "plan")
     r = payload["results"][0]
