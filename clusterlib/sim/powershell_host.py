@@ -76,7 +76,7 @@ class PowerShellHost:
 
     def __init__(self, sim: SimCluster) -> None:
         self.sim = sim
-        self.shapes = Shapes(sim)
+        self.shapes = Shapes.of(sim)
         # Errors an inner statement (Invoke-Expression) wrote, reported with the outer one's.
         self.side_errors: list[SimErrorRecord] = []
 
@@ -111,7 +111,6 @@ class PowerShellHost:
         return taken
 
     def _run(self, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
-        self.shapes.new_call()
         name = self._canonical(cmd.name)
         self.sim.log("call", name, params={k: v for k, v in cmd.params},
                      pipeline_input=items is not None)

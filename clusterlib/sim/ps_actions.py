@@ -13,6 +13,7 @@ from clusterlib.wire import Cmdlet
 if TYPE_CHECKING:
     from clusterlib.sim.powershell_host import PowerShellHost
 
+
 def targets(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None, kind: str) -> list[str]:
     names = host.names(cmd.param("Name"))
     names += [o.get("Name") for o in host.input_of(items, cmd, kind)]
@@ -20,6 +21,7 @@ def targets(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None, kind: st
         raise SimError(87, f"No cluster {'node' if kind == 'ClusterNode' else 'group'} was"
                        " specified.", category="InvalidArgument", error_id="PSArgument")
     return names
+
 
 def suspend(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
@@ -32,6 +34,7 @@ def suspend(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[
         out.append(host.shapes.node_obj(node))
     return out
 
+
 def resume(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
     failback = cmd.param("Failback")
@@ -42,6 +45,7 @@ def resume(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[A
                        error_id="CannotConvertArgumentNoMessage")
     return [host.shapes.node_obj(host.sim.resume_node(n, failback=failback))
             for n in targets(host, cmd, items, "ClusterNode")]
+
 
 def move(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
@@ -59,6 +63,7 @@ def move(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any
             raise
         out.append(host.shapes.group_obj(group))
     return out
+
 
 def update_fl(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)

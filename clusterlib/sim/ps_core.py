@@ -3,8 +3,6 @@ Select-Object, ConvertTo-Json, ConvertTo-Csv, Out-String, Write-Output, Invoke-E
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +21,13 @@ from clusterlib.wire import Cmdlet
 if TYPE_CHECKING:
     from clusterlib.sim.powershell_host import PowerShellHost
 
+
 def select(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     props = host.names(cmd.param("Property"))
     out: list[Any] = select_object(items or [], props) if props else list(items or [])
     first = cmd.param("First")
     return out[: int(first)] if first is not None else out
+
 
 def to_json(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     data = list(items or [])
@@ -43,6 +43,7 @@ def to_json(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[
                        category="InvalidData", error_id="ParameterArgumentValidationError")
     return [convert_to_json(data, depth=depth, compress=bool(cmd.param("Compress")))]
 
+
 def to_csv(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     """ConvertTo-Csv as Windows PowerShell 5.1: one string per line, every field quoted,
     property values by ToString() (enums by name, nested objects by their ToString, $null
@@ -52,11 +53,20 @@ def to_csv(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[A
     if not data:
         return []
     lines = [] if cmd.param("NoTypeInformation") else [f"#TYPE {data[0].type_names[0]}"]
-    headers = list(data[0].props)
+    headers = tuple(data[0].props)
     lines.append(csv_line(headers))
+    key = ("csv", headers)
     for obj in data:
-        lines.append(csv_line([ps_to_string(obj.get(h)) for h in headers]))
+        # A cached entity's row keeps its line (PSObject.memo): built once while it is unchanged.
+        memo = obj.memo
+        line = memo.get(key) if memo is not None else None
+        if line is None:
+            line = csv_line([ps_to_string(obj.get(h)) for h in headers])
+            if memo is not None:
+                memo[key] = line
+        lines.append(line)
     return lines
+
 
 def out_string(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     data = list(items or [])
@@ -75,11 +85,13 @@ def out_string(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> li
         return [line for t in text for line in (t.splitlines() or [""])]
     return ["\r\n".join(text) + "\r\n"]
 
+
 def write_output(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     value = cmd.param("InputObject")
     if value is None:
         return list(items or [])
     return list(value) if isinstance(value, list) else [value]
+
 
 def invoke_expression(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     """Invoke-Expression -Command: script text in the subset clusterlib.sim.psscript accepts
@@ -98,6 +110,7 @@ def invoke_expression(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None
     if fatal is not None:
         raise Stop(fatal)
     return [item for out in inner.outputs for item in out]
+
 
 def get_command(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     out = []
@@ -127,6 +140,9 @@ def get_command(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> l
 
 
 def ps_to_string(value: Any) -> str | None:
+    """A property value as ConvertTo-Csv writes it (its ToString(); None for $null)."""
+    if type(value) is str:
+        return value
     if value is None:
         return None
     if isinstance(value, bool):
@@ -139,10 +155,8 @@ def ps_to_string(value: Any) -> str | None:
 
 
 def csv_line(fields: Sequence[str | None]) -> str:
-    # PowerShell 5.1 quotes every field and doubles embedded quotes; $null becomes an empty field.
-    buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="")
-    writer.writerow(["" if f is None else f for f in fields])
-    return buf.getvalue()
+    """One CSV line as PowerShell 5.1 writes it: every field quoted, embedded quotes doubled,
+    $null an empty field (what csv.writer with QUOTE_ALL gives, without a writer per line)."""
+    return ",".join('""' if f is None else '"' + f.replace('"', '""') + '"' for f in fields)
 
 

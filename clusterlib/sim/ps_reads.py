@@ -13,6 +13,7 @@ from clusterlib.wire import Cmdlet
 if TYPE_CHECKING:
     from clusterlib.sim.powershell_host import PowerShellHost
 
+
 def get_cluster(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.sim.advance()
     host.sim._ensure_up()
@@ -22,12 +23,14 @@ def get_cluster(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> l
                        category="ConnectionError", error_id="ClusterRpcConnection")
     return [host.shapes.cluster_obj()]
 
+
 def get_node(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
     names = host.names(cmd.param("Name"))
     if names:
         return [host.shapes.node_obj(host.sim._node(n)) for n in names]
     return [host.shapes.node_obj(n) for n in host.sim.nodes.values()]
+
 
 def get_group(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
@@ -40,6 +43,7 @@ def get_group(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> lis
     if names:
         groups = [host.sim._group(n) for n in names]
     return [host.shapes.group_obj(g) for g in groups]
+
 
 def get_resource(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
@@ -57,9 +61,12 @@ def get_resource(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> 
                        category="ObjectNotFound", error_id="ClusterResourceNotFound")
     return out
 
+
 def get_owner_node(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     """Preferred owners of a group, possible owners of a resource (reference 1.4)."""
     host.check_cluster(cmd)
+    host.shapes.refresh_nodes()
+    every_node = list(host.sim.nodes)
     out = []
     for gname in host.names(cmd.param("Group")):
         g = host.sim._group(gname)
@@ -67,7 +74,7 @@ def get_owner_node(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -
     for rname in host.names(cmd.param("Resource")):
         g, r = find_resource(host.sim, rname)
         out.append(host.shapes.owner_list(host.shapes.resource_obj(g, r), r.possible_owners or
-                                    list(host.sim.nodes)))
+                                          every_node))
     for obj in host.input_of(items, cmd, "ClusterGroup"):
         g = host.sim._group(obj.get("Name"))
         out.append(host.shapes.owner_list(host.shapes.group_obj(g), g.preferred_owners))
@@ -77,8 +84,9 @@ def get_owner_node(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -
         if res is None:
             raise SimError(5007, "The cluster resource could not be found.",
                            category="ObjectNotFound", error_id="ClusterResourceNotFound")
-        out.append(host.shapes.owner_list(obj, res.possible_owners or list(host.sim.nodes)))
+        out.append(host.shapes.owner_list(obj, res.possible_owners or every_node))
     return out
+
 
 def get_quorum(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
@@ -100,6 +108,7 @@ def param_owner(host: PowerShellHost, items: list[Any] | None, cmd: Cmdlet) -> P
         raise SimError(87, "No cluster object was specified.", category="InvalidArgument",
                        error_id="PSArgument")
     return objs[0]
+
 
 def get_param(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     host.check_cluster(cmd)
