@@ -9,7 +9,8 @@ memory. This module puts a bound on each of those, per transport call:
 * ``CallBudget``: the deadlines of one ``run_pipeline``/``run_cmd`` call (connect_timeout for
   opening a session, read_timeout since the host's last answer, call_timeout overall), all
   attempts included. Each HTTP request gets the earliest of them as its deadline; a watchdog
-  shuts the request's socket down when it passes, so a trickling answer is cut off too.
+  shuts the request's socket down when it passes, so a trickling answer is cut off too (one
+  watchdog thread per transport, armed per request: ``Watchdog``).
 * ``bounded_send``: pypsrp's ``_TransportHTTP._send_request`` with the body streamed and
   counted (``max_response_bytes``), compressed bodies refused, and the XML depth checked.
 * ``BoundedDefragmenter``: pypsrp's PSRP defragmenter with a size bound per message
@@ -141,12 +142,76 @@ class CallBudget:
         return TransportTimeout(f"{self.endpoint}: {what} within {bound}={seconds:g} s")
 
 
+class Watchdog:
+    """Calls ``fire`` when an armed deadline passes: one thread for every request of a transport,
+    where a ``threading.Timer`` per request started a thread each time (about 2 ms apiece on a
+    loaded 2-core machine, a fifth of a small pipeline's cost). The thread sleeps until the
+    earliest armed deadline, ends after ``idle`` seconds with nothing armed (or at ``close``),
+    and starts again with the next ``arm``."""
+
+    def __init__(self, fire: Callable[[], None], *, idle: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._fire = fire
+        self._idle = idle
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._armed: dict[int, float] = {}
+        self._tokens = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def arm(self, seconds: float) -> int:
+        """Fire ``seconds`` from now unless disarmed first; returns the token for ``disarm``."""
+        with self._cond:
+            self._tokens += 1
+            self._armed[self._tokens] = self._clock() + seconds
+            self._closed = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="clusterlib-transport-watchdog")
+                self._thread.start()
+            else:
+                self._cond.notify()
+            return self._tokens
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def close(self) -> None:
+        with self._cond:
+            self._armed.clear()
+            self._closed = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._armed:
+                    if self._closed or (not self._cond.wait(self._idle) and not self._armed):
+                        self._thread = None
+                        return
+                    continue
+                token, deadline = min(self._armed.items(), key=lambda item: item[1])
+                left = deadline - self._clock()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                del self._armed[token]
+                self._cond.release()  # fire without the lock: it may take its own
+                try:
+                    self._fire()
+                finally:
+                    self._cond.acquire()
+
+
 class ConnectionRegistry:
     """The HTTP connections one pypsrp session opened, so a watchdog can cut them off."""
 
     def __init__(self) -> None:
         self._conns: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self.watchdog = Watchdog(self.cut)
 
     def add(self, conn: Any) -> None:
         with self._lock:
@@ -272,9 +337,7 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     if budget.received > limits.max_call_bytes:
         raise _too_large(budget.endpoint, "the answers of one call", "max_call_bytes",
                          limits.max_call_bytes)
-    watchdog = threading.Timer(remaining, registry.cut)
-    watchdog.daemon = True
-    watchdog.start()
+    armed = registry.watchdog.arm(remaining)
     response = None
     try:
         # No redirects: a WinRM listener never sends one, and following it would carry the
@@ -301,7 +364,7 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
             raise budget.expire(bound) from None
         raise
     finally:
-        watchdog.cancel()
+        registry.watchdog.disarm(armed)
     budget.answered(len(body))
     return _answer(transport, response, body, limits, budget.endpoint)
 

@@ -43,6 +43,7 @@ from clusterlib.transports.bounded import (
     Limits,
     bounded_send,
 )
+from clusterlib.transports.psrp_build import BodyCache, build_powershell, install
 from clusterlib.wire import CmdLine, CmdResult, ErrorRecord, Pipeline, PSResult
 from clusterlib.wire.limits import DEFAULT_MAX_ENVELOPE_SIZE
 
@@ -77,8 +78,12 @@ DEFAULT_CALL_TIMEOUT = 3600.0
 
 # Marks the end of a statement's output. PSRP output carries no statement index, so between
 # statements the transport adds ``Write-Output -InputObject <marker>`` (a cmdlet with a parameter,
-# never script text) and splits the flat output on it.
+# never script text) and splits the flat output on it. One random marker per transport: the
+# cluster cannot guess it, and a repeated read's message stays byte-identical (cacheable).
 _MARKER_PREFIX = "clusterlib:end-of-statement:"
+
+#: Serialized messages of repeated reads kept per transport (``pipeline_cache``).
+DEFAULT_PIPELINE_CACHE = 128
 _NOT_STARTED = 0  # pypsrp PSInvocationState.NOT_STARTED: begin_invoke's Command did not go out
 
 
@@ -151,6 +156,8 @@ class WinRMTransport:
     ``max_message_bytes`` and ``max_depth`` bound what one answer or object may hold.
     Basic authentication over plain HTTP to a host outside the loopback range is refused
     unless ``allow_cleartext_basic=True`` (which warns on every connect).
+    ``pipeline_cache`` bounds how many serialized messages of repeated reads are kept (0: none;
+    see ``clusterlib.transports.psrp_build``).
     """
 
     def __init__(
@@ -166,6 +173,7 @@ class WinRMTransport:
         certificate_pem: str | None = None, certificate_key_pem: str | None = None,
         path: str = "wsman", node_path: str | None = None,
         retry: TransportRetry = DEFAULT_RETRY, allow_cleartext_basic: bool = False,
+        pipeline_cache: int = DEFAULT_PIPELINE_CACHE,
     ) -> None:
         if auth not in AUTH_CHOICES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_CHOICES)}, got {auth!r}")
@@ -203,6 +211,9 @@ class WinRMTransport:
         self._budget: CallBudget | None = None
         self._unresponsive = False  # the last call ran out of time
         self._registry = ConnectionRegistry()
+        self._marker = f"{_MARKER_PREFIX}{uuid.uuid4()}"
+        self._bodies = BodyCache(int(pipeline_cache))
+        self._cached = False  # the pool's serializer goes through _bodies
         self.closed = False
 
         _check_security(self.endpoint, host, auth=auth, ssl=ssl, cert_validation=cert_validation,
@@ -236,6 +247,7 @@ class WinRMTransport:
         for closer in (self._close_pool, self._close_winrs):
             closer()
         self._budget = None
+        self._registry.watchdog.close()
         if self._wsman is not None:
             try:
                 self._wsman.close()
@@ -262,7 +274,8 @@ class WinRMTransport:
             read_timeout=self.read_timeout, call_timeout=self.call_timeout,
             max_response_bytes=self.limits.max_response_bytes,
             max_message_bytes=self.limits.max_message_bytes, max_depth=self.limits.max_depth,
-            retry=self.retry, allow_cleartext_basic=self.allow_cleartext_basic)
+            retry=self.retry, allow_cleartext_basic=self.allow_cleartext_basic,
+            pipeline_cache=self._bodies.entries)
 
     def __repr__(self) -> str:
         user = f" user={self.username!r}" if self.username else ""
@@ -384,6 +397,7 @@ class WinRMTransport:
                 pool = RunspacePool(self._connection())
                 pool._fragmenter.defragment = BoundedDefragmenter(  # type: ignore[method-assign]
                     pool._fragmenter, self.limits, self.endpoint)
+                self._cached = install(pool, self._bodies)
                 pool.open()
         except Exception as exc:
             self._discard_session()
@@ -397,7 +411,7 @@ class WinRMTransport:
 
     def _run_pipeline_once(self, pipeline: Pipeline) -> PSResult:
         pool = self._open_pool()
-        marker = f"{_MARKER_PREFIX}{uuid.uuid4()}"
+        marker = self._marker
         ps = self._build(pool, pipeline, marker)
         reopened = False
         while True:
@@ -426,20 +440,9 @@ class WinRMTransport:
         return _result(ps, len(pipeline.statements), marker)
 
     def _build(self, pool: RunspacePool, pipeline: Pipeline, marker: str) -> PowerShell:
-        from pypsrp.powershell import PowerShell
-
-        ps = PowerShell(pool)
-        for index, statement in enumerate(pipeline.statements):
-            if index:
-                ps.add_statement()
-            for cmd in statement.commands:
-                ps.add_cmdlet(cmd.name)
-                for key, value in cmd.params:
-                    ps.add_parameter(key, _wire_value(value))
-            if index < len(pipeline.statements) - 1:
-                ps.add_statement()
-                ps.add_cmdlet("Write-Output").add_parameter("InputObject", marker)
-        return ps
+        # Only reads are answered from the cache: an action's message is built afresh each time.
+        return build_powershell(pool, pipeline, marker,
+                                cached=pipeline.idempotent and self._cached)
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None
@@ -684,13 +687,6 @@ def _shell_missing(exc: BaseException) -> bool:
     from pypsrp.exceptions import WSManFaultError
 
     return isinstance(exc, WSManFaultError) and exc.code in (0x8033805B, 2150858843)
-
-
-def _wire_value(value: Any) -> Any:
-    # A switch is sent as the boolean True (PowerShell binds -Drain:$true); tuples as lists.
-    if isinstance(value, tuple):
-        return [_wire_value(v) for v in value]
-    return value
 
 
 def _result(ps: PowerShell, statements: int, marker: str) -> PSResult:

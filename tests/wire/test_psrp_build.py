@@ -1,0 +1,172 @@
+"""The WinRM transport's cheaper message building (clusterlib.transports.psrp_build) and its
+one watchdog thread (clusterlib.transports.bounded.Watchdog): same bytes, fewer costs."""
+
+from __future__ import annotations
+
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from clusterlib.dialects.powershell_dialect import snapshot_pipeline
+from clusterlib.sim import SimCluster
+from clusterlib.sim.endpoint import Endpoint, serve
+from clusterlib.transports.bounded import Watchdog
+from clusterlib.transports.psrp_build import BodyCache, build_powershell, pipeline_key
+from clusterlib.transports.winrm import WinRMTransport
+from clusterlib.wire import Cmdlet, Pipeline, Statement
+
+MARKER = "clusterlib:end-of-statement:test"
+
+PIPELINES = [
+    snapshot_pipeline(owners=True),  # seven statements: six markers between them
+    snapshot_pipeline("CLU 1"),
+    Pipeline.of(Cmdlet("Suspend-ClusterNode", {"Name": "NODE 2", "Drain": True, "Wait": True,
+                                               "ForceDrain": True}),
+                Cmdlet("Select-Object", {"Property": ("Name", "State")})),
+    Pipeline.of(Cmdlet("Set-ClusterParameter", {"Name": "x", "Value": 5, "Multiple": ["a", "b"],
+                                                "Empty": "", "None": None})),
+    Pipeline(statements=(Statement((Cmdlet("Get-ClusterNode"),)),
+                         Statement((Cmdlet("Get-ClusterGroup", {"Name": "o'neil; $x"}),)))),
+]
+
+
+def _offline_pool() -> RunspacePool:
+    """A runspace pool that is never opened: building and serializing need no host."""
+    wsman = WSMan("127.0.0.1", port=1, ssl=False, auth="basic", username="u", password="p",
+                  encryption="never")
+    pool = RunspacePool(wsman)
+    pool.protocol_version = "2.3"
+    return pool
+
+
+def _reference(pool: RunspacePool, pipeline: Pipeline, marker: str) -> PowerShell:
+    """How the transport built pipelines through pypsrp's public API before (the yardstick)."""
+    ps = PowerShell(pool)
+    for index, statement in enumerate(pipeline.statements):
+        if index:
+            ps.add_statement()
+        for cmd in statement.commands:
+            ps.add_cmdlet(cmd.name)
+            for key, value in cmd.params:
+                ps.add_parameter(key, list(value) if isinstance(value, tuple) else value)
+        if index < len(pipeline.statements) - 1:
+            ps.add_statement()
+            ps.add_cmdlet("Write-Output").add_parameter("InputObject", marker)
+    return ps
+
+
+def _message(ps: PowerShell) -> bytes:
+    """The CREATE_PIPELINE body begin_invoke would send, serialized as pypsrp does."""
+    sent: list[bytes] = []
+
+    def capture(msg: Any) -> None:
+        element = ps.runspace_pool._fragmenter.serializer.serialize(msg)
+        assert element is not None
+        sent.append(ET.tostring(element, encoding="utf-8", method="xml"))
+
+    ps._invoke = capture  # type: ignore[method-assign]
+    ps.begin_invoke()
+    return sent[0]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES, ids=lambda p: p.describe()[:40])
+def test_messages_are_byte_identical_to_pypsrps_own(pipeline: Pipeline) -> None:
+    pool = _offline_pool()
+    ours = _message(build_powershell(pool, pipeline, MARKER, cached=False))
+    assert ours == _message(_reference(pool, pipeline, MARKER))
+    assert ours.count(MARKER.encode()) == len(pipeline.statements) - 1
+
+
+def test_one_statement_carries_no_marker() -> None:
+    pool = _offline_pool()
+    ps = build_powershell(pool, PIPELINES[2], MARKER, cached=True)
+    assert [c.cmd for c in ps.commands] == ["Suspend-ClusterNode", "Select-Object"]
+    many = build_powershell(pool, PIPELINES[0], MARKER, cached=True)
+    assert [c.cmd for c in many.commands].count("Write-Output") == 6
+
+
+def test_cache_keys_keep_types_and_refuse_what_they_cannot_key() -> None:
+    def key(value: Any) -> object:
+        return pipeline_key(Pipeline.of(Cmdlet("X", {"P": value})))
+
+    assert key(True) != key(1) and key("5") != key(5) and key(None) != key("")
+    assert key(("a", "b")) == key(["a", "b"])  # both travel as a list
+    assert key({"a": 1}) is None
+    assert pipeline_key(PIPELINES[0]) == pipeline_key(snapshot_pipeline(owners=True))
+    assert pipeline_key(PIPELINES[0]) != pipeline_key(PIPELINES[1])
+
+
+def test_body_cache_is_bounded_least_recently_used_first() -> None:
+    cache = BodyCache(entries=2, max_bytes=10)
+    cache.put("a", b"1234")
+    cache.put("b", b"5678")
+    assert cache.get("a") == b"1234"  # "a" is now the most recent
+    cache.put("c", b"90")
+    assert cache.get("b") is None and len(cache) == 2  # "b" was the least recently used
+    cache.put("d", b"123456")  # 4 + 2 + 6 bytes > 10: the oldest go
+    assert cache.get("a") is None and cache.get("d") == b"123456"
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None
+    assert (cache.hits, cache.misses) == (2, 3)
+    off = BodyCache(entries=0)
+    off.put("a", b"1")
+    assert len(off) == 0
+    with pytest.raises(ValueError, match=">= 0"):
+        BodyCache(entries=-1)
+
+
+@pytest.fixture
+def ep() -> Iterator[Endpoint]:
+    with serve(SimCluster.classic(os="2016"), receive_timeout=0.05) as endpoint:
+        yield endpoint
+
+
+def _transport(ep: Endpoint, **kw: Any) -> WinRMTransport:
+    options = ep.connect_options() | kw
+    options.pop("time_scale")
+    return WinRMTransport(options.pop("target"), time_scale=ep.time_scale, **options)
+
+
+def test_a_repeated_read_reuses_its_message_and_answers_the_same(ep: Endpoint) -> None:
+    t = _transport(ep)
+    try:
+        read = snapshot_pipeline()
+        first = t.run_pipeline(read)
+        assert (t._bodies.hits, len(t._bodies)) == (0, 1)
+        assert t.run_pipeline(read) == first and t._bodies.hits == 1
+        action = Pipeline.of(Cmdlet("Get-ClusterNode", {"Name": "NODE1"}))  # not idempotent
+        assert t.run_pipeline(action).output and t.run_pipeline(action).output
+        assert (t._bodies.hits, len(t._bodies)) == (1, 1)  # actions are never cached
+    finally:
+        t.close()
+    off = _transport(ep, pipeline_cache=0)
+    try:
+        assert off.run_pipeline(read) == first and len(off._bodies) == 0
+    finally:
+        off.close()
+
+
+def test_watchdog_fires_once_per_passed_deadline_with_one_thread() -> None:
+    fired = threading.Event()
+    dog = Watchdog(fired.set, idle=0.05)
+    token = dog.arm(0.01)
+    assert fired.wait(2.0)  # the deadline passed: fired
+    fired.clear()
+    dog.disarm(token)  # already fired: harmless
+    token = dog.arm(30.0)
+    dog.disarm(token)
+    threads = [t for t in threading.enumerate() if t.name == "clusterlib-transport-watchdog"]
+    assert len(threads) >= 1
+    deadline = time.monotonic() + 2.0
+    while dog._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)  # idle: the thread ends by itself
+    assert dog._thread is None and not fired.is_set()  # the disarmed deadline never fired
+    dog.arm(0.01)  # and starts again on demand
+    assert fired.wait(2.0)
+    dog.close()
