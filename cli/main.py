@@ -2,11 +2,12 @@
 
 Where things live: option declarations and the decorators that expand bundles of them in
 ``options`` (connection), ``upgrade_args`` (upgrades); the Target and its validation in ``target``,
-profiles in ``profiles``, passwords in ``passwords``, opening the cluster in ``connect``; all output,
-the invocation's output context and the error -> exit-code mapping in ``render``; the live display
-in ``progress``; a run's drive (stops, report, resume command) in ``upgrade_drive``; webhooks in
-``notify``. Library modules are imported inside the commands, so ``clusterlib --help`` imports
-neither clusterlib, the simulator, pypsrp nor rich's table machinery.
+profiles in ``profiles``, passwords in ``passwords``, opening the cluster in ``connect``; all output
+and the invocation's output context in ``render``, the records' documents and tables in ``views``,
+exit codes and the one-line form of a failure in ``failures``; the live display in ``progress``;
+a run's drive (stops, report, resume command) in ``upgrade_drive``; webhooks in ``notify``.
+Library modules are imported inside the commands, so ``clusterlib --help`` imports neither
+clusterlib, the simulator, pypsrp nor rich's table machinery.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def _emit_document(fmt: Output, doc: dict[str, Any], target: Target) -> bool:
 @connection_options
 def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
     """Nodes, groups, owners, states, versions, dialect and a health verdict."""
-    from clusterlib_cli import render
+    from clusterlib_cli import render, views
 
     fmt = _format(json, output)
     if fmt is Output.csv:
@@ -174,46 +175,46 @@ def status(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> N
     with connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
         dialect, endpoint = cluster.dialect_name, cluster.transport.endpoint
-        if not _emit_document(fmt, render.status_doc(snap, dialect=dialect, endpoint=endpoint),
+        if not _emit_document(fmt, views.status_doc(snap, dialect=dialect, endpoint=endpoint),
                               target):
             render.sim_banner(target)
-            render.print_status(snap, dialect=dialect, endpoint=endpoint)
+            views.print_status(snap, dialect=dialect, endpoint=endpoint)
 
 
 @app.command()
 @connection_options
 def nodes(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
     """The nodes: state, drain status, OS and cluster-service versions."""
-    from clusterlib_cli import render
+    from clusterlib_cli import render, views
 
     fmt = _format(json, output)
     with connected(target) as cluster:
         snap = cluster.snapshot()
-        if _emit_document(fmt, render.nodes_doc(snap), target):
+        if _emit_document(fmt, views.nodes_doc(snap), target):
             return
         if fmt is Output.csv:
-            render.emit_csv([render.node_doc(n, snap) for n in snap.nodes], target)
+            render.emit_csv([views.node_doc(n, snap) for n in snap.nodes], target)
         else:
             render.sim_banner(target)
-            render.print_nodes(snap)
+            views.print_nodes(snap)
 
 
 @app.command()
 @connection_options
 def groups(target: Target, json: JsonOpt = False, output: OutputOpt = None) -> None:
     """The groups: state, owner, type, priority and preferred owners."""
-    from clusterlib_cli import render
+    from clusterlib_cli import render, views
 
     fmt = _format(json, output)
     with connected(target) as cluster:
         snap = cluster.snapshot(owners=True)
-        if _emit_document(fmt, render.groups_doc(snap), target):
+        if _emit_document(fmt, views.groups_doc(snap), target):
             return
         if fmt is Output.csv:
-            render.emit_csv([render.group_doc(g) for g in snap.groups], target)
+            render.emit_csv([views.group_doc(g) for g in snap.groups], target)
         else:
             render.sim_banner(target)
-            render.print_groups(snap)
+            views.print_groups(snap)
 
 
 # --- actions -------------------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def _perform(target: Target, flags: ChangeFlags,
              owners: bool = False) -> None:
     """Connect, read, then --dry-run's commands, or confirm, run with progress and present the
     placement changes (one skeleton for every single-object change)."""
-    from clusterlib_cli import render
+    from clusterlib_cli import render, views
 
     with connected(target) as cluster:
         before = cluster.snapshot(owners=owners)
@@ -270,11 +271,11 @@ def _perform(target: Target, flags: ChangeFlags,
         finally:
             unsubscribe()
         if flags.json:
-            render.emit_json(render.mark(render.action_doc(
+            render.emit_json(render.mark(views.action_doc(
                 change.verb, change.subject, before, snap, progress.events), target))
         else:
             render.sim_banner(target)
-            render.print_action(change.summary(snap), before, snap)
+            views.print_action(change.summary(snap), before, snap)
 
 
 def _dry_run(target: Target, what: str, commands: list[str], json: bool) -> None:

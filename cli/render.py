@@ -1,12 +1,10 @@
-"""All output of the CLI: tables, JSON documents, warnings, and errors turned into one line and an exit code.
+"""Everything the CLI prints: the invocation's output context, terminal-safe text, JSON/YAML/CSV, errors.
 
-Commands compute; this module presents. The JSON field names written here are a documented
-interface (docs/cli.md): change them only by adding fields, and bump ``schema`` on a break.
-
-Exit codes (``exit_code_for``) are decided here and nowhere else:
-0 ok, 1 the cluster refused or a check failed, 2 usage, 3 could not connect or authenticate,
-4 an upgrade stopped safely and can be resumed, 5 an upgrade finished with problems (its report
-says "degraded" or "incomplete", report.ok False), 130 interrupted outside an upgrade.
+Commands compute; this module presents. Each invocation has one :class:`RenderContext` (its
+--debug, its target, the secrets no line may contain, its consoles), made by the app's callback;
+every line goes through it, scrubbed of secrets and with control characters shown. The records'
+documents and tables are in ``views``; exit codes and the one-line form of a failure in
+``failures`` (re-exported here: ``render.exit_code_for`` and the codes).
 """
 
 from __future__ import annotations
@@ -19,16 +17,34 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+# The exit codes and the classification of failures live in failures.py; importable from here too.
+from clusterlib_cli.failures import (
+    CONNECT,
+    FINISHED_WITH_PROBLEMS,
+    INTERRUPTED,
+    OK,
+    REFUSED,
+    STOPPED,
+    USAGE,
+    connection_hint,
+    error_line,
+    exit_code_for,
+    exit_code_for_report,
+    is_resumable_stop,
+)
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from clusterlib import ClusterSnapshot, GroupInfo, NodeInfo
-
-OK, REFUSED, USAGE, CONNECT, STOPPED, INTERRUPTED = 0, 1, 2, 3, 4, 130
-#: Every step ran, but the report is not a clean completion ("degraded": a group was down
-#: beyond its moves; "incomplete": nodes failed within --max-failed-nodes). Not 0, so a script
-#: never takes it for success; not 4, since a resume does not turn it into a completion.
-FINISHED_WITH_PROBLEMS = 5
+__all__ = [
+    "CONNECT", "FINISHED_WITH_PROBLEMS", "INTERRUPTED", "OK", "REFUSED", "SIM_HTML_BANNER",
+    "STOPPED", "USAGE", "RenderContext", "add_secret", "begin", "cell", "confirm",
+    "connection_hint", "console", "current", "debug_enabled", "emit_csv", "emit_json", "emit_yaml",
+    "error_line", "exit_code_for", "exit_code_for_report", "html_report", "info",
+    "is_resumable_stop", "is_simulated", "mark", "mark_json_text", "out", "present_error",
+    "print_serving", "scrub", "set_debug", "set_target", "sim_banner", "usage_line", "visible",
+    "visible_lines", "warn", "yaml_text",
+]
 
 # --- the state of one invocation ------------------------------------------------------------------
 
@@ -368,136 +384,6 @@ def emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
-# --- errors --------------------------------------------------------------------------------------
-
-def exit_code_for(exc: BaseException) -> int:
-    """The documented exit code for an exception raised while running a command."""
-    from clusterlib import errors
-
-    if is_resumable_stop(exc):
-        return STOPPED
-    if isinstance(exc, errors.ConnectionFailed):
-        return CONNECT
-    if isinstance(exc, KeyboardInterrupt):
-        return INTERRUPTED
-    return REFUSED
-
-
-def exit_code_for_report(report: Any) -> int:
-    """The documented exit code for the report an upgrade returned (or stopped with)."""
-    outcome = str(getattr(report, "outcome", "") or "")
-    if outcome == "completed":
-        return OK
-    if outcome in ("degraded", "incomplete"):
-        return FINISHED_WITH_PROBLEMS
-    if outcome in ("stopped", "running"):
-        return STOPPED
-    return REFUSED
-
-
-def is_resumable_stop(exc: BaseException) -> bool:
-    # The upgrade's "stopped safely, resumable" exception carries its report; matched by that
-    # attribute, so this module need not import the upgrade package to classify errors.
-    return exc.__class__.__name__ in ("UpgradeStopped", "StoppedSafely") or (
-        hasattr(exc, "report") and hasattr(exc, "journal"))
-
-
-def error_line(exc: BaseException, ui: RenderContext | None = None) -> str:
-    """One line a person can act on: the kind of failure and the library's message."""
-    from clusterlib import errors
-
-    kind = {
-        errors.AuthenticationError: "authentication failed",
-        errors.TransportTimeout: "timed out",
-        errors.ConnectionFailed: "could not connect",
-        errors.NotFound: "not found",
-        errors.PreconditionFailed: "refused before sending anything",
-        errors.NotSupported: "not supported",
-        errors.ClusterRefused: "the cluster refused",
-        errors.WaitTimeout: "timed out waiting",
-    }
-    label = "error"
-    for cls in type(exc).__mro__:
-        if cls in kind:
-            label = kind[cls]
-            break
-    if not isinstance(exc, errors.ClusterError):
-        label = f"unexpected {type(exc).__name__}"
-    message = str(exc).strip() or type(exc).__name__
-    # Keep it one line. A ParseError's later lines are raw cluster output: cut them. Other
-    # multi-line messages (a preflight's list of failed checks) are the point: join them.
-    first, _, rest = message.partition("\n")
-    if rest and isinstance(exc, errors.ParseError):
-        first += " (the output is shown with --debug)"
-    elif rest:
-        first = " ".join(line.strip().removeprefix("- ") for line in message.splitlines()
-                         if line.strip())
-    return (ui or current()).scrub(f"{label}: {first}")
-
-
-def _answers_tls(host: str, port: int, timeout: float = 3.0) -> bool:
-    """Whether host:port completes a TLS handshake (no certificate check, nothing sent after
-    it): tells an HTTPS listener from a plain one when --no-ssl got its connection closed."""
-    import socket
-    import ssl
-
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # a probe of the protocol only; no data is exchanged
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=host):
-            return True
-    except (OSError, ssl.SSLError):
-        return False
-
-
-#: What GSSAPI/SSPI (through pyspnego) say when there is no ticket to use.
-_KERBEROS_MARKERS = ("No Kerberos credentials available", "No credentials were supplied",
-                     "Ticket expired", "credentials cache", "krb5_cc", "SpnegoError",
-                     "Server not found in Kerberos database")
-
-
-def _chain_text(exc: BaseException) -> str:
-    parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(f"{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    return " | ".join(parts)
-
-
-def connection_hint(exc: BaseException, target: Any = None) -> str | None:
-    """What to change when a connection failed for a reason the options explain."""
-    from clusterlib import errors
-
-    target = target if target is not None else current().target
-    chain = _chain_text(exc)
-    auth = getattr(getattr(target, "auth", None), "value", None)
-    if auth in (None, "negotiate", "kerberos") and any(
-            m in chain for m in _KERBEROS_MARKERS):
-        return ("no usable Kerberos ticket: run `kinit user@REALM` first (`klist` shows your"
-                " tickets), or use --auth ntlm with --user and a password")
-    if not isinstance(exc, errors.ConnectionFailed) or isinstance(exc, errors.AuthenticationError):
-        return None
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        return ("the server's certificate is not trusted: give its CA with --ca-bundle FILE"
-                " (PEM), or for a lab only turn validation off with --insecure")
-    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
-        return "the port does not speak TLS: if it is an HTTP listener (WinRM 5985), use --no-ssl"
-    host = getattr(target, "host", None)
-    if getattr(target, "ssl", None) is False and host and any(
-            m in text for m in ("Remote end closed", "Connection reset", "Connection aborted")):
-        port = getattr(target, "port", None) or 5985
-        if _answers_tls(host, port):
-            return (f"--no-ssl, but {host}:{port} is an HTTPS listener (it answered a TLS"
-                    " handshake): use --ssl")
-    return None
-
-
 def present_error(exc: BaseException) -> int:
     """Print the error (one red line; the traceback too with --debug) and return the exit code."""
     return current().present_error(exc)
@@ -522,7 +408,7 @@ def _present_error(ui: RenderContext, exc: BaseException) -> int:
                       f" {cell(getattr(check, 'message', check))}", highlight=False,
                       soft_wrap=True)
         return exit_code_for(exc)
-    line = error_line(exc, ui).removeprefix("error: ")
+    line = ui.scrub(error_line(exc)).removeprefix("error: ")
     try:
         hint = connection_hint(exc, ui.target)
     except Exception:  # a hint must never hide the error itself
@@ -532,156 +418,6 @@ def _present_error(ui: RenderContext, exc: BaseException) -> int:
     con.print(f"[bold red]error:[/] {cell(line)}",
               highlight=False, soft_wrap=True)
     return exit_code_for(exc)
-
-
-# --- records -> JSON (the documented field names) --------------------------------------------------
-
-def node_doc(n: NodeInfo, snap: ClusterSnapshot | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": n.name,
-        "id": n.id,
-        "state": n.state.name,
-        "drain_status": n.drain_status.name,
-        "os_version": str(n.os_version) if n.os_version else None,
-        "service_version": str(n.highest_version) if n.highest_version else None,
-        "lowest_version": str(n.lowest_version) if n.lowest_version else None,
-        "node_weight": n.node_weight,
-        "dynamic_weight": n.dynamic_weight,
-    }
-    if snap is not None:
-        doc["groups"] = [g.name for g in snap.groups_on(n.name)]
-    return doc
-
-
-def group_doc(g: GroupInfo) -> dict[str, Any]:
-    return {
-        "name": g.name,
-        "state": g.state.name,
-        "owner": g.owner,
-        "type": g.group_type.name,
-        "priority": g.priority,
-        "is_core": g.is_core,
-        # None: not read (null in JSON, "unknown" in tables), never an empty list
-        "preferred_owners": None if g.preferred_owners is None else list(g.preferred_owners),
-        "possible_owners": list(g.possible_owners),
-    }
-
-
-def status_doc(snap: ClusterSnapshot, *, dialect: str, endpoint: str) -> dict[str, Any]:
-    health = snap.health()
-    return {
-        "schema": "clusterlib.status/1",
-        "cluster": snap.name,
-        "endpoint": endpoint,
-        "dialect": dialect,
-        "functional_level": snap.functional_level,
-        "quorum": {"type": snap.quorum_type or None, "dynamic": snap.dynamic_quorum,
-                   "witness": snap.witness},
-        "mixed_version": snap.mixed_version,
-        "health": {"ok": health.ok, "problems": list(health.problems)},
-        "nodes": [node_doc(n, snap) for n in snap.nodes],
-        "groups": [group_doc(g) for g in snap.groups],
-    }
-
-
-def nodes_doc(snap: ClusterSnapshot) -> dict[str, Any]:
-    return {"schema": "clusterlib.nodes/1", "cluster": snap.name,
-            "nodes": [node_doc(n, snap) for n in snap.nodes]}
-
-
-def groups_doc(snap: ClusterSnapshot) -> dict[str, Any]:
-    return {"schema": "clusterlib.groups/1", "cluster": snap.name,
-            "groups": [group_doc(g) for g in snap.groups]}
-
-
-def placement_changes(before: ClusterSnapshot, after: ClusterSnapshot) -> list[dict[str, Any]]:
-    """Every group whose owner changed between two snapshots (moves the cluster made itself,
-    e.g. a drain, emit no clusterlib event, so they are found by comparison)."""
-    old = before.placement()
-    return [{"group": g.name, "source": old.get(g.name), "target": g.owner, "state": g.state.name}
-            for g in after.groups if old.get(g.name) != g.owner]
-
-
-def action_doc(action: str, subject: str, before: ClusterSnapshot, snap: ClusterSnapshot,
-               events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """What an action (pause, resume, move) did: placement changes, clusterlib's own moves and
-    retries (from the events), and the resulting state."""
-    moves = [{k: v for k, v in e.items() if k != "event"} for e in events if e.get("event") == "move"]
-    retries = [{k: v for k, v in e.items() if k != "event"} for e in events
-               if e.get("event") == "retry"]
-    return {"schema": "clusterlib.action/1", "action": action, "subject": subject,
-            "placement_changes": placement_changes(before, snap),
-            "moves": moves, "retries": retries,
-            "nodes": [node_doc(n, snap) for n in snap.nodes],
-            "groups": [group_doc(g) for g in snap.groups]}
-
-
-# --- records -> tables -----------------------------------------------------------------------------
-
-_STATE_STYLE = {"Up": "green", "Online": "green", "Paused": "yellow", "Pending": "yellow",
-                "PartialOnline": "yellow", "Joining": "yellow", "Offline": "dim",
-                "Down": "red", "Failed": "red", "Unknown": "red"}
-
-
-def _state(name: str) -> str:
-    style = _STATE_STYLE.get(name)
-    return f"[{style}]{name}[/]" if style else name
-
-
-def nodes_table(snap: ClusterSnapshot) -> Any:
-    from rich.table import Table
-
-    table = Table(title=f"Nodes of {cell(snap.name)}", title_justify="left")
-    for col in ("Node", "State", "Drain", "OS", "Cluster service", "Groups"):
-        table.add_column(col)
-    for n in snap.nodes:
-        table.add_row(cell(n.name), _state(n.state.name), n.drain_status.name,
-                      cell(n.os_version or "?"), cell(n.highest_version or "?"),
-                      str(len(snap.groups_on(n.name))))
-    return table
-
-
-def groups_table(snap: ClusterSnapshot) -> Any:
-    from rich.table import Table
-
-    table = Table(title=f"Groups of {cell(snap.name)}", title_justify="left")
-    for col in ("Group", "State", "Owner", "Type", "Priority", "Preferred owners"):
-        table.add_column(col)
-    for g in snap.groups:
-        name = cell(g.name) + (" [dim](core)[/]" if g.is_core else "")
-        table.add_row(name, _state(g.state.name), cell(g.owner or "-"), g.group_type.name,
-                      "unknown" if g.priority is None else str(g.priority),
-                      "unknown" if g.preferred_owners is None
-                      else cell(", ".join(g.preferred_owners) or "-"))
-    return table
-
-
-def print_status(snap: ClusterSnapshot, *, dialect: str, endpoint: str) -> None:
-    con = console()
-    health = snap.health()
-    verdict = ("[bold green]healthy[/]" if health.ok
-               else "[bold red]unhealthy[/]: " + cell("; ".join(health.problems)))
-    versions = sorted({str(n.highest_version) for n in snap.nodes if n.highest_version})
-    con.print(f"[bold]{cell(snap.name)}[/] via {cell(endpoint)} ({cell(dialect)}): {verdict}")
-    level = "" if snap.functional_level is None else f", functional level {snap.functional_level}"
-    mixed = " [yellow](mixed versions)[/]" if snap.mixed_version else ""
-    con.print(f"cluster service {cell(', '.join(versions) or '?')}{mixed}{level}")
-    con.print(nodes_table(snap))
-    con.print(groups_table(snap))
-
-
-def print_nodes(snap: ClusterSnapshot) -> None:
-    console().print(nodes_table(snap))
-
-
-def print_groups(snap: ClusterSnapshot) -> None:
-    console().print(groups_table(snap))
-
-
-def print_action(summary: str, before: ClusterSnapshot, after: ClusterSnapshot) -> None:
-    for change in placement_changes(before, after):
-        out(f"  {change['group']}: {change['source']} -> {change['target']} ({change['state']})")
-    out(summary)
 
 
 # --- confirmation ----------------------------------------------------------------------------------

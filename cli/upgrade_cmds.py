@@ -372,7 +372,7 @@ def demo(
 
 def _demo_run(speed: float, journal: Path, html: Path | None, debug: bool) -> None:
     from clusterlib.upgrade import PreflightFailed, RollingUpgrade, UpgradeOptions
-    from clusterlib_cli import render
+    from clusterlib_cli import render, views
     from clusterlib_cli.options import build_sim, make_target
 
     target = make_target(sim="classic", speed=speed, debug=debug)
@@ -385,7 +385,7 @@ def _demo_run(speed: float, journal: Path, html: Path | None, debug: bool) -> No
                                  options=UpgradeOptions(target=sim.upgrade_to, order=order))
         plan = upgrade.plan()
         render.sim_banner(target)
-        render.print_status(snap, dialect=cluster.dialect_name,
+        views.print_status(snap, dialect=cluster.dialect_name,
                             endpoint=cluster.transport.endpoint)
         render.out("")
         render.out(plan.to_text())
@@ -395,7 +395,7 @@ def _demo_run(speed: float, journal: Path, html: Path | None, debug: bool) -> No
         drive(upgrade, cluster, target, journal, RunReporting(html=html), resume=False,
               plan=plan)
         render.out("")
-        render.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect_name,
+        views.print_status(cluster.snapshot(owners=True), dialect=cluster.dialect_name,
                             endpoint=cluster.transport.endpoint)
 
 
