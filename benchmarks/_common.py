@@ -52,12 +52,19 @@ def write(name: str, payload: dict[str, Any], path: Path | None) -> Path:
 
 
 def first_word(call: Pipeline | CmdLine) -> str:
-    """What a call is, for counting: a pipeline's first cmdlet (``Get-ClusterNode``), a command
-    line's program (``cmd:setup.exe``)."""
+    """What a call is, for counting: a pipeline's first cmdlet (``Get-ClusterNode``; a snapshot
+    starts with ``Get-Cluster``), and the second when it is a cluster cmdlet too
+    (``Get-Cluster | Get-ClusterParameter``: the upgrade lock's listing); a command line's
+    program (``cmd:setup.exe``)."""
     if isinstance(call, CmdLine):
         word = call.line.split()[0] if call.line.split() else ""
         return "cmd:" + word.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    return call.statements[0].commands[0].name if call.statements else "(empty)"
+    if not call.statements:
+        return "(empty)"
+    names = [c.name for c in call.statements[0].commands[:2]]
+    if len(names) == 2 and "-Cluster" in names[1]:
+        return " | ".join(names)
+    return names[0]
 
 
 class PipelineCounter:
