@@ -16,10 +16,13 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
     now. A group that is not is moved back to a node where it was Online (bounded by the move
     retry policy and ``retries_per_node``); otherwise the run stops, naming the group, where
     it is, the phase it went down in and for how long. Downtime is measured between the
-    engine's own reads (an upper bound, exact to one step) and from failed moves' start."""
+    engine's own reads (an upper bound, exact to one step) and from failed moves' start.
+    ``snap``: a snapshot just taken (else one is read here and kept for the step's phase)."""
+    run.boundary = None
     online0 = {g for g, st in run.body["original_states"].items() if st == "Online"}
     if not online0:
         return
+    read = snap is None
     snap = snap if snap is not None else run.snap()
     now = time.time()
     label = run.label
@@ -36,6 +39,10 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
         down.append(g)
     for g in down:
         recover(run, g, snap)
+    if read and not down:
+        # Read here and unchanged since (no recovery moved anything): the step's phase (or the
+        # final check) starts from it (RunContext.first_snap).
+        run.boundary = snap
 
 
 def online_places(run: RunContext, group: str) -> list[str]:
@@ -134,17 +141,19 @@ def drained_not_started(run: RunContext) -> str | None:
     return None
 
 
-def final_check(run: RunContext) -> None:
+def final_check(run: RunContext) -> ClusterSnapshot:
     """Before a run may say "completed": every node that did not fail runs the target (or,
     without one, a version other than its old one), is Up, and every group is on its original
     owner in its original state (groups the redistribution deliberately left are excepted
-    with their warning). Any difference stops the run, listing them all."""
-    snap = run.snap()
+    with their warning). Any difference stops the run, listing them all. Returns the snapshot
+    it read (the run's final state)."""
+    snap = run.first_snap()
     diffs = _node_differences(run, snap) + _group_differences(run, snap)
     if diffs:
         raise Stop(f"final check: {len(diffs)} difference(s) from the target state, so the"
                    " run is not complete: " + "; ".join(diffs) + ". Resume re-checks and"
                    " redoes what the live cluster contradicts.", phase="final-check")
+    return snap
 
 
 def _node_differences(run: RunContext, snap: ClusterSnapshot) -> list[str]:

@@ -122,6 +122,9 @@ class RunContext:
         self.fenced_at = 0.0
         self.last_save = 0.0
         self.recoveries: dict[str, int] = {}
+        # The snapshot the availability check took at this step's boundary, when nothing has
+        # changed since: the step's phase takes it as its first read instead of reading again.
+        self.boundary: ClusterSnapshot | None = None
 
     # ---- the journal ----
 
@@ -252,12 +255,29 @@ class RunContext:
             groups.append(g)
         return snap.evolve(groups=tuple(groups))
 
+    def first_snap(self) -> ClusterSnapshot:
+        """A phase's first read: the step boundary's snapshot (taken, checked and unchanged
+        since, a moment ago), once; otherwise a new one. One read per step boundary, shared by
+        the availability check and the phase."""
+        snap, self.boundary = self.boundary, None
+        return snap if snap is not None else self.snap()
+
+    def first_node(self, name: str) -> NodeInfo:
+        """A phase's first read of one node: from the step boundary's snapshot when there is
+        one (see first_snap), else read."""
+        snap, self.boundary = self.boundary, None
+        return snap.node(name) if snap is not None else self.node(name)
+
     def node(self, name: str) -> NodeInfo:
-        return self.cluster.commands.read_node(name)
+        return self.cluster.dialect.read_node(name)
 
     def wait(self, read: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str,
-             failed: Callable[[T], str | None] | None = None) -> T:
-        policy = WaitPolicy(timeout=timeout, interval=min(self.options.poll_interval, timeout))
+             failed: Callable[[T], str | None] | None = None, *,
+             interval: float | None = None) -> T:
+        """Poll ``read`` until ``done`` (``wait_for``), every ``interval`` cluster seconds
+        (default ``options.poll_interval``), for at most ``timeout``."""
+        every = self.options.poll_interval if interval is None else interval
+        policy = WaitPolicy(timeout=timeout, interval=min(every, timeout))
         return wait_for(read, done, policy, what=what, scale=self.cluster.time_scale,
                         failed=failed)
 

@@ -56,7 +56,7 @@ from clusterlib.upgrade.events import (
 )
 from clusterlib.upgrade.journal import Journal
 from clusterlib.upgrade.options import UpgradeOptions
-from clusterlib.upgrade.phases import PHASES, PhaseResult
+from clusterlib.upgrade.phases import PHASES, PhaseFn, PhaseResult
 from clusterlib.upgrade.plan import Plan, Step, build_steps
 from clusterlib.upgrade.preflight import CheckResult, resolve_order, run_checks
 from clusterlib.upgrade.report import Report
@@ -79,7 +79,7 @@ def _unsendable_names(cluster: Cluster, snapshot: ClusterSnapshot) -> list[str]:
     """Groups and nodes cluster.exe quoting cannot carry (``clusterlib.wire.cmdline.check_name``):
     every group is moved by name at some drain or at the redistribution, so preflight refuses
     them before anything changes (the drain also refuses them, for a group that appears later)."""
-    if cluster.dialect != "clusterexe":
+    if cluster.dialect_name != "clusterexe":
         return []
     from clusterlib.errors import UnsafeName
     from clusterlib.wire.cmdline import check_name
@@ -163,7 +163,7 @@ def plan_of(run: RunContext, snapshot: ClusterSnapshot, resuming: bool = False) 
     if order_error is not None:
         checks = [CheckResult("node-order", False, order_error),
                   *[c for c in checks if c.name != "node-order"]]
-    steps = build_steps(snapshot, opts, order, cluster.commands, action,
+    steps = build_steps(snapshot, opts, order, cluster.dialect, action,
                         move_wait=int(cluster.policies.move_wait.timeout)) if order else ()
     return Plan(cluster=snapshot.name, dialect=cluster.dialect_name, order=tuple(order),
                 steps=steps, checks=tuple(checks), options=opts.to_dict(),
@@ -209,15 +209,17 @@ def _completion_message(body: dict[str, Any]) -> str:
 
 
 def _finish(run: RunContext, outcome: str, message: str, *, node: str | None = None,
-            group: str | None = None, phase: str | None = None) -> None:
-    """Record the run's outcome and the cluster's final state, and save."""
+            group: str | None = None, phase: str | None = None,
+            snap: ClusterSnapshot | None = None) -> None:
+    """Record the run's outcome and the cluster's final state (``snap``: read a moment ago by
+    the final check; else read here), and save."""
     body = run.body
     body["outcome"] = outcome
     body["message"] = message
     body["stopped_at"] = ({"node": node, "group": group, "phase": phase}
                           if outcome == "stopped" else None)
     try:
-        snap = run.cluster.snapshot()
+        snap = snap if snap is not None else run.cluster.snapshot()
         body["final_placement"] = snap.placement()
         for n in snap.nodes:
             if n.name in body["nodes_after"] or outcome == "completed":
@@ -278,6 +280,13 @@ def _close(run: RunContext, step: Step, rec: dict[str, Any], t0: float, resumed_
     run.mark(rec, status, message, save=False)
     run.emit(PhaseFinished(run_id=run.run_id, node=step.node, phase=step.kind, step=step.id,
                            status=status, seconds=seconds, message=message or status))
+
+
+def _call(run: RunContext, phase: PhaseFn, step: Step, resumed: bool) -> PhaseResult:
+    try:
+        return phase(run, step, resumed)
+    finally:
+        run.boundary = None  # the boundary's snapshot served this step only
 
 
 def _phase_timeout(run: RunContext, kind: str) -> float | None:
@@ -518,7 +527,7 @@ class RollingUpgrade:
         """After the last step: the availability check, the final check, the outcome."""
         run = self._ctx
         availability.check(run, None)
-        availability.final_check(run)
+        final = availability.final_check(run)
         excess = downtime.excess(run)
         message = _completion_message(run.body)
         if excess:
@@ -528,7 +537,7 @@ class RollingUpgrade:
         # Nodes that failed within max_failed_nodes are not upgraded: every step ran, but the
         # cluster is not where the run was to take it.
         _finish(self._ctx, "incomplete" if run.body["failed_nodes"] else
-                     "degraded" if excess else "completed", message)
+                "degraded" if excess else "completed", message, snap=final)
 
     def _stopped(self, stop: Stop, started: float) -> UpgradeStopped:
         """Record a stop; the UpgradeStopped to raise, carrying the report."""
@@ -590,7 +599,7 @@ class RollingUpgrade:
         resumed_step = _begin(run, step, rec)
         t0 = time.monotonic()
         try:
-            result = phase(run, step, resumed_step)
+            result = _call(run, phase, step, resumed_step)
         except NodeFailed as exc:
             _close(run, step, rec, t0, resumed_step, PhaseResult("failed", str(exc)))
             _node_failed(run, step, str(exc))

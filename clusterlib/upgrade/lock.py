@@ -146,7 +146,7 @@ def _list(cluster: Cluster) -> dict[str, str]:
     if not cluster.capabilities.private_properties:
         raise NotSupported(f"{cluster.name}: this dialect cannot read cluster private properties,"
                            " so the upgrade lock cannot be held")
-    return cluster.commands.list_private()
+    return cluster.dialect.list_private()
 
 
 def read_state(cluster: Cluster) -> LockState:
@@ -183,7 +183,7 @@ def acquire(cluster: Cluster, run_id: str, cluster_name: str) -> LockInfo:
             time.sleep(random.uniform(0, min(BACKOFF * 2 ** attempt, BACKOFF_MAX)))
         try:
             # Inside the try: a claim whose write failed half-way is withdrawn all the same.
-            cluster.commands.set_private(claim_key, mine.to_json())
+            cluster.dialect.set_private(claim_key, mine.to_json())
             state = read_state(cluster)
             held = state.lock
             if held is not None and held.run_id != run_id:
@@ -207,7 +207,7 @@ def acquire(cluster: Cluster, run_id: str, cluster_name: str) -> LockInfo:
             with _ACTIVE_GUARD:
                 _ACTIVE.add(token)
             try:
-                cluster.commands.set_private(LOCK_KEY, mine.to_json())
+                cluster.dialect.set_private(LOCK_KEY, mine.to_json())
             except BaseException:
                 dormant(mine)
                 raise
@@ -298,7 +298,7 @@ def _withdraw(cluster: Cluster, token: str) -> None:
     error: Exception | None = None
     for _ in range(3):
         try:
-            cluster.commands.delete_private(key)
+            cluster.dialect.delete_private(key)
             with _ACTIVE_GUARD:
                 _ABANDONED.discard(token)
             return
@@ -371,7 +371,7 @@ def release(cluster: Cluster, held: LockInfo | str) -> bool:
             return False
     elif current.run_id != held:
         return False
-    cluster.commands.delete_private(LOCK_KEY)
+    cluster.dialect.delete_private(LOCK_KEY)
     return True
 
 
@@ -394,11 +394,11 @@ def break_lock(cluster: Cluster, *, reason: str, journal: Any = None,
     audit = {"broken_at": utc_now(), "by": by, "pid": os.getpid(), "reason": reason,
              "previous": current.to_dict() if current else None,
              "claims": [c.to_dict() for c in state.claims.values()]}
-    cluster.commands.set_private(AUDIT_KEY, json.dumps(audit, sort_keys=True))
+    cluster.dialect.set_private(AUDIT_KEY, json.dumps(audit, sort_keys=True))
     if current is not None:
-        cluster.commands.delete_private(LOCK_KEY)
+        cluster.dialect.delete_private(LOCK_KEY)
     for token in state.claims:
-        cluster.commands.delete_private(CLAIM_PREFIX + token)
+        cluster.dialect.delete_private(CLAIM_PREFIX + token)
     log.warning("upgrade lock on %s broken by %s: %s (was: %s)", cluster.name, by, reason,
                 current.describe() if current else "no lock")
     from clusterlib.upgrade.events import LockBroken

@@ -6,7 +6,7 @@ import time
 
 from clusterlib.cluster import Group
 from clusterlib.errors import ClusterError, ClusterRefused, TransientClusterError, WaitTimeout
-from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState
+from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState, expected_state
 from clusterlib.placement import candidate_nodes
 from clusterlib.retry import pause_between_polls
 from clusterlib.upgrade import downtime
@@ -18,20 +18,13 @@ Move = tuple[GroupInfo, str]
 _Flight = tuple[GroupInfo, str, GroupState, float]
 
 
-def expected_state(g: GroupInfo) -> GroupState:
-    """The state a moved group must reach on its target: the state it had (Online, Offline,
-    PartialOnline), or Online for a group that was Failed or in transit."""
-    return (g.state if g.state in (GroupState.Online, GroupState.Offline,
-                                   GroupState.PartialOnline) else GroupState.Online)
-
-
 def move(run: RunContext, group: str, target: str, purpose: str,
          known: GroupInfo | None = None) -> GroupState:
     """Move ``group`` to ``target`` and wait until it is back in its state there (returned).
     Transient refusals and slow moves are retried; a group that fails to come online is
     returned to where it was (raises MoveFailed saying where it is now). ``known``: the
     group as a snapshot taken in this phase shows it (saves a read per move)."""
-    before = known if known is not None else run.cluster.commands.read_group(group)
+    before = known if known is not None else run.cluster.dialect.read_group(group)
     if same(before.owner, target) and before.state is not GroupState.Failed:
         return before.state
     expected = expected_state(before)
@@ -53,7 +46,7 @@ def move(run: RunContext, group: str, target: str, purpose: str,
 def failed_move(run: RunContext, group: str, before: GroupInfo, target: str, t0: float,
                 exc: ClusterError, purpose: str) -> str:
     """A move that ended badly: count the group's downtime, journal the move, say why."""
-    now = run.cluster.commands.read_group(group)
+    now = run.cluster.dialect.read_group(group)
     if now.state not in (GroupState.Online, GroupState.Pending):
         # Down since this move began (the availability section counts from here).
         downtime.went_down(run, group, time.time() - (time.monotonic() - t0), run.label,
@@ -96,7 +89,7 @@ def move_all(run: RunContext, moves: list[Move], failures: list[tuple[str, str]]
     """
     c = run.cluster
     width = width or run.options.redistribute_parallelism
-    if width <= 1 or c.dialect == "clusterexe":
+    if width <= 1 or c.dialect_name == "clusterexe":
         return move_serially(run, moves, failures)
     queue = list(moves)
     flying: dict[str, _Flight] = {}
@@ -115,7 +108,7 @@ def move_all(run: RunContext, moves: list[Move], failures: list[tuple[str, str]]
 def _launch(run: RunContext, queue: list[Move], flying: dict[str, _Flight],
             handover: list[Move], width: int) -> None:
     """Send moves from ``queue`` (``-Wait 0``) until ``width`` are in flight."""
-    d = run.cluster.commands
+    d = run.cluster.dialect
     while queue and len(flying) < width:
         g, home = queue.pop(0)
         run.fence(before_move=True)

@@ -6,9 +6,16 @@ import time
 
 from clusterlib.errors import ClusterError, WaitTimeout
 from clusterlib.model import NodeInfo, NodeState
+from clusterlib.retry import WaitPolicy, pause_between_polls
 from clusterlib.upgrade.context import BACK, OUT, RunContext, Stop, same
 from clusterlib.upgrade.options import TargetVersion
 from clusterlib.upgrade.preflight import join_verdict
+
+#: Cluster seconds between reads of a node whose installer runs with the node still Up (before
+#: it is first seen going down): nothing there needs catching promptly, since the restart keeps
+#: the node out for a while and a new version also counts as seen down; from then on the node
+#: is read every ``poll_interval`` so its return is seen at once. Never less than poll_interval.
+INSTALL_POLL = 15.0
 
 
 class _BackWatch:
@@ -23,7 +30,9 @@ class _BackWatch:
         self.failure: str | None = None
 
     def done(self, info: NodeInfo) -> bool:
-        if info.state in OUT:
+        # Evidence it went down: seen out, or already on another version (it restarted
+        # between two reads).
+        if info.state in OUT or self.run.changed(self.node, info):
             self.down = True
         if info.state is NodeState.Joining and self.joining_at is None:
             self.joining_at = time.monotonic()
@@ -57,8 +66,7 @@ def wait_back(run: RunContext, n: str, *, seen_down: bool) -> NodeInfo:
     watch = _BackWatch(run, n, seen_down)
     timeout = run.options.reboot_timeout
     try:
-        return run.wait(lambda: run.node(n), watch.done, timeout, f"{n} to come back",
-                        failed=watch.failed)
+        return _watch(run, n, watch, timeout)
     except WaitTimeout as exc:
         if watch.failure:
             raise Stop(watch.failure, node=n, phase="reboot") from exc
@@ -71,6 +79,27 @@ def wait_back(run: RunContext, n: str, *, seen_down: bool) -> NodeInfo:
                       " The installer was not sent again. If it failed or never ran (an exit"
                       " code started through WMI cannot be read), resume with"
                       f" resend_action=[{n!r}]."), node=n, phase="reboot") from exc
+
+
+def _watch(run: RunContext, n: str, watch: _BackWatch, timeout: float) -> NodeInfo:
+    """Read ``n`` every INSTALL_POLL until it is seen going down, then every poll_interval
+    until it is back; ``timeout`` bounds both together."""
+    def read() -> NodeInfo:
+        return run.node(n)
+
+    what = f"{n} to come back"
+    started = time.monotonic()
+    if not watch.down:
+        info = run.wait(read, lambda x: watch.done(x) or watch.down, timeout, what,
+                        failed=watch.failed,
+                        interval=max(run.options.poll_interval, INSTALL_POLL))
+        if watch.done(info):
+            return info
+        # Just seen out: the next read comes one poll_interval later, not at once.
+        pause_between_polls(WaitPolicy(timeout, run.options.poll_interval),
+                            run.cluster.time_scale)
+    left = timeout - (time.monotonic() - started) * run.cluster.time_scale
+    return run.wait(read, watch.done, max(left, 0.0), what, failed=watch.failed)
 
 
 def await_evidence(run: RunContext, n: str, why: str) -> tuple[str, str]:
@@ -116,7 +145,7 @@ def join_refused_text(run: RunContext, n: str, info: NodeInfo) -> str:
 
 def resume_node(run: RunContext, n: str) -> None:
     """Resume ``n`` without failback and wait, bounded by ``rejoin_timeout``, until it is Up."""
-    d = run.cluster.commands
+    d = run.cluster.dialect
     d.execute(d.resume_command(n, failback="NoFailback"))
     run.wait(lambda: run.node(n), lambda x: x.state is NodeState.Up,
              run.options.rejoin_timeout, f"resume of {n}")

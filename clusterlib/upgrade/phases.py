@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import attrs
+
 from clusterlib.errors import ClusterError, ClusterRefused, NotFound, PreconditionFailed, WaitTimeout
-from clusterlib.model import DrainStatus, GroupInfo, GroupState, NodeState
+from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.upgrade import availability, moves, nodewatch
 from clusterlib.upgrade.actions import ActionFailed, ActionUnconfirmed, ManualAction, UpgradeAction
@@ -58,10 +60,11 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Pause and drain the node (only one node is ever out, quorum kept); whatever the cluster
     leaves on it is moved by clusterlib. Ends with the node Paused and empty."""
     n = _node_of(step)
-    if run.node(n).state in OUT:
+    snap = run.first_snap()
+    if snap.node(n).state in OUT:
         # Only on a resume or after a crash: wait for the node before draining it.
         nodewatch.wait_back(run, n, seen_down=True)
-    snap = run.snap()
+        snap = run.snap()
     others = [f"{x.name} is {x.state.name}" for x in snap.nodes
               if not same(x.name, n) and x.state is not NodeState.Up]
     if others:
@@ -75,9 +78,10 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     if snap.node(n).state is NodeState.Paused and not snap.groups_on(n):
         return PhaseResult("already", f"{n} is already paused and owns no group")
     attempts = 1 + run.options.retries_per_node
+    info: NodeInfo | None = snap.node(n)
     for attempt in range(1, attempts + 1):
         try:
-            _drain_once(run, n)
+            _drain_once(run, n, info)
             break
         except (MoveFailed, DrainTrouble) as exc:
             trouble, group = str(exc), exc.group
@@ -85,6 +89,7 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
             raise Stop(f"drain of {n} failed: {trouble}. " + nodewatch.node_state_text(run, n),
                        node=n, group=group, phase="drain")
         run.note_retry(n, "drain", attempt, trouble, group)
+        info = None  # read again: the attempt changed the node
         if run.node(n).state in OUT:
             nodewatch.wait_back(run, n, seen_down=True)
     # Emptiness was established by _drain_once from its post-drain snapshot and moves; the
@@ -95,10 +100,11 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     return PhaseResult("done", f"{n} paused and empty")
 
 
-def _drain_once(run: RunContext, n: str) -> None:
+def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> None:
     """Pause and drain ``n``, then move whatever the cluster left there. On return the node
-    is Paused and the snapshot taken after the drain showed nothing else on it."""
-    info = run.node(n)
+    is Paused and the snapshot taken after the drain showed nothing else on it. ``info``: the
+    node as read a moment ago (None: read it)."""
+    info = info if info is not None else run.node(n)
     if not (info.state is NodeState.Paused and info.drain_status is DrainStatus.InProgress):
         _pause(run, n)
     if run.cluster.capabilities.drain:
@@ -116,7 +122,7 @@ def _drain_once(run: RunContext, n: str) -> None:
 
 def _pause(run: RunContext, n: str) -> None:
     """Send the pause with drain (forced when ``force_drain``)."""
-    d = run.cluster.commands
+    d = run.cluster.dialect
     try:
         d.execute(d.pause_command(n, drain=True, force=True) if run.options.force_drain
                   else d.pause_command(n, drain=True))
@@ -159,7 +165,9 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     while a group Online at the start is down, never again when its start is unconfirmed."""
     n = _node_of(step)
     assert run.action is not None
-    info = run.node(n)
+    checked: ClusterSnapshot | None = run.first_snap()  # checked at the step boundary
+    assert checked is not None
+    info = checked.node(n)
     if run.upgraded(n, info):
         return PhaseResult("already", f"{n} already runs {info.highest_version}; not upgraded"
                            " again")
@@ -181,7 +189,8 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         run.warn(f"{n} was Up again before the action; draining it again", node=n,
                  phase="action")
         drain(run, step, resumed)
-    _interlock(run, step, n)
+        checked = None  # the cluster changed: read and check it again
+    _interlock(run, step, n, checked)
     if isinstance(run.action, ManualAction):
         run.action.timeout = run.options.action_timeout
     if run.pre_update is not None:
@@ -189,11 +198,15 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     return _send_action(run, run.action, n)
 
 
-def _interlock(run: RunContext, step: Step, n: str) -> None:
+def _interlock(run: RunContext, step: Step, n: str, checked: ClusterSnapshot | None) -> None:
     """Never start an upgrade on a node that owns a group, nor while a group Online at the
-    start is down (its recovery may need this node): checked on a fresh snapshot."""
-    snap = run.snap()
-    availability.check(run, step, snap)
+    start is down (its recovery may need this node): checked on a fresh snapshot. ``checked``:
+    the snapshot the availability check read at this step's boundary, a moment ago, when the
+    cluster has not changed since (else one is read and checked here)."""
+    snap = checked
+    if snap is None:
+        snap = run.snap()
+        availability.check(run, step, snap)
     owned = snap.groups_on(n)
     if owned:
         raise Stop(f"refusing to start the upgrade action on {n}: it still owns"
@@ -247,7 +260,7 @@ def reboot(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Wait, bounded by ``reboot_timeout``, for the node to go down and come back."""
     n = _node_of(step)
     assert run.action is not None
-    info = run.node(n)
+    info = run.first_node(n)
     if (n.lower() in run.resend and info.state in BACK and not run.changed(n, info)
             and not run.snap().groups_on(n)):
         # The operator checked that the installer sent earlier is not running (it failed
@@ -273,7 +286,7 @@ def verify(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """The node is back on the target version (explicit, or adopted from the first upgraded
     node), then the verify hook; a node still on its old version stops the run."""
     n = _node_of(step)
-    info = run.node(n)
+    info = run.first_node(n)
     if info.state not in BACK:
         raise Stop(f"{n} is {info.state.name}; it must be back to verify it", node=n,
                    phase="verify")
@@ -318,7 +331,7 @@ def _adopt_target(run: RunContext, n: str, after: dict[str, str | None]) -> None
 def resume(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Resume the upgraded node without failback and wait until it is Up."""
     n = _node_of(step)
-    info = run.node(n)
+    info = run.first_node(n)
     if info.state is NodeState.Up:
         return PhaseResult("already", f"{n} is already Up")
     if info.state is not NodeState.Paused:
@@ -334,7 +347,7 @@ def failback(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     n = _node_of(step)
     original = run.body["original_placement"]
     moved = 0
-    for g in run.snap().groups:
+    for g in run.first_snap().groups:
         if same(original.get(g.name), n) and not same(g.owner, n) and g.can_be_owned_by(n):
             try:
                 moves.move(run, g.name, n, "failback", known=g)
@@ -352,7 +365,7 @@ def validate(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     n, gname = _node_of(step), step.group
     assert gname is not None
     try:
-        g = run.cluster.commands.read_group(gname)
+        g = run.first_snap().group(gname)
     except NotFound:
         run.warn(f"validation group {gname} no longer exists; validation skipped", node=n,
                  phase="validate")
@@ -363,7 +376,8 @@ def validate(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         return PhaseResult("skipped", f"{gname} has no owner")
     if in_flight and same(g.owner, n) and not same(home, n):
         # Resumed mid-validation: it reached the node; take it home, then validate again.
-        moves.move(run, gname, home, "validation")
+        moves.move(run, gname, home, "validation", known=g)
+        g = run.cluster.dialect.read_group(gname)
     skip = _validation_skip(run, g, n, bool(in_flight))
     if skip is not None:
         return skip
@@ -378,7 +392,7 @@ def validate(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         first, second = n, home
     run.body["validation_in_flight"] = {"node": n, "group": gname, "home": g.owner}
     run.save()
-    _validation_moves(run, n, gname, first, second)
+    _validation_moves(run, n, g, first, second)
     run.body["validation_in_flight"] = None
     return PhaseResult("done", f"{gname} moved to {first} and back to {second}")
 
@@ -397,10 +411,13 @@ def _validation_skip(run: RunContext, g: GroupInfo, n: str,
     return None
 
 
-def _validation_moves(run: RunContext, n: str, gname: str, first: str, second: str) -> None:
-    d = run.cluster.commands
+def _validation_moves(run: RunContext, n: str, g: GroupInfo, first: str, second: str) -> None:
+    """``g`` (as just read) to ``first`` and back to ``second``. Each move's own confirming read
+    is the next move's starting point: no read in between."""
+    d = run.cluster.dialect
+    gname = g.name
     try:
-        moves.move(run, gname, first, "validation")
+        landed = moves.move(run, gname, first, "validation", known=g)
     except MoveFailed as exc:
         run.body["validation_in_flight"] = None
         where = d.read_group(gname)
@@ -409,7 +426,8 @@ def _validation_moves(run: RunContext, n: str, gname: str, first: str, second: s
                    " owns no validation group. Fix it (or choose another validation group)"
                    " and resume.", node=n, group=gname, phase="validate") from exc
     try:
-        moves.move(run, gname, second, "validation")
+        moves.move(run, gname, second, "validation",
+                   known=attrs.evolve(g, owner=first, state=landed))
     except MoveFailed as exc:
         where = d.read_group(gname)
         raise Stop(f"validation: {gname} could not return to {second}: {exc}. It is"
@@ -439,7 +457,7 @@ def _homecomings(run: RunContext, failures: list[tuple[str, str]]) -> list[moves
     """The moves home the redistribution makes, ordinary groups by priority (as a drain moves
     them); groups that cannot go home are left in place or added to ``failures``."""
     original: dict[str, str | None] = run.body["original_placement"]
-    snap = run.snap()
+    snap = run.first_snap()
     todo = [g for g in snap.groups
             if original.get(g.name) is not None and not same(g.owner, original[g.name])]
     todo.sort(key=lambda g: (g.is_core, -g.priority_or_default, g.name.lower()))
@@ -466,7 +484,7 @@ def _homecomings(run: RunContext, failures: list[tuple[str, str]]) -> list[moves
 
 def functional_level(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Raise the cluster functional level, only with every node Up on one version."""
-    snap = run.cluster.snapshot()
+    snap = run.first_snap()
     fl = run.body["functional_level"]
     not_up = [f"{n.name} is {n.state.name}" for n in snap.nodes if n.state is not NodeState.Up]
     versions = {str(n.highest_version) for n in snap.nodes}
