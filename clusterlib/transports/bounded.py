@@ -212,6 +212,28 @@ class ConnectionRegistry:
         self._conns: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
         self.watchdog = Watchdog(self.cut)
+        self._proxies: weakref.WeakKeyDictionary[Any, dict[str, Any]] = (
+            weakref.WeakKeyDictionary())
+
+    def proxies(self, session: requests.Session, request: Any) -> Any:
+        """The proxies requests' ``Session.send`` would work out for ``request``, worked out once
+        per session and URL. ``send`` does it on every request by reading every environment
+        variable (a quarter of a small pipeline's client CPU); pypsrp has already fixed the
+        session's proxies from the environment when it built the session, so the answer cannot
+        change for the same URL unless the environment does. None where this requests has no
+        ``resolve_proxies`` (``send`` then decides as before)."""
+        try:
+            from requests.utils import resolve_proxies
+        except ImportError:
+            return None
+        with self._lock:
+            known = self._proxies.setdefault(session, {})
+            found = known.get(request.url)
+        if found is None:
+            found = resolve_proxies(request, session.proxies, session.trust_env)
+            with self._lock:
+                known[request.url] = found
+        return found
 
     def add(self, conn: Any) -> None:
         with self._lock:
@@ -342,9 +364,11 @@ def bounded_send(transport: Any, request: requests.PreparedRequest, *, budget: C
     try:
         # No redirects: a WinRM listener never sends one, and following it would carry the
         # request (and its credentials) to wherever the answer says.
+        proxies = registry.proxies(transport.session, request)
         response = transport.session.send(
             request, stream=True, allow_redirects=False,
-            timeout=(min(connect_timeout, remaining), remaining))
+            timeout=(min(connect_timeout, remaining), remaining),
+            **({} if proxies is None else {"proxies": proxies}))
         body = _read_body(response, limits, budget.endpoint)
     except ResponseTooLarge:
         with contextlib.suppress(Exception):

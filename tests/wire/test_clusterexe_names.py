@@ -141,7 +141,7 @@ def test_trailing_blank_twins_are_refused_not_confused(connect_sim: ConnectSim) 
 def test_a_lone_trailing_blank_name_is_kept_exactly() -> None:
     sim = SimCluster({"NODE1": ["Data "], "NODE2": []}, os="2003")
     cluster = clusterlib.connect(sim)
-    d = cluster.commands
+    d = cluster.dialect
     assert isinstance(d, ClusterExeDialect)
     assert d.read_group("Data ").name == "Data "  # not "Data": that one does not exist
     assert Group(cluster, "Data ").move_to("NODE2").name == "Data "

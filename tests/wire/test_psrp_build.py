@@ -1,5 +1,6 @@
-"""The WinRM transport's cheaper message building (clusterlib.transports.psrp_build) and its
-one watchdog thread (clusterlib.transports.bounded.Watchdog): same bytes, fewer costs."""
+"""The WinRM transport's cheaper pipelines: message building (clusterlib.transports.psrp_build),
+one watchdog thread and proxies worked out once (clusterlib.transports.bounded): same bytes, less
+client CPU."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pypsrp.wsman import WSMan
 from clusterlib.dialects.powershell_dialect import snapshot_pipeline
 from clusterlib.sim import SimCluster
 from clusterlib.sim.endpoint import Endpoint, serve
-from clusterlib.transports.bounded import Watchdog
+from clusterlib.transports.bounded import ConnectionRegistry, Watchdog
 from clusterlib.transports.psrp_build import BodyCache, build_powershell, pipeline_key
 from clusterlib.transports.winrm import WinRMTransport
 from clusterlib.wire import Cmdlet, Pipeline, Statement
@@ -170,3 +171,32 @@ def test_watchdog_fires_once_per_passed_deadline_with_one_thread() -> None:
     dog.arm(0.01)  # and starts again on demand
     assert fired.wait(2.0)
     dog.close()
+
+
+def test_proxies_are_worked_out_once_per_session_and_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+    import requests.utils
+
+    calls: list[str] = []
+    real = requests.utils.resolve_proxies
+
+    def counting(request: Any, proxies: Any, trust_env: bool = True) -> Any:
+        calls.append(request.url)
+        return real(request, proxies, trust_env)
+
+    monkeypatch.setattr(requests.utils, "resolve_proxies", counting)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    session = requests.Session()
+    registry = ConnectionRegistry()
+    one = requests.Request("POST", "http://clu01.example:5985/wsman").prepare()
+    two = requests.Request("POST", "http://clu02.example:5985/wsman").prepare()
+    expected = real(one, session.proxies, session.trust_env)
+    assert expected == {"http": "http://proxy.invalid:3128"}  # what send() would use
+    assert registry.proxies(session, one) == expected
+    assert registry.proxies(session, one) == expected
+    assert registry.proxies(session, two) == expected
+    assert calls == [one.url, two.url]  # once per URL, not once per request
+    loopback = requests.Session()
+    loopback.proxies = {"http": False}  # type: ignore[dict-item]  # as pypsrp sets for loopback
+    local = requests.Request("POST", "http://127.0.0.1:5985/wsman").prepare()
+    assert registry.proxies(loopback, local) == real(local, loopback.proxies, True)
