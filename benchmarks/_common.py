@@ -51,6 +51,11 @@ def write(name: str, payload: dict[str, Any], path: Path | None) -> Path:
     return target
 
 
+def save(name: str, quick: bool, payload: dict[str, Any], path: Path | None) -> None:
+    """Write a benchmark's results (``<name>-quick.json`` for a quick run) and say where."""
+    print(f"wrote {write(name + ('-quick' if quick else ''), payload, path)}")
+
+
 def first_word(call: Pipeline | CmdLine) -> str:
     """What a call is, for counting: a pipeline's first cmdlet (``Get-ClusterNode``; a snapshot
     starts with ``Get-Cluster``), and the second when it is a cluster cmdlet too

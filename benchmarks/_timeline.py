@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, SupportsIndex
 
 from _common import first_word
 
@@ -45,19 +44,18 @@ class CallRecorder:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+    def _timed(self, send: Callable[[Any], Any], call: Pipeline | CmdLine) -> Any:
         t0 = time.monotonic()
         try:
-            return self.inner.run_pipeline(pipeline)  # type: ignore[no-any-return]
+            return send(call)
         finally:
-            self.spans.append((t0, time.monotonic(), first_word(pipeline)))
+            self.spans.append((t0, time.monotonic(), first_word(call)))
+
+    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+        return self._timed(self.inner.run_pipeline, pipeline)  # type: ignore[no-any-return]
 
     def run_cmd(self, line: CmdLine) -> CmdResult:
-        t0 = time.monotonic()
-        try:
-            return self.inner.run_cmd(line)  # type: ignore[no-any-return]
-        finally:
-            self.spans.append((t0, time.monotonic(), first_word(line)))
+        return self._timed(self.inner.run_cmd, line)  # type: ignore[no-any-return]
 
     def for_node(self, node: str) -> CallRecorder:
         return CallRecorder(self.inner.for_node(node), self.spans)
@@ -72,7 +70,7 @@ def recording_sleeps(spans: list[Span]) -> Iterator[None]:
     real = time.sleep
     me = threading.get_ident()
 
-    def sleep(seconds: float) -> None:
+    def sleep(seconds: float | SupportsIndex) -> None:
         t0 = time.monotonic()
         real(seconds)
         if threading.get_ident() == me:
@@ -114,7 +112,7 @@ def breakdown(timeline: dict[str, Any], spans: list[Span], start: float, end: fl
               ) -> dict[str, Any]:
     """Busy, idle (charged to calls, sleeps and the client's own work) and late, in simulated
     seconds, for a run between monotonic ``start`` and ``end`` (module docstring)."""
-    speed, t0, offset = timeline["speed"], timeline["t0"], timeline["offset"]
+    speed, t0, offset = (float(timeline[k]) for k in ("speed", "t0", "offset"))
 
     def sim(mono: float) -> float:
         return (mono - t0) * speed + offset
@@ -133,7 +131,7 @@ def breakdown(timeline: dict[str, Any], spans: list[Span], start: float, end: fl
             late += max(0.0, t - t_began - action)
     busy = _union([(max(a, s0), min(b, s1)) for a, b in intervals if b > s0 and a < s1])
     gaps = _gaps(busy, s0, s1)
-    charged: Counter[str] = Counter()
+    charged: dict[str, float] = {}
     ordered = sorted((sim(m0), sim(m1), word) for m0, m1, word in spans)
     for a, b in gaps:
         covered, upto = 0.0, a
@@ -144,10 +142,11 @@ def breakdown(timeline: dict[str, Any], spans: list[Span], start: float, end: fl
                 break
             part = _overlap(upto, b, c, d)
             if part:
-                charged[word] += part
+                charged[word] = charged.get(word, 0.0) + part
                 covered += part
                 upto = max(upto, min(d, b))
-        charged["(client's own work)"] += max(0.0, (b - a) - covered)
+        own = "(client's own work)"
+        charged[own] = charged.get(own, 0.0) + max(0.0, (b - a) - covered)
     idle = sum(b - a for a, b in gaps)
     work = sum(b - a for a, b in busy) - late  # the physical work, at the simulator's durations
     return {"total_sim_s": round(s1 - s0, 1), "busy_sim_s": round(work + late, 1),
@@ -157,7 +156,8 @@ def breakdown(timeline: dict[str, Any], spans: list[Span], start: float, end: fl
             # idle alone (what it would be if the simulator ran chained transitions on time).
             "overhead_pct": round(100 * (s1 - s0 - work) / work, 2) if work > 0 else None,
             "idle_pct": round(100 * idle / work, 2) if work > 0 else None,
-            "idle_by_activity": {k: round(v, 1) for k, v in charged.most_common()}}
+            "idle_by_activity": {k: round(v, 1) for k, v in sorted(charged.items(),
+                                                                   key=lambda kv: -kv[1])}}
 
 
 def describe(result: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import parser, table, write
+from _common import parser, save, table
 
 from clusterlib.dialects.powershell_dialect import (
     group_from_row,
@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r["ratio_best"]["clusterlib"] <= BAR for r in results)
     print(f"bar: clusterlib parse within {BAR:g}x of csv.reader (best of {rounds}):"
           f" {'PASS' if ok else 'FAIL'}")
-    name = "parse-quick" if args.quick else "parse"
-    print(f"wrote {write(name, {'bar': BAR, 'pass': ok, 'results': results}, args.json)}")
+    save("parse", args.quick, {"bar": BAR, "pass": ok, "results": results}, args.json)
     return 0
 
 

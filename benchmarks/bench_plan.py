@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import parser, peak_rss_mb, table, write
+from _common import parser, peak_rss_mb, save, table
 from _endpoint import RemoteSim
 from bench_snapshot import ENVELOPE, measure
 
@@ -119,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                        2)
         print(f"growth: {largest['groups']:,} groups / {largest['groups'] // 4:,} on"
               f" {largest['nodes']} nodes: {growth}x (bar {GROWTH_BAR:g}x, linear ~4x)")
-    name = "plan-quick" if args.quick else "plan"
-    print(f"wrote {write(name, {'results': results, 'growth': growth}, args.json)}")
+    save("plan", args.quick, {"results": results, "growth": growth}, args.json)
     return 0
 
 
