@@ -121,3 +121,18 @@ def test_a_selected_row_prints_as_a_custom_object() -> None:
     (row,) = select_object([group], ["Name", "OwnerNode", "IsCoreGroup", "Owners", "Missing"])
     assert str(row) == "@{Name=G; OwnerNode=N1; IsCoreGroup=False; Owners=a b; Missing=}"
     assert row.type_names[0] == f"Selected.{NS}.ClusterGroup"
+
+
+def test_the_endpoints_string_escaping_is_psrpcores() -> None:
+    from psrpcore.types import _serializer
+
+    from clusterlib.sim import psrp
+
+    assert psrp.STRING_SERIALIZER_INSTALLED
+    assert _serializer._serialize_string is psrp.serialize_string
+    rng = random.Random(11)
+    alphabet = ["a", "_", "x", "X", "\r", "\n", "\t", "\x00", "\x1f", "\x7f", "\x9f", "é",
+                "\U0001F600", "\ud800", "0", "D"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert psrp.serialize_string(text) == psrp._ORIGINAL_SERIALIZE_STRING(text), repr(text)
