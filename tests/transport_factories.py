@@ -12,8 +12,10 @@ from clusterlib.transports.base import Transport
 
 
 @contextlib.contextmanager
-def winrm_factory(sim: SimCluster, **serve_options: Any) -> Iterator[Transport]:
-    """Serve ``sim`` on a loopback endpoint and yield a WinRMTransport connected to it.
+def winrm_factory(sim: SimCluster, *, transport_options: dict[str, Any] | None = None,
+                  **serve_options: Any) -> Iterator[Transport]:
+    """Serve ``sim`` on a loopback endpoint and yield a WinRMTransport connected to it
+    (``transport_options``: more WinRMTransport keyword arguments).
 
     ``time_scale`` is not a transport concern for the Cluster handle, but the transport exposes
     it as an attribute (the endpoint's ``sim.speed``) so ``clusterlib.connect(transport)`` scales
@@ -27,7 +29,8 @@ def winrm_factory(sim: SimCluster, **serve_options: Any) -> Iterator[Transport]:
         options = endpoint.connect_options()
         time_scale = options.pop("time_scale")
         host = options.pop("target")
-        transport = WinRMTransport(host, time_scale=time_scale, **options)
+        transport = WinRMTransport(host, time_scale=time_scale, **options,
+                                   **(transport_options or {}))
         try:
             yield transport
         finally:

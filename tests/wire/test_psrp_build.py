@@ -7,16 +7,15 @@ from __future__ import annotations
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
+from transport_factories import winrm_factory
 
 from clusterlib.dialects.powershell_dialect import snapshot_pipeline
 from clusterlib.sim import SimCluster
-from clusterlib.sim.endpoint import Endpoint, serve
 from clusterlib.transports.bounded import ConnectionRegistry, Watchdog
 from clusterlib.transports.psrp_build import BodyCache, build_powershell, pipeline_key
 from clusterlib.transports.winrm import WinRMTransport
@@ -122,35 +121,21 @@ def test_body_cache_is_bounded_least_recently_used_first() -> None:
         BodyCache(entries=-1)
 
 
-@pytest.fixture
-def ep() -> Iterator[Endpoint]:
-    with serve(SimCluster.classic(os="2016"), receive_timeout=0.05) as endpoint:
-        yield endpoint
-
-
-def _transport(ep: Endpoint, **kw: Any) -> WinRMTransport:
-    options = ep.connect_options() | kw
-    options.pop("time_scale")
-    return WinRMTransport(options.pop("target"), time_scale=ep.time_scale, **options)
-
-
-def test_a_repeated_read_reuses_its_message_and_answers_the_same(ep: Endpoint) -> None:
-    t = _transport(ep)
-    try:
-        read = snapshot_pipeline()
-        first = t.run_pipeline(read)
-        assert (t._bodies.hits, len(t._bodies)) == (0, 1)
-        assert t.run_pipeline(read) == first and t._bodies.hits == 1
+def test_a_repeated_read_reuses_its_message_and_answers_the_same() -> None:
+    read = snapshot_pipeline()
+    with winrm_factory(SimCluster.classic(os="2016")) as transport:
+        assert isinstance(transport, WinRMTransport)
+        first = transport.run_pipeline(read)
+        bodies = transport._bodies
+        assert (bodies.hits, len(bodies)) == (0, 1)
+        assert transport.run_pipeline(read) == first and bodies.hits == 1
         action = Pipeline.of(Cmdlet("Get-ClusterNode", {"Name": "NODE1"}))  # not idempotent
-        assert t.run_pipeline(action).output and t.run_pipeline(action).output
-        assert (t._bodies.hits, len(t._bodies)) == (1, 1)  # actions are never cached
-    finally:
-        t.close()
-    off = _transport(ep, pipeline_cache=0)
-    try:
+        assert transport.run_pipeline(action).output and transport.run_pipeline(action).output
+        assert (bodies.hits, len(bodies)) == (1, 1)  # actions are never cached
+    with winrm_factory(SimCluster.classic(os="2016"),
+                       transport_options={"pipeline_cache": 0}) as off:
+        assert isinstance(off, WinRMTransport)
         assert off.run_pipeline(read) == first and len(off._bodies) == 0
-    finally:
-        off.close()
 
 
 def test_watchdog_fires_once_per_passed_deadline_with_one_thread() -> None:
