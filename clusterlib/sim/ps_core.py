@@ -30,9 +30,7 @@ def select(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[A
 
 
 def to_json(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
-    data = list(items or [])
-    if cmd.param("InputObject") is not None:
-        data = [cmd.param("InputObject")]
+    data = _input(cmd, items)
     if not data:
         return []
     depth = int(cmd.param("Depth", 2))
@@ -69,9 +67,7 @@ def to_csv(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[A
 
 
 def out_string(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
-    data = list(items or [])
-    if cmd.param("InputObject") is not None:
-        data = [cmd.param("InputObject")]
+    data = _input(cmd, items)
     if not data:
         return []
     if not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in data):
@@ -160,3 +156,7 @@ def csv_line(fields: Sequence[str | None]) -> str:
     return ",".join('""' if f is None else '"' + f.replace('"', '""') + '"' for f in fields)
 
 
+def _input(cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
+    """What a core cmdlet works on: -InputObject when given, else the pipeline's items."""
+    value = cmd.param("InputObject")
+    return [value] if value is not None else list(items or [])

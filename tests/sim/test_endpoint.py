@@ -18,6 +18,7 @@ from pypsrp.exceptions import WinRMTransportError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.shell import Process, WinRS
 from pypsrp.wsman import WSMan
+from sim_helpers import cmd_receive_fault
 
 from clusterlib.sim import SimCluster
 from clusterlib.sim.endpoint import Endpoint, WireFaults, serve
@@ -350,25 +351,11 @@ def test_pinned_cmd_operation_timeout_fault(ep: Endpoint,
 
 
 def _receive_body(ep: Endpoint, shell_id: str, command_id: str) -> bytes:
-    envelope = (
-        f'<s:Envelope xmlns:s="{S}" xmlns:wsa="{WSA}"'
-        ' xmlns:wsman="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"'
-        ' xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><s:Header>'
-        '<wsa:Action>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive</wsa:Action>'
-        "<wsa:MessageID>uuid:00000000-0000-0000-0000-000000000001</wsa:MessageID>"
-        "<wsman:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-        "</wsman:ResourceURI><wsman:OperationTimeout>PT1S</wsman:OperationTimeout>"
-        f'<wsman:SelectorSet><wsman:Selector Name="ShellId">{shell_id}</wsman:Selector>'
-        "</wsman:SelectorSet></s:Header><s:Body><rsp:Receive>"
-        f'<rsp:DesiredStream CommandId="{command_id}">stdout stderr</rsp:DesiredStream>'
-        "</rsp:Receive></s:Body></s:Envelope>")
-    resp = requests.post(ep.url, data=envelope.encode(), auth=(ep.username, ep.password),
-                         timeout=5)
-    assert resp.status_code == 500
-    root = ET.fromstring(resp.content)  # noqa: S314 - our own endpoint's output
+    body, root = cmd_receive_fault(ep, shell_id, command_id,
+                                   "uuid:00000000-0000-0000-0000-000000000001")
     relates = root.find(f"{{{S}}}Header/{{{WSA}}}RelatesTo")
     assert relates is not None and relates.text == "uuid:00000000-0000-0000-0000-000000000001"
-    return resp.content
+    return body
 
 
 def test_session_key_exchange(ep: Endpoint) -> None:

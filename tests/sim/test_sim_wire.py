@@ -20,6 +20,7 @@ import requests
 from pypsrp.powershell import RunspacePool
 from pypsrp.shell import Process, WinRS
 from pypsrp.wsman import WSMan
+from sim_helpers import cmd_receive_fault
 
 from clusterlib.sim import SimCluster
 from clusterlib.sim.endpoint import Endpoint, serve
@@ -47,21 +48,9 @@ def wsman(ep: Endpoint) -> WSMan:
 
 
 def _receive(ep: Endpoint, shell_id: str, command_id: str) -> ET.Element:
-    envelope = (
-        f'<s:Envelope xmlns:s="{S}" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"'
-        f' xmlns:wsman="{W}" xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell">'
-        "<s:Header><wsa:Action>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
-        "</wsa:Action><wsa:MessageID>uuid:00000000-0000-0000-0000-000000000002</wsa:MessageID>"
-        f"<wsman:ResourceURI>{CMD}</wsman:ResourceURI>"
-        "<wsman:OperationTimeout>PT1S</wsman:OperationTimeout><wsman:SelectorSet>"
-        f'<wsman:Selector Name="ShellId">{shell_id}</wsman:Selector></wsman:SelectorSet>'
-        "</s:Header><s:Body><rsp:Receive>"
-        f'<rsp:DesiredStream CommandId="{command_id}">stdout stderr</rsp:DesiredStream>'
-        "</rsp:Receive></s:Body></s:Envelope>")
-    resp = requests.post(ep.url, data=envelope.encode(), auth=(ep.username, ep.password),
-                         timeout=5)
-    assert resp.status_code == 500
-    fault = ET.fromstring(resp.content).find(f"{{{S}}}Body/{{{S}}}Fault")  # noqa: S314
+    _body, root = cmd_receive_fault(ep, shell_id, command_id,
+                                    "uuid:00000000-0000-0000-0000-000000000002")
+    fault = root.find(f"{{{S}}}Body/{{{S}}}Fault")
     assert fault is not None
     return fault
 
