@@ -19,7 +19,7 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
     engine's own reads (an upper bound, exact to one step) and from failed moves' start.
     ``snap``: a snapshot just taken (else one is read here and kept for the step's phase)."""
     run.boundary = None
-    online0 = {g for g, st in run.body["original_states"].items() if st == "Online"}
+    online0 = {g for g, st in run.state.original_states.items() if st == "Online"}
     if not online0:
         return
     read = snap is None
@@ -48,10 +48,10 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
 def online_places(run: RunContext, group: str) -> list[str]:
     """Nodes where ``group`` was Online during this run, newest first."""
     places: list[str] = []
-    for m in reversed(run.body["moves"]):
-        if m["group"] == group and m["state"] == "Online" and m["target"] not in places:
-            places.append(m["target"])
-    home = run.body["original_placement"].get(group)
+    for m in reversed(run.state.moves):
+        if m.group == group and m.state == "Online" and m.target not in places:
+            places.append(m.target)
+    home = run.state.original_placement.get(group)
     if home and home not in places:
         places.append(home)
     return places
@@ -62,7 +62,7 @@ def recover(run: RunContext, g: GroupInfo, snap: ClusterSnapshot) -> None:
     where it was Online. When the only such node is the one this run drained and has not yet
     upgraded, that node is resumed (it is unchanged) and the group goes back there; the run
     then stops, since draining it again would fail the group again."""
-    label = downtime.ledger(run, g.name)["down_phase"] or run.label
+    label = downtime.ledger(run, g.name).down_phase or run.label
     lnode, _, lphase = label.rpartition(" ")
     why: list[str] = []
     tries = run.recoveries.get(g.name, 0)
@@ -127,13 +127,13 @@ def drained_not_started(run: RunContext) -> str | None:
     """The node this run drained whose upgrade action was never sent (at most one): its
     latest drain step is done, its latest action step is not, and the journal records no
     send (``action_sent`` is written right before an action is sent)."""
-    body = run.body
+    state = run.state
     latest: dict[tuple[str, str], str] = {}
-    for rec in body["steps"]:
-        if rec["node"] is not None:
-            latest[(rec["node"], rec["kind"])] = rec["status"]
-    sent = body.get("action_sent", {})
-    for n in body["plan"]["order"]:
+    for rec in state.steps:
+        if rec.node is not None:
+            latest[(rec.node, rec.kind)] = rec.status
+    sent = state.action_sent
+    for n in state.plan["order"]:
         if (latest.get((n, "drain")) in ("done", "skipped")
                 and latest.get((n, "action")) not in (None, "done", "skipped")
                 and n not in sent):
@@ -158,8 +158,8 @@ def final_check(run: RunContext) -> ClusterSnapshot:
 
 def _node_differences(run: RunContext, snap: ClusterSnapshot) -> list[str]:
     diffs: list[str] = []
-    for n in run.body["plan"]["order"]:
-        if n in run.body["failed_nodes"]:
+    for n in run.state.plan["order"]:
+        if n in run.state.failed_nodes:
             continue
         try:
             info = snap.node(n)
@@ -175,15 +175,15 @@ def _node_differences(run: RunContext, snap: ClusterSnapshot) -> list[str]:
 
 
 def _group_differences(run: RunContext, snap: ClusterSnapshot) -> list[str]:
-    body = run.body
-    original: dict[str, str | None] = body["original_placement"]
-    left = body.get("left_in_place", {})
+    state = run.state
+    original = state.original_placement
+    left = state.left_in_place
     diffs: list[str] = []
     for g in snap.groups:
         home = original.get(g.name)
         if home and not same(g.owner, home) and g.name not in left:
             diffs.append(f"{g.name} is on {g.owner}, not on its original owner {home}")
-        was = body["original_states"].get(g.name)
+        was = state.original_states.get(g.name)
         if was is not None and was != g.state.name and not (
                 was == "Online" and g.state is GroupState.Pending):
             diffs.append(f"{g.name} is {g.state.name}, was {was}")
@@ -194,8 +194,7 @@ def target_text(run: RunContext, n: str) -> str:
     """What ``n`` should run, in words (the target, the adopted one, or "not the old one")."""
     if run.options.target is not None:
         return f"the target {run.options.target}"
-    adopted = run.body.get("adopted_target")
+    adopted = run.state.adopted_target
     if adopted:
-        return f"the target {adopted['highest']} (OS {adopted['os']}) adopted from" \
-               f" {adopted['from']}"
-    return f"a version other than {run.before(n).get('highest')}"
+        return f"the target {adopted.highest} (OS {adopted.os}) adopted from {adopted.from_}"
+    return f"a version other than {run.before(n).highest}"

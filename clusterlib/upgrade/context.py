@@ -27,6 +27,14 @@ from clusterlib.upgrade.events import (
 from clusterlib.upgrade.journal import Journal
 from clusterlib.upgrade.options import UpgradeOptions
 from clusterlib.upgrade.report import Report
+from clusterlib.upgrade.state import (
+    AuditRecord,
+    MoveRecord,
+    NodeVersions,
+    RetryRecord,
+    RunState,
+    StepRecord,
+)
 
 T = TypeVar("T")
 
@@ -82,12 +90,12 @@ class DrainTrouble(Exception):
         self.group = group
 
 
-def versions_of(info: NodeInfo) -> dict[str, Any]:
+def versions_of(info: NodeInfo) -> NodeVersions:
     """A node's versions and state as the journal records them (nodes_before, nodes_after)."""
-    return {"highest": str(info.highest_version) if info.highest_version else None,
-            "lowest": str(info.lowest_version) if info.lowest_version else None,
-            "os": str(info.os_version) if info.os_version else None,
-            "state": info.state.name}
+    return NodeVersions(highest=str(info.highest_version) if info.highest_version else None,
+                        lowest=str(info.lowest_version) if info.lowest_version else None,
+                        os=str(info.os_version) if info.os_version else None,
+                        state=info.state.name)
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -129,10 +137,10 @@ class RunContext:
     # ---- the journal ----
 
     @property
-    def body(self) -> dict[str, Any]:
-        """The journal's body (the run's recorded state)."""
+    def state(self) -> RunState:
+        """The run's recorded state (the journal's typed record)."""
         assert self.journal is not None
-        return self.journal.body
+        return self.journal.state
 
     def save(self) -> None:
         assert self.journal is not None
@@ -149,17 +157,17 @@ class RunContext:
             self.save()
 
     def audit(self, text: str) -> None:
-        self.body["audit"].append({"text": text, "at": utc_now()})
+        self.state.audit.append(AuditRecord(text=text, at=utc_now()))
 
     def report(self) -> Report:
         assert self.journal is not None
         path = str(self.journal.path) if self.journal.path is not None else None
-        return Report.from_body(self.journal.body, path)
+        return Report.from_state(self.journal.state, path)
 
-    def mark(self, rec: dict[str, Any], status: str, message: str, save: bool = True) -> None:
-        rec["status"] = status
-        rec["message"] = message
-        rec["finished"] = utc_now()
+    def mark(self, rec: StepRecord, status: str, message: str, save: bool = True) -> None:
+        rec.status = status
+        rec.message = message
+        rec.finished = utc_now()
         if save:
             self.save()
 
@@ -170,14 +178,14 @@ class RunContext:
 
     def warn(self, message: str, *, node: str | None = None, phase: str | None = None) -> None:
         if self.journal is not None:
-            self.body["warnings"].append(
+            self.state.warnings.append(
                 " ".join(x for x in (node, phase) if x) + (": " if node or phase else "") + message)
         self.emit(Warning(run_id=self.run_id, node=node, phase=phase, message=message))
 
     def note_retry(self, node: str, phase: str, attempt: int, error: str,
                    group: str | None = None) -> None:
-        self.body["retries"].append({"node": node, "phase": phase, "group": group,
-                                     "attempt": attempt, "error": error, "at": utc_now()})
+        self.state.retries.append(RetryRecord(node=node, phase=phase, group=group,
+                                              attempt=attempt, error=error, at=utc_now()))
         self.save()
         self.emit(Retry(run_id=self.run_id, node=node, phase=phase, group=group, attempt=attempt,
                         error=error, message=f"retrying {phase} of {node}: {error}"))
@@ -185,10 +193,9 @@ class RunContext:
     def record_move(self, group: str, source: str | None, target: str, state: str,
                     attempts: int, seconds: float, purpose: str) -> None:
         node, phase = self.current
-        self.body["moves"].append({
-            "group": group, "source": source, "target": target, "state": state,
-            "attempts": attempts, "seconds": round(seconds, 3), "purpose": purpose,
-            "node": node, "phase": phase, "at": utc_now()})
+        self.state.moves.append(MoveRecord(
+            group=group, source=source, target=target, state=state, attempts=attempts,
+            seconds=round(seconds, 3), purpose=purpose, node=node, phase=phase, at=utc_now()))
         self.emit(GroupMoved(run_id=self.run_id, node=node, phase=phase, group=group,
                              source=source, target=target, state=state, attempts=attempts,
                              seconds=seconds, purpose=purpose,
@@ -198,11 +205,12 @@ class RunContext:
         """The handles' own events (a move's retry, a rollback), journaled as this step's."""
         node, phase = self.current
         if name == "retry":
-            record = {"node": node, "phase": phase, "group": details.get("group"),
-                      "attempt": details.get("attempt"), "error": str(details.get("error")),
-                      "at": utc_now()}
+            attempt = details.get("attempt")
             if self.journal is not None:
-                self.body["retries"].append(record)
+                self.state.retries.append(RetryRecord(
+                    node=node, phase=phase, group=details.get("group"),
+                    attempt=attempt if isinstance(attempt, int) else None,
+                    error=str(details.get("error")), at=utc_now()))
             self.emit(Retry(run_id=self.run_id, node=node, phase=phase,
                             group=details.get("group"), attempt=int(details.get("attempt") or 0),
                             error=str(details.get("error")),
@@ -283,17 +291,17 @@ class RunContext:
 
     # ---- versions ----
 
-    def before(self, node: str) -> dict[str, Any]:
-        """``node``'s versions at the start of the run (empty when the journal has none)."""
-        return self.body["nodes_before"].get(node) or {}
+    def before(self, node: str) -> NodeVersions:
+        """``node``'s versions at the start of the run (all None when the journal has none)."""
+        return self.state.nodes_before.get(node) or NodeVersions(highest=None, lowest=None,
+                                                                 os=None)
 
     def changed(self, node: str, info: NodeInfo) -> bool:
         """Whether ``node`` runs another version than at the start (cluster service, or the OS
         build and service pack: a service-pack roll changes only those)."""
         v = versions_of(info)
         before = self.before(node)
-        return v["highest"] is not None and (v["highest"], v["os"]) != (before.get("highest"),
-                                                                        before.get("os"))
+        return v.highest is not None and (v.highest, v.os) != (before.highest, before.os)
 
     def upgraded(self, node: str, info: NodeInfo) -> bool:
         """Whether ``info`` proves the node runs what the action installs: the target's
@@ -301,10 +309,10 @@ class RunContext:
         came back with (adopted as the target, see phases.verify); else any change from before."""
         if self.options.target is not None:
             return self.options.target.matches(info.highest_version, info.os_version)
-        adopted = self.body.get("adopted_target")
+        adopted = self.state.adopted_target
         if adopted:
             v = versions_of(info)
-            return (v["highest"], v["os"]) == (adopted["highest"], adopted["os"])
+            return (v.highest, v.os) == (adopted.highest, adopted.os)
         return self.changed(node, info)
 
 

@@ -60,6 +60,7 @@ from clusterlib.upgrade.phases import PHASES, PhaseFn, PhaseResult
 from clusterlib.upgrade.plan import Plan, Step, build_steps
 from clusterlib.upgrade.preflight import CheckResult, resolve_order, run_checks
 from clusterlib.upgrade.report import Report
+from clusterlib.upgrade.state import Endpoint, Hooks, RunState, StepRecord, StopPoint
 
 log = logging.getLogger("clusterlib.upgrade")
 
@@ -109,32 +110,27 @@ def endpoint_of(cluster: Cluster) -> dict[str, str]:
     return {"kind": kind or "unknown", "target": target}
 
 
-def _first_body(run: RunContext, snapshot: ClusterSnapshot, plan: Plan) -> dict[str, Any]:
-    """A new run's journal body: what the run starts from, its plan, every step pending."""
+def _first_state(run: RunContext, snapshot: ClusterSnapshot, plan: Plan) -> RunState:
+    """A new run's recorded state: what the run starts from, its plan, every step pending."""
     assert run.action is not None
-    return {
-        "run_id": run.run_id, "cluster": snapshot.name, "endpoint": endpoint_of(run.cluster),
-        "created": utc_now(),
-        "updated": utc_now(), "owner": locks.whoami(), "pid": os.getpid(),
-        "clusterlib_version": _clusterlib_version(),
-        "options": run.options.to_dict(), "action": run.action.to_dict(),
-        "original_placement": snapshot.placement(),
-        "original_states": {g.name: g.state.name for g in snapshot.groups},
-        "nodes_before": {n.name: versions_of(n) for n in snapshot.nodes},
-        "nodes_after": {}, "plan": plan.to_dict(),
-        "steps": [resume.pending_record(s.id, s.kind, s.node, s.group) for s in plan.steps],
-        "moves": [], "retries": [], "warnings": [], "audit": [], "failed_nodes": [],
-        "outcome": None, "message": "started", "stopped_at": None,
-        "validation_in_flight": None,
-        "functional_level": {"before": snapshot.functional_level},
-        "final_placement": {},
+    return RunState(
+        run_id=run.run_id, cluster=snapshot.name,
+        endpoint=Endpoint(**endpoint_of(run.cluster)), created=utc_now(), updated=utc_now(),
+        owner=locks.whoami(), pid=os.getpid(), clusterlib_version=_clusterlib_version(),
+        options=run.options.to_dict(), action=run.action.to_dict(),
+        original_placement=snapshot.placement(),
+        original_states={g.name: g.state.name for g in snapshot.groups},
+        nodes_before={n.name: versions_of(n) for n in snapshot.nodes},
+        nodes_after={}, plan=plan.to_dict(),
+        steps=[resume.pending_record(s.id, s.kind, s.node, s.group) for s in plan.steps],
+        moves=[], retries=[], warnings=[], audit=[], failed_nodes=[],
+        outcome=None, message="started", stopped_at=None, validation_in_flight=None,
+        functional_level={"before": snapshot.functional_level}, final_placement={},
         # Downtime of each group Online at the start (see availability.check), the target
         # adopted from the first upgraded node when none was given, steps added on resume.
-        "availability": {}, "adopted_target": None, "extra_steps": [],
-        "action_unconfirmed": {},
-        "hooks": {"pre_update": run.pre_update.to_dict() if run.pre_update else None,
-                  "verify": run.verify.to_dict() if run.verify else None},
-    }
+        availability={}, adopted_target=None, extra_steps=[], action_unconfirmed={},
+        hooks=Hooks(pre_update=run.pre_update.to_dict() if run.pre_update else None,
+                    verify=run.verify.to_dict() if run.verify else None))
 
 
 _BOUNDARY = {"action": "{n} is paused and owns no group; its upgrade has not started",
@@ -197,9 +193,9 @@ def _checks(run: RunContext, snapshot: ClusterSnapshot, order: Any,
     return checks
 
 
-def _completion_message(body: dict[str, Any]) -> str:
-    failed = body["failed_nodes"]
-    done = [n for n in body["plan"]["order"] if n not in failed]
+def _completion_message(state: RunState) -> str:
+    failed = state.failed_nodes
+    done = [n for n in state.plan["order"] if n not in failed]
     if not done and not failed:
         return "nothing to upgrade: every node already runs the target (checked live)"
     text = f"upgraded {len(done)} node(s): {', '.join(done)}"
@@ -213,21 +209,21 @@ def _finish(run: RunContext, outcome: str, message: str, *, node: str | None = N
             snap: ClusterSnapshot | None = None) -> None:
     """Record the run's outcome and the cluster's final state (``snap``: read a moment ago by
     the final check; else read here), and save."""
-    body = run.body
-    body["outcome"] = outcome
-    body["message"] = message
-    body["stopped_at"] = ({"node": node, "group": group, "phase": phase}
-                          if outcome == "stopped" else None)
+    state = run.state
+    state.outcome = outcome
+    state.message = message
+    state.stopped_at = (StopPoint(node=node, group=group, phase=phase)
+                        if outcome == "stopped" else None)
     try:
         snap = snap if snap is not None else run.cluster.snapshot()
-        body["final_placement"] = snap.placement()
+        state.final_placement = snap.placement()
         for n in snap.nodes:
-            if n.name in body["nodes_after"] or outcome == "completed":
-                body["nodes_after"][n.name] = versions_of(n)
-        body["functional_level"]["final"] = snap.functional_level
+            if n.name in state.nodes_after or outcome == "completed":
+                state.nodes_after[n.name] = versions_of(n)
+        state.functional_level["final"] = snap.functional_level
         offline = [g.name for g in snap.groups
                    if g.state is not GroupState.Online
-                   and body["original_states"].get(g.name) == "Online"]
+                   and state.original_states.get(g.name) == "Online"]
         if offline:
             run.warn("groups Online at the start are not Online now: " + ", ".join(offline))
     except ClusterError as exc:
@@ -236,44 +232,43 @@ def _finish(run: RunContext, outcome: str, message: str, *, node: str | None = N
         run.save()
     except JournalFailed as exc:
         # The in-memory report still tells the truth; the message names the journal.
-        if exc.message not in body["message"]:
-            body["message"] = f"{body['message']} ({exc.message})"
+        if exc.message not in state.message:
+            state.message = f"{state.message} ({exc.message})"
 
 
-def _begin(run: RunContext, step: Step, rec: dict[str, Any]) -> bool:
+def _begin(run: RunContext, step: Step, rec: StepRecord) -> bool:
     """Journal the step as running (its "before"); returns whether an earlier session
     started it."""
     run.current = (step.node, step.kind)
-    resumed_step = rec["status"] in ("running", "failed")
-    prior = (rec["status"], rec["attempts"], rec["started"])
-    rec["status"] = "running"
-    rec["attempts"] += 1
-    rec["started"] = rec["started"] or utc_now()
+    resumed_step = rec.status in ("running", "failed")
+    prior = (rec.status, rec.attempts, rec.started)
+    rec.status = "running"
+    rec.attempts += 1
+    rec.started = rec.started or utc_now()
     run.label = f"{step.node} {step.kind}" if step.node else step.kind
     try:
         run.save()  # before (and the previous step's after)
     except JournalFailed:
         # The step never started: the report must not say it ran.
-        rec["status"], rec["attempts"], rec["started"] = prior
+        rec.status, rec.attempts, rec.started = prior
         raise
     run.emit(PhaseStarted(run_id=run.run_id, node=step.node, phase=step.kind, step=step.id,
                           timeout=_phase_timeout(run, step.kind), message=step.description))
     return resumed_step
 
 
-def _close(run: RunContext, step: Step, rec: dict[str, Any], t0: float, resumed_step: bool,
+def _close(run: RunContext, step: Step, rec: StepRecord, t0: float, resumed_step: bool,
            result: PhaseResult) -> None:
     """Mark the step's end. "already": the live cluster shows the step's work done. If an
     earlier session started this step, it ran there; otherwise it was skipped as already
     done."""
     status, message = result
     if status == "already":
-        status, rec["result"] = (("done", "ran") if resumed_step
-                                 else ("skipped", "already done"))
+        status, rec.result = (("done", "ran") if resumed_step else ("skipped", "already done"))
     else:
-        rec["result"] = {"done": "ran"}.get(status, status)
+        rec.result = {"done": "ran"}.get(status, status)
     seconds = (time.monotonic() - t0) * run.cluster.time_scale
-    rec["seconds"] = round((rec["seconds"] or 0.0) + seconds, 3)
+    rec.seconds = round((rec.seconds or 0.0) + seconds, 3)
     # "After" is written together with the next step's "before" (or the run's end): nothing
     # reaches the cluster in between, and a crash before that write only means this step is
     # checked again on resume.
@@ -299,21 +294,21 @@ def _phase_timeout(run: RunContext, kind: str) -> float | None:
 def _node_failed(run: RunContext, step: Step, message: str) -> None:
     """A node failed but came back: count it, and either stop or make it useful again."""
     assert step.node is not None
-    body = run.body
-    failures = len(body["failed_nodes"]) + 1
+    state = run.state
+    failures = len(state.failed_nodes) + 1
     most = run.options.max_failed_nodes
     if failures > most:
         raise Stop(f"{message}. {step.node} is left paused and drained; no further node was"
                    f" touched (max_failed_nodes={most}).", node=step.node, phase=step.kind)
-    body["failed_nodes"].append(step.node)
+    state.failed_nodes.append(step.node)
     run.warn(f"{message}; continuing ({failures} of max {most} failed nodes)", node=step.node,
              phase=step.kind)
     if run.node(step.node).state is NodeState.Paused:
         nodewatch.resume_node(run, step.node)
-    for rec in body["steps"]:
-        if rec["node"] == step.node and rec["status"] == "pending":
-            rec["status"] = "skipped"
-            rec["message"] = "node failed"
+    for rec in state.steps:
+        if rec.node == step.node and rec.status == "pending":
+            rec.status = "skipped"
+            rec.message = "node failed"
     run.save()
 
 
@@ -439,14 +434,14 @@ class RollingUpgrade:
                         self.run_id)
         # Journal first, lock second: a crash in between leaves a journal whose resume takes the
         # lock, never a lock nobody can name.
-        run.journal = Journal.create(self.journal_path, _first_body(run, snapshot, plan))
+        run.journal = Journal.create(self.journal_path, _first_state(run, snapshot, plan))
         if self.journal_path is None:
             run.warn("no journal file: this run cannot be resumed")
         try:
             run.lock = locks.acquire(self.cluster, self.run_id, snapshot.name)
         except ClusterError as exc:
-            run.body["outcome"] = "refused"
-            run.body["message"] = str(exc)
+            run.state.outcome = "refused"
+            run.state.message = str(exc)
             run.journal.save()
             raise
 
@@ -456,7 +451,7 @@ class RollingUpgrade:
         snapshot = self.cluster.snapshot(owners=True)
         run.remember_owners(snapshot)
         run.lock = locks.acquire(self.cluster, self.run_id, snapshot.name)
-        resume.reopen(run, snapshot, endpoint_of(self.cluster))
+        resume.reopen(run, snapshot, Endpoint(**endpoint_of(self.cluster)))
         refused = resume.unbuildable(run)
         if refused is not None:
             try:
@@ -472,10 +467,10 @@ class RollingUpgrade:
         run = self._ctx
         started = time.monotonic()
         unsubscribe = self.cluster.subscribe(run.on_cluster_event)
-        run.emit(RunStarted(run_id=self.run_id, cluster=run.body["cluster"],
-                            nodes=tuple(run.body["plan"]["order"]), resumed=self._resumed,
+        run.emit(RunStarted(run_id=self.run_id, cluster=run.state.cluster,
+                            nodes=tuple(run.state.plan["order"]), resumed=self._resumed,
                             message=("resuming" if self._resumed else "starting")
-                            + f" rolling upgrade of {run.body['cluster']}"))
+                            + f" rolling upgrade of {run.state.cluster}"))
         try:
             # _reopen cleared any earlier outcome: every session ends with the final check.
             self._steps()
@@ -506,15 +501,15 @@ class RollingUpgrade:
         preceded by the availability check, run, and marked."""
         run = self._ctx
         assert run.journal is not None
-        body = run.body
-        for raw in [*body["plan"]["steps"], *body.setdefault("extra_steps", [])]:
+        state = run.state
+        for raw in [*state.plan["steps"], *state.extra_steps]:
             step = Step.from_dict(raw)
-            rec = run.journal.step(step.id)
-            if rec["status"] in ("done", "skipped"):
+            rec = state.step(step.id)
+            if rec.status in ("done", "skipped"):
                 continue
-            if step.node is not None and step.node in body["failed_nodes"]:
+            if step.node is not None and step.node in state.failed_nodes:
                 run.mark(rec, "skipped", f"{step.node} failed earlier in this run")
-                rec["result"] = "skipped"
+                rec.result = "skipped"
                 continue
             if self._stop_requested:
                 raise Stop(f"stopped on request before {step.id}; " + _boundary_text(step),
@@ -529,14 +524,14 @@ class RollingUpgrade:
         availability.check(run, None)
         final = availability.final_check(run)
         excess = downtime.excess(run)
-        message = _completion_message(run.body)
+        message = _completion_message(run.state)
         if excess:
             text = "; ".join(f"{g} {s:.0f}s" for g, s in excess.items())
             run.warn(f"groups were down longer than their moves needed: {text}")
             message += f"; OUTAGE: groups were down beyond their moves ({text})"
         # Nodes that failed within max_failed_nodes are not upgraded: every step ran, but the
         # cluster is not where the run was to take it.
-        _finish(self._ctx, "incomplete" if run.body["failed_nodes"] else
+        _finish(self._ctx, "incomplete" if run.state.failed_nodes else
                 "degraded" if excess else "completed", message, snap=final)
 
     def _stopped(self, stop: Stop, started: float) -> UpgradeStopped:
@@ -570,12 +565,12 @@ class RollingUpgrade:
         node, phase = run.current
         message = (f"interrupted (Ctrl-C) during {phase or 'the run'}"
                    f"{' of ' + node if node else ''}; resume re-checks that step")
-        for rec in run.body["steps"]:
-            if rec["status"] == "running":
-                rec["status"] = "failed"
-                rec["result"] = "interrupted"
-                rec["message"] = message
-                rec["finished"] = utc_now()
+        for rec in run.state.steps:
+            if rec.status == "running":
+                rec.status = "failed"
+                rec.result = "interrupted"
+                rec.message = message
+                rec.finished = utc_now()
         try:
             _finish(self._ctx, "stopped", message, node=node, phase=phase)
         except Exception as exc:  # never mask the interrupt itself
@@ -588,7 +583,7 @@ class RollingUpgrade:
 
     # ---- one step ----
 
-    def _run_step(self, step: Step, rec: dict[str, Any]) -> None:
+    def _run_step(self, step: Step, rec: StepRecord) -> None:
         """Fence, journal the start, run the step's phase, journal how it ended."""
         run = self._ctx
         run.fence()
@@ -636,7 +631,7 @@ class RollingUpgrade:
         self = cls(cluster, act, journal=j.path, options=options, on_event=on_event,
                    pre_update=hooks["pre_update"], verify=hooks["verify"])
         self._ctx.resend = {str(n).lower() for n in resend_action}
-        self._ctx.run_id = j.body["run_id"]
+        self._ctx.run_id = j.state.run_id
         self._ctx.journal = j
         self._resumed = True
         return self

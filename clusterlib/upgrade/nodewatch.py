@@ -126,8 +126,7 @@ def _others_back(run: RunContext, n: str) -> list[NodeInfo]:
 
 def incompatible(run: RunContext, n: str, info: NodeInfo) -> bool:
     """Whether the cluster's join rule refuses ``n`` on the versions it came back with."""
-    if info.highest_version is None or str(info.highest_version) == run.before(n).get(
-            "highest"):
+    if info.highest_version is None or str(info.highest_version) == run.before(n).highest:
         return False
     ok, _why = join_verdict(TargetVersion(info.highest_version, info.lowest_version),
                             _others_back(run, n))

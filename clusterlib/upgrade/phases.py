@@ -36,6 +36,7 @@ from clusterlib.upgrade.context import (
 )
 from clusterlib.upgrade.events import utc_now
 from clusterlib.upgrade.plan import Step
+from clusterlib.upgrade.state import AdoptedTarget, InFlight, NodeVersions, Unconfirmed
 
 
 class PhaseResult(NamedTuple):
@@ -171,11 +172,11 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     if run.upgraded(n, info):
         return PhaseResult("already", f"{n} already runs {info.highest_version}; not upgraded"
                            " again")
-    unconfirmed = run.body.setdefault("action_unconfirmed", {})
+    unconfirmed = run.state.action_unconfirmed
     if n in unconfirmed:
         if n.lower() not in run.resend:
             # An earlier attempt may have started the installer: never send it again.
-            return PhaseResult(*nodewatch.await_evidence(run, n, unconfirmed[n]["error"]))
+            return PhaseResult(*nodewatch.await_evidence(run, n, unconfirmed[n].error))
         run.audit(f"upgrade action sent again on {n} at the operator's word (resend_action)")
         del unconfirmed[n]
         run.resend.discard(n.lower())  # once per session
@@ -217,17 +218,17 @@ def _interlock(run: RunContext, step: Step, n: str, checked: ClusterSnapshot | N
 def _send_action(run: RunContext, act: UpgradeAction, n: str) -> PhaseResult:
     """Run the action on ``n``, retrying a reported failure ``retries_per_node`` times."""
     attempts = 1 + run.options.retries_per_node
-    unconfirmed = run.body.setdefault("action_unconfirmed", {})
+    unconfirmed = run.state.action_unconfirmed
     for attempt in range(1, attempts + 1):
         # Recorded before it is sent: from here on the node may be mid-upgrade.
-        run.body.setdefault("action_sent", {})[n] = utc_now()
+        run.state.action_sent[n] = utc_now()
         run.save()
         run.resend.discard(n.lower())  # resend_action means once, never after a send
         try:
             act.run(n, run.cluster, ActionSink(run, n))
             return PhaseResult("done", act.describe(n))
         except ActionUnconfirmed as exc:
-            unconfirmed[n] = {"at": utc_now(), "error": str(exc)}
+            unconfirmed[n] = Unconfirmed(at=utc_now(), error=str(exc))
             run.save()
             return PhaseResult(*nodewatch.await_evidence(run, n, str(exc)))
         except ActionFailed as exc:
@@ -265,8 +266,8 @@ def reboot(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
             and not run.snap().groups_on(n)):
         # The operator checked that the installer sent earlier is not running (it failed
         # where its exit code cannot be read, e.g. through WMI): send it once more.
-        run.body.setdefault("action_unconfirmed", {})[n] = {
-            "at": utc_now(), "error": "the operator asked to send the action again"}
+        run.state.action_unconfirmed[n] = Unconfirmed(
+            at=utc_now(), error="the operator asked to send the action again")
         action(run, Step(id=f"{n}:action", kind="action", node=n, description=""), False)
         info = run.node(n)
     # Only evidence counts as "went down": the node out now, or already on a new version.
@@ -291,14 +292,14 @@ def verify(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         raise Stop(f"{n} is {info.state.name}; it must be back to verify it", node=n,
                    phase="verify")
     after = versions_of(info)
-    run.body["nodes_after"][n] = after
+    run.state.nodes_after[n] = after
     target = run.options.target
     if target is not None and not target.matches(info.highest_version, info.os_version):
         raise NodeFailed(f"{n} came back running cluster service {info.highest_version}"
                          f" (OS {info.os_version}), expected {target}")
     if not run.changed(n, info):
-        raise Stop(f"{n} is back but still runs cluster service {after['highest']} (OS"
-                   f" {after['os']}), as before the upgrade action: it is not upgraded, so"
+        raise Stop(f"{n} is back but still runs cluster service {after.highest} (OS"
+                   f" {after.os}), as before the upgrade action: it is not upgraded, so"
                    " it is not resumed and no group moves onto it. It is paused and owns"
                    " no group. Check the installer, then resume with the journal.",
                    node=n, phase="verify")
@@ -306,24 +307,23 @@ def verify(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         _adopt_target(run, n, after)
     if run.verify is not None:
         run_hook(run, run.verify, n, "verify")
-    return PhaseResult("done", f"{run.before(n).get('highest')} -> {after['highest']} (OS"
-                       f" {after['os']})")
+    return PhaseResult("done", f"{run.before(n).highest} -> {after.highest} (OS {after.os})")
 
 
-def _adopt_target(run: RunContext, n: str, after: dict[str, str | None]) -> None:
+def _adopt_target(run: RunContext, n: str, after: NodeVersions) -> None:
     """Without an explicit target the first upgraded node sets it for the rest; a later node
     on another version fails."""
-    adopted = run.body.get("adopted_target")
+    adopted = run.state.adopted_target
     if adopted is None:
-        run.body["adopted_target"] = {"highest": after["highest"], "lowest": after["lowest"],
-                                      "os": after["os"], "from": n}
-        run.warn(f"no target version was given: {n}'s new version {after['highest']}"
-                 f" (OS {after['os']}) is the target for every other node", node=n,
+        run.state.adopted_target = AdoptedTarget(highest=after.highest, lowest=after.lowest,
+                                                 os=after.os, from_=n)
+        run.warn(f"no target version was given: {n}'s new version {after.highest}"
+                 f" (OS {after.os}) is the target for every other node", node=n,
                  phase="verify")
-    elif (after["highest"], after["os"]) != (adopted["highest"], adopted["os"]):
-        raise NodeFailed(f"{n} came back running cluster service {after['highest']}"
-                         f" (OS {after['os']}), but {adopted['from']} was upgraded to"
-                         f" {adopted['highest']} (OS {adopted['os']}), the target of this run")
+    elif (after.highest, after.os) != (adopted.highest, adopted.os):
+        raise NodeFailed(f"{n} came back running cluster service {after.highest}"
+                         f" (OS {after.os}), but {adopted.from_} was upgraded to"
+                         f" {adopted.highest} (OS {adopted.os}), the target of this run")
 
 
 # ---- resume ----
@@ -345,7 +345,7 @@ def resume(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
 def failback(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Move the groups this node owned at the start back onto it (failback mode "each")."""
     n = _node_of(step)
-    original = run.body["original_placement"]
+    original = run.state.original_placement
     moved = 0
     for g in run.first_snap().groups:
         if same(original.get(g.name), n) and not same(g.owner, n) and g.can_be_owned_by(n):
@@ -370,8 +370,8 @@ def validate(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         run.warn(f"validation group {gname} no longer exists; validation skipped", node=n,
                  phase="validate")
         return PhaseResult("skipped", "validation group gone")
-    in_flight = run.body["validation_in_flight"]
-    home = in_flight["home"] if in_flight and in_flight.get("group") == gname else g.owner
+    in_flight = run.state.validation_in_flight
+    home = in_flight.home if in_flight and in_flight.group == gname else g.owner
     if home is None:
         return PhaseResult("skipped", f"{gname} has no owner")
     if in_flight and same(g.owner, n) and not same(home, n):
@@ -390,10 +390,10 @@ def validate(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         first, second = other[0], n
     else:
         first, second = n, home
-    run.body["validation_in_flight"] = {"node": n, "group": gname, "home": g.owner}
+    run.state.validation_in_flight = InFlight(node=n, group=gname, home=g.owner)
     run.save()
     _validation_moves(run, n, g, first, second)
-    run.body["validation_in_flight"] = None
+    run.state.validation_in_flight = None
     return PhaseResult("done", f"{gname} moved to {first} and back to {second}")
 
 
@@ -419,7 +419,7 @@ def _validation_moves(run: RunContext, n: str, g: GroupInfo, first: str, second:
     try:
         landed = moves.move(run, gname, first, "validation", known=g)
     except MoveFailed as exc:
-        run.body["validation_in_flight"] = None
+        run.state.validation_in_flight = None
         where = d.read_group(gname)
         raise Stop(f"validation move of {gname} to {first} failed: {exc}. {gname} is"
                    f" {where.state.name} on {where.owner}; {n} is upgraded, resumed and"
@@ -456,7 +456,7 @@ def redistribute(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
 def _homecomings(run: RunContext, failures: list[tuple[str, str]]) -> list[moves.Move]:
     """The moves home the redistribution makes, ordinary groups by priority (as a drain moves
     them); groups that cannot go home are left in place or added to ``failures``."""
-    original: dict[str, str | None] = run.body["original_placement"]
+    original = run.state.original_placement
     snap = run.first_snap()
     todo = [g for g in snap.groups
             if original.get(g.name) is not None and not same(g.owner, original[g.name])]
@@ -469,14 +469,14 @@ def _homecomings(run: RunContext, failures: list[tuple[str, str]]) -> list[moves
             home_info = snap.node(home)
         except NotFound:
             run.warn(f"{g.name}'s original owner {home} is gone; left on {g.owner}")
-            run.body.setdefault("left_in_place", {})[g.name] = g.owner
+            run.state.left_in_place[g.name] = g.owner
             continue
         if home_info.state is not NodeState.Up:
             failures.append((g.name, f"its original owner {home} is {home_info.state.name}"))
             continue
         if not g.can_be_owned_by(home):
             run.warn(f"{home} may no longer own {g.name}; left on {g.owner}")
-            run.body.setdefault("left_in_place", {})[g.name] = g.owner
+            run.state.left_in_place[g.name] = g.owner
             continue
         out.append((g, home))
     return out
@@ -485,7 +485,7 @@ def _homecomings(run: RunContext, failures: list[tuple[str, str]]) -> list[moves
 def functional_level(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Raise the cluster functional level, only with every node Up on one version."""
     snap = run.first_snap()
-    fl = run.body["functional_level"]
+    fl = run.state.functional_level
     not_up = [f"{n.name} is {n.state.name}" for n in snap.nodes if n.state is not NodeState.Up]
     versions = {str(n.highest_version) for n in snap.nodes}
     if not_up or len(versions) > 1:

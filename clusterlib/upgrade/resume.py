@@ -14,6 +14,7 @@ from clusterlib.upgrade.context import RunContext, same
 from clusterlib.upgrade.errors import JournalRejected
 from clusterlib.upgrade.journal import Journal, check_action
 from clusterlib.upgrade.options import UpgradeOptions
+from clusterlib.upgrade.state import Endpoint, StepRecord, StopPoint
 
 FINISHED = ("completed", "degraded", "incomplete")
 
@@ -21,18 +22,18 @@ FINISHED = ("completed", "degraded", "incomplete")
 def checked_options(cluster: Cluster, j: Journal, journal: str | os.PathLike[str]) -> UpgradeOptions:
     """The journal's options, once the journal is shown to be this cluster's (its name and
     every node of it); refuses another cluster's journal, naming both."""
-    body = j.body
+    state = j.state
     live = cluster.snapshot()
-    if not same(body["cluster"], live.name):
-        raise JournalRejected(f"{journal}: this journal is for cluster {body['cluster']}, but"
+    if not same(state.cluster, live.name):
+        raise JournalRejected(f"{journal}: this journal is for cluster {state.cluster}, but"
                               f" the connection is to cluster {live.name}; nothing was done")
     live_nodes = {n.name.lower() for n in live.nodes}
-    unknown = [n for n in body["nodes_before"] if n.lower() not in live_nodes]
+    unknown = [n for n in state.nodes_before if n.lower() not in live_nodes]
     if unknown:
         raise JournalRejected(f"{journal}: nodes {', '.join(unknown)} of the journal are not in"
                               f" cluster {live.name}; nothing was done")
     try:
-        return UpgradeOptions.from_dict(body["options"])
+        return UpgradeOptions.from_dict(state.options)
     except (TypeError, ValueError, KeyError) as exc:
         raise JournalRejected(f"{journal}: unreadable options: {exc}") from exc
 
@@ -41,16 +42,16 @@ def rebuilt_action(j: Journal, action: UpgradeAction | None,
                    journal: str | os.PathLike[str]) -> UpgradeAction | None:
     """The action a resume runs: the caller's (checked against the journal's record), else the
     journal's when it can be rebuilt; refuses when steps still need an action nobody gave."""
-    body = j.body
+    state = j.state
     if action is not None:
         # The action a resume runs is the one the caller means, never just what the file says.
-        check_action(body["action"], action.to_dict(), str(journal))
-    act = action or action_from_dict(body["action"])
-    pending = [s for s in body["steps"]
-               if s["kind"] == "action" and s["status"] not in ("done", "skipped")]
+        check_action(state.action, action.to_dict(), str(journal))
+    act = action or action_from_dict(state.action)
+    pending = [s for s in state.steps
+               if s.kind == "action" and s.status not in ("done", "skipped")]
     if act is None and pending:
         raise JournalRejected(
-            f"{journal}: the run's action ({body['action'].get('kind')}) cannot be rebuilt"
+            f"{journal}: the run's action ({state.action.get('kind')}) cannot be rebuilt"
             " from the journal (code, a person, or a secret command line); pass action=")
     return act
 
@@ -58,10 +59,10 @@ def rebuilt_action(j: Journal, action: UpgradeAction | None,
 def rebuilt_hooks(j: Journal, journal: str | os.PathLike[str], **given: Any) -> dict[str, Any]:
     """The run's hooks (``pre_update``, ``verify``): the caller's, else rebuilt from the
     journal; refuses a recorded hook that cannot be rebuilt (code or a secret)."""
-    hooks = j.body.get("hooks") or {}
+    hooks = j.state.hooks
     rebuilt = dict(given)
     for name, value in given.items():
-        saved = hooks.get(name)
+        saved: dict[str, Any] | None = getattr(hooks, name)
         if value is None and saved:
             rebuilt[name] = action_from_dict(saved)
             if rebuilt[name] is None:
@@ -72,47 +73,47 @@ def rebuilt_hooks(j: Journal, journal: str | os.PathLike[str], **given: Any) -> 
     return rebuilt
 
 
-def reopen(run: RunContext, snapshot: ClusterSnapshot, endpoint: dict[str, str]) -> None:
+def reopen(run: RunContext, snapshot: ClusterSnapshot, endpoint: Endpoint) -> None:
     """Reopen a recorded run for this session (the lock is already taken): clear its outcome,
     audit who resumed it and through what, and re-verify it against ``snapshot``. Every resume
     re-reads the live cluster, also of a run the journal calls finished: the journal's word is
     never the outcome. The steps the live cluster contradicts are reopened, and the final check
     always runs again; a finished run that still holds sends nothing (every step is done)."""
-    body = run.body
-    was = body["outcome"]
-    body["outcome"] = None
-    body["stopped_at"] = None
-    body["message"] = "resumed"
+    state = run.state
+    was = state.outcome
+    state.outcome = None
+    state.stopped_at = None
+    state.message = "resumed"
     run.audit(f"resumed by {locks.whoami()} pid {os.getpid()}"
               + (f" (the journal said {was}; re-checked)" if was in FINISHED else ""))
-    if body.get("endpoint") != endpoint:
+    if state.endpoint != endpoint:
         # The report says where the run's changes went: the latest endpoint, each change
         # audited (a simulated run resumed on a real host, or the reverse, is visible).
-        run.audit(f"resumed through {endpoint['kind']} {endpoint['target']}"
-                  + (f" (the run was on {body['endpoint']['kind']}"
-                     f" {body['endpoint']['target']})" if body.get("endpoint") else ""))
-        body["endpoint"] = endpoint
+        run.audit(f"resumed through {endpoint.kind} {endpoint.target}"
+                  + (f" (the run was on {state.endpoint.kind} {state.endpoint.target})"
+                     if state.endpoint else ""))
+        state.endpoint = endpoint
     reverify(run, snapshot)
 
 
 def unbuildable(run: RunContext) -> str | None:
     """Why this session cannot continue: nodes the live cluster reopened need the action, but
     it could not be rebuilt from the journal (None when the session can go on)."""
-    body = run.body
-    pending = sorted({str(r["node"]) for r in body["steps"] if r["kind"] == "action"
-                      and r["status"] not in ("done", "skipped")})
+    state = run.state
+    pending = sorted({str(r.node) for r in state.steps if r.kind == "action"
+                      and r.status not in ("done", "skipped")})
     if run.action is not None or not pending:
         return None
     # Reopened by the live cluster (a node rolled back after the run finished), but the action
     # is not in the journal (code, a person, a secret line): refuse before any change. The
     # journal keeps the truth (the reopened steps are in it); a resume with action= continues.
     message = (f"the live cluster contradicts the journal: {', '.join(pending)} must be"
-               f" upgraded again, but the run's action ({body['action'].get('kind')})"
+               f" upgraded again, but the run's action ({state.action.get('kind')})"
                " cannot be rebuilt from the journal (code, a person, or a secret command"
                " line); pass action= to resume; nothing was done")
-    body["outcome"] = "stopped"
-    body["message"] = message
-    body["stopped_at"] = {"node": pending[0], "group": None, "phase": "resume"}
+    state.outcome = "stopped"
+    state.message = message
+    state.stopped_at = StopPoint(node=pending[0], group=None, phase="resume")
     return message
 
 
@@ -126,14 +127,13 @@ def reverify(run: RunContext, snapshot: ClusterSnapshot) -> None:
     reboot step waits for evidence, and never re-sends (see nodewatch.await_evidence). When
     every step is done but groups are off their original owners, the redistribution runs
     again."""
-    body = run.body
-    body.setdefault("extra_steps", [])
+    state = run.state
     redo = _rolled_back(run, snapshot)
-    every_done = all(r["status"] in ("done", "skipped") for r in body["steps"])
-    left = body.get("left_in_place", {})
+    every_done = all(r.status in ("done", "skipped") for r in state.steps)
+    left = state.left_in_place
     misplaced = [g.name for g in snapshot.groups
-                 if body["original_placement"].get(g.name)
-                 and not same(g.owner, body["original_placement"][g.name])
+                 if state.original_placement.get(g.name)
+                 and not same(g.owner, state.original_placement[g.name])
                  and g.name not in left]
     if not redo and not (every_done and misplaced):
         return
@@ -145,15 +145,15 @@ def reverify(run: RunContext, snapshot: ClusterSnapshot) -> None:
 def _rolled_back(run: RunContext, snapshot: ClusterSnapshot) -> list[str]:
     """Nodes the journal verified as upgraded that the live cluster shows on another version;
     their recorded versions and action records are dropped."""
-    body = run.body
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in body["steps"]:
-        if rec["node"] is not None:
-            latest[(rec["node"], rec["kind"])] = rec
+    state = run.state
+    latest: dict[tuple[str, str], StepRecord] = {}
+    for rec in state.steps:
+        if rec.node is not None:
+            latest[(rec.node, rec.kind)] = rec
     redo: list[str] = []
-    for n in body["plan"]["order"]:
+    for n in state.plan["order"]:
         verified = latest.get((n, "verify"))
-        if n in body["failed_nodes"] or verified is None or verified["status"] != "done":
+        if n in state.failed_nodes or verified is None or verified.status != "done":
             continue
         try:
             info = snapshot.node(n)
@@ -165,29 +165,29 @@ def _rolled_back(run: RunContext, snapshot: ClusterSnapshot) -> list[str]:
         run.warn(f"the journal says {n} is upgraded, but it runs cluster service"
                  f" {info.highest_version} (OS {info.os_version}) now: rolled back or"
                  " reimaged; it is upgraded again", node=n, phase="resume")
-        body["nodes_after"].pop(n, None)
-        body.get("action_unconfirmed", {}).pop(n, None)
-        body.get("action_sent", {}).pop(n, None)
+        state.nodes_after.pop(n, None)
+        state.action_unconfirmed.pop(n, None)
+        state.action_sent.pop(n, None)
     return redo
 
 
 def _redo_steps(run: RunContext, redo: list[str]) -> None:
     """Append the plan's steps of each node in ``redo``, and one redistribution, as new steps."""
-    body = run.body
-    rounds = 1 + sum(1 for x in body["extra_steps"] if x["kind"] == "redistribute")
-    plan_steps = [*body["plan"]["steps"], *body["extra_steps"]]
+    state = run.state
+    rounds = 1 + sum(1 for x in state.extra_steps if x["kind"] == "redistribute")
+    plan_steps = [*state.plan["steps"], *state.extra_steps]
     added: list[dict[str, Any]] = []
     for n in redo:
-        added += [x for x in body["plan"]["steps"] if x["node"] == n]
+        added += [x for x in state.plan["steps"] if x["node"] == n]
     added += [x for x in plan_steps if x["kind"] == "redistribute"][:1]
     for raw in added:
         step = dict(raw, id=f"{raw['id']}#redo{rounds}")
-        body["extra_steps"].append(step)
-        body["steps"].append(pending_record(step["id"], step["kind"], step["node"],
+        state.extra_steps.append(step)
+        state.steps.append(pending_record(step["id"], step["kind"], step["node"],
                                             step.get("group")))
 
 
-def pending_record(step_id: str, kind: str, node: str | None, group: str | None) -> dict[str, Any]:
+def pending_record(step_id: str, kind: str, node: str | None, group: str | None) -> StepRecord:
     """A step's journal record before it runs."""
-    return {"id": step_id, "kind": kind, "node": node, "group": group, "status": "pending",
-            "attempts": 0, "started": None, "finished": None, "seconds": None, "message": ""}
+    return StepRecord(id=step_id, kind=kind, node=node, group=group, status="pending",
+                      attempts=0, started=None, finished=None, seconds=None, message="")

@@ -25,6 +25,7 @@ from clusterlib.upgrade.phases import (
     verify,
 )
 from clusterlib.upgrade.plan import Step
+from clusterlib.upgrade.state import MoveRecord, RunState
 
 
 class Started:
@@ -42,18 +43,18 @@ class Started:
         self.run: RunContext = self.upgrade._ctx
 
     @property
-    def body(self) -> dict[str, Any]:
-        return self.run.body
+    def state(self) -> RunState:
+        return self.run.state
 
     def step(self, kind: str, node: str | None = "NODE1") -> Step:
         """The plan's step of ``kind`` on ``node`` (or a bare one when the plan has none)."""
-        for raw in self.body["plan"]["steps"]:
+        for raw in self.state.plan["steps"]:
             if raw["kind"] == kind and raw["node"] == node:
                 return Step.from_dict(raw)
         return Step(id=f"{node}:{kind}", kind=kind, node=node, description="")
 
-    def moves(self, purpose: str) -> list[dict[str, Any]]:
-        return [m for m in self.body["moves"] if m["purpose"] == purpose]
+    def moves(self, purpose: str) -> list[MoveRecord]:
+        return [m for m in self.state.moves if m.purpose == purpose]
 
     def placement(self) -> dict[str, str | None]:
         return self.sim.snapshot().placement()
@@ -74,7 +75,7 @@ def started(tmp_path: Path) -> Started:
 
 
 def test_the_table_names_every_kind_a_plan_has(started: Started) -> None:
-    kinds = {raw["kind"] for raw in started.body["plan"]["steps"]}
+    kinds = {raw["kind"] for raw in started.state.plan["steps"]}
     assert kinds <= set(PHASES), kinds - set(PHASES)
     assert PHASES["drain"] is drain and PHASES["functional-level"] is functional_level
     assert {"failback", "functional-level"} <= set(PHASES)  # the optional kinds too
@@ -87,7 +88,7 @@ def test_drain_pauses_and_empties_the_node(started: Started) -> None:
     assert "NODE1" not in started.placement().values()
     # What the cluster's drain left (the core group) clusterlib moved, journaled and announced.
     drained = started.moves("drain")
-    assert [m["group"] for m in drained] == ["Cluster Group"]
+    assert [m.group for m in drained] == ["Cluster Group"]
     assert [e.group for e in iter_events(started.events, "GroupMoved")] == ["Cluster Group"]
     # Run again on the live cluster: the work is there, nothing is sent.
     again = drain(started.run, started.step("drain"), False)
@@ -111,7 +112,7 @@ def test_action_sends_the_installer_once_and_journals_it_first(started: Started)
     assert result.status == "done"
     runs = [e for e in started.sim.calls("cmd") if e.detail["line"] == installer().line]
     assert [e.detail["node"] for e in runs] == ["NODE1"]
-    assert "NODE1" in started.body["action_sent"]
+    assert "NODE1" in started.state.action_sent
     assert started.upgrade._journal is not None and started.upgrade._journal.saves >= 2
 
 
@@ -120,7 +121,7 @@ def test_action_refuses_a_node_that_owns_a_group(started: Started) -> None:
     with pytest.raises(Stop, match="refusing to start the upgrade action on NODE1: it still owns"):
         action(started.run, started.step("action"), False)
     assert not [e for e in started.sim.calls("cmd") if e.detail["line"] == installer().line]
-    assert "NODE1" not in started.body.get("action_sent", {})
+    assert "NODE1" not in started.state.action_sent
 
 
 def test_reboot_waits_for_the_node_to_go_down_and_come_back(started: Started) -> None:
@@ -130,7 +131,7 @@ def test_reboot_waits_for_the_node_to_go_down_and_come_back(started: Started) ->
     assert result.status == "done" and result.message == "NODE1 is back (Paused)"
     node = started.sim.snapshot().node("NODE1")
     assert node.state is NodeState.Paused
-    assert str(node.highest_version) != started.body["nodes_before"]["NODE1"]["highest"]
+    assert str(node.highest_version) != started.state.nodes_before["NODE1"].highest
 
 
 def test_reboot_stops_when_the_node_never_returns(tmp_path: Path) -> None:
@@ -150,9 +151,9 @@ def test_verify_records_the_new_version(started: Started) -> None:
         PHASES[kind](started.run, started.step(kind), False)
     result = verify(started.run, started.step("verify"), False)
     assert result.status == "done"
-    after = started.body["nodes_after"]["NODE1"]
-    assert after["highest"] != started.body["nodes_before"]["NODE1"]["highest"]
-    assert f"-> {after['highest']}" in result.message
+    after = started.state.nodes_after["NODE1"]
+    assert after.highest != started.state.nodes_before["NODE1"].highest
+    assert f"-> {after.highest}" in result.message
 
 
 def test_verify_fails_a_node_that_is_not_on_the_target(started: Started) -> None:
@@ -188,13 +189,13 @@ def _drained_and_back(started: Started) -> None:
 
 
 def test_failback_moves_the_nodes_groups_home(started: Started) -> None:
-    original = dict(started.body["original_placement"])
+    original = dict(started.state.original_placement)
     _drained_and_back(started)
     result = failback(started.run, started.step("failback"), False)
     home = sorted(g for g, n in original.items() if n == "NODE1")
     assert result.message == f"{len(home)} group(s) back on NODE1"
     assert started.placement() == original
-    assert sorted(m["group"] for m in started.moves("failback")) == home
+    assert sorted(m.group for m in started.moves("failback")) == home
 
 
 def test_failback_stops_naming_a_group_that_fails_on_the_node(started: Started) -> None:
@@ -215,9 +216,9 @@ def test_validate_moves_the_group_to_the_node_and_back(started: Started) -> None
     home = started.sim.snapshot().group(step.group).owner
     result = validate(started.run, step, False)
     assert result.status == "done"
-    assert [m["target"] for m in started.moves("validation")] == ["NODE1", home]
+    assert [m.target for m in started.moves("validation")] == ["NODE1", home]
     assert started.sim.snapshot().group(step.group).owner == home
-    assert started.body["validation_in_flight"] is None
+    assert started.state.validation_in_flight is None
 
 
 def test_validate_stops_when_the_group_fails_on_the_node(started: Started) -> None:
@@ -231,22 +232,22 @@ def test_validate_stops_when_the_group_fails_on_the_node(started: Started) -> No
         validate(started.run, step, False)
     group = started.sim.snapshot().group(step.group)
     assert (group.owner, group.state) == (home, GroupState.Online)
-    assert started.body["validation_in_flight"] is None
+    assert started.state.validation_in_flight is None
 
 
 def test_redistribute_puts_every_group_back(started: Started) -> None:
-    original = dict(started.body["original_placement"])
+    original = dict(started.state.original_placement)
     _drained_and_back(started)
     assert started.placement() != original
     result = redistribute(started.run, started.step("redistribute", None), False)
     assert result.status == "done"
     assert started.placement() == original
     moved = started.moves("redistribute")
-    assert moved and moved[-1]["group"] == "Cluster Group"  # the core group last
+    assert moved and moved[-1].group == "Cluster Group"  # the core group last
 
 
 def test_redistribute_stops_when_an_owner_is_not_up(started: Started) -> None:
-    original = dict(started.body["original_placement"])
+    original = dict(started.state.original_placement)
     drain(started.run, started.step("drain"), False)  # NODE1 stays Paused
     with pytest.raises(Stop, match="its original owner NODE1 is Paused"):
         redistribute(started.run, started.step("redistribute", None), False)
@@ -269,7 +270,7 @@ def test_functional_level_is_raised_when_every_node_runs_the_target(tmp_path: Pa
     result = functional_level(started.run, started.step("functional-level", None), False)
     assert result.status == "done"
     assert started.sim.functional_level is not None and started.sim.functional_level > before
-    assert started.body["functional_level"]["after"] == started.sim.functional_level
+    assert started.state.functional_level["after"] == started.sim.functional_level
 
 
 def test_functional_level_waits_for_every_node(tmp_path: Path) -> None:
