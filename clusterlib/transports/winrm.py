@@ -7,8 +7,9 @@ sent at most once, because a lost answer does not say whether the command ran. O
 runspace pool is always retryable: nothing was sent yet. Every attempt of a call shares one
 ``CallBudget`` (connect_timeout, read_timeout, call_timeout): re-sends never stretch a call
 past its bounds, and the final error states the time taken and the attempts made. Answers are
-bounded in size and depth (``clusterlib.transports.bounded``). Back-off sleeps go through
-``_sleep`` so tests can switch them off (``clusterlib.retry.testing(wait=False)``).
+bounded in size and depth (``clusterlib.transports.bounded``). Back-off sleeps go through the
+library's one clock, ``clusterlib.retry.CLOCK``, so tests can switch them off
+(``clusterlib.retry.testing(wait=False)``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import ipaddress
 import logging
 import math
 import os
-import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -97,11 +97,6 @@ class _Retryable(Exception):
         super().__init__(str(error))
 
 
-def _sleep(seconds: float) -> None:
-    if seconds > 0 and _retry._WAITING:  # the library-wide testing switch stops sleeps too
-        time.sleep(seconds)
-
-
 class _OutOfTime(tenacity.stop.stop_base):
     """Stop re-sending once a deadline of the call has passed."""
 
@@ -125,7 +120,8 @@ def _retrying(policy: TransportRetry, budget: CallBudget) -> tenacity.Retrying:
         retry=tenacity.retry_if_exception_type(_Retryable),
         before_sleep=before_sleep,
         # A back-off never sleeps past the call's deadline.
-        sleep=lambda seconds: _sleep(min(seconds, max(0.0, budget.remaining()))),
+        # The library's one clock: clusterlib.retry.testing() stops these sleeps too.
+        sleep=lambda seconds: _retry.CLOCK.sleep(min(seconds, max(0.0, budget.remaining()))),
         reraise=True,
     )
 
