@@ -6,7 +6,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from clusterlib.dialects.base import Capabilities, Dialect
 from clusterlib.errors import (
@@ -165,22 +165,35 @@ class Cluster:
                         clock=self.policies.clock)
 
 
-class Node:
-    """A live handle on one node. Actions return a fresh ClusterSnapshot."""
+_InfoT = TypeVar("_InfoT", NodeInfo, GroupInfo)
 
-    def __init__(self, cluster: Cluster, name: str, info: NodeInfo | None = None) -> None:
+
+class _Handle(Generic[_InfoT]):
+    """A live handle: its cluster, its object's name, and what it last read of the object."""
+
+    def __init__(self, cluster: Cluster, name: str, info: _InfoT | None = None) -> None:
         self.cluster = cluster
         self.name = name
-        self._info = info
+        self._info: _InfoT | None = info
+
+    def _read(self) -> _InfoT:
+        raise NotImplementedError
+
+    def info(self) -> _InfoT:
+        """A fresh read of this object (one round trip)."""
+        info = self._info = self._read()
+        return info
+
+
+class Node(_Handle[NodeInfo]):
+    """A live handle on one node. Actions return a fresh ClusterSnapshot."""
 
     def __repr__(self) -> str:
         state = self._info.state.name if self._info else "?"
         return f"<Node {self.name!r} {state}>"
 
-    def info(self) -> NodeInfo:
-        """A fresh read of this node."""
-        self._info = self.cluster.dialect.read_node(self.name)
-        return self._info
+    def _read(self) -> NodeInfo:
+        return self.cluster.dialect.read_node(self.name)
 
     @property
     def state(self) -> NodeState:
@@ -289,23 +302,16 @@ class Node:
         return c.snapshot()
 
 
-class Group:
+class Group(_Handle[GroupInfo]):
     """A live handle on one group. Actions return a fresh ClusterSnapshot."""
-
-    def __init__(self, cluster: Cluster, name: str, info: GroupInfo | None = None) -> None:
-        self.cluster = cluster
-        self.name = name
-        self._info = info
 
     def __repr__(self) -> str:
         if self._info is None:
             return f"<Group {self.name!r}>"
         return f"<Group {self.name!r} {self._info.state.name} on {self._info.owner}>"
 
-    def info(self) -> GroupInfo:
-        """A fresh read of this group."""
-        self._info = self.cluster.dialect.read_group(self.name)
-        return self._info
+    def _read(self) -> GroupInfo:
+        return self.cluster.dialect.read_group(self.name)
 
     @property
     def state(self) -> GroupState:

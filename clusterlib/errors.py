@@ -26,7 +26,8 @@ credentials never reach this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from clusterlib import win32
 
@@ -177,3 +178,21 @@ def refused_from(
     elif error_id and error_id.split(",")[0] == "CommandNotFoundException":
         cls = NotSupported
     return cls(message, win32_code=code, command=command, category=category, error_id=error_id)
+
+
+#: Win32 codes that mean "the cluster has no object of that name" (winerror.h).
+GROUP_NOT_FOUND = 5013  # ERROR_GROUP_NOT_FOUND
+NODE_NOT_FOUND = 5042  # ERROR_CLUSTER_NODE_NOT_FOUND
+
+
+def not_found(code: int | None, *, group: str | None = None, node: str | None = None,
+              listing: Callable[[], Any]) -> NotFound | None:
+    """The NotFound a refusal's Win32 ``code`` means for a read that named ``group`` and/or
+    ``node`` (None when it means neither), the one place a code becomes a missing name, for
+    every dialect. ``listing()`` reads the cluster (anything with ``.groups``/``.nodes`` of
+    named records, a snapshot) for the valid names, only once a name is known to be missing."""
+    if code == GROUP_NOT_FOUND and group is not None:
+        return GroupNotFound(group, [g.name for g in listing().groups])
+    if code == NODE_NOT_FOUND and node is not None:
+        return NodeNotFound(node, [n.name for n in listing().nodes])
+    return None

@@ -54,12 +54,11 @@ from attrs import frozen
 from clusterlib.dialects.base import Capabilities, Command, NamedDialect
 from clusterlib.errors import (
     ClusterRefused,
-    GroupNotFound,
-    NodeNotFound,
     NotSimulated,
     NotSupported,
     ParseError,
     UnsafeName,
+    not_found,
 )
 from clusterlib.model import (
     ClusterSnapshot,
@@ -331,10 +330,9 @@ class ClusterExeDialect(NamedDialect):
         try:
             return self.read_chain(lines)
         except ClusterRefused as exc:
-            if exc.win32_code == 5013 and group is not None:
-                raise GroupNotFound(group, [g.name for g in self.snapshot().groups]) from exc
-            if exc.win32_code == 5042 and node is not None:
-                raise NodeNotFound(node, [n.name for n in self.snapshot().nodes]) from exc
+            missing = not_found(exc.win32_code, group=group, node=node, listing=self.snapshot)
+            if missing is not None:
+                raise missing from exc
             raise
 
     def _group_from(self, outs: Sequence[str], name: str, *, owners: bool,

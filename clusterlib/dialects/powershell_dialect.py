@@ -24,7 +24,7 @@ from clusterlib.dialects.base import (
     raise_for_errors,
     record_code,
 )
-from clusterlib.errors import GroupNotFound, NodeNotFound, NotSupported, ParseError
+from clusterlib.errors import NotSupported, ParseError, not_found
 from clusterlib.model import (
     ClusterSnapshot,
     DrainStatus,
@@ -337,10 +337,9 @@ class PowerShellDialect(NamedDialect):
         pipeline = Pipeline(statements=tuple(statements), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
         code = record_code(result.errors[0]) if result.errors else None
-        if code == 5013 and group is not None:
-            raise GroupNotFound(group, [g.name for g in self.snapshot().groups])
-        if code == 5042 and node is not None:
-            raise NodeNotFound(node, [n.name for n in self.snapshot().nodes])
+        missing = not_found(code, group=group, node=node, listing=self.snapshot)
+        if missing is not None:
+            raise missing
         raise_for_errors(result.errors, pipeline.describe())
         return [o[0] if o else "" for o in result.outputs]
 
