@@ -78,14 +78,17 @@ class RenderContext:
         self.target: Any = None
         self.secrets: set[str] = set()
         self._consoles: dict[str, Console] = {}
+        self._logger_before: tuple[int, bool] | None = None  # the library logger's, see close()
 
     def set_debug(self, on: bool) -> None:
         """--debug: every library log record with timestamps. Otherwise only errors, as
         warnings: routine retry notes would bury the one line that matters."""
         self.debug = on
         lib = logging.getLogger("clusterlib")
+        if self._logger_before is None:
+            self._logger_before = (lib.level, lib.propagate)
         for old in [h for h in lib.handlers if isinstance(h, _WarnHandler)]:
-            lib.removeHandler(old)  # an earlier invocation's, in the same process
+            lib.removeHandler(old)  # an earlier setting's, or an unclosed invocation's
         handler = _WarnHandler(self)
         lib.addHandler(handler)
         lib.propagate = on
@@ -94,6 +97,17 @@ class RenderContext:
         if on:
             logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                                 format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    def close(self) -> None:
+        """The invocation is over: the library logger as it was before (an embedding program's
+        or a test's next invocation starts from there)."""
+        lib = logging.getLogger("clusterlib")
+        for old in [h for h in lib.handlers if isinstance(h, _WarnHandler) and h.ui is self]:
+            lib.removeHandler(old)
+        if self._logger_before is not None:
+            lib.setLevel(self._logger_before[0])
+            lib.propagate = self._logger_before[1]
+            self._logger_before = None
 
     def debug_enabled(self) -> bool:
         return self.debug or bool(os.environ.get("CLUSTERLIB_DEBUG"))
@@ -163,7 +177,12 @@ def begin(ctx: Any) -> RenderContext:
     ui = RenderContext()
     ctx.obj = ui
     token = _CURRENT.set(ui)
-    ctx.call_on_close(lambda: _CURRENT.reset(token))
+
+    def end() -> None:
+        ui.close()
+        _CURRENT.reset(token)
+
+    ctx.call_on_close(end)
     return ui
 
 

@@ -136,18 +136,33 @@ def test_progress_lines_from_another_thread_are_scrubbed(capsys: pytest.CaptureF
 
 def test_library_log_records_go_through_the_invocations_context(
         capsys: pytest.CaptureFixture[str]) -> None:
+    lib = logging.getLogger("clusterlib")
     ui = RenderContext()
     ui.add_secret(SECRET)
     ui.set_debug(False)
-    worker = threading.Thread(target=logging.getLogger("clusterlib.transports").error,
-                              args=(f"the server said {SECRET}",))
-    worker.start()
-    worker.join()
-    err = capsys.readouterr().err
-    assert "warning: the server said ********" in err and SECRET not in err
-    # A later invocation's context replaces this one's handler instead of adding a second.
-    RenderContext().set_debug(False)
-    handlers = [h for h in logging.getLogger("clusterlib").handlers
-                if type(h).__name__ == "_WarnHandler"]
-    assert len(handlers) == 1
+    try:
+        worker = threading.Thread(target=logging.getLogger("clusterlib.transports").error,
+                                  args=(f"the server said {SECRET}",))
+        worker.start()
+        worker.join()
+        err = capsys.readouterr().err
+        assert "warning: the server said ********" in err and SECRET not in err
+        # A later context replaces this one's handler instead of adding a second.
+        later = RenderContext()
+        later.set_debug(False)
+        assert [h.ui for h in lib.handlers if isinstance(h, render._WarnHandler)] == [later]
+        later.close()
+    finally:
+        ui.close()
+    assert not [h for h in lib.handlers if isinstance(h, render._WarnHandler)]
 
+
+def test_debug_does_not_outlive_its_invocation() -> None:
+    """--debug opens the library's logging for that invocation only (an embedding program, or
+    the next CliRunner call, finds the logger as it was)."""
+    lib = logging.getLogger("clusterlib")
+    before = (lib.level, lib.propagate)
+    result = invoke("node", "pause", "NODE9", "--sim", "classic-2012r2", "--yes", "--debug")
+    assert result.exit_code == 1 and "Traceback" in result.output
+    assert (lib.level, lib.propagate) == before
+    assert not [h for h in lib.handlers if isinstance(h, render._WarnHandler)]
