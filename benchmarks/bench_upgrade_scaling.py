@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PipelineCounter, parser, table, write
 from _endpoint import RemoteSim
+from _timeline import CallRecorder, Span, breakdown, describe, recording_sleeps
 
 import clusterlib
 from clusterlib import retry
@@ -82,17 +83,20 @@ def run_clusterlib(nodes: int, speed: float) -> dict[str, Any]:
     with RemoteSim(nodes, nodes * GROUPS_PER_NODE, speed=speed, os=FROM, upgrade_to=TO) as rs:
         before = rs.report()
         counts: Counter[str] = Counter()
-        transport = PipelineCounter(rs.transport(), counts)
+        spans: list[Span] = []
+        transport = PipelineCounter(CallRecorder(rs.transport(), spans), counts)
         cluster = clusterlib.connect(transport, time_scale=speed)
         counts.clear()  # connect's dialect probe is not part of the job
-        with tempfile.TemporaryDirectory() as tmp:
+        spans.clear()
+        with tempfile.TemporaryDirectory() as tmp, recording_sleeps(spans):
             upgrade = RollingUpgrade(cluster, action=RemoteCommand(SETUP),
                                      journal=Path(tmp) / "journal.json", target=release(TO))
-            started = time.perf_counter()
+            started, mono0 = time.perf_counter(), time.monotonic()
             report = upgrade.run()
-            wall = time.perf_counter() - started
+            wall, mono1 = time.perf_counter() - started, time.monotonic()
         cluster.close()
         after = rs.report()
+        where = breakdown(rs.timeline(), spans, mono0, mono1)
         assert report.ok, report.message
         assert set(after["releases"].values()) == {TO}, after["releases"]
         assert after["placement"] == before["placement"], "clusterlib changed the placement"
@@ -100,7 +104,7 @@ def run_clusterlib(nodes: int, speed: float) -> dict[str, Any]:
         return {**_result(wall, speed, counts, nodes), "params": rs.params,
                 "moves_by_purpose": dict(purposes), "sim_moves_by_reason": after["moves"],
                 "endpoint_requests": after["requests"] - before["requests"],
-                "endpoint_peak_rss_mb": after["peak_rss_mb"]}
+                "endpoint_peak_rss_mb": after["peak_rss_mb"], "timeline": where}
 
 
 def run_cau(nodes: int, speed: float) -> dict[str, Any]:
@@ -219,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             top = list(ours["calls_by_first_cmdlet"].items())[:6]
             reads.append(f"{nodes} nodes, clusterlib calls per node by first cmdlet: "
                          + ", ".join(f"{k} {v / nodes:.1f}" for k, v in top))
+            reads.append(f"{nodes} nodes, clusterlib {describe(ours['timeline'])}")
     print(table(["nodes", "groups", "bound (sim s)", "bound+valid.", "clusterlib (sim s)",
                  "cl / bound", "cl / (bound+valid.)", "cl pipes/node", "CAU-style (sim s)",
                  "CAU / bound", "CAU pipes/node", "cl / CAU"], rows))
