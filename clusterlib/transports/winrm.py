@@ -43,7 +43,7 @@ from clusterlib.transports.bounded import (
     Limits,
     bounded_send,
 )
-from clusterlib.transports.psrp_build import BodyCache, build_powershell, install
+from clusterlib.transports.psrp_messages import BodyCache, build_powershell, install
 from clusterlib.wire import CmdLine, CmdResult, ErrorRecord, Pipeline, PSResult
 from clusterlib.wire.limits import DEFAULT_MAX_ENVELOPE_SIZE
 
@@ -153,7 +153,7 @@ class WinRMTransport:
     Basic authentication over plain HTTP to a host outside the loopback range is refused
     unless ``allow_cleartext_basic=True`` (which warns on every connect).
     ``pipeline_cache`` bounds how many serialized messages of repeated reads are kept (0: none;
-    see ``clusterlib.transports.psrp_build``).
+    see ``clusterlib.transports.psrp_messages``).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
-"""The WinRM transport's cheaper pipelines: message building (clusterlib.transports.psrp_build),
-one watchdog thread and proxies worked out once (clusterlib.transports.bounded): same bytes, less
-client CPU."""
+"""The WinRM transport's cheaper pipelines: PSRP messages made and read (clusterlib.transports.
+psrp_messages), one watchdog thread and proxies worked out once (clusterlib.transports.bounded):
+same bytes and same values, less client CPU."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ from transport_factories import winrm_factory
 from clusterlib.dialects.powershell_dialect import snapshot_pipeline
 from clusterlib.sim import SimCluster
 from clusterlib.transports.bounded import ConnectionRegistry, Watchdog
-from clusterlib.transports.psrp_build import BodyCache, build_powershell, pipeline_key
-from clusterlib.transports.winrm import WinRMTransport
+from clusterlib.transports.psrp_messages import (
+    BodyCache,
+    build_powershell,
+    fast_primitives,
+    pipeline_key,
+)
+from clusterlib.transports.winrm import WinRMTransport, _plain
 from clusterlib.wire import Cmdlet, Pipeline, Statement
 
 MARKER = "clusterlib:end-of-statement:test"
@@ -185,3 +190,44 @@ def test_proxies_are_worked_out_once_per_session_and_url(monkeypatch: pytest.Mon
     loopback.proxies = {"http": False}  # type: ignore[dict-item]  # as pypsrp sets for loopback
     local = requests.Request("POST", "http://127.0.0.1:5985/wsman").prepare()
     assert registry.proxies(loopback, local) == real(local, loopback.proxies, True)
+
+
+PRIMITIVES = [
+    "<S>NODE 1</S>", "<S />", "<S>a_x000A_b_x005F_c</S>", "<ToString>Up</ToString>",
+    "<URI>http://x/</URI>", "<XD>&lt;a/&gt;</XD>", "<SBK>k</SBK>", "<I32>-5</I32>",
+    "<U32>4294967295</U32>", "<I64>9007199254740993</I64>", "<U64>1</U64>", "<I16>-1</I16>",
+    "<U16>7</U16>", "<By>255</By>", "<SB>-128</SB>", "<Db>1.5</Db>", "<Sg>-0.25</Sg>",
+    "<B>true</B>", "<B>False</B>", "<Nil />", "<DT>2024-01-01T00:00:00Z</DT>",
+    "<TS>PT1S</TS>", "<D>1.10</D>", "<Version>10.0.14393</Version>",
+]
+
+OBJECT = (
+    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T>'
+    '<T>System.Object</T></TN><MS><S N="Name">NODE_x0020_1</S><I32 N="Id">1</I32>'
+    '<B N="Up">true</B><Nil N="Owner" /><Db N="Weight">0.5</Db>'
+    '<Obj N="Groups" RefId="1"><TN RefId="1"><T>System.Collections.ArrayList</T>'
+    '<T>System.Object</T></TN><LST><S>a</S><I64>5</I64><S /></LST></Obj>'
+    '<Obj N="Same" RefId="2"><TNRef RefId="0" /><MS><S N="Name">x</S></MS></Obj>'
+    '</MS></Obj>'
+)
+
+
+@pytest.mark.parametrize("xml", PRIMITIVES)
+def test_primitives_are_read_as_pypsrp_reads_them(xml: str) -> None:
+    from pypsrp.serializer import Serializer
+
+    slow, fast = Serializer(), Serializer()
+    fast_primitives(fast)
+    expected = slow.deserialize(ET.fromstring(xml), clear=False)  # noqa: S314 - our own text
+    got = fast.deserialize(ET.fromstring(xml), clear=False)  # noqa: S314 - our own text
+    assert got == expected and type(got) is type(expected)
+
+
+def test_objects_are_read_as_pypsrp_reads_them() -> None:
+    from pypsrp.serializer import Serializer
+
+    slow, fast = Serializer(), Serializer()
+    fast_primitives(fast)
+    expected = _plain(slow.deserialize(OBJECT))
+    assert _plain(fast.deserialize(OBJECT)) == expected
+    assert expected["Name"] == "NODE 1" and expected["Groups"] == ["a", 5, ""]
