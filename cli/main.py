@@ -435,7 +435,7 @@ def sim_serve(
     """Serve a simulated cluster on a loopback WinRM endpoint until Ctrl-C."""
     from clusterlib.sim.endpoint import serve
     from clusterlib_cli import render
-    from clusterlib_cli.options import build_sim, make_target
+    from clusterlib_cli.target import build_sim, make_target
 
     target = make_target(sim=sim, speed=speed, debug=debug)
     simulated = build_sim(target)

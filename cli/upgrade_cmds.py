@@ -28,28 +28,20 @@ from clusterlib_cli.upgrade_args import (
     UpgradeArgs,
     VerifyOpt,
     WarnAfterOpt,
-    action_args,
     command_action,
     make_action,
     reporting_options,
     sim_command,
     upgrade_options,
 )
-from clusterlib_cli.upgrade_drive import (
-    drive,
-    final_summary,
-    journal_failure,
-    resume_command,
-    resume_lines,
-)
+from clusterlib_cli.upgrade_drive import drive
 
 if TYPE_CHECKING:
     from clusterlib.upgrade import Plan
 
 NO_REPORTING = RunReporting()  # the placeholder @reporting_options replaces
 
-__all__ = ["action_args", "final_summary", "journal_failure", "register", "resume_command",
-           "resume_lines", "sim_command"]
+__all__ = ["register"]
 
 
 def _default_journal(cluster_name: str) -> Path:
@@ -373,7 +365,7 @@ def demo(
 def _demo_run(speed: float, journal: Path, html: Path | None, debug: bool) -> None:
     from clusterlib.upgrade import PreflightFailed, RollingUpgrade, UpgradeOptions
     from clusterlib_cli import render, views
-    from clusterlib_cli.options import build_sim, make_target
+    from clusterlib_cli.target import build_sim, make_target
 
     target = make_target(sim="classic", speed=speed, debug=debug)
     sim = build_sim(target)

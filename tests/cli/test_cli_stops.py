@@ -242,11 +242,11 @@ def test_a_journal_that_cannot_be_created_means_nothing_started(
 
 
 def test_the_resume_names_the_action_the_run_used() -> None:
-    from clusterlib_cli import upgrade_cmds
+    from clusterlib_cli import upgrade_args
 
-    assert upgrade_cmds.action_args(upgrade_api.RemoteCommand(SETUP)) == ["--command", SETUP]
-    assert upgrade_cmds.action_args(upgrade_api.ManualAction("do it")) == ["--manual"]
-    assert upgrade_cmds.action_args(upgrade_api.RemoteCommand("x /key:s3cr3t", secret=True)) == []
+    assert upgrade_args.action_args(upgrade_api.RemoteCommand(SETUP)) == ["--command", SETUP]
+    assert upgrade_args.action_args(upgrade_api.ManualAction("do it")) == ["--manual"]
+    assert upgrade_args.action_args(upgrade_api.RemoteCommand("x /key:s3cr3t", secret=True)) == []
 
 
 def test_resume_with_manual_on_a_command_journal_is_refused(

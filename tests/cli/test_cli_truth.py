@@ -265,7 +265,7 @@ def test_resume_command_round_trips_every_connection_option(
     the values (command line, CLUSTERLIB_* variables or a profile), and it holds no secret."""
     import shlex
 
-    from clusterlib_cli import upgrade_cmds
+    from clusterlib_cli import upgrade_drive
 
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
@@ -284,7 +284,7 @@ def test_resume_command_round_trips_every_connection_option(
                          "CLUSTERLIB_NODE_PATH": "wsman/node/{node}"})
     assert result.exit_code == 0, result.output
     first = seen.pop("target")
-    line = upgrade_cmds.resume_command(tmp_path / "j.json", first,
+    line = upgrade_drive.resume_command(tmp_path / "j.json", first,
                                        ["--command", r"D:\setup.exe /q"])
     assert "hunter2-secret" not in line
     argv = shlex.split(line)
