@@ -76,26 +76,6 @@ def _action_problem(action: UpgradeAction, cluster: Cluster,
     return action.problem(cluster, snapshot=snapshot) if takes else action.problem(cluster)  # type: ignore[call-arg]
 
 
-def _unsendable_names(cluster: Cluster, snapshot: ClusterSnapshot) -> list[str]:
-    """Groups and nodes cluster.exe quoting cannot carry (``clusterlib.wire.cmdline.check_name``):
-    every group is moved by name at some drain or at the redistribution, so preflight refuses
-    them before anything changes (the drain also refuses them, for a group that appears later)."""
-    if cluster.dialect_name != "clusterexe":
-        return []
-    from clusterlib.errors import UnsafeName
-    from clusterlib.wire.cmdline import check_name
-
-    out = []
-    for kind, names in (("node name", [n.name for n in snapshot.nodes]),
-                        ("group name", [g.name for g in snapshot.groups])):
-        for name in names:
-            try:
-                check_name(name, kind)
-            except UnsafeName as exc:
-                out.append(str(exc))
-    return out
-
-
 def endpoint_of(cluster: Cluster) -> dict[str, str]:
     """What the run is connected to, for the journal and the report: ``{"kind": "sim" |
     "winrm" | <transport>, "target": <endpoint>}``. "sim" only for the in-process simulator
@@ -169,8 +149,8 @@ def plan_of(run: RunContext, snapshot: ClusterSnapshot, resuming: bool = False) 
 
 def _checks(run: RunContext, snapshot: ClusterSnapshot, order: Any,
             resuming: bool) -> list[CheckResult]:
-    """The preflight checks of a plan (preflight.run_checks), with the lock and action read
-    here and the names cluster.exe cannot carry."""
+    """The preflight checks of a plan (preflight.run_checks), with the lock and the action's
+    problem read here."""
     cluster = run.cluster
     lock_info = None
     lock_error = None
@@ -181,16 +161,10 @@ def _checks(run: RunContext, snapshot: ClusterSnapshot, order: Any,
     problem = "no upgrade action given" if run.action is None else _action_problem(
         run.action, cluster, snapshot)
     caps = cluster.capabilities
-    checks = run_checks(snapshot, run.options, order=order, lock=lock_info,
-                        lock_error=lock_error, run_id=run.run_id, action_problem=problem,
-                        functional_level_supported=caps.functional_level,
-                        resuming=resuming, force_drain_switch=caps.force_drain)
-    unsendable = _unsendable_names(cluster, snapshot)
-    if unsendable:
-        checks.append(CheckResult("names", False, "; ".join(unsendable)
-                                  + ". Rename them (or move them off with the cluster's own"
-                                  " tools) first; nothing was changed"))
-    return checks
+    return run_checks(snapshot, run.options, order=order, lock=lock_info,
+                      lock_error=lock_error, run_id=run.run_id, action_problem=problem,
+                      functional_level_supported=caps.functional_level,
+                      resuming=resuming, force_drain_switch=caps.force_drain)
 
 
 def _completion_message(state: RunState) -> str:

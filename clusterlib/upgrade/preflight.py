@@ -747,12 +747,37 @@ def check_core_group(ctx: CheckContext) -> list[CheckResult]:
     return [CheckResult("core-group", True, text)]
 
 
+def check_names(ctx: CheckContext) -> list[CheckResult]:
+    """``names`` (cluster.exe clusters only): groups and nodes whose names cmd.exe quoting cannot
+    carry (``clusterlib.wire.cmdline.check_name``). Every group is moved by name at some drain or
+    at the redistribution, so the run is refused before anything changes (the drain also refuses
+    such a group, for one that appears later). Says nothing when every name can be sent."""
+    snap = ctx.snapshot
+    if snap.dialect != "clusterexe":
+        return []
+    from clusterlib.errors import UnsafeName
+    from clusterlib.wire.cmdline import check_name
+
+    problems = []
+    for kind, names in (("node name", [n.name for n in snap.nodes]),
+                        ("group name", [g.name for g in snap.groups])):
+        for name in names:
+            try:
+                check_name(name, kind)
+            except UnsafeName as exc:
+                problems.append(str(exc))
+    if not problems:
+        return []
+    return [CheckResult("names", False, "; ".join(problems) + ". Rename them (or move them off"
+                        " with the cluster's own tools) first; nothing was changed")]
+
+
 #: Every check, in the order they run and are shown.
 CHECKS: tuple[Callable[[CheckContext], list[CheckResult]], ...] = (
     check_nodes_up, check_groups_healthy, check_no_paused_nodes, check_node_order,
     check_node_limit, check_upgrade_path, check_quorum, check_capacity, check_anti_affinity,
     check_version_join, check_lock, check_action, check_functional_level, check_validation_group,
-    check_core_group, check_force_drain,
+    check_core_group, check_force_drain, check_names,
 )
 
 
