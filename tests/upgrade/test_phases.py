@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from upgrade_helpers import classic_ps, connect, installer, iter_events
 
 from clusterlib import GroupState, NodeState
+from clusterlib.model import ServiceVersion
 from clusterlib.sim import GroupFailsOnline, NodeNeverReturns, SimCluster
-from clusterlib.upgrade import RollingUpgrade
+from clusterlib.upgrade import RollingUpgrade, availability, nodewatch
 from clusterlib.upgrade.context import NodeFailed, RunContext, Stop
 from clusterlib.upgrade.phases import (
     PHASES,
@@ -282,3 +284,69 @@ def test_functional_level_waits_for_every_node(tmp_path: Path) -> None:
         functional_level(started.run, started.step("functional-level", None), False)
     assert started.sim.functional_level == before
     assert not started.sim.calls("Update-ClusterFunctionalLevel")
+
+
+class _Reads:
+    """Counts the cluster reads a phase makes: snapshots, and single-node reads."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.snapshots = 0
+        self.nodes = 0
+        cluster, dialect = run.cluster, run.cluster.dialect
+        snapshot, read_node = cluster.snapshot, dialect.read_node
+
+        def counted_snapshot(*args: Any, **kwargs: Any) -> Any:
+            self.snapshots += 1
+            return snapshot(*args, **kwargs)
+
+        def counted_node(name: str) -> Any:
+            self.nodes += 1
+            return read_node(name)
+
+        cluster.snapshot = counted_snapshot  # type: ignore[method-assign]
+        dialect.read_node = counted_node  # type: ignore[method-assign]
+
+
+def test_a_phase_starts_from_the_step_boundarys_read(started: Started) -> None:
+    """The availability check's snapshot at the step boundary is the phase's first read: the
+    action's interlock and the verify phase read nothing more before they act."""
+    drain(started.run, started.step("drain"), False)
+    reads = _Reads(started.run)
+    availability.check(started.run, started.step("action"))
+    action(started.run, started.step("action"), False)
+    assert (reads.snapshots, reads.nodes) == (1, 0)
+    reboot(started.run, started.step("reboot"), False)
+    reads.snapshots = reads.nodes = 0
+    availability.check(started.run, started.step("verify"))
+    verify(started.run, started.step("verify"), False)
+    assert (reads.snapshots, reads.nodes) == (1, 0)
+    # Without a boundary read (nothing kept), the phase reads for itself.
+    verify(started.run, started.step("verify"), False)
+    assert reads.nodes == 1
+
+
+def test_the_install_window_is_read_at_the_coarser_interval(started: Started) -> None:
+    drain(started.run, started.step("drain"), False)
+    action(started.run, started.step("action"), False)
+    intervals: list[float | None] = []
+    wait = started.run.wait
+
+    def recorded(*args: Any, interval: float | None = None, **kwargs: Any) -> Any:
+        intervals.append(interval)
+        return wait(*args, interval=interval, **kwargs)
+
+    started.run.wait = recorded  # type: ignore[method-assign]
+    reboot(started.run, started.step("reboot"), False)
+    # Until NODE1 is seen going down: every INSTALL_POLL; then every poll_interval (None).
+    assert nodewatch.INSTALL_POLL > started.run.options.poll_interval
+    assert intervals == [nodewatch.INSTALL_POLL, None]
+
+
+def test_a_node_back_on_a_new_version_counts_as_having_gone_down(started: Started) -> None:
+    """A restart shorter than one read is not missed: the new version is the evidence."""
+    node = started.sim.snapshot().node("NODE1")
+    watch = nodewatch._BackWatch(started.run, "NODE1", seen_down=False)
+    assert not watch.done(node)  # Up on its old version: the installer has not restarted it
+    upgraded = attrs.evolve(node, state=NodeState.Paused,
+                            highest_version=ServiceVersion(10, 14393))
+    assert watch.done(upgraded) and watch.down
