@@ -103,7 +103,7 @@ _CONTROL_REASON = (
 )
 _ALLOWED_NOTE = (
     "double quote, %, !, ^, &, |, <, >, control characters and the Unicode look-alikes Windows"
-    " may convert into them (clusterlib.wire.cluster_text.BEST_FIT) are not allowed"
+    " may convert into them (clusterlib.wire.cmdline.BEST_FIT) are not allowed"
 )
 
 
