@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from clusterlib.dialects.base import (
@@ -83,9 +83,6 @@ def snapshot_pipeline(cluster: str | None = None, *, owners: bool = False) -> Pi
                        Cmdlet("Select-Object", {"Property": ["Name", "OwnerGroup"]}), *_CSV)),
         ]
     return Pipeline(statements=tuple(statements), idempotent=True)
-
-
-SNAPSHOT_PIPELINE = snapshot_pipeline()
 
 
 def parse_csv(text: Any, what: str) -> list[dict[str, str]]:
@@ -161,8 +158,8 @@ def node_from_row(row: dict[str, str]) -> NodeInfo:
     )
 
 
-def group_from_row(row: dict[str, str], preferred: dict[str, list[str]],
-                   possible: dict[str, list[str]]) -> GroupInfo:
+def group_from_row(row: dict[str, str], preferred: Mapping[str, Sequence[str]],
+                   possible: Mapping[str, Sequence[str]]) -> GroupInfo:
     name = row["Name"]
     gtype = row.get("GroupType") or ""
     return GroupInfo(
@@ -183,8 +180,8 @@ _GROUP_SETTERS = slot_setters(GroupInfo, ("name", "state", "owner", "priority", 
                                           "anti_affinity"))
 
 
-def groups_from_csv(text: Any, what: str, preferred: dict[str, list[str]],
-                    possible: dict[str, list[str]]) -> tuple[GroupInfo, ...]:
+def groups_from_csv(text: Any, what: str, preferred: Mapping[str, Sequence[str]],
+                    possible: Mapping[str, Sequence[str]]) -> tuple[GroupInfo, ...]:
     """``group_from_row`` for every row of a Get-ClusterGroup CSV, at near the cost of reading
     the CSV: columns found once, each distinct State / Priority / IsCoreGroup / GroupType text
     converted once (by the same functions group_from_row uses), records built without
@@ -254,6 +251,63 @@ def _name_of(value: Any) -> str:
     return str(value)
 
 
+class _OwnerLists:
+    """Owner lists as Get-ClusterOwnerNode's JSON gives them, read into name tuples. A cluster's
+    lists repeat (most groups and resources list the same nodes), so each distinct list is
+    converted, and tested for "every node", once and its tuple shared by every record that has
+    it: at 64 x 32,000 that is a few dozen conversions instead of a million name reads."""
+
+    def __init__(self, nodes: Iterable[NodeInfo]) -> None:
+        self.every = frozenset(n.name.lower() for n in nodes)
+        self.names: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.all_nodes: dict[tuple[str, ...], bool] = {}
+
+    def of(self, item: dict[str, Any]) -> tuple[str, ...]:
+        raw = item.get("OwnerNodes") or ()
+        try:
+            key = tuple(raw)
+            found = self.names.get(key)
+        except TypeError:  # nodes as dicts (a shallower depth): unhashable, read each time
+            return tuple(_name_of(n) for n in raw)
+        if found is None:
+            found = self.names[key] = tuple(_name_of(n) for n in key)
+        return found
+
+    def everyone(self, names: tuple[str, ...]) -> bool:
+        """Whether ``names`` is every node of the cluster (the same as no restriction)."""
+        found = self.all_nodes.get(names)
+        if found is None:
+            found = self.all_nodes[names] = {n.lower() for n in names} == self.every
+        return found
+
+
+def _owners_from(group_json: Any, resource_json: Any, resource_csv: Any,
+                 nodes: Iterable[NodeInfo]) -> tuple[dict[str, tuple[str, ...]],
+                                                     dict[str, tuple[str, ...]]]:
+    """Preferred owners per group, and possible owners per group (the intersection of its
+    resources' possible owners; none where that is every node), from the snapshot's owner
+    statements."""
+    lists = _OwnerLists(nodes)
+    preferred = {_name_of(item.get("ClusterObject")): lists.of(item)
+                 for item in _json_items(group_json, "group owners")}
+    res_group = {r["Name"]: r.get("OwnerGroup", "")
+                 for r in parse_csv(resource_csv, "Get-ClusterResource")}
+    possible: dict[str, tuple[str, ...]] = {}
+    for item in _json_items(resource_json, "resource owners"):
+        grp = res_group.get(_name_of(item.get("ClusterObject")))
+        if grp is None:
+            continue
+        names = lists.of(item)
+        had = possible.get(grp)
+        if had is None:
+            possible[grp] = names
+        elif had != names:
+            keep = {n.lower() for n in names}
+            possible[grp] = tuple(n for n in had if n.lower() in keep)
+    # Every node possible is the same as no restriction; keep the record small.
+    return preferred, {g: v for g, v in possible.items() if not lists.everyone(v)}
+
+
 class PowerShellDialect(NamedDialect):
     """Drives a cluster through the FailoverClusters cmdlets."""
 
@@ -282,28 +336,10 @@ class PowerShellDialect(NamedDialect):
         qtype = quorum_rows[0].get("QuorumType", "") if quorum_rows else ""
         qres = quorum_rows[0].get("QuorumResource", "") if quorum_rows else ""
         nodes = tuple(node_from_row(r) for r in parse_csv(first[2], "Get-ClusterNode"))
-        preferred: dict[str, list[str]] = {}
-        possible: dict[str, list[str]] = {}
+        preferred: dict[str, tuple[str, ...]] = {}
+        possible: dict[str, tuple[str, ...]] = {}
         if owners:
-            for item in _json_items(first[4], "group owners"):
-                preferred[_name_of(item.get("ClusterObject"))] = [
-                    _name_of(n) for n in item.get("OwnerNodes") or []]
-            res_group = {r["Name"]: r.get("OwnerGroup", "")
-                         for r in parse_csv(first[6], "Get-ClusterResource")}
-            for item in _json_items(first[5], "resource owners"):
-                res = _name_of(item.get("ClusterObject"))
-                grp = res_group.get(res)
-                if grp is None:
-                    continue
-                names = [_name_of(n) for n in item.get("OwnerNodes") or []]
-                if grp in possible:
-                    keep = {n.lower() for n in names}
-                    possible[grp] = [n for n in possible[grp] if n.lower() in keep]
-                else:
-                    possible[grp] = names
-            all_nodes = {n.name.lower() for n in nodes}
-            # Every node possible is the same as no restriction; keep the record small.
-            possible = {g: v for g, v in possible.items() if {n.lower() for n in v} != all_nodes}
+            preferred, possible = _owners_from(first[4], first[5], first[6], nodes)
         groups = groups_from_csv(first[3], "Get-ClusterGroup", preferred, possible)
         return ClusterSnapshot(
             name=crow.get("Name", ""),

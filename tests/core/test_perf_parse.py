@@ -107,3 +107,34 @@ def test_parse_within_a_small_multiple_of_csv_reader() -> None:
     # The bar is 4x (benchmarks/bench_parse.py prints it); 8x here so a noisy machine cannot
     # fail it, while the old per-row path (about 10x) would.
     assert min(ratios) <= 8.0, ratios
+
+
+def _owner_json(objects: list[tuple[str, list[str]]], extra: dict[str, object]) -> str:
+    import json
+
+    return json.dumps([{"ClusterObject": {"Name": name, **extra}, "OwnerNodes": owners}
+                       for name, owners in objects])
+
+
+def test_owner_lists_are_read_once_per_distinct_list_and_shared() -> None:
+    """The snapshot's owner statements: preferred owners per group, possible owners as the
+    intersection over a group's resources (none where that is every node), each distinct list
+    converted once and its tuple shared by every group that has it."""
+    from clusterlib.dialects.powershell_dialect import _owners_from
+    from clusterlib.model import NodeInfo, NodeState
+
+    nodes = [NodeInfo(n, NodeState.Up) for n in ("A", "B", "C")]
+    everyone = ["A", "B", "C"]
+    groups = [(f"G{i}", ["B", "A"] if i % 2 else []) for i in range(1000)]
+    resources = [(f"R{i}", everyone if i % 3 else ["c", "A"]) for i in range(1000)]
+    resources += [("R0b", ["A", "B"]), ("Orphan", ["A"])]
+    csv_text = '"Name","OwnerGroup"\r\n' + "".join(
+        f'"R{i}","G{i}"\r\n' for i in range(1000)) + '"R0b","G0"\r\n'
+    preferred, possible = _owners_from(_owner_json(groups, {"State": 0}),
+                                       _owner_json(resources, {"OwnerGroup": "x"}), csv_text, nodes)
+    assert preferred["G1"] == ("B", "A") and preferred["G0"] == ()
+    assert preferred["G1"] is preferred["G3"]  # one tuple for one distinct list
+    assert possible["G0"] == ("A",)  # ("c", "A") intersected with ("A", "B")
+    assert possible["G3"] == ("c", "A") and possible["G3"] is possible["G6"]
+    assert "G1" not in possible  # every node possible: no restriction
+    assert "Orphan" not in possible and len(possible) == 334
