@@ -66,6 +66,8 @@ class ClusterState:
         self._lock = threading.RLock()
         self._t0_wall = time.monotonic()
         self._t_offset = 0.0
+        # (thread, due time) while advance() applies a transition: now() for that thread.
+        self._applying: tuple[int, float] | None = None
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq: Iterator[int] = itertools.count()
         self.events: EventLog = EventLog(event_log_size)
@@ -83,7 +85,11 @@ class ClusterState:
     # ---- time ----
 
     def now(self) -> float:
-        """Simulated seconds since the cluster was created."""
+        """Simulated seconds since the cluster was created. While :meth:`advance` applies a
+        transition, the thread applying it sees the transition's due time instead."""
+        applying = self._applying
+        if applying is not None and applying[0] == threading.get_ident():
+            return applying[1]
         return (time.monotonic() - self._t0_wall) * self.speed + self._t_offset
 
     def sleep(self, sim_seconds: float) -> None:
@@ -100,8 +106,15 @@ class ClusterState:
         """Apply every scheduled transition that is due by now."""
         with self._lock:
             while self._queue and self._queue[0][0] <= self.now():
-                _due, _seq, action = heapq.heappop(self._queue)
-                action()
+                due, _seq, action = heapq.heappop(self._queue)
+                # Applied at its due time, not when someone next touched the model: what it
+                # schedules and logs counts from there, so a chain (installer window, restart,
+                # boot, join) keeps physical time however rarely the cluster is read.
+                outer, self._applying = self._applying, (threading.get_ident(), due)
+                try:
+                    action()
+                finally:
+                    self._applying = outer
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
         """Block (wall clock, scaled) until ``predicate`` holds or ``timeout`` sim seconds pass."""

@@ -213,3 +213,18 @@ def test_unknown_fault_subject_is_refused() -> None:
     sim = SimCluster.classic(os="2016")
     with pytest.raises(SimError):
         sim.inject(GroupLocked("no such group"))
+
+
+def test_transitions_keep_physical_time_however_late_the_model_is_touched() -> None:
+    # 185 simulated seconds (window 120, reboot 60, join 5) pass in 18.5 ms of wall time; the
+    # model is touched again only after ~1,000 simulated seconds. Each step still happens when it
+    # was due, not when someone next looked (the 1 s slack: wall time between two calls).
+    sim = SimCluster.classic(os="2016", upgrade_to="2019", speed=10_000)
+    sim.start_installer("NODE1", r"D:\setup.exe /auto upgrade /quiet")
+    time.sleep(0.1)
+    sim.advance()
+    times = {e.kind: e.t for e in sim.events if e.subject == "NODE1"}
+    assert times["reboot"] - times["upgrade-start"] == pytest.approx(sim.install_window, abs=1)
+    assert times["joined"] - times["reboot"] == pytest.approx(60 + 5, abs=1)
+    assert sim.now() > times["joined"] + 500
+    assert sim.node("NODE1").release.key == "2019"
