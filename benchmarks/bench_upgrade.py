@@ -11,12 +11,13 @@ Yardsticks, in simulated seconds from the simulator's own parameters:
 - the physical lower bound (``bench_upgrade_scaling.lower_bound``): per node its drain at the
   drain's parallelism, install window + reboots + join; one final redistribution at full
   parallelism. ``bound + validation`` adds the validation moves (the seed's requirement).
-- the engine's own path: the moves the engine actually made, at the durations they take (each
-  drain batch by batch, the core-group and validation moves one at a time, the redistribution
-  up to ``redistribute_parallelism`` (4) at a time, as it makes them), plus install + reboot +
-  join. Its overhead (wall minus this path) is
-  the orchestration's own cost: reads, polls, journal fsyncs. The bar for it: <= 5 % over
-  the wire at speed 25.
+- the physical work the engine chose, measured (``benchmarks/_timeline.py``): the union of the
+  intervals in which a group was moving or a node was installing, rebooting or joining, on the
+  simulator's clock, less what the simulator's clock added (it runs a due transition only when
+  a call next advances it: *late*). Everything else is the orchestration's overhead: the
+  cluster idle while the client reads, polls, fsyncs its journal (*idle*, charged to the call
+  or work that held it), plus *late*. The bar: overhead <= 5 % of the work over the wire at
+  speed 25; ``idle`` alone is what it would be on a simulator that kept time.
 
     python benchmarks/bench_upgrade.py                  # 16 x 400, speed 25, over the wire
     python benchmarks/bench_upgrade.py --in-process     # and in process
@@ -25,7 +26,6 @@ Yardsticks, in simulated seconds from the simulator's own parameters:
 
 from __future__ import annotations
 
-import math
 import sys
 import tempfile
 import time
@@ -48,21 +48,6 @@ from clusterlib.sim.transport import InProcessTransport
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
 BAR_PCT = 5.0
-REDISTRIBUTE_PARALLELISM = 4  # UpgradeOptions.redistribute_parallelism's default
-
-
-def engine_path(params: dict[str, Any], state: dict[str, Any],
-                purposes: Counter[str]) -> dict[str, float]:
-    """The engine's own critical path in simulated seconds (module docstring)."""
-    move, par = params["move_time"], params["drain_parallelism"]
-    action = params["install_window"] + params["restarts"] * params["reboot_time"] \
-        + params["join_time"]
-    return {"drains": sum(math.ceil(n / par) * move for n in state["drain_moves"]),
-            "core group": purposes["drain"] * move,
-            "install+reboot+join": len(params["nodes"]) * action,
-            "validation": purposes["validation"] * move,
-            # The engine returns groups home up to redistribute_parallelism (4) at a time.
-            "redistribution": math.ceil(purposes["redistribute"] / REDISTRIBUTE_PARALLELISM) * move}
 
 
 def _params_of(sim: SimCluster) -> dict[str, Any]:
@@ -126,16 +111,15 @@ def run_once(nodes: int, groups: int, speed: float, wire: bool) -> dict[str, Any
     assert state["placement"] == before["placement"]
     purposes = Counter(m["purpose"] for m in report.moves)
     bound = lower_bound(params)
-    path = engine_path(params, state, purposes)
     sim_s = wall * speed
-    b, v, e = sum(bound.values()), path["validation"], sum(path.values())
+    b, v = sum(bound.values()), purposes["validation"] * params["move_time"]
     return {"transport": "wire" if wire else "in-process", "nodes": nodes, "groups": groups,
             "speed": speed, "wall_s": round(wall, 2), "sim_s": round(sim_s, 1),
             "bound_sim_s": b, "bound_parts": bound, "validation_sim_s": v,
-            "engine_path_sim_s": e, "engine_path": path,
             "over_bound": round(sim_s / b, 3), "over_bound_plus_validation": round(sim_s / (b + v), 3),
-            "overhead_pct": round(100 * (sim_s - e) / e, 2),
-            "timeline": where,
+            "work_sim_s": where["work_sim_s"], "idle_sim_s": where["idle_sim_s"],
+            "late_sim_s": where["late_sim_s"], "overhead_pct": where["overhead_pct"],
+            "idle_pct": where["idle_pct"], "timeline": where,
             "pipelines": counts["pipeline"], "cmd_lines": counts["cmd"],
             "pipelines_per_node": round(counts["pipeline"] / nodes, 1),
             "http_requests": requests, "journal_saves": saves,
@@ -154,12 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_once(nodes, groups, speed, wire)
                for wire in ((False, True) if args.in_process else (True,))]
     rows = [[r["transport"], f"{nodes}x{groups}", f"{speed:g}", r["sim_s"], r["bound_sim_s"],
-             f"{r['over_bound']:.3f}", f"{r['over_bound_plus_validation']:.3f}",
-             r["engine_path_sim_s"], f"{r['overhead_pct']:.1f}%", f"{r['pipelines_per_node']:.0f}",
-             r["http_requests"] or "-", r["journal_saves"]] for r in results]
+             f"{r['over_bound']:.3f}", f"{r['over_bound_plus_validation']:.3f}", r["work_sim_s"],
+             r["idle_sim_s"], r["late_sim_s"], f"{r['overhead_pct']:.1f}%", f"{r['idle_pct']:.1f}%",
+             f"{r['pipelines_per_node']:.0f}", r["http_requests"] or "-", r["journal_saves"]]
+            for r in results]
     print(table(["transport", "cluster", "speed", "clusterlib (sim s)", "bound (sim s)",
-                 "/ bound", "/ (bound+valid.)", "engine path (sim s)", "overhead",
-                 "pipelines/node", "HTTP requests", "journal saves"], rows))
+                 "/ bound", "/ (bound+valid.)", "work (sim s)", "idle", "late", "overhead",
+                 "idle / work", "pipelines/node", "HTTP requests", "journal saves"], rows))
     for r in results:
         top = list(r["calls_by_first_cmdlet"].items())[:8]
         print(f"{r['transport']}: calls per node by first cmdlet: "
@@ -167,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['transport']}: {describe(r['timeline'])}")
     wire = results[-1]
     ok = wire["overhead_pct"] <= BAR_PCT
-    print(f"bar: over the wire, overhead vs the engine's own path <= {BAR_PCT:g}%"
-          f" ({wire['overhead_pct']:.1f}%): {'PASS' if ok else 'FAIL'} (reported, not enforced)")
+    print(f"bar: over the wire, overhead (idle + late) over the physical work <= {BAR_PCT:g}%"
+          f" ({wire['overhead_pct']:.1f}%; idle alone {wire['idle_pct']:.1f}%):"
+          f" {'PASS' if ok else 'FAIL'} (reported, not enforced)")
     target = write("upgrade-quick" if args.quick else "upgrade",
                    {"results": results, "bar_pct": BAR_PCT, "pass": ok}, args.json)
     print(f"wrote {target}")
