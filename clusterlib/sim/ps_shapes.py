@@ -38,6 +38,7 @@ class Shapes:
         self._resources: dict[tuple[str, str], tuple[tuple[Any, ...], PSObject]] = {}
         # Bumped whenever a node's object is rebuilt: owner lists made before are stale.
         self._node_gen = 0
+        self._gen_lock = threading.Lock()
         self._owner_nodes: dict[tuple[str, ...], tuple[int, list[PSObject]]] = {}
 
     @classmethod
@@ -83,8 +84,9 @@ class Shapes:
             props["DrainTarget"] = node.drain_target
         obj = PSObject(_NODE_TYPES, props, to_string=node.name)
         obj.memo = {}
-        self._nodes[node.name] = (key, obj)
-        self._node_gen += 1
+        with self._gen_lock:  # the endpoint's threads share this: no increment may be lost
+            self._nodes[node.name] = (key, obj)
+            self._node_gen += 1
         return obj
 
     def group_obj(self, group: SimGroup) -> PSObject:
