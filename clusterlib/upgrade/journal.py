@@ -37,7 +37,7 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from clusterlib.upgrade.errors import JournalRejected, JournalTakenOver, JournalWriteFailed
 from clusterlib.upgrade.state import (
@@ -46,7 +46,6 @@ from clusterlib.upgrade.state import (
     VERSION,
     AuditRecord,
     RunState,
-    migrate_v1,
     upgrade_body,
 )
 
@@ -261,12 +260,9 @@ class Journal:
     """One run's journal file and its typed state (``state``, a RunState). ``save()`` after every
     change that must survive a crash."""
 
-    def __init__(self, path: Path | None, state: RunState | Mapping[str, Any]) -> None:
+    def __init__(self, path: Path | None, state: RunState) -> None:
         self.path = Path(path) if path is not None else None
-        # A mapping is a body in JSON form that may leave out what version 1 wrote only once it
-        # was needed (what the engine builds at the start, until it builds the RunState itself).
-        self.state = (state if isinstance(state, RunState)
-                      else RunState.from_dict(migrate_v1(state), str(self.path or "<memory>")))
+        self.state = state
         self.saves = 0
         self._plan_text: str | None = None
         self._plan_id = 0
@@ -274,16 +270,8 @@ class Journal:
         # to overwrite a file that changed since (another holder of the same run writes it).
         self._identity: tuple[int, int, int, int, int] | None = None
 
-    @property
-    def body(self) -> dict[str, Any]:
-        """The state, for code that still reads it as ``body["key"]`` (transitional, removed once
-        no caller is left: RunState answers item access by its JSON keys and turns dicts stored
-        in it into its records; it is typed as the dict it stands in for). Use ``state``."""
-        return cast("dict[str, Any]", self.state)
-
     @classmethod
-    def create(cls, path: str | os.PathLike[str] | None,
-               state: RunState | Mapping[str, Any]) -> Journal:
+    def create(cls, path: str | os.PathLike[str] | None, state: RunState) -> Journal:
         """Start a journal at ``path``. Refuses to overwrite the journal of an unfinished run."""
         if path is None:
             return cls(None, state)
@@ -379,11 +367,6 @@ class Journal:
                 f"{self.path} changed on disk since this run last wrote it (another resume"
                 " of this run writes it now, or it was replaced); not overwriting it",
                 path=self.path)
-
-    def step(self, step_id: str) -> dict[str, Any]:
-        """The step record ``step_id`` (transitional, typed as the dict it stands in for, like
-        ``body``; typed code uses ``state.step``)."""
-        return cast("dict[str, Any]", self.state.step(step_id))
 
     @staticmethod
     def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ held as ``from_``; a record's ``to_dict()`` gives the JSON form, ``from_dict()``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, SupportsIndex, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import attrs
 from attrs import define, field, frozen
@@ -82,62 +82,6 @@ class Record:
     def from_dict(cls: type[R], raw: Any, where: str = "<memory>") -> R:
         """Check ``raw`` (JSON form) and build the record; JournalRejected names what is wrong."""
         return _load(cls, raw, where, "")
-
-    # ---- dict-style access: transitional, for code not yet switched to the typed fields ----
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, _attr(type(self), key))
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        f = _field(type(self), key)
-        setattr(self, f.name, _coerce(f, value))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and _find(type(self), key) is not None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, _attr(type(self), key)) if key in self else None
-        return default if value is None else value
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if self.get(key) is None:
-            self[key] = default
-        return self[key]
-
-    def update(self, **changes: Any) -> None:
-        for key, value in changes.items():
-            self[key] = value
-
-    def keys(self) -> list[str]:
-        return [f.metadata.get("key") or f.name for f in _fields(type(self))
-                if f.name != "details"]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Record):
-            return type(other) is type(self) and self.to_dict() == other.to_dict()
-        if isinstance(other, Mapping):
-            return self.to_dict() == dict(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable records, compared by content
-
-
-def _find(cls: type[Record], key: str) -> attrs.Attribute[Any] | None:
-    for f in _fields(cls):
-        if (f.metadata.get("key") or f.name) == key and f.name != "details":
-            return f
-    return None
-
-
-def _field(cls: type[Record], key: str) -> attrs.Attribute[Any]:
-    f = _find(cls, key)
-    if f is None:
-        raise KeyError(key)
-    return f
-
-
-def _attr(cls: type[Record], key: str) -> str:
-    return _field(cls, key).name
 
 
 _DUMP: dict[type, tuple[tuple[str, str, bool], ...]] = {}
@@ -216,68 +160,13 @@ def _value(f: attrs.Attribute[Any], value: Any, where: str, ctx: str, key: str) 
             raise JournalRejected(f"{where}: {label}has the wrong type ({type(v).__name__})")
         else:
             out[k] = v
-    if shape == "list":
-        return RecordList(of, out.values()) if of is not None else list(out.values())
-    return RecordMap(of, out) if of is not None else out
-
-
-def _coerce(f: attrs.Attribute[Any], value: Any) -> Any:
-    """A value set through dict-style access, in the field's typed form (a mapping given for a
-    record becomes the record)."""
-    of, shape = f.metadata.get("of"), f.metadata.get("shape")
-    if of is None or value is None:
-        return value
-    if shape == "one":
-        return value if isinstance(value, Record) else of.from_dict(value)
-    if shape == "list":
-        return RecordList(of, value)
-    return RecordMap(of, dict(value))
-
-
-class RecordList(list[Any]):
-    """A list of records that turns a mapping added to it into the record (transitional: code
-    that still appends dicts keeps the list typed)."""
-
-    def __init__(self, of: type[Record], items: Iterable[Any] = ()) -> None:
-        self._of = of
-        super().__init__(self._make(x) for x in items)
-
-    def _make(self, item: Any) -> Any:
-        return item if isinstance(item, Record) else self._of.from_dict(item)
-
-    def append(self, item: Any) -> None:
-        super().append(self._make(item))
-
-    def insert(self, index: SupportsIndex, item: Any) -> None:
-        super().insert(index, self._make(item))
-
-    def extend(self, items: Iterable[Any]) -> None:
-        super().extend(self._make(x) for x in items)
-
-
-class RecordMap(dict[str, Any]):
-    """A name -> record mapping that turns a mapping stored in it into the record."""
-
-    def __init__(self, of: type[Record], items: Mapping[str, Any] | None = None) -> None:
-        self._of = of
-        super().__init__({k: self._make(v) for k, v in (items or {}).items()})
-
-    def _make(self, item: Any) -> Any:
-        return item if isinstance(item, Record) else self._of.from_dict(item)
-
-    def __setitem__(self, key: str, item: Any) -> None:
-        super().__setitem__(key, self._make(item))
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
+    return list(out.values()) if shape == "list" else out
 
 
 # ---- the records ----
 
 
-@define(kw_only=True, eq=False)
+@define(kw_only=True)
 class StepRecord(Record):
     """One plan step as run: ``status`` one of STATUSES; ``result`` how it ended when that is
     more than its status ("already done", "skipped", "interrupted", ...)."""
@@ -296,7 +185,7 @@ class StepRecord(Record):
                                metadata=_m(_OPT_STR, omit_none=True, optional=True))
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class MoveRecord(Record):
     """A group move the run made (``purpose``: drain, validation, failback, recovery, ...)."""
 
@@ -312,7 +201,7 @@ class MoveRecord(Record):
     at: str | None = field(default=None, metadata=_MAYBE)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class RetryRecord(Record):
     """A retried operation (``attempt`` as the retry policy counted it; None when unknown)."""
 
@@ -324,7 +213,7 @@ class RetryRecord(Record):
     at: str | None = field(default=None, metadata=_MAYBE)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class AuditRecord(Record):
     """An audited act (resumed, lock broken, action sent again...): ``text`` and ``at``, and
     whatever else its writer recorded (``details``, e.g. a broken lock's previous holder)."""
@@ -334,7 +223,7 @@ class AuditRecord(Record):
     details: dict[str, Any] = field(factory=dict)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class StopPoint(Record):
     """Where a run stopped."""
 
@@ -343,7 +232,7 @@ class StopPoint(Record):
     phase: str | None = field(default=None, metadata=_OSTR)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class InFlight(Record):
     """The validation move under way: ``group`` went to ``node`` from ``home``."""
 
@@ -352,7 +241,7 @@ class InFlight(Record):
     home: str | None = field(metadata=_OSTR)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class NodeVersions(Record):
     """A node's versions and state as read (cluster service highest/lowest, OS build)."""
 
@@ -362,7 +251,7 @@ class NodeVersions(Record):
     state: str | None = field(default=None, metadata=_MAYBE)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class AdoptedTarget(Record):
     """The version the first upgraded node came back with, adopted as the run's target."""
 
@@ -372,7 +261,7 @@ class AdoptedTarget(Record):
     from_: str = field(metadata=_m((str,), key="from"))
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class Endpoint(Record):
     """What the run was connected to (``kind``: "sim", "winrm", ...)."""
 
@@ -380,7 +269,7 @@ class Endpoint(Record):
     target: str = field(metadata=_STR)
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class Hooks(Record):
     """The run's pre-update and verify hooks (``UpgradeAction.to_dict()`` form, or None)."""
 
@@ -388,7 +277,7 @@ class Hooks(Record):
     verify: dict[str, Any] | None = field(default=None, metadata=_m((dict, None)))
 
 
-@frozen(kw_only=True, eq=False)
+@frozen(kw_only=True)
 class Unconfirmed(Record):
     """An upgrade action that may have started without its start being confirmed."""
 
@@ -396,7 +285,7 @@ class Unconfirmed(Record):
     error: str = field(metadata=_STR)
 
 
-@define(kw_only=True, eq=False)
+@define(kw_only=True)
 class Episode(Record):
     """One time a group was down beyond its own moves."""
 
@@ -408,7 +297,7 @@ class Episode(Record):
     on: str | None = field(default=None, metadata=_MAYBE)
 
 
-@define(kw_only=True, eq=False)
+@define(kw_only=True)
 class Availability(Record):
     """A group's downtime account (wall-clock marks as time.time() floats; cluster seconds)."""
 
@@ -422,7 +311,7 @@ class Availability(Record):
                                                              optional=True))
 
 
-@define(kw_only=True, eq=False)
+@define(kw_only=True)
 class RunState(Record):
     """One run's recorded state: what the journal file holds (``plan`` is written apart)."""
 
@@ -464,12 +353,6 @@ class RunState(Record):
     action_unconfirmed: dict[str, Unconfirmed] = field(
         factory=dict, metadata=_m((dict,), of=Unconfirmed, shape="map"))
     left_in_place: dict[str, str | None] = field(factory=dict, metadata=_PLACES)
-
-    def __attrs_post_init__(self) -> None:
-        # Lists and maps of records are typed containers even when built from plain ones.
-        for f in _fields(type(self)):
-            if f.metadata.get("of") is not None and f.metadata["shape"] != "one":
-                object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
 
     def step(self, step_id: str) -> StepRecord:
         for s in self.steps:
