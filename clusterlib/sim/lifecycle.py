@@ -1,5 +1,7 @@
-"""A node's life: crashes, reboots, the installer window and its restarts, joining (the join
-rule), adding nodes, and raising the functional level."""
+"""A node's life: crashes, reboots, the installer and its restarts, joins, new nodes, the level.
+
+Joining follows the join rule (clusterlib.sim.state.can_join); Update-ClusterFunctionalLevel
+raises the level once every node runs one release."""
 
 from __future__ import annotations
 

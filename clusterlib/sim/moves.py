@@ -1,5 +1,6 @@
-"""Moves and drains: Move-ClusterGroup, Suspend-ClusterNode [-Drain], Resume-ClusterNode
-[-Failback], with the refusals and faults a real cluster gives."""
+"""Moves and drains as the cluster does them, with the refusals and faults a real one gives.
+
+Move-ClusterGroup, Suspend-ClusterNode [-Drain], Resume-ClusterNode [-Failback]."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Where a group goes: choosing a node, starting a move and finishing it, failing groups over
-when their node goes down."""
+"""Where a group goes: choosing a node, moving the group there, failing over from a node gone down."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The cmdlets of the simulator's PowerShell host that change the cluster: Suspend- and
-Resume-ClusterNode, Move-ClusterGroup, Update-ClusterFunctionalLevel, Set-ClusterParameter
-(the upgrade lock's claims)."""
+"""The cmdlets of the simulator's PowerShell host that change the cluster.
+
+Suspend- and Resume-ClusterNode, Move-ClusterGroup, Update-ClusterFunctionalLevel,
+Set-ClusterParameter (the upgrade lock's claims)."""
 
 from __future__ import annotations
 

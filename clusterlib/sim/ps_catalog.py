@@ -1,5 +1,7 @@
-"""What the simulator's PowerShell host knows of the real commands (parameters, positions,
-switches, aliases, commands it does not model) and the shape of its refusals (error records)."""
+"""What the simulator's PowerShell host knows of the real commands, and how its refusals look.
+
+Parameters, positions, switches and aliases of the real commands, the commands it does not
+model, the error records of its refusals, and script text bound into cmdlet calls."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The core cmdlets clusterlib pipes into, as the simulator's PowerShell host runs them:
-Select-Object, ConvertTo-Json, ConvertTo-Csv, Out-String, Write-Output, Invoke-Expression, Get-Command."""
+"""The core cmdlets clusterlib pipes into, as the simulator's PowerShell host runs them.
+
+Select-Object, ConvertTo-Json, ConvertTo-Csv, Out-String, Write-Output, Invoke-Expression,
+Get-Command."""
 
 from __future__ import annotations
 

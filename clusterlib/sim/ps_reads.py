@@ -1,5 +1,7 @@
-"""The read cmdlets of the simulator's PowerShell host: Get-Cluster, Get-ClusterNode,
-Get-ClusterGroup, Get-ClusterResource, Get-ClusterOwnerNode, Get-ClusterQuorum, Get-ClusterParameter."""
+"""The read cmdlets of the simulator's PowerShell host.
+
+Get-Cluster, Get-ClusterNode, Get-ClusterGroup, Get-ClusterResource, Get-ClusterOwnerNode,
+Get-ClusterQuorum, Get-ClusterParameter."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The simulated cluster's ground floor: its clock and scheduled transitions, event log, faults,
-lookups, and the version and quorum rules every operation consults.
+"""The simulated cluster's ground floor: clock, event log, faults, lookups, versions and quorum.
+
+The version and quorum rules here are the ones every operation consults.
 
 Time: every step has a duration in simulated seconds. The simulated clock runs ``speed`` times
 faster than the wall clock, and scheduled transitions (a move finishing, a node coming back from a

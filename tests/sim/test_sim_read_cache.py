@@ -1,5 +1,6 @@
-"""The simulator's kept output objects (clusterlib.sim.ps_shapes): a quiet cluster's objects, rows
-and CSV lines are reused, and every change is seen by the next read."""
+"""The simulator's kept output objects (ps_shapes): reused while quiet, every change seen.
+
+A quiet cluster's objects, rows and CSV lines are reused; every change is seen by the next read."""
 
 from __future__ import annotations
 
