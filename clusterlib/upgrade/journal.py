@@ -272,7 +272,10 @@ class Journal:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str] | None, state: RunState) -> Journal:
-        """Start a journal at ``path``. Refuses to overwrite the journal of an unfinished run."""
+        """Start a journal at ``path``. Refuses to overwrite the journal of an unfinished run, and
+        a state a load would refuse (it is checked as a load checks it before anything is written,
+        so a run never starts with a journal it could not resume from)."""
+        RunState.from_dict(state.to_dict(), str(path or "<memory>"))
         if path is None:
             return cls(None, state)
         p = Path(path)

@@ -370,3 +370,14 @@ def test_a_version_2_body_round_trips_and_unknown_or_mistyped_fields_are_refused
     broken["nodes_after"]["NODE1"] = "9.3"
     with pytest.raises(JournalRejected, match=r"nodes_after\['NODE1'\] is not an object"):
         state_mod.RunState.from_dict(broken, "j")
+
+
+def test_a_state_a_load_would_refuse_is_never_written(tmp_path: Path) -> None:
+    outer = json.loads(V1.read_text())
+    state = state_mod.RunState.from_dict(state_mod.migrate_v1({**outer["journal"],
+                                                               "plan": outer["plan"]}))
+    state.steps[0].status = "half-done"
+    path = tmp_path / "j.json"
+    with pytest.raises(JournalRejected, match="unknown status 'half-done'"):
+        Journal.create(path, state)
+    assert not path.exists()
