@@ -12,7 +12,8 @@ from attrs import field, frozen
 from clusterlib.model import ServiceVersion
 
 #: The upgrade's failback policy: every group back to its original owner once at the "end" of
-#: the run, or after "each" node. (Not Resume-ClusterNode -Failback's values: cluster.FAILBACK_MODES.)
+#: the run, or after "each" node (not Resume-ClusterNode -Failback's values, which are
+#: cluster.RESUME_FAILBACK_VALUES).
 FAILBACK_POLICIES = ("end", "each")
 #: ``validation_group`` value meaning "the lowest-priority non-core group" (the default).
 AUTO = "auto"
