@@ -157,7 +157,9 @@ class _Table:
 
 
 def _lines(text: str) -> list[str]:
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # CRLF and LF end a line; a lone CR does not (no Windows program ends lines with it), so a
+    # name that holds one is read with it, not with a line break in its place.
+    return text.replace("\r\n", "\n").split("\n")
 
 
 def _find_table(
@@ -312,7 +314,9 @@ def _read_rows(
             if done is not None:
                 out.append(_choose(done[0], text, what, done[1], []))
                 pending = bare = None
-            elif any(loose for _j, _e, loose in results):
+            elif any(loose for _j, _e, loose in results) or any(read(row, table)):
+                # The row is complete by itself, so the fragments before it belong to no row
+                # (a name with a CR LF of its own, say): refused, never swallowed into a name.
                 raise ParseError(f"cluster.exe {what}: unreadable row {bare!r}", text)
             else:
                 pending, bare = f"{pending}\n{raw}", f"{bare}\n{row}"

@@ -10,7 +10,7 @@ from conftest import ConnectSim
 import clusterlib
 from clusterlib.cluster import Group
 from clusterlib.dialects.clusterexe_dialect import ClusterExeDialect, quorum_resource_of
-from clusterlib.errors import GroupNotFound, PreconditionFailed, UnsafeName
+from clusterlib.errors import GroupNotFound, ParseError, PreconditionFailed, UnsafeName
 from clusterlib.model import GroupState, NodeState
 from clusterlib.sim import SimCluster
 from clusterlib.sim.simcluster import SimResource
@@ -118,6 +118,21 @@ def test_snapshot_survives_a_group_name_with_a_newline(connect_sim: ConnectSim) 
     with pytest.raises(UnsafeName, match=r"'A\\nB'"):
         Group(cluster, "A\nB").move_to("NODE2")
     assert len(sim.calls("cluster.exe")) == sent
+
+
+def test_a_lone_carriage_return_is_part_of_the_name_not_a_line_break() -> None:
+    """Only CR LF and LF end a line: 'z\\r}A' is read as itself, not as 'z\\n}A'."""
+    sim = SimCluster({"NODE1": ["z\r}A", "Good"], "NODE2": []}, os="2003")
+    names = {g.name for g in clusterlib.connect(sim).snapshot().groups}
+    assert {"z\r}A", "Good"} <= names and "z\n}A" not in names
+
+
+def test_a_name_with_its_own_crlf_is_refused_not_swallowed() -> None:
+    """The fragment before a complete row belongs to no row: a ParseError naming it, never a
+    name made of the fragment and the rows after it."""
+    sim = SimCluster({"NODE1": ["z\r\n}A", "Good"], "NODE2": []}, os="2003")
+    with pytest.raises(ParseError, match="unreadable row 'z'"):
+        clusterlib.connect(sim).snapshot()
 
 
 # ---- names that differ only by blanks -----------------------------------------------------------
