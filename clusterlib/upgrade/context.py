@@ -287,7 +287,7 @@ class RunContext:
         every = self.options.poll_interval if interval is None else interval
         policy = WaitPolicy(timeout=timeout, interval=min(every, timeout))
         return wait_for(read, done, policy, what=what, scale=self.cluster.time_scale,
-                        failed=failed)
+                        failed=failed, clock=self.cluster.policies.clock)
 
     # ---- versions ----
 

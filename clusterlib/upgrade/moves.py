@@ -99,7 +99,7 @@ def move_all(run: RunContext, moves: list[Move], failures: list[tuple[str, str]]
         _launch(run, queue, flying, handover, width)
         if not flying:
             continue
-        pause_between_polls(c.policies.move_wait, c.time_scale)
+        pause_between_polls(c.policies.move_wait, c.time_scale, clock=c.policies.clock)
         moved += _land(run, flying, handover, failures)
         run.save_due()
     return moved + move_serially(run, handover, failures, fresh=True)

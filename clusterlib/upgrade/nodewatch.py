@@ -97,7 +97,7 @@ def _watch(run: RunContext, n: str, watch: _BackWatch, timeout: float) -> NodeIn
             return info
         # Just seen out: the next read comes one poll_interval later, not at once.
         pause_between_polls(WaitPolicy(timeout, run.options.poll_interval),
-                            run.cluster.time_scale)
+                            run.cluster.time_scale, clock=run.cluster.policies.clock)
     left = timeout - (time.monotonic() - started) * run.cluster.time_scale
     return run.wait(read, watch.done, max(left, 0.0), what, failed=watch.failed)
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import attrs
 
 from clusterlib.errors import ClusterError, ClusterRefused, NotFound, PreconditionFailed, WaitTimeout
-from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
+from clusterlib.model import DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.upgrade import availability, moves, nodewatch
 from clusterlib.upgrade.actions import ActionFailed, ActionUnconfirmed, ManualAction, UpgradeAction
@@ -61,11 +61,13 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Pause and drain the node (only one node is ever out, quorum kept); whatever the cluster
     leaves on it is moved by clusterlib. Ends with the node Paused and empty."""
     n = _node_of(step)
-    snap = run.first_snap()
-    if snap.node(n).state in OUT:
+    # Read here, not taken from the step boundary: "only one node out" and quorum are decided
+    # on what the cluster shows right before the pause (the boundary's read is older by the
+    # fence and the journal's write).
+    if run.node(n).state in OUT:
         # Only on a resume or after a crash: wait for the node before draining it.
         nodewatch.wait_back(run, n, seen_down=True)
-        snap = run.snap()
+    snap = run.snap()
     others = [f"{x.name} is {x.state.name}" for x in snap.nodes
               if not same(x.name, n) and x.state is not NodeState.Up]
     if others:
@@ -166,9 +168,10 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     while a group Online at the start is down, never again when its start is unconfirmed."""
     n = _node_of(step)
     assert run.action is not None
-    checked: ClusterSnapshot | None = run.first_snap()  # checked at the step boundary
-    assert checked is not None
-    info = checked.node(n)
+    # Fresh reads, never the step boundary's: whether the node is already upgraded, and the
+    # interlock below, are decided on what the cluster shows right before the send (a node can
+    # restart, or a group land on it, between the boundary's read and this step).
+    info = run.node(n)
     if run.upgraded(n, info):
         return PhaseResult("already", f"{n} already runs {info.highest_version}; not upgraded"
                            " again")
@@ -190,8 +193,7 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         run.warn(f"{n} was Up again before the action; draining it again", node=n,
                  phase="action")
         drain(run, step, resumed)
-        checked = None  # the cluster changed: read and check it again
-    _interlock(run, step, n, checked)
+    _interlock(run, step, n)
     if isinstance(run.action, ManualAction):
         run.action.timeout = run.options.action_timeout
     if run.pre_update is not None:
@@ -199,15 +201,11 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     return _send_action(run, run.action, n)
 
 
-def _interlock(run: RunContext, step: Step, n: str, checked: ClusterSnapshot | None) -> None:
+def _interlock(run: RunContext, step: Step, n: str) -> None:
     """Never start an upgrade on a node that owns a group, nor while a group Online at the
-    start is down (its recovery may need this node): checked on a fresh snapshot. ``checked``:
-    the snapshot the availability check read at this step's boundary, a moment ago, when the
-    cluster has not changed since (else one is read and checked here)."""
-    snap = checked
-    if snap is None:
-        snap = run.snap()
-        availability.check(run, step, snap)
+    start is down (its recovery may need this node): checked on a fresh snapshot."""
+    snap = run.snap()
+    availability.check(run, step, snap)
     owned = snap.groups_on(n)
     if owned:
         raise Stop(f"refusing to start the upgrade action on {n}: it still owns"
@@ -412,12 +410,12 @@ def _validation_skip(run: RunContext, g: GroupInfo, n: str,
 
 
 def _validation_moves(run: RunContext, n: str, g: GroupInfo, first: str, second: str) -> None:
-    """``g`` (as just read) to ``first`` and back to ``second``. Each move's own confirming read
-    is the next move's starting point: no read in between."""
+    """``g`` to ``first`` (the move reads it first) and back to ``second``; the first move's
+    confirming read is the second one's starting point: no read in between."""
     d = run.cluster.dialect
     gname = g.name
     try:
-        landed = moves.move(run, gname, first, "validation", known=g)
+        landed = moves.move(run, gname, first, "validation")
     except MoveFailed as exc:
         run.state.validation_in_flight = None
         where = d.read_group(gname)

@@ -308,13 +308,13 @@ class _Reads:
 
 
 def test_a_phase_starts_from_the_step_boundarys_read(started: Started) -> None:
-    """The availability check's snapshot at the step boundary is the phase's first read: the
-    action's interlock and the verify phase read nothing more before they act."""
+    """The availability check's snapshot at the step boundary is the verify phase's first read;
+    the action reads afresh (whether the node is upgraded, the interlock) right before it sends."""
     drain(started.run, started.step("drain"), False)
     reads = _Reads(started.run)
     availability.check(started.run, started.step("action"))
     action(started.run, started.step("action"), False)
-    assert (reads.snapshots, reads.nodes) == (1, 0)
+    assert (reads.snapshots, reads.nodes) == (2, 1)
     reboot(started.run, started.step("reboot"), False)
     reads.snapshots = reads.nodes = 0
     availability.check(started.run, started.step("verify"))
