@@ -134,10 +134,11 @@ def _check_names(monkeypatch: pytest.MonkeyPatch, dialect: str, node: str, group
         node = re.sub(r"\s", "-", node)
     sim = SimCluster({node: [group], "OTHER": []}, os=DIALECT_OS[dialect], speed=50_000.0)
     carried = dialect == "powershell" or (_safe_for_cmd(node) and _safe_for_cmd(group))
-    readable = dialect == "powershell" or not any(c in node + group for c in "\r\n")
+    # cluster.exe's listing keeps a lone CR or LF inside a name, but a CR LF inside one cannot be
+    # told from the end of a row: that read is refused with a clear error, never a guessed name.
+    readable = dialect == "powershell" or "\r\n" not in node + group
 
-    # --- reads: the names come back exactly (cluster.exe's column text cannot hold a newline:
-    # that read is refused with a clear error instead of a guessed name).
+    # --- reads: the names come back exactly, or the read is refused.
     for args in (["status", "--json"], ["nodes", "--json"], ["groups", "--json"]):
         result = _cli(monkeypatch, sim, *args)
         if not readable:
