@@ -46,6 +46,7 @@ from clusterlib.upgrade.state import (
     VERSION,
     AuditRecord,
     RunState,
+    canonical,
     upgrade_body,
 )
 
@@ -57,8 +58,7 @@ SCHEMA = "clusterlib.upgrade.journal"
 
 
 def _canonical(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return canonical(body)
 
 
 def checksum_of(plan_text: str, body_text: str) -> str:
@@ -326,7 +326,7 @@ class Journal:
         plan = self.state.plan
         if self._plan_text is None or self._plan_id != id(plan):
             self._plan_text, self._plan_id = _canonical(plan), id(plan)
-        text = _canonical(self.state.to_dict(plan=False))
+        text = self.state.json_text(plan=False)  # == _canonical(state.to_dict(plan=False))
         return ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
                 + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
                 + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")

@@ -10,6 +10,7 @@ held as ``from_``; a record's ``to_dict()`` gives the JSON form, ``from_dict()``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -28,6 +29,15 @@ R = TypeVar("R", bound="Record")
 
 _OPT_STR: _Types = (str, None)
 _NUM: _Types = (float, int)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
+
+
+def canonical(value: Any) -> str:
+    """The canonical JSON text the journal's checksum covers (sorted keys, compact, UTF-8)."""
+    return _ENCODER.encode(value)
 
 
 def _fits(value: Any, types: _Types) -> bool:
@@ -64,18 +74,20 @@ class Record:
     """What every journal record shares: ``to_dict()`` (its JSON form) and ``from_dict()``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return self._dict(())
+        return self._dict((), _plain)
 
-    def _dict(self, skip: tuple[str, ...]) -> dict[str, Any]:
+    def _dict(self, skip: tuple[str, ...], plain: Callable[[Any], Any]) -> dict[str, Any]:
+        """The JSON form, each value through ``plain``: ``_plain`` (a copy) for ``to_dict``;
+        ``_encodable`` to encode it at once (a plain value is the record's own, not a copy)."""
         out: dict[str, Any] = {}
-        for name, key, omit_none in _dump_plan(type(self)):
+        for name, key, omit_none, holds in _dump_plan(type(self)):
             if name in skip:
                 continue
             value = getattr(self, name)
             if name == "details":  # an audit record's own keys, kept as written
                 out.update(value)
             elif not (omit_none and value is None):
-                out[key] = _plain(value)
+                out[key] = plain(value) if holds or plain is _plain else value
         return out
 
     @classmethod
@@ -83,25 +95,97 @@ class Record:
         """Check ``raw`` (JSON form) and build the record; JournalRejected names what is wrong."""
         return _load(cls, raw, where, "")
 
+    def json_text(self) -> str:
+        """``canonical(self.to_dict())``: the record's part of the journal's text."""
+        return canonical(self._dict((), _encodable))
 
-_DUMP: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+class Written(Record):
+    """A record that never changes once written (the @frozen ones): its JSON text is worked out
+    once and kept, so a save, which writes the whole journal, costs what is new since the last
+    one, not what the run has written so far."""
+
+    def json_text(self) -> str:
+        text: str | None = self.__dict__.get("_json")
+        if text is None:
+            text = canonical(self.to_dict())
+            # Record has no __slots__, so even a slotted, frozen record has a __dict__ to keep it.
+            object.__setattr__(self, "_json", text)
+        return text
 
 
-def _dump_plan(cls: type[Record]) -> tuple[tuple[str, str, bool], ...]:
-    """(attribute, JSON key, omit when None) of each field, worked out once per class: a save
-    writes the whole state, so this runs for every record at every save."""
+_DUMP: dict[type, tuple[tuple[str, str, bool, bool], ...]] = {}
+
+
+def _dump_plan(cls: type[Record]) -> tuple[tuple[str, str, bool, bool], ...]:
+    """(attribute, JSON key, omit when None, holds records) of each field, worked out once per
+    class: a save writes the whole state, so this runs for every record at every save."""
     plan = _DUMP.get(cls)
     if plan is None:
         plan = _DUMP[cls] = tuple((f.name, f.metadata.get("key") or f.name,
-                                   bool(f.metadata.get("omit_none"))) for f in _fields(cls))
+                                   bool(f.metadata.get("omit_none")),
+                                   f.metadata.get("of") is not None) for f in _fields(cls))
     return plan
+
+
+_TEXT: dict[type, tuple[tuple[str, str, str], ...]] = {}
+
+
+def _text_plan(cls: type[Record]) -> tuple[tuple[str, str, str], ...]:
+    """(attribute, encoded JSON key, how to write it) of each field, in the canonical (sorted)
+    key order: "plain" (one encoder call), "record" (one record or None), "written" (a list or
+    map of records whose text is kept), "records" (a list or map of changing records)."""
+    plan = _TEXT.get(cls)
+    if plan is None:
+        rows = []
+        for key, f in sorted((f.metadata.get("key") or f.name, f) for f in _fields(cls)):
+            of = f.metadata.get("of")
+            how = ("plain" if of is None else "record" if f.metadata["shape"] == "one"
+                   else "written" if issubclass(of, Written) else "records")
+            rows.append((f.name, canonical(key), how))
+        plan = _TEXT[cls] = tuple(rows)
+    return plan
+
+
+def _composed(record: Record, skip: tuple[str, ...]) -> str:
+    """``canonical(record.to_dict())`` with the kept texts of the written records it holds
+    reused (the same text: the encoder writes a nested value as it writes it alone)."""
+    parts = []
+    for name, key, how in _text_plan(type(record)):
+        if name in skip:
+            continue
+        value = getattr(record, name)
+        if how == "plain" or value is None:
+            text = canonical(value)
+        elif how == "record":
+            text = value.json_text()
+        elif how == "records":
+            text = canonical(_encodable(value))
+        elif isinstance(value, list):
+            text = "[" + ",".join(r.json_text() for r in value) + "]"
+        else:
+            text = "{" + ",".join(canonical(k) + ":" + r.json_text()
+                                  for k, r in sorted(value.items())) + "}"
+        parts.append(key + ":" + text)
+    return "{" + ",".join(parts) + "}"
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` as the encoder takes it: records as dicts; plain values as they are (shared)."""
+    if isinstance(value, Record):
+        return value._dict((), _encodable)
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encodable(v) for k, v in value.items()}
+    return value
 
 
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float):
         return value
     if isinstance(value, Record):
-        return value._dict(())
+        return value._dict((), _plain)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -186,7 +270,7 @@ class StepRecord(Record):
 
 
 @frozen(kw_only=True)
-class MoveRecord(Record):
+class MoveRecord(Written):
     """A group move the run made (``purpose``: drain, validation, failback, recovery, ...)."""
 
     group: str = field(metadata=_STR)
@@ -202,7 +286,7 @@ class MoveRecord(Record):
 
 
 @frozen(kw_only=True)
-class RetryRecord(Record):
+class RetryRecord(Written):
     """A retried operation (``attempt`` as the retry policy counted it; None when unknown)."""
 
     node: str | None = field(metadata=_OSTR)
@@ -214,7 +298,7 @@ class RetryRecord(Record):
 
 
 @frozen(kw_only=True)
-class AuditRecord(Record):
+class AuditRecord(Written):
     """An audited act (resumed, lock broken, action sent again...): ``text`` and ``at``, and
     whatever else its writer recorded (``details``, e.g. a broken lock's previous holder)."""
 
@@ -224,7 +308,7 @@ class AuditRecord(Record):
 
 
 @frozen(kw_only=True)
-class StopPoint(Record):
+class StopPoint(Written):
     """Where a run stopped."""
 
     node: str | None = field(default=None, metadata=_OSTR)
@@ -233,7 +317,7 @@ class StopPoint(Record):
 
 
 @frozen(kw_only=True)
-class InFlight(Record):
+class InFlight(Written):
     """The validation move under way: ``group`` went to ``node`` from ``home``."""
 
     node: str = field(metadata=_STR)
@@ -242,7 +326,7 @@ class InFlight(Record):
 
 
 @frozen(kw_only=True)
-class NodeVersions(Record):
+class NodeVersions(Written):
     """A node's versions and state as read (cluster service highest/lowest, OS build)."""
 
     highest: str | None = field(metadata=_OSTR)
@@ -252,7 +336,7 @@ class NodeVersions(Record):
 
 
 @frozen(kw_only=True)
-class AdoptedTarget(Record):
+class AdoptedTarget(Written):
     """The version the first upgraded node came back with, adopted as the run's target."""
 
     highest: str | None = field(metadata=_OSTR)
@@ -262,7 +346,7 @@ class AdoptedTarget(Record):
 
 
 @frozen(kw_only=True)
-class Endpoint(Record):
+class Endpoint(Written):
     """What the run was connected to (``kind``: "sim", "winrm", ...)."""
 
     kind: str = field(metadata=_STR)
@@ -270,7 +354,7 @@ class Endpoint(Record):
 
 
 @frozen(kw_only=True)
-class Hooks(Record):
+class Hooks(Written):
     """The run's pre-update and verify hooks (``UpgradeAction.to_dict()`` form, or None)."""
 
     pre_update: dict[str, Any] | None = field(default=None, metadata=_m((dict, None)))
@@ -278,7 +362,7 @@ class Hooks(Record):
 
 
 @frozen(kw_only=True)
-class Unconfirmed(Record):
+class Unconfirmed(Written):
     """An upgrade action that may have started without its start being confirmed."""
 
     at: str | None = field(default=None, metadata=_MAYBE)
@@ -362,7 +446,11 @@ class RunState(Record):
 
     def to_dict(self, *, plan: bool = True) -> dict[str, Any]:
         """The JSON form; ``plan=False`` leaves the plan out (the file writes it apart)."""
-        return self._dict(() if plan else ("plan",))
+        return self._dict(() if plan else ("plan",), _plain)
+
+    def json_text(self, *, plan: bool = True) -> str:
+        """``canonical(self.to_dict(plan=plan))``, reusing each written record's kept text."""
+        return _composed(self, () if plan else ("plan",))
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "<memory>") -> RunState:

@@ -381,3 +381,17 @@ def test_a_state_a_load_would_refuse_is_never_written(tmp_path: Path) -> None:
     with pytest.raises(JournalRejected, match="unknown status 'half-done'"):
         Journal.create(path, state)
     assert not path.exists()
+
+
+def test_the_saved_text_is_the_canonical_form_with_written_records_kept(tmp_path: Path) -> None:
+    """A save writes ``_canonical(state.to_dict())`` (what the checksum of a load recomputes),
+    composed from each written record's kept text: a record's text is worked out once."""
+    sim = classic_ps()
+    path = tmp_path / "j.json"
+    RollingUpgrade(connect(sim), action=installer(), journal=path).run()
+    state = Journal.load(path).state
+    assert state.json_text() == journal_mod._canonical(state.to_dict())
+    assert state.json_text(plan=False) == journal_mod._canonical(state.to_dict(plan=False))
+    move = state.moves[0]
+    assert move.json_text() is move.json_text()  # kept, not rebuilt
+    assert json.loads(path.read_text())["journal"] == state.to_dict(plan=False)
