@@ -27,7 +27,11 @@ moves, one after another.
 
 Reported per size: simulated seconds (wall x speed) of each way, the ratios clusterlib / bound,
 clusterlib / (bound + validation), CAU / bound and clusterlib / CAU, pipelines (and command
-lines) per node for each, and clusterlib's calls counted by first cmdlet.
+lines) per node for each, clusterlib's calls counted by first cmdlet, and each way's timeline
+(``benchmarks/_timeline.py``). At speed 200 a call of 25 ms costs 5 simulated seconds, which a
+real cluster (speed 1) does not charge: *calls-free cl / CAU* compares the two as if calls cost
+nothing (``calls_free``: the physical work plus the sleeps between polls that left the cluster
+idle), an estimate of the real-cluster ratio; ``cl / CAU`` is the measured one.
 
     python benchmarks/bench_upgrade_scaling.py             # 4, 16, 64 nodes at speed 200
     python benchmarks/bench_upgrade_scaling.py --quick     # 2 nodes at speed 400 (CI)
@@ -123,13 +127,15 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
                          no_proxy=True, path=path)
 
         before = rs.report()
-        with RunspacePool(wsman()) as pool:
+        spans: list[Span] = []
+        with RunspacePool(wsman()) as pool, recording_sleeps(spans):
             # The clock starts with the pool open, as clusterlib's starts after connect().
-            started = time.perf_counter()
+            started, mono0 = time.perf_counter(), time.monotonic()
 
             def ps(cmdlet: str, **params: Any) -> list[Any]:
                 counts["pipeline"] += 1
                 counts[cmdlet] += 1
+                t0 = time.monotonic()
                 shell = PowerShell(pool)
                 shell.add_cmdlet(cmdlet)
                 for key, value in params.items():
@@ -138,6 +144,7 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
                     else:
                         shell.add_parameter(key, value)
                 out = shell.invoke()
+                spans.append((t0, time.monotonic(), cmdlet))
                 if shell.had_errors:
                     raise RuntimeError(f"{cmdlet}: {[str(e) for e in shell.streams.error]}")
                 return out
@@ -146,6 +153,7 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
                 ps("Get-ClusterNode"), key=lambda n: int(str(n.adapted_properties["Id"])))]
             for name in names:
                 ps("Suspend-ClusterNode", Name=name, Drain=True, Wait=True)
+                t0 = time.monotonic()
                 with WinRS(wsman(f"wsman/node/{name}")) as shell:
                     counts["cmd"] += 1
                     counts["cmd:setup.exe"] += 1
@@ -153,6 +161,7 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
                     proc.invoke()
                     if proc.rc != 0:
                         raise RuntimeError(f"{name}: the installer exited {proc.rc}")
+                spans.append((t0, time.monotonic(), "cmd:setup.exe"))
                 seen_down = False
                 while True:
                     time.sleep(POLL / speed)
@@ -168,13 +177,22 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
             while any(str(g.adapted_properties["State"]) == "Pending"
                       for g in ps("Get-ClusterGroup")):
                 time.sleep(SETTLE_POLL / speed)
-            wall = time.perf_counter() - started
+            wall, mono1 = time.perf_counter() - started, time.monotonic()
         after = rs.report()
+        where = breakdown(rs.timeline(), spans, mono0, mono1)
         assert set(after["releases"].values()) == {TO}, after["releases"]
         moved = {g for g, n in after["placement"].items() if before["placement"][g] != n}
         return {**_result(wall, speed, counts, nodes), "sim_moves_by_reason": after["moves"],
-                "groups_not_home": sorted(moved),
+                "groups_not_home": sorted(moved), "timeline": where,
                 "endpoint_requests": after["requests"] - before["requests"]}
+
+
+def calls_free(way: dict[str, Any]) -> float:
+    """An estimate of the run if every call and the client's own work cost no time, as on a
+    real cluster where a call takes milliseconds against a node's minutes: the physical work
+    plus the sleeps between polls that left the cluster idle (simulated seconds)."""
+    t = way["timeline"]
+    return float(t["work_sim_s"] + t["idle_by_activity"].get("(sleep)", 0.0))
 
 
 def _result(wall: float, speed: float, counts: Counter[str], nodes: int) -> dict[str, Any]:
@@ -211,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                  "clusterlib_over_bound_plus_validation": round(ours["sim_s"]
                                                                 / (bound + validation), 3),
                  "cau_over_bound": round(cau["sim_s"] / bound, 3),
-                 "clusterlib_over_cau": round(ours["sim_s"] / cau["sim_s"], 3)}
+                 "clusterlib_over_cau": round(ours["sim_s"] / cau["sim_s"], 3),
+                 "calls_free_over_cau": round(calls_free(ours) / calls_free(cau), 3)}
             ours.pop("params")
             results.append(r)
             rows.append([nodes, r["groups"], f"{bound:.0f}", f"{bound + validation:.0f}",
@@ -219,14 +238,15 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['clusterlib_over_bound_plus_validation']:.3f}",
                          f"{ours['pipelines_per_node']:.0f}", f"{cau['sim_s']:.0f}",
                          f"{r['cau_over_bound']:.3f}", f"{cau['pipelines_per_node']:.0f}",
-                         f"{r['clusterlib_over_cau']:.3f}"])
+                         f"{r['clusterlib_over_cau']:.3f}", f"{r['calls_free_over_cau']:.3f}"])
             top = list(ours["calls_by_first_cmdlet"].items())[:6]
             reads.append(f"{nodes} nodes, clusterlib calls per node by first cmdlet: "
                          + ", ".join(f"{k} {v / nodes:.1f}" for k, v in top))
             reads.append(f"{nodes} nodes, clusterlib {describe(ours['timeline'])}")
+            reads.append(f"{nodes} nodes, CAU-style {describe(cau['timeline'])}")
     print(table(["nodes", "groups", "bound (sim s)", "bound+valid.", "clusterlib (sim s)",
                  "cl / bound", "cl / (bound+valid.)", "cl pipes/node", "CAU-style (sim s)",
-                 "CAU / bound", "CAU pipes/node", "cl / CAU"], rows))
+                 "CAU / bound", "CAU pipes/node", "cl / CAU", "calls-free cl / CAU"], rows))
     print("\n".join(reads))
     name = "upgrade-scaling-quick" if args.quick else "upgrade-scaling"
     print(f"wrote {write(name, {'speed': speed, 'results': results}, args.json)}")

@@ -92,6 +92,13 @@ def test_upgrade_scaling_figures_are_sane(quick_run: dict[str, Any]) -> None:
             assert r[way]["calls_by_first_cmdlet"]["cmd:setup.exe"] == 2  # once per node
         assert r["cau"]["calls_by_first_cmdlet"]["Suspend-ClusterNode"] == 2
         assert r["clusterlib_over_cau"] == round(r["clusterlib"]["sim_s"] / r["cau"]["sim_s"], 3)
+        # Without the calls' cost each way is its physical work and its idle poll sleeps:
+        # no more than its measured time, no less than the bound.
+        for way in ("clusterlib", "cau"):
+            t = r[way]["timeline"]
+            free = t["work_sim_s"] + t["idle_by_activity"].get("(sleep)", 0.0)
+            assert r["bound_sim_s"] - 1 <= free <= r[way]["sim_s"] + 1, (way, t)
+        assert r["calls_free_over_cau"] > 0
 
 
 def test_snapshot_readers_read_the_same_cluster(quick_run: dict[str, Any]) -> None:
