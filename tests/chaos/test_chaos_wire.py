@@ -151,7 +151,7 @@ def test_reboot_seen_down_by_the_first_read_counts(tmp_path: Path) -> None:
     was reported "never seen going down" and the run stopped after the reboot timeout."""
     sim = SimCluster.build(2, 2, os="2012R2", upgrade_to="2016", speed=5000.0)
     cluster = clusterlib.connect(sim)
-    d = cluster.commands
+    d = cluster.dialect
     read_node = d.read_node
 
     def slow_read(name: str) -> Any:

@@ -472,7 +472,7 @@ def test_a_left_claim_blocks_and_is_named_and_break_lock_clears_it(
     sim = _sim("powershell")
     cluster = clusterlib.connect(sim)
     ghost = locks.LockInfo("ghost", "mallory@elsewhere", 77, "2026-01-01T00:00Z", token="dead")
-    cluster.commands.set_private(locks.CLAIM_PREFIX + "dead", ghost.to_json())
+    cluster.dialect.set_private(locks.CLAIM_PREFIX + "dead", ghost.to_json())
     monkeypatch.setattr(locks, "BACKOFF", 0.0)
     with pytest.raises(LockHeld, match="mallory@elsewhere"):
         locks.acquire(cluster, "run1", "CLUSTER1")
@@ -490,18 +490,18 @@ def test_a_claim_whose_withdrawal_failed_does_not_block_the_next_start(
 
     sim = _sim("powershell")
     cluster = clusterlib.connect(sim)
-    real_delete = cluster.commands.delete_private
+    real_delete = cluster.dialect.delete_private
 
     def dropped(key: str) -> None:
         if key.startswith(locks.CLAIM_PREFIX):
             raise ConnectionFailed("127.0.0.1: connection dropped (test)")
         real_delete(key)
 
-    monkeypatch.setattr(cluster.commands, "delete_private", dropped)
+    monkeypatch.setattr(cluster.dialect, "delete_private", dropped)
     first = locks.acquire(cluster, "run1", "CLUSTER1")
     assert locks.CLAIM_PREFIX + first.token in sim.private_props  # left behind
     locks.dormant(first)
-    monkeypatch.setattr(cluster.commands, "delete_private", real_delete)
+    monkeypatch.setattr(cluster.dialect, "delete_private", real_delete)
     second = locks.acquire(cluster, "run1", "CLUSTER1")
     assert read_lock(cluster) == second
     assert not [k for k in sim.private_props if k.startswith(locks.CLAIM_PREFIX)]
@@ -513,7 +513,7 @@ def test_a_claim_of_a_dead_process_on_this_host_is_ignored() -> None:
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     dead = locks.LockInfo("other", locks.whoami(), int(gone.stdout), "t", token="deadbeef")
-    cluster.commands.set_private(locks.CLAIM_PREFIX + "deadbeef", dead.to_json())
+    cluster.dialect.set_private(locks.CLAIM_PREFIX + "deadbeef", dead.to_json())
     assert locks.acquire(cluster, "run1", "CLUSTER1").run_id == "run1"
 
 

@@ -1,4 +1,4 @@
-"""clusterlib.html and clusterlib.upgrade.report_html: renderers escape everything, the report file is self-contained."""
+"""The HTML renderers (html, upgrade.report_html): everything escaped, reports self-contained."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import clusterlib
 from clusterlib import html as chtml
-from clusterlib.upgrade import report_html
 from clusterlib.sim import SimCluster
+from clusterlib.upgrade import report_html
 
 
 def _snapshot(**kw: Any) -> clusterlib.ClusterSnapshot:

@@ -111,7 +111,7 @@ def _run_classic(cluster: clusterlib.Cluster, sim: SimCluster, tmp_path: Path,
     from clusterlib.upgrade import RollingUpgrade, default_action
 
     refused = _moving_first(sim, 1)
-    assert cluster.commands.capabilities.dialect == "clusterexe"
+    assert cluster.dialect.capabilities.dialect == "clusterexe"
     original = cluster.snapshot().placement()
     action = default_action(CLASSIC_INSTALLER, cluster.snapshot())
     report = RollingUpgrade(cluster, action=action, journal=tmp_path / "j.json").run()
@@ -137,7 +137,7 @@ def _run_ps(cluster: clusterlib.Cluster, sim: SimCluster, refused: list[str], tm
             language: str) -> None:
     from clusterlib.upgrade import RemoteCommand, RollingUpgrade
 
-    assert cluster.commands.capabilities.dialect == "powershell"
+    assert cluster.dialect.capabilities.dialect == "powershell"
     original = cluster.snapshot().placement()
     report = RollingUpgrade(cluster, action=RemoteCommand(r"D:\setup.exe /unattend"),
                             journal=tmp_path / "j.json").run()

@@ -25,7 +25,7 @@ def wait_for_node(cluster: clusterlib.Cluster, name: str, state: NodeState,
     deadline = time.monotonic() + timeout
     while True:
         try:
-            node = cluster.commands.read_node(name)
+            node = cluster.dialect.read_node(name)
             if node.state is state:
                 return node
         except clusterlib.ClusterRefused:
@@ -50,7 +50,7 @@ def upgrade(cluster: clusterlib.Cluster, sim: SimCluster, node: str) -> None:
 def test_two_node_2000_to_2003_by_hand(connect_sim: ConnectSim) -> None:
     sim = SimCluster.classic()  # Windows 2000, upgrade_to 2003
     cluster = connect_sim(sim)
-    assert cluster.dialect == "clusterexe"
+    assert cluster.dialect_name == "clusterexe"
     original = cluster.snapshot().placement()
     core = core_group(sim.language)  # localized on a non-English cluster
     assert original == {core: "NODE1", "SQL Group 1": "NODE1",

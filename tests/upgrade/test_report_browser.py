@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from upgrade_helpers import classic_ps, connect, installer
 
-from clusterlib.upgrade import report_html as chtml
 from clusterlib.upgrade import Report, RollingUpgrade
+from clusterlib.upgrade import report_html as chtml
 
 CHROMIUM = "/usr/bin/chromium"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,8 +10,8 @@ import pytest
 from upgrade_helpers import classic_ps, connect, installer
 
 import clusterlib
-from clusterlib.upgrade import report_html as chtml
 from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped
+from clusterlib.upgrade import report_html as chtml
 from clusterlib.upgrade.lock import whoami
 
 

@@ -91,7 +91,7 @@ def test_classic_2000_to_2003_over_cluster_exe(tmp_path: Path) -> None:
     online = online_at_start(sim)
     original = sim.snapshot().placement()
     cluster = connect(sim)
-    assert cluster.dialect == "clusterexe"
+    assert cluster.dialect_name == "clusterexe"
     # Windows 2000 nodes have no WinRM listener: the installer starts through WMI.
     upgrade = RollingUpgrade(cluster, action=WmiCommand(r"D:\i386\winnt32.exe /unattend"),
                              journal=tmp_path / "j.json", target=sim.upgrade_to)

@@ -107,7 +107,7 @@ def test_unsafe_group_name_on_a_cluster_exe_cluster_stops_at_drain_unpaused(
     of its node stops before the pause, naming it."""
     sim = SimCluster.classic(speed=5000)
     cluster = connect(sim)
-    assert cluster.dialect == "clusterexe"
+    assert cluster.dialect_name == "clusterexe"
 
     def add(event: object) -> None:
         if type(event).__name__ == "PhaseFinished" and getattr(event, "step", "") \
@@ -247,9 +247,9 @@ def test_force_drain_switch_by_release(os: str, switch: str) -> None:
     sim = SimCluster.classic(os=os, speed=5000)
     cluster = connect(sim)
     assert cluster.capabilities.force_drain == switch
-    text = cluster.commands.pause_command("NODE1", drain=True, force=True).describe()
+    text = cluster.dialect.pause_command("NODE1", drain=True, force=True).describe()
     assert f"-{switch}" in text and "-Drain" in text
-    assert "-Force" not in cluster.commands.pause_command("NODE1", drain=True).describe()
+    assert "-Force" not in cluster.dialect.pause_command("NODE1", drain=True).describe()
     cluster.node("NODE1").pause(force=True)
     assert sim.snapshot().node("NODE1").state is NodeState.Paused
     assert not sim.snapshot().groups_on("NODE1")

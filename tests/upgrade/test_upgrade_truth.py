@@ -82,7 +82,7 @@ def test_group_failing_on_the_drain_target_is_never_a_clean_completion(
     assert "File Group 4" in report.to_text() and "Availability" in report.to_text()
     assert report.to_dict()["availability"]["File Group 4"]["excess"] > 0
     assert Report.from_journal(path).availability == avail
-    from clusterlib.html import report_document
+    from clusterlib.upgrade.report_html import report_document
 
     page = report_document(report)
     assert "Availability" in page and "outage" in page and "File Group 4" in page
@@ -235,7 +235,7 @@ def test_interrupt_in_the_install_window_then_resume_waits_for_the_restart(
     assert results["NODE1:action"] == "ran" and results["NODE1:reboot"] == "ran"
     assert results["NODE1:drain"] == "ran"
     assert "Steps: " in report.to_text() and "interrupted" not in report.to_text()
-    from clusterlib.html import report_document
+    from clusterlib.upgrade.report_html import report_document
 
     page = report_document(report)
     assert "skipped" not in page.split("<h4>Steps</h4>")[1].split("</table>")[0]
