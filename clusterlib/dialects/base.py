@@ -83,6 +83,10 @@ class Dialect(Protocol):
 
     def list_private(self) -> dict[str, str]: ...
 
+    def snapshot_and_private(self) -> tuple[ClusterSnapshot, dict[str, str]]:
+        """``snapshot()`` and ``list_private()`` in one read (the upgrade's step boundary)."""
+        ...
+
 
 def record_code(record: ErrorRecord) -> int | None:
     """The Win32 code an error record reports, whatever the cluster's UI language: the code it

@@ -201,8 +201,8 @@ class ClusterExeDialect(NamedDialect):
 
     # ---- reads ----
 
-    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
-        base = [
+    def _snapshot_lines(self) -> list[str]:
+        return [
             self._line("/ver"),
             self._line("node"),
             self._line("node", "/prop"),
@@ -210,7 +210,15 @@ class ClusterExeDialect(NamedDialect):
             self._line("/quorum"),
             self._line("res"),
         ]
+
+    def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
+        base = self._snapshot_lines()
         outs, codes = self._read_tolerant(base)
+        return self._snapshot_from(base, outs, codes, owners=owners)
+
+    def _snapshot_from(self, base: list[str], outs: list[str], codes: list[int], *,
+                       owners: bool) -> ClusterSnapshot:
+        """The snapshot from the parts of ``base`` (``_snapshot_lines``) and their codes."""
         if codes:
             # Only /quorum (and, without owners, res) may fail: the core group and quorum type
             # then fall back (see _quorum_and_core). Anything else fails the snapshot.
@@ -516,6 +524,21 @@ class ClusterExeDialect(NamedDialect):
         # for the cluster object by analogy, [P]).
         line = self._line(cl.Switch("priv", cl.Name(key)), "/usedefault")
         self._run(line, idempotent=False)
+
+    def snapshot_and_private(self) -> tuple[ClusterSnapshot, dict[str, str]]:
+        """A plain snapshot and the private property listing (``list_private``) in one read:
+        ``cluster /priv`` chained after the snapshot's lines (one command line more in the
+        chain, no extra round trip while the chain fits one line). A failing ``/priv`` fails
+        the read with its code, as ``list_private`` would."""
+        base = self._snapshot_lines()
+        outs, codes = self._read_tolerant([*base, self._line("/priv")])
+        snap = self._snapshot_from(base, outs[:len(base)], codes, owners=False)
+        if not outs[len(base)].strip():
+            # No listing at all (it failed beside a tolerated failure): never read that as
+            # "no property"; ask again on its own, which raises with its code.
+            return snap, self.list_private()
+        props = cx.parse_props(outs[len(base)], object_name=None)
+        return snap, {k: self._decode_private(k, v) for k, v in props.items()}
 
 
 class _DrainCheck:

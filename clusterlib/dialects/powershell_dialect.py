@@ -326,7 +326,10 @@ class PowerShellDialect(NamedDialect):
 
     def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
         pipeline = snapshot_pipeline(self.cluster_name, owners=owners)
-        outs = self._run_read(pipeline)
+        return self._snapshot_from(self._run_read(pipeline), owners=owners)
+
+    def _snapshot_from(self, outs: tuple[tuple[Any, ...], ...], *, owners: bool) -> ClusterSnapshot:
+        """The snapshot from the outputs of ``snapshot_pipeline``'s statements (and any after)."""
         first = [o[0] if o else "" for o in outs]
         cluster_rows = parse_csv(first[0], "Get-Cluster")
         if not cluster_rows:
@@ -484,12 +487,18 @@ class PowerShellDialect(NamedDialect):
         """Every private property of the cluster object, from one listing. Asking for one name
         fails when it is absent with a message in the cluster's UI language, so absence is
         read from the list of names, never from an error's wording."""
-        pipeline = Pipeline(statements=(Statement((
-            self._cluster_stmt(), Cmdlet("Get-ClusterParameter"),
-            Cmdlet("Select-Object", {"Property": ["Name", "Value"]}), *_CSV)),), idempotent=True)
+        pipeline = Pipeline(statements=(self._private_stmt(),), idempotent=True)
         result = self.transport.run_pipeline(pipeline)
         raise_for_errors(result.errors, pipeline.describe())
-        rows = parse_csv(result.output[0] if result.output else "", "Get-ClusterParameter")
+        return self._private_from(result.output[0] if result.output else "")
+
+    def _private_stmt(self) -> Statement:
+        return Statement((self._cluster_stmt(), Cmdlet("Get-ClusterParameter"),
+                          Cmdlet("Select-Object", {"Property": ["Name", "Value"]}), *_CSV))
+
+    @staticmethod
+    def _private_from(text: Any) -> dict[str, str]:
+        rows = parse_csv(text, "Get-ClusterParameter")
         return {r["Name"]: r.get("Value") or "" for r in rows if r.get("Name")}
 
     def set_private(self, key: str, value: str) -> None:
@@ -504,6 +513,17 @@ class PowerShellDialect(NamedDialect):
             self._cluster_stmt(), Cmdlet("Set-ClusterParameter", {"Name": key, "Delete": True}))),))
         result = self.transport.run_pipeline(pipeline)
         raise_for_errors(result.errors, f"Set-ClusterParameter -Name {key} -Delete")
+
+    def snapshot_and_private(self) -> tuple[ClusterSnapshot, dict[str, str]]:
+        """A plain snapshot and the listing of the cluster object's private properties
+        (``list_private``) in ONE round trip: the snapshot pipeline with the listing as one
+        statement more. The upgrade's step boundary reads both (its availability check and its
+        lock fence)."""
+        base = snapshot_pipeline(self.cluster_name)
+        pipeline = Pipeline(statements=(*base.statements, self._private_stmt()), idempotent=True)
+        outs = self._run_read(pipeline)
+        listing = outs[-1][0] if outs and outs[-1] else ""
+        return self._snapshot_from(outs, owners=False), self._private_from(listing)
 
 
 def detect_powershell(transport: Transport, cluster_name: str | None = None) -> Capabilities | None:

@@ -7,6 +7,7 @@ import time
 from clusterlib.errors import NotFound
 from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState, NodeState
 from clusterlib.upgrade import downtime, moves, nodewatch
+from clusterlib.upgrade import lock as locks
 from clusterlib.upgrade.context import MoveFailed, RunContext, Stop, same
 from clusterlib.upgrade.plan import Step
 
@@ -17,13 +18,24 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
     retry policy and ``retries_per_node``); otherwise the run stops, naming the group, where
     it is, the phase it went down in and for how long. Downtime is measured between the
     engine's own reads (an upper bound, exact to one step) and from failed moves' start.
-    ``snap``: a snapshot just taken (else one is read here and kept for the step's phase)."""
-    run.boundary = None
+    ``snap``: a snapshot just taken (else one is read here and kept for the step's phase).
+
+    At a step boundary (``step`` given, no ``snap``) the read is ``RunContext.boundary_snap``:
+    the snapshot and the lock's fence in one round trip; or, when the step before read the
+    cluster only (``RunContext.carry``: sent nothing, waited for nothing) and that read is
+    younger than ``lock.FENCE_INTERVAL``, that same read again (the step start's fence then
+    reads the lock on its own: a lock listing from before the step is never trusted)."""
+    run.boundary, run.boundary_fenced = None, False
+    carried, run.carry = run.carry, None
     online0 = {g for g, st in run.state.original_states.items() if st == "Online"}
     if not online0:
         return
     read = snap is None
-    snap = snap if snap is not None else run.snap()
+    fenced = False
+    if snap is None and step is not None:
+        snap, fenced = _boundary_read(run, carried)
+    elif snap is None:
+        snap = run.snap()
     now = time.time()
     label = run.label
     down: list[GroupInfo] = []
@@ -41,8 +53,22 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
         recover(run, g, snap)
     if read and not down:
         # Read here and unchanged since (no recovery moved anything): the step's phase (or the
-        # final check) starts from it (RunContext.first_snap).
+        # final check) starts from it (RunContext.first_snap), and its fence is done.
         run.boundary = snap
+        run.boundary_fenced = fenced
+
+
+def _boundary_read(run: RunContext, carried: tuple[ClusterSnapshot, float] | None,
+                   ) -> tuple[ClusterSnapshot, bool]:
+    """The step boundary's read and whether it fenced: the one carried from the step before
+    when it is young enough (see ``check``; not fenced), else a new one with its fence
+    (``RunContext.boundary_snap``)."""
+    if carried is not None and time.monotonic() - carried[1] < locks.FENCE_INTERVAL:
+        run.boundary_read = carried  # its age counts from the read itself
+        return carried[0], False
+    snap = run.boundary_snap()
+    run.boundary_read = (snap, time.monotonic())
+    return snap, run.lock is not None
 
 
 def online_places(run: RunContext, group: str) -> list[str]:

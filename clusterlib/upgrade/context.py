@@ -133,6 +133,13 @@ class RunContext:
         # The snapshot the availability check took at this step's boundary, when nothing has
         # changed since: the step's phase takes it as its first read instead of reading again.
         self.boundary: ClusterSnapshot | None = None
+        # Whether that boundary read also fenced (its lock listing rode in the same round trip,
+        # see boundary_snap) with nothing sent since: the step start's fence is then done.
+        self.boundary_fenced = False
+        # The last boundary read and when (monotonic), and the one a read-only step hands on
+        # to the next boundary (see engine._run_step and availability.check).
+        self.boundary_read: tuple[ClusterSnapshot, float] | None = None
+        self.carry: tuple[ClusterSnapshot, float] | None = None
 
     # ---- the journal ----
 
@@ -236,8 +243,17 @@ class RunContext:
             return
         if before_move and time.monotonic() - self.fenced_at < locks.FENCE_INTERVAL:
             return
+        if not before_move and self.boundary_fenced:
+            # The step boundary's read fenced a moment ago and nothing was sent since.
+            self.boundary_fenced = False
+            return
+        self._fence_with(None)
+
+    def _fence_with(self, listing: dict[str, str] | None) -> None:
+        """``lock.check`` on ``listing`` (None: read it now); LockLost names this run's step."""
+        assert self.lock is not None
         try:
-            locks.check(self.cluster, self.lock)
+            locks.check(self.cluster, self.lock, listing)
         except LockLost as lost:
             node, phase = self.current
             raise LockLost(str(lost), holder=lost.holder, report=self.report(),
@@ -251,9 +267,22 @@ class RunContext:
         self.owners = {g.name: (g.preferred_owners, g.possible_owners, g.anti_affinity)
                        for g in snapshot.groups}
 
+    def boundary_snap(self) -> ClusterSnapshot:
+        """A step boundary's read: the snapshot (as ``snap``) and, while this run holds the
+        lock, its lock listing in the same round trip (``Dialect.snapshot_and_private``),
+        checked at once: the fence of the step that starts next (``fence``), and of any
+        recovery the availability check makes."""
+        if self.lock is None:
+            return self.snap()
+        snap, listing = self.cluster.dialect.snapshot_and_private()
+        self._fence_with(listing)
+        return self._merged(snap)
+
     def snap(self) -> ClusterSnapshot:
         """A plain snapshot with the owner lists read at the start of the run merged in."""
-        snap = self.cluster.snapshot()
+        return self._merged(self.cluster.snapshot())
+
+    def _merged(self, snap: ClusterSnapshot) -> ClusterSnapshot:
         groups = []
         for g in snap.groups:
             known = self.owners.get(g.name)

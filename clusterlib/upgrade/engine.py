@@ -252,10 +252,21 @@ def _close(run: RunContext, step: Step, rec: StepRecord, t0: float, resumed_step
 
 
 def _call(run: RunContext, phase: PhaseFn, step: Step, resumed: bool) -> PhaseResult:
+    read, run.boundary_read = run.boundary_read, None
     try:
-        return phase(run, step, resumed)
+        result = phase(run, step, resumed)
     finally:
-        run.boundary = None  # the boundary's snapshot served this step only
+        run.boundary, run.boundary_fenced = None, False  # they served this step only
+    if read is not None and _read_only(run, step, result):
+        run.carry = read  # the next boundary may start from it (availability.check)
+    return result
+
+
+def _read_only(run: RunContext, step: Step, result: PhaseResult) -> bool:
+    """Whether ``step`` only read the cluster (sent nothing, waited for nothing): the
+    version check without a verify hook, a resume of a node already Up."""
+    return ((step.kind == "verify" and run.verify is None and result.status == "done")
+            or (step.kind == "resume" and result.status == "already"))
 
 
 def _phase_timeout(run: RunContext, kind: str) -> float | None:

@@ -151,7 +151,12 @@ def _list(cluster: Cluster) -> dict[str, str]:
 
 def read_state(cluster: Cluster) -> LockState:
     """The lock and every pending claim, from one listing of the private property names."""
-    props = _list(cluster)
+    return state_of(_list(cluster))
+
+
+def state_of(props: Mapping[str, str]) -> LockState:
+    """The lock and every pending claim in a listing of the private properties (``_list``, or
+    the one a step boundary reads with its snapshot: ``Dialect.snapshot_and_private``)."""
     raw = props.get(LOCK_KEY)
     claims = {k[len(CLAIM_PREFIX):]: LockInfo.parse(v) for k, v in props.items()
               if k.startswith(CLAIM_PREFIX)}
@@ -340,12 +345,13 @@ def _held_text(cluster_name: str, held: LockInfo) -> str:
             " clusterlib.upgrade.break_lock(cluster, reason=...)")
 
 
-def check(cluster: Cluster, held: LockInfo) -> None:
+def check(cluster: Cluster, held: LockInfo, listing: Mapping[str, str] | None = None) -> None:
     """Fencing: raise LockLost unless ``held`` (this holder's token) still holds the lock. One
-    listing read."""
+    listing read; ``listing``: one read a moment ago with the step boundary's snapshot (see
+    RunContext.boundary_snap), used instead of reading again."""
     from clusterlib.upgrade.errors import LockLost
 
-    now = read_lock(cluster)
+    now = (read_state(cluster) if listing is None else state_of(listing)).lock
     if now is not None and now.token == held.token and now.run_id == held.run_id:
         return
     who = now.describe() if now is not None else "nobody (the lock was removed)"

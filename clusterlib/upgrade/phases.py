@@ -18,7 +18,7 @@ from typing import NamedTuple
 import attrs
 
 from clusterlib.errors import ClusterError, ClusterRefused, NotFound, PreconditionFailed, WaitTimeout
-from clusterlib.model import DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
+from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.upgrade import availability, moves, nodewatch
 from clusterlib.upgrade.actions import ActionFailed, ActionUnconfirmed, ManualAction, UpgradeAction
@@ -64,10 +64,11 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     # Read here, not taken from the step boundary: "only one node out" and quorum are decided
     # on what the cluster shows right before the pause (the boundary's read is older by the
     # fence and the journal's write).
-    if run.node(n).state in OUT:
+    snap = run.snap()
+    if snap.node(n).state in OUT:
         # Only on a resume or after a crash: wait for the node before draining it.
         nodewatch.wait_back(run, n, seen_down=True)
-    snap = run.snap()
+        snap = run.snap()
     others = [f"{x.name} is {x.state.name}" for x in snap.nodes
               if not same(x.name, n) and x.state is not NodeState.Up]
     if others:
@@ -168,10 +169,12 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     while a group Online at the start is down, never again when its start is unconfirmed."""
     n = _node_of(step)
     assert run.action is not None
-    # Fresh reads, never the step boundary's: whether the node is already upgraded, and the
+    # A fresh read, never the step boundary's: whether the node is already upgraded, and the
     # interlock below, are decided on what the cluster shows right before the send (a node can
-    # restart, or a group land on it, between the boundary's read and this step).
-    info = run.node(n)
+    # restart, or a group land on it, between the boundary's read and this step). One
+    # snapshot serves both while nothing is sent in between (a re-drain reads again).
+    snap = run.snap()
+    info = snap.node(n)
     if run.upgraded(n, info):
         return PhaseResult("already", f"{n} already runs {info.highest_version}; not upgraded"
                            " again")
@@ -193,7 +196,8 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         run.warn(f"{n} was Up again before the action; draining it again", node=n,
                  phase="action")
         drain(run, step, resumed)
-    _interlock(run, step, n)
+        snap = run.snap()
+    _interlock(run, step, n, snap)
     if isinstance(run.action, ManualAction):
         run.action.timeout = run.options.action_timeout
     if run.pre_update is not None:
@@ -201,10 +205,10 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     return _send_action(run, run.action, n)
 
 
-def _interlock(run: RunContext, step: Step, n: str) -> None:
+def _interlock(run: RunContext, step: Step, n: str, snap: ClusterSnapshot) -> None:
     """Never start an upgrade on a node that owns a group, nor while a group Online at the
-    start is down (its recovery may need this node): checked on a fresh snapshot."""
-    snap = run.snap()
+    start is down (its recovery may need this node): checked on ``snap``, read by the action
+    right before (nothing sent since)."""
     availability.check(run, step, snap)
     owned = snap.groups_on(n)
     if owned:

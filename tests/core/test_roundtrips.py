@@ -150,3 +150,20 @@ MOVE_TO = {"powershell": 3, "clusterexe": 4}
 PAUSE = {"powershell": 8, "clusterexe": 14}
 # node(), a snapshot, the resume, the node's state, a closing snapshot.
 RESUME = {"powershell": 5, "clusterexe": 5}
+
+
+@pytest.mark.parametrize(("os", "dialect"), DIALECTS)
+def test_snapshot_and_private_is_one_snapshots_round_trips(os: str, dialect: str) -> None:
+    """The upgrade's step boundary: the snapshot and the private property listing together
+    cost what the snapshot alone costs, and read the same as the two reads apart."""
+    _sim, cluster, counter = _connect(os, dialect)
+    cluster.dialect.set_private("ClusterlibTestKey", 'a "value" & more')
+    counter.sent.clear()
+    plain = cluster.dialect.snapshot()
+    alone = counter.count()
+    listing = cluster.dialect.list_private()
+    counter.sent.clear()
+    snap, props = cluster.dialect.snapshot_and_private()
+    assert counter.count() == alone
+    assert props == listing and props["ClusterlibTestKey"] == 'a "value" & more'
+    assert snap == plain
