@@ -12,7 +12,7 @@ simulated clusters, each behind the loopback WinRM endpoint in its own process
   clusterlib): per node in ID order, ``Suspend-ClusterNode -Drain -Wait``; the installer on the
   node's shell; poll ``(Get-ClusterNode n).State`` every 5 simulated seconds until the node has
   been down and is back; ``Resume-ClusterNode -Failback Immediate``; after the last node, it
-  waits (polling every simulated second) until that failback has finished. Its clock starts
+  waits (polling that node's groups every simulated second) until that failback has finished. Its clock starts
   once its runspace pool is open, as clusterlib's starts after ``connect()``. It does not check
   quorum, versions, the drain's outcome or the groups' health, and does not move the core group
   (it fails over when the node restarts).
@@ -132,7 +132,7 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
             # The clock starts with the pool open, as clusterlib's starts after connect().
             started, mono0 = time.perf_counter(), time.monotonic()
 
-            def ps(cmdlet: str, **params: Any) -> list[Any]:
+            def ps(cmdlet: str, then: str | None = None, **params: Any) -> list[Any]:
                 counts["pipeline"] += 1
                 counts[cmdlet] += 1
                 t0 = time.monotonic()
@@ -143,6 +143,8 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
                         shell.add_parameter(key)
                     else:
                         shell.add_parameter(key, value)
+                if then:
+                    shell.add_cmdlet(then)
                 out = shell.invoke()
                 spans.append((t0, time.monotonic(), cmdlet))
                 if shell.had_errors:
@@ -173,9 +175,10 @@ def run_cau(nodes: int, speed: float) -> dict[str, Any]:
                 ps("Resume-ClusterNode", Name=name, Failback="Immediate")
             # Resume returns while the last node's failback moves are under way; the job is
             # done when they are (clusterlib's time, too, ends with every group in place).
-            # A tight poll (SETTLE_POLL), so the baseline pays little for noticing.
+            # A tight poll (SETTLE_POLL) of that node's groups only (a moving group is owned
+            # by its target), so the baseline pays little for noticing.
             while any(str(g.adapted_properties["State"]) == "Pending"
-                      for g in ps("Get-ClusterGroup")):
+                      for g in ps("Get-ClusterNode", "Get-ClusterGroup", Name=names[-1])):
                 time.sleep(SETTLE_POLL / speed)
             wall, mono1 = time.perf_counter() - started, time.monotonic()
         after = rs.report()
