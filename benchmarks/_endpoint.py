@@ -74,7 +74,8 @@ def _timeline(sim: Any) -> dict[str, Any]:
     return {"speed": sim.speed, "t0": mono, "offset": now,
             "move_time": max(g.move_time for g in sim.groups.values()),
             "action_s": sim.install_window + sim.restarts * node.reboot_time + node.join_time,
-            "events": [(e.t, e.kind, e.subject) for e in sim.events if e.kind in kinds],
+            "events": [(e.t, e.kind, e.subject, e.detail.get("reason", ""))
+                       for e in sim.events if e.kind in kinds],
             "events_dropped": sim.events.dropped}
 
 

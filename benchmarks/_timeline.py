@@ -119,17 +119,25 @@ def breakdown(timeline: dict[str, Any], spans: list[Span], start: float, end: fl
 
     s0, s1 = sim(start), sim(end)
     action = timeline["action_s"]
-    intervals, late, began = [], 0.0, {}
-    for t, kind, subject in timeline["events"]:
+    intervals: list[tuple[float, float, str]] = []
+    late, began = 0.0, {}
+    for t, kind, subject, *reason in timeline["events"]:
         if kind == "move-start":
-            intervals.append((t, t + timeline["move_time"]))
+            why = reason[0] if reason and reason[0] else "move"
+            intervals.append((t, t + timeline["move_time"], f"moves ({why})"))
         elif kind == "upgrade-start":
             began[subject] = t
         elif kind == "joined" and subject in began:
             t_began = began.pop(subject)
-            intervals.append((t_began, t))
+            intervals.append((t_began, t, "install+reboot+join"))
             late += max(0.0, t - t_began - action)
-    busy = _union([(max(a, s0), min(b, s1)) for a, b in intervals if b > s0 and a < s1])
+    inside = [(max(a, s0), min(b, s1), what) for a, b, what in intervals if b > s0 and a < s1]
+    busy = _union([(a, b) for a, b, _ in inside])
+    # Each kind's own union: they overlap (a failover during a reboot), so they add up to more
+    # than busy; what they say is how long each kind of work kept the cluster busy.
+    by_kind = {what: round(sum(b - a for a, b in _union([(a, b) for a, b, w in inside
+                                                          if w == what])), 1)
+               for what in sorted({w for _, _, w in inside})}
     gaps = _gaps(busy, s0, s1)
     charged: dict[str, float] = {}
     ordered = sorted((sim(m0), sim(m1), word) for m0, m1, word in spans)
@@ -156,14 +164,16 @@ def breakdown(timeline: dict[str, Any], spans: list[Span], start: float, end: fl
             # idle alone (what it would be if the simulator ran chained transitions on time).
             "overhead_pct": round(100 * (s1 - s0 - work) / work, 2) if work > 0 else None,
             "idle_pct": round(100 * idle / work, 2) if work > 0 else None,
+            "busy_by_kind": by_kind,
             "idle_by_activity": {k: round(v, 1) for k, v in sorted(charged.items(),
                                                                    key=lambda kv: -kv[1])}}
 
 
 def describe(result: dict[str, Any]) -> str:
     parts = ", ".join(f"{k} {v:g}" for k, v in list(result["idle_by_activity"].items())[:7])
+    kinds = ", ".join(f"{k} {v:g}" for k, v in result["busy_by_kind"].items())
     return (f"timeline (sim s): total {result['total_sim_s']:g} = busy {result['busy_sim_s']:g}"
-            f" + idle {result['idle_sim_s']:g}; idle spent in: {parts}; installs ran late by"
+            f" ({kinds}) + idle {result['idle_sim_s']:g}; idle spent in: {parts}; installs ran late by"
             f" {result['late_sim_s']:g} in all (the simulator's lazy clock); overhead over the"
             f" physical work ({result['work_sim_s']:g}): {result['overhead_pct']}%, idle alone"
             f" {result['idle_pct']}%")
