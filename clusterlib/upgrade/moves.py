@@ -6,7 +6,7 @@ import time
 
 from clusterlib.cluster import Group
 from clusterlib.errors import ClusterError, ClusterRefused, TransientClusterError, WaitTimeout
-from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState, expected_state
+from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState, NodeState, expected_state
 from clusterlib.placement import candidate_nodes
 from clusterlib.retry import pause_between_polls
 from clusterlib.upgrade import downtime
@@ -162,3 +162,54 @@ def move_serially(run: RunContext, moves: list[Move], failures: list[tuple[str, 
             failures.append((g.name, str(exc)))
         run.save_due()
     return moved
+
+
+def homecoming(run: RunContext, installing: str) -> int:
+    """While ``installing`` runs its installer and restarts (the cluster is busy with it, so this
+    costs the run no time), move home the groups whose original owner this run has finished:
+    upgraded, verified, resumed and validated. Bounded parallel (``move_all``), fenced and
+    journaled as the redistribution's moves. Only Online or Offline groups whose home is Up and
+    may own them; never the core group (the redistribution moves it last, alone). What cannot go
+    home now stays for the final redistribution, which moves it or says why not. Returns how many
+    arrived. The final placement is the same; the redistribution at the end has less to do, and
+    so has the drain of a node where such groups were parked."""
+    ready = finished_nodes(run)
+    if not ready:
+        return 0
+    original = run.state.original_placement
+    snap = run.snap()
+    up = {x.name.lower() for x in snap.nodes if x.state is NodeState.Up}
+    todo: list[Move] = []
+    for g in snap.groups:
+        home = original.get(g.name)
+        if (home is None or g.is_core or same(g.owner, home) or same(g.owner, installing)
+                or home.lower() not in ready or home.lower() not in up
+                or g.state not in (GroupState.Online, GroupState.Offline)
+                or not g.can_be_owned_by(home)):
+            continue
+        todo.append((g, home))
+    if not todo:
+        return 0
+    todo.sort(key=lambda m: (-m[0].priority_or_default, m[0].name.lower()))
+    failures: list[tuple[str, str]] = []
+    moved = move_all(run, todo, failures)
+    if failures:
+        run.warn("not home yet (the final redistribution tries again): "
+                 + "; ".join(f"{g}: {why}" for g, why in failures))
+    return moved
+
+
+def finished_nodes(run: RunContext) -> set[str]:
+    """The nodes (lower case) whose every step of this run is done (or skipped as already
+    done) and that did not fail."""
+    state = run.state
+    failed = {n.lower() for n in state.failed_nodes}
+    seen: set[str] = set()
+    open_: set[str] = set()
+    for rec in state.steps:
+        if rec.node is None:
+            continue
+        seen.add(rec.node.lower())
+        if rec.status not in ("done", "skipped"):
+            open_.add(rec.node.lower())
+    return seen - open_ - failed

@@ -279,6 +279,10 @@ def reboot(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     # down and back is at the end of the install; verify then checks its version. A node
     # this very read sees out counts as seen going down: it may be back before the next poll.
     seen_down = (not run.action.reboots) or info.state in OUT or run.changed(n, info)
+    if run.action.reboots and not run.changed(n, info):
+        # The node installs and restarts for a while: the groups of the nodes already finished
+        # go home meanwhile, off the critical path (the final redistribution is left the rest).
+        moves.homecoming(run, n)
     info = nodewatch.wait_back(run, n, seen_down=seen_down)
     return PhaseResult("done", f"{n} is back ({info.state.name})")
 
