@@ -16,6 +16,11 @@ from clusterlib.upgrade.preflight import join_verdict
 #: the node out for a while and a new version also counts as seen down; from then on the node
 #: is read every ``poll_interval`` so its return is seen at once. Never less than poll_interval.
 INSTALL_POLL = 15.0
+#: Cluster seconds between reads of a node seen Joining: it is back (Paused or Up) within the
+#: join's few seconds, and the run waits for that, so its return is seen promptly (at
+#: ``poll_interval`` it would be seen half an interval late on average). Never more than
+#: poll_interval.
+JOIN_POLL = 1.0
 
 
 class _BackWatch:
@@ -83,23 +88,32 @@ def wait_back(run: RunContext, n: str, *, seen_down: bool) -> NodeInfo:
 
 def _watch(run: RunContext, n: str, watch: _BackWatch, timeout: float) -> NodeInfo:
     """Read ``n`` every INSTALL_POLL until it is seen going down, then every poll_interval
-    until it is back; ``timeout`` bounds both together."""
+    until it is back or Joining, then every JOIN_POLL until it is back; ``timeout`` bounds
+    them together."""
     def read() -> NodeInfo:
         return run.node(n)
 
+    def left() -> float:
+        return max(timeout - (time.monotonic() - started) * run.cluster.time_scale, 0.0)
+
     what = f"{n} to come back"
     started = time.monotonic()
+    every = run.options.poll_interval
     if not watch.down:
         info = run.wait(read, lambda x: watch.done(x) or watch.down, timeout, what,
-                        failed=watch.failed,
-                        interval=max(run.options.poll_interval, INSTALL_POLL))
+                        failed=watch.failed, interval=max(every, INSTALL_POLL))
         if watch.done(info):
             return info
-        # Just seen out: the next read comes one poll_interval later, not at once.
-        pause_between_polls(WaitPolicy(timeout, run.options.poll_interval),
-                            run.cluster.time_scale, clock=run.cluster.policies.clock)
-    left = timeout - (time.monotonic() - started) * run.cluster.time_scale
-    return run.wait(read, watch.done, max(left, 0.0), what, failed=watch.failed)
+        if info.state is not NodeState.Joining:
+            # Just seen out: the next read comes one poll_interval later, not at once.
+            pause_between_polls(WaitPolicy(timeout, every), run.cluster.time_scale,
+                                clock=run.cluster.policies.clock)
+    info = run.wait(read, lambda x: watch.done(x) or x.state is NodeState.Joining, left(), what,
+                    failed=watch.failed)
+    if watch.done(info):
+        return info
+    return run.wait(read, watch.done, left(), what, failed=watch.failed,
+                    interval=min(JOIN_POLL, every))
 
 
 def await_evidence(run: RunContext, n: str, why: str) -> tuple[str, str]:

@@ -85,7 +85,7 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     info: NodeInfo | None = snap.node(n)
     for attempt in range(1, attempts + 1):
         try:
-            _drain_once(run, n, info)
+            last = _drain_once(run, n, info)
             break
         except (MoveFailed, DrainTrouble) as exc:
             trouble, group = str(exc), exc.group
@@ -97,31 +97,44 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         if run.node(n).state in OUT:
             nodewatch.wait_back(run, n, seen_down=True)
     # Emptiness was established by _drain_once from its post-drain snapshot and moves; the
-    # action re-checks it on a fresh snapshot right before it starts (the interlock).
-    state = run.node(n).state
+    # action re-checks it on a fresh snapshot right before it starts (the interlock). The node's
+    # state: from that snapshot when nothing was sent since, else read.
+    state = (last if last is not None else run.node(n)).state
     if state is not NodeState.Paused:
         raise Stop(f"{n} is {state.name} after the drain, not Paused", node=n, phase="drain")
     return PhaseResult("done", f"{n} paused and empty")
 
 
-def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> None:
+def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo | None:
     """Pause and drain ``n``, then move whatever the cluster left there. On return the node
     is Paused and the snapshot taken after the drain showed nothing else on it. ``info``: the
-    node as read a moment ago (None: read it)."""
+    node as read a moment ago (None: read it). Returns the node as that snapshot shows it when
+    nothing was moved after it (None: something was)."""
     info = info if info is not None else run.node(n)
     if not (info.state is NodeState.Paused and info.drain_status is DrainStatus.InProgress):
         _pause(run, n)
+    # One snapshot after the pause (Suspend-ClusterNode -Drain -Wait returns once the drain
+    # ended): the drain's outcome, and what it left. Polled only while the drain still runs.
+    snap = run.snap()
     if run.cluster.capabilities.drain:
-        _await_drain(run, n)
+        if _draining(snap.node(n)):
+            _await_drain(run, n)
+            snap = run.snap()
+        else:
+            _drain_verdict(run, n, snap.node(n), snap)
     # Whatever the cluster did not move (the core group; every group where the cluster
     # cannot drain) clusterlib moves, trying each candidate node in turn.
-    snap = run.snap()
     targets, stuck = evacuation_plan(snap, n)
     if stuck:
         raise Stop(f"cannot finish draining {n}: no other Up node may own {', '.join(stuck)}",
                    node=n, group=stuck[0], phase="drain")
     for gname in targets:
         moves.move_somewhere(run, snap, gname, n)
+    return None if targets else snap.node(n)
+
+
+def _draining(info: NodeInfo) -> bool:
+    return info.drain_status is DrainStatus.InProgress and info.state not in OUT
 
 
 def _pause(run: RunContext, n: str) -> None:
@@ -147,16 +160,22 @@ def _pause(run: RunContext, n: str) -> None:
 def _await_drain(run: RunContext, n: str) -> None:
     """Wait, bounded by ``drain_timeout``, for the cluster's own drain of ``n`` to end well."""
     try:
-        info = run.wait(lambda: run.node(n),
-                        lambda x: x.drain_status is not DrainStatus.InProgress or x.state in OUT,
+        info = run.wait(lambda: run.node(n), lambda x: not _draining(x),
                         run.options.drain_timeout, f"drain of {n}")
     except WaitTimeout as exc:
         raise DrainTrouble(str(exc)) from exc
+    _drain_verdict(run, n, info, None)
+
+
+def _drain_verdict(run: RunContext, n: str, info: NodeInfo, snap: ClusterSnapshot | None) -> None:
+    """The cluster's drain of ``n`` has ended (``info``); DrainTrouble unless it ended well.
+    ``snap``: read with ``info`` (else what is left on ``n`` is read here)."""
     if info.state in OUT:
         raise DrainTrouble(f"{n} went {info.state.name} during the drain (crashed?); the"
                            " cluster failed its groups over")
     if info.drain_status is DrainStatus.Failed or info.state is not NodeState.Paused:
-        left = [g.name for g in run.cluster.snapshot().groups_on(n) if not g.is_core]
+        on = (snap if snap is not None else run.cluster.snapshot()).groups_on(n)
+        left = [g.name for g in on if not g.is_core]
         raise DrainTrouble(f"the cluster's drain of {n} failed (node {info.state.name}, drain"
                            f" {info.drain_status.name}); still on it: {', '.join(left) or 'nothing'}",
                            group=left[0] if left else None)

@@ -351,10 +351,12 @@ def test_the_install_window_is_read_at_the_coarser_interval(started: Started) ->
         return wait(*args, interval=interval, **kwargs)
 
     started.run.wait = recorded  # type: ignore[method-assign]
+    started.sim.nodes["NODE1"].join_time = 60.0  # Joining long enough to be seen
     reboot(started.run, started.step("reboot"), False)
-    # Until NODE1 is seen going down: every INSTALL_POLL; then every poll_interval (None).
-    assert nodewatch.INSTALL_POLL > started.run.options.poll_interval
-    assert intervals == [nodewatch.INSTALL_POLL, None]
+    # Until NODE1 is seen going down: every INSTALL_POLL; then every poll_interval (None) until
+    # it is seen Joining; then every JOIN_POLL until it is back.
+    assert nodewatch.INSTALL_POLL > started.run.options.poll_interval > nodewatch.JOIN_POLL
+    assert intervals == [nodewatch.INSTALL_POLL, None, nodewatch.JOIN_POLL]
 
 
 def test_a_node_back_on_a_new_version_counts_as_having_gone_down(started: Started) -> None:
