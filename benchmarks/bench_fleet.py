@@ -94,7 +94,10 @@ def one(clusters: int, parallel: int, speed: float, endpoints: list[dict[str, An
         fleet = Fleet(inventory, journal_dir=tmp, parallel=parallel)
         marks: dict[str, float] = {}
         # The preflight pass (every cluster planned before any change) ends at the first wave.
-        fleet.subscribe(lambda e: marks.setdefault(e.kind, time.perf_counter()))
+        def mark(event: Any) -> None:
+            marks.setdefault(event.kind, time.perf_counter())
+
+        fleet.subscribe(mark)
         cpu0, t0 = time.process_time(), time.perf_counter()
         report = fleet.run()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
