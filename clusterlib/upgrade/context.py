@@ -129,6 +129,8 @@ class RunContext:
         self.lock: locks.LockInfo | None = None  # this holder's lock (token), for fencing
         self.fenced_at = 0.0
         self.last_save = 0.0
+        # The running step's "before" is not yet written (see engine._WRITTEN_BEFORE_SEND).
+        self.unsaved = False
         self.recoveries: dict[str, int] = {}
         # The snapshot the availability check took at this step's boundary, when nothing has
         # changed since: the step's phase takes it as its first read instead of reading again.
@@ -156,6 +158,13 @@ class RunContext:
         except (OSError, JournalWriteFailed) as exc:
             raise JournalFailed(self.journal.path, exc) from exc
         self.last_save = time.monotonic()
+        self.unsaved = False
+
+    def save_before_send(self) -> None:
+        """Write the running step's "before" if it is not yet written: the write-ahead rule
+        (a step is durably running before anything is sent for it)."""
+        if self.unsaved:
+            self.save()
 
     def save_due(self) -> None:
         """Save when the last save is over a second old: moves are facts worth keeping, but not

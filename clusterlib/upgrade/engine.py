@@ -210,6 +210,12 @@ def _finish(run: RunContext, outcome: str, message: str, *, node: str | None = N
             state.message = f"{state.message} ({exc.message})"
 
 
+#: Step kinds whose "running" is written by the phase itself, right before it first sends
+#: anything (``RunContext.save_before_send``; the upgrade action: with the record that it is
+#: sent), so that the step boundary's read is as recent at the send as a read of its own.
+_WRITTEN_BEFORE_SEND = frozenset({"action"})
+
+
 def _begin(run: RunContext, step: Step, rec: StepRecord) -> bool:
     """Journal the step as running (its "before"); returns whether an earlier session
     started it."""
@@ -220,6 +226,11 @@ def _begin(run: RunContext, step: Step, rec: StepRecord) -> bool:
     rec.attempts += 1
     rec.started = rec.started or utc_now()
     run.label = f"{step.node} {step.kind}" if step.node else step.kind
+    if step.kind in _WRITTEN_BEFORE_SEND:
+        run.unsaved = True  # the phase writes it with its first send's record (write-ahead)
+        run.emit(PhaseStarted(run_id=run.run_id, node=step.node, phase=step.kind, step=step.id,
+                              timeout=_phase_timeout(run, step.kind), message=step.description))
+        return resumed_step
     try:
         run.save()  # before (and the previous step's after)
     except JournalFailed:

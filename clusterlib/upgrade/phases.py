@@ -188,11 +188,13 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     while a group Online at the start is down, never again when its start is unconfirmed."""
     n = _node_of(step)
     assert run.action is not None
-    # A fresh read, never the step boundary's: whether the node is already upgraded, and the
-    # interlock below, are decided on what the cluster shows right before the send (a node can
-    # restart, or a group land on it, between the boundary's read and this step). One
-    # snapshot serves both while nothing is sent in between (a re-drain reads again).
-    snap = run.snap()
+    # Whether the node is already upgraded, and the interlock below, are decided on what the
+    # cluster shows right before the send (a node can restart, or a group land on it, between
+    # an older read and the send). The step boundary's read is that read when nothing came
+    # after it, not even the journal's write (this step's "before" is written with the send's
+    # record, see engine._WRITTEN_BEFORE_SEND); else a fresh one. One snapshot serves both
+    # while nothing is sent in between (a re-drain reads again).
+    snap = run.first_snap() if run.unsaved else run.snap()
     info = snap.node(n)
     if run.upgraded(n, info):
         return PhaseResult("already", f"{n} already runs {info.highest_version}; not upgraded"
@@ -214,12 +216,14 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         # Someone (or a crash and rejoin) resumed it since the drain: drain again first.
         run.warn(f"{n} was Up again before the action; draining it again", node=n,
                  phase="action")
+        run.save_before_send()
         drain(run, step, resumed)
         snap = run.snap()
     _interlock(run, step, n, snap)
     if isinstance(run.action, ManualAction):
         run.action.timeout = run.options.action_timeout
     if run.pre_update is not None:
+        run.save_before_send()
         run_hook(run, run.pre_update, n, "action")
     return _send_action(run, run.action, n)
 

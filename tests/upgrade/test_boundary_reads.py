@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from upgrade_helpers import classic_ps, installer
+from upgrade_helpers import SETUP, classic_ps, installer
 
 import clusterlib
 from clusterlib import Cluster, NodeState
 from clusterlib.sim import SimCluster
 from clusterlib.sim.transport import InProcessTransport
-from clusterlib.upgrade import RollingUpgrade, break_lock
+from clusterlib.upgrade import CallableAction, RollingUpgrade, break_lock
 from clusterlib.upgrade.errors import LockLost
 from clusterlib.upgrade.lock import LOCK_KEY, read_lock
 from clusterlib.wire import CmdLine, CmdResult, Pipeline, PSResult
@@ -130,3 +131,37 @@ def test_a_lock_listing_that_names_another_holder_stops_at_the_boundary(tmp_path
     with pytest.raises(LockLost, match="intruder"):
         upgrade.run()
     assert sim.snapshot().node("NODE1").state is NodeState.Paused
+
+
+def test_the_action_step_sends_after_one_read_and_one_journal_write(tmp_path: Path) -> None:
+    """The upgrade action's step starts from its boundary's read (nothing, not even a journal
+    write, comes between): the step's "running" is written once, with the record that the
+    installer is sent, and that write is on disk before the installer starts."""
+    sim = classic_ps()
+    journal = tmp_path / "j.json"
+    seen: list[tuple[str, bool]] = []
+
+    def install(node: str, cluster: Cluster) -> None:
+        state = json.loads(journal.read_text())["journal"]
+        step = next(s for s in state["steps"] if s["id"] == f"{node}:action")
+        seen.append((step["status"], node in state["action_sent"]))
+        sim.start_installer(node, SETUP)
+
+    counting = _Counting(sim)
+    cluster = clusterlib.connect(counting)
+    upgrade = RollingUpgrade(cluster, action=CallableAction(install), journal=journal,
+                             target=sim.upgrade_to)
+    reads: list[int] = []
+
+    def on_event(event: Any) -> None:
+        if type(event).__name__ == "PhaseStarted" and event.phase == "action":
+            reads.append(len(counting.sent))
+        elif type(event).__name__ == "PhaseFinished" and event.phase == "action":
+            between = counting.sent[reads[-1]:]
+            reads[-1] = sum(1 for s in between if "Get-ClusterNode" in s)
+
+    upgrade.subscribe(on_event)
+    report = upgrade.run()
+    assert report.outcome == "completed"
+    assert seen == [("running", True), ("running", True)]
+    assert reads == [0, 0]  # no read of its own: the boundary's read served the step
