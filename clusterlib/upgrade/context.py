@@ -125,6 +125,9 @@ class RunContext:
         self.resend: set[str] = set()  # nodes (lower case) whose unconfirmed action may go again
         self.owners: dict[str, Owners] = {}
         self.current: tuple[str | None, str | None] = (None, None)  # (node, phase) running
+        # The running step's journal status before this session began it ("running": an
+        # earlier session stopped inside it, so what it sent may be under way).
+        self.prior_status = "pending"
         self.label = "start"  # the step whose time is passing (for the availability section)
         self.lock: locks.LockInfo | None = None  # this holder's lock (token), for fencing
         self.fenced_at = 0.0

@@ -222,6 +222,7 @@ def _begin(run: RunContext, step: Step, rec: StepRecord) -> bool:
     run.current = (step.node, step.kind)
     resumed_step = rec.status in ("running", "failed")
     prior = (rec.status, rec.attempts, rec.started)
+    run.prior_status = rec.status
     rec.status = "running"
     rec.attempts += 1
     rec.started = rec.started or utc_now()

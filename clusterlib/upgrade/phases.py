@@ -200,6 +200,11 @@ def action(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         return PhaseResult("already", f"{n} already runs {info.highest_version}; not upgraded"
                            " again")
     unconfirmed = run.state.action_unconfirmed
+    if run.prior_status == "running" and n in run.state.action_sent and n not in unconfirmed:
+        # An earlier session recorded the send (written before it goes) and stopped before the
+        # outcome was written: the installer may be running, so its start is unconfirmed.
+        unconfirmed[n] = Unconfirmed(at=utc_now(), error="the run stopped after the upgrade"
+                                     " action was sent, before its outcome was recorded")
     if n in unconfirmed:
         if n.lower() not in run.resend:
             # An earlier attempt may have started the installer: never send it again.

@@ -315,6 +315,40 @@ def test_journal_write_failure_is_a_safe_stop_naming_the_file(
     assert all_upgraded(sim)
 
 
+def test_a_stop_right_after_the_installer_was_sent_never_sends_it_again_on_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal records the send before it happens; a run that stops after the send, before
+    the step's end is written, leaves a step "running" whose installer may be running: the
+    resume waits for evidence (the node restarting, its version changing) and never sends the
+    installer a second time."""
+    sim = classic_ps()
+    cluster = connect(sim)
+    path = tmp_path / "j.json"
+    real = Journal.save
+    sent: list[int] = []
+
+    def flaky(self: Journal) -> None:
+        started = [e for e in sim.events if e.kind == "upgrade-start"]
+        if started:  # from the first write after the installer started on NODE1: the disk is
+            sent.append(len(started))  # full (as good as a crash: nothing more is written)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self)
+
+    monkeypatch.setattr(Journal, "save", flaky)
+    with pytest.raises(UpgradeStopped):
+        RollingUpgrade(cluster, action=installer(), journal=path).run()
+    assert set(sent) == {1}
+    on_disk = json.loads(path.read_text())["journal"]
+    action = next(s for s in on_disk["steps"] if s["id"] == "NODE1:action")
+    assert action["status"] == "running" and "NODE1" in on_disk["action_sent"]
+    monkeypatch.setattr(Journal, "save", real)
+    report = RollingUpgrade.resume(cluster, journal=path).run()
+    assert report.outcome == "completed", report.message
+    assert all_upgraded(sim)
+    starts = [e.subject for e in sim.events if e.kind == "upgrade-start"]
+    assert starts.count("NODE1") == 1, starts
+
+
 # ---- verification hooks ------------------------------------------------------------------------
 
 
