@@ -43,8 +43,8 @@ VersionOpt = Annotated[str | None, typer.Option(
     " HIGHEST or HIGHEST/LOWEST (e.g. 9.3/8.9600). Default on the simulator: its upgrade release.",
     rich_help_panel=UPGRADE_PANEL)]
 FailbackOpt = Annotated[str, typer.Option(
-    "--failback", help="end: groups go back to their original owners after the last node;"
-    " each: after every node.", rich_help_panel=UPGRADE_PANEL)]
+    "--failback", help="end: groups go back to their original owners by the end (a finished"
+    " node's while a later node installs); each: after every node.", rich_help_panel=UPGRADE_PANEL)]
 MaxFailedOpt = Annotated[int, typer.Option(
     "--max-failed-nodes", min=0, help="Nodes that may fail (left safe) before the run stops.",
     rich_help_panel=UPGRADE_PANEL)]

@@ -11,9 +11,9 @@ from attrs import field, frozen
 
 from clusterlib.model import ServiceVersion
 
-#: The upgrade's failback policy: every group back to its original owner once at the "end" of
-#: the run, or after "each" node (not Resume-ClusterNode -Failback's values, which are
-#: cluster.RESUME_FAILBACK_VALUES).
+#: The upgrade's failback policy: every group back to its original owner by the "end" of the
+#: run (those of finished nodes while a later node installs), or after "each" node (not
+#: Resume-ClusterNode -Failback's values, which are cluster.RESUME_FAILBACK_VALUES).
 FAILBACK_POLICIES = ("end", "each")
 #: ``validation_group`` value meaning "the lowest-priority non-core group" (the default).
 AUTO = "auto"
@@ -146,8 +146,10 @@ class UpgradeOptions:
     ``reboot_timeout``: from the action to the node being back in the cluster (Joining or later).
     ``rejoin_timeout``: from Joining to Paused/Up.
     ``action_timeout``: how long a ManualAction waits for confirmation.
-    ``failback``: "end" (every group back to its original owner after the last node, as the
-    classic procedure does) or "each" (a node's groups go back as soon as it is resumed).
+    ``failback``: "end" (every group back to its original owner by the end of the run, as the
+    classic procedure does; the groups of nodes already finished go home while a later node
+    installs, so only the last node's wait at the end) or "each" (a node's groups go back as
+    soon as it is resumed).
     ``validation_group``: "auto" (lowest-priority non-core group), a group name, or None to skip
     the validation move.
     ``raise_functional_level``: run Update-ClusterFunctionalLevel at the end (irreversible;
