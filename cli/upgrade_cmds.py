@@ -212,6 +212,11 @@ def upgrade_resume(
         " (shown before anything runs); without it you are asked to confirm the recorded one.",
         rich_help_panel=UPGRADE_PANEL)] = None,
     manual: ManualOpt = False,
+    resend_action: Annotated[list[str] | None, typer.Option(
+        "--resend-action", metavar="NODE", help="A node whose unconfirmed upgrade action you"
+        " have checked never started: send it once more (repeatable). Without it, an action"
+        " whose start cannot be ruled out is never sent twice.",
+        rich_help_panel=UPGRADE_PANEL)] = None,
     reporting: RunReporting = NO_REPORTING,
 ) -> None:
     """Continue a stopped or interrupted run from its journal."""
@@ -227,10 +232,28 @@ def upgrade_resume(
                                      param_hint="'--manual'")
         action = (command_action(cluster, command) if command
                   else make_action(target, cluster, None, True) if manual else None)
-        upgrade = RollingUpgrade.from_journal(cluster, journal=journal, action=action)
+        resend = _resend_nodes(journal, resend_action or [])
+        upgrade = RollingUpgrade.from_journal(cluster, journal=journal, action=action,
+                                              resend_action=resend)
         _confirm_recorded_action(journal, command, manual)
         render.confirm(f"Resume the upgrade of {cluster.name} from {journal}?", yes=reporting.yes)
         drive(upgrade, cluster, target, journal, reporting, resume=True)
+
+
+def _resend_nodes(journal: Path, names: list[str]) -> list[str]:
+    """The --resend-action names, each a node of the journal's run (else a usage error naming
+    the run's nodes)."""
+    from clusterlib.upgrade.journal import read_state
+
+    if not names:
+        return []
+    order = [str(n) for n in read_state(journal).plan["order"]]
+    known = {n.lower(): n for n in order}
+    unknown = [n for n in names if n.lower() not in known]
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: not a node of this run (its nodes:"
+                                 f" {', '.join(order)})", param_hint="'--resend-action'")
+    return [known[n.lower()] for n in names]
 
 
 # --- report, history, lock ------------------------------------------------------------------------

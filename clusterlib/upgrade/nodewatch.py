@@ -129,7 +129,8 @@ def await_evidence(run: RunContext, n: str, why: str) -> tuple[str, str]:
                    " The upgrade action was NOT sent again: a second installer on a node"
                    f" mid-upgrade can break it. {n} is paused and owns no group. Check {n}: if"
                    " the installer runs, let it finish and resume; if it never started, resume"
-                   f" with resend_action=[{n!r}].", node=n, phase="action") from exc
+                   f" with resend_action=[{n!r}] (CLI: clusterlib upgrade resume JOURNAL"
+                   f" --resend-action {n}).", node=n, phase="action") from exc
     return "done", (f"start unconfirmed ({why}), but {n} is"
                     f" {info.state.name} on {info.highest_version}: it started")
 

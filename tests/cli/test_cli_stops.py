@@ -276,3 +276,32 @@ def test_a_hostile_action_line_in_a_journal_is_shown_escaped(
     assert resumed.exit_code in (1, 2), resumed.output
     for raw in ("\x1b", "\x07"):
         assert raw not in result.output and raw not in resumed.output
+
+
+# --- resume: --resend-action -----------------------------------------------------------------------
+
+def test_resend_action_names_a_node_of_the_run_or_is_refused(
+        stopped: tuple[SimCluster, Path]) -> None:
+    sim, journal = stopped
+    before = len(sim.events)
+    result = invoke("upgrade", "resume", str(journal), *PS, "--yes", "--command", SETUP,
+                    "--resend-action", "NODE9")
+    assert result.exit_code == 2, result.output
+    assert "NODE9: not a node of this run (its nodes: NODE1, NODE2)" in result.output
+    assert _changes(sim, before) == []
+
+
+def test_resend_action_reaches_the_engine_with_the_run_s_spelling(
+        stopped: tuple[SimCluster, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, journal = stopped
+    seen: dict[str, Any] = {}
+    real = upgrade_api.RollingUpgrade.from_journal
+
+    def spy(cluster: Any, **kw: Any) -> Any:
+        seen.update(kw)
+        return real(cluster, **kw)
+
+    monkeypatch.setattr(upgrade_api.RollingUpgrade, "from_journal", spy)
+    result = invoke("upgrade", "resume", str(journal), *PS, "--yes", "--command", SETUP,
+                    "--resend-action", "node1")
+    assert seen.get("resend_action") == ["NODE1"], result.output
