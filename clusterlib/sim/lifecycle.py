@@ -1,6 +1,6 @@
 """A node's life: crashes, reboots, the installer and its restarts, joins, new nodes, the level.
 
-Joining follows the join rule (clusterlib.sim.state.can_join); Update-ClusterFunctionalLevel
+Joining follows the join rule (cluster_state.can_join); Update-ClusterFunctionalLevel
 raises the level once every node runs one release."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from clusterlib.sim.faults import (
     SimAnswerLost,
     SimError,
 )
-from clusterlib.sim.placement import Placement
+from clusterlib.sim.group_placement import Placement
 from clusterlib.sim.releases import Release, release
 
 

@@ -3,9 +3,9 @@
 This module is the simulator's ``models.py`` (compare moto): it knows the rules and nothing about
 PowerShell or cluster.exe syntax. The cmdlet and cluster.exe emulations call its operations, which
 raise ``SimError`` carrying the Win32 code the real cluster would report. The rules live in
-rooms SimCluster inherits, bottom up: clusterlib.sim.state (clock, log, faults, lookups, versions
-and quorum), placement (where a group goes), lifecycle (crashes, reboots, the installer, joins),
-moves (moves and drains). The entities are in clusterlib.sim.entities, the refusals and faults
+rooms SimCluster inherits, bottom up: clusterlib.sim.cluster_state (clock, log, faults, lookups,
+versions and quorum), group_placement (where a group goes), lifecycle (crashes, reboots, the
+installer, joins), moves_and_drains. The entities are in clusterlib.sim.entities, the refusals and faults
 in clusterlib.sim.faults; both are importable from here as before.
 """
 
@@ -51,7 +51,7 @@ from clusterlib.sim.faults import (
     SimError,
     SimHostDown,
 )
-from clusterlib.sim.moves import MovesAndDrains
+from clusterlib.sim.moves_and_drains import MovesAndDrains
 from clusterlib.sim.releases import release
 
 # --- defaults ------------------------------------------------------------------------------------

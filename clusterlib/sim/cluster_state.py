@@ -34,7 +34,7 @@ from clusterlib.sim.releases import Release
 
 class ClusterState:
     """The state a simulated cluster holds and the rules that only read it. The operations
-    (clusterlib.sim.placement, lifecycle, moves) build on it; SimCluster sets it up."""
+    (clusterlib.sim.group_placement, lifecycle, moves_and_drains) build on it; SimCluster sets it up."""
 
     name: str
     speed: float

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from clusterlib.model import GroupState, NodeState, ResourceState
+from clusterlib.sim.cluster_state import ClusterState
 from clusterlib.sim.entities import DATA_UPGRADED_TYPES, SimGroup, SimNode, SimResource
 from clusterlib.sim.faults import GroupFailsOnline, GroupSlow
-from clusterlib.sim.state import ClusterState
 
 
 class Placement(ClusterState):
