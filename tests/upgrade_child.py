@@ -191,7 +191,8 @@ def upgrade(args: argparse.Namespace) -> int:
             report = RollingUpgrade(cluster, action=RemoteCommand(SETUP), journal=args.journal,
                                     on_event=show, target="9.3").run()
         else:
-            report = RollingUpgrade.resume(cluster, journal=args.journal, on_event=show).run()
+            report = RollingUpgrade.resume(cluster, journal=args.journal, on_event=show,
+                                           resend_action=args.resend_action).run()
     except UpgradeStopped as exc:
         print(json.dumps({"type": "stopped", "text": str(exc)}), flush=True)
         return 4
@@ -211,6 +212,7 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--groups", type=int, default=12)
     parser.add_argument("--crash-node", default="")
+    parser.add_argument("--resend-action", action="append", default=[])
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args)
