@@ -160,6 +160,18 @@ class UpgradeOptions:
     moved as a failed role and the node is paused anyway. Preflight refuses it where the release
     has neither switch. The availability invariant still holds: such a group is recovered or the
     run stops, and the run is at best "degraded".
+    ``drain_ahead`` (opt-in): while a node installs and restarts, clusterlib also empties the
+    next node of the order (``moves.drain_ahead``): its groups move, a few at a time, to the
+    other Up nodes (a node already upgraded first, where the group may be owned there), so
+    that when its turn comes the pause and drain find (almost) nothing to move and its
+    installer starts at once: the drain leaves the critical path. The trade a careful
+    administrator weighs: for the length of each install the remaining N-2 nodes carry every
+    group (VMware DRS refuses to evacuate a host when that would violate HA failover capacity;
+    CAU never drains ahead). The emptied node stays Up and unpaused, so the cluster may still
+    fail groups over to it if another node fails. Skipped on clusters of 3 nodes or fewer
+    (never every group on one node); groups only the next and the installing node may own
+    wait for the normal drain. The groups drained ahead go home as every drained group does
+    (while a later node installs, or in the final redistribution).
     """
 
     order: tuple[str, ...] | None = field(default=None, converter=_order)
@@ -190,6 +202,8 @@ class UpgradeOptions:
     #: Moves in flight at once when the groups go back to their original owners at the end (as
     #: the cluster's drain moves 4 at a time); 1 moves them one after another.
     redistribute_parallelism: int = field(default=4, validator=attrs.validators.ge(1))
+    #: Empty the next node while the current one installs (see above; off by default).
+    drain_ahead: bool = False
 
     def __attrs_post_init__(self) -> None:
         from clusterlib.upgrade.actions import as_hook
