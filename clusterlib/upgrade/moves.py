@@ -11,6 +11,7 @@ from clusterlib.placement import candidate_nodes
 from clusterlib.retry import pause_between_polls
 from clusterlib.upgrade import downtime
 from clusterlib.upgrade.context import MoveFailed, RunContext, same
+from clusterlib.upgrade.errors import LockLost
 
 #: A move asked of the redistribution: the group as last read, and its home.
 Move = tuple[GroupInfo, str]
@@ -76,9 +77,10 @@ def move_somewhere(run: RunContext, snap: ClusterSnapshot, gname: str, away_from
 
 
 def move_all(run: RunContext, moves: list[Move], failures: list[tuple[str, str]],
-             width: int | None = None) -> int:
+             width: int | None = None, purpose: str = "redistribute") -> int:
     """Move each group to its node, at most ``redistribute_parallelism`` at a time; returns
-    how many arrived, adds (group, why) to ``failures`` for the others.
+    how many arrived, adds (group, why) to ``failures`` for the others. ``purpose``: what the
+    journal records the moves as.
 
     Each move is fenced and sent with ``-Wait 0`` (Move-ClusterGroup returns at once), and
     the moves in flight are confirmed by one read of every group per poll. A group that goes
@@ -90,7 +92,7 @@ def move_all(run: RunContext, moves: list[Move], failures: list[tuple[str, str]]
     c = run.cluster
     width = width or run.options.redistribute_parallelism
     if width <= 1 or c.dialect_name == "clusterexe":
-        return move_serially(run, moves, failures)
+        return move_serially(run, moves, failures, purpose=purpose)
     queue = list(moves)
     flying: dict[str, _Flight] = {}
     handover: list[Move] = []
@@ -100,9 +102,9 @@ def move_all(run: RunContext, moves: list[Move], failures: list[tuple[str, str]]
         if not flying:
             continue
         pause_between_polls(c.policies.move_wait, c.time_scale, clock=c.policies.clock)
-        moved += _land(run, flying, handover, failures)
+        moved += _land(run, flying, handover, failures, purpose)
         run.save_due()
-    return moved + move_serially(run, handover, failures, fresh=True)
+    return moved + move_serially(run, handover, failures, fresh=True, purpose=purpose)
 
 
 def _launch(run: RunContext, queue: list[Move], flying: dict[str, _Flight],
@@ -125,7 +127,7 @@ def _launch(run: RunContext, queue: list[Move], flying: dict[str, _Flight],
 
 
 def _land(run: RunContext, flying: dict[str, _Flight], handover: list[Move],
-          failures: list[tuple[str, str]]) -> int:
+          failures: list[tuple[str, str]], purpose: str) -> int:
     """One read of every group: record the moves that arrived, roll back the ones that
     failed there, hand the lost and slow ones over; returns how many arrived."""
     c = run.cluster
@@ -138,12 +140,12 @@ def _land(run: RunContext, flying: dict[str, _Flight], handover: list[Move],
         if seen is not None and there and seen.state is want:
             del flying[name]
             run.record_move(name, was.owner, home, want.name, 1,
-                            (time.monotonic() - t0) * c.time_scale, "redistribute")
+                            (time.monotonic() - t0) * c.time_scale, purpose)
             moved += 1
         elif seen is not None and there and seen.state is GroupState.Failed:
             del flying[name]
             exc = Group(c, name).roll_back(was, home)
-            failures.append((name, failed_move(run, name, was, home, t0, exc, "redistribute")))
+            failures.append((name, failed_move(run, name, was, home, t0, exc, purpose)))
         elif seen is None or time.monotonic() - t0 > limit:
             del flying[name]
             handover.append((was, home))
@@ -151,12 +153,12 @@ def _land(run: RunContext, flying: dict[str, _Flight], handover: list[Move],
 
 
 def move_serially(run: RunContext, moves: list[Move], failures: list[tuple[str, str]],
-                  fresh: bool = False) -> int:
+                  fresh: bool = False, purpose: str = "redistribute") -> int:
     """One move after another through ``move``; ``fresh``: re-read each group first."""
     moved = 0
     for g, home in moves:
         try:
-            move(run, g.name, home, "redistribute", known=None if fresh else g)
+            move(run, g.name, home, purpose, known=None if fresh else g)
             moved += 1
         except MoveFailed as exc:
             failures.append((g.name, str(exc)))
@@ -213,3 +215,166 @@ def finished_nodes(run: RunContext) -> set[str]:
         if rec.status not in ("done", "skipped"):
             open_.add(rec.node.lower())
     return seen - open_ - failed
+
+
+#: The journal's purpose of a move that empties the next node ahead of its turn, and of one
+#: that takes such a group back to that node when the run stops while a node is out.
+AHEAD = "drain-ahead"
+AHEAD_BACK = "drain-ahead-back"
+_AHEAD_SKIPPED = "drain ahead skipped"
+_ONLINE_OR_OFFLINE = (GroupState.Online, GroupState.Offline)
+
+
+def drain_ahead(run: RunContext, installing: str) -> int:
+    """While ``installing`` runs its installer and restarts (``options.drain_ahead``), move
+    the groups of the next node away, so that its pause and drain find (almost) nothing left
+    and its installer starts at once: the drain leaves the critical path. Bounded parallel
+    (``move_all``), fenced, journaled with purpose "drain-ahead"; the node is not paused.
+
+    The next node: that of the first drain step still pending (``next_node``; a resume reads
+    the same journal, so it finds the same node). Its groups, Online or Offline, never the
+    core group (its drain moves that, as always), go where ``ahead_plan`` says; a group that
+    no Up node other than ``installing`` and the next one may own stays for the drain. Skipped
+    (one warning per run) unless at least 2 Up nodes besides those two would carry the groups:
+    never every group on one node. Returns how many moved; a failed move is left for the
+    drain, with a warning."""
+    nxt = next_node(run, installing)
+    if nxt is None:
+        return 0
+    snap = run.snap()
+    carriers = [x.name for x in snap.nodes if x.state is NodeState.Up
+                and not same(x.name, installing) and not same(x.name, nxt)]
+    state = snap.node(nxt).state
+    if state is not NodeState.Up or len(carriers) < 2:
+        why = (f"{nxt} is {state.name}" if state is not NodeState.Up else
+               f"{len(carriers)} Up node(s) besides {installing} and {nxt} would carry"
+               f" {nxt}'s groups, and at least 2 must (never every group on one node)")
+        if not any(_AHEAD_SKIPPED in w for w in run.state.warnings):
+            run.warn(f"{_AHEAD_SKIPPED}: {why}; each node is drained in its turn",
+                     node=installing, phase="reboot")
+        return 0
+    todo, _stay = ahead_plan(snap, nxt, carriers, finished_nodes(run))
+    if not todo:
+        return 0
+    failures: list[tuple[str, str]] = []
+    moved = move_all(run, todo, failures, purpose=AHEAD)
+    if failures:
+        run.warn(f"not drained ahead (the drain of {nxt} moves them): "
+                 + "; ".join(f"{g}: {why}" for g, why in failures), node=installing,
+                 phase="reboot")
+    return moved
+
+
+def next_node(run: RunContext, installing: str) -> str | None:
+    """The node whose turn comes next: that of the first drain step the journal shows pending
+    (the engine runs steps in order), not ``installing`` and not a node that failed."""
+    failed = {n.lower() for n in run.state.failed_nodes}
+    for rec in run.state.steps:
+        if (rec.kind == "drain" and rec.status == "pending" and rec.node is not None
+                and not same(rec.node, installing) and rec.node.lower() not in failed):
+            return rec.node
+    return None
+
+
+def ahead_plan(snap: ClusterSnapshot, nxt: str, carriers: list[str],
+               finished: set[str]) -> tuple[list[Move], list[str]]:
+    """Where each group of ``nxt`` goes when it is drained ahead, highest Priority first (as a
+    drain moves them), and the groups no node of ``carriers`` may own (they stay).
+
+    The best carrier by ``placement.candidate_nodes``' rules, with one addition: no
+    anti-affinity conflict, then earliest preferred owner, then a node this run has
+    ``finished`` (lower case; it is not drained again, so the group moves again only to go
+    home), then fewest groups (counted as groups are placed), then the cluster's node order.
+    One pass over the snapshot, then O(carriers) per group."""
+    index = {c.lower(): i for i, c in enumerate(carriers)}
+    load = dict.fromkeys(index, 0)
+    classes: dict[str, dict[str, int]] = {k: {} for k in index}
+    for g in snap.groups:
+        key = (g.owner or "").lower()
+        if key in load:
+            _place(g, key, load, classes)
+    groups = sorted((g for g in snap.groups_on(nxt)
+                     if not g.is_core and g.state in _ONLINE_OR_OFFLINE),
+                    key=lambda g: (-g.priority_or_default, g.name.lower()))
+    todo: list[Move] = []
+    stay: list[str] = []
+    for g in groups:
+        able = [k for k in index if g.can_be_owned_by(k)]
+        if not able:
+            stay.append(g.name)
+            continue
+        pref = [p.lower() for p in g.preferences]
+        best = min(able, key=lambda k: _ahead_rank(g, k, pref, finished, load, classes, index))
+        todo.append((g, carriers[index[best]]))
+        _place(g, best, load, classes)
+    return todo, stay
+
+
+def _place(g: GroupInfo, key: str, load: dict[str, int], classes: dict[str, dict[str, int]]) -> None:
+    load[key] += 1
+    for cls in g.anti_affinity:
+        classes[key][cls] = classes[key].get(cls, 0) + 1
+
+
+def _ahead_rank(g: GroupInfo, k: str, pref: list[str], finished: set[str], load: dict[str, int],
+                classes: dict[str, dict[str, int]], index: dict[str, int]) -> tuple[int, ...]:
+    conflict = sum(classes[k].get(c, 0) for c in g.anti_affinity)
+    return (conflict, pref.index(k) if k in pref else len(pref), int(k not in finished),
+            load[k], index[k])
+
+
+def drained_ahead(run: RunContext, snap: ClusterSnapshot) -> dict[str, tuple[str, GroupInfo]]:
+    """The groups this run drained ahead from a node whose drain is not done yet and that are
+    not back on it (``snap``): group -> (that node, the group as ``snap`` shows it)."""
+    waiting = {rec.node.lower() for rec in run.state.steps
+               if rec.kind == "drain" and rec.node and rec.status not in ("done", "skipped")}
+    sources = {m.group: m.source for m in run.state.moves
+               if m.purpose == AHEAD and m.source and m.source.lower() in waiting}
+    if not sources:
+        return {}
+    now = {g.name: g for g in snap.groups}
+    return {name: (src, now[name]) for name, src in sources.items()
+            if name in now and not same(now[name].owner, src)}
+
+
+def ahead_note(run: RunContext, snap: ClusterSnapshot) -> str:
+    """What a stopped run says of the groups ``drained_ahead`` ('' when there are none)."""
+    left = drained_ahead(run, snap)
+    if not left:
+        return ""
+    by: dict[tuple[str, str], list[str]] = {}
+    for name, (src, g) in sorted(left.items()):
+        by.setdefault((src, g.owner or "no node"), []).append(name)
+    parts = []
+    for (src, where), names in sorted(by.items()):
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        parts.append(f"drained ahead from {src}, still on {where}: {shown}")
+    return ("; ".join(parts) + ". They are Online (or Offline) where they went; `upgrade resume`"
+            " or the final redistribution sends them home.")
+
+
+def send_back_ahead(run: RunContext) -> str:
+    """Best effort, when the run stops while a node is out: the groups ``drained_ahead`` go
+    back to their node where it is Up and may own them (bounded parallel, journaled as
+    "drain-ahead-back"): the cluster is left as the run without drain ahead would leave it.
+    Returns ``ahead_note`` of what is still away ('' when nothing is); never raises a
+    cluster error (the stop it serves is already under way), only a lost lock."""
+    try:
+        return _send_back_ahead(run)
+    except LockLost:
+        raise  # fenced out: the new holder owns the cluster
+    except ClusterError as exc:
+        return (f"Groups drained ahead may still be away from their node (sending them back"
+                f" failed: {exc}); `upgrade resume` or the final redistribution sends them home.")
+
+
+def _send_back_ahead(run: RunContext) -> str:
+    snap = run.snap()
+    up = {x.name.lower() for x in snap.nodes if x.state is NodeState.Up}
+    todo = [(g, src) for src, g in drained_ahead(run, snap).values()
+            if g.state in _ONLINE_OR_OFFLINE and g.can_be_owned_by(src) and src.lower() in up]
+    if not todo:
+        return ahead_note(run, snap)
+    failures: list[tuple[str, str]] = []
+    move_all(run, todo, failures, purpose=AHEAD_BACK)
+    return ahead_note(run, run.snap())

@@ -27,6 +27,7 @@ from clusterlib.upgrade.context import (
     OUT,
     ActionSink,
     DrainTrouble,
+    JournalFailed,
     MoveFailed,
     NodeFailed,
     RunContext,
@@ -309,9 +310,22 @@ def reboot(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     seen_down = (not run.action.reboots) or info.state in OUT or run.changed(n, info)
     if run.action.reboots and not run.changed(n, info):
         # The node installs and restarts for a while: the groups of the nodes already finished
-        # go home meanwhile, off the critical path (the final redistribution is left the rest).
+        # go home meanwhile, off the critical path (the final redistribution is left the rest);
+        # with drain_ahead the next node is emptied too, so its drain is off the path as well.
         moves.homecoming(run, n)
-    info = nodewatch.wait_back(run, n, seen_down=seen_down)
+        if run.options.drain_ahead:
+            moves.drain_ahead(run, n)
+    try:
+        info = nodewatch.wait_back(run, n, seen_down=seen_down)
+    except Stop as stop:
+        if run.options.drain_ahead and not isinstance(stop, JournalFailed):
+            # The node is out for longer than planned: the groups drained ahead go back where
+            # they were (best effort), and the stop says where any still are.
+            note = moves.send_back_ahead(run)
+            if note:
+                stop.message = f"{stop.message} {note}"
+                stop.args = (stop.message,)
+        raise
     return PhaseResult("done", f"{n} is back ({info.state.name})")
 
 
