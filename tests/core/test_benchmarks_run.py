@@ -3,6 +3,7 @@ its table and writes its results, so the figures in docs/performance.md can alwa
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,28 +79,75 @@ def _payload(quick_run: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_upgrade_scaling_figures_are_sane(quick_run: dict[str, Any]) -> None:
+    from clusterlib.upgrade import UpgradeOptions, moves
+
     payload = _payload(quick_run, "upgrade-scaling")
-    assert [r["nodes"] for r in payload["results"]] == [2]
+    assert [(r["nodes"], r["speed"]) for r in payload["results"]] == [(4, 400.0)]
+    has_option = "drain_ahead" in attrs.fields_dict(UpgradeOptions)
+    ways = ("clusterlib", "drain_ahead", "cau") if has_option else ("clusterlib", "cau")
     for r in payload["results"]:
         parts = r["bound_parts"]
-        # 2 nodes x (install window 120 + reboot 60 + join 5) is most of the bound.
-        assert parts["install+reboot+join"] == 2 * 185.0
+        # 4 nodes x (install window 120 + reboot 60 + join 5), one after another, is most of
+        # the bound; every node owns groups, so the first evacuation is one 2 s move, and so is
+        # the last node's groups' way home.
+        assert parts == {"first evacuation": 2.0, "install+reboot+join": 4 * 185.0,
+                         "redistribution": 2.0}
         assert r["bound_sim_s"] == sum(parts.values())
-        assert r["validation_sim_s"] > 0  # clusterlib's validation moves, counted apart
-        for way in ("clusterlib", "cau"):
-            # Nothing beats the physical lower bound.
-            assert r[way]["sim_s"] >= r["bound_sim_s"], (way, r)
-            assert r[way]["pipelines_per_node"] > 0
-            assert r[way]["calls_by_first_cmdlet"]["cmd:setup.exe"] == 2  # once per node
-        assert r["cau"]["calls_by_first_cmdlet"]["Suspend-ClusterNode"] == 2
-        assert r["clusterlib_over_cau"] == round(r["clusterlib"]["sim_s"] / r["cau"]["sim_s"], 3)
-        # Without the calls' cost each way is its physical work and its idle poll sleeps:
-        # no more than its measured time, no less than the bound.
-        for way in ("clusterlib", "cau"):
-            t = r[way]["timeline"]
+        assert (r["drain_ahead"] is None) == (not has_option), r["drain_ahead_skipped"]
+        for way in ways:
+            w = r[way]
+            # Nothing beats the physical lower bound, measured or with every call free.
+            assert w["sim_s"] >= r["bound_sim_s"], (way, r)
+            assert r[f"{way}_over_bound"] >= 1.0 and r[f"{way}_calls_free_over_bound"] >= 0.999
+            assert w["pipelines_per_node"] > 0
+            assert w["calls_by_first_cmdlet"]["cmd:setup.exe"] == 4  # once per node
+            # Without the calls' cost each way is its physical work and its idle poll sleeps:
+            # no more than its measured time, no less than the bound.
+            t = w["timeline"]
             free = t["work_sim_s"] + t["idle_by_activity"].get("(sleep)", 0.0)
-            assert r["bound_sim_s"] - 1 <= free <= r[way]["sim_s"] + 1, (way, t)
-        assert r["calls_free_over_cau"] > 0
+            assert abs(w["calls_free_sim_s"] - free) <= 0.11, (way, t)
+            assert r["bound_sim_s"] - 1 <= free <= w["sim_s"] + 1, (way, t)
+            if way != "cau":
+                assert w["validation_sim_s"] > 0  # the validation moves, counted apart
+                assert r[f"{way}_over_cau"] == round(w["sim_s"] / r["cau"]["sim_s"], 3)
+                assert r[f"{way}_calls_free_over_cau"] > 0
+        assert r["cau"]["calls_by_first_cmdlet"]["Suspend-ClusterNode"] == 4
+        assert r["clusterlib"]["options"] == {}
+        if has_option:
+            assert r["drain_ahead"]["options"] == {"drain_ahead": True}
+        if has_option and hasattr(moves, "drain_ahead"):
+            # The next node is emptied while the current one installs, so the nodes' own
+            # drains (Suspend-ClusterNode -Drain) move fewer groups than without.
+            drained = {w: r[w]["sim_moves_by_reason"].get("drain", 0)
+                       for w in ("clusterlib", "drain_ahead")}
+            assert drained["drain_ahead"] < drained["clusterlib"], drained
+
+
+def test_upgrade_scaling_bound_and_configurations() -> None:
+    """The bound's parts from the simulator's parameters, and which sizes run at which speeds."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        b = importlib.import_module("bench_upgrade_scaling")
+    finally:
+        sys.path.remove(str(BENCH))
+    params: dict[str, Any] = {
+        "nodes": ["a", "b", "c"], "move_time": 3.0, "move_time_min": 3.0, "drain_parallelism": 2,
+        "install_window": 100.0, "restarts": 2, "reboot_time": 10.0, "join_time": 1.0,
+        "owned": {"a": {"ordinary": 7, "core": 1}, "b": {"ordinary": 5, "core": 0},
+                  "c": {"ordinary": 6, "core": 0}}}
+    assert b.lower_bound(params) == {"first evacuation": 3.0, "install+reboot+join": 3 * 121.0,
+                                     "redistribution": 3.0}
+    # A node with nothing to move can go first: no evacuation on the critical path.
+    params["owned"]["c"]["ordinary"] = 0
+    assert b.lower_bound(params)["first evacuation"] == 0.0
+    with pytest.raises(ValueError, match="same move time"):
+        b.lower_bound({**params, "move_time_min": 1.0})
+    assert b.configurations(None, None, False) == [(25.0, 4), (25.0, 16), (200.0, 4),
+                                                   (200.0, 16), (200.0, 64)]
+    assert b.configurations([64], None, False) == [(200.0, 64)]  # 64 at 25 only when named
+    assert b.configurations([64], [25.0], False) == [(25.0, 64)]
+    assert b.configurations(None, [25.0], False) == [(25.0, 4), (25.0, 16)]
+    assert b.configurations(None, None, True) == [(400.0, 4)]
 
 
 def test_snapshot_readers_read_the_same_cluster(quick_run: dict[str, Any]) -> None:
