@@ -40,7 +40,7 @@ from typing import Any, Literal, overload
 from clusterlib.cluster import Cluster
 from clusterlib.errors import ClusterError, NotFound
 from clusterlib.model import ClusterSnapshot, GroupState, NodeState
-from clusterlib.upgrade import availability, downtime, nodewatch, resume
+from clusterlib.upgrade import availability, downtime, moves, nodewatch, resume
 from clusterlib.upgrade import lock as locks
 from clusterlib.upgrade.actions import ManualAction, UpgradeAction, as_hook
 from clusterlib.upgrade.context import JournalFailed, NodeFailed, RunContext, Stop, versions_of
@@ -191,6 +191,11 @@ def _finish(run: RunContext, outcome: str, message: str, *, node: str | None = N
     try:
         snap = snap if snap is not None else run.cluster.snapshot()
         state.final_placement = snap.placement()
+        if outcome == "stopped" and run.options.drain_ahead:
+            # Groups moved off the next node ahead of its turn are still where they went.
+            note = moves.ahead_note(run, snap)
+            if note and note not in state.message:
+                state.message = f"{message} {note}"
         for n in snap.nodes:
             if n.name in state.nodes_after or outcome == "completed":
                 state.nodes_after[n.name] = versions_of(n)
