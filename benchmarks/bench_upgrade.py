@@ -8,9 +8,10 @@ process), for comparison.
 
 Yardsticks, in simulated seconds from the simulator's own parameters:
 
-- the physical lower bound (``bench_upgrade_scaling.lower_bound``): per node its drain at the
-  drain's parallelism, install window + reboots + join; one final redistribution at full
-  parallelism. ``bound + validation`` adds the validation moves (the seed's requirement).
+- the physical lower bound (``bench_upgrade_scaling.lower_bound``): the first node's
+  evacuation (later nodes' groups can leave while the previous node installs), every node's
+  install window + reboots + join; one final redistribution at full parallelism.
+  ``bound + validation`` adds the validation moves (the seed's requirement).
 - the physical work the engine chose, measured (``benchmarks/_timeline.py``): the union of the
   intervals in which a group was moving or a node was installing, rebooting or joining, on the
   simulator's clock, less what the simulator's clock added (it runs a due transition only when
