@@ -59,10 +59,12 @@ makes the run fail: the bound would be wrong.
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,10 @@ SIZES = (4, 16, 64)
 # Below this speed a size above SLOW_MAX_NODES runs only when both are named: 64 nodes at speed
 # 25 take about 9 minutes per way, and the full run_all.py must stay under 15 minutes.
 SLOW_SPEED, SLOW_MAX_NODES = 100.0, 16
+# Below this speed the ways run side by side (``--one-at-a-time`` turns it off): there the client
+# mostly waits for the simulated cluster (a call of 20 ms against a node's 7 s of wall time), so
+# three ways share 2 CPUs with little contention, and the full run fits in 15 minutes.
+SIDE_BY_SIDE_UNDER = 100.0
 QUICK = [(400.0, 4)]  # 4 nodes: drain ahead needs 2 nodes to carry the groups besides 2 out
 #: The ways, in the order they run and are printed: JSON key -> column name.
 WAYS = {"clusterlib": "clusterlib", "drain_ahead": "clusterlib drain-ahead", "cau": "CAU-style"}
@@ -262,19 +268,40 @@ def configurations(sizes: list[int] | None, speeds: list[float] | None,
     return [(s, n) for s, n in pairs if s >= SLOW_SPEED or n <= SLOW_MAX_NODES]
 
 
-def measure(nodes: int, speed: float) -> dict[str, Any]:
+def _run_way(key: str, nodes: int, speed: float) -> dict[str, Any]:
+    """One way (a key of WAYS) on a fresh cluster, with real waits: the script's polling and
+    every bounded wait sleep as they would."""
+    with retry.testing(wait=True):
+        if key == "cau":
+            return run_cau(nodes, speed)
+        return run_clusterlib(nodes, speed, **({"drain_ahead": True} if key == "drain_ahead"
+                                               else {}))
+
+
+def run_ways(nodes: int, speed: float, keys: list[str], side_by_side: bool
+             ) -> dict[str, dict[str, Any]]:
+    """Each way in ``keys``: one after another, or side by side, each in its own client process
+    with its own endpoint process (see SIDE_BY_SIDE_UNDER)."""
+    if not side_by_side:
+        return {k: _run_way(k, nodes, speed) for k in keys}
+    with ProcessPoolExecutor(len(keys), mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {k: pool.submit(_run_way, k, nodes, speed) for k in keys}
+        return {k: f.result() for k, f in futures.items()}
+
+
+def measure(nodes: int, speed: float, side_by_side: bool = False) -> dict[str, Any]:
     """The three ways on one configuration, and their figures against the bound and each other."""
     missing = drain_ahead_missing()
-    ways: dict[str, dict[str, Any] | None] = {
-        "clusterlib": run_clusterlib(nodes, speed),
-        "drain_ahead": None if missing else run_clusterlib(nodes, speed, drain_ahead=True),
-        "cau": run_cau(nodes, speed)}
+    keys = [k for k in WAYS if not (missing and k == "drain_ahead")]
+    side_by_side = side_by_side and len(keys) > 1
+    ran = run_ways(nodes, speed, keys, side_by_side)
+    ways: dict[str, dict[str, Any] | None] = {k: ran.get(k) for k in WAYS}
     params = ways["clusterlib"]["params"]  # type: ignore[index]
     parts = lower_bound(params)
     bound = sum(parts.values())
     row: dict[str, Any] = {"nodes": nodes, "groups": nodes * GROUPS_PER_NODE, "speed": speed,
                            "bound_sim_s": bound, "bound_parts": parts,
-                           "drain_ahead_skipped": missing}
+                           "drain_ahead_skipped": missing, "side_by_side": side_by_side}
     cau = ways["cau"]
     assert cau is not None
     for key, way in ways.items():
@@ -367,15 +394,16 @@ def main(argv: list[str] | None = None) -> int:
                         " only when both are named: --sizes 64 --speed 25")
     p.add_argument("--sizes", type=int, nargs="+", default=None,
                    help="cluster sizes in nodes (default 4 16 64; 10 groups per node)")
+    p.add_argument("--one-at-a-time", action="store_true",
+                   help="run the three ways one after another at every speed (by default they"
+                        f" run side by side under speed {SIDE_BY_SIDE_UNDER:g}, each in its own"
+                        " processes: there the client mostly waits)")
     args = p.parse_args(argv)
     if any(s <= 0 for s in args.speed or ()) or any(n < 2 for n in args.sizes or ()):
         p.error("--speed takes positive factors and --sizes at least 2 nodes")
     plan = configurations(args.sizes, args.speed, args.quick)
-    results = []
-    # Real waits: the script's polling and every bounded wait sleep as they would.
-    with retry.testing(wait=True):
-        for speed, nodes in plan:
-            results.append(measure(nodes, speed))
+    results = [measure(nodes, speed, not args.one_at_a_time and speed < SIDE_BY_SIDE_UNDER)
+               for speed, nodes in plan]
     print_tables(results)
     name = "upgrade-scaling-quick" if args.quick else "upgrade-scaling"
     speeds = sorted({s for s, _ in plan})
