@@ -27,7 +27,7 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
     reads the lock on its own: a lock listing from before the step is never trusted)."""
     run.boundary, run.boundary_fenced = None, False
     carried, run.carry = run.carry, None
-    online0 = {g for g, st in run.state.original_states.items() if st == "Online"}
+    online0 = _online_at_start(run.state.original_states)
     if not online0:
         return
     read = snap is None
@@ -42,9 +42,8 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
     for g in snap.groups:
         if g.name not in online0:
             continue
-        downtime.ledger(run, g.name)
         if g.state in (GroupState.Online, GroupState.Pending):
-            downtime.account(run, g.name, now, label, up=True)
+            downtime.account(run, g.name, now, label, up=True)  # nothing unless it was down
             continue
         downtime.went_down(run, g.name, now, label, g.state.name, g.owner)
         downtime.account(run, g.name, now, label, up=False)
@@ -56,6 +55,19 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
         # final check) starts from it (RunContext.first_snap), and its fence is done.
         run.boundary = snap
         run.boundary_fenced = fenced
+
+
+_ONLINE: list[tuple[dict[str, str], frozenset[str]]] = []
+
+
+def _online_at_start(states: dict[str, str]) -> frozenset[str]:
+    """The groups Online at the start, worked out once per run (``original_states`` is fixed
+    at the start, see state.py), not at every step over every group."""
+    kept = _ONLINE[0] if _ONLINE else None  # one read: runs in other threads replace it
+    if kept is None or kept[0] is not states:
+        kept = (states, frozenset(g for g, st in states.items() if st == "Online"))
+        _ONLINE[:] = [kept]
+    return kept[1]
 
 
 def _boundary_read(run: RunContext, carried: tuple[ClusterSnapshot, float] | None,

@@ -8,8 +8,12 @@ from clusterlib.upgrade.state import Availability, Episode
 
 
 def ledger(run: RunContext, group: str) -> Availability:
-    """``group``'s availability record, created empty on first use."""
-    rec: Availability = run.state.availability.setdefault(group, Availability())
+    """``group``'s availability record, created empty on first use (a group never seen down
+    has none: the journal holds, and a save encodes, only the groups that were)."""
+    book = run.state.availability
+    rec = book.get(group)
+    if rec is None:
+        rec = book[group] = Availability()
     return rec
 
 
@@ -31,8 +35,8 @@ def went_down(run: RunContext, group: str, since: float, label: str, state: str,
 
 def account(run: RunContext, group: str, now: float, label: str, up: bool) -> None:
     """Add the downtime since the last count to ``label``; close the episode when ``up``."""
-    rec = ledger(run, group)
-    if rec.down_since is None:
+    rec = run.state.availability.get(group)
+    if rec is None or rec.down_since is None:
         return
     seconds = max(0.0, now - float(rec.counted_until or now)) * run.cluster.time_scale
     rec.excess = round(float(rec.excess) + seconds, 3)
@@ -47,7 +51,8 @@ def account(run: RunContext, group: str, now: float, label: str, up: bool) -> No
 
 def down_for(run: RunContext, group: str, now: float) -> float:
     """How long ``group`` has been down (cluster seconds), 0 when it is not."""
-    since = ledger(run, group).down_since
+    rec = run.state.availability.get(group)
+    since = rec.down_since if rec is not None else None
     return 0.0 if since is None else max(0.0, now - float(since)) * run.cluster.time_scale
 
 

@@ -8,7 +8,9 @@ version 2 by the next save; a newer version is refused, naming it and the newest
 The checksum covers the canonical text (sorted keys, compact) of ``plan`` and ``journal``, so
 truncation, a stray edit or a half-written copy is caught before anything acts on it. It detects
 accidents, not an adversary who can rewrite the file and its checksum. The plan never changes
-after the start, so it is kept apart and serialised once: a save costs what the run state costs.
+after the start, so it is kept apart, serialised and hashed once; so are the run state's fields
+fixed at the start (the original placement and states) and every record's text until it changes
+(``state.py``): a save encodes what changed since the last one, then writes the whole file.
 
 Writes are atomic: a temporary file in the same directory, fsync, ``os.replace``, then fsync of
 the directory; a crash at any instant leaves either the previous or the new journal, never a mix.
@@ -46,6 +48,7 @@ from clusterlib.upgrade.state import (
     VERSION,
     AuditRecord,
     RunState,
+    TextCache,
     canonical,
     upgrade_body,
 )
@@ -264,8 +267,11 @@ class Journal:
         self.path = Path(path) if path is not None else None
         self.state = state
         self.saves = 0
-        self._plan_text: str | None = None
-        self._plan_id = 0
+        # The plan's text and the checksum's hash of it (with the separator), worked out once per
+        # plan object; the texts of the state's fields
+        # that did not change since (RunState.json_text's ``kept``).
+        self._plan: tuple[Any, str, Any] | None = None
+        self._kept: TextCache = {}
         # What the file looked like after this process last read or wrote it: a save refuses
         # to overwrite a file that changed since (another holder of the same run writes it).
         self._identity: tuple[int, int, int, int, int] | None = None
@@ -324,12 +330,17 @@ class Journal:
     def text(self) -> str:
         """The file's content for the current state (one line; the plan serialised once)."""
         plan = self.state.plan
-        if self._plan_text is None or self._plan_id != id(plan):
-            self._plan_text, self._plan_id = _canonical(plan), id(plan)
-        text = self.state.json_text(plan=False)  # == _canonical(state.to_dict(plan=False))
+        if self._plan is None or self._plan[0] is not plan:
+            plan_text = _canonical(plan)
+            self._plan = (plan, plan_text, hashlib.sha256((plan_text + "\n").encode("utf-8")))
+        _, plan_text, plan_hash = self._plan
+        # == _canonical(state.to_dict(plan=False)), from the texts kept since the last save
+        text = self.state.json_text(plan=False, kept=self._kept)
+        digest = plan_hash.copy()  # == checksum_of(plan_text, text), the plan hashed once
+        digest.update(text.encode("utf-8"))
         return ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
-                + ',"checksum":' + json.dumps(checksum_of(self._plan_text, text))
-                + ',"plan":' + self._plan_text + ',"journal":' + text + "}\n")
+                + ',"checksum":"sha256:' + digest.hexdigest() + '"'
+                + ',"plan":' + plan_text + ',"journal":' + text + "}\n")
 
     def save(self) -> None:
         from clusterlib.upgrade.events import utc_now

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 import attrs
-from attrs import define, field, frozen
+from attrs import define, field, frozen, setters
 
 from clusterlib.upgrade.errors import JournalRejected
 
@@ -50,13 +50,15 @@ def _fits(value: Any, types: _Types) -> bool:
 
 def _m(types: _Types, *, key: str | None = None, of: type[Record] | None = None,
        shape: str = "one", items: _Types | None = None, omit_none: bool = False,
-       optional: bool = False) -> dict[str, Any]:
+       optional: bool = False, fixed: bool = False) -> dict[str, Any]:
     """A journal field's metadata: ``types`` are the JSON types it accepts; ``of`` the record
     class it holds (``shape`` "one", "list" or "map"); ``items`` the JSON types of a list's or
     map's plain values; ``key`` its JSON key when that is no Python name; ``optional``: a body
-    may leave it out (its default then), else a load refuses a body without it."""
+    may leave it out (its default then), else a load refuses a body without it; ``fixed``: a
+    plain value set when the run starts and never changed in place (only ever replaced), so a
+    journal keeps its text for as long as the field holds the same object."""
     return {"types": types, "key": key, "of": of, "shape": shape, "items": items,
-            "omit_none": omit_none, "optional": optional}
+            "omit_none": omit_none, "optional": optional, "fixed": fixed}
 
 
 def _fields(cls: type[Record]) -> tuple[attrs.Attribute[Any], ...]:
@@ -114,6 +116,22 @@ class Written(Record):
         return text
 
 
+class Kept(Written):
+    """A record that changes in place (a step as it runs) but holds plain values only (no list
+    or dict that could change behind its back): its text is kept like a written record's and
+    forgotten by every assignment to one of its fields (``_forget``, its ``on_setattr``), so a
+    save re-encodes the records that changed since the last one, not every step of the run."""
+
+
+def _forget(record: Any, attribute: attrs.Attribute[Any], value: Any) -> Any:
+    """``on_setattr`` of a Kept record: the kept text no longer says what the record holds."""
+    record.__dict__.pop("_json", None)
+    return value
+
+
+_KEPT = setters.pipe(setters.convert, setters.validate, _forget)
+
+
 _DUMP: dict[type, tuple[tuple[str, str, bool, bool], ...]] = {}
 
 
@@ -131,43 +149,91 @@ def _dump_plan(cls: type[Record]) -> tuple[tuple[str, str, bool, bool], ...]:
 _TEXT: dict[type, tuple[tuple[str, str, str], ...]] = {}
 
 
+#: What a journal keeps from one save to the next (``RunState.json_text``'s ``kept``): per
+#: field, what its text was worked out from (the value, or a shallow copy) and the text.
+TextCache = dict[str, tuple[Any, str]]
+
+
 def _text_plan(cls: type[Record]) -> tuple[tuple[str, str, str], ...]:
     """(attribute, encoded JSON key, how to write it) of each field, in the canonical (sorted)
-    key order: "plain" (one encoder call), "record" (one record or None), "written" (a list or
-    map of records whose text is kept), "records" (a list or map of changing records)."""
+    key order: "plain" (one encoder call), "fixed" (the same, kept while the field holds the
+    same object), "record" (one record or None), "written" (a list or map of records that never
+    change: its text kept, only new records' added), "kept" (a list or map of Kept records: each
+    record's text kept until it changes), "records" (a list or map encoded at every save)."""
     plan = _TEXT.get(cls)
     if plan is None:
         rows = []
         for key, f in sorted((f.metadata.get("key") or f.name, f) for f in _fields(cls)):
             of = f.metadata.get("of")
-            how = ("plain" if of is None else "record" if f.metadata["shape"] == "one"
+            how = (("fixed" if f.metadata.get("fixed") else "plain") if of is None
+                   else "record" if f.metadata["shape"] == "one"
+                   else "kept" if issubclass(of, Kept)
                    else "written" if issubclass(of, Written) else "records")
             rows.append((f.name, canonical(key), how))
         plan = _TEXT[cls] = tuple(rows)
     return plan
 
 
-def _composed(record: Record, skip: tuple[str, ...]) -> str:
+def _composed(record: Record, skip: tuple[str, ...], kept: TextCache | None = None) -> str:
     """``canonical(record.to_dict())`` with the kept texts of the written records it holds
-    reused (the same text: the encoder writes a nested value as it writes it alone)."""
+    reused (the same text: the encoder writes a nested value as it writes it alone); given
+    ``kept`` (kept by the caller from one call to the next), also the texts of its fixed fields
+    and of its lists and maps of written records, as far as they are unchanged."""
     parts = []
     for name, key, how in _text_plan(type(record)):
         if name in skip:
             continue
         value = getattr(record, name)
-        if how == "plain" or value is None:
+        if how == "fixed" and kept is not None:
+            was = kept.get(name)
+            if was is None or was[0] is not value:
+                was = kept[name] = (value, canonical(value))
+            text = was[1]
+        elif how in ("plain", "fixed") or value is None:
             text = canonical(value)
         elif how == "record":
             text = value.json_text()
         elif how == "records":
             text = canonical(_encodable(value))
-        elif isinstance(value, list):
-            text = "[" + ",".join(r.json_text() for r in value) + "]"
+        elif how == "written" and kept is not None:
+            text = _written_text(value, name, kept)
         else:
-            text = "{" + ",".join(canonical(k) + ":" + r.json_text()
-                                  for k, r in sorted(value.items())) + "}"
+            text = _records_text(value)
         parts.append(key + ":" + text)
     return "{" + ",".join(parts) + "}"
+
+
+def _records_text(value: list[Written] | dict[str, Written]) -> str:
+    """A list's or map's text from its records' kept texts."""
+    if isinstance(value, list):
+        return "[" + ",".join(r.json_text() for r in value) + "]"
+    return "{" + ",".join(canonical(k) + ":" + r.json_text()
+                          for k, r in sorted(value.items())) + "}"
+
+
+def _written_text(value: list[Written] | dict[str, Written], name: str, kept: TextCache) -> str:
+    """The text of a list or map of records that never change, from ``kept``: a list that only
+    grew since adds its new records' texts to the kept text of the rest; a map equal to the
+    kept copy is the kept text (the comparisons see the same records first: C speed)."""
+    was = kept.get(name)
+    if isinstance(value, dict):
+        if was is None or value != was[0]:
+            was = kept[name] = (dict(value), _records_text(value))
+        return was[1]
+    inner: str | None = None
+    if was is not None:
+        copy, inner = was
+        done = len(copy)
+        if len(value) < done or value[:done] != copy:
+            inner = None  # not only grown: written again from the records' kept texts
+    if inner is None:
+        inner = ",".join(r.json_text() for r in value)
+        kept[name] = (value[:], inner)
+    elif len(value) > done:
+        tail = ",".join(r.json_text() for r in value[done:])
+        inner = inner + "," + tail if done else tail
+        kept[name] = (value[:], inner)
+    return "[" + inner + "]"
 
 
 def _encodable(value: Any) -> Any:
@@ -250,8 +316,8 @@ def _value(f: attrs.Attribute[Any], value: Any, where: str, ctx: str, key: str) 
 # ---- the records ----
 
 
-@define(kw_only=True)
-class StepRecord(Record):
+@define(kw_only=True, on_setattr=_KEPT)
+class StepRecord(Kept):
     """One plan step as run: ``status`` one of STATUSES; ``result`` how it ended when that is
     more than its status ("already done", "skipped", "interrupted", ...)."""
 
@@ -410,8 +476,10 @@ class RunState(Record):
     options: dict[str, Any] = field(metadata=_OBJ)  # UpgradeOptions.to_dict() form
     action: dict[str, Any] = field(metadata=_OBJ)  # UpgradeAction.to_dict(), redacted
     hooks: Hooks = field(factory=Hooks, metadata=_m((dict,), of=Hooks))
-    original_placement: dict[str, str | None] = field(metadata=_PLACES)
-    original_states: dict[str, str] = field(metadata=_m((dict,), shape="map", items=(str,)))
+    original_placement: dict[str, str | None] = field(
+        metadata=_m((dict,), shape="map", items=_OPT_STR, fixed=True))
+    original_states: dict[str, str] = field(metadata=_m((dict,), shape="map", items=(str,),
+                                                        fixed=True))
     nodes_before: dict[str, NodeVersions] = field(metadata=_m((dict,), of=NodeVersions, shape="map"))
     nodes_after: dict[str, NodeVersions] = field(metadata=_m((dict,), of=NodeVersions, shape="map"))
     plan: dict[str, Any] = field(metadata=_OBJ)  # Plan.to_dict() form
@@ -448,9 +516,11 @@ class RunState(Record):
         """The JSON form; ``plan=False`` leaves the plan out (the file writes it apart)."""
         return self._dict(() if plan else ("plan",), _plain)
 
-    def json_text(self, *, plan: bool = True) -> str:
-        """``canonical(self.to_dict(plan=plan))``, reusing each written record's kept text."""
-        return _composed(self, () if plan else ("plan",))
+    def json_text(self, *, plan: bool = True, kept: TextCache | None = None) -> str:
+        """``canonical(self.to_dict(plan=plan))``, reusing each written record's kept text;
+        given ``kept`` (a cache the caller keeps from one call to the next: ``Journal``), also
+        the texts of the fields that did not change since (see ``_composed``)."""
+        return _composed(self, () if plan else ("plan",), kept)
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "<memory>") -> RunState:
