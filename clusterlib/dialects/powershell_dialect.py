@@ -60,8 +60,52 @@ def _read(cmdlet: str, props: Iterable[str], cluster: str | None, **params: Any)
                       Cmdlet("Select-Object", {"Property": list(props)}), *_CSV))
 
 
-def snapshot_pipeline(cluster: str | None = None, *, owners: bool = False) -> Pipeline:
-    """Everything a snapshot needs, in one round trip whatever the cluster's size."""
+# The owner statements' pipes. Each Get-ClusterOwnerNode answer (a ClusterOwnerNodeList:
+# ClusterObject, OwnerNodes) is reduced to the object's name and its owners, with parameters only:
+# ``Select-Object -ExpandProperty ClusterObject -Property OwnerNodes`` outputs the group or
+# resource itself with OwnerNodes added as a NoteProperty (learn.microsoft.com, Select-Object,
+# -ExpandProperty: "If the Property parameter is specified, Select-Object will attempt to add
+# each selected property as a NoteProperty to every outputted object"; it refuses a name the
+# object already has, and a ClusterGroup or ClusterResource has no OwnerNodes), then
+# ``Select-Object -Property Name, OwnerNodes`` keeps those two. At ``ConvertTo-Json -Depth 1`` the
+# list is an array and its nodes, one level deeper, their ToString(): the node names.
+# Without this every ClusterObject arrived with all its properties (37 MB at 64 x 32,000,
+# against 21 MB, nearly all of it resources' possible-owner lists of every node).
+# [P] Windows PowerShell 3.0 and 4.0 (Windows Server 2012 and 2012 R2 without WMF 5.x) add the
+# notes only to the items of an expanded collection, not to a single expanded object (their
+# SelectObjectCommand, as decompiled copies show; the 5.1 code base adds them to both): there
+# OwnerNodes comes back $null, which the reader takes for that, never for "no owners", and reads
+# the lists again in the full form below (``PowerShellDialect.snapshot``).
+# The resource's group is not in the JSON: OwnerGroup is a ClusterGroup object, which -Depth 1
+# would write with all its properties; a CSV statement of (Name, OwnerGroup) names it instead.
+_COMPACT_OWNERS = (
+    Cmdlet("Select-Object", {"ExpandProperty": "ClusterObject", "Property": ["OwnerNodes"]}),
+    Cmdlet("Select-Object", {"Property": ["Name", "OwnerNodes"]}),
+    Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}),
+)
+# The full form: the ClusterOwnerNodeList itself (ClusterObject with all its properties).
+_FULL_OWNERS = (Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}),)
+
+
+def owner_statements(cluster: str | None = None, *, full: bool = False) -> list[Statement]:
+    """Preferred owners per group, possible owners per resource, and each resource's group: the
+    three statements ``snapshot_pipeline(owners=True)`` adds. ``full``: the ClusterOwnerNodeList
+    as it is, for a host whose Select-Object does not add the notes (see _COMPACT_OWNERS)."""
+    tail = _FULL_OWNERS if full else _COMPACT_OWNERS
+    return [
+        Statement((Cmdlet("Get-ClusterGroup", _with_cluster({}, cluster)),
+                   Cmdlet("Get-ClusterOwnerNode"), *tail)),
+        Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
+                   Cmdlet("Get-ClusterOwnerNode"), *tail)),
+        Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
+                   Cmdlet("Select-Object", {"Property": ["Name", "OwnerGroup"]}), *_CSV)),
+    ]
+
+
+def snapshot_pipeline(cluster: str | None = None, *, owners: bool = False,
+                      full_owners: bool = False) -> Pipeline:
+    """Everything a snapshot needs, in one round trip whatever the cluster's size; ``owners``
+    adds the owner statements (``owner_statements``, ``full_owners`` their full form)."""
     statements = [
         Statement((Cmdlet("Get-Cluster", {"Name": cluster} if cluster else {}),
                    Cmdlet("Select-Object", {"Property": list(CLUSTER_PROPS)}), *_CSV)),
@@ -70,18 +114,7 @@ def snapshot_pipeline(cluster: str | None = None, *, owners: bool = False) -> Pi
         _read("Get-ClusterGroup", GROUP_PROPS, cluster),
     ]
     if owners:
-        # Preferred owners per group and possible owners per resource. OwnerNodes is a list of
-        # node objects: at -Depth 1 its items are beyond the depth and become node names.
-        statements += [
-            Statement((Cmdlet("Get-ClusterGroup", _with_cluster({}, cluster)),
-                       Cmdlet("Get-ClusterOwnerNode"),
-                       Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
-            Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
-                       Cmdlet("Get-ClusterOwnerNode"),
-                       Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}))),
-            Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
-                       Cmdlet("Select-Object", {"Property": ["Name", "OwnerGroup"]}), *_CSV)),
-        ]
+        statements += owner_statements(cluster, full=full_owners)
     return Pipeline(statements=tuple(statements), idempotent=True)
 
 
@@ -251,6 +284,32 @@ def _name_of(value: Any) -> str:
     return str(value)
 
 
+class OwnerNotesMissing(ParseError):
+    """The compact owner statements came back without their OwnerNodes (a host whose
+    Select-Object does not add -Property's notes to an expanded object; see _COMPACT_OWNERS):
+    read the lists again in the full form."""
+
+
+def _owner_pairs(text: Any, what: str) -> list[tuple[str, Any]]:
+    """(object name, its owner list as the JSON gives it) for every item of an owner statement,
+    in either form: the full ClusterOwnerNodeList ({ClusterObject, OwnerNodes}) or the compact
+    {Name, OwnerNodes}. A compact item without a list (OwnerNodes $null or absent) is never
+    read as "no owners": OwnerNotesMissing."""
+    out = []
+    for item in _json_items(text, what):
+        if "ClusterObject" in item:
+            out.append((_name_of(item["ClusterObject"]), item.get("OwnerNodes") or ()))
+            continue
+        name, owners = item.get("Name"), item.get("OwnerNodes")
+        if not isinstance(name, str) or not isinstance(owners, list):
+            raise OwnerNotesMissing(
+                f"{what}: the endpoint's Select-Object returned no OwnerNodes list (Windows"
+                " PowerShell before 5.0 does not add -Property to a single expanded object)",
+                str(text)[:2000])
+        out.append((name, owners))
+    return out
+
+
 class _OwnerLists:
     """Owner lists as Get-ClusterOwnerNode's JSON gives them, read into name tuples. A cluster's
     lists repeat (most groups and resources list the same nodes), so each distinct list is
@@ -262,8 +321,7 @@ class _OwnerLists:
         self.names: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self.all_nodes: dict[tuple[str, ...], bool] = {}
 
-    def of(self, item: dict[str, Any]) -> tuple[str, ...]:
-        raw = item.get("OwnerNodes") or ()
+    def of(self, raw: Any) -> tuple[str, ...]:
         try:
             key = tuple(raw)
             found = self.names.get(key)
@@ -286,18 +344,18 @@ def _owners_from(group_json: Any, resource_json: Any, resource_csv: Any,
                                                      dict[str, tuple[str, ...]]]:
     """Preferred owners per group, and possible owners per group (the intersection of its
     resources' possible owners; none where that is every node), from the snapshot's owner
-    statements."""
+    statements (``owner_statements``, either form)."""
     lists = _OwnerLists(nodes)
-    preferred = {_name_of(item.get("ClusterObject")): lists.of(item)
-                 for item in _json_items(group_json, "group owners")}
+    of = lists.of
+    preferred = {name: of(raw) for name, raw in _owner_pairs(group_json, "group owners")}
     res_group = {r["Name"]: r.get("OwnerGroup", "")
                  for r in parse_csv(resource_csv, "Get-ClusterResource")}
     possible: dict[str, tuple[str, ...]] = {}
-    for item in _json_items(resource_json, "resource owners"):
-        grp = res_group.get(_name_of(item.get("ClusterObject")))
+    for res, raw in _owner_pairs(resource_json, "resource owners"):
+        grp = res_group.get(res)
         if grp is None:
             continue
-        names = lists.of(item)
+        names = of(raw)
         had = possible.get(grp)
         if had is None:
             possible[grp] = names
@@ -316,6 +374,9 @@ class PowerShellDialect(NamedDialect):
         self.transport = transport
         self.capabilities = capabilities
         self.cluster_name = cluster_name
+        # Set once the endpoint has answered the compact owner statements without their lists:
+        # it gets the full form from then on (OwnerNotesMissing).
+        self._full_owners = False
 
     # ---- reads ----
 
@@ -325,8 +386,19 @@ class PowerShellDialect(NamedDialect):
         return result.outputs
 
     def snapshot(self, *, owners: bool = False) -> ClusterSnapshot:
-        pipeline = snapshot_pipeline(self.cluster_name, owners=owners)
-        return self._snapshot_from(self._run_read(pipeline), owners=owners)
+        """One round trip; with ``owners``, on a host that does not add Select-Object's notes
+        to an expanded object (Windows PowerShell 3.0/4.0 [P]), two the first time: the compact
+        owner statements come back without their lists and are read again in the full form,
+        which this dialect then sends from the start."""
+        pipeline = snapshot_pipeline(self.cluster_name, owners=owners,
+                                     full_owners=self._full_owners)
+        try:
+            return self._snapshot_from(self._run_read(pipeline), owners=owners)
+        except OwnerNotesMissing:
+            if self._full_owners:
+                raise
+            self._full_owners = True
+            return self.snapshot(owners=owners)
 
     def _snapshot_from(self, outs: tuple[tuple[Any, ...], ...], *, owners: bool) -> ClusterSnapshot:
         """The snapshot from the outputs of ``snapshot_pipeline``'s statements (and any after)."""

@@ -74,11 +74,21 @@ HANDLERS: dict[str, Handler] = {
 class PowerShellHost:
     """Runs pipelines against one SimCluster, as a remote runspace on a cluster node would."""
 
+    #: The Windows PowerShell this host behaves as where versions differ in what clusterlib
+    #: sends: 5.1 (Windows Server 2016 and later, or WMF 5.1), as the endpoint's PSVersionTable
+    #: says. (4, 0) and (3, 0) model Windows Server 2012 R2 and 2012 without WMF 5.x:
+    #: Select-Object -ExpandProperty of a single object drops -Property's notes there ([P], see
+    #: ps_core.select).
+    ps_version: tuple[int, int] = (5, 1)
+
     def __init__(self, sim: SimCluster) -> None:
         self.sim = sim
         self.shapes = Shapes.of(sim)
-        # Errors an inner statement (Invoke-Expression) wrote, reported with the outer one's.
+        # Errors an inner statement (Invoke-Expression) wrote, reported with the outer one's;
+        # also a cmdlet's non-terminating errors per input object (write_error).
         self.side_errors: list[SimErrorRecord] = []
+        # -ErrorAction of the cmdlet running now (write_error applies it).
+        self.error_action = "Continue"
 
     # ---- the pipeline runner ----
 
@@ -115,6 +125,7 @@ class PowerShellHost:
         self.sim.log("call", name, params={k: v for k, v in cmd.params},
                      pipeline_input=items is not None)
         bound, common = self._bind(name, cmd)
+        outer, self.error_action = self.error_action, str(common.get("ErrorAction", "Continue"))
         try:
             return HANDLERS[name](self, bound, items)
         except SimError as err:
@@ -123,6 +134,17 @@ class PowerShellHost:
             if action in ("SilentlyContinue", "Ignore"):
                 return []
             raise Stop(attrs.evolve(record, terminating=action == "Stop")) from err
+        finally:
+            self.error_action = outer
+
+    def write_error(self, record: SimErrorRecord) -> None:
+        """A non-terminating error about one input object: the cmdlet goes on with the next.
+        -ErrorAction SilentlyContinue/Ignore drops it, Stop makes it terminating."""
+        if self.error_action in ("SilentlyContinue", "Ignore"):
+            return
+        if self.error_action == "Stop":
+            raise Stop(attrs.evolve(record, terminating=True))
+        self.side_errors.append(record)
 
     def _canonical(self, name: str) -> str:
         for known in REAL_PARAMS:

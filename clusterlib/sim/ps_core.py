@@ -26,9 +26,93 @@ if TYPE_CHECKING:
 
 def select(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
     props = host.names(cmd.param("Property"))
-    out: list[Any] = select_object(items or [], props) if props else list(items or [])
+    expand = cmd.param("ExpandProperty")
+    out: list[Any]
+    if expand is not None:
+        out = _expand(host, str(expand), props, items or [])
+    else:
+        out = select_object(items or [], props) if props else list(items or [])
     first = cmd.param("First")
     return out[: int(first)] if first is not None else out
+
+
+_SELECT_FQ = "Microsoft.PowerShell.Commands.SelectObjectCommand"
+_PS_ARGUMENT = "System.Management.Automation.PSArgumentException"
+_CUSTOM = "System.Management.Automation.PSCustomObject"
+
+
+def _expand(host: PowerShellHost, name: str, props: list[str], items: list[Any]) -> list[Any]:
+    """Select-Object -ExpandProperty NAME [-Property P, ...] (learn.microsoft.com, Select-Object,
+    -ExpandProperty; SelectObjectCommand.ProcessExpandParameter in the PowerShell source, whose
+    2016 code base is 5.1's): per input object, the property's value, or each item of it when it
+    is a collection ($null ones skipped), with every -Property added to it as a NoteProperty
+    (its value from the input object; $null when the input has none). Refused as Windows
+    refuses, each a non-terminating error and on to the next object: a NAME the object does not
+    have (ExpandPropertyNotFound, 'Property "NAME" cannot be found.'); a note whose name the
+    output object already has (AlreadyExistingUserSpecifiedPropertyExpand: the object keeps its
+    own value). Windows PowerShell 3.0/4.0 (``host.ps_version``) add the notes only to a
+    collection's items, not to a single expanded object ([P]: their SelectObjectCommand as
+    decompiled copies show it). Not simulated: wildcards in NAME, and notes on strings, numbers
+    or custom objects (the simulator's values cannot carry them as .NET's wrappers do)."""
+    if any(c in name for c in "*?["):
+        raise Stop(not_simulated("wildcards in Select-Object -ExpandProperty"))
+    single_notes = host.ps_version >= (5, 0)
+    key = ("expand", name.lower(), tuple(props), single_notes)
+    out: list[Any] = []
+    for item in items:
+        if not isinstance(item, PSObject):
+            raise Stop(not_simulated(f"Select-Object -ExpandProperty on a {type(item).__name__}"))
+        # A kept object's expansion is kept with it (its memo), as its Select-Object row is.
+        memo = item.memo
+        kept = memo.get(key) if memo is not None else None
+        if kept is None:
+            kept, clean = _expand_one(host, name, props, item, single_notes)
+            if memo is not None and clean:
+                memo[key] = kept
+        out.extend(kept)
+    return out
+
+
+def _expand_one(host: PowerShellHost, name: str, props: list[str], item: PSObject,
+                single_notes: bool) -> tuple[list[Any], bool]:
+    """``_expand`` for one input object: its outputs, and whether no error was written."""
+    found = next((k for k in item.props if k.lower() == name.lower()), None)
+    if found is None:
+        host.write_error(SimErrorRecord(
+            message=f'Property "{name}" cannot be found.', category="InvalidArgument",
+            error_id=f"ExpandPropertyNotFound,{_SELECT_FQ}", target=str(item),
+            exception_type=_PS_ARGUMENT))
+        return [], False
+    value = item.props[found]
+    if value is None:
+        return [], True
+    collection = isinstance(value, (list, tuple))
+    elements = [v for v in value if v is not None] if collection else [value]
+    if not props or not (collection or single_notes):
+        return elements, True
+    notes = [(p, item.get(p)) for p in props]
+    out: list[Any] = []
+    clean = True
+    for element in elements:
+        if not isinstance(element, PSObject) or _CUSTOM in element.type_names:
+            raise Stop(not_simulated("Select-Object -Property notes on an expanded"
+                                     f" {type(element).__name__}"))
+        # .NET wraps the expanded object in a new PSObject that carries the notes; the
+        # simulator's objects are shared (ps_shapes keeps them), so the notes go on a copy.
+        copy = PSObject(element.type_names, dict(element.props), to_string=element.to_string)
+        for note, note_value in notes:
+            if any(k.lower() == note.lower() for k in copy.props):
+                host.write_error(SimErrorRecord(
+                    message=f'The property cannot be processed because the property "{note}"'
+                    " already exists.", category="InvalidOperation",
+                    error_id=f"AlreadyExistingUserSpecifiedPropertyExpand,{_SELECT_FQ}",
+                    target=str(item), exception_type=_PS_ARGUMENT))
+                clean = False
+                continue
+            copy.props[note] = note_value
+        copy.memo = {}
+        out.append(copy)
+    return out, clean
 
 
 def to_json(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:

@@ -80,9 +80,12 @@ def test_invoke_expression_in_process() -> None:
     host = PowerShellHost(sim)
     result = host.invoke(script_pipeline(
         "iex \"Get-ClusterGroup -Name 'SQL Group 1' | Select-Object -ExpandProperty Name\""))
-    # -ExpandProperty is real but not modelled: a refusal, never a wrong answer.
+    assert result.errors == [] and result.outputs[0] == ["SQL Group 1"]
+    result = host.invoke(script_pipeline(
+        "iex \"Get-ClusterGroup -Name 'SQL Group 1' | Select-Object -Unique\""))
+    # -Unique is real but not modelled: a refusal, never a wrong answer.
     (error,) = result.errors
-    assert error.message == "not simulated: parameter -ExpandProperty of Select-Object"
+    assert error.message == "not simulated: parameter -Unique of Select-Object"
     result = host.invoke(script_pipeline("Invoke-Expression 'Get-ClusterNode NODE2 | Out-String'"))
     assert result.errors[0].error_id == "NotSimulated"  # objects as text: the view is not modelled
     result = host.invoke(script_pipeline(

@@ -1,0 +1,110 @@
+"""The snapshot's owner lists over PowerShell: compact statements, or the full form where notes drop."""
+
+from __future__ import annotations
+
+import pytest
+
+import clusterlib
+from clusterlib.dialects.powershell_dialect import (
+    OwnerNotesMissing,
+    _owner_pairs,
+    _owners_from,
+    owner_statements,
+)
+from clusterlib.model import NodeInfo, NodeState
+from clusterlib.sim import SimCluster
+from clusterlib.sim.transport import InProcessTransport
+from clusterlib.wire import CmdLine, CmdResult, Pipeline, PSResult
+
+
+class Recording:
+    """The in-process transport, keeping every pipeline it carries."""
+
+    def __init__(self, inner: InProcessTransport) -> None:
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self.time_scale = inner.time_scale
+        self.sent: list[Pipeline] = []
+
+    def run_pipeline(self, pipeline: Pipeline) -> PSResult:
+        self.sent.append(pipeline)
+        return self.inner.run_pipeline(pipeline)
+
+    def run_cmd(self, line: CmdLine) -> CmdResult:
+        return self.inner.run_cmd(line)
+
+    def for_node(self, node: str) -> Recording:
+        return Recording(self.inner.for_node(node))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _sim() -> SimCluster:
+    sim = SimCluster.build(4, 12, os="2016")
+    groups = [g for g in sim.groups.values() if not g.is_core]
+    groups[0].preferred_owners = ["NODE03", "NODE01"]
+    groups[1].resources[0].possible_owners = ["NODE02", "NODE04"]
+    groups[2].resources[0].possible_owners = list(sim.nodes)  # every node: no restriction
+    return sim
+
+
+def _owners(snap: clusterlib.ClusterSnapshot) -> dict[str, tuple[object, object]]:
+    return {g.name: (g.preferred_owners, g.possible_owners) for g in snap.groups}
+
+
+def _expands(pipeline: Pipeline) -> bool:
+    return any(c.param("ExpandProperty") == "ClusterObject"
+               for s in pipeline.statements for c in s.commands)
+
+
+def test_the_compact_statements_read_the_same_owners_as_the_full_form() -> None:
+    sim = _sim()
+    wire = Recording(InProcessTransport(sim))
+    cluster = clusterlib.connect(wire)
+    wire.sent.clear()
+    snap = cluster.snapshot(owners=True)
+    assert len(wire.sent) == 1 and _expands(wire.sent[0])
+    groups = [g for g in sim.groups.values() if not g.is_core]
+    owners = _owners(snap)
+    assert owners[groups[0].name][0] == ("NODE03", "NODE01")
+    assert owners[groups[1].name][1] == ("NODE02", "NODE04")
+    assert owners[groups[2].name] == ((), ())
+    # The full form, read by hand, gives the same record.
+    full = wire.inner.run_pipeline(Pipeline(statements=tuple(owner_statements(full=True))))
+    compact = wire.inner.run_pipeline(Pipeline(statements=tuple(owner_statements())))
+    nodes = [NodeInfo(n, NodeState.Up) for n in sim.nodes]
+    groups_f, resources_f, csv_f = (o[0] for o in full.outputs)
+    groups_c, resources_c, csv_c = (o[0] for o in compact.outputs)
+    assert (_owners_from(groups_f, resources_f, csv_f, nodes)
+            == _owners_from(groups_c, resources_c, csv_c, nodes))
+    assert len(resources_c) < len(resources_f) / 2
+
+
+def test_a_host_that_drops_the_notes_is_read_in_the_full_form_from_then_on() -> None:
+    sim = _sim()
+    expected = _owners(clusterlib.connect(InProcessTransport(sim)).snapshot(owners=True))
+    inner = InProcessTransport(sim)
+    inner._ps.ps_version = (4, 0)  # Windows Server 2012 R2 without WMF 5.x
+    wire = Recording(inner)
+    cluster = clusterlib.connect(wire)
+    wire.sent.clear()
+    assert _owners(cluster.snapshot(owners=True)) == expected
+    assert [_expands(p) for p in wire.sent] == [True, False]  # compact, then full
+    wire.sent.clear()
+    assert _owners(cluster.snapshot(owners=True)) == expected
+    assert [_expands(p) for p in wire.sent] == [False]
+
+
+@pytest.mark.parametrize("text", ['[{"Name":"G","OwnerNodes":null}]', '{"Name":"G"}',
+                                  '[{"Name":"G","OwnerNodes":["A"]},{"Name":"H"}]'])
+def test_a_compact_item_without_its_list_is_never_read_as_no_owners(text: str) -> None:
+    with pytest.raises(OwnerNotesMissing, match="no OwnerNodes list"):
+        _owner_pairs(text, "group owners")
+
+
+def test_both_forms_are_read_item_by_item() -> None:
+    full = '[{"ClusterObject":{"Name":"G","State":0},"OwnerNodes":["A","B"]}]'
+    assert _owner_pairs(full, "g") == [("G", ["A", "B"])]
+    assert _owner_pairs('{"Name":"G","OwnerNodes":[]}', "g") == [("G", [])]
+    assert _owner_pairs("", "g") == []
