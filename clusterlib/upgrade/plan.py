@@ -166,6 +166,10 @@ class _Planning:
     validation: GroupInfo | None  # the cluster-wide choice (None: no validation move)
     core_moves: bool  # 2016+ mixed-OS mode moves the core group to the first upgraded node
     move_wait: int = _WAIT  # the handles' move wait (Cluster.policies.move_wait), as sent
+    # The core group and each node's original groups, found once: every node's steps read
+    # them, and looking them up per node would scan every group once per node.
+    core: GroupInfo | None = None
+    homes: dict[str, list[str]] = field(factory=dict)
 
     def move(self, group: str, node: str) -> str:
         try:
@@ -189,8 +193,12 @@ def build_steps(snapshot: ClusterSnapshot, options: UpgradeOptions, order: Seque
         base_vg = validation_group(snapshot, options)
     except NotFound:  # preflight reports it; the plan just has no validation step
         base_vg = None
-    ctx = _Planning(snapshot, options, tuple(order), dialect, action, snapshot.placement(),
-                    base_vg, core_moves, move_wait)
+    original = snapshot.placement()
+    homes: dict[str, list[str]] = {}
+    for g, o in original.items():
+        homes.setdefault(o or "", []).append(g)
+    ctx = _Planning(snapshot, options, tuple(order), dialect, action, original,
+                    base_vg, core_moves, move_wait, snapshot.core_group, homes)
     steps: list[Step] = []
     for d in drains:
         steps += _node_steps(ctx, d)
@@ -207,7 +215,7 @@ def _node_steps(ctx: _Planning, d: NodeDrain) -> list[Step]:
         commands=(ctx.action.describe(n),) if ctx.action is not None else ("(no action given)",),
         expected_seconds=est.install)]
     reboots = ctx.action.reboots if ctx.action is not None else True
-    core = ctx.snapshot.core_group
+    core = ctx.core
     mixed_os = (f"; mixed-OS mode: the cluster moves its core group {core.name} to {n}"
                 " (expected, not a failure)") if ctx.core_moves and core is not None \
         and n == ctx.order[0] else ""
@@ -228,7 +236,7 @@ def _node_steps(ctx: _Planning, d: NodeDrain) -> list[Step]:
                       commands=(ctx.dialect.resume_command(n, failback="NoFailback").describe(),),
                       expected_seconds=5.0))
     if opts.failback == "each":
-        home = [g for g, o in ctx.original.items() if (o or "") == n]
+        home = ctx.homes.get(n, [])
         steps.append(Step(
             id=f"{n}:failback", kind="failback", node=n,
             description=f"move {n}'s original groups back to it ({len(home)})",
@@ -240,8 +248,7 @@ def _node_steps(ctx: _Planning, d: NodeDrain) -> list[Step]:
 def _drain_step(ctx: _Planning, d: NodeDrain) -> Step:
     """Pause (with drain where the cluster has it) and the moves clusterlib makes itself."""
     n, est, caps = d.node, ctx.options.estimates, ctx.dialect.capabilities
-    core = ctx.snapshot.core_group
-    core_name = core.name if core is not None else None
+    core_name = ctx.core.name if ctx.core is not None else None
     self_moved = {g: t for g, t in d.targets.items() if not caps.drain or g == core_name}
     batches = math.ceil(max(0, len(d.targets) - len(self_moved)) / max(1, est.drain_parallelism))
     try:
