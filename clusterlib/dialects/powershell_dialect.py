@@ -290,13 +290,54 @@ class OwnerNotesMissing(ParseError):
     read the lists again in the full form."""
 
 
+_OWNERS_KEY = ',"OwnerNodes":['
+_SHARED_LISTS = 16  # distinct lists parsed once each; any others are parsed where they stand
+
+
+def _owner_items(text: Any, what: str) -> list[dict[str, Any]]:
+    """``_json_items`` for an owner statement, each repeated owner list parsed once.
+
+    Nearly all of the text is owner lists, and a cluster's repeat (at 64 x 32,000, 32,000
+    copies of every node's 64 names: 19 of its 21 MB). Each of the first distinct lists is
+    parsed alone, every copy of ``,"OwnerNodes":[...]}`` replaced by its number, the shorter
+    text parsed, and the numbers given back their (shared) list. Exact: that key can only be a
+    key (inside a JSON string every quote is escaped), and a candidate list cut at a ``]}``
+    inside a node name is unterminated, fails to parse and ends the shortcut there (what is left
+    is parsed as it stands)."""
+    if not isinstance(text, str) or _OWNERS_KEY not in text:
+        return _json_items(text, what)
+    lists: list[Any] = []
+    reduced, pos = text, 0
+    while len(lists) < _SHARED_LISTS:
+        at = reduced.find(_OWNERS_KEY, pos)
+        end = reduced.find("]}", at) if at >= 0 else -1
+        if end < 0:
+            break
+        array = reduced[at + len(_OWNERS_KEY) - 1:end + 1]
+        try:
+            value = json.loads(array)
+        except ValueError:
+            break
+        placeholder = f'{_OWNERS_KEY[:-1]}{len(lists)}}}'
+        reduced = reduced.replace(f"{_OWNERS_KEY[:-1]}{array}}}", placeholder)
+        lists.append(value)
+        pos = at + len(placeholder)
+    items = _json_items(reduced, what)
+    if lists:
+        for item in items:
+            index = item.get("OwnerNodes")
+            if type(index) is int:  # a placeholder (type(): True is no list number)
+                item["OwnerNodes"] = lists[index]
+    return items
+
+
 def _owner_pairs(text: Any, what: str) -> list[tuple[str, Any]]:
     """(object name, its owner list as the JSON gives it) for every item of an owner statement,
     in either form: the full ClusterOwnerNodeList ({ClusterObject, OwnerNodes}) or the compact
     {Name, OwnerNodes}. A compact item without a list (OwnerNodes $null or absent) is never
     read as "no owners": OwnerNotesMissing."""
     out = []
-    for item in _json_items(text, what):
+    for item in _owner_items(text, what):
         if "ClusterObject" in item:
             out.append((_name_of(item["ClusterObject"]), item.get("OwnerNodes") or ()))
             continue
@@ -320,8 +361,20 @@ class _OwnerLists:
         self.every = frozenset(n.name.lower() for n in nodes)
         self.names: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self.all_nodes: dict[tuple[str, ...], bool] = {}
+        # The lists _owner_items shared, by identity (each kept with its entry, so its id stays
+        # its own): a shared list of 64 names is not made a tuple and hashed 32,000 times.
+        self.shared: dict[int, tuple[Any, tuple[str, ...]]] = {}
 
     def of(self, raw: Any) -> tuple[str, ...]:
+        kept = self.shared.get(id(raw))
+        if kept is not None and kept[0] is raw:
+            return kept[1]
+        found = self._of(raw)
+        if isinstance(raw, list):
+            self.shared[id(raw)] = (raw, found)
+        return found
+
+    def _of(self, raw: Any) -> tuple[str, ...]:
         try:
             key = tuple(raw)
             found = self.names.get(key)
@@ -339,6 +392,23 @@ class _OwnerLists:
         return found
 
 
+def _resource_groups(text: Any) -> dict[str, str]:
+    """Resource name -> its group's name, from the (Name, OwnerGroup) CSV (parse_csv's checks,
+    without a dict per row)."""
+    records = _csv_records(text, "Get-ClusterResource")
+    if not records:
+        return {}
+    header = records[0]
+    if "Name" not in header:
+        raise ParseError("no Name column for Get-ClusterResource", str(text)[:2000])
+    # The last column of a name wins, as in the dict a row would make.
+    col = {name: i for i, name in enumerate(header)}
+    i_name, i_group = col["Name"], col.get("OwnerGroup")
+    if i_group is None:
+        return {r[i_name]: "" for r in records[1:]}
+    return {r[i_name]: r[i_group] for r in records[1:]}
+
+
 def _owners_from(group_json: Any, resource_json: Any, resource_csv: Any,
                  nodes: Iterable[NodeInfo]) -> tuple[dict[str, tuple[str, ...]],
                                                      dict[str, tuple[str, ...]]]:
@@ -348,8 +418,7 @@ def _owners_from(group_json: Any, resource_json: Any, resource_csv: Any,
     lists = _OwnerLists(nodes)
     of = lists.of
     preferred = {name: of(raw) for name, raw in _owner_pairs(group_json, "group owners")}
-    res_group = {r["Name"]: r.get("OwnerGroup", "")
-                 for r in parse_csv(resource_csv, "Get-ClusterResource")}
+    res_group = _resource_groups(resource_csv)
     possible: dict[str, tuple[str, ...]] = {}
     for res, raw in _owner_pairs(resource_json, "resource owners"):
         grp = res_group.get(res)

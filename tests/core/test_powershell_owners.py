@@ -108,3 +108,51 @@ def test_both_forms_are_read_item_by_item() -> None:
     assert _owner_pairs(full, "g") == [("G", ["A", "B"])]
     assert _owner_pairs('{"Name":"G","OwnerNodes":[]}', "g") == [("G", [])]
     assert _owner_pairs("", "g") == []
+
+
+def _items(text: str) -> list[object]:
+    import json
+
+    data = json.loads(text)
+    return data if isinstance(data, list) else [data]
+
+
+@pytest.mark.parametrize("text", [
+    # names that look like the key or the list's end, escaped quotes and backslashes
+    '[{"Name":"a,\\"OwnerNodes\\":[\\"X\\"]}","OwnerNodes":["N1","N2"]},'
+    '{"Name":"b\\\\","OwnerNodes":["N1","N2"]},{"Name":"]}","OwnerNodes":[]}]',
+    # a node name with "]}" in it: the shortcut stops, the rest is parsed as it stands
+    '[{"Name":"a","OwnerNodes":["N]}1","N2"]},{"Name":"b","OwnerNodes":["N]}1","N2"]}]',
+    '{"Name":"only","OwnerNodes":["N1"]}',
+    '[{"ClusterObject":{"Name":"G","OwnerNode":"N1"},"OwnerNodes":["N1"]}]',
+    '[{"Name":"a","OwnerNodes":null},{"Name":"b","OwnerNodes":["N1"]}]',
+])
+def test_shared_owner_lists_read_exactly_as_json_loads(text: str) -> None:
+    from clusterlib.dialects.powershell_dialect import _owner_items
+
+    assert _owner_items(text, "x") == _items(text)
+
+
+def test_shared_owner_lists_match_json_loads_on_random_answers() -> None:
+    import json
+    import random
+
+    from clusterlib.dialects.powershell_dialect import _owner_items
+
+    rng = random.Random(14)
+    alphabet = ['a', 'Z', '"', '\\', ']', '}', ',', ':', '[', '{', ' ', 'é', '\n', '_x000A_']
+    for _ in range(300):
+        names = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+                 for _ in range(rng.randint(1, 5))]
+        lists = [rng.sample(names, rng.randint(0, len(names))) for _ in range(rng.randint(1, 20))]
+        items = [{"Name": rng.choice(names), "OwnerNodes": rng.choice(lists)}
+                 for _ in range(rng.randint(1, 40))]
+        text = json.dumps(items if len(items) > 1 else items[0], separators=(",", ":"),
+                          ensure_ascii=rng.random() < 0.5)
+        got = _owner_items(text, "x")
+        assert got == _items(text), text
+        # Copies of one list come back as one shared list (unless a name holds "]}").
+        used = {json.dumps(i["OwnerNodes"]) for i in items}
+        if len(used) <= 16 and not any("]}" in n for n in names):
+            shared = {id(i["OwnerNodes"]) for i in got if isinstance(i, dict)}
+            assert len(shared) == len(used), text
