@@ -231,3 +231,45 @@ def test_objects_are_read_as_pypsrp_reads_them() -> None:
     expected = _plain(slow.deserialize(OBJECT))
     assert _plain(fast.deserialize(OBJECT)) == expected
     assert expected["Name"] == "NODE 1" and expected["Groups"] == ["a", 5, ""]
+
+
+@pytest.mark.parametrize("text", [
+    None, "", "plain", '"Name","OwnerGroup"_x000D__x000A_"a","b"_x000D__x000A_',
+    "_x005F_x000D_", "_x005f_x000d_", "_xD83D__xDE00_ and é", "a_x", "_x12_", "_x00e9_",
+    "_x000A", "x_x0009__x0009_y", "\U0001F600_x000A_",
+])
+def test_clixml_strings_are_unescaped_as_pypsrp_does(text: str | None) -> None:
+    from pypsrp.serializer import Serializer
+
+    from clusterlib.transports.psrp_messages import clixml_string
+
+    expected = Serializer()._deserialize_string(text)
+    assert clixml_string(text) == expected
+
+
+def test_clixml_strings_match_pypsrp_on_random_text() -> None:
+    import binascii
+    import random
+
+    from pypsrp.serializer import Serializer
+
+    from clusterlib.transports.psrp_messages import clixml_string
+
+    rng = random.Random(14)
+    pieces = ["_x000D_", "_x000A_", "_x005F_", "_x", "_", "x", "0", "a", "é", "\U0001F600",
+              "_xD83D__xDE00_", "_x0041_", "_x00e9_", '"', ","]
+    slow = Serializer()
+    compared = 0
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        try:
+            expected = slow._deserialize_string(text)
+        except binascii.Error:  # pypsrp fails on "_x" + four word characters that are not hex
+            continue
+        assert clixml_string(text) == expected, text
+        compared += 1
+    assert compared > 1000
+    with pytest.raises(UnicodeDecodeError):  # a lone surrogate fails in both
+        slow._deserialize_string("_xD83D_")
+    with pytest.raises(UnicodeDecodeError):
+        clixml_string("_xD83D_")
