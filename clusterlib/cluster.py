@@ -539,3 +539,82 @@ def __getattr__(name: str) -> Any:
                       DeprecationWarning, stacklevel=2)
         return RESUME_FAILBACK_VALUES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---- an action and the read that follows it: one round trip where the dialect can ----
+# PowerShell runs the read's statements after the action's in the same pipeline
+# (``powershell_dialect.execute_then_read``); cluster.exe sends the action, then reads.
+
+def _ps_module(dialect: Dialect) -> Any:
+    """The PowerShell dialect's module when ``dialect`` is one, else None."""
+    from clusterlib.dialects import powershell_dialect
+
+    return powershell_dialect if isinstance(dialect, powershell_dialect.PowerShellDialect) else None
+
+
+def execute_then_snapshot(cluster: Cluster, command: Any) -> ClusterSnapshot:
+    """``cluster.dialect.execute(command)``, then a plain snapshot (raises as ``execute`` does;
+    when the command fails nothing is read)."""
+    d = cluster.dialect
+    ps = _ps_module(d)
+    if ps is None:
+        d.execute(command)
+        return cluster.snapshot()
+    snap: ClusterSnapshot = ps.execute_then_snapshot(d, command)
+    cluster._name = snap.name
+    return snap
+
+
+def execute_then_node(cluster: Cluster, command: Any, node: str) -> NodeInfo:
+    """``cluster.dialect.execute(command)``, then ``read_node(node)``."""
+    d = cluster.dialect
+    ps = _ps_module(d)
+    if ps is None:
+        d.execute(command)
+        return d.read_node(node)
+    info: NodeInfo = ps.execute_then_node(d, command, node)
+    return info
+
+
+def move_confirmed(cluster: Cluster, group: str, target: str, expected: GroupState,
+                   known: GroupInfo) -> int:
+    """``Group(cluster, group).move_prechecked(target, expected, known=known)`` with the move
+    and its first confirming read in one round trip where the dialect can (PowerShell:
+    Move-ClusterGroup -Wait N, then Get-ClusterGroup). When that read shows the group
+    ``expected`` on ``target`` the move is done (one attempt); Failed there, it is returned to
+    where ``known`` shows it (the error ``move_prechecked`` raises); still Pending there, it is
+    waited for as ``move_prechecked`` waits; anywhere else, or after a refusal worth retrying,
+    ``move_prechecked`` goes on from what was read (it re-reads before it re-sends, so a move
+    under way is never sent twice). Returns the number of attempts."""
+    d = cluster.dialect
+    handle = Group(cluster, group)
+    ps = _ps_module(d)
+    if ps is None:
+        return handle.move_prechecked(target, expected, known=known)
+    command = d.move_command(group, target, wait=int(cluster.policies.move_wait.timeout))
+    try:
+        seen: GroupInfo = ps.execute_then_group(d, command, group)
+    except TransientClusterError as exc:
+        # Busy or locked: retried as move_prechecked retries (it re-reads before it re-sends).
+        cluster._emit("retry", group=group, target=target, attempt=1, error=str(exc))
+        return 1 + handle.move_prechecked(target, expected)
+    except ClusterRefused as exc:
+        if exc.win32_code == 5018:  # failed to come online there
+            raise handle.roll_back(known, target) from exc
+        raise
+    there = (seen.owner or "").lower() == target.lower()
+    if there and seen.state is expected:
+        return 1
+    if there and seen.state is GroupState.Failed:
+        raise handle.roll_back(known, target)
+    if not there:
+        return 1 + handle.move_prechecked(target, expected, known=seen)
+    # Still Pending there (the -Wait ran out): the retrying move waits on from this read and
+    # sends nothing while the move is under way. A failure there is rolled back from where
+    # ``known`` shows the group (from ``seen`` it would look like nowhere to go).
+    try:
+        return handle.move_prechecked(target, expected, known=seen)
+    except ClusterRefused as exc:
+        if exc.win32_code == 5018:
+            raise handle.roll_back(known, target) from exc
+        raise

@@ -692,3 +692,40 @@ def detect_powershell(transport: Transport, cluster_name: str | None = None) -> 
     # -Failback on Resume-ClusterNode arrived with drain (Windows Server 2012).
     return Capabilities(dialect="powershell", drain=drain, failback=drain, functional_level=has_fl,
                         force_drain=force)
+
+
+# ---- an action and the read that follows it, in one round trip ----
+
+def execute_then_read(dialect: PowerShellDialect, command: Command,
+                      reads: Sequence[Statement]) -> tuple[tuple[Any, ...], ...]:
+    """``command``'s statements, then ``reads``, as ONE pipeline (one round trip); returns the
+    outputs of ``reads``. Any error record is reported as ``execute`` reports the command's
+    (the first record wins): the reads name objects the command has just acted on, so they fail
+    only with the connection. A terminating error ends the pipeline before the reads run."""
+    if isinstance(command, CmdLine):
+        raise TypeError("the PowerShell dialect does not send command lines")
+    pipeline = Pipeline(statements=(*command.statements, *reads), idempotent=False)
+    result = dialect.transport.run_pipeline(pipeline)
+    raise_for_errors(result.errors, command.describe())
+    outs = tuple(result.outputs)
+    return outs[len(command.statements):]
+
+
+def execute_then_snapshot(dialect: PowerShellDialect, command: Command) -> ClusterSnapshot:
+    """``execute(command)`` and then ``snapshot()``, in one round trip (``execute_then_read``)."""
+    reads = snapshot_pipeline(dialect.cluster_name).statements
+    return dialect._snapshot_from(execute_then_read(dialect, command, reads), owners=False)
+
+
+def execute_then_node(dialect: PowerShellDialect, command: Command, node: str) -> NodeInfo:
+    """``execute(command)`` and then ``read_node(node)``, in one round trip."""
+    reads = [_read("Get-ClusterNode", NODE_PROPS, dialect.cluster_name, Name=node)]
+    outs = execute_then_read(dialect, command, reads)
+    return dialect._node_from(outs[0][0] if outs and outs[0] else "", node)
+
+
+def execute_then_group(dialect: PowerShellDialect, command: Command, group: str) -> GroupInfo:
+    """``execute(command)`` and then ``read_group(group)``, in one round trip."""
+    reads = dialect._group_statements(group, owners=False)
+    outs = execute_then_read(dialect, command, reads)
+    return dialect._group_from([o[0] if o else "" for o in outs], group, owners=False)
