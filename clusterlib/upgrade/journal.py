@@ -37,7 +37,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,19 +178,22 @@ def check_action(recorded: Mapping[str, Any], given: Mapping[str, Any], where: s
         " run, or start a new run (new journal) with the other action")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (see the module docstring). A
-    symbolic link at ``path`` is refused, never replaced or followed."""
+def atomic_write(path: Path, text: str | Sequence[bytes]) -> None:
+    """Write ``text`` (or the UTF-8 parts it is made of, one after another) to ``path``
+    atomically with mode 0600 (see the module docstring). A symbolic link at ``path`` is
+    refused, never replaced or followed."""
     directory = path.parent
     if path.is_symlink():
         raise JournalRejected(
             f"{path} is a symbolic link (to {os.readlink(path)!r}); clusterlib does not write"
             " through or over a link. Pass the real file's path instead")
+    parts = [text.encode("utf-8")] if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o600)
-            fh.write(text)
+            for part in parts:
+                fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -270,7 +273,7 @@ class Journal:
         # The plan's text and the checksum's hash of it (with the separator), worked out once per
         # plan object; the texts of the state's fields
         # that did not change since (RunState.json_text's ``kept``).
-        self._plan: tuple[Any, str, Any] | None = None
+        self._plan: tuple[Any, bytes, Any] | None = None
         self._kept: TextCache = {}
         # What the file looked like after this process last read or wrote it: a save refuses
         # to overwrite a file that changed since (another holder of the same run writes it).
@@ -329,18 +332,23 @@ class Journal:
 
     def text(self) -> str:
         """The file's content for the current state (one line; the plan serialised once)."""
+        return b"".join(self.parts()).decode("utf-8")
+
+    def parts(self) -> list[bytes]:
+        """``text()`` in UTF-8, as the parts a save writes one after another (the plan's part
+        is the same bytes object at every save: neither joined to the rest nor encoded again)."""
         plan = self.state.plan
         if self._plan is None or self._plan[0] is not plan:
-            plan_text = _canonical(plan)
-            self._plan = (plan, plan_text, hashlib.sha256((plan_text + "\n").encode("utf-8")))
-        _, plan_text, plan_hash = self._plan
+            plan_bytes = _canonical(plan).encode("utf-8")
+            self._plan = (plan, plan_bytes, hashlib.sha256(plan_bytes + b"\n"))
+        _, plan_bytes, plan_hash = self._plan
         # == _canonical(state.to_dict(plan=False)), from the texts kept since the last save
-        text = self.state.json_text(plan=False, kept=self._kept)
-        digest = plan_hash.copy()  # == checksum_of(plan_text, text), the plan hashed once
-        digest.update(text.encode("utf-8"))
-        return ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
-                + ',"checksum":"sha256:' + digest.hexdigest() + '"'
-                + ',"plan":' + plan_text + ',"journal":' + text + "}\n")
+        body = self.state.json_text(plan=False, kept=self._kept).encode("utf-8")
+        digest = plan_hash.copy()  # == checksum_of(plan text, body text), the plan hashed once
+        digest.update(body)
+        head = ('{"schema":' + json.dumps(SCHEMA) + ',"version":' + str(VERSION)
+                + ',"checksum":"sha256:' + digest.hexdigest() + '","plan":')
+        return [head.encode("utf-8"), plan_bytes, b',"journal":', body, b"}\n"]
 
     def save(self) -> None:
         from clusterlib.upgrade.events import utc_now
@@ -348,7 +356,7 @@ class Journal:
         self.state.updated = utc_now()
         if self.path is None:  # a run without a journal file (it cannot be resumed)
             return
-        outer = self.text()
+        outer = self.parts()
         if self.path.is_symlink():
             atomic_write(self.path, outer)  # refuses, naming the link
         self._check_unchanged()
