@@ -73,7 +73,7 @@ def test_drain_ahead_takes_the_drains_off_the_critical_path() -> None:
     for ahead in (False, True):
         sim = _sim(5, 40, speed=1000.0)
         for g in sim.groups.values():
-            g.move_time = 10.0  # a drain of 8 groups is then 20 s at the cluster's 4 at a time
+            g.move_time = 20.0  # a drain of 8 groups is then 40 s at the cluster's 4 at a time
         t0 = sim.now()
         report = RollingUpgrade(connect(sim), action=installer(), target=sim.upgrade_to,
                                 drain_ahead=ahead).run()
@@ -83,7 +83,9 @@ def test_drain_ahead_takes_the_drains_off_the_critical_path() -> None:
                             if s["kind"] == "drain" and s["node"] != "NODE01")
     # Nodes 2..5 pause onto (almost) nothing: only the core group is left to their drain.
     assert drains[True] < 0.5 * drains[False], drains
-    assert durations[True] < durations[False], durations
+    # The run is shorter by about those drains (measured: 180-205 s, the drains 180 s less).
+    saved = durations[False] - durations[True]
+    assert saved > 0.5 * (drains[False] - drains[True]), (durations, drains)
 
 
 def test_three_nodes_drain_nothing_ahead_and_say_so_once(tmp_path: Path) -> None:
