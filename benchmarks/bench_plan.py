@@ -13,7 +13,9 @@ envelope), so the endpoint's CPU is measured apart from the client's. Timed in i
   median over the rounds of owners read / plan, each pair measured back to back);
 - plain snapshot: ``cluster.snapshot()`` (what the owner lists add to a read);
 - planning: the plan built from an already read record (the client, and one read of the
-  upgrade lock).
+  upgrade lock);
+- owner text: what the owner statements return, in MB of text, as the plan sends them and in
+  their full form (each ClusterObject with all its properties, as before the compact form).
 
 Target (issue 14): 64 nodes x 32,000 groups planned in < 1 s over loopback; and linear growth
 (the plan at 32,000 groups / at 8,000 on 64 nodes <= 5). The client's and the endpoint's peak
@@ -40,8 +42,10 @@ from _endpoint import RemoteSim
 from bench_snapshot import ENVELOPE, measure
 
 import clusterlib
+from clusterlib.dialects.powershell_dialect import owner_statements
 from clusterlib.sim.releases import release
 from clusterlib.upgrade import RemoteCommand, RollingUpgrade
+from clusterlib.wire import Pipeline
 
 SIZES = [(16, 1000), (64, 8000), (64, 32000)]
 QUICK_SIZES = [(4, 40)]
@@ -52,6 +56,18 @@ GROWTH_BAR = 5.0  # 4x the groups may cost at most 5x the time
 def _size(text: str) -> tuple[int, int]:
     nodes, _, groups = text.partition("x")
     return int(nodes), int(groups)
+
+
+def owner_text_mb(cluster: Any) -> dict[str, float]:
+    """What the plan's owner statements return (``owner_statements``: group lists, resource
+    lists, the resources' groups), in MB of text as it crosses the wire (before CLIXML and
+    base64), and the same in the full form (every ClusterObject with all its properties)."""
+    out = {}
+    for form, full in (("compact", False), ("full", True)):
+        result = cluster.transport.run_pipeline(
+            Pipeline(statements=tuple(owner_statements(full=full)), idempotent=True))
+        out[form] = round(sum(len(o[0]) for o in result.outputs if o) / 1e6, 2)
+    return out
 
 
 def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
@@ -73,8 +89,10 @@ def run_size(nodes: int, groups: int, rounds: int) -> dict[str, Any]:
             for name, fn in ways.items():
                 runs[name].append(measure(rs, fn))
         endpoint_rss = rs.report()["peak_rss_mb"]
+        owner_mb = owner_text_mb(cluster)
         cluster.close()
     out: dict[str, Any] = {"nodes": nodes, "groups": groups, "rounds": rounds,
+                           "owner_statements_mb": owner_mb,
                            "client_peak_rss_mb": round(peak_rss_mb(), 1),
                            "endpoint_peak_rss_mb": endpoint_rss}
     for name, ms in runs.items():
@@ -101,11 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_size(nodes, groups, rounds))
         print(f"{nodes}x{groups} done", file=sys.stderr, flush=True)
     print(table(["nodes", "groups", "plan s", "client cpu", "endpoint cpu", "requests",
-                 "owners read s", "owners / plan", "snapshot s", "planning s"],
+                 "owners read s", "owners / plan", "snapshot s", "planning s",
+                 "owner text MB (full form)"],
                 [[r["nodes"], r["groups"], r["plan"]["wall_s"], r["plan"]["client_cpu_s"],
                   r["plan"]["server_cpu_s"], int(r["plan"]["requests"]),
                   r["owners read"]["wall_s"], f"{r['owners_share']:.0%}",
-                  r["snapshot"]["wall_s"], r["planning"]["wall_s"]] for r in results]))
+                  r["snapshot"]["wall_s"], r["planning"]["wall_s"],
+                  f"{r['owner_statements_mb']['compact']} ({r['owner_statements_mb']['full']})"]
+                 for r in results]))
     largest = max(results, key=lambda r: r["groups"])
     ok = largest["plan"]["wall_s"] < TARGET_S
     print(f"target: {largest['nodes']}x{largest['groups']} planned in < {TARGET_S:g} s"
