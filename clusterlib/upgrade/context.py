@@ -145,6 +145,9 @@ class RunContext:
         # to the next boundary (see engine._run_step and availability.check).
         self.boundary_read: tuple[ClusterSnapshot, float] | None = None
         self.carry: tuple[ClusterSnapshot, float] | None = None
+        # The node the reboot wait last read, back, and when (monotonic): the version check
+        # that follows at once starts from that read (see engine._quiet and first_node).
+        self.back: tuple[str, NodeInfo, float] | None = None
 
     # ---- the journal ----
 
@@ -294,6 +297,11 @@ class RunContext:
         """A plain snapshot with the owner lists read at the start of the run merged in."""
         return self._merged(self.cluster.snapshot())
 
+    def merged(self, snap: ClusterSnapshot) -> ClusterSnapshot:
+        """``snap`` (a plain snapshot just read) with the owner lists read at the start merged
+        in, as ``snap()`` returns it."""
+        return self._merged(snap)
+
     def _merged(self, snap: ClusterSnapshot) -> ClusterSnapshot:
         groups = []
         for g in snap.groups:
@@ -313,9 +321,15 @@ class RunContext:
 
     def first_node(self, name: str) -> NodeInfo:
         """A phase's first read of one node: from the step boundary's snapshot when there is
-        one (see first_snap), else read."""
+        one (see first_snap); else, for a step the engine starts without a boundary read
+        (engine._quiet), the reboot wait's last read of it; else read."""
         snap, self.boundary = self.boundary, None
-        return snap.node(name) if snap is not None else self.node(name)
+        back, self.back = self.back, None
+        if snap is not None:
+            return snap.node(name)
+        if back is not None and same(back[0], name):
+            return back[1]
+        return self.node(name)
 
     def node(self, name: str) -> NodeInfo:
         return self.cluster.dialect.read_node(name)

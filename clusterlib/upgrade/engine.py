@@ -43,7 +43,7 @@ from clusterlib.model import ClusterSnapshot, GroupState, NodeState
 from clusterlib.upgrade import availability, downtime, moves, nodewatch, resume
 from clusterlib.upgrade import lock as locks
 from clusterlib.upgrade.actions import ManualAction, UpgradeAction, as_hook
-from clusterlib.upgrade.context import JournalFailed, NodeFailed, RunContext, Stop, versions_of
+from clusterlib.upgrade.context import JournalFailed, NodeFailed, RunContext, Stop, same, versions_of
 from clusterlib.upgrade.errors import JournalRejected, LockLost, PreflightFailed, UpgradeStopped
 from clusterlib.upgrade.events import (
     CheckFinished,
@@ -217,13 +217,16 @@ def _finish(run: RunContext, outcome: str, message: str, *, node: str | None = N
 
 #: Step kinds whose "running" is written by the phase itself, right before it first sends
 #: anything (``RunContext.save_before_send``; the upgrade action: with the record that it is
-#: sent), so that the step boundary's read is as recent at the send as a read of its own.
-_WRITTEN_BEFORE_SEND = frozenset({"action"})
+#: sent; the drain: right before the pause), so that the step boundary's read is as recent at
+#: the send as a read of its own, and serves as the phase's decision read (the drain's "only
+#: one node out" and quorum, the action's interlock).
+_WRITTEN_BEFORE_SEND = frozenset({"action", "drain"})
 
 
-def _begin(run: RunContext, step: Step, rec: StepRecord) -> bool:
-    """Journal the step as running (its "before"); returns whether an earlier session
-    started it."""
+def _begin(run: RunContext, step: Step, rec: StepRecord, quiet: bool = False) -> bool:
+    """Journal the step as running (its "before"; for a step written before its send, or a
+    quiet one, by the phase or the next step); returns whether an earlier session started
+    it."""
     run.current = (step.node, step.kind)
     resumed_step = rec.status in ("running", "failed")
     prior = (rec.status, rec.attempts, rec.started)
@@ -232,7 +235,7 @@ def _begin(run: RunContext, step: Step, rec: StepRecord) -> bool:
     rec.attempts += 1
     rec.started = rec.started or utc_now()
     run.label = f"{step.node} {step.kind}" if step.node else step.kind
-    if step.kind in _WRITTEN_BEFORE_SEND:
+    if quiet or step.kind in _WRITTEN_BEFORE_SEND:
         run.unsaved = True  # the phase writes it with its first send's record (write-ahead)
         run.emit(PhaseStarted(run_id=run.run_id, node=step.node, phase=step.kind, step=step.id,
                               timeout=_phase_timeout(run, step.kind), message=step.description))
@@ -277,6 +280,19 @@ def _call(run: RunContext, phase: PhaseFn, step: Step, resumed: bool) -> PhaseRe
     if read is not None and _read_only(run, step, result):
         run.carry = read  # the next boundary may start from it (availability.check)
     return result
+
+
+def _quiet(run: RunContext, step: Step) -> bool:
+    """Whether ``step`` starts with no boundary read, no fence and no journal write of its
+    own: the version check without a verify hook, right after the reboot wait of its node
+    ended in this session (under ``lock.FENCE_INTERVAL`` ago). It sends nothing and writes
+    nothing; it decides on the reboot wait's last read of the node, which shows it back with
+    its versions (``RunContext.back``). The availability check, the fence and the journal's
+    write come at the next boundary (the resume), before anything is sent."""
+    back = run.back
+    return (step.kind == "verify" and run.verify is None and back is not None
+            and run.current == (step.node, "reboot") and same(back[0], step.node)
+            and time.monotonic() - back[2] < locks.FENCE_INTERVAL)
 
 
 def _read_only(run: RunContext, step: Step, result: PhaseResult) -> bool:
@@ -516,6 +532,10 @@ class RollingUpgrade:
             if self._stop_requested:
                 raise Stop(f"stopped on request before {step.id}; " + _boundary_text(step),
                            node=step.node, phase=step.kind)
+            if _quiet(run, step):
+                self._run_step(step, rec, quiet=True)
+                continue
+            run.back = None
             # The availability invariant, at every step boundary (see availability.check).
             availability.check(run, step)
             self._run_step(step, rec)
@@ -585,15 +605,21 @@ class RollingUpgrade:
 
     # ---- one step ----
 
-    def _run_step(self, step: Step, rec: StepRecord) -> None:
-        """Fence, journal the start, run the step's phase, journal how it ended."""
+    def _run_step(self, step: Step, rec: StepRecord, quiet: bool = False) -> None:
+        """Fence, journal the start, run the step's phase, journal how it ended. ``quiet``
+        (see ``_quiet``): no fence and no journal write at its start."""
         run = self._ctx
-        run.fence()
+        if not quiet:
+            run.fence()
         phase = PHASES.get(step.kind)
         if phase is None:
             raise Stop(f"the journal's step {step.id} has the unknown kind {step.kind!r}"
                        f" (known: {', '.join(PHASES)}); nothing was done", node=step.node)
-        resumed_step = _begin(run, step, rec)
+        label = run.label
+        resumed_step = _begin(run, step, rec, quiet)
+        if quiet:
+            # It takes no time: what the next boundary finds happened during the step before.
+            run.label = label
         t0 = time.monotonic()
         try:
             result = _call(run, phase, step, resumed_step)

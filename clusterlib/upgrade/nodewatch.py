@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from clusterlib.cluster import execute_then_node
 from clusterlib.errors import ClusterError, WaitTimeout
 from clusterlib.model import NodeInfo, NodeState
 from clusterlib.retry import WaitPolicy, pause_between_polls
@@ -71,7 +72,9 @@ def wait_back(run: RunContext, n: str, *, seen_down: bool) -> NodeInfo:
     watch = _BackWatch(run, n, seen_down)
     timeout = run.options.reboot_timeout
     try:
-        return _watch(run, n, watch, timeout)
+        info = _watch(run, n, watch, timeout)
+        run.back = (n, info, time.monotonic())  # the version check may start from it
+        return info
     except WaitTimeout as exc:
         if watch.failure:
             raise Stop(watch.failure, node=n, phase="reboot") from exc
@@ -157,12 +160,17 @@ def join_refused_text(run: RunContext, n: str, info: NodeInfo) -> str:
             " install a compatible version on it, then resume with the journal.")
 
 
-def resume_node(run: RunContext, n: str) -> None:
-    """Resume ``n`` without failback and wait, bounded by ``rejoin_timeout``, until it is Up."""
+def resume_node(run: RunContext, n: str) -> NodeInfo:
+    """Resume ``n`` without failback and wait, bounded by ``rejoin_timeout``, until it is Up;
+    returns it as last read. The resume and the node's first read travel in one round trip
+    (``cluster.execute_then_node``): Resume-ClusterNode returns once the node is Up, so that
+    read usually ends the wait."""
     d = run.cluster.dialect
-    d.execute(d.resume_command(n, failback="NoFailback"))
-    run.wait(lambda: run.node(n), lambda x: x.state is NodeState.Up,
-             run.options.rejoin_timeout, f"resume of {n}")
+    info = execute_then_node(run.cluster, d.resume_command(n, failback="NoFailback"), n)
+    if info.state is NodeState.Up:
+        return info
+    return run.wait(lambda: run.node(n), lambda x: x.state is NodeState.Up,
+                    run.options.rejoin_timeout, f"resume of {n}")
 
 
 def node_state_text(run: RunContext, node: str) -> str:

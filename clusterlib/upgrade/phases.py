@@ -12,13 +12,23 @@ message), raising ``Stop`` (the run stops with the cluster in the state the mess
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import NamedTuple
 
 import attrs
 
+from clusterlib.cluster import execute_then_snapshot, move_confirmed
 from clusterlib.errors import ClusterError, ClusterRefused, NotFound, PreconditionFailed, WaitTimeout
-from clusterlib.model import ClusterSnapshot, DrainStatus, GroupInfo, GroupState, NodeInfo, NodeState
+from clusterlib.model import (
+    ClusterSnapshot,
+    DrainStatus,
+    GroupInfo,
+    GroupState,
+    NodeInfo,
+    NodeState,
+    expected_state,
+)
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.upgrade import availability, moves, nodewatch
 from clusterlib.upgrade.actions import ActionFailed, ActionUnconfirmed, ManualAction, UpgradeAction
@@ -62,12 +72,14 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     """Pause and drain the node (only one node is ever out, quorum kept); whatever the cluster
     leaves on it is moved by clusterlib. Ends with the node Paused and empty."""
     n = _node_of(step)
-    # Read here, not taken from the step boundary: "only one node out" and quorum are decided
-    # on what the cluster shows right before the pause (the boundary's read is older by the
-    # fence and the journal's write).
-    snap = run.snap()
+    # "Only one node out" and quorum are decided on what the cluster shows right before the
+    # pause: the step boundary's read when nothing came after it, not even the journal's write
+    # (this step's "before" is written right before the pause, see
+    # engine._WRITTEN_BEFORE_SEND; the fence rode in that read); else a fresh one.
+    snap = run.first_snap() if run.unsaved else run.snap()
     if snap.node(n).state in OUT:
         # Only on a resume or after a crash: wait for the node before draining it.
+        run.save_before_send()
         nodewatch.wait_back(run, n, seen_down=True)
         snap = run.snap()
     others = [f"{x.name} is {x.state.name}" for x in snap.nodes
@@ -84,6 +96,7 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         return PhaseResult("already", f"{n} is already paused and owns no group")
     attempts = 1 + run.options.retries_per_node
     info: NodeInfo | None = snap.node(n)
+    run.save_before_send()
     for attempt in range(1, attempts + 1):
         try:
             last = _drain_once(run, n, info)
@@ -98,25 +111,27 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
         if run.node(n).state in OUT:
             nodewatch.wait_back(run, n, seen_down=True)
     # Emptiness was established by _drain_once from its post-drain snapshot and moves; the
-    # action re-checks it on a fresh snapshot right before it starts (the interlock). The node's
-    # state: from that snapshot when nothing was sent since, else read.
-    state = (last if last is not None else run.node(n)).state
+    # action re-checks it, and the node's state, on a fresh snapshot right before it starts
+    # (the interlock). The node's state here: from that post-drain snapshot (moving a group
+    # off a paused node leaves it paused; only this run pauses and resumes it).
+    state = last.state
     if state is not NodeState.Paused:
         raise Stop(f"{n} is {state.name} after the drain, not Paused", node=n, phase="drain")
     return PhaseResult("done", f"{n} paused and empty")
 
 
-def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo | None:
+def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo:
     """Pause and drain ``n``, then move whatever the cluster left there. On return the node
     is Paused and the snapshot taken after the drain showed nothing else on it. ``info``: the
-    node as read a moment ago (None: read it). Returns the node as that snapshot shows it when
-    nothing was moved after it (None: something was)."""
+    node as read a moment ago (None: read it). Returns the node as that snapshot shows it."""
     info = info if info is not None else run.node(n)
-    if not (info.state is NodeState.Paused and info.drain_status is DrainStatus.InProgress):
-        _pause(run, n)
     # One snapshot after the pause (Suspend-ClusterNode -Drain -Wait returns once the drain
-    # ended): the drain's outcome, and what it left. Polled only while the drain still runs.
-    snap = run.snap()
+    # ended), in the pause's own round trip: the drain's outcome, and what it left. Polled
+    # only while the drain still runs.
+    if not (info.state is NodeState.Paused and info.drain_status is DrainStatus.InProgress):
+        snap = _pause(run, n)
+    else:
+        snap = run.snap()
     if run.cluster.capabilities.drain:
         if _draining(snap.node(n)):
             _await_drain(run, n)
@@ -131,19 +146,21 @@ def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo | No
                    node=n, group=stuck[0], phase="drain")
     for gname in targets:
         moves.move_somewhere(run, snap, gname, n)
-    return None if targets else snap.node(n)
+    return snap.node(n)
 
 
 def _draining(info: NodeInfo) -> bool:
     return info.drain_status is DrainStatus.InProgress and info.state not in OUT
 
 
-def _pause(run: RunContext, n: str) -> None:
-    """Send the pause with drain (forced when ``force_drain``)."""
+def _pause(run: RunContext, n: str) -> ClusterSnapshot:
+    """Send the pause with drain (forced when ``force_drain``); the snapshot read right after
+    it, in the same round trip where the dialect can (``cluster.execute_then_snapshot``)."""
     d = run.cluster.dialect
     try:
-        d.execute(d.pause_command(n, drain=True, force=True) if run.options.force_drain
-                  else d.pause_command(n, drain=True))
+        return run.merged(execute_then_snapshot(
+            run.cluster, d.pause_command(n, drain=True, force=True) if run.options.force_drain
+            else d.pause_command(n, drain=True)))
     except ClusterRefused as exc:
         raise DrainTrouble(f"the cluster refused to pause {n}: {exc}") from exc
     except PreconditionFailed as exc:
@@ -460,12 +477,13 @@ def _validation_skip(run: RunContext, g: GroupInfo, n: str,
 
 
 def _validation_moves(run: RunContext, n: str, g: GroupInfo, first: str, second: str) -> None:
-    """``g`` to ``first`` (the move reads it first) and back to ``second``; the first move's
-    confirming read is the second one's starting point: no read in between."""
+    """``g`` (as the step's snapshot shows it) to ``first`` and back to ``second``: each move
+    and its confirming read in one round trip (``_validation_move``), the first move's
+    confirming read the second one's starting point: no read in between."""
     d = run.cluster.dialect
     gname = g.name
     try:
-        landed = moves.move(run, gname, first, "validation")
+        landed = _validation_move(run, g, first)
     except MoveFailed as exc:
         run.state.validation_in_flight = None
         where = d.read_group(gname)
@@ -474,13 +492,31 @@ def _validation_moves(run: RunContext, n: str, g: GroupInfo, first: str, second:
                    " owns no validation group. Fix it (or choose another validation group)"
                    " and resume.", node=n, group=gname, phase="validate") from exc
     try:
-        moves.move(run, gname, second, "validation",
-                   known=attrs.evolve(g, owner=first, state=landed))
+        _validation_move(run, attrs.evolve(g, owner=first, state=landed), second)
     except MoveFailed as exc:
         where = d.read_group(gname)
         raise Stop(f"validation: {gname} could not return to {second}: {exc}. It is"
                    f" {where.state.name} on {where.owner}.", node=n, group=gname,
                    phase="validate") from exc
+
+
+def _validation_move(run: RunContext, g: GroupInfo, target: str) -> GroupState:
+    """``moves.move`` of the validation group from where ``g`` shows it (read a moment ago,
+    nothing sent since) to ``target``, with the move and its confirming read in one round trip
+    (``cluster.move_confirmed``): fenced, journaled, a failure rolled back and recorded."""
+    if same(g.owner, target) and g.state is not GroupState.Failed:
+        return g.state
+    expected = expected_state(g)
+    t0 = time.monotonic()
+    try:
+        run.fence(before_move=True)
+        attempts = move_confirmed(run.cluster, g.name, target, expected, g)
+    except (ClusterRefused, WaitTimeout) as exc:
+        raise MoveFailed(moves.failed_move(run, g.name, g, target, t0, exc, "validation"),
+                         g.name) from exc
+    run.record_move(g.name, g.owner, target, expected.name, attempts,
+                    (time.monotonic() - t0) * run.cluster.time_scale, "validation")
+    return expected
 
 
 # ---- cluster phases ----

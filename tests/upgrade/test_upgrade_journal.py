@@ -67,8 +67,11 @@ def test_written_before_and_after_every_phase(tmp_path: Path) -> None:
     def look(event: Any) -> None:
         name = type(event).__name__
         # The upgrade action's "running" (and the drain's end) are written right before the
-        # installer is sent, with the record that it is (test_boundary_reads checks that).
-        if name in ("PhaseStarted", "PhaseFinished") and event.phase == "action":
+        # installer is sent, with the record that it is (test_boundary_reads checks that); the
+        # drain's (and the validation's end) right before the pause, the version check's with
+        # the resume's (test_critical_path checks those).
+        if name in ("PhaseStarted", "PhaseFinished") and event.phase in ("action", "drain",
+                                                                          "verify"):
             seen.append((name, event.step, "written before the send"))
         elif name in ("PhaseStarted", "PhaseFinished"):
             journal = Journal.load(path)
@@ -84,7 +87,8 @@ def test_written_before_and_after_every_phase(tmp_path: Path) -> None:
     # Before a step acts, the file says it is running and the step before it is done: one
     # write carries both.
     assert [s for s, _ in started] == steps
-    assert all(status == "running" for s, status in started if not s.endswith(":action"))
+    assert all(status == "running" for s, status in started
+               if not s.endswith((":action", ":drain", ":verify")))
     for name, step, _status in seen:
         if name == "PhaseStarted" and steps.index(step) > 0:
             prev = steps[steps.index(step) - 1]
