@@ -11,7 +11,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from clusterlib.upgrade.state import Availability, Record, RunState, migrate_v1
+from clusterlib.upgrade.state import Availability, MoveRecord, Record, RunState, migrate_v1
 
 
 @frozen
@@ -272,15 +272,17 @@ def availability_of(body: RunState | Mapping[str, Any]) -> dict[str, dict[str, A
     seconds) and ``episodes`` (each time it was down beyond a move)."""
     state = _state_of(body)
     out: dict[str, dict[str, Any]] = {}
+    timed: dict[str, list[MoveRecord]] = {}  # each group's moves, in order: one pass, not one per group
+    for m in state.moves:
+        if m.state == "Online" and m.purpose not in ("recovery", "rollback"):
+            timed.setdefault(m.group, []).append(m)
     for g, status in state.original_states.items():
         if status != "Online":
             continue
         rec = state.availability.get(g) or Availability()
         by_phase: dict[str, float] = {}
         moves = 0.0
-        for m in state.moves:
-            if m.group != g or m.state != "Online" or m.purpose in ("recovery", "rollback"):
-                continue
+        for m in timed.get(g, ()):
             label = " ".join(x for x in (m.node, m.phase) if x) or "run"
             by_phase[label] = round(by_phase.get(label, 0.0) + float(m.seconds), 3)
             moves += float(m.seconds)
