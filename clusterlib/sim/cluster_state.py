@@ -98,6 +98,17 @@ class ClusterState:
         if sim_seconds > 0:
             time.sleep(sim_seconds / self.speed)
 
+    def jump(self, sim_seconds: float) -> None:
+        """Move the simulated clock ``sim_seconds`` ahead at once, without sleeping: what falls
+        due meanwhile (an installer's restart, a join) happens at its own due time on the next
+        touch, as if that much time had passed. For a test standing for a client whose process
+        stalls while the cluster goes on (a paused VM, a long garbage collection)."""
+        if not sim_seconds >= 0:  # also refuses NaN
+            raise ValueError(f"jump needs simulated seconds >= 0 (the clock never runs"
+                             f" backwards), got {sim_seconds!r}")
+        with self._lock:
+            self._t_offset += float(sim_seconds)
+
     def _schedule(self, delay: float, action: Callable[[], None]) -> float:
         due = self.now() + max(0.0, delay)
         heapq.heappush(self._queue, (due, next(self._seq), action))
