@@ -156,6 +156,11 @@ def wait_for(read: Callable[[], T], done: Callable[[T], bool], policy: WaitPolic
     deadline = time.monotonic() + policy.timeout / scale
     polls = 0
     while True:
+        # Only a read begun at or after the deadline may end the wait: an earlier one can show
+        # the cluster as it was long ago when this process stalled right after it (a paused VM,
+        # a long garbage collection, a loaded machine) while the cluster went on, e.g. a node
+        # restarted and came back meanwhile. Such a wait reads once more before it gives up.
+        last = time.monotonic() >= deadline
         value = read()
         polls += 1
         if done(value):
@@ -164,7 +169,7 @@ def wait_for(read: Callable[[], T], done: Callable[[T], bool], policy: WaitPolic
             reason = failed(value)
             if reason:
                 raise WaitTimeout(f"{what}: {reason}")
-        if time.monotonic() >= deadline or (not clock.waiting and polls >= _MAX_POLLS_NO_WAIT):
+        if last or (not clock.waiting and polls >= _MAX_POLLS_NO_WAIT):
             raise WaitTimeout(f"{what}: not reached within {policy.timeout:g} s"
                               f" (last seen: {value!r})")
         clock.poll(policy.interval / scale)

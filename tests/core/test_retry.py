@@ -57,3 +57,26 @@ def test_polls_without_waiting_are_bounded_by_count_and_never_sleep_long() -> No
 
 def test_read_retry_is_gone() -> None:
     assert not hasattr(Policies(), "read_retry")
+
+
+def test_a_wait_never_times_out_on_a_read_begun_before_its_deadline() -> None:
+    """The process stalls right after a read (a paused VM, a long garbage collection, a loaded
+    machine) until past the deadline, while the awaited state arrives: the wait reads once more
+    and returns it instead of timing out on what it saw before the stall."""
+    reads: list[int] = []
+
+    def read() -> int:
+        reads.append(len(reads))
+        if len(reads) == 1:
+            time.sleep(0.05)  # stalled past the 10 ms deadline right after the first read
+        return len(reads)
+
+    policy = WaitPolicy(timeout=0.01, interval=0.001)
+    assert retry.wait_for(read, lambda v: v == 2, policy, what="stalled") == 2
+    assert len(reads) == 2
+    # A read begun at or after the deadline does end it: one read, then the timeout.
+    reads.clear()
+    with pytest.raises(WaitTimeout, match="never: not reached within 0 s"):
+        retry.wait_for(read, lambda v: v == 99, WaitPolicy(timeout=0.0, interval=0.001),
+                       what="never")
+    assert len(reads) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from clusterlib.upgrade import (
     default_action,
 )
 from clusterlib.upgrade.actions import action_from_dict
+from clusterlib.upgrade.context import RunContext
 
 WINNT32 = r"D:\i386\winnt32.exe /unattend"
 
@@ -259,6 +262,48 @@ def test_resume_redoes_a_node_the_live_cluster_contradicts(tmp_path: Path) -> No
     assert _starts(sim, "NODE1") == 2
     assert any("reimaged" in w for w in report.warnings)
     assert sim.snapshot().placement() == report.original_placement
+
+
+def _in_a_bounded_wait() -> bool:
+    """Whether the caller runs inside clusterlib.retry.wait_for (a bounded wait's read)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "wait_for" and frame.f_globals.get("__name__") == "clusterlib.retry":
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def test_a_stall_after_a_read_never_ends_the_wait_on_that_stale_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The management host stalls (a paused VM, a long garbage collection, a loaded machine)
+    right after a read that shows the node still Paused with its installer copying files; while
+    it stalls, the node restarts and joins on the new release, and the reboot timeout passes.
+    The wait must read once more before it gives up: a timeout decided on a read taken before
+    the deadline stopped a run whose node was fine ("never seen going down", seen once under
+    load in CI on the resume test above)."""
+    timeout = 300.0
+    sim = classic_ps(install_window=1e6)  # the restart comes only with the stall's jump
+    cluster = connect(sim)
+    real = RunContext.node
+    stalls: list[str] = []
+
+    def read_then_stall(self: RunContext, name: str) -> Any:
+        info = real(self, name)
+        run = sim.nodes[name].install
+        if (run is not None and run.state == "running" and info.state is NodeState.Paused
+                and _in_a_bounded_wait()):
+            stalls.append(name)
+            sim.jump(2e6)  # the cluster goes on: the installer restarts, the node joins
+            time.sleep(1.5 * timeout / SPEED)  # the client is stalled past the wait's deadline
+        return info
+
+    monkeypatch.setattr(RunContext, "node", read_then_stall)
+    report = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json",
+                            options=UpgradeOptions(reboot_timeout=timeout)).run()
+    assert stalls == ["NODE1", "NODE2"]  # each stall followed a read inside the reboot wait
+    assert report.outcome == "completed", report.to_text()
+    assert all_upgraded(sim) and _starts(sim, "NODE1") == 1 and _starts(sim, "NODE2") == 1
 
 
 def test_without_a_target_the_first_node_sets_it(tmp_path: Path) -> None:
