@@ -39,11 +39,13 @@ def check(run: RunContext, step: Step | None, snap: ClusterSnapshot | None = Non
     now = time.time()
     label = run.label
     down: list[GroupInfo] = []
+    seen = run.state.availability  # the groups seen down so far: only they have time to count
     for g in snap.groups:
         if g.name not in online0:
             continue
         if g.state in (GroupState.Online, GroupState.Pending):
-            downtime.account(run, g.name, now, label, up=True)  # nothing unless it was down
+            if g.name in seen:
+                downtime.account(run, g.name, now, label, up=True)
             continue
         downtime.went_down(run, g.name, now, label, g.state.name, g.owner)
         downtime.account(run, g.name, now, label, up=False)
