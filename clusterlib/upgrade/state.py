@@ -103,9 +103,10 @@ class Record:
 
 
 class Written(Record):
-    """A record that never changes once written (the @frozen ones): its JSON text is worked out
-    once and kept, so a save, which writes the whole journal, costs what is new since the last
-    one, not what the run has written so far."""
+    """A record that never changes once written (the @frozen ones; a Kept record changes, and
+    forgets its text when it does): its JSON text is worked out once and kept, so a save, which
+    writes the whole journal, encodes what is new since the last one, not what the run has
+    written so far."""
 
     def json_text(self) -> str:
         text: str | None = self.__dict__.get("_json")
