@@ -271,10 +271,19 @@ def _close(run: RunContext, step: Step, rec: StepRecord, t0: float, resumed_step
                            status=status, seconds=seconds, message=message or status))
 
 
-def _call(run: RunContext, phase: PhaseFn, step: Step, resumed: bool) -> PhaseResult:
+def _call(run: RunContext, phase: PhaseFn, step: Step, resumed: bool,
+          quiet: bool = False) -> PhaseResult:
     read, run.boundary_read = run.boundary_read, None
     try:
         result = phase(run, step, resumed)
+    except LockLost:
+        raise
+    except (NodeFailed, Stop, ClusterError):
+        if quiet:
+            # A quiet step was not fenced; what follows a failure sends or writes (a failed
+            # node is resumed, the stop is journaled): only while the lock holds, read now.
+            run.fence()
+        raise
     finally:
         run.boundary, run.boundary_fenced = None, False  # they served this step only
     if read is not None and _read_only(run, step, result):
@@ -622,7 +631,7 @@ class RollingUpgrade:
             run.label = label
         t0 = time.monotonic()
         try:
-            result = _call(run, phase, step, resumed_step)
+            result = _call(run, phase, step, resumed_step, quiet)
         except NodeFailed as exc:
             _close(run, step, rec, t0, resumed_step, PhaseResult("failed", str(exc)))
             _node_failed(run, step, str(exc))

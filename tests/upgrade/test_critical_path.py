@@ -10,9 +10,16 @@ from upgrade_helpers import SETUP, SPEED, classic_ps
 
 import clusterlib
 from clusterlib import GroupState, NodeState
-from clusterlib.sim import GroupFailsOnline, SimCluster
+from clusterlib.sim import GroupFailsOnline, NodeReturnsIncompatible, SimCluster
 from clusterlib.sim.transport import InProcessTransport
-from clusterlib.upgrade import RemoteCommand, RollingUpgrade, UpgradeStopped, default_action
+from clusterlib.upgrade import (
+    RemoteCommand,
+    RollingUpgrade,
+    UpgradeStopped,
+    break_lock,
+    default_action,
+)
+from clusterlib.upgrade.errors import LockLost
 from clusterlib.upgrade.journal import Journal
 from clusterlib.wire import CmdLine, CmdResult, Pipeline, PSResult
 
@@ -227,3 +234,38 @@ def test_the_drain_is_journaled_running_before_the_pause(tmp_path: Path) -> None
     assert report.outcome == "completed"
     assert len(seen) == 6
     assert all(status == "running" and done for _step, status, done in seen), seen
+
+
+def test_a_quiet_version_check_that_fails_fences_before_it_writes(tmp_path: Path) -> None:
+    """The version check right after the reboot wait reads nothing and is not fenced; when it
+    fails, the stop it journals waits for a fence first: a lock broken meanwhile stops the
+    run with LockLost, the journal untouched and the node left paused."""
+    sim = classic_ps()
+    sim.inject(NodeReturnsIncompatible("NODE1", "2012R2"))  # restarts on its old release
+    cluster = clusterlib.connect(sim)
+    path = tmp_path / "j.json"
+    upgrade = RollingUpgrade(cluster, action=RemoteCommand(SETUP), journal=path,
+                             target=sim.upgrade_to)
+    at_break: list[bytes] = []
+
+    def on_event(event: Any) -> None:
+        if (type(event).__name__ == "PhaseFinished" and event.phase == "reboot"
+                and not at_break):
+            break_lock(cluster, reason="test: the operator took over")
+            at_break.append(path.read_bytes())
+
+    upgrade.subscribe(on_event)
+    with pytest.raises(LockLost):
+        upgrade.run()
+    assert at_break and path.read_bytes() == at_break[0]
+    assert sim.snapshot().node("NODE1").state is NodeState.Paused
+
+
+def test_a_quiet_version_check_that_fails_stops_as_before(tmp_path: Path) -> None:
+    sim = classic_ps()
+    sim.inject(NodeReturnsIncompatible("NODE1", "2012R2"))
+    with pytest.raises(UpgradeStopped, match="not upgraded") as err:
+        RollingUpgrade(clusterlib.connect(sim), action=RemoteCommand(SETUP),
+                       journal=tmp_path / "j.json").run()
+    assert err.value.phase == "verify" and err.value.node == "NODE1"
+    assert sim.snapshot().node("NODE1").state is NodeState.Paused
