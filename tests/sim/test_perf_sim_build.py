@@ -4,9 +4,9 @@ was a set built per call: 64 x 32,000 took about a minute)."""
 from __future__ import annotations
 
 import gc
-import time
 
 import pytest
+from perf_timing import cpu_clock
 
 from clusterlib.sim import SimCluster
 
@@ -14,24 +14,34 @@ from clusterlib.sim import SimCluster
 def _build_seconds(nodes: int, groups: int) -> float:
     # Garbage collection off while timing, as timeit does: a full collection walks every live
     # object of the test session, so its cost depends on what ran before, not on add_group.
+    # CPU seconds (perf_timing.cpu_clock): a loaded machine's scheduling is not counted.
     gc.collect()
     gc.disable()
     try:
-        started = time.perf_counter()
+        started = cpu_clock()
         sim = SimCluster.build(nodes, groups)
-        seconds = time.perf_counter() - started
+        seconds = cpu_clock() - started
     finally:
         gc.enable()
     assert len(sim.groups) == groups + 1  # and the core group
     return seconds
 
 
-def test_build_time_grows_linearly_with_groups() -> None:
+def _best_of_5() -> tuple[float, float]:
     small = large = float("inf")
     for _ in range(5):  # interleaved, best of 5: a burst of load hits both sizes
         small = min(small, _build_seconds(64, 2_000))
         large = min(large, _build_seconds(64, 8_000))
-    # 4x the groups: linear is ~4x; quadratic was ~16-25x. 5 leaves room for a noisy machine.
+    return small, large
+
+
+def test_build_time_grows_linearly_with_groups() -> None:
+    small, large = _best_of_5()
+    if large / small > 5.0:
+        # Once more before failing: quadratic growth fails both times, a burst of cache
+        # contention from other processes (which CPU time still feels) does not.
+        small, large = _best_of_5()
+    # 4x the groups: linear is ~4x (4.1-4.5 in CPU time, measured); quadratic was ~16-25x.
     assert large / small <= 5.0, f"2,000 groups {small:.4f} s, 8,000 groups {large:.4f} s"
 
 
