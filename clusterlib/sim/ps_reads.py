@@ -44,7 +44,8 @@ def get_group(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> lis
         groups = [g for g in groups if g.owner in owners]
     if names:
         groups = [host.sim._group(n) for n in names]
-    return [host.shapes.group_obj(g) for g in groups]
+    node_objs = {n.name: host.shapes.node_obj(n) for n in host.sim.nodes.values()}
+    return [host.shapes.group_obj(g, owner=node_objs[g.owner]) for g in groups]
 
 
 def get_resource(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> list[Any]:
@@ -52,12 +53,14 @@ def get_resource(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -> 
     names = {n.lower() for n in host.names(cmd.param("Name"))}
     in_groups = {g.get("Name") for g in host.input_of(items, cmd, "ClusterGroup")}
     out = []
+    # Each node's object once per call, not once per resource (64 x 32,000: 32,000 lookups).
+    node_objs = {n.name: host.shapes.node_obj(n) for n in host.sim.nodes.values()}
     for g in host.sim.groups.values():
         if in_groups and g.name not in in_groups:
             continue
         for r in g.resources:
             if not names or r.name.lower() in names:
-                out.append(host.shapes.resource_obj(g, r))
+                out.append(host.shapes.resource_obj(g, r, owner=node_objs[g.owner]))
     if names and not out:
         raise SimError(5007, "The cluster resource could not be found.",
                        category="ObjectNotFound", error_id="ClusterResourceNotFound")
@@ -68,7 +71,7 @@ def get_owner_node(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -
     """Preferred owners of a group, possible owners of a resource (reference 1.4)."""
     host.check_cluster(cmd)
     host.shapes.refresh_nodes()
-    every_node = list(host.sim.nodes)
+    every_node = tuple(host.sim.nodes)
     out = []
     for gname in host.names(cmd.param("Group")):
         g = host.sim._group(gname)
@@ -77,11 +80,20 @@ def get_owner_node(host: PowerShellHost, cmd: Cmdlet, items: list[Any] | None) -
         g, r = find_resource(host.sim, rname)
         out.append(host.shapes.owner_list(host.shapes.resource_obj(g, r), r.possible_owners or
                                           every_node))
-    for obj in host.input_of(items, cmd, "ClusterGroup"):
+    piped = host.input_of(items, cmd, "")
+    groups_in = [o for o in piped if o.type_names[0].endswith("ClusterGroup")]
+    resources_in = ([] if len(groups_in) == len(piped) else
+                    [o for o in piped if o.type_names[0].endswith("ClusterResource")])
+    for obj in groups_in:
         g = host.sim._group(obj.get("Name"))
-        out.append(host.shapes.owner_list(host.shapes.group_obj(g), g.preferred_owners))
+        # The piped object itself (as for a resource): the same one the cluster keeps while
+        # the group is unchanged, and a pipeline does not change it between its cmdlets.
+        current = host.shapes.group_obj(g) if obj.memo is None else obj
+        out.append(host.shapes.owner_list(current, g.preferred_owners))
+    if not resources_in:
+        return out
     index = {r.name.lower(): r for g in host.sim.groups.values() for r in g.resources}
-    for obj in host.input_of(items, cmd, "ClusterResource"):
+    for obj in resources_in:
         res = index.get(str(obj.get("Name")).lower())
         if res is None:
             raise SimError(5007, "The cluster resource could not be found.",

@@ -89,9 +89,11 @@ class Shapes:
             self._node_gen += 1
         return obj
 
-    def group_obj(self, group: SimGroup) -> PSObject:
+    def group_obj(self, group: SimGroup, owner: PSObject | None = None) -> PSObject:
+        """``owner``: the owner node's current object, when the caller has it already."""
         sim = self.sim
-        owner = self.node_obj(sim.nodes[group.owner])
+        if owner is None:
+            owner = self.node_obj(sim.nodes[group.owner])
         # id(owner): the kept entry holds that very object (as OwnerNode), so the id is its own.
         key = (id(owner), group.state, group.priority, group.is_core, group.group_type,
                group.persistent_state, tuple(group.anti_affinity), sim.name, sim.drain_supported)
@@ -123,8 +125,9 @@ class Shapes:
         self._groups[group.name] = (key, obj)
         return obj
 
-    def resource_obj(self, group: SimGroup, res: SimResource) -> PSObject:
-        group_obj = self.group_obj(group)
+    def resource_obj(self, group: SimGroup, res: SimResource,
+                     owner: PSObject | None = None) -> PSObject:
+        group_obj = self.group_obj(group, owner)
         owner = group_obj.props["OwnerNode"]
         key = (id(group_obj), res.state, res.type, res.name)
         kept = self._resources.get((group.name, res.name))
@@ -147,11 +150,12 @@ class Shapes:
         """Get-ClusterOwnerNode's answer for ``obj``: the node objects of ``owners``. Kept in
         ``obj``'s memo while the nodes are unchanged (call :meth:`refresh_nodes` first in a
         cmdlet, so a node that changed is seen)."""
-        names = tuple(owners)
+        names = owners if type(owners) is tuple else tuple(owners)
         memo = obj.memo
         if memo is not None:
             kept = memo.get("owners")
-            if kept is not None and kept[0] == names and kept[1] == self._node_gen:
+            if kept is not None and kept[1] == self._node_gen and (kept[0] is names
+                                                                   or kept[0] == names):
                 return kept[2]  # type: ignore[no-any-return]
         nodes = self._resolved(names)
         made = PSObject((f"{NS}.ClusterOwnerNodeList", "System.Object"),
