@@ -141,8 +141,9 @@ class RunContext:
         # Whether that boundary read also fenced (its lock listing rode in the same round trip,
         # see boundary_snap) with nothing sent since: the step start's fence is then done.
         self.boundary_fenced = False
-        # The last boundary read and when (monotonic), and the one a read-only step hands on
-        # to the next boundary (see engine._run_step and availability.check).
+        # The last boundary read and when (monotonic), and the one a step hands on to the next
+        # boundary: a read-only step's boundary read, or the drain's read after its last send
+        # (see engine._call, phases.drain and availability.check).
         self.boundary_read: tuple[ClusterSnapshot, float] | None = None
         self.carry: tuple[ClusterSnapshot, float] | None = None
         # The node the reboot wait last read, back, and when (monotonic): the version check

@@ -306,9 +306,10 @@ def _quiet(run: RunContext, step: Step) -> bool:
 
 def _read_only(run: RunContext, step: Step, result: PhaseResult) -> bool:
     """Whether ``step`` only read the cluster (sent nothing, waited for nothing): the
-    version check without a verify hook, a resume of a node already Up."""
+    version check without a verify hook, a resume of a node already Up, a drain of a node
+    already paused and empty."""
     return ((step.kind == "verify" and run.verify is None and result.status == "done")
-            or (step.kind == "resume" and result.status == "already"))
+            or (step.kind in ("resume", "drain") and result.status == "already"))
 
 
 def _phase_timeout(run: RunContext, kind: str) -> float | None:

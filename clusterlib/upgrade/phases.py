@@ -99,7 +99,7 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     run.save_before_send()
     for attempt in range(1, attempts + 1):
         try:
-            last = _drain_once(run, n, info)
+            last, fresh = _drain_once(run, n, info)
             break
         except (MoveFailed, DrainTrouble) as exc:
             trouble, group = str(exc), exc.group
@@ -117,13 +117,19 @@ def drain(run: RunContext, step: Step, resumed: bool) -> PhaseResult:
     state = last.state
     if state is not NodeState.Paused:
         raise Stop(f"{n} is {state.name} after the drain, not Paused", node=n, phase="drain")
+    if fresh is not None and run.current == (n, "drain"):
+        # Read after the drain's last send: the upgrade action's boundary may start from it
+        # (its fence still reads the lock; see availability.check).
+        run.carry = fresh
     return PhaseResult("done", f"{n} paused and empty")
 
 
-def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo:
+def _drain_once(run: RunContext, n: str, info: NodeInfo | None,
+                ) -> tuple[NodeInfo, tuple[ClusterSnapshot, float] | None]:
     """Pause and drain ``n``, then move whatever the cluster left there. On return the node
     is Paused and the snapshot taken after the drain showed nothing else on it. ``info``: the
-    node as read a moment ago (None: read it). Returns the node as that snapshot shows it."""
+    node as read a moment ago (None: read it). Returns the node as that snapshot shows it, and
+    the snapshot with when it was read when nothing was sent after it (else None)."""
     info = info if info is not None else run.node(n)
     # One snapshot after the pause (Suspend-ClusterNode -Drain -Wait returns once the drain
     # ended), in the pause's own round trip: the drain's outcome, and what it left. Polled
@@ -132,10 +138,11 @@ def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo:
         snap = _pause(run, n)
     else:
         snap = run.snap()
+    read_at = time.monotonic()
     if run.cluster.capabilities.drain:
         if _draining(snap.node(n)):
             _await_drain(run, n)
-            snap = run.snap()
+            snap, read_at = run.snap(), time.monotonic()
         else:
             _drain_verdict(run, n, snap.node(n), snap)
     # Whatever the cluster did not move (the core group; every group where the cluster
@@ -146,7 +153,7 @@ def _drain_once(run: RunContext, n: str, info: NodeInfo | None) -> NodeInfo:
                    node=n, group=stuck[0], phase="drain")
     for gname in targets:
         moves.move_somewhere(run, snap, gname, n)
-    return snap.node(n)
+    return snap.node(n), None if targets else (snap, read_at)
 
 
 def _draining(info: NodeInfo) -> bool:

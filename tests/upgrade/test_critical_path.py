@@ -108,8 +108,8 @@ def _run(sim: SimCluster, tmp_path: Path, dialect: str, action: Any = None) -> _
 #: PowerShell: the resume's boundary (snapshot + lock listing; the version check before it
 #: decides on the reboot wait's last read), Resume-ClusterNode with the node's read, the
 #: validation's boundary, two validation moves each with its confirming read, the drain's
-#: boundary (its decision read), Suspend-ClusterNode -Drain with the snapshot after it, the
-#: action's boundary (the interlock). Before: 15.
+#: boundary (its decision read), Suspend-ClusterNode -Drain with the snapshot after it (the
+#: action's interlock decides on it), the action's fence (the lock listing alone). Before: 15.
 WINDOW_PS = 8
 #: cluster.exe sends an action and the read after it as two command lines, and its drain is
 #: clusterlib's own moves (two lines each).
@@ -131,6 +131,11 @@ def test_powershell_window_is_eight_round_trips(tmp_path: Path) -> None:
     flat = [w for window in windows for w in window]
     assert all("Get-ClusterNode" in w for w in flat if w[0] == "Resume-ClusterNode")
     assert all("Get-ClusterGroup" in w for w in flat if w[0] == "Suspend-ClusterNode")
+    # The action's boundary after a drain that moved nothing after its read: the lock alone
+    # (the interlock decides on the drain's read, taken after its last send).
+    for window in windows:
+        if not any(w[0] == "Move-ClusterGroup" and len(w) == 1 for w in window):
+            assert window[-1][0] == "Get-Cluster" and "Get-ClusterNode" not in window[-1]
     validation = [w for w in flat if w[0] == "Move-ClusterGroup" and len(w) > 1]
     assert len(validation) == 2 * len(windows)
     assert all("Get-ClusterGroup" in w for w in validation)
