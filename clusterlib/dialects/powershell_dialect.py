@@ -68,9 +68,17 @@ def _read(cmdlet: str, props: Iterable[str], cluster: str | None, **params: Any)
 # each selected property as a NoteProperty to every outputted object"; it refuses a name the
 # object already has, and a ClusterGroup or ClusterResource has no OwnerNodes), then
 # ``Select-Object -Property Name, OwnerNodes`` keeps those two. At ``ConvertTo-Json -Depth 1`` the
-# list is an array and its nodes, one level deeper, their ToString(): the node names.
+# list is an array and its nodes, one level deeper, their ToString(): the node names (the rule
+# the full form relied on already; [P]: ConvertTo-Json on these types was not run on a real
+# host, and that a ClusterGroup or ClusterResource is a single object, not a collection that
+# -ExpandProperty would enumerate, is inferred from its documented properties).
 # Without this every ClusterObject arrived with all its properties (37 MB at 64 x 32,000,
-# against 21 MB, nearly all of it resources' possible-owner lists of every node).
+# against 21 MB, nearly all of it resources' possible-owner lists of every node). No smaller
+# parameters-only form was found: the lists are the answer. Select-Object -Unique compares each
+# object with every one kept (quadratic); Group-Object -Property OwnerNodes would fold equal
+# lists, but in the PowerShell source a list's hash is its identity, so each of 32,000 resources
+# is compared with every group by both lists' text (64 names converted twice per comparison, on
+# the cluster node), and grouping by that text is itself [P].
 # [P] Windows PowerShell 3.0 and 4.0 (Windows Server 2012 and 2012 R2 without WMF 5.x) add the
 # notes only to the items of an expanded collection, not to a single expanded object (their
 # SelectObjectCommand, as decompiled copies show; the 5.1 code base adds them to both): there
