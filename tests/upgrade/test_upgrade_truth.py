@@ -313,6 +313,9 @@ def test_a_stall_after_a_read_of_a_joining_node_is_no_overlong_join(
     """The management host stalls right after its second read of a node still Joining, for
     longer than rejoin_timeout, while the node finishes its join. The node was seen Joining
     only for moments; the join timer must measure between reads, not up to after the stall."""
+    # rejoin_timeout 2,000 s is 0.4 s of wall time: far more than two reads of a Joining node
+    # are apart, even on a loaded machine, and the stall below outlasts it.
+    rejoin = 2000.0
     sim = classic_ps()
     sim.nodes["NODE1"].join_time = 1e6  # its join ends only with the stall's jump
     cluster = connect(sim)
@@ -325,11 +328,12 @@ def test_a_stall_after_a_read_of_a_joining_node_is_no_overlong_join(
             joining.append(name)
             if len(joining) == 2:  # the first read started the join timer
                 sim.jump(2e6)  # the cluster goes on: the join finishes
-                time.sleep(1.2 * 900.0 / SPEED)  # stalled past rejoin_timeout (900 s)
+                time.sleep(1.2 * rejoin / SPEED)  # stalled past rejoin_timeout
         return info
 
     monkeypatch.setattr(RunContext, "node", read_then_stall)
-    report = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json").run()
+    report = RollingUpgrade(cluster, action=installer(), journal=tmp_path / "j.json",
+                            options=UpgradeOptions(rejoin_timeout=rejoin)).run()
     assert len(joining) >= 2
     assert report.outcome == "completed", report.to_text()
     assert all_upgraded(sim)
