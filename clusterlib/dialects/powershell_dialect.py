@@ -298,44 +298,52 @@ class OwnerNotesMissing(ParseError):
     read the lists again in the full form."""
 
 
-_OWNERS_KEY = ',"OwnerNodes":['
-_SHARED_LISTS = 16  # distinct lists parsed once each; any others are parsed where they stand
+_OWNERS_KEY = ',"OwnerNodes":'
 
 
 def _owner_items(text: Any, what: str) -> list[dict[str, Any]]:
-    """``_json_items`` for an owner statement, each repeated owner list parsed once.
+    """``_json_items`` for an owner statement, each distinct owner list parsed once.
 
     Nearly all of the text is owner lists, and a cluster's repeat (at 64 x 32,000, 32,000
-    copies of every node's 64 names: 19 of its 21 MB). Each of the first distinct lists is
-    parsed alone, every copy of ``,"OwnerNodes":[...]}`` replaced by its number, the shorter
-    text parsed, and the numbers given back their (shared) list. Exact: that key can only be a
-    key (inside a JSON string every quote is escaped), and a candidate list cut at a ``]}``
-    inside a node name is unterminated, fails to parse and ends the shortcut there (what is left
-    is parsed as it stands)."""
+    copies of every node's 64 names: 19 of its 21 MB). The text is cut at each
+    ``,"OwnerNodes":``; a value that starts with a list already seen (its text, then the
+    item's ``}``) becomes that list's number, a new list is parsed alone and numbered, the
+    shorter text is parsed, and the numbers get their (shared) list back. Exact: that key can
+    only be a key (inside a JSON string every quote is escaped), a list's text followed by
+    ``}`` is the whole value, and a candidate cut at a ``]}`` inside a node name is
+    unterminated, fails to parse and is left where it stands (parsed with the rest)."""
     if not isinstance(text, str) or _OWNERS_KEY not in text:
         return _json_items(text, what)
+    parts = text.split(_OWNERS_KEY)
+    known: dict[str, int] = {}  # a list's text -> its number (-1: not a list on its own)
     lists: list[Any] = []
-    reduced, pos = text, 0
-    while len(lists) < _SHARED_LISTS:
-        at = reduced.find(_OWNERS_KEY, pos)
-        end = reduced.find("]}", at) if at >= 0 else -1
+    last, last_number = "\0", ""  # the previous value's list text with its "}", and its number
+    for i in range(1, len(parts)):
+        part = parts[i]
+        if part.startswith(last):
+            parts[i] = last_number + part[len(last) - 1:]
+            continue
+        end = part.find("]}") if part.startswith("[") else -1
         if end < 0:
-            break
-        array = reduced[at + len(_OWNERS_KEY) - 1:end + 1]
-        try:
-            value = json.loads(array)
-        except ValueError:
-            break
-        placeholder = f'{_OWNERS_KEY[:-1]}{len(lists)}}}'
-        reduced = reduced.replace(f"{_OWNERS_KEY[:-1]}{array}}}", placeholder)
-        lists.append(value)
-        pos = at + len(placeholder)
-    items = _json_items(reduced, what)
+            continue
+        array = part[:end + 1]
+        number = known.get(array)
+        if number is None:
+            try:
+                lists.append(json.loads(array))
+                number = len(lists) - 1
+            except ValueError:
+                number = -1
+            known[array] = number
+        if number >= 0:
+            last, last_number = array + "}", str(number)
+            parts[i] = last_number + part[end + 1:]
+    items = _json_items(_OWNERS_KEY.join(parts) if lists else text, what)
     if lists:
         for item in items:
-            index = item.get("OwnerNodes")
-            if type(index) is int:  # a placeholder (type(): True is no list number)
-                item["OwnerNodes"] = lists[index]
+            number = item.get("OwnerNodes")
+            if type(number) is int:  # a placeholder (type(): True is no list number)
+                item["OwnerNodes"] = lists[number]
     return items
 
 
