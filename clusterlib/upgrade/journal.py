@@ -271,8 +271,8 @@ class Journal:
         self.state = state
         self.saves = 0
         # The plan's text and the checksum's hash of it (with the separator), worked out once per
-        # plan object; the texts of the state's fields
-        # that did not change since (RunState.json_text's ``kept``).
+        # plan object; the texts of the state's fields that did not change since the last save
+        # (RunState.json_text's ``kept``).
         self._plan: tuple[Any, bytes, Any] | None = None
         self._kept: TextCache = {}
         # What the file looked like after this process last read or wrote it: a save refuses

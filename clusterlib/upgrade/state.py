@@ -508,10 +508,19 @@ class RunState(Record):
     left_in_place: dict[str, str | None] = field(factory=dict, metadata=_PLACES)
 
     def step(self, step_id: str) -> StepRecord:
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
+        """The step record ``step_id`` (KeyError if none). Found through an index of the steps'
+        places, checked at each use and rebuilt when the list changed: the engine asks once per
+        step, and a search from the start each time would be quadratic in the plan's length."""
+        steps = self.steps
+        places: dict[str, int] = self.__dict__.get("_places") or {}
+        at = places.get(step_id)
+        if at is None or at >= len(steps) or steps[at].id != step_id:
+            places = {rec.id: i for i, rec in enumerate(steps)}
+            self.__dict__["_places"] = places
+            at = places.get(step_id)
+            if at is None:
+                raise KeyError(step_id)
+        return steps[at]
 
     def to_dict(self, *, plan: bool = True) -> dict[str, Any]:
         """The JSON form; ``plan=False`` leaves the plan out (the file writes it apart)."""

@@ -175,3 +175,16 @@ def test_every_save_of_a_run_with_an_outage_and_a_resume(tmp_path: Path,
     RollingUpgrade.resume(cluster, journal=path).run()
     assert len(every_save_checked) > stopped
     assert Journal.load(path).state.availability["File Group 4"].excess > 0
+
+
+def test_a_step_is_found_by_its_id_after_the_steps_change(tmp_path: Path) -> None:
+    state = _long_run(tmp_path, 12, 4).state
+    assert state.step("N1:3") is state.steps[9]
+    extra = StepRecord(id="N9:0", kind="drain", node="N9", status="pending", attempts=0,
+                       started=None, finished=None, seconds=None, message="")
+    state.steps.insert(0, extra)  # every place moves by one
+    assert state.step("N1:3") is state.steps[10] and state.step("N9:0") is extra
+    del state.steps[0]
+    with pytest.raises(KeyError):
+        state.step("N9:0")
+    assert state.step("N0:0") is state.steps[0]
