@@ -10,19 +10,24 @@ ends, and every phase re-reads the live cluster before it acts, so a resume neve
 journal's word about the cluster: a node already upgraded is not upgraded again, a node left
 paused is resumed, a group left on the wrong node is moved back.
 
-Truth rules: every group Online at the start is checked at every step boundary (and right before
-each upgrade action) and recovered or the run stops (``availability.check``); an installer whose
-start cannot be ruled out is never sent again (``nodewatch.await_evidence``); a node counts as
-upgraded only on the target version (explicit, or adopted from the first upgraded node); the run
-ends with a final check (``availability.final_check``), and says "completed" only when nothing
-differs and no group was down beyond its moves ("degraded", "incomplete" or a stop otherwise).
-See docs/rolling-upgrade.md.
+Truth rules: every group Online at the start is checked at every step boundary (the version
+check right after a reboot wait, which sends and writes nothing, shares the resume's; see
+``_quiet``) and on the read each upgrade action decides on, and recovered or the run stops
+(``availability.check``); an installer whose start cannot be ruled out is never sent again
+(``nodewatch.await_evidence``); a node counts as upgraded only on the target version (explicit,
+or adopted from the first upgraded node); the run ends with a final check
+(``availability.final_check``), and says "completed" only when nothing differs and no group was
+down beyond its moves ("degraded", "incomplete" or a stop otherwise). See docs/rolling-upgrade.md.
 
-Reads are deliberately few. Possible and preferred owners are read once per run (they cost one
-large round trip: Get-ClusterOwnerNode over every group and resource) and merged into the plain
-snapshots the phases take; moves go through the same retrying, rolling-back move the Group handle
-uses, without its two full snapshots per move. That keeps a 400-group redistribution bounded by
-the cluster's own move time, not by reads.
+Reads are deliberately few: one round trip per step boundary (snapshot and lock listing), an
+action and the read that follows it in one pipeline where the dialect can (the pause and the
+snapshot after it, the resume and the node, a validation move and its confirming read), and a
+phase decides on its boundary's read when nothing came between (tests/upgrade/
+test_critical_path.py pins the counts). Possible and preferred owners are read once per run
+(they cost one large round trip: Get-ClusterOwnerNode over every group and resource) and merged
+into the plain snapshots the phases take; moves go through the same retrying, rolling-back move
+the Group handle uses, without its two full snapshots per move. That keeps a 400-group
+redistribution bounded by the cluster's own move time, not by reads.
 """
 
 from __future__ import annotations
