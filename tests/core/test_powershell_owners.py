@@ -156,3 +156,26 @@ def test_shared_owner_lists_match_json_loads_on_random_answers() -> None:
         if not any("]}" in n for n in names):
             shared = {id(i["OwnerNodes"]) for i in got if isinstance(i, dict)}
             assert len(shared) == len(used), text
+
+
+def test_over_the_wire_the_owners_read_is_the_same_as_in_process() -> None:
+    """Real pypsrp to the loopback endpoint: the compact statements' parameters (a string
+    -ExpandProperty, a list -Property) bind there as in process, and the record is equal; a
+    4.0 host gets the full form on the wire too."""
+    from transport_factories import winrm_factory
+
+    from clusterlib.sim.powershell_host import PowerShellHost
+
+    sim = _sim()
+    expected = _owners(clusterlib.connect(InProcessTransport(sim)).snapshot(owners=True))
+    with winrm_factory(sim) as transport:
+        assert _owners(clusterlib.connect(transport).snapshot(owners=True)) == expected
+    old = PowerShellHost.ps_version
+    PowerShellHost.ps_version = (4, 0)
+    try:
+        with winrm_factory(sim) as transport:
+            cluster = clusterlib.connect(transport)
+            assert _owners(cluster.snapshot(owners=True)) == expected
+            assert cluster.dialect._full_owners  # type: ignore[attr-defined]
+    finally:
+        PowerShellHost.ps_version = old
