@@ -27,7 +27,14 @@ is 0.45-0.6 simulated seconds at speed 25, about what a WinRM pipeline running a
 cmdlet costs on a real cluster (a few hundred ms), and 3.6-5 simulated seconds at speed 200, ten
 times that. Speed 25 is the realistic weight; speed 200 shows where the calls' cost dominates, and
 is the speed at which 64 nodes fit the full run (64 nodes at speed 25 take about 9 minutes per
-way, 27 for the three: only when asked by name, ``--sizes 64 --speed 25``).
+way: only when asked by name, ``--sizes 64 --speed 25``).
+
+Under speed 100 the three ways run side by side, each in its own client process with its own
+endpoint process (``--one-at-a-time`` turns it off): there the client mostly waits for the
+simulated cluster, so the three share the 2 CPUs with little contention, and 4 and 16 nodes at
+speed 25 take 3 minutes instead of 8. Measured against one at a time on the same machine (4
+nodes at speed 25, load 10): the same calls-free figures, and each way's time within the
+run-to-run noise (clusterlib / CAU-style 1.090 and 1.109 side by side, 1.087 one at a time).
 
 The physical lower bound (``lower_bound``), from the simulator's own parameters, never from the
 moves a procedure chose. One node is out of service at a time, so every node's installer window,
@@ -51,10 +58,10 @@ run as if calls cost nothing, an estimate of the ratio on a real cluster; the me
 carry the per-call cost at that speed. A way measured under the bound, measured or calls-free,
 makes the run fail: the bound would be wrong.
 
-    python benchmarks/bench_upgrade_scaling.py                       # the full set (about 12 min)
+    python benchmarks/bench_upgrade_scaling.py                       # the full set (about 8 min)
     python benchmarks/bench_upgrade_scaling.py --quick               # 4 nodes at speed 400 (CI)
     python benchmarks/bench_upgrade_scaling.py --sizes 16 --speed 25 200
-    python benchmarks/bench_upgrade_scaling.py --sizes 64 --speed 25  # about 27 min
+    python benchmarks/bench_upgrade_scaling.py --sizes 64 --speed 25  # about 9 min (27 one at a time)
 """
 
 from __future__ import annotations
@@ -390,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, nargs="+", default=None,
                    help="simulator speed factors (default 25 200); 25 weighs a call about as a"
                         " real cluster does. Every size runs at every speed, except 64 nodes at"
-                        " a speed under 100 (about 9 min per way, 27 for the three), which runs"
+                        " a speed under 100 (about 9 min, the three ways side by side), which runs"
                         " only when both are named: --sizes 64 --speed 25")
     p.add_argument("--sizes", type=int, nargs="+", default=None,
                    help="cluster sizes in nodes (default 4 16 64; 10 groups per node)")

@@ -1,12 +1,14 @@
 """Run every benchmark as a subprocess, print one combined report, and write results/all.json.
 
-    python benchmarks/run_all.py            # full sizes (several minutes; see docs/performance.md)
+    python benchmarks/run_all.py            # full sizes (about 15 minutes on 2 shared CPUs)
     python benchmarks/run_all.py --quick    # small sizes (CI, well under a minute)
 
 Each benchmark runs in its own interpreter (no warm caches or imports shared between them), with
 ``--quick`` when asked. Its printed table is shown under its name; the summary table says how
 each ended and how long it took. ``all.json`` (``all-quick.json`` with ``--quick``) holds the
-machine, every benchmark's output, and the JSON results each wrote.
+machine, every benchmark's output, the JSON results each wrote, and the whole run's seconds.
+The full run must stay under 15 minutes on a 2-CPU machine (docs/performance.md); the largest
+share is bench_upgrade_scaling.py (about 8 of them).
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     names = args.only or list(BENCHMARKS)
     runs = []
+    started = time.perf_counter()
     for name in names:
         script, takes_json = BENCHMARKS[name]
         if not (HERE / script).exists():
@@ -113,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                 [[r["name"], "quick" if args.quick else "full", r["exit"], r["seconds"],
                   ", ".join(Path(f).name for f in r["results_files"]) or "(printed only)"]
                  for r in runs]))
+    total = round(time.perf_counter() - started, 1)
+    print(f"total: {total:g} s ({int(total // 60)} min {total % 60:.0f} s)")
     print(f"machine: {info['cpus']} cpus, {info['cpu_model']}, Python {info['python']},"
           f" {info['platform']}")
     target.write_text(json.dumps({"benchmark": "all", "mode": "quick" if args.quick else "full",
-                                  "machine": info, "runs": runs}, indent=2))
+                                  "machine": info, "seconds": total, "runs": runs}, indent=2))
     print(f"wrote {target}")
     return 0 if all(r["exit"] == 0 for r in runs) else 1
 

@@ -45,6 +45,10 @@ def test_run_all_runs_every_benchmark(quick_run: dict[str, Any]) -> None:
     ran = {Path(r["argv"][0]).stem for r in doc["runs"]}
     assert ran == scripts, f"not run by run_all.py: {scripts - ran}"
     assert doc["machine"]["cpus"] and doc["machine"]["python"] and doc["machine"]["cpu_model"]
+    # The whole run's time (the full run's 15-minute budget is read from it) covers every
+    # benchmark's.
+    assert doc["seconds"] >= sum(r["seconds"] for r in doc["runs"]) - 0.5
+    assert f"total: {doc['seconds']:g} s" in done.stdout
     # The combined summary table names every benchmark.
     summary = done.stdout.rsplit("machine:", 1)[0]
     for r in doc["runs"]:
