@@ -84,27 +84,39 @@ def _read(cmdlet: str, props: Iterable[str], cluster: str | None, **params: Any)
 # SelectObjectCommand, as decompiled copies show; the 5.1 code base adds them to both): there
 # OwnerNodes comes back $null, which the reader takes for that, never for "no owners", and reads
 # the lists again in the full form below (``PowerShellDialect.snapshot``).
-# The resource's group is not in the JSON: OwnerGroup is a ClusterGroup object, which -Depth 1
-# would write with all its properties; a CSV statement of (Name, OwnerGroup) names it instead.
-_COMPACT_OWNERS = (
-    Cmdlet("Select-Object", {"ExpandProperty": "ClusterObject", "Property": ["OwnerNodes"]}),
-    Cmdlet("Select-Object", {"Property": ["Name", "OwnerNodes"]}),
-    Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}),
-)
-# The full form: the ClusterOwnerNodeList itself (ClusterObject with all its properties).
-_FULL_OWNERS = (Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True}),)
+# A resource's list is wanted by its group, so its statement expands once more: the resource's
+# OwnerGroup (a ClusterGroup) with the resource's OwnerNodes added to it, then that group's Name
+# and those OwnerNodes: one item per resource, named by its group. (OwnerGroup itself could not
+# go in the JSON: at -Depth 1 a ClusterGroup is written with all its properties.) Each expanded
+# object is a new wrapper carrying its own notes (the 5.1 code base's AsPSObject(value, true)),
+# so a group reached through several resources takes each resource's list without a clash.
+_TO_JSON = Cmdlet("ConvertTo-Json", {"Depth": 1, "Compress": True})
+_EXPAND_OWNERS = Cmdlet("Select-Object", {"ExpandProperty": "ClusterObject",
+                                          "Property": ["OwnerNodes"]})
+_NAME_AND_OWNERS = Cmdlet("Select-Object", {"Property": ["Name", "OwnerNodes"]})
+_COMPACT_GROUP_OWNERS = (_EXPAND_OWNERS, _NAME_AND_OWNERS, _TO_JSON)
+_COMPACT_RESOURCE_OWNERS = (
+    _EXPAND_OWNERS,
+    Cmdlet("Select-Object", {"ExpandProperty": "OwnerGroup", "Property": ["OwnerNodes"]}),
+    _NAME_AND_OWNERS, _TO_JSON)
 
 
 def owner_statements(cluster: str | None = None, *, full: bool = False) -> list[Statement]:
-    """Preferred owners per group, possible owners per resource, and each resource's group: the
-    three statements ``snapshot_pipeline(owners=True)`` adds. ``full``: the ClusterOwnerNodeList
-    as it is, for a host whose Select-Object does not add the notes (see _COMPACT_OWNERS)."""
-    tail = _FULL_OWNERS if full else _COMPACT_OWNERS
+    """What ``snapshot_pipeline(owners=True)`` adds: preferred owners per group, and possible
+    owners per resource named by the resource's group (two statements). ``full``: for a host
+    whose Select-Object does not add the notes (see the comment above), each
+    ClusterOwnerNodeList as it is (ClusterObject with all its properties) and each resource's
+    group from a CSV of (Name, OwnerGroup): three statements."""
+    def owners_of(source: str, tail: tuple[Cmdlet, ...]) -> Statement:
+        return Statement((Cmdlet(source, _with_cluster({}, cluster)),
+                          Cmdlet("Get-ClusterOwnerNode"), *tail))
+
+    if not full:
+        return [owners_of("Get-ClusterGroup", _COMPACT_GROUP_OWNERS),
+                owners_of("Get-ClusterResource", _COMPACT_RESOURCE_OWNERS)]
     return [
-        Statement((Cmdlet("Get-ClusterGroup", _with_cluster({}, cluster)),
-                   Cmdlet("Get-ClusterOwnerNode"), *tail)),
-        Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
-                   Cmdlet("Get-ClusterOwnerNode"), *tail)),
+        owners_of("Get-ClusterGroup", (_TO_JSON,)),
+        owners_of("Get-ClusterResource", (_TO_JSON,)),
         Statement((Cmdlet("Get-ClusterResource", _with_cluster({}, cluster)),
                    Cmdlet("Select-Object", {"Property": ["Name", "OwnerGroup"]}), *_CSV)),
     ]
@@ -347,14 +359,18 @@ def _owner_items(text: Any, what: str) -> list[dict[str, Any]]:
     return items
 
 
-def _owner_pairs(text: Any, what: str) -> list[tuple[str, Any]]:
+def _owner_pairs(text: Any, what: str, *, full: bool = True) -> list[tuple[str, Any]]:
     """(object name, its owner list as the JSON gives it) for every item of an owner statement,
     in either form: the full ClusterOwnerNodeList ({ClusterObject, OwnerNodes}) or the compact
     {Name, OwnerNodes}. A compact item without a list (OwnerNodes $null or absent) is never
-    read as "no owners": OwnerNotesMissing."""
+    read as "no owners": OwnerNotesMissing. ``full=False``: only the compact form is expected
+    (its names are not the full form's: a resource's item is named by its group)."""
     out = []
     for item in _owner_items(text, what):
         if "ClusterObject" in item:
+            if not full:
+                raise ParseError(f"{what}: a ClusterOwnerNodeList where names and lists were"
+                                 " expected", str(text)[:2000])
             out.append((_name_of(item["ClusterObject"]), item.get("OwnerNodes") or ()))
             continue
         name, owners = item.get("Name"), item.get("OwnerNodes")
@@ -430,14 +446,15 @@ def _owners_from(group_json: Any, resource_json: Any, resource_csv: Any,
                                                      dict[str, tuple[str, ...]]]:
     """Preferred owners per group, and possible owners per group (the intersection of its
     resources' possible owners; none where that is every node), from the snapshot's owner
-    statements (``owner_statements``, either form)."""
+    statements (``owner_statements``): ``resource_csv`` None for the compact form (each resource's
+    list named by its group), else the full form's resource-to-group CSV."""
     lists = _OwnerLists(nodes)
     of = lists.of
     preferred = {name: of(raw) for name, raw in _owner_pairs(group_json, "group owners")}
-    res_group = _resource_groups(resource_csv)
+    res_group = None if resource_csv is None else _resource_groups(resource_csv)
     possible: dict[str, tuple[str, ...]] = {}
-    for res, raw in _owner_pairs(resource_json, "resource owners"):
-        grp = res_group.get(res)
+    for res, raw in _owner_pairs(resource_json, "resource owners", full=res_group is not None):
+        grp = res if res_group is None else res_group.get(res)
         if grp is None:
             continue
         names = of(raw)
@@ -475,18 +492,20 @@ class PowerShellDialect(NamedDialect):
         to an expanded object (Windows PowerShell 3.0/4.0 [P]), two the first time: the compact
         owner statements come back without their lists and are read again in the full form,
         which this dialect then sends from the start."""
-        pipeline = snapshot_pipeline(self.cluster_name, owners=owners,
-                                     full_owners=self._full_owners)
+        full = self._full_owners
+        pipeline = snapshot_pipeline(self.cluster_name, owners=owners, full_owners=full)
         try:
-            return self._snapshot_from(self._run_read(pipeline), owners=owners)
+            return self._snapshot_from(self._run_read(pipeline), owners=owners, full_owners=full)
         except OwnerNotesMissing:
             if self._full_owners:
                 raise
             self._full_owners = True
             return self.snapshot(owners=owners)
 
-    def _snapshot_from(self, outs: tuple[tuple[Any, ...], ...], *, owners: bool) -> ClusterSnapshot:
-        """The snapshot from the outputs of ``snapshot_pipeline``'s statements (and any after)."""
+    def _snapshot_from(self, outs: tuple[tuple[Any, ...], ...], *, owners: bool,
+                       full_owners: bool = False) -> ClusterSnapshot:
+        """The snapshot from the outputs of ``snapshot_pipeline``'s statements (and any after);
+        ``full_owners``: its owner statements were the full form."""
         first = [o[0] if o else "" for o in outs]
         cluster_rows = parse_csv(first[0], "Get-Cluster")
         if not cluster_rows:
@@ -499,7 +518,8 @@ class PowerShellDialect(NamedDialect):
         preferred: dict[str, tuple[str, ...]] = {}
         possible: dict[str, tuple[str, ...]] = {}
         if owners:
-            preferred, possible = _owners_from(first[4], first[5], first[6], nodes)
+            preferred, possible = _owners_from(first[4], first[5],
+                                               first[6] if full_owners else None, nodes)
         groups = groups_from_csv(first[3], "Get-ClusterGroup", preferred, possible)
         return ClusterSnapshot(
             name=crow.get("Name", ""),

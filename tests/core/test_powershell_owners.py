@@ -11,6 +11,7 @@ from clusterlib.dialects.powershell_dialect import (
     _owners_from,
     owner_statements,
 )
+from clusterlib.errors import ParseError
 from clusterlib.model import NodeInfo, NodeState
 from clusterlib.sim import SimCluster
 from clusterlib.sim.transport import InProcessTransport
@@ -75,9 +76,11 @@ def test_the_compact_statements_read_the_same_owners_as_the_full_form() -> None:
     compact = wire.inner.run_pipeline(Pipeline(statements=tuple(owner_statements())))
     nodes = [NodeInfo(n, NodeState.Up) for n in sim.nodes]
     groups_f, resources_f, csv_f = (o[0] for o in full.outputs)
-    groups_c, resources_c, csv_c = (o[0] for o in compact.outputs)
+    groups_c, resources_c = (o[0] for o in compact.outputs)  # resources named by their group
     assert (_owners_from(groups_f, resources_f, csv_f, nodes)
-            == _owners_from(groups_c, resources_c, csv_c, nodes))
+            == _owners_from(groups_c, resources_c, None, nodes))
+    with pytest.raises(ParseError, match="ClusterOwnerNodeList"):
+        _owners_from(groups_c, resources_f, None, nodes)  # the full form has no group names
     assert len(resources_c) < len(resources_f) / 2
 
 

@@ -120,3 +120,25 @@ def test_what_the_simulator_does_not_model_is_refused() -> None:
     (out,) = host.invoke(script_pipeline(
         "Get-ClusterGroup -Name 'SQL Group 1' | Select-Object -ExpandProperty Name")).outputs
     assert out == ["SQL Group 1"]
+
+
+def test_a_group_reached_through_two_resources_takes_each_resources_list() -> None:
+    """The plan's resource statement: each resource's list on its OwnerGroup, named by it."""
+    sim = _sim()
+    core = sim.groups["Cluster Group"]
+    core.resources[0].possible_owners = ["NODE1"]
+    host = PowerShellHost(sim)
+    script = (OWNERS + " -Property OwnerNodes | Select-Object -ExpandProperty OwnerGroup"
+              " -Property OwnerNodes | Select-Object -Property Name, OwnerNodes"
+              " | ConvertTo-Json -Depth 1 -Compress")
+    for _ in range(2):  # the second read comes from the kept objects: the same answer
+        result = host.invoke(script_pipeline(script))
+        assert result.errors == []
+        items = json.loads(result.outputs[0][0])
+        assert sorted((i["Name"], tuple(i["OwnerNodes"])) for i in items
+                      if i["Name"] == "Cluster Group") == [
+            ("Cluster Group", ("NODE1",)), ("Cluster Group", ("NODE1", "NODE2"))]
+        assert ("SQL Group 1", ["NODE2"]) in [(i["Name"], i["OwnerNodes"]) for i in items]
+    # The cluster's own group object is unchanged.
+    (group,) = host.invoke(script_pipeline("Get-ClusterGroup -Name 'Cluster Group'")).outputs[0]
+    assert "OwnerNodes" not in group.props
