@@ -146,7 +146,7 @@ def test_powershell_before_the_first_installer_and_after_the_last_join(tmp_path:
     counting = _run(sim, tmp_path, "powershell")
     before = counting.before_first_install()
     # The owners' snapshot, taking the lock (5), the drain's boundary, the pause with its
-    # snapshot, the core group's move and confirming read, the action's boundary. Before: 13.
+    # snapshot, the core group's move and confirming read, the action's boundary. Before: 14.
     assert len(before) == 11, before
     after = counting.after_last_back()
     # To the redistribution's boundary: the resume's boundary, the resume with its read, the
