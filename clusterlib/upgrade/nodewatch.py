@@ -34,6 +34,10 @@ class _BackWatch:
         self.joining_at: float | None = None
         self.incompatible_at: float | None = None
         self.failure: str | None = None
+        # When the read being judged began: how long the node has been Joining (or refused) is
+        # measured between reads, never up to after a stall that followed the read (a paused
+        # VM, a long garbage collection), which would blame the node for the client's pause.
+        self.read_at = time.monotonic()
 
     def done(self, info: NodeInfo) -> bool:
         # Evidence it went down: seen out, or already on another version (it restarted
@@ -48,7 +52,7 @@ class _BackWatch:
         run, n = self.run, self.node
         scale = run.cluster.time_scale
         if self.joining_at is not None and info.state is NodeState.Joining and (
-                time.monotonic() - self.joining_at) * scale > run.options.rejoin_timeout:
+                self.read_at - self.joining_at) * scale > run.options.rejoin_timeout:
             self.failure = f"{n} has been Joining for more than {run.options.rejoin_timeout:g}s"
             return self.failure
         # Down with versions the join rule refuses: refused, once we saw it try to join
@@ -58,7 +62,7 @@ class _BackWatch:
             since = self.incompatible_at or time.monotonic()
             self.incompatible_at = since
             if self.joining_at is not None or (
-                    time.monotonic() - since) * scale >= run.options.rejoin_timeout:
+                    self.read_at - since) * scale >= run.options.rejoin_timeout:
                 self.failure = join_refused_text(run, n, info)
                 return self.failure
         else:
@@ -94,6 +98,7 @@ def _watch(run: RunContext, n: str, watch: _BackWatch, timeout: float) -> NodeIn
     until it is back or Joining, then every JOIN_POLL until it is back; ``timeout`` bounds
     them together."""
     def read() -> NodeInfo:
+        watch.read_at = time.monotonic()
         return run.node(n)
 
     def left() -> float:

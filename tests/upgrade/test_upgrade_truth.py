@@ -306,8 +306,6 @@ def test_a_stall_after_a_read_never_ends_the_wait_on_that_stale_read(
     assert all_upgraded(sim) and _starts(sim, "NODE1") == 1 and _starts(sim, "NODE2") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="nodewatch times a Joining node from after the read,"
-                   " not from when the read began (the stale-read fix requested for nodewatch)")
 def test_a_stall_after_a_read_of_a_joining_node_is_no_overlong_join(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The management host stalls right after its second read of a node still Joining, for
