@@ -74,14 +74,16 @@ HANDLERS: dict[str, Handler] = {
 class PowerShellHost:
     """Runs pipelines against one SimCluster, as a remote runspace on a cluster node would."""
 
-    #: The Windows PowerShell this host behaves as where versions differ in what clusterlib
-    #: sends: 5.1 (Windows Server 2016 and later, or WMF 5.1), as the endpoint's PSVersionTable
-    #: says. (4, 0) and (3, 0) model Windows Server 2012 R2 and 2012 without WMF 5.x:
-    #: Select-Object -ExpandProperty of a single object drops -Property's notes there ([P], see
-    #: ps_core.select).
-    ps_version: tuple[int, int] = (5, 1)
+    #: The Windows PowerShell (major, minor) this host behaves as where versions differ in what
+    #: clusterlib sends, or None (the default): the cluster's, asked at each use
+    #: (``SimCluster.powershell_version``: 4.0 on a stock 2012 R2 cluster, 5.1 from 2016 or with
+    #: WMF 5.1). (4, 0) and (3, 0): Select-Object -ExpandProperty of a single object drops
+    #: -Property's notes ([P], see ps_core.select).
+    ps_version: tuple[int, int] | None = None
 
-    def __init__(self, sim: SimCluster) -> None:
+    def __init__(self, sim: SimCluster, *, ps_version: tuple[int, int] | None = None) -> None:
+        if ps_version is not None:
+            self.ps_version = ps_version
         self.sim = sim
         self.shapes = Shapes.of(sim)
         # Errors an inner statement (Invoke-Expression) wrote, reported with the outer one's;
@@ -252,6 +254,10 @@ class PowerShellHost:
                               win32_code=err.code if self.sim.error_codes else None)
 
     # ---- helpers ----
+
+    def powershell_version(self) -> tuple[int, int]:
+        """The version this host behaves as now: ``ps_version`` when set, else the cluster's."""
+        return self.ps_version or self.sim.powershell_version()
 
     def check_cluster(self, cmd: Cmdlet) -> None:
         self.sim.advance()

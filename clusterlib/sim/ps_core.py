@@ -50,13 +50,13 @@ def _expand(host: PowerShellHost, name: str, props: list[str], items: list[Any])
     refuses, each a non-terminating error and on to the next object: a NAME the object does not
     have (ExpandPropertyNotFound, 'Property "NAME" cannot be found.'); a note whose name the
     output object already has (AlreadyExistingUserSpecifiedPropertyExpand: the object keeps its
-    own value). Windows PowerShell 3.0/4.0 (``host.ps_version``) add the notes only to a
+    own value). Windows PowerShell 3.0/4.0 (``host.powershell_version()``) add the notes only to a
     collection's items, not to a single expanded object ([P]: their SelectObjectCommand as
     decompiled copies show it). Not simulated: wildcards in NAME, and notes on strings, numbers
     or custom objects (the simulator's values cannot carry them as .NET's wrappers do)."""
     if any(c in name for c in "*?["):
         raise Stop(not_simulated("wildcards in Select-Object -ExpandProperty"))
-    single_notes = host.ps_version >= (5, 0)
+    single_notes = host.powershell_version() >= (5, 0)
     key = ("expand", name.lower(), tuple(props), single_notes)
     out: list[Any] = []
     for item in items:

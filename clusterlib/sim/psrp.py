@@ -275,6 +275,37 @@ def _message_pipeline_id(fragment: bytes) -> uuid.UUID | None:
     return None if pid.int == 0 else pid
 
 
+# What $PSVersionTable says on each Windows PowerShell the simulator models, as a stock host of
+# its release prints it (PSVersion, BuildVersion, CLRVersion, WSManStackVersion; PSEdition only
+# from 5.1). The major.minor pairs are documented (learn.microsoft.com, "Windows PowerShell System
+# Requirements"; about_Automatic_Variables); the build numbers are those of the releases' RTM
+# builds (2008 R2 SP1 7601, 2012 9200, 2012 R2 9600, 2016 14393) with revisions as commonly
+# published host outputs show them [P]; 5.1 on 2012/2012 R2 (WMF 5.1) is build 14409 [P].
+_PS_VERSION_TABLES: dict[tuple[int, int], dict[str, str]] = {
+    (2, 0): {"PSVersion": "2.0", "BuildVersion": "6.1.7601.17514", "CLRVersion": "2.0.50727.5420",
+             "WSManStackVersion": "2.0"},
+    (3, 0): {"PSVersion": "3.0", "BuildVersion": "6.2.9200.16398",
+             "CLRVersion": "4.0.30319.18010", "WSManStackVersion": "3.0"},
+    (4, 0): {"PSVersion": "4.0", "BuildVersion": "6.3.9600.16406",
+             "CLRVersion": "4.0.30319.34209", "WSManStackVersion": "3.0"},
+    (5, 1): {"PSVersion": "5.1.14393.2248", "PSEdition": "Desktop",
+             "BuildVersion": "10.0.14393.2248", "CLRVersion": "4.0.30319.42000",
+             "WSManStackVersion": "3.0"},
+}
+
+
+def ps_version_table(version: tuple[int, int]) -> dict[str, Any]:
+    """The PSVersionTable a runspace of Windows PowerShell ``version`` sends in its
+    ApplicationPrivateData (MS-PSRP 2.2.2.13), as psrpcore values; an unmodelled version is
+    refused (ValueError naming the modelled ones)."""
+    table = _PS_VERSION_TABLES.get(version)
+    if table is None:
+        known = ", ".join(f"{a}.{b}" for a, b in sorted(_PS_VERSION_TABLES))
+        raise ValueError(f"Windows PowerShell {version[0]}.{version[1]} is not simulated;"
+                         f" the simulator models {known}")
+    return {key: value if key == "PSEdition" else PSVersion(value) for key, value in table.items()}
+
+
 class _Command:
     def __init__(self, pipe: ServerPipeline, command_id: str) -> None:
         self.pipe = pipe
@@ -292,10 +323,12 @@ class PSRPShell:
         self.shell_id = shell_id
         self.fragment_size = fragment_size
         self.cond = threading.Condition()
-        self.pool = ServerRunspacePool(application_private_data={"PSVersionTable": {
-            "PSVersion": PSVersion("5.1.14393.2248"), "PSEdition": "Desktop",
-            "BuildVersion": PSVersion("10.0.14393.2248"), "CLRVersion": PSVersion("4.0.30319.42000"),
-            "WSManStackVersion": PSVersion("3.0")}})
+        # The PowerShell of this runspace, fixed when it opens, as a real runspace's is: the
+        # simulator's override (PowerShellHost.ps_version) or the lowest among the cluster's
+        # nodes (SimCluster.powershell_version); its pipelines run as that version.
+        self.ps_version = PowerShellHost.ps_version or sim.powershell_version()
+        self.pool = ServerRunspacePool(application_private_data={
+            "PSVersionTable": ps_version_table(self.ps_version)})
         self.queues: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self.commands: dict[str, _Command] = {}
         self._by_pid: dict[uuid.UUID, _Command] = {}
@@ -396,7 +429,8 @@ class PSRPShell:
         def run_batch() -> None:
             if not batch:
                 return
-            result = PowerShellHost(self.sim).invoke(Pipeline(statements=tuple(batch)))
+            host = PowerShellHost(self.sim, ps_version=self.ps_version)
+            result = host.invoke(Pipeline(statements=tuple(batch)))
             for items in result.outputs:
                 out.extend(("output", item) for item in items)
             for rec in result.errors:

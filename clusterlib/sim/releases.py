@@ -40,6 +40,8 @@ class Release:
     winrm: bool = True  # a WinRM listener exists by default (none on Windows 2000/2003)
     max_nodes: int = 64  # the most nodes the simulated edition allows
     ver: str = ""  # cmd.exe's ``ver`` line
+    #: The Windows PowerShell the release ships (see :data:`WINDOWS_POWERSHELL`).
+    powershell_version: tuple[int, int] = (5, 1)
 
     @property
     def facts(self) -> WindowsRelease:
@@ -61,6 +63,22 @@ _SIM_OS: dict[str, tuple[int, str]] = {
 # parse ver [V]); from Vista/2008 on "Microsoft Windows [Version M.m.B]". Updated 10.0 systems
 # append the update revision (10.0.17763.xxxx); the simulator prints the build only [P].
 _VER_2000 = "Microsoft Windows 2000 [Version 5.00.2195]"
+
+#: The Windows PowerShell each release ships (learn.microsoft.com, "Windows PowerShell System
+#: Requirements": Windows Server 2008 R2 2.0, 2012 3.0, 2012 R2 4.0, 2016 and later 5.1). 2008
+#: has 1.0 as an optional feature only, 2000/2003 none in the box (2003 SP2 can add 2.0 with WMF
+#: 2.0, KB 968930); the simulator gives those 2.0, the oldest it models ([P]: it serves them with
+#: cluster.exe and a management host, not through their own PowerShell). Releases after 2012 R2
+#: ship 5.1.
+WINDOWS_POWERSHELL: dict[str, tuple[int, int]] = {
+    "2000": (2, 0), "2003": (2, 0), "2008": (2, 0), "2008R2": (2, 0), "2012": (3, 0),
+    "2012R2": (4, 0),
+}
+
+#: The releases WMF 5.1 installs on (learn.microsoft.com, "Install and configure WMF 5.1":
+#: Windows Server 2008 R2 SP1, 2012, 2012 R2); it brings Windows PowerShell 5.1
+#: (``SimCluster(wmf51=True)``).
+WMF51_RELEASES = frozenset({"2008R2", "2012", "2012R2"})
 
 # Releases whose cluster accepts nodes of the previous release during a rolling upgrade
 # (clusterlib.versions.upgrade_path is ok for previous -> this one).
@@ -91,7 +109,7 @@ def _from_facts() -> dict[str, Release]:
             powershell=facts.powershell, drain=facts.drain, cluster_exe=facts.cluster_exe,
             winrm=facts.winrm, max_nodes=versions.max_nodes(facts.cluster_major,
                                                            _sim_edition(facts)),
-            ver=ver)
+            ver=ver, powershell_version=WINDOWS_POWERSHELL.get(key, (5, 1)))
         previous = facts
     return out
 

@@ -52,7 +52,7 @@ from clusterlib.sim.faults import (
     SimHostDown,
 )
 from clusterlib.sim.moves_and_drains import MovesAndDrains
-from clusterlib.sim.releases import release
+from clusterlib.sim.releases import WMF51_RELEASES, Release, release
 
 # --- defaults ------------------------------------------------------------------------------------
 
@@ -119,6 +119,10 @@ class SimCluster(MovesAndDrains):
     ``available_storage=True`` adds the "Available Storage" group (2008 on), named in it too.
     ``error_codes=False`` makes PowerShell error records carry their text only, with no Win32
     code (NativeErrorCode/HResult), the worst case for a client that classifies errors.
+
+    Windows PowerShell: each node runs the one its release ships (2008 R2 2.0, 2012 3.0, 2012 R2
+    4.0, 2016 on 5.1; see :meth:`powershell_version`); ``wmf51=True`` models WMF 5.1 installed on
+    the nodes whose release takes it (2008 R2 SP1, 2012, 2012 R2), which then run 5.1.
     """
 
     def __init__(
@@ -142,6 +146,7 @@ class SimCluster(MovesAndDrains):
         language: str | None = None,
         error_codes: bool | None = None,
         available_storage: bool = False,
+        wmf51: bool = False,
     ) -> None:
         # The UI language (clusterlib.sim.locale): error messages and the core and storage
         # group names are in it. error_codes=False: PowerShell error records carry only their
@@ -152,6 +157,7 @@ class SimCluster(MovesAndDrains):
             raise ValueError("a simulated cluster needs at least one node")
         super().__init__(speed=speed, event_log_size=event_log_size)
         self.name = name
+        self.wmf51 = bool(wmf51)
         self._set_releases(os, upgrade_to, edition, len(layout))
         self._set_installer(installer, install_window, restarts)
         self.drain_parallelism = max(1, drain_parallelism)
@@ -323,6 +329,25 @@ class SimCluster(MovesAndDrains):
                                    if self._has_fl_property() else None,
                                    quorum_type=self.quorum_type, dynamic_quorum=self.dynamic_quorum,
                                    witness=self.witness)
+
+    def powershell_version(self, node: str | None = None) -> tuple[int, int]:
+        """The Windows PowerShell (major, minor) a PowerShell session on ``node`` runs, or, for
+        the cluster's own endpoint (``node`` None), the lowest among the cluster's nodes now.
+
+        The lowest, not the node the cluster's name happens to lead to: a client connected to
+        the cluster cannot choose which node answers, so the simulator is never more permissive
+        than the least capable node present (a 2012 R2 -> 2016 upgrade answers as 4.0 until the
+        last 2012 R2 node is upgraded). It follows the nodes' releases as they change, so a
+        caller asks at each invocation (the endpoint's PSRP shell asks once, when it opens, as a
+        real runspace is fixed when it opens). Releases ship 2.0 (2008 R2), 3.0 (2012), 4.0
+        (2012 R2), 5.1 (2016 on) (learn.microsoft.com, "Windows PowerShell System
+        Requirements"); ``wmf51`` lifts 2008 R2/2012/2012 R2 nodes to 5.1."""
+        def of(rel: Release) -> tuple[int, int]:
+            return (5, 1) if self.wmf51 and rel.key in WMF51_RELEASES else rel.powershell_version
+
+        if node is not None:
+            return of(self._node(node).release)
+        return min(of(n.release) for n in list(self.nodes.values()))
 
     def serve(self, **options: Any) -> Any:
         """Serve this cluster over a loopback WinRM endpoint: ``with sim.serve() as endpoint:``

@@ -39,8 +39,13 @@ class CountingTransport:
         return len(self.sent)
 
 
-# (os, dialect): the PowerShell dialect, and cluster.exe on 2008 R2.
-DIALECTS = [("2012R2", "powershell"), ("2008R2", "clusterexe")]
+# (os, dialect): the PowerShell dialect on Windows PowerShell 4.0 (2012 R2) and 5.1 (2016), and
+# cluster.exe on 2008 R2.
+DIALECTS = [("2012R2", "powershell"), ("2016", "powershell"), ("2008R2", "clusterexe")]
+# Windows PowerShell 4.0 (a stock 2012 R2 node) drops Select-Object's notes from a single expanded
+# object, so the dialect's first snapshot with owners is sent twice: compact, then in the full
+# form, which it keeps from then on (clusterlib.dialects.powershell_dialect.owner_statements).
+FIRST_OWNER_READ = {"2012R2": 1}
 
 
 def _connect(os: str, dialect: str) -> tuple[SimCluster, Cluster, CountingTransport]:
@@ -103,7 +108,8 @@ def test_move_to_best_node_reads_one_snapshot(os: str, dialect: str) -> None:
     assert info.owner == "NODE2" and sim.snapshot().group("SQL Group 1").owner == "NODE2"
     # The snapshot with owners (it names the best node and holds the group), the move, one
     # confirming read; cluster.exe's snapshot with owners is two command lines.
-    assert counter.count() == {"powershell": 3, "clusterexe": 4}[dialect], counter.sent
+    assert (counter.count() == {"powershell": 3, "clusterexe": 4}[dialect]
+            + FIRST_OWNER_READ.get(os, 0)), counter.sent
 
 
 @pytest.mark.parametrize(("os", "dialect"), DIALECTS)
@@ -136,7 +142,8 @@ def test_node_pause_with_drain_and_resume_counts(os: str, dialect: str) -> None:
     snap = cluster.node("NODE1").resume()
     assert snap.node("NODE1").state is NodeState.Up
     resumed = counter.count()
-    assert sum(paused.values()) == PAUSE[dialect], [s[:60] for s in paused.elements()]
+    assert (sum(paused.values()) == PAUSE[dialect] + FIRST_OWNER_READ.get(os, 0)), \
+        [s[:60] for s in paused.elements()]
     assert resumed == RESUME[dialect], counter.sent
 
 

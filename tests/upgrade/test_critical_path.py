@@ -147,7 +147,9 @@ def test_powershell_before_the_first_installer_and_after_the_last_join(tmp_path:
     before = counting.before_first_install()
     # The owners' snapshot, taking the lock (5), the drain's boundary, the pause with its
     # snapshot, the core group's move and confirming read, the action's boundary. Before: 14.
-    assert len(before) == 11, before
+    # Plus one: 2012 R2's Windows PowerShell 4.0 drops the compact owner read's notes, so the
+    # owners' snapshot is sent again in the full form (11 where the nodes run 5.1).
+    assert len(before) == 11 + 1, before
     after = counting.after_last_back()
     # To the redistribution's boundary: the resume's boundary, the resume with its read, the
     # validation's boundary, its two moves with their reads (before: 10).
