@@ -94,9 +94,14 @@ def test_error_action_applies_to_the_per_object_errors(action: str, errors: int 
         assert result.errors[0].terminating
 
 
-def test_powershell_before_5_adds_no_notes_to_a_single_expanded_object() -> None:
-    host = PowerShellHost(_sim())
-    host.ps_version = (4, 0)
+@pytest.mark.parametrize("how", ["override", "2012R2"])
+def test_powershell_before_5_adds_no_notes_to_a_single_expanded_object(how: str) -> None:
+    if how == "override":
+        host = PowerShellHost(_sim(), ps_version=(4, 0))
+    else:  # a stock 2012 R2 cluster runs Windows PowerShell 4.0
+        sim = SimCluster.classic(os="2012R2")
+        sim.groups["SQL Group 1"].resources[0].possible_owners = ["NODE2"]
+        host = PowerShellHost(sim)
     (out,) = host.invoke(script_pipeline(OWNERS + " -Property OwnerNodes")).outputs
     assert out and all("OwnerNodes" not in o.props for o in out)
     text = host.invoke(script_pipeline(
