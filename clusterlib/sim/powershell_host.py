@@ -71,6 +71,12 @@ HANDLERS: dict[str, Handler] = {
 
 
 
+#: Cmdlets Windows PowerShell 3.0 added, clusterlib's among them (learn.microsoft.com,
+#: ConvertTo-Json: "This cmdlet was introduced in Windows PowerShell 3.0"): on 2.0 (a stock
+#: Windows Server 2008 R2) they are not recognized.
+SINCE_3 = frozenset({"ConvertTo-Json", "ConvertFrom-Json"})
+
+
 class PowerShellHost:
     """Runs pipelines against one SimCluster, as a remote runspace on a cluster node would."""
 
@@ -152,6 +158,8 @@ class PowerShellHost:
         for known in REAL_PARAMS:
             if known.lower() == name.lower():
                 if known in CLUSTER_MODULE and not self.sim.powershell:
+                    raise Stop(not_recognized(name))
+                if known in SINCE_3 and self.powershell_version() < (3, 0):
                     raise Stop(not_recognized(name))
                 if known not in HANDLERS:
                     raise Stop(not_simulated(f"cmdlet {known}"))

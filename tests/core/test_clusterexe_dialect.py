@@ -56,7 +56,9 @@ def test_classic_cluster_is_detected_as_clusterexe(connect_sim: ConnectSim) -> N
 
 
 def test_override_on_a_cluster_with_both(connect_sim: ConnectSim) -> None:
-    sim = SimCluster.classic(os="2008R2")
+    # The FailoverClusters module of 2008 R2 over PowerShell needs ConvertTo-Json (3.0 on):
+    # WMF installed (a stock 2008 R2 runs 2.0 and is driven with cluster.exe).
+    sim = SimCluster.classic(os="2008R2", wmf51=True)
     assert connect_sim(sim).dialect_name == "powershell-nodrain"
     assert connect_sim(sim, dialect="clusterexe").dialect_name == "clusterexe"
     assert connect_sim(sim, dialect="cluster.exe").dialect_name == "clusterexe"

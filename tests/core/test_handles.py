@@ -70,7 +70,9 @@ def test_pause_drain_resume_failback(connect_sim: ConnectSim, classic_ps: SimClu
 
 
 def test_pause_without_drain_on_2008r2_moves_groups_itself(connect_sim: ConnectSim) -> None:
-    sim = SimCluster.classic(os="2008R2")
+    # The FailoverClusters module of 2008 R2 over PowerShell needs ConvertTo-Json (3.0 on):
+    # WMF installed (a stock 2008 R2 runs 2.0 and is driven with cluster.exe).
+    sim = SimCluster.classic(os="2008R2", wmf51=True)
     cluster = connect_sim(sim)
     assert cluster.dialect_name == "powershell-nodrain"
     snap = cluster.node("NODE1").pause(drain=True)
@@ -225,7 +227,9 @@ def test_cluster_errors_are_mapped(connect_sim: ConnectSim, classic_ps: SimClust
 
 
 def test_unsupported_parameter_is_not_supported(connect_sim: ConnectSim) -> None:
-    sim = SimCluster.classic(os="2008R2")
+    # The FailoverClusters module of 2008 R2 over PowerShell needs ConvertTo-Json (3.0 on):
+    # WMF installed (a stock 2008 R2 runs 2.0 and is driven with cluster.exe).
+    sim = SimCluster.classic(os="2008R2", wmf51=True)
     cluster = connect_sim(sim)
     from clusterlib.wire import Cmdlet, Pipeline
 

@@ -97,3 +97,18 @@ def test_an_unmodelled_version_is_refused_naming_the_modelled_ones() -> None:
     with pytest.raises(ValueError, match=r"6\.0 is not simulated.*2\.0, 3\.0, 4\.0, 5\.1"):
         ps_version_table((6, 0))
     assert str(ps_version_table((2, 0))["WSManStackVersion"]) == "2.0"
+
+
+def test_a_stock_2008_r2_has_no_convertto_json_and_is_driven_with_cluster_exe() -> None:
+    """Windows PowerShell 2.0 has no ConvertTo-Json (introduced in 3.0), which the PowerShell
+    dialect's probe and reads pipe into: a stock 2008 R2 gets the cluster.exe dialect; with WMF
+    installed it gets the PowerShell dialect without drain."""
+    sim = SimCluster.classic(os="2008R2")
+    result = PowerShellHost(sim).invoke(script_pipeline(
+        "Get-ClusterNode | ConvertTo-Json; Get-ClusterNode | Select-Object -Property Name"))
+    (error,) = result.errors
+    assert error.error_id == "CommandNotFoundException" and "'ConvertTo-Json'" in error.message
+    assert result.outputs == [[], []]  # terminating: the statement after it does not run
+    assert clusterlib.connect(InProcessTransport(sim)).dialect_name == "clusterexe"
+    wmf = SimCluster.classic(os="2008R2", wmf51=True)
+    assert clusterlib.connect(InProcessTransport(wmf)).dialect_name == "powershell-nodrain"
