@@ -29,8 +29,12 @@ def choose(transport: Transport, dialect: str = "auto", cluster: str | None = No
         if caps is not None:
             return PowerShellDialect(transport, caps, cluster)
         if wanted == "powershell":
-            raise NotSupported(f"{transport.endpoint} has no FailoverClusters PowerShell module;"
-                               " use dialect='clusterexe' for this cluster")
+            # The probe needs ConvertTo-Json, which arrived with Windows PowerShell 3.0: a stock
+            # Windows Server 2008 R2 (2.0) has the module but cannot answer in JSON.
+            raise NotSupported(f"{transport.endpoint} has no FailoverClusters PowerShell module"
+                               " usable by clusterlib (none, or Windows PowerShell 2.0 without"
+                               " ConvertTo-Json: a stock Windows Server 2008 R2; WMF 3.0 or later"
+                               " adds it); use dialect='clusterexe' for this cluster")
     return _clusterexe(transport, cluster)
 
 

@@ -112,3 +112,13 @@ def test_a_stock_2008_r2_has_no_convertto_json_and_is_driven_with_cluster_exe() 
     assert clusterlib.connect(InProcessTransport(sim)).dialect_name == "clusterexe"
     wmf = SimCluster.classic(os="2008R2", wmf51=True)
     assert clusterlib.connect(InProcessTransport(wmf)).dialect_name == "powershell-nodrain"
+
+
+def test_asking_for_powershell_on_a_stock_2008_r2_says_why_and_what_works() -> None:
+    """dialect="powershell" on a stock 2008 R2: the module is there but Windows PowerShell 2.0
+    cannot answer in JSON; the error names that, the remedy, and the dialect that works."""
+    sim = SimCluster.classic(os="2008R2")
+    with pytest.raises(clusterlib.NotSupported) as caught:
+        clusterlib.connect(InProcessTransport(sim), dialect="powershell")
+    text = str(caught.value)
+    assert "ConvertTo-Json" in text and "WMF 3.0" in text and "dialect='clusterexe'" in text
