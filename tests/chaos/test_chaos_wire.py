@@ -29,7 +29,7 @@ from clusterlib import GroupState, NodeState
 from clusterlib.errors import ConnectionFailed
 from clusterlib.sim import SimCluster
 from clusterlib.sim.endpoint import WireFaults
-from clusterlib.upgrade import Report, RollingUpgrade, UpgradeStopped
+from clusterlib.upgrade import PreflightFailed, Report, RollingUpgrade, UpgradeStopped
 
 # Fast enough for the default run, slow enough that a node's reboot (185 simulated seconds)
 # spans several polls even when a few requests are delayed or retried.
@@ -62,7 +62,9 @@ def _upgrade_under_faults(tmp_path: Path, nodes: int, groups: int, faults: WireF
         try:
             report = RollingUpgrade(cluster, action, journal=journal,
                                     target=sim.upgrade_to).run()
-        except (UpgradeStopped, ConnectionFailed) as exc:
+        except (UpgradeStopped, ConnectionFailed, PreflightFailed) as exc:
+            # PreflightFailed: a faulted read of the lock or the cluster before anything was
+            # changed or journaled; the loop below starts over.
             stops.append(f"{type(exc).__name__}: {exc}")
         ep.set_faults(resume_faults)
         while report is None and len(stops) <= MAX_RESUMES:
@@ -72,7 +74,7 @@ def _upgrade_under_faults(tmp_path: Path, nodes: int, groups: int, faults: WireF
                                             target=sim.upgrade_to).run()
                 else:
                     report = RollingUpgrade.resume(cluster, journal=journal, action=action).run()
-            except (UpgradeStopped, ConnectionFailed) as exc:
+            except (UpgradeStopped, ConnectionFailed, PreflightFailed) as exc:
                 stops.append(f"{type(exc).__name__}: {exc}")
         ep.set_faults(None)
         requests = ep.requests
