@@ -106,7 +106,9 @@ class GroupMoved(UpgradeEvent, kind="group-moved"):
     state: str
     attempts: int = 1
     seconds: float = 0.0
-    purpose: str = ""  # drain, validation, failback, redistribute, rollback
+    #: drain, validation, failback, redistribute, recovery, rollback, drain-ahead (the next
+    #: node's groups leaving while a node installs), drain-ahead-back (sent back after a stop)
+    purpose: str = ""
 
     @property
     def text(self) -> str:
