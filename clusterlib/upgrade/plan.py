@@ -171,6 +171,15 @@ class _Planning:
     core: GroupInfo | None = None
     homes: dict[str, list[str]] = field(factory=dict)
 
+    def ahead_of(self, node: str) -> str | None:
+        """With drain ahead, the node whose groups leave while ``node`` installs (the next in
+        the order); None without it, for the last node, or on 3 nodes or fewer, where drain
+        ahead does nothing (clusterlib.upgrade.moves.drain_ahead)."""
+        if not self.options.drain_ahead or len(self.snapshot.nodes) < 4 or node not in self.order:
+            return None
+        i = self.order.index(node)
+        return self.order[i + 1] if i + 1 < len(self.order) else None
+
     def move(self, group: str, node: str) -> str:
         try:
             return self.dialect.move_command(group, node, wait=self.move_wait).describe()
@@ -219,6 +228,10 @@ def _node_steps(ctx: _Planning, d: NodeDrain) -> list[Step]:
     mixed_os = (f"; mixed-OS mode: the cluster moves its core group {core.name} to {n}"
                 " (expected, not a failure)") if ctx.core_moves and core is not None \
         and n == ctx.order[0] else ""
+    ahead = ctx.ahead_of(n)
+    if ahead is not None:
+        mixed_os += (f"; meanwhile (drain ahead) {ahead}'s groups move to other Up nodes, never"
+                     f" {n}")
     steps.append(Step(
         id=f"{n}:reboot", kind="reboot", node=n,
         description=("wait for the node to go Down and rejoin (Joining -> Paused)" if reboots
@@ -263,7 +276,9 @@ def _drain_step(ctx: _Planning, d: NodeDrain) -> Step:
         id=f"{n}:drain", kind="drain", node=n,
         description=f"pause {n} and move its {len(d.targets)} group(s) away"
         + (" (the cluster drains; clusterlib moves the core group)" if caps.drain
-           else " (clusterlib moves each group)"),
+           else " (clusterlib moves each group)")
+        + (" (drain ahead: most have left while the previous node installed)"
+           if any(ctx.ahead_of(m) == n for m in ctx.order) else ""),
         commands=tuple(commands), expected_seconds=(batches + len(self_moved)) * est.move,
         predicted_moves=dict(d.targets))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,21 @@ def test_resume_after_a_crash_in_the_middle_of_drain_ahead(tmp_path: Path) -> No
     starts = [e.subject for e in sim.events if e.kind == "upgrade-start"]
     assert sorted(starts) == ["NODE01", "NODE02", "NODE03", "NODE04"]  # each installer once
     assert len({m["source"] for m in _ahead(report)}) == 3
+
+
+def test_the_plan_says_where_drain_ahead_happens(tmp_path: Path) -> None:
+    """The plan tells the truth about drain ahead: each install but the last names the node
+    emptied meanwhile, and that node's drain says most of its groups will have left; without
+    the option, or on 3 nodes, the plan does not mention it."""
+    plan = _upgrade(_sim(4, 8), tmp_path / "a.json", drain_ahead=True).plan()
+    reboots = {s.node: s.description for s in plan.steps if s.kind == "reboot"}
+    drains = {s.node: s.description for s in plan.steps if s.kind == "drain"}
+    order = ["NODE01", "NODE02", "NODE03", "NODE04"]
+    for here, nxt in itertools.pairwise(order):
+        assert f"(drain ahead) {nxt}'s groups move" in reboots[here], reboots[here]
+        assert "drain ahead: most have left" in drains[nxt], drains[nxt]
+    assert "drain ahead" not in reboots["NODE04"] and "drain ahead" not in drains["NODE01"]
+    plain = _upgrade(_sim(4, 8), tmp_path / "b.json").plan()
+    three = _upgrade(_sim(3, 6), tmp_path / "c.json", drain_ahead=True).plan()
+    for p in (plain, three):
+        assert not any("drain ahead" in s.description for s in p.steps)
