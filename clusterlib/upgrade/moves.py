@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from clusterlib.cluster import Group
+from clusterlib.cluster import Group, move_confirmed
 from clusterlib.errors import ClusterError, ClusterRefused, TransientClusterError, WaitTimeout
 from clusterlib.model import ClusterSnapshot, GroupInfo, GroupState, NodeState, expected_state
 from clusterlib.placement import candidate_nodes
@@ -20,11 +20,13 @@ _Flight = tuple[GroupInfo, str, GroupState, float]
 
 
 def move(run: RunContext, group: str, target: str, purpose: str,
-         known: GroupInfo | None = None) -> GroupState:
+         known: GroupInfo | None = None, *, confirmed: bool = False) -> GroupState:
     """Move ``group`` to ``target`` and wait until it is back in its state there (returned).
     Transient refusals and slow moves are retried; a group that fails to come online is
     returned to where it was (raises MoveFailed saying where it is now). ``known``: the
-    group as a snapshot taken in this phase shows it (saves a read per move)."""
+    group as a snapshot taken in this phase shows it (saves a read per move). ``confirmed``
+    (with ``known``): the move and its first confirming read in one round trip
+    (``cluster.move_confirmed``), as the validation moves send it."""
     before = known if known is not None else run.cluster.dialect.read_group(group)
     if same(before.owner, target) and before.state is not GroupState.Failed:
         return before.state
@@ -34,7 +36,9 @@ def move(run: RunContext, group: str, target: str, purpose: str,
         # The Group handle's retrying, rolling-back move without its per-move reads: this
         # phase already checked the target from its own snapshot.
         run.fence(before_move=True)
-        attempts = Group(run.cluster, group).move_prechecked(target, expected, known=before)
+        attempts = (move_confirmed(run.cluster, group, target, expected, before)
+                    if confirmed and known is not None
+                    else Group(run.cluster, group).move_prechecked(target, expected, known=before))
     except (ClusterRefused, WaitTimeout) as exc:
         raise MoveFailed(failed_move(run, group, before, target, t0, exc, purpose),
                          group) from exc

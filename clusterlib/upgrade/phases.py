@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import attrs
 
-from clusterlib.cluster import execute_then_snapshot, move_confirmed
+from clusterlib.cluster import execute_then_snapshot
 from clusterlib.errors import ClusterError, ClusterRefused, NotFound, PreconditionFailed, WaitTimeout
 from clusterlib.model import (
     ClusterSnapshot,
@@ -27,7 +27,6 @@ from clusterlib.model import (
     GroupState,
     NodeInfo,
     NodeState,
-    expected_state,
 )
 from clusterlib.placement import candidate_nodes, evacuation_plan
 from clusterlib.upgrade import availability, moves, nodewatch
@@ -509,21 +508,9 @@ def _validation_moves(run: RunContext, n: str, g: GroupInfo, first: str, second:
 
 def _validation_move(run: RunContext, g: GroupInfo, target: str) -> GroupState:
     """``moves.move`` of the validation group from where ``g`` shows it (read a moment ago,
-    nothing sent since) to ``target``, with the move and its confirming read in one round trip
-    (``cluster.move_confirmed``): fenced, journaled, a failure rolled back and recorded."""
-    if same(g.owner, target) and g.state is not GroupState.Failed:
-        return g.state
-    expected = expected_state(g)
-    t0 = time.monotonic()
-    try:
-        run.fence(before_move=True)
-        attempts = move_confirmed(run.cluster, g.name, target, expected, g)
-    except (ClusterRefused, WaitTimeout) as exc:
-        raise MoveFailed(moves.failed_move(run, g.name, g, target, t0, exc, "validation"),
-                         g.name) from exc
-    run.record_move(g.name, g.owner, target, expected.name, attempts,
-                    (time.monotonic() - t0) * run.cluster.time_scale, "validation")
-    return expected
+    nothing sent since) to ``target``, with the move and its confirming read in one round trip:
+    fenced, journaled, a failure rolled back and recorded."""
+    return moves.move(run, g.name, target, "validation", known=g, confirmed=True)
 
 
 # ---- cluster phases ----
